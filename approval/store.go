@@ -1,0 +1,99 @@
+package approval
+
+import (
+	"context"
+	"time"
+)
+
+// Store is what the engine needs from a database. Every method that changes
+// a request writes the request, its history entry and its outbox event in one
+// transaction. Methods return *Error values of KindNotFound for unknown ids
+// and wrap other failures as internal errors.
+type Store interface {
+	// CreateApproval stores a new request r with its creation change ch. When
+	// idem is non-nil it is recorded in the same transaction; if a record with
+	// the same principal and key exists already, nothing is written and that
+	// record is returned instead (the caller compares body hashes).
+	CreateApproval(ctx context.Context, r *Request, ch Change, idem *Idempotency) (*Idempotency, error)
+	// GetApproval returns the request with the given id.
+	GetApproval(ctx context.Context, id string) (*Request, error)
+	// ListApprovals returns up to f.Limit requests matching f, newest first.
+	ListApprovals(ctx context.Context, f Filter) ([]*Request, error)
+	// UpdateApproval loads the request, calls fn with it, and — unless fn
+	// returns an error or a zero Change — writes the changed request, the
+	// entry and the event in the same transaction, no other change to the
+	// same request interleaving. It returns the request as it is afterwards.
+	UpdateApproval(ctx context.Context, id string, fn func(*Request) (Change, error)) (*Request, error)
+	// History returns the history entries of one request in order.
+	History(ctx context.Context, id string) ([]HistoryEntry, error)
+	// Overdue returns the ids of up to limit pending requests whose deadline
+	// is at or before now.
+	Overdue(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// Outbox returns up to limit outbox records with a sequence number
+	// greater than after, in order.
+	Outbox(ctx context.Context, after int64, limit int) ([]OutboxRecord, error)
+	// DeleteIdempotencyBefore forgets idempotency records created before t.
+	DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error)
+
+	// CreateAPIKey stores a new API key; a live key of the same name is a conflict.
+	CreateAPIKey(ctx context.Context, k APIKey) error
+	// APIKeyByHash returns the live (not revoked) key with the given hash.
+	APIKeyByHash(ctx context.Context, hash string) (*APIKey, error)
+	// ListAPIKeys returns every key, revoked ones included, oldest first.
+	ListAPIKeys(ctx context.Context) ([]APIKey, error)
+	// RevokeAPIKey marks the key revoked at t; a revoked key stays revoked.
+	RevokeAPIKey(ctx context.Context, id string, t time.Time) error
+
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+}
+
+// Filter selects requests for a list.
+type Filter struct {
+	Statuses    []Status // any of these; empty means all
+	Requester   string
+	ServiceRule string
+	Before      string // keyset cursor: only ids less than this (ids are time-ordered)
+	Limit       int
+}
+
+// Idempotency records the response to a create made with an Idempotency-Key,
+// so that a retry gets the same response.
+type Idempotency struct {
+	Principal string
+	Key       string
+	BodyHash  string
+	RequestID string
+	Response  []byte
+	CreatedAt time.Time
+}
+
+// OutboxRecord is an event as stored in the outbox.
+type OutboxRecord struct {
+	Seq       int64
+	ID        string // the event id, unique; receivers dedupe on it
+	Type      string
+	RequestID string
+	Version   int64
+	Data      []byte
+	CreatedAt time.Time
+}
+
+// APIKey is a service credential. Only the hash of the secret is stored.
+type APIKey struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Prefix    string     `json:"prefix"`
+	Hash      string     `json:"-"`
+	Scopes    []Scope    `json:"scopes"`
+	Groups    []string   `json:"groups"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at"`
+}
+
+// Principal returns the principal the key authenticates as: svc:<name>.
+func (k APIKey) Principal() Principal {
+	return Principal{ID: "svc:" + k.Name, Groups: k.Groups, Scopes: k.Scopes}
+}

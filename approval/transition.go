@@ -1,0 +1,381 @@
+package approval
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Action is a kind of change to a request; every history entry names one.
+type Action string
+
+// The actions. Approve, reject and cancel are decisions; review is a review
+// that does not (yet) decide.
+const (
+	ActionCreate         Action = "create"
+	ActionEdit           Action = "edit"
+	ActionComment        Action = "comment"
+	ActionReview         Action = "review"
+	ActionApprove        Action = "approve"
+	ActionReject         Action = "reject"
+	ActionCancel         Action = "cancel"
+	ActionExpire         Action = "expire"
+	ActionDelivered      Action = "delivered"
+	ActionDeliveryFailed Action = "delivery_failed"
+	ActionRedeliver      Action = "redeliver"
+)
+
+// objectFields are the fields that make up what is being approved; together
+// with comment they are what a PATCH may name.
+var objectFields = []string{"title", "description", "payload", "deadline", "service_rule"}
+
+// voidingFields are the fields whose change voids earlier reviews: the
+// reviewers did not see the new value.
+var voidingFields = []string{"payload"}
+
+// toPrevious, as a target, means "back to the previous status" (redelivery
+// of the decision that failed).
+const toPrevious Status = -1
+
+// state is one row of the transition table.
+type state struct {
+	editable []string          // fields a PATCH may change
+	actions  map[Action]Status // allowed actions and the status each leads to
+}
+
+// table is the single source of every rule about what may happen to a
+// request in each status. Decisions lead to the acknowledged_* statuses; a
+// request without a service rule settles at once in the final status (see settle).
+var table = map[Status]state{
+	StatusPending: {
+		editable: append(slices.Clone(objectFields), "comment"),
+		actions: map[Action]Status{
+			ActionEdit:    StatusPending,
+			ActionComment: StatusPending,
+			ActionReview:  StatusPending,
+			ActionApprove: StatusAcknowledgedApproved,
+			ActionReject:  StatusAcknowledgedRejected,
+			ActionCancel:  StatusAcknowledgedCancelled,
+			ActionExpire:  StatusExpired,
+		},
+	},
+	StatusError: {
+		editable: append(slices.Clone(objectFields), "comment"),
+		actions: map[Action]Status{
+			ActionEdit:      StatusError,
+			ActionComment:   StatusError,
+			ActionReview:    StatusError,
+			ActionApprove:   StatusAcknowledgedApproved,
+			ActionReject:    StatusAcknowledgedRejected,
+			ActionCancel:    StatusAcknowledgedCancelled,
+			ActionRedeliver: toPrevious,
+		},
+	},
+	StatusAcknowledgedApproved: {
+		actions: map[Action]Status{ActionDelivered: StatusApproved, ActionDeliveryFailed: StatusError},
+	},
+	StatusAcknowledgedRejected: {
+		actions: map[Action]Status{ActionDelivered: StatusRejected, ActionDeliveryFailed: StatusError},
+	},
+	StatusAcknowledgedCancelled: {
+		actions: map[Action]Status{ActionDelivered: StatusCancelled, ActionDeliveryFailed: StatusError},
+	},
+	StatusApproved:  finalState,
+	StatusRejected:  finalState,
+	StatusCancelled: finalState,
+	StatusExpired:   finalState,
+}
+
+var finalState = state{
+	editable: []string{"comment"},
+	actions:  map[Action]Status{ActionComment: 0}, // 0: stays where it is
+}
+
+// Allowed reports whether action a may happen to a request in status s.
+func Allowed(s Status, a Action) bool {
+	_, ok := table[s].actions[a]
+	return ok
+}
+
+// Editable returns the fields a PATCH may change in status s.
+func Editable(s Status) []string { return slices.Clone(table[s].editable) }
+
+// AllowedActions returns the actions allowed in status s, sorted.
+func AllowedActions(s Status) []Action {
+	var out []Action
+	for a := range table[s].actions {
+		out = append(out, a)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Target returns the status that action a leads to from status s for a
+// request that has (hasRule) or has not a service rule, and whether a is
+// allowed at all. Redelivery's target depends on the previous status and is
+// reported as s.
+func Target(s Status, a Action, hasRule bool) (Status, bool) {
+	to, ok := table[s].actions[a]
+	switch {
+	case !ok:
+		return StatusUnknown, false
+	case to == 0 || to == toPrevious:
+		return s, true
+	}
+	return settle(to, hasRule), true
+}
+
+// settle maps an acknowledged status to its final status when there is no
+// service rule to deliver the decision to.
+func settle(to Status, hasRule bool) Status {
+	if hasRule || !to.Acknowledged() {
+		return to
+	}
+	return table[to].actions[ActionDelivered]
+}
+
+// refuse returns the 409 error for action a in status s, naming what is allowed.
+func refuse(s Status, what string) error {
+	allowed := AllowedActions(s)
+	names := make([]string, len(allowed))
+	for i, a := range allowed {
+		names[i] = string(a)
+	}
+	detail := "nothing"
+	if len(names) > 0 {
+		detail = strings.Join(names, ", ")
+	}
+	if f := table[s].editable; len(f) > 0 {
+		detail += "; editable fields: " + strings.Join(f, ", ")
+	}
+	return Errorf(KindConflict, CodeInvalidTransition, "cannot %s a request that is %s; allowed in %s: %s", what, s, s, detail)
+}
+
+// checkVersion returns a precondition error when expect is set and differs
+// from the request's version.
+func (r *Request) checkVersion(expect *int64) error {
+	if expect != nil && *expect != r.Version {
+		return Errorf(KindPrecondition, CodeVersionMismatch, "request is at version %d, not %d", r.Version, *expect)
+	}
+	return nil
+}
+
+func (r *Request) checkOverdue(now time.Time) error {
+	if r.Overdue(now) {
+		return Errorf(KindConflict, CodeInvalidTransition, "the deadline of this request passed at %s; it is expired", r.Deadline.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// mayManage reports whether p may edit or cancel r: the requester or an admin.
+func (r *Request) mayManage(p Principal, what string) error {
+	if p.ID == r.Requester || p.IsAdmin() {
+		return nil
+	}
+	return Errorf(KindForbidden, CodeNotOwner, "only the requester or an admin may %s this request", what)
+}
+
+// Edit applies patch to r on behalf of p. expect, when set, is the version
+// the caller saw (If-Match). An empty patch changes nothing and returns a
+// zero Change.
+func (r *Request) Edit(p Principal, patch Patch, expect *int64, now time.Time) (Change, error) {
+	now = TruncateTime(now)
+	if err := r.checkVersion(expect); err != nil {
+		return Change{}, err
+	}
+	fields := patch.fields()
+	if len(fields) == 0 {
+		return Change{}, nil
+	}
+	if err := r.mayManage(p, "edit"); err != nil {
+		return Change{}, err
+	}
+	editable := table[r.Status].editable
+	for _, f := range fields {
+		if !slices.Contains(editable, f) {
+			return Change{}, refuse(r.Status, "change "+f+" of")
+		}
+	}
+	if err := r.checkOverdue(now); err != nil {
+		return Change{}, err
+	}
+	var v Validation
+	if patch.Title.Set {
+		checkTitle(&v, patch.Title.Value)
+	}
+	if patch.Description.Set {
+		checkText(&v, "description", patch.Description.Value, MaxDescriptionLen, false)
+	}
+	if patch.Payload.Set {
+		checkPayload(&v, patch.Payload.Value)
+	}
+	if patch.ServiceRule.Set {
+		checkServiceRule(&v, patch.ServiceRule.Value)
+	}
+	if patch.Deadline.Set {
+		checkDeadline(&v, patch.Deadline.Value, now)
+	}
+	if patch.Comment.Set {
+		checkText(&v, "comment", patch.Comment.Value, MaxCommentLen, false)
+	}
+	if err := v.Err(); err != nil {
+		return Change{}, err
+	}
+
+	before := r.Clone()
+	if patch.Title.Set {
+		r.Title = patch.Title.Value
+	}
+	if patch.Description.Set {
+		r.Description = patch.Description.Value
+	}
+	if patch.Payload.Set {
+		r.Payload = compactPayload(patch.Payload.Value)
+	}
+	if patch.ServiceRule.Set {
+		r.ServiceRule = patch.ServiceRule.Value
+	}
+	if patch.Deadline.Set {
+		r.Deadline = nil
+		if d := patch.Deadline.Value; d != nil {
+			t := TruncateTime(*d)
+			r.Deadline = &t
+		}
+	}
+	if patch.Comment.Set {
+		r.Comment = patch.Comment.Value
+	}
+	changed := changedFields(before, r)
+	if len(changed) == 0 {
+		return Change{}, nil
+	}
+	for _, f := range voidingFields {
+		if slices.Contains(changed, f) {
+			for i := range r.Reviews {
+				r.Reviews[i].Void = true
+			}
+		}
+	}
+	action := ActionEdit
+	if len(changed) == 1 && changed[0] == "comment" {
+		action = ActionComment
+	}
+	return r.record(before, action, p.ID, now), nil
+}
+
+// Review records p's decision on r, with an optional comment, and decides the
+// request when the decision tips the policy. expect is the If-Match version.
+func (r *Request) Review(p Principal, d Decision, comment string, expect *int64, now time.Time) (Change, error) {
+	now = TruncateTime(now)
+	if d != DecisionApprove && d != DecisionReject {
+		var v Validation
+		v.Add("decision", "must be %q or %q", DecisionApprove, DecisionReject)
+		return Change{}, v.Err()
+	}
+	if err := r.checkVersion(expect); err != nil {
+		return Change{}, err
+	}
+	if !Allowed(r.Status, ActionReview) {
+		return Change{}, refuse(r.Status, string(d))
+	}
+	if err := r.checkOverdue(now); err != nil {
+		return Change{}, err
+	}
+	var v Validation
+	checkText(&v, "comment", comment, MaxCommentLen, false)
+	if err := v.Err(); err != nil {
+		return Change{}, err
+	}
+	if !p.Has(ScopeReview) {
+		return Change{}, Errorf(KindForbidden, CodeMissingScope, "reviewing needs the %s scope", ScopeReview)
+	}
+	if err := r.Policy.Eligible(p, r.Requester); err != nil {
+		return Change{}, err
+	}
+	before := r.Clone()
+	for i, rv := range r.Reviews {
+		if rv.Reviewer != p.ID || rv.Void {
+			continue
+		}
+		// In pending a reviewer counts once; in error (deciding again after a
+		// failed delivery) a reviewer's new decision replaces the old one.
+		if r.Status == StatusPending {
+			return Change{}, Errorf(KindConflict, CodeAlreadyReviewed, "%s has already reviewed this request", p.ID)
+		}
+		r.Reviews[i].Void = true
+	}
+	r.Reviews = append(r.Reviews, Review{
+		Reviewer: p.ID, Groups: slices.Clone(p.Groups), Decision: d,
+		Comment: comment, At: now, Version: r.Version,
+	})
+	action := ActionReview
+	if decided, ok := r.Policy.outcome(r.Reviews, d); ok {
+		action = ActionApprove
+		if decided == DecisionReject {
+			action = ActionReject
+		}
+		r.transition(action, now)
+	}
+	return r.record(before, action, p.ID, now), nil
+}
+
+// Cancel cancels r on behalf of p (the requester or an admin).
+func (r *Request) Cancel(p Principal, comment string, expect *int64, now time.Time) (Change, error) {
+	now = TruncateTime(now)
+	if err := r.checkVersion(expect); err != nil {
+		return Change{}, err
+	}
+	if !Allowed(r.Status, ActionCancel) {
+		return Change{}, refuse(r.Status, "cancel")
+	}
+	if err := r.mayManage(p, "cancel"); err != nil {
+		return Change{}, err
+	}
+	if err := r.checkOverdue(now); err != nil {
+		return Change{}, err
+	}
+	var v Validation
+	checkText(&v, "comment", comment, MaxCommentLen, false)
+	if err := v.Err(); err != nil {
+		return Change{}, err
+	}
+	before := r.Clone()
+	if comment != "" {
+		r.Comment = comment
+	}
+	r.transition(ActionCancel, now)
+	return r.record(before, ActionCancel, p.ID, now), nil
+}
+
+// Expire moves an overdue pending request to expired. It returns a zero
+// Change when r is not overdue at now (for instance, already expired).
+func (r *Request) Expire(now time.Time) Change {
+	now = TruncateTime(now)
+	if !r.Overdue(now) {
+		return Change{}
+	}
+	before := r.Clone()
+	r.transition(ActionExpire, now)
+	return r.record(before, ActionExpire, System.ID, now)
+}
+
+// transition moves r along the table for action a, keeping the previous
+// status and stamping the decision time.
+func (r *Request) transition(a Action, now time.Time) {
+	to, ok := Target(r.Status, a, r.ServiceRule != "")
+	if !ok {
+		panic(fmt.Sprintf("approval: transition %s from %s is not in the table", a, r.Status))
+	}
+	if to == r.Status {
+		return
+	}
+	prev := r.Status
+	r.PreviousStatus = &prev
+	r.Status = to
+	if to.Acknowledged() || to.Final() {
+		if r.DecidedAt == nil || prev == StatusError {
+			r.DecidedAt = &now
+		}
+	}
+}

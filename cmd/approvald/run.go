@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"approvald/approval"
+	"approvald/auth"
+	"approvald/engine"
+	"approvald/httpapi"
+	"approvald/store/sqlite"
+)
+
+// run starts approvald and serves until ctx ends, then shuts down
+// gracefully. main calls it, and so do the end-to-end tests (on port 0,
+// with listening told the bound address).
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, listening func(net.Addr)) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+
+	store, err := openStore(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	eng := engine.New(store, engine.WithLogger(log))
+	keys := auth.NewKeys(store, time.Now)
+	if err := keys.Bootstrap(ctx, cfg.AdminKey, stdout); err != nil {
+		return fmt.Errorf("bootstrap admin key: %w", err)
+	}
+
+	handler := httpapi.New(httpapi.Deps{Engine: eng, Keys: keys, Ready: store.Ping, Logger: log})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	log.Info("approvald listening", "addr", ln.Addr().String(), "database", redactDatabase(cfg.Database))
+	if listening != nil {
+		listening(ln.Addr())
+	}
+
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { eng.Sweep(bg, cfg.SweepInterval) })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+		log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	stopBG()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	log.Info("stopped")
+	return err
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// openStore opens the database named by url: sqlite:<file>.
+func openStore(ctx context.Context, url string) (approval.Store, error) {
+	switch {
+	case strings.HasPrefix(url, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")
+		if path == "" {
+			return nil, errors.New("--database: sqlite: needs a file name, as in sqlite:approvald.db")
+		}
+		return sqlite.Open(ctx, path)
+	default:
+		return nil, fmt.Errorf("--database: unsupported database URL %q; use sqlite:<file>", redactDatabase(url))
+	}
+}
+
+// redactDatabase hides a password in a database URL before it is logged.
+func redactDatabase(url string) string {
+	scheme, rest, ok := strings.Cut(url, "://")
+	if !ok {
+		return url
+	}
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		if user, _, hasPass := strings.Cut(rest[:at], ":"); hasPass {
+			return scheme + "://" + user + ":xxxxx" + rest[at:]
+		}
+	}
+	return url
+}

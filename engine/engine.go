@@ -1,0 +1,246 @@
+// Package engine runs the approval use cases on top of an approval.Store:
+// it assigns ids and times, resolves policies, honours idempotency keys and
+// expires overdue requests. Every adapter (the HTTP API now; the legacy API,
+// the gateway and the CLI later) goes through it, so they share one set of rules.
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"approvald/approval"
+)
+
+// Engine is the approval service. Its zero value is not usable; use New.
+type Engine struct {
+	store approval.Store
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithClock makes the engine read the time from now (tests use a fixed clock).
+func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
+
+// WithLogger sets the logger for background work.
+func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
+
+// New returns an engine on store s.
+func New(s approval.Store, opts ...Option) *Engine {
+	e := &Engine{store: s, now: time.Now, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
+
+// Now returns the engine's current time, at store precision.
+func (e *Engine) Now() time.Time { return approval.TruncateTime(e.now()) }
+
+// Created is the result of Create: the request and the exact JSON of the
+// response to return. Replayed is true when an earlier create with the same
+// idempotency key answered, in which case Body is that earlier response.
+type Created struct {
+	Request  *approval.Request
+	Body     []byte
+	Replayed bool
+}
+
+// Create makes a new request from d on behalf of p. A non-empty idemKey makes
+// the call idempotent per principal: a retry with the same key and the same
+// body (bodyHash is a digest of the client's body) returns the first
+// response; the same key with another body is a KindInvalid error.
+func (e *Engine) Create(ctx context.Context, p approval.Principal, d approval.Draft, idemKey string, body []byte) (*Created, error) {
+	if d.ServiceRule != "" {
+		// Service rules are created through the delivery API; until one
+		// exists under this name, naming it is an error, not a silent drop.
+		var v approval.Validation
+		v.Add("service_rule", "no service rule named %q exists", d.ServiceRule)
+		return nil, v.Err()
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, approval.Internal(err)
+	}
+	now := e.Now()
+	r, ch, err := approval.New(id.String(), d, p, approval.DefaultPolicy(), now)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := json.Marshal(r)
+	if err != nil {
+		return nil, approval.Internal(err)
+	}
+	var idem *approval.Idempotency
+	if idemKey != "" {
+		sum := sha256.Sum256(body)
+		idem = &approval.Idempotency{
+			Principal: p.ID, Key: idemKey, BodyHash: hex.EncodeToString(sum[:]),
+			RequestID: r.ID, Response: resp, CreatedAt: now,
+		}
+	}
+	prior, err := e.store.CreateApproval(ctx, r, ch, idem)
+	if err != nil {
+		return nil, err
+	}
+	if prior != nil {
+		if prior.BodyHash != idem.BodyHash {
+			return nil, approval.Errorf(approval.KindInvalid, approval.CodeIdempotencyMismatch,
+				"Idempotency-Key %q was already used with a different request body", idemKey)
+		}
+		var orig approval.Request
+		if err := json.Unmarshal(prior.Response, &orig); err != nil {
+			return nil, approval.Internal(err)
+		}
+		return &Created{Request: &orig, Body: prior.Response, Replayed: true}, nil
+	}
+	return &Created{Request: r, Body: resp}, nil
+}
+
+// Get returns the request with the given id. An overdue pending request is
+// expired first, so a read never shows it as pending.
+func (e *Engine) Get(ctx context.Context, id string) (*approval.Request, error) {
+	r, err := e.store.GetApproval(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Overdue(e.Now()) {
+		return e.expire(ctx, id)
+	}
+	return r, nil
+}
+
+// List returns up to f.Limit requests matching f, newest first, and the
+// cursor of the next page ("" on the last page). Overdue requests are
+// expired first, so a list never shows one as pending.
+func (e *Engine) List(ctx context.Context, f approval.Filter) ([]*approval.Request, string, error) {
+	if _, err := e.ExpireDue(ctx); err != nil {
+		return nil, "", err
+	}
+	limit := f.Limit
+	f.Limit = limit + 1
+	rs, err := e.store.ListApprovals(ctx, f)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(rs) > limit {
+		rs = rs[:limit]
+		next = rs[limit-1].ID
+	}
+	return rs, next, nil
+}
+
+// Edit applies patch to the request on behalf of p; expect, when set, must
+// equal the current version (If-Match).
+func (e *Engine) Edit(ctx context.Context, p approval.Principal, id string, patch approval.Patch, expect *int64) (*approval.Request, error) {
+	return e.update(ctx, id, func(r *approval.Request) (approval.Change, error) {
+		return r.Edit(p, patch, expect, e.Now())
+	})
+}
+
+// Review records p's decision on the request.
+func (e *Engine) Review(ctx context.Context, p approval.Principal, id string, d approval.Decision, comment string, expect *int64) (*approval.Request, error) {
+	return e.update(ctx, id, func(r *approval.Request) (approval.Change, error) {
+		return r.Review(p, d, comment, expect, e.Now())
+	})
+}
+
+// Cancel cancels the request on behalf of p.
+func (e *Engine) Cancel(ctx context.Context, p approval.Principal, id, comment string, expect *int64) (*approval.Request, error) {
+	return e.update(ctx, id, func(r *approval.Request) (approval.Change, error) {
+		return r.Cancel(p, comment, expect, e.Now())
+	})
+}
+
+// History returns the history of the request, after checking it exists.
+func (e *Engine) History(ctx context.Context, id string) ([]approval.HistoryEntry, error) {
+	if _, err := e.Get(ctx, id); err != nil {
+		return nil, err
+	}
+	return e.store.History(ctx, id)
+}
+
+// update applies fn to the request in one transaction. A request whose
+// deadline has passed is expired instead, in that same transaction, and the
+// caller gets a conflict: the action met an expired request.
+func (e *Engine) update(ctx context.Context, id string, fn func(*approval.Request) (approval.Change, error)) (*approval.Request, error) {
+	var expired bool
+	r, err := e.store.UpdateApproval(ctx, id, func(r *approval.Request) (approval.Change, error) {
+		expired = r.Overdue(e.Now())
+		if expired {
+			return r.Expire(e.Now()), nil
+		}
+		return fn(r)
+	})
+	if err == nil && expired {
+		return nil, approval.Errorf(approval.KindConflict, approval.CodeInvalidTransition,
+			"the deadline of this request passed at %s; it is expired", r.Deadline.Format(time.RFC3339))
+	}
+	return r, err
+}
+
+func (e *Engine) expire(ctx context.Context, id string) (*approval.Request, error) {
+	return e.store.UpdateApproval(ctx, id, func(r *approval.Request) (approval.Change, error) {
+		return r.Expire(e.Now()), nil
+	})
+}
+
+// expireBatch bounds the work of one sweep step.
+const expireBatch = 100
+
+// ExpireDue expires every pending request whose deadline has passed and
+// returns how many it expired.
+func (e *Engine) ExpireDue(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		ids, err := e.store.Overdue(ctx, e.Now(), expireBatch)
+		if err != nil {
+			return n, err
+		}
+		for _, id := range ids {
+			if _, err := e.expire(ctx, id); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if len(ids) < expireBatch {
+			return n, nil
+		}
+	}
+}
+
+// idempotencyTTL is how long a create's Idempotency-Key is remembered.
+const idempotencyTTL = 24 * time.Hour
+
+// Sweep runs the background housekeeping every interval until ctx ends:
+// it expires overdue requests and forgets idempotency keys older than a day.
+func (e *Engine) Sweep(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := e.ExpireDue(ctx); err != nil {
+			if ctx.Err() == nil {
+				e.log.Error("expiry sweep failed", "err", err)
+			}
+		} else if n > 0 {
+			e.log.Info("expired overdue requests", "count", n)
+		}
+		if _, err := e.store.DeleteIdempotencyBefore(ctx, e.Now().Add(-idempotencyTTL)); err != nil && ctx.Err() == nil {
+			e.log.Error("idempotency cleanup failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,332 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"approvald/approval"
+)
+
+// List paging limits.
+const (
+	defaultListLimit = 50
+	maxListLimit     = 200
+	// MaxIdempotencyKeyLen bounds the Idempotency-Key header.
+	MaxIdempotencyKeyLen = 255
+)
+
+// etag returns the strong ETag of a request version.
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// ifMatch parses the If-Match header: nil when absent or "*", else the
+// version the client expects.
+func ifMatch(r *http.Request) (*int64, error) {
+	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	if h == "" || h == "*" {
+		return nil, nil
+	}
+	v := strings.TrimPrefix(h, "W/")
+	if unq, err := strconv.Unquote(v); err == nil {
+		v = unq
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		return nil, approval.Errorf(approval.KindMalformed, approval.CodeMalformed,
+			`If-Match must be one ETag of this API, such as "3", not %q`, h)
+	}
+	return &n, nil
+}
+
+func writeRequest(w http.ResponseWriter, status int, req *approval.Request) {
+	w.Header().Set("ETag", etag(req.Version))
+	writeJSON(w, status, req)
+}
+
+// parseTime parses an RFC 3339 time for field, recording a field error.
+func parseTime(v *approval.Validation, field, s string) *time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		v.Add(field, "must be an RFC 3339 time such as 2030-01-02T15:04:05Z")
+		return nil
+	}
+	return &t
+}
+
+type createBody struct {
+	Title       string          `json:"title"`
+	Description string          `json:"description"`
+	Payload     json.RawMessage `json:"payload"`
+	ServiceRule string          `json:"service_rule"`
+	Deadline    *string         `json:"deadline"`
+}
+
+func (s *server) createApproval(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > MaxIdempotencyKeyLen {
+		var v approval.Validation
+		v.Add("Idempotency-Key", "must be at most %d characters", MaxIdempotencyKeyLen)
+		return v.Err()
+	}
+	body, err := readBody(r, false)
+	if err != nil {
+		return err
+	}
+	var in createBody
+	if err := decodeStrict(body, &in); err != nil {
+		return err
+	}
+	d := approval.Draft{Title: in.Title, Description: in.Description, Payload: in.Payload, ServiceRule: in.ServiceRule}
+	if in.Deadline != nil {
+		var v approval.Validation
+		d.Deadline = parseTime(&v, "deadline", *in.Deadline)
+		if err := v.Err(); err != nil {
+			return err
+		}
+	}
+	c, err := s.Engine.Create(r.Context(), p, d, key, body)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/approvals/"+c.Request.ID)
+	w.Header().Set("ETag", etag(c.Request.Version))
+	if c.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	writeRaw(w, http.StatusCreated, c.Body)
+	return nil
+}
+
+func (s *server) getApproval(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+	req, err := s.Engine.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && inm == etag(req.Version) {
+		w.Header().Set("ETag", etag(req.Version))
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	writeRequest(w, http.StatusOK, req)
+	return nil
+}
+
+// listPage is the body of a list response.
+type listPage[T any] struct {
+	Items      []T     `json:"items"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+func (s *server) listApprovals(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+	q := r.URL.Query()
+	var v approval.Validation
+	f := approval.Filter{Requester: q.Get("requester"), ServiceRule: q.Get("service_rule"), Limit: defaultListLimit}
+	for _, name := range q["status"] {
+		for part := range strings.SplitSeq(name, ",") {
+			st, err := approval.ParseStatus(part)
+			if err != nil {
+				v.Add("status", "unknown status %q", part)
+				continue
+			}
+			f.Statuses = append(f.Statuses, st)
+		}
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > maxListLimit {
+			v.Add("limit", "must be a whole number from 1 to %d", maxListLimit)
+		}
+		f.Limit = n
+	}
+	if c := q.Get("cursor"); c != "" {
+		id, err := base64.RawURLEncoding.DecodeString(c)
+		if err != nil || len(id) == 0 || len(id) > 64 {
+			v.Add("cursor", "is not a cursor returned by this API")
+		}
+		f.Before = string(id)
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	items, next, err := s.Engine.List(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	page := listPage[*approval.Request]{Items: items}
+	if page.Items == nil {
+		page.Items = []*approval.Request{}
+	}
+	if next != "" {
+		c := base64.RawURLEncoding.EncodeToString([]byte(next))
+		page.NextCursor = &c
+	}
+	writeJSON(w, http.StatusOK, page)
+	return nil
+}
+
+// patchable are the fields a PATCH body may hold; others get a pointer to
+// the route that changes them.
+var notPatchable = map[string]string{
+	"status":      "use POST /v1/approvals/{id}/reviews or /cancel to change the status",
+	"status_code": "use POST /v1/approvals/{id}/reviews or /cancel to change the status",
+	"reviews":     "use POST /v1/approvals/{id}/reviews to review",
+}
+
+func (s *server) editApproval(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
+	expect, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(r, false)
+	if err != nil {
+		return err
+	}
+	var raw map[string]json.RawMessage
+	if err := decodeStrict(body, &raw); err != nil {
+		return err
+	}
+	patch, err := parsePatch(raw)
+	if err != nil {
+		return err
+	}
+	req, err := s.Engine.Edit(r.Context(), p, r.PathValue("id"), patch, expect)
+	if err != nil {
+		return err
+	}
+	writeRequest(w, http.StatusOK, req)
+	return nil
+}
+
+// parsePatch turns a JSON merge-patch object into an approval.Patch; null
+// clears the optional fields.
+func parsePatch(raw map[string]json.RawMessage) (approval.Patch, error) {
+	var (
+		p approval.Patch
+		v approval.Validation
+	)
+	str := func(field string, val json.RawMessage, nullable bool) approval.Field[string] {
+		if string(val) == "null" {
+			if !nullable {
+				v.Add(field, "must not be null")
+			}
+			return approval.Some("")
+		}
+		var s string
+		if err := json.Unmarshal(val, &s); err != nil {
+			v.Add(field, "must be a string")
+		}
+		return approval.Some(s)
+	}
+	for field, val := range raw {
+		switch field {
+		case "title":
+			p.Title = str(field, val, false)
+		case "description":
+			p.Description = str(field, val, true)
+		case "comment":
+			p.Comment = str(field, val, true)
+		case "service_rule":
+			p.ServiceRule = str(field, val, true)
+		case "payload":
+			p.Payload = approval.Some(val)
+		case "deadline":
+			p.Deadline = approval.Some[*time.Time](nil)
+			if string(val) != "null" {
+				var s string
+				if err := json.Unmarshal(val, &s); err != nil {
+					v.Add(field, "must be an RFC 3339 time or null")
+					continue
+				}
+				p.Deadline.Value = parseTime(&v, field, s)
+			}
+		default:
+			if why, ok := notPatchable[field]; ok {
+				v.Add(field, "cannot be changed with PATCH: %s", why)
+			} else {
+				v.Add(field, "is not a field that can be edited")
+			}
+		}
+	}
+	if p.ServiceRule.Set && p.ServiceRule.Value != "" {
+		v.Add("service_rule", "no service rule named %q exists", p.ServiceRule.Value)
+	}
+	return p, v.Err()
+}
+
+type reviewBody struct {
+	Decision approval.Decision `json:"decision"`
+	Comment  string            `json:"comment"`
+}
+
+func (s *server) reviewApproval(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
+	expect, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(r, false)
+	if err != nil {
+		return err
+	}
+	var in reviewBody
+	if err := decodeStrict(body, &in); err != nil {
+		return err
+	}
+	req, err := s.Engine.Review(r.Context(), p, r.PathValue("id"), in.Decision, in.Comment, expect)
+	if err != nil {
+		return err
+	}
+	writeRequest(w, http.StatusOK, req)
+	return nil
+}
+
+type cancelBody struct {
+	Comment string `json:"comment"`
+}
+
+func (s *server) cancelApproval(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
+	expect, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(r, true)
+	if err != nil {
+		return err
+	}
+	var in cancelBody
+	if body != nil {
+		if err := decodeStrict(body, &in); err != nil {
+			return err
+		}
+	}
+	req, err := s.Engine.Cancel(r.Context(), p, r.PathValue("id"), in.Comment, expect)
+	if err != nil {
+		return err
+	}
+	writeRequest(w, http.StatusOK, req)
+	return nil
+}
+
+// historyPage is the body of a history response: the entries and whether
+// their hash chain verifies.
+type historyPage struct {
+	Items       []approval.HistoryEntry `json:"items"`
+	Verified    bool                    `json:"verified"`
+	VerifyError string                  `json:"verify_error,omitempty"`
+}
+
+func (s *server) history(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+	entries, err := s.Engine.History(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	page := historyPage{Items: entries, Verified: true}
+	if err := approval.VerifyChain(entries); err != nil {
+		page.Verified, page.VerifyError = false, err.Error()
+		loggerFrom(r.Context()).Error("history chain does not verify", "approval_id", r.PathValue("id"), "err", err)
+	}
+	writeJSON(w, http.StatusOK, page)
+	return nil
+}

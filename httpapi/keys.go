@@ -1,0 +1,59 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"approvald/approval"
+	"approvald/auth"
+)
+
+type createKeyBody struct {
+	Name   string           `json:"name"`
+	Scopes []approval.Scope `json:"scopes"`
+	Groups []string         `json:"groups"`
+}
+
+// createdKey is an API key with its secret, shown only in the create response.
+type createdKey struct {
+	approval.APIKey
+	Key string `json:"key"`
+}
+
+func (s *server) createKey(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+	body, err := readBody(r, false)
+	if err != nil {
+		return err
+	}
+	var in createKeyBody
+	if err := decodeStrict(body, &in); err != nil {
+		return err
+	}
+	key, secret, err := s.Keys.Create(r.Context(), auth.NewKey{Name: in.Name, Scopes: in.Scopes, Groups: in.Groups})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/api-keys/"+key.ID)
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, createdKey{APIKey: key, Key: secret})
+	return nil
+}
+
+func (s *server) listKeys(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+	keys, err := s.Keys.List(r.Context())
+	if err != nil {
+		return err
+	}
+	if keys == nil {
+		keys = []approval.APIKey{}
+	}
+	writeJSON(w, http.StatusOK, listPage[approval.APIKey]{Items: keys})
+	return nil
+}
+
+func (s *server) revokeKey(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+	if err := s.Keys.Revoke(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

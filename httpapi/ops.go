@@ -1,0 +1,27 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"approvald/approval"
+)
+
+func (s *server) healthz(w http.ResponseWriter, _ *http.Request, _ approval.Principal) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *server) readyz(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+	if s.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.Ready(ctx); err != nil {
+			loggerFrom(r.Context()).Warn("not ready", "err", err)
+			return approval.Errorf(approval.KindUnavailable, approval.CodeUnavailable, "the database does not answer")
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}

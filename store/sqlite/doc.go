@@ -1,0 +1,13 @@
+// Package sqlite is the embedded SQLite implementation of [approval.Store],
+// approvald's zero-setup storage, on the pure-Go driver modernc.org/sqlite.
+//
+// The database runs in WAL mode. Every write goes through one connection in
+// an IMMEDIATE transaction, so writes are serialized and a change to a
+// request, its history entry and its outbox event commit together or not at
+// all; reads use a separate pool of read-only connections and never wait for
+// a writer. Migrations are embedded and applied by [Open].
+//
+// Times are stored as unix microseconds and read back in UTC; they keep the
+// microsecond precision of [approval.TruncateTime], so a value reads back
+// exactly as written.
+package sqlite

@@ -1,0 +1,227 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"approvald/approval"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// readers is the size of the read-only connection pool.
+const readers = 4
+
+// Store is an [approval.Store] on one SQLite database file. It is safe for
+// concurrent use.
+type Store struct {
+	writer *sql.DB // one connection: every transaction that writes
+	reader *sql.DB // read-only connections for everything else
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ approval.Store = (*Store)(nil)
+
+// Open opens (creating it if needed) the SQLite database at path and brings
+// its schema up to date. It returns an internal *approval.Error when the file
+// cannot be opened or a migration fails.
+func Open(ctx context.Context, path string) (*Store, error) {
+	writer, err := sql.Open("sqlite", dsn(path,
+		"_pragma=busy_timeout(10000)",
+		"_pragma=journal_mode(WAL)",
+		"_pragma=synchronous(NORMAL)",
+		"_pragma=foreign_keys(1)",
+		"_txlock=immediate", // take the write lock at BEGIN, not at the first write
+	))
+	if err != nil {
+		return nil, internal("open", err)
+	}
+	writer.SetMaxOpenConns(1)
+	if err := migrate(ctx, writer); err != nil {
+		writer.Close()
+		return nil, err
+	}
+
+	// The readers open after the writer has created the file and switched it
+	// to WAL mode, which is persistent.
+	reader, err := sql.Open("sqlite", dsn(path,
+		"_pragma=busy_timeout(10000)",
+		"_pragma=query_only(1)",
+	))
+	if err != nil {
+		writer.Close()
+		return nil, internal("open", err)
+	}
+	reader.SetMaxOpenConns(readers)
+	reader.SetMaxIdleConns(readers)
+	s := &Store{writer: writer, reader: reader}
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// dsn returns the modernc.org/sqlite data source name for the file at path
+// with the given query parameters. The path is escaped so that characters
+// such as '?' and '%' in it are not taken for URI syntax.
+func dsn(path string, params ...string) string {
+	s := "file:" + (&url.URL{Path: path}).EscapedPath()
+	for i, p := range params {
+		sep := "&"
+		if i == 0 {
+			sep = "?"
+		}
+		s += sep + p
+	}
+	return s
+}
+
+// migrate applies the embedded migrations that db does not have yet.
+func migrate(ctx context.Context, db *sql.DB) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return internal("migrations", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
+		goose.WithDisableGlobalRegistry(true), // only our files, no Go migrations registered elsewhere
+		goose.WithVerbose(false),
+	)
+	if err != nil {
+		return internal("migrations", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return internal("migrate", err)
+	}
+	return nil
+}
+
+// Ping checks that both the writer and the readers answer. It returns an
+// internal *approval.Error when one does not.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.writer.PingContext(ctx); err != nil {
+		return internal("ping", err)
+	}
+	if err := s.reader.PingContext(ctx); err != nil {
+		return internal("ping", err)
+	}
+	return nil
+}
+
+// Close closes the database. Calling it again does nothing and returns the
+// first call's result: an internal *approval.Error if closing failed.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		err := errors.Join(s.reader.Close(), s.writer.Close())
+		if err != nil {
+			s.closeErr = internal("close", err)
+		}
+	})
+	return s.closeErr
+}
+
+// write runs fn in a write transaction and commits it when fn returns nil.
+// Errors from fn are returned unchanged, so that fn's domain errors reach
+// the caller as they are; fn wraps its own database errors.
+func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return internal(op, err)
+	}
+	defer tx.Rollback() // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return internal(op, err)
+	}
+	return nil
+}
+
+// querier is what reading needs; both *sql.DB and *sql.Tx have it, so the
+// same code reads on the reader pool and inside a write transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// internal wraps err, from operation op, as an internal error.
+func internal(op string, err error) error {
+	return approval.Internal(fmt.Errorf("sqlite: %s: %w", op, err))
+}
+
+// micros returns t as stored: unix microseconds.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// fromMicros returns the time stored as v, in UTC.
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+// nullMicros returns t as stored, NULL for nil.
+func nullMicros(t *time.Time) sql.Null[int64] {
+	if t == nil {
+		return sql.Null[int64]{}
+	}
+	return sql.Null[int64]{V: micros(*t), Valid: true}
+}
+
+// fromNullMicros returns the time stored as v, nil for NULL.
+func fromNullMicros(v sql.Null[int64]) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.V)
+	return &t
+}
+
+// limitOr returns limit, or def when limit is not positive.
+func limitOr(limit, def int) int {
+	if limit <= 0 {
+		return def
+	}
+	return limit
+}
+
+// queryAll runs query through q and returns every row as read by scan. It
+// returns an internal error, naming op, when the query or a scan fails.
+func queryAll[T any](ctx context.Context, q querier, op string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, internal(op, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, internal(op, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(op, err)
+	}
+	return out, nil
+}
+
+// scanString reads a row of one text column.
+func scanString(row scanner) (string, error) {
+	var s string
+	err := row.Scan(&s)
+	return s, err
+}

@@ -1,0 +1,170 @@
+package sqlite
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"approvald/approval"
+	"approvald/store/storetest"
+)
+
+// open returns a new store on a fresh file, closed when the test ends.
+func open(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", path, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) approval.Store {
+		return open(t, filepath.Join(t.TempDir(), "approvald.db"))
+	})
+}
+
+func TestOpen_ReopenKeepsData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "approvald.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	id, _ := uuid.NewV7()
+	now := time.Date(2025, 1, 2, 3, 4, 5, 678901000, time.UTC)
+	p := approval.Principal{ID: "user:alice", Scopes: []approval.Scope{approval.ScopeCreate}}
+	r, ch, err := approval.New(id.String(), approval.Draft{Title: "Keep me"}, p, approval.DefaultPolicy(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateApproval(t.Context(), r, ch, nil); err != nil {
+		t.Fatalf("CreateApproval: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s = open(t, path) // migrations run again and must find nothing to do
+	got, err := s.GetApproval(t.Context(), r.ID)
+	if err != nil {
+		t.Fatalf("GetApproval after reopening: %v", err)
+	}
+	if !reflect.DeepEqual(got, r) {
+		t.Errorf("after reopening got %+v, want %+v", got, r)
+	}
+	var versions int
+	if err := s.reader.QueryRowContext(t.Context(), "SELECT count(*) FROM goose_db_version WHERE version_id > 0").Scan(&versions); err != nil {
+		t.Fatal(err)
+	}
+	if versions != 1 {
+		t.Errorf("goose recorded %d applied migrations, want 1", versions)
+	}
+}
+
+func TestOpen_Pragmas(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "approvald.db"))
+	tests := []struct {
+		name   string
+		db     querier
+		pragma string
+		want   string
+	}{
+		{"writer", s.writer, "journal_mode", "wal"},
+		{"reader", s.reader, "journal_mode", "wal"},
+		{"writer", s.writer, "foreign_keys", "1"},
+		{"writer", s.writer, "busy_timeout", "10000"},
+		{"reader", s.reader, "busy_timeout", "10000"},
+		{"writer", s.writer, "synchronous", "1"}, // NORMAL
+		{"reader", s.reader, "query_only", "1"},
+	}
+	for _, tc := range tests {
+		var got string
+		if err := tc.db.QueryRowContext(t.Context(), "PRAGMA "+tc.pragma).Scan(&got); err != nil {
+			t.Fatalf("%s: PRAGMA %s: %v", tc.name, tc.pragma, err)
+		}
+		if !strings.EqualFold(got, tc.want) {
+			t.Errorf("%s: PRAGMA %s = %s, want %s", tc.name, tc.pragma, got, tc.want)
+		}
+	}
+}
+
+func TestOpen_OneWriterConnection(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "approvald.db"))
+	if n := s.writer.Stats().MaxOpenConnections; n != 1 {
+		t.Errorf("the writer may open %d connections, want 1", n)
+	}
+}
+
+func TestReader_CannotWrite(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "approvald.db"))
+	_, err := s.reader.ExecContext(t.Context(), "DELETE FROM approvals")
+	if err == nil {
+		t.Error("a write through the reader pool succeeded")
+	}
+}
+
+func TestOverdue_UsesPartialIndex(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "approvald.db"))
+	rows, err := s.reader.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+overdueQuery, 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if got := strings.Join(plan, "\n"); !strings.Contains(got, "COVERING INDEX approvals_overdue") || strings.Contains(got, "TEMP B-TREE") {
+		t.Errorf("the overdue query does not read just approvals_overdue, in order; plan:\n%s", got)
+	}
+}
+
+func TestClose_Twice(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "approvald.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := s.Ping(t.Context()); approval.KindOf(err) != approval.KindInternal {
+		t.Errorf("Ping after Close = %v, want an internal error", err)
+	}
+}
+
+func TestOpen_PathWithURICharacters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dir ?#%", "approvald.db")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	open(t, path)
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("the database is not at %s: %v", path, err)
+	}
+}
+
+func TestOpen_MissingDirectoryFails(t *testing.T) {
+	_, err := Open(t.Context(), filepath.Join(t.TempDir(), "missing", "approvald.db"))
+	if approval.KindOf(err) != approval.KindInternal || err == nil {
+		t.Errorf("Open in a missing directory = %v, want an internal error", err)
+	}
+}
