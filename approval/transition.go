@@ -184,12 +184,12 @@ func (r *Request) Edit(p Principal, patch Patch, expect *int64, now time.Time) (
 	if err := r.checkVersion(expect); err != nil {
 		return Change{}, err
 	}
+	if err := r.mayManage(p, "edit"); err != nil {
+		return Change{}, err
+	}
 	fields := patch.fields()
 	if len(fields) == 0 {
 		return Change{}, nil
-	}
-	if err := r.mayManage(p, "edit"); err != nil {
-		return Change{}, err
 	}
 	editable := table[r.Status].editable
 	for _, f := range fields {

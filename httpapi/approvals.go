@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"approvald/approval"
 )
@@ -41,6 +42,18 @@ func ifMatch(r *http.Request) (*int64, error) {
 	return &n, nil
 }
 
+// noneMatch reports whether an If-None-Match header matches version: "*",
+// or a list of ETags one of which equals it under weak comparison.
+func noneMatch(h string, version int64) bool {
+	for tag := range strings.SplitSeq(h, ",") {
+		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+		if tag == "*" || tag == etag(version) {
+			return true
+		}
+	}
+	return false
+}
+
 func writeRequest(w http.ResponseWriter, status int, req *approval.Request) {
 	w.Header().Set("ETag", etag(req.Version))
 	writeJSON(w, status, req)
@@ -66,7 +79,7 @@ type createBody struct {
 
 func (s *server) createApproval(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
 	key := r.Header.Get("Idempotency-Key")
-	if len(key) > MaxIdempotencyKeyLen {
+	if utf8.RuneCountInString(key) > MaxIdempotencyKeyLen {
 		var v approval.Validation
 		v.Add("Idempotency-Key", "must be at most %d characters", MaxIdempotencyKeyLen)
 		return v.Err()
@@ -105,7 +118,7 @@ func (s *server) getApproval(w http.ResponseWriter, r *http.Request, _ approval.
 	if err != nil {
 		return err
 	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && inm == etag(req.Version) {
+	if noneMatch(r.Header.Get("If-None-Match"), req.Version) {
 		w.Header().Set("ETag", etag(req.Version))
 		w.WriteHeader(http.StatusNotModified)
 		return nil
