@@ -33,6 +33,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := newLogger(cfg, stderr)
 
+	// Listen first: a taken port fails before anything is written.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
 	store, err := openStore(ctx, cfg.Database)
 	if err != nil {
 		return err
@@ -54,10 +60,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
 	}
 	log.Info("approvald listening", "addr", ln.Addr().String(), "database", redactDatabase(cfg.Database))
 	if listening != nil {
