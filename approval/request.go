@@ -160,6 +160,8 @@ func checkText(v *Validation, field, s string, max int, required bool) {
 	switch {
 	case !utf8.ValidString(s):
 		v.Add(field, "must be valid UTF-8")
+	case strings.ContainsRune(s, 0):
+		v.Add(field, "must not contain NUL characters")
 	case required && strings.TrimSpace(s) == "":
 		v.Add(field, "is required")
 	case utf8.RuneCountInString(s) > max:
@@ -180,8 +182,11 @@ func checkPayload(v *Validation, p json.RawMessage) {
 		return
 	}
 	trimmed := bytes.TrimSpace(p)
-	if len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(trimmed) {
+	switch {
+	case len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(trimmed):
 		v.Add("payload", "must be a JSON object")
+	case !utf8.Valid(trimmed):
+		v.Add("payload", "must be valid UTF-8")
 	}
 }
 

@@ -23,6 +23,8 @@ type Store interface {
 	// returns an error or a zero Change — writes the changed request, the
 	// entry and the event in the same transaction, no other change to the
 	// same request interleaving. It returns the request as it is afterwards.
+	// A store may retry a transaction that lost a conflict, so fn may run
+	// more than once and must not have effects outside the request.
 	UpdateApproval(ctx context.Context, id string, fn func(*Request) (Change, error)) (*Request, error)
 	// History returns the history entries of one request in order.
 	History(ctx context.Context, id string) ([]HistoryEntry, error)
@@ -30,7 +32,9 @@ type Store interface {
 	// is at or before now.
 	Overdue(ctx context.Context, now time.Time, limit int) ([]string, error)
 	// Outbox returns up to limit outbox records with a sequence number
-	// greater than after, in order.
+	// greater than after, in sequence order. With concurrent writers a lower
+	// sequence number may commit after a higher one, so this is a reading
+	// aid, not a delivery cursor.
 	Outbox(ctx context.Context, after int64, limit int) ([]OutboxRecord, error)
 	// DeleteIdempotencyBefore forgets idempotency records created before t.
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error)
@@ -55,7 +59,7 @@ type Filter struct {
 	Statuses    []Status // any of these; empty means all
 	Requester   string
 	ServiceRule string
-	Before      string // keyset cursor: only ids less than this (ids are time-ordered)
+	Before      string // keyset cursor: only ids less than this canonical id (ids are time-ordered)
 	Limit       int
 }
 

@@ -281,13 +281,15 @@ func TestNew_Validation(t *testing.T) {
 		d     Draft
 		field string
 	}{
-		"empty title":      {Draft{Title: "  "}, "title"},
-		"long title":       {Draft{Title: string(long)}, "title"},
-		"control in title": {Draft{Title: "a\x00b"}, "title"},
-		"array payload":    {Draft{Title: "t", Payload: json.RawMessage(`[1]`)}, "payload"},
-		"null payload":     {Draft{Title: "t", Payload: json.RawMessage(`null`)}, "payload"},
-		"past deadline":    {Draft{Title: "t", Deadline: &past}, "deadline"},
-		"huge payload":     {Draft{Title: "t", Payload: json.RawMessage(`{"a":"` + string(make([]byte, MaxPayloadBytes)) + `"}`)}, "payload"},
+		"empty title":          {Draft{Title: "  "}, "title"},
+		"long title":           {Draft{Title: string(long)}, "title"},
+		"control in title":     {Draft{Title: "a\x00b"}, "title"},
+		"NUL in description":   {Draft{Title: "t", Description: "a\x00b"}, "description"},
+		"bad UTF-8 in payload": {Draft{Title: "t", Payload: json.RawMessage("{\"a\":\"\xff\"}")}, "payload"},
+		"array payload":        {Draft{Title: "t", Payload: json.RawMessage(`[1]`)}, "payload"},
+		"null payload":         {Draft{Title: "t", Payload: json.RawMessage(`null`)}, "payload"},
+		"past deadline":        {Draft{Title: "t", Deadline: &past}, "deadline"},
+		"huge payload":         {Draft{Title: "t", Payload: json.RawMessage(`{"a":"` + string(make([]byte, MaxPayloadBytes)) + `"}`)}, "payload"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

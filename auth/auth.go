@@ -139,6 +139,9 @@ func (k *Keys) List(ctx context.Context) ([]approval.APIKey, error) { return k.s
 
 // Revoke revokes the key with the given id; it returns KindNotFound for an unknown id.
 func (k *Keys) Revoke(ctx context.Context, id string) error {
+	if u, err := uuid.Parse(id); err != nil || u.String() != id {
+		return approval.NotFound("api key")
+	}
 	return k.store.RevokeAPIKey(ctx, id, approval.TruncateTime(k.now()))
 }
 
@@ -168,15 +171,27 @@ func (k *Keys) Authenticate(ctx context.Context, secret string) (approval.Princi
 // APPROVALD_ADMIN_KEY), that key becomes the admin key, replacing an earlier
 // admin key of another value. Without it, if no live admin-scoped key
 // exists, a key is generated and written once to out — its only appearance.
+// Several instances may bootstrap at once: the one whose insert loses the
+// race sees the winner's key on its next look.
 func (k *Keys) Bootstrap(ctx context.Context, configured string, out io.Writer) error {
+	if configured != "" && len(configured) < MinKeyLen {
+		return fmt.Errorf("APPROVALD_ADMIN_KEY must be at least %d characters", MinKeyLen)
+	}
+	var err error
+	for range 3 {
+		if err = k.bootstrap(ctx, configured, out); approval.KindOf(err) != approval.KindConflict {
+			return err
+		}
+	}
+	return err
+}
+
+func (k *Keys) bootstrap(ctx context.Context, configured string, out io.Writer) error {
 	keys, err := k.store.ListAPIKeys(ctx)
 	if err != nil {
 		return err
 	}
 	if configured != "" {
-		if len(configured) < MinKeyLen {
-			return fmt.Errorf("APPROVALD_ADMIN_KEY must be at least %d characters", MinKeyLen)
-		}
 		h := HashKey(configured)
 		for _, key := range keys {
 			if key.RevokedAt != nil || key.Name != AdminKeyName {

@@ -10,12 +10,22 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
 
 	"approvald/approval"
 )
+
+var errNotFound = approval.NotFound("approval request")
+
+// ValidID reports whether id has the form of a request id (a UUID). Stores
+// only ever see valid ids, so a malformed one is simply not found.
+func ValidID(id string) bool {
+	u, err := uuid.Parse(id)
+	return err == nil && u.String() == id
+}
 
 // Engine is the approval service. Its zero value is not usable; use New.
 type Engine struct {
@@ -108,6 +118,9 @@ func (e *Engine) Create(ctx context.Context, p approval.Principal, d approval.Dr
 // Get returns the request with the given id. An overdue pending request is
 // expired first, so a read never shows it as pending.
 func (e *Engine) Get(ctx context.Context, id string) (*approval.Request, error) {
+	if !ValidID(id) {
+		return nil, errNotFound
+	}
 	r, err := e.store.GetApproval(ctx, id)
 	if err != nil {
 		return nil, err
@@ -122,9 +135,16 @@ func (e *Engine) Get(ctx context.Context, id string) (*approval.Request, error) 
 // cursor of the next page ("" on the last page). Overdue requests are
 // expired first, so a list never shows one as pending.
 func (e *Engine) List(ctx context.Context, f approval.Filter) ([]*approval.Request, string, error) {
+	if f.Before != "" && !ValidID(f.Before) {
+		var v approval.Validation
+		v.Add("cursor", "is not a cursor returned by this API")
+		return nil, "", v.Err()
+	}
 	if _, err := e.ExpireDue(ctx); err != nil {
 		return nil, "", err
 	}
+	slices.Sort(f.Statuses)
+	f.Statuses = slices.Compact(f.Statuses)
 	limit := f.Limit
 	f.Limit = limit + 1
 	rs, err := e.store.ListApprovals(ctx, f)
@@ -173,6 +193,9 @@ func (e *Engine) History(ctx context.Context, id string) ([]approval.HistoryEntr
 // deadline has passed is expired instead, in that same transaction, and the
 // caller gets a conflict: the action met an expired request.
 func (e *Engine) update(ctx context.Context, id string, fn func(*approval.Request) (approval.Change, error)) (*approval.Request, error) {
+	if !ValidID(id) {
+		return nil, errNotFound
+	}
 	var expired bool
 	r, err := e.store.UpdateApproval(ctx, id, func(r *approval.Request) (approval.Change, error) {
 		expired = r.Overdue(e.Now())

@@ -293,6 +293,17 @@ func TestRoutes_UnknownAndWrongMethod(t *testing.T) {
 	if r := f.admin.raw("GET", "/v1/approvals/0190a4e0-0000-7000-8000-000000000001", nil); r.status != 404 {
 		t.Fatalf("unknown id: %d", r.status)
 	}
+	for _, id := range []string{"not-a-uuid", "0190A4E0-0000-7000-8000-000000000001", "%00"} {
+		if r := f.admin.raw("GET", "/v1/approvals/"+id, nil); r.status != 404 {
+			t.Fatalf("malformed id %q: %d", id, r.status)
+		}
+		if r := f.admin.raw("POST", "/v1/approvals/"+id+"/cancel", nil); r.status != 404 {
+			t.Fatalf("cancel malformed id %q: %d", id, r.status)
+		}
+	}
+	if r := f.admin.raw("DELETE", "/v1/api-keys/not-a-uuid", nil); r.status != 404 {
+		t.Fatalf("revoke malformed key id: %d", r.status)
+	}
 	if r := f.admin.raw("GET", "/v1/approvals/0190a4e0-0000-7000-8000-000000000001/history", nil); r.status != 404 {
 		t.Fatalf("history of unknown id: %d", r.status)
 	}
@@ -424,7 +435,7 @@ func TestList_FiltersAndCursorPaging(t *testing.T) {
 	if len(rejected.Items) != 1 || rejected.Items[0].ID != made[0] || rejected.Items[0].StatusCode != 4 {
 		t.Fatalf("rejected: %+v", rejected.Items)
 	}
-	for _, q := range []string{"status=nope", "limit=0", "limit=201", "limit=x", "cursor=***"} {
+	for _, q := range []string{"status=nope", "limit=0", "limit=201", "limit=x", "cursor=***", "cursor=YWJj"} {
 		if r := a.raw("GET", "/v1/approvals?"+q, nil); r.status != 422 {
 			t.Errorf("%s: %d", q, r.status)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -18,6 +19,7 @@ type config struct {
 	AdminKey        string // from the environment only: flags show in ps
 	LogLevel        slog.Level
 	LogFormat       string
+	DBMaxConns      int
 	SweepInterval   time.Duration
 	ShutdownTimeout time.Duration
 }
@@ -42,9 +44,18 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		}
 		return def
 	}
+	envInt := func(name string, def int) int {
+		if v := getenv(name); v != "" {
+			if n, err := strconv.Atoi(v); err == nil {
+				return n
+			}
+		}
+		return def
+	}
 	var level string
 	fs.StringVar(&c.Addr, "addr", env("APPROVALD_ADDR", ":8000"), "listen address (APPROVALD_ADDR)")
-	fs.StringVar(&c.Database, "database", env("APPROVALD_DATABASE", "sqlite:approvald.db"), "database URL: sqlite:<file> (APPROVALD_DATABASE)")
+	fs.StringVar(&c.Database, "database", env("APPROVALD_DATABASE", "sqlite:approvald.db"), "database URL: sqlite:<file> or postgres://user@host/db (APPROVALD_DATABASE)")
+	fs.IntVar(&c.DBMaxConns, "db-max-conns", envInt("APPROVALD_DB_MAX_CONNS", 16), "PostgreSQL connection pool size (APPROVALD_DB_MAX_CONNS)")
 	fs.StringVar(&level, "log-level", env("APPROVALD_LOG_LEVEL", "info"), "debug, info, warn or error (APPROVALD_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("APPROVALD_LOG_FORMAT", "json"), "json or text (APPROVALD_LOG_FORMAT)")
 	fs.DurationVar(&c.SweepInterval, "sweep-interval", envDuration("APPROVALD_SWEEP_INTERVAL", 5*time.Second), "how often overdue requests are expired (APPROVALD_SWEEP_INTERVAL)")
@@ -64,6 +75,14 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 
 func (c config) validate(getenv func(string) string) error {
 	var errs []error
+	if v := getenv("APPROVALD_DB_MAX_CONNS"); v != "" {
+		if _, err := strconv.Atoi(v); err != nil {
+			errs = append(errs, fmt.Errorf("APPROVALD_DB_MAX_CONNS: %q is not a whole number", v))
+		}
+	}
+	if c.DBMaxConns < 1 || c.DBMaxConns > 1000 {
+		errs = append(errs, fmt.Errorf("--db-max-conns: %d is outside 1..1000", c.DBMaxConns))
+	}
 	for _, name := range []string{"APPROVALD_SWEEP_INTERVAL", "APPROVALD_SHUTDOWN_TIMEOUT"} {
 		if v := getenv(name); v != "" {
 			if _, err := time.ParseDuration(v); err != nil {

@@ -17,6 +17,7 @@ import (
 	"approvald/auth"
 	"approvald/engine"
 	"approvald/httpapi"
+	"approvald/store/postgres"
 	"approvald/store/sqlite"
 )
 
@@ -39,7 +40,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer ln.Close()
-	store, err := openStore(ctx, cfg.Database)
+	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -98,8 +99,10 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// openStore opens the database named by url: sqlite:<file>.
-func openStore(ctx context.Context, url string) (approval.Store, error) {
+// openStore opens the database named by cfg.Database: sqlite:<file> or a
+// postgres:// URL.
+func openStore(ctx context.Context, cfg config) (approval.Store, error) {
+	url := cfg.Database
 	switch {
 	case strings.HasPrefix(url, "sqlite:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")
@@ -107,8 +110,10 @@ func openStore(ctx context.Context, url string) (approval.Store, error) {
 			return nil, errors.New("--database: sqlite: needs a file name, as in sqlite:approvald.db")
 		}
 		return sqlite.Open(ctx, path)
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return postgres.Open(ctx, url, cfg.DBMaxConns)
 	default:
-		return nil, fmt.Errorf("--database: unsupported database URL %q; use sqlite:<file>", redactDatabase(url))
+		return nil, fmt.Errorf("--database: unsupported database URL %q; use sqlite:<file> or postgres://…", redactDatabase(url))
 	}
 }
 

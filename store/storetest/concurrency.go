@@ -155,3 +155,43 @@ func testPing(t *testing.T, s approval.Store) {
 		t.Errorf("Ping: %v", err)
 	}
 }
+
+// testConcurrentAPIKeysSameName creates keys of one name at once: exactly
+// one is stored, every other create is a conflict.
+func testConcurrentAPIKeysSameName(t *testing.T, s approval.Store) {
+	const n = 10
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		errs  [n]error
+	)
+	for i := range n {
+		k := approval.APIKey{
+			ID: newID(t), Name: "billing", Prefix: "apd_bil", Hash: fmt.Sprintf("hash-%d", i),
+			Scopes: []approval.Scope{approval.ScopeCreate}, Groups: []string{}, CreatedAt: t0,
+		}
+		wg.Go(func() {
+			<-start
+			errs[i] = s.CreateAPIKey(t.Context(), k)
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	created := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			created++
+		case approval.KindOf(err) != approval.KindConflict:
+			t.Errorf("CreateAPIKey %d: %v (kind %v), want a conflict", i, err, approval.KindOf(err))
+		}
+	}
+	keys, err := s.ListAPIKeys(t.Context())
+	if err != nil {
+		t.Fatalf("ListAPIKeys: %v", err)
+	}
+	if created != 1 || len(keys) != 1 {
+		t.Errorf("%d creates succeeded and %d keys are stored, want 1 and 1", created, len(keys))
+	}
+}

@@ -1,0 +1,408 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"approvald/approval"
+)
+
+// defaultListLimit is the page size of ListApprovals when the filter sets none.
+const defaultListLimit = 50
+
+// approvalColumns are the columns of approvals in the order scanApproval reads them.
+const approvalColumns = `id, title, description, payload, requester, service_rule, deadline,
+	policy, status, previous_status, comment, reviews, delivery, version,
+	created_at, updated_at, decided_at, history_head`
+
+// CreateApproval stores the new request r with its history entry and outbox
+// event, and idem when it is not nil, in one transaction. If an idempotency
+// record for idem's principal and key exists, it writes nothing and returns
+// that record; otherwise it returns nil. Of concurrent creates under one
+// key, exactly one stores its request and the others get its record. It
+// returns an internal *approval.Error when r's id is not a canonical UUID or
+// the database fails.
+func (s *Store) CreateApproval(ctx context.Context, r *approval.Request, ch approval.Change, idem *approval.Idempotency) (*approval.Idempotency, error) {
+	if !validID(r.ID) {
+		return nil, internal("create approval", fmt.Errorf("request id %q is not a canonical UUID", r.ID))
+	}
+	var found *approval.Idempotency
+	err := s.write(ctx, "create approval", func(tx pgx.Tx) error {
+		found = nil
+		if idem != nil {
+			prev, err := claimIdempotency(ctx, tx, idem)
+			if err != nil {
+				return err
+			}
+			if prev != nil {
+				found = prev
+				return errRollback
+			}
+		}
+		if err := insertApproval(ctx, tx, r); err != nil {
+			return err
+		}
+		return insertChange(ctx, tx, ch)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return found, nil
+}
+
+// GetApproval returns the request with the given id. It returns a
+// KindNotFound *approval.Error when there is none, or id is not a UUID, and
+// an internal one when the database fails.
+func (s *Store) GetApproval(ctx context.Context, id string) (*approval.Request, error) {
+	return getApproval(ctx, s.pool, id, "")
+}
+
+// ListApprovals returns up to f.Limit (by default 50) requests matching f,
+// newest first, with ids below f.Before when it is set. It returns a
+// KindInvalid *approval.Error when f.Before is not a canonical UUID, and an
+// internal one when the database fails.
+func (s *Store) ListApprovals(ctx context.Context, f approval.Filter) ([]*approval.Request, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.Requester != "" {
+		where = append(where, "requester = "+arg(f.Requester))
+	}
+	if f.ServiceRule != "" {
+		where = append(where, "service_rule = "+arg(f.ServiceRule))
+	}
+	if f.Before != "" {
+		// SQLite compares ids as text; for canonical UUIDs that is the
+		// order of uuid values, and no other cursor is ever handed out.
+		if !validID(f.Before) {
+			return nil, approval.Errorf(approval.KindInvalid, approval.CodeValidation, "invalid cursor")
+		}
+		where = append(where, "id < "+arg(f.Before))
+	}
+	limit := arg(limitOr(f.Limit, defaultListLimit))
+	selectWhere := func(extra ...string) string {
+		q := "SELECT " + approvalColumns + " FROM approvals"
+		if conds := append(extra, where...); len(conds) > 0 {
+			q += " WHERE " + strings.Join(conds, " AND ")
+		}
+		return q + " ORDER BY id DESC LIMIT " + limit
+	}
+	var query string
+	switch len(f.Statuses) {
+	case 0:
+		query = selectWhere()
+	case 1:
+		query = selectWhere("status = " + arg(int16(f.Statuses[0])))
+	default:
+		// One index range per status, merged: each branch reads at most
+		// limit rows of (status, id DESC), however rare the statuses are.
+		parts := make([]string, len(f.Statuses))
+		for i, st := range f.Statuses {
+			parts[i] = "(" + selectWhere("status = "+arg(int16(st))) + ")"
+		}
+		query = "SELECT " + approvalColumns + " FROM (" + strings.Join(parts, " UNION ALL ") +
+			") AS page ORDER BY id DESC LIMIT " + limit
+	}
+
+	return queryAll(ctx, s.pool, "list approvals", scanApproval, query, args...)
+}
+
+// UpdateApproval loads the request with the given id, locking its row, and
+// calls fn with it, in one transaction. Unless fn returns an error or a zero
+// Change, it stores the changed request, the history entry and the outbox
+// event of the Change. It returns the request as it is afterwards; fn's
+// error unchanged; a KindNotFound *approval.Error for an unknown id, or one
+// that is not a UUID; and an internal one when the database fails.
+//
+// When PostgreSQL aborts the transaction with a serialization failure or a
+// deadlock, UpdateApproval runs it again, loading the request afresh: fn may
+// be called more than once, and must not have effects outside the request
+// it is given.
+func (s *Store) UpdateApproval(ctx context.Context, id string, fn func(*approval.Request) (approval.Change, error)) (*approval.Request, error) {
+	if !validID(id) {
+		return nil, approval.NotFound("approval request")
+	}
+	var out *approval.Request
+	err := s.write(ctx, "update approval", func(tx pgx.Tx) error {
+		out = nil
+		// The row lock serializes changes to one request: another
+		// UpdateApproval of it waits here until this transaction ends.
+		r, err := getApproval(ctx, tx, id, "FOR UPDATE")
+		if err != nil {
+			return err
+		}
+		loaded := r.Clone() // what to return if fn changes nothing
+		version := r.Version
+		ch, err := fn(r)
+		switch {
+		case err != nil:
+			return err
+		case ch.IsZero():
+			out = loaded
+			return errRollback
+		}
+		if err := updateApproval(ctx, tx, id, version, r); err != nil {
+			return err
+		}
+		if err := insertChange(ctx, tx, ch); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// getApproval reads one request through q, with the locking clause lock
+// ("FOR UPDATE") when it is not empty.
+func getApproval(ctx context.Context, q querier, id, lock string) (*approval.Request, error) {
+	if !validID(id) {
+		return nil, approval.NotFound("approval request")
+	}
+	row := q.QueryRow(ctx, "SELECT "+approvalColumns+" FROM approvals WHERE id = $1 "+lock, id)
+	r, err := scanApproval(row)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, approval.NotFound("approval request")
+	case err != nil:
+		return nil, internal("get approval", err)
+	}
+	return r, nil
+}
+
+// scanApproval reads one row of approvalColumns.
+func scanApproval(row scanner) (*approval.Request, error) {
+	var (
+		r                        approval.Request
+		payload, policy, reviews string
+		delivery                 *string
+		deadline, decidedAt      *time.Time
+		status                   int16
+		previousStatus           *int16
+	)
+	err := row.Scan(&r.ID, &r.Title, &r.Description, &payload, &r.Requester, &r.ServiceRule, &deadline,
+		&policy, &status, &previousStatus, &r.Comment, &reviews, &delivery, &r.Version,
+		&r.CreatedAt, &r.UpdatedAt, &decidedAt, &r.HistoryHead)
+	if err != nil {
+		return nil, err
+	}
+	r.Payload = json.RawMessage(payload)
+	r.Deadline = nullUTC(deadline)
+	r.DecidedAt = nullUTC(decidedAt)
+	r.CreatedAt = r.CreatedAt.UTC()
+	r.UpdatedAt = r.UpdatedAt.UTC()
+	r.Status = approval.Status(status)
+	if previousStatus != nil {
+		st := approval.Status(*previousStatus)
+		r.PreviousStatus = &st
+	}
+	if err := json.Unmarshal([]byte(policy), &r.Policy); err != nil {
+		return nil, fmt.Errorf("request %s: policy: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(reviews), &r.Reviews); err != nil {
+		return nil, fmt.Errorf("request %s: reviews: %w", r.ID, err)
+	}
+	if delivery != nil {
+		r.Delivery = new(approval.Delivery)
+		if err := json.Unmarshal([]byte(*delivery), r.Delivery); err != nil {
+			return nil, fmt.Errorf("request %s: delivery: %w", r.ID, err)
+		}
+	}
+	return &r, nil
+}
+
+// approvalValues are the stored values of r's mutable columns, in the order
+// of the INSERT and UPDATE statements below. JSON goes as a string, which
+// pgx sends as it is, so the json columns keep its exact bytes.
+func approvalValues(r *approval.Request) ([]any, error) {
+	policy, err := json.Marshal(r.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	reviews, err := json.Marshal(r.Reviews)
+	if err != nil {
+		return nil, fmt.Errorf("reviews: %w", err)
+	}
+	var delivery *string
+	if r.Delivery != nil {
+		b, err := json.Marshal(r.Delivery)
+		if err != nil {
+			return nil, fmt.Errorf("delivery: %w", err)
+		}
+		delivery = new(string(b))
+	}
+	var previousStatus *int16
+	if r.PreviousStatus != nil {
+		previousStatus = new(int16(*r.PreviousStatus))
+	}
+	return []any{
+		r.Title, r.Description, string(r.Payload), r.ServiceRule, r.Deadline,
+		string(policy), int16(r.Status), previousStatus, r.Comment, string(reviews), delivery,
+		r.Version, r.UpdatedAt, r.DecidedAt, r.HistoryHead,
+	}, nil
+}
+
+// insertApproval inserts the new request r.
+func insertApproval(ctx context.Context, tx pgx.Tx, r *approval.Request) error {
+	values, err := approvalValues(r)
+	if err != nil {
+		return internal("insert approval", err)
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO approvals (
+			title, description, payload, service_rule, deadline,
+			policy, status, previous_status, comment, reviews, delivery,
+			version, updated_at, decided_at, history_head,
+			id, requester, created_at
+		) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+		append(values, r.ID, r.Requester, r.CreatedAt)...)
+	if err != nil {
+		return internal("insert approval", err)
+	}
+	return nil
+}
+
+// updateApproval stores r over the row of request id at version, the version
+// it was loaded at. The transaction holds the row's lock, so nothing else can
+// have changed it; the version check guards against a bug that would.
+func updateApproval(ctx context.Context, tx pgx.Tx, id string, version int64, r *approval.Request) error {
+	values, err := approvalValues(r)
+	if err != nil {
+		return internal("update approval", err)
+	}
+	tag, err := tx.Exec(ctx, `
+		UPDATE approvals SET
+			title = $1, description = $2, payload = $3, service_rule = $4, deadline = $5,
+			policy = $6, status = $7, previous_status = $8, comment = $9, reviews = $10, delivery = $11,
+			version = $12, updated_at = $13, decided_at = $14, history_head = $15
+		WHERE id = $16 AND version = $17`,
+		append(values, id, version)...)
+	if err != nil {
+		return internal("update approval", err)
+	}
+	if n := tag.RowsAffected(); n != 1 {
+		return internal("update approval", fmt.Errorf("request %s at version %d: %d rows updated", id, version, n))
+	}
+	return nil
+}
+
+// insertChange appends ch's history entry and its outbox event, under a new
+// event id. A second entry with the same sequence number, which the row lock
+// of UpdateApproval rules out, would be a conflict rather than a failure.
+func insertChange(ctx context.Context, tx pgx.Tx, ch approval.Change) error {
+	e := ch.Entry
+	_, err := tx.Exec(ctx, `
+		INSERT INTO history (request_id, seq, actor, action, changes, at, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		e.RequestID, e.Seq, e.Actor, string(e.Action), string(e.Changes), e.At, e.PrevHash, e.Hash)
+	switch {
+	case isUniqueViolation(err, "history_request_seq"):
+		return &approval.Error{
+			Kind: approval.KindConflict, Code: approval.CodeConflict,
+			Message: "the request was changed concurrently; try again",
+			Err:     fmt.Errorf("postgres: insert history: %w", err),
+		}
+	case err != nil:
+		return internal("insert history", err)
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return internal("insert outbox", err)
+	}
+	ev := ch.Event
+	_, err = tx.Exec(ctx, `
+		INSERT INTO outbox (id, type, request_id, version, data, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`,
+		id.String(), ev.Type, ev.RequestID, ev.Version, string(ev.Data), e.At)
+	if err != nil {
+		return internal("insert outbox", err)
+	}
+	return nil
+}
+
+// History returns the history entries of request id in order. It returns a
+// KindNotFound *approval.Error for an unknown id, or one that is not a UUID
+// (every stored request has at least its creation entry), and an internal
+// one when the database fails.
+func (s *Store) History(ctx context.Context, id string) ([]approval.HistoryEntry, error) {
+	if !validID(id) {
+		return nil, approval.NotFound("approval request")
+	}
+	out, err := queryAll(ctx, s.pool, "history", scanEntry, `
+		SELECT request_id, seq, actor, action, changes, at, prev_hash, hash
+		FROM history WHERE request_id = $1 ORDER BY seq`, id)
+	if err == nil && len(out) == 0 {
+		return nil, approval.NotFound("approval request")
+	}
+	return out, err
+}
+
+// scanEntry reads one history entry.
+func scanEntry(row scanner) (approval.HistoryEntry, error) {
+	var (
+		e               approval.HistoryEntry
+		action, changes string
+	)
+	err := row.Scan(&e.RequestID, &e.Seq, &e.Actor, &action, &changes, &e.At, &e.PrevHash, &e.Hash)
+	e.Action = approval.Action(action)
+	e.Changes = json.RawMessage(changes)
+	e.At = e.At.UTC()
+	return e, err
+}
+
+// overdueQuery selects overdue requests; its WHERE repeats the predicate of
+// the partial index approvals_overdue (2 is pending), so that the planner
+// can read just that index, in order.
+const overdueQuery = `
+	SELECT id FROM approvals
+	WHERE status = 2 AND deadline IS NOT NULL AND deadline <= $1
+	ORDER BY deadline, id LIMIT $2`
+
+// Overdue returns the ids of up to limit (by default 50) pending requests
+// whose deadline is at or before now, earliest deadline first. It returns an
+// internal *approval.Error when the database fails.
+func (s *Store) Overdue(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	return queryAll(ctx, s.pool, "overdue", scanString, overdueQuery, now, limitOr(limit, defaultListLimit))
+}
+
+// Outbox returns up to limit (by default 50) outbox records with a sequence
+// number greater than after, in order. It returns an internal
+// *approval.Error when the database fails.
+//
+// Unlike on SQLite, where writes are serialized, transactions on PostgreSQL
+// can commit in another order than the one they took sequence numbers in: a
+// record may appear below a cursor that has already passed it. Outbox suits
+// reading a settled outbox (tests, inspection); the delivery workers claim
+// unpublished rows with FOR UPDATE SKIP LOCKED instead of following a cursor.
+func (s *Store) Outbox(ctx context.Context, after int64, limit int) ([]approval.OutboxRecord, error) {
+	return queryAll(ctx, s.pool, "outbox", scanOutbox, `
+		SELECT seq, id, type, request_id, version, data, created_at
+		FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2`,
+		after, limitOr(limit, defaultListLimit))
+}
+
+// scanOutbox reads one outbox record.
+func scanOutbox(row scanner) (approval.OutboxRecord, error) {
+	var (
+		rec  approval.OutboxRecord
+		data string
+	)
+	err := row.Scan(&rec.Seq, &rec.ID, &rec.Type, &rec.RequestID, &rec.Version, &data, &rec.CreatedAt)
+	rec.Data = []byte(data)
+	rec.CreatedAt = rec.CreatedAt.UTC()
+	return rec, err
+}

@@ -1,0 +1,21 @@
+// Package postgres is the PostgreSQL implementation of [approval.Store], on
+// the pgx driver and its connection pool, for running several approvald
+// instances against one database.
+//
+// Every change to a request runs in one READ COMMITTED transaction that
+// locks the request's row (SELECT … FOR UPDATE), so changes to one request
+// are serialized while changes to different requests run in parallel; the
+// request, its history entry and its outbox event commit together or not at
+// all. A transaction that PostgreSQL aborts with a serialization failure or
+// a deadlock is run again, a few times, with a short jittered backoff.
+//
+// Migrations are embedded and applied by [Open] with goose, under an
+// advisory lock, in the first schema of the connection's search_path.
+//
+// Ids are uuid columns; a string that is not a UUID in canonical form is the
+// id of nothing, as on SQLite. Times are timestamptz, which keeps the
+// microsecond precision of [approval.TruncateTime], read back in UTC. JSON
+// the API returns as it is stored (payload, policy, reviews, delivery, event
+// data) is in json columns, not jsonb, which keep the exact bytes; history
+// changes are text, because the entry's hash covers those bytes.
+package postgres

@@ -1,0 +1,307 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"approvald/approval"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// SQLSTATE codes the store acts on.
+const (
+	codeSerializationFailure     = "40001"
+	codeDeadlockDetected         = "40P01"
+	codeUniqueViolation          = "23505"
+	codeCharacterNotInRepertoire = "22021" // invalid UTF-8, or a NUL byte in text
+	codeUntranslatableCharacter  = "22P05"
+)
+
+// Retries of a write transaction that PostgreSQL aborted with a
+// serialization failure or a deadlock.
+const (
+	maxRetries = 5                    // after the first attempt
+	retryBase  = 5 * time.Millisecond // doubled on each retry, then jittered
+)
+
+// Store is an [approval.Store] on a PostgreSQL database. It is safe for
+// concurrent use, and several Stores, in one process or many, may share one
+// database.
+type Store struct {
+	pool *pgxpool.Pool
+
+	closeOnce sync.Once
+}
+
+var _ approval.Store = (*Store)(nil)
+
+// Open connects to the PostgreSQL database at url (a postgres:// URL or a
+// keyword/value string, as pgx takes them) and brings its schema up to date.
+// The schema lives in the first schema of the connection's search_path, so a
+// search_path runtime parameter in url places it. maxConns, when positive,
+// is the most connections the store opens; 0 keeps pgx's default.
+//
+// Migrations run under a PostgreSQL advisory lock, so that several instances
+// starting at once apply them once. It returns an internal *approval.Error
+// when url cannot be parsed, maxConns is out of range, the database cannot
+// be reached or a migration fails.
+func Open(ctx context.Context, url string, maxConns int) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, internal("open", err)
+	}
+	switch {
+	case maxConns < 0 || maxConns > math.MaxInt32:
+		return nil, internal("open", fmt.Errorf("max connections %d out of range", maxConns))
+	case maxConns > 0:
+		cfg.MaxConns = int32(maxConns)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, internal("open", err)
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s := &Store{pool: pool}
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// migrate applies the embedded migrations that the database does not have
+// yet, holding an advisory lock while it does.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return internal("migrations", err)
+	}
+	var schema *string
+	if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return internal("migrate", err)
+	}
+	if schema == nil {
+		return internal("migrate", errors.New("no schema of the search_path exists"))
+	}
+	// goose polls pg_try_advisory_lock; its default interval of 5s would
+	// make every instance but the first wait that long at startup.
+	locker, err := lock.NewPostgresSessionLocker(
+		lock.WithLockID(migrationLockID(*schema)),
+		lock.WithLockTimeout(1, 300), // every second, for up to 5 minutes
+	)
+	if err != nil {
+		return internal("migrations", err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
+		goose.WithDisableGlobalRegistry(true), // only our files, no Go migrations registered elsewhere
+		goose.WithVerbose(false),
+		goose.WithSessionLocker(locker),
+	)
+	if err != nil {
+		return internal("migrations", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return internal("migrate", err)
+	}
+	return nil
+}
+
+// migrationLockID returns the advisory lock key that guards the migrations
+// of schema. Advisory locks are per database, and each schema has its own
+// goose version table, so instances migrating different schemas of one
+// database (tests do, in parallel) need not wait for each other.
+func migrationLockID(schema string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("approvald/migrations\x00" + schema))
+	return int64(h.Sum64()) // any 64 bits make a key; wrapping around is fine
+}
+
+// Ping checks that the database answers. It returns an internal
+// *approval.Error when it does not, or the store is closed.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return internal("ping", err)
+	}
+	return nil
+}
+
+// Close closes every connection of the store, waiting for those in use to
+// be released. Calling it again does nothing. It always returns nil.
+func (s *Store) Close() error {
+	s.closeOnce.Do(s.pool.Close)
+	return nil
+}
+
+// errRollback, returned by a write function, ends its transaction without
+// writing anything; write then returns nil.
+var errRollback = errors.New("postgres: roll back")
+
+// write runs fn in a READ COMMITTED transaction and commits it when fn
+// returns nil. When PostgreSQL aborts the transaction with a serialization
+// failure or a deadlock, it runs fn again in a new transaction, up to
+// maxRetries times. Errors from fn are returned unchanged, so that fn's
+// domain errors reach the caller as they are; fn wraps its own database
+// errors (with internal), which keeps their SQLSTATE visible to retry.
+func (s *Store) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
+	return retry(ctx, op, func() error { return s.transact(ctx, op, fn) })
+}
+
+// transact runs fn in one transaction; see write.
+func (s *Store) transact(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return internal(op, err)
+	}
+	defer tx.Rollback(ctx) // a no-op after Commit; if it fails, pgx closes the connection
+	switch err := fn(tx); {
+	case errors.Is(err, errRollback):
+		return nil
+	case err != nil:
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return internal(op, err)
+	}
+	return nil
+}
+
+// retry calls attempt until it returns anything but a serialization failure
+// or a deadlock, at most 1+maxRetries times, sleeping a short, jittered,
+// growing backoff between calls. It returns attempt's last error; if ctx
+// ends during a backoff, an internal error wrapping both ctx's error and
+// attempt's.
+func retry(ctx context.Context, op string, attempt func() error) error {
+	for n := 0; ; n++ {
+		err := attempt()
+		if n == maxRetries || !retryable(err) {
+			return err
+		}
+		d := retryBase << n
+		d = d/2 + rand.N(d/2+1) // jitter, so that the transactions that collided do not collide again
+		timer := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return approval.Internal(fmt.Errorf("postgres: %s: %w, while retrying after: %w", op, ctx.Err(), err))
+		case <-timer.C:
+		}
+	}
+}
+
+// retryable reports whether err is a serialization failure or a deadlock,
+// after which the whole transaction may succeed when run again.
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == codeSerializationFailure || pgErr.Code == codeDeadlockDetected)
+}
+
+// querier is what reading needs; both *pgxpool.Pool and pgx.Tx have it, so
+// the same code reads on the pool and inside a write transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// scanner is a pgx.Row or pgx.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// internal wraps err, from operation op, as an internal error. Text that
+// PostgreSQL cannot store — invalid UTF-8 or a NUL byte, which SQLite takes —
+// is the caller's fault, not the database's, and becomes a KindInvalid error.
+func internal(op string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == codeCharacterNotInRepertoire || pgErr.Code == codeUntranslatableCharacter) {
+		return &approval.Error{
+			Kind: approval.KindInvalid, Code: approval.CodeValidation,
+			Message: "invalid request: text must be valid UTF-8 without NUL characters",
+			Err:     fmt.Errorf("postgres: %s: %w", op, err),
+		}
+	}
+	return approval.Internal(fmt.Errorf("postgres: %s: %w", op, err))
+}
+
+// isUniqueViolation reports whether err is a unique violation of the
+// constraint or unique index named constraint.
+func isUniqueViolation(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == codeUniqueViolation && pgErr.ConstraintName == constraint
+}
+
+// validID reports whether id is a UUID in its canonical form, the only form
+// the stores hand out. Any other string is not the id of anything: checking
+// first keeps PostgreSQL from failing on it (22P02), and keeps "ABC…" from
+// finding the row "abc…", which SQLite, comparing text, would not find.
+func validID(id string) bool {
+	u, err := uuid.Parse(id)
+	return err == nil && u.String() == id
+}
+
+// nullUTC returns *t in UTC, nil for nil. pgx reads timestamptz values in
+// the local time zone; the stores return UTC.
+func nullUTC(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// limitOr returns limit, or def when limit is not positive.
+func limitOr(limit, def int) int {
+	if limit <= 0 {
+		return def
+	}
+	return limit
+}
+
+// queryAll runs query through q and returns every row as read by scan. It
+// returns an internal error, naming op, when the query or a scan fails.
+func queryAll[T any](ctx context.Context, q querier, op string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, internal(op, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, internal(op, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(op, err)
+	}
+	return out, nil
+}
+
+// scanString reads a row of one text (or uuid) column.
+func scanString(row scanner) (string, error) {
+	var s string
+	err := row.Scan(&s)
+	return s, err
+}

@@ -1,0 +1,582 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"approvald/approval"
+	"approvald/store/postgres/pgtest"
+	"approvald/store/storetest"
+)
+
+// testMaxConns keeps the connections of the parallel tests well below the
+// server's max_connections.
+const testMaxConns = 4
+
+// open returns a new store on url, closed when the test ends.
+func open(t *testing.T, url string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), url, testMaxConns)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) approval.Store {
+		return open(t, pgtest.URL(t))
+	})
+}
+
+// newRequest returns a new request by alice, not yet stored, with its change.
+func newRequest(t *testing.T, title string) (*approval.Request, approval.Change) {
+	t.Helper()
+	id, err := uuid.NewV7()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := approval.Principal{ID: "user:alice", Scopes: []approval.Scope{approval.ScopeCreate}}
+	now := time.Date(2025, 1, 2, 3, 4, 5, 678901000, time.UTC)
+	r, ch, err := approval.New(id.String(), approval.Draft{Title: title}, p, approval.DefaultPolicy(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, ch
+}
+
+// create stores a new request and returns it.
+func create(t *testing.T, s *Store, title string) *approval.Request {
+	t.Helper()
+	r, ch := newRequest(t, title)
+	if _, err := s.CreateApproval(t.Context(), r.Clone(), ch, nil); err != nil {
+		t.Fatalf("CreateApproval: %v", err)
+	}
+	return r
+}
+
+// appliedMigrations returns how many migrations goose recorded as applied in
+// the store's schema.
+func appliedMigrations(t *testing.T, s *Store) int {
+	t.Helper()
+	var n int
+	if err := s.pool.QueryRow(t.Context(), "SELECT count(*) FROM goose_db_version WHERE version_id > 0").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestOpen_ConcurrentOpensMigrateOnce(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	const n = 4
+	var (
+		wg     sync.WaitGroup
+		start  = make(chan struct{})
+		stores [n]*Store
+		errs   [n]error
+	)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			stores[i], errs[i] = Open(t.Context(), url, 2)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, s := range stores {
+		if errs[i] != nil {
+			t.Errorf("Open %d: %v", i, errs[i])
+			continue
+		}
+		t.Cleanup(func() { s.Close() })
+	}
+	if t.Failed() {
+		return
+	}
+
+	s := stores[0]
+	if got := appliedMigrations(t, s); got != 1 {
+		t.Errorf("goose recorded %d applied migrations, want 1", got)
+	}
+	var schema string
+	var versionTables int
+	err := s.pool.QueryRow(t.Context(), `
+		SELECT current_schema(), (SELECT count(*) FROM pg_tables WHERE tablename = 'goose_db_version')`,
+	).Scan(&schema, &versionTables)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(schema, "t_") {
+		t.Errorf("the store works in schema %q, not the test's", schema)
+	}
+	var inSchema bool
+	err = s.pool.QueryRow(t.Context(),
+		"SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = 'goose_db_version')", schema,
+	).Scan(&inSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !inSchema {
+		t.Errorf("goose's version table is not in the test's schema %s", schema)
+	}
+	// Every store works.
+	for i, s := range stores {
+		create(t, s, fmt.Sprintf("from store %d", i))
+	}
+	list, err := s.ListApprovals(t.Context(), approval.Filter{})
+	if err != nil || len(list) != n {
+		t.Errorf("ListApprovals = %d requests, %v; want %d", len(list), err, n)
+	}
+}
+
+func TestOpen_ReopenKeepsData(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	s, err := Open(t.Context(), url, testMaxConns)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	r, ch := newRequest(t, "Keep me")
+	if _, err := s.CreateApproval(t.Context(), r, ch, nil); err != nil {
+		t.Fatalf("CreateApproval: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s = open(t, url) // migrations run again and must find nothing to do
+	got, err := s.GetApproval(t.Context(), r.ID)
+	if err != nil {
+		t.Fatalf("GetApproval after reopening: %v", err)
+	}
+	if !reflect.DeepEqual(got, r) {
+		t.Errorf("after reopening got %+v, want %+v", got, r)
+	}
+	if n := appliedMigrations(t, s); n != 1 {
+		t.Errorf("goose recorded %d applied migrations, want 1", n)
+	}
+}
+
+func TestOpen_MaxConns(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	s := open(t, url)
+	if got := s.pool.Config().MaxConns; got != testMaxConns {
+		t.Errorf("MaxConns = %d, want %d", got, testMaxConns)
+	}
+	s, err := Open(t.Context(), url, 0)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	if got := s.pool.Config().MaxConns; got < 1 {
+		t.Errorf("MaxConns with pgx's default = %d", got)
+	}
+	if _, err := Open(t.Context(), url, -1); approval.KindOf(err) != approval.KindInternal {
+		t.Errorf("Open with -1 connections = %v, want an internal error", err)
+	}
+}
+
+func TestOpen_UnreachableFails(t *testing.T) {
+	t.Parallel()
+	pgtest.URL(t) // skips without a server, like the other tests
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	_, err := Open(ctx, "postgres://postgres@127.0.0.1:1/postgres?sslmode=disable&connect_timeout=2", 1)
+	if approval.KindOf(err) != approval.KindInternal {
+		t.Errorf("Open of a closed port = %v, want an internal error", err)
+	}
+	_, err = Open(ctx, "postgres://%zz", 1)
+	if approval.KindOf(err) != approval.KindInternal {
+		t.Errorf("Open of a bad URL = %v, want an internal error", err)
+	}
+}
+
+func TestClose_Twice(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.Context(), pgtest.URL(t), testMaxConns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := s.Ping(t.Context()); approval.KindOf(err) != approval.KindInternal {
+		t.Errorf("Ping after Close = %v, want an internal error", err)
+	}
+}
+
+func TestMalformedIDs_AreNotFound(t *testing.T) {
+	t.Parallel()
+	s := open(t, pgtest.URL(t))
+	r := create(t, s, "Stored")
+	for _, id := range []string{"not-a-uuid", "", strings.ToUpper(r.ID), "urn:uuid:" + r.ID, r.ID[:35]} {
+		_, err := s.GetApproval(t.Context(), id)
+		wantKind(t, "GetApproval("+id+")", err, approval.KindNotFound)
+		_, err = s.UpdateApproval(t.Context(), id, func(*approval.Request) (approval.Change, error) {
+			t.Errorf("UpdateApproval(%s) called fn", id)
+			return approval.Change{}, nil
+		})
+		wantKind(t, "UpdateApproval("+id+")", err, approval.KindNotFound)
+		_, err = s.History(t.Context(), id)
+		wantKind(t, "History("+id+")", err, approval.KindNotFound)
+		wantKind(t, "RevokeAPIKey("+id+")", s.RevokeAPIKey(t.Context(), id, time.Now()), approval.KindNotFound)
+	}
+}
+
+func TestListApprovals_MalformedCursorIsInvalid(t *testing.T) {
+	t.Parallel()
+	s := open(t, pgtest.URL(t))
+	create(t, s, "Stored")
+	for _, before := range []string{"zzz", "not-a-uuid", "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF"} {
+		_, err := s.ListApprovals(t.Context(), approval.Filter{Before: before})
+		if approval.KindOf(err) != approval.KindInvalid || approval.CodeOf(err) != approval.CodeValidation {
+			t.Errorf("ListApprovals(before %q) = %v, want the invalid-cursor error", before, err)
+		}
+	}
+}
+
+func TestCreateApproval_NonCanonicalIDFails(t *testing.T) {
+	t.Parallel()
+	s := open(t, pgtest.URL(t))
+	r, ch := newRequest(t, "Shouting")
+	r.ID = strings.ToUpper(r.ID)
+	if _, err := s.CreateApproval(t.Context(), r, ch, nil); approval.KindOf(err) != approval.KindInternal {
+		t.Errorf("CreateApproval with an upper-case id = %v, want an internal error", err)
+	}
+}
+
+// PostgreSQL text cannot hold NUL; that is the input's fault, not the
+// database's. The domain lets NUL through in a description.
+func TestCreateApproval_NULInTextIsInvalid(t *testing.T) {
+	t.Parallel()
+	s := open(t, pgtest.URL(t))
+	r, ch := newRequest(t, "Has NUL")
+	r.Description = "a\x00b"
+	_, err := s.CreateApproval(t.Context(), r, ch, nil)
+	if approval.KindOf(err) != approval.KindInvalid {
+		t.Errorf("CreateApproval with NUL in the description = %v, want an invalid-input error", err)
+	}
+	_, err = s.GetApproval(t.Context(), r.ID)
+	wantKind(t, "GetApproval", err, approval.KindNotFound)
+}
+
+// TestWrite_RetriesDeadlock makes two write transactions lock two requests
+// in opposite orders. PostgreSQL aborts one of them with a deadlock; write
+// runs it again and both succeed.
+func TestWrite_RetriesDeadlock(t *testing.T) {
+	t.Parallel()
+	s := open(t, pgtest.URL(t))
+	a, b := create(t, s, "A"), create(t, s, "B")
+
+	var (
+		both     sync.WaitGroup // each transaction holds its first lock
+		wg       sync.WaitGroup
+		attempts [2]atomic.Int32
+		errs     [2]error
+	)
+	both.Add(2)
+	lock := func(tx pgx.Tx, id string) error {
+		_, err := tx.Exec(t.Context(), "SELECT 1 FROM approvals WHERE id = $1 FOR UPDATE", id)
+		return err
+	}
+	for i, order := range [2][2]string{{a.ID, b.ID}, {b.ID, a.ID}} {
+		wg.Go(func() {
+			errs[i] = s.write(t.Context(), "deadlock test", func(tx pgx.Tx) error {
+				first := attempts[i].Add(1) == 1
+				if err := lock(tx, order[0]); err != nil {
+					return internal("lock", err)
+				}
+				if first {
+					both.Done()
+					both.Wait()
+				}
+				if err := lock(tx, order[1]); err != nil {
+					return internal("lock", err)
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	for i := range 2 {
+		if errs[i] != nil {
+			t.Errorf("transaction %d: %v", i, errs[i])
+		}
+	}
+	if n := attempts[0].Load() + attempts[1].Load(); n != 3 {
+		t.Errorf("the transactions ran %d times in all, want 3: one of them again after the deadlock", n)
+	}
+}
+
+func TestRetry(t *testing.T) {
+	pgError := func(code string) error {
+		return internal("test", &pgconn.PgError{Code: code, Message: "injected"})
+	}
+	errBoom := errors.New("boom")
+	tests := []struct {
+		name      string
+		errs      []error // attempt n returns errs[n], nil after the last
+		wantCalls int
+		wantErr   error // matched with errors.Is; nil for success
+	}{
+		{"success", nil, 1, nil},
+		{"serialization failure, then success", []error{pgError(codeSerializationFailure)}, 2, nil},
+		{"deadlock twice, then success", []error{pgError(codeDeadlockDetected), pgError(codeDeadlockDetected)}, 3, nil},
+		{"other error", []error{errBoom}, 1, errBoom},
+		{"unique violation", []error{pgError(codeUniqueViolation)}, 1, &pgconn.PgError{}},
+		{"serialization failures throughout", []error{
+			pgError(codeSerializationFailure), pgError(codeSerializationFailure), pgError(codeSerializationFailure),
+			pgError(codeSerializationFailure), pgError(codeSerializationFailure), pgError(codeSerializationFailure),
+			pgError(codeSerializationFailure),
+		}, 1 + maxRetries, &pgconn.PgError{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			calls := 0
+			err := retry(t.Context(), "test", func() error {
+				calls++
+				if calls <= len(tc.errs) {
+					return tc.errs[calls-1]
+				}
+				return nil
+			})
+			if calls != tc.wantCalls {
+				t.Errorf("attempt called %d times, want %d", calls, tc.wantCalls)
+			}
+			switch want := tc.wantErr.(type) {
+			case nil:
+				if err != nil {
+					t.Errorf("retry = %v, want success", err)
+				}
+			case *pgconn.PgError:
+				var pgErr *pgconn.PgError
+				if !errors.As(err, &pgErr) || approval.KindOf(err) != approval.KindInternal {
+					t.Errorf("retry = %v, want the internal error wrapping the last PgError", err)
+				}
+			default:
+				if !errors.Is(err, want) {
+					t.Errorf("retry = %v, want %v", err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestRetry_CancelledDuringBackoff(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	calls := 0
+	err := retry(ctx, "test", func() error {
+		calls++
+		cancel()
+		return internal("test", &pgconn.PgError{Code: codeSerializationFailure})
+	})
+	if calls != 1 || !errors.Is(err, context.Canceled) || approval.KindOf(err) != approval.KindInternal {
+		t.Errorf("retry with a context cancelled during the backoff = %v after %d calls, want context.Canceled after 1", err, calls)
+	}
+}
+
+func TestOverdue_UsesPartialIndex(t *testing.T) {
+	t.Parallel()
+	s := open(t, pgtest.URL(t))
+	tx, err := s.pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(t.Context())
+	// The tables are empty, so the planner would rather scan; the test asks
+	// whether the index can serve the query at all.
+	if _, err := tx.Exec(t.Context(), "SET LOCAL enable_seqscan = off"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := tx.Query(t.Context(), "EXPLAIN "+overdueQuery, time.Now(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(plan, "\n"); !strings.Contains(got, "Index Only Scan using approvals_overdue") || strings.Contains(got, "Sort") {
+		t.Errorf("the overdue query does not read just approvals_overdue, in order; plan:\n%s", got)
+	}
+}
+
+func TestTimes_ReadBackInUTC(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	// A session time zone other than UTC changes nothing.
+	sep := "&"
+	if !strings.Contains(url, "://") {
+		sep = " " // a keyword/value string
+	}
+	s := open(t, url+sep+"timezone=Asia/Kathmandu")
+	r := create(t, s, "Zoned")
+	got, err := s.GetApproval(t.Context(), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.CreatedAt.Location() != time.UTC || !got.CreatedAt.Equal(r.CreatedAt) {
+		t.Errorf("created at %v, want %v in UTC", got.CreatedAt, r.CreatedAt)
+	}
+}
+
+// holdInTx begins a transaction on its own connection, runs stmt in it and
+// returns the transaction with the backend's process id.
+func holdInTx(t *testing.T, s *Store, stmt string, args ...any) (pgx.Tx, uint32) {
+	t.Helper()
+	tx, err := s.pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	if _, err := tx.Exec(t.Context(), stmt, args...); err != nil {
+		t.Fatal(err)
+	}
+	return tx, tx.Conn().PgConn().PID()
+}
+
+// waitBlockedBy waits until a backend waits for a lock that backend pid holds.
+func waitBlockedBy(t *testing.T, s *Store, pid uint32) {
+	t.Helper()
+	for range 500 {
+		var blocked bool
+		err := s.pool.QueryRow(t.Context(),
+			"SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $1::int = ANY (pg_blocking_pids(pid)))", pid,
+		).Scan(&blocked)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if blocked {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("nothing waits for backend %d", pid)
+}
+
+// TestCreateAPIKey_NameTakenConcurrentlyIsConflict creates a key while
+// another transaction has inserted a live key of the same name and not yet
+// committed: the check finds nothing, the insert waits, and when the other
+// transaction commits the unique index makes it a conflict.
+func TestCreateAPIKey_NameTakenConcurrentlyIsConflict(t *testing.T) {
+	t.Parallel()
+	s := open(t, pgtest.URL(t))
+	tx, pid := holdInTx(t, s, `
+		INSERT INTO api_keys (id, name, prefix, hash, scopes, groups, created_at)
+		VALUES ($1, 'billing', 'apd_one', 'hash-1', '[]', '[]', now())`, uuid.NewString())
+
+	errc := make(chan error, 1)
+	go func() {
+		errc <- s.CreateAPIKey(t.Context(), approval.APIKey{
+			ID: uuid.NewString(), Name: "billing", Prefix: "apd_two", Hash: "hash-2", CreatedAt: time.Now(),
+		})
+	}()
+	waitBlockedBy(t, s, pid)
+	if err := tx.Commit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	err := <-errc
+	if approval.KindOf(err) != approval.KindConflict {
+		t.Errorf("CreateAPIKey = %v, want a conflict", err)
+	}
+}
+
+// TestCreateApproval_WaitsForConcurrentIdempotencyKey creates a request
+// under a key that another, open transaction has just claimed: the create
+// waits for it, then returns its record if it commits, or stores its own
+// request if it rolls back.
+func TestCreateApproval_WaitsForConcurrentIdempotencyKey(t *testing.T) {
+	for _, commit := range []bool{true, false} {
+		t.Run(fmt.Sprintf("commit=%v", commit), func(t *testing.T) {
+			t.Parallel()
+			s := open(t, pgtest.URL(t))
+			other := uuid.NewString()
+			tx, pid := holdInTx(t, s, `
+				INSERT INTO idempotency_keys (principal, key, body_hash, request_id, response, created_at)
+				VALUES ('user:alice', 'k', 'sha256:other', $1, '\x7b7d', now())`, other)
+
+			r, ch := newRequest(t, "Mine")
+			type result struct {
+				found *approval.Idempotency
+				err   error
+			}
+			done := make(chan result, 1)
+			go func() {
+				found, err := s.CreateApproval(t.Context(), r, ch, &approval.Idempotency{
+					Principal: "user:alice", Key: "k", BodyHash: "sha256:mine", RequestID: r.ID,
+					Response: []byte("{}"), CreatedAt: r.CreatedAt,
+				})
+				done <- result{found, err}
+			}()
+			waitBlockedBy(t, s, pid)
+			end := tx.Rollback
+			if commit {
+				end = tx.Commit
+			}
+			if err := end(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			res := <-done
+			_, getErr := s.GetApproval(t.Context(), r.ID)
+			switch {
+			case res.err != nil:
+				t.Fatalf("CreateApproval: %v", res.err)
+			case commit && (res.found == nil || res.found.RequestID != other || string(res.found.Response) != "{}"):
+				t.Errorf("CreateApproval returned %+v, want the other transaction's record", res.found)
+			case commit && approval.KindOf(getErr) != approval.KindNotFound:
+				t.Errorf("the request was stored although its key was taken: GetApproval = %v", getErr)
+			case !commit && (res.found != nil || getErr != nil):
+				t.Errorf("CreateApproval = %+v and GetApproval = %v, want the request stored", res.found, getErr)
+			}
+		})
+	}
+}
+
+// TestInsertChange_DuplicateSeqIsConflict stores a history entry twice,
+// which the row lock of UpdateApproval rules out: the unique constraint
+// makes the second a conflict, not an internal error.
+func TestInsertChange_DuplicateSeqIsConflict(t *testing.T) {
+	t.Parallel()
+	s := open(t, pgtest.URL(t))
+	r, ch := newRequest(t, "Twice")
+	if _, err := s.CreateApproval(t.Context(), r, ch, nil); err != nil {
+		t.Fatal(err)
+	}
+	err := s.write(t.Context(), "test", func(tx pgx.Tx) error { return insertChange(t.Context(), tx, ch) })
+	if approval.KindOf(err) != approval.KindConflict {
+		t.Errorf("inserting the creation change again = %v, want a conflict", err)
+	}
+	if h, err := s.History(t.Context(), r.ID); err != nil || len(h) != 1 {
+		t.Errorf("History = %d entries, %v; want 1", len(h), err)
+	}
+}
+
+// wantKind fails the test unless err is an error of kind k.
+func wantKind(t *testing.T, what string, err error, k approval.Kind) {
+	t.Helper()
+	if err == nil || approval.KindOf(err) != k {
+		t.Errorf("%s: error %v, want kind %v", what, err, k)
+	}
+}
