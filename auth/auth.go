@@ -14,6 +14,7 @@ import (
 	"io"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -66,11 +67,34 @@ func prefixOf(key string) string {
 type Keys struct {
 	store approval.Store
 	now   func() time.Time
+
+	// cache remembers recently authenticated keys by hash for cacheTTL, so
+	// that a busy client costs no database read per request. Revoking a key
+	// clears this instance's cache at once; other instances sharing the
+	// database stop accepting it within cacheTTL.
+	cacheTTL time.Duration
+	mu       sync.Mutex
+	cache    map[string]cachedKey
 }
 
-// NewKeys returns the API key service on store s.
+type cachedKey struct {
+	principal approval.Principal
+	expires   time.Time
+}
+
+// maxCachedKeys bounds the cache; past it, the cache starts afresh.
+const maxCachedKeys = 10_000
+
+// NewKeys returns the API key service on store s, with no cache.
 func NewKeys(s approval.Store, now func() time.Time) *Keys {
 	return &Keys{store: s, now: now}
+}
+
+// WithCache makes k remember authenticated keys for ttl (0 disables the
+// cache) and returns k.
+func (k *Keys) WithCache(ttl time.Duration) *Keys {
+	k.cacheTTL = ttl
+	return k
 }
 
 // NewKey is the input of Create.
@@ -142,7 +166,11 @@ func (k *Keys) Revoke(ctx context.Context, id string) error {
 	if u, err := uuid.Parse(id); err != nil || u.String() != id {
 		return approval.NotFound("api key")
 	}
-	return k.store.RevokeAPIKey(ctx, id, approval.TruncateTime(k.now()))
+	err := k.store.RevokeAPIKey(ctx, id, approval.TruncateTime(k.now()))
+	k.mu.Lock()
+	clear(k.cache)
+	k.mu.Unlock()
+	return err
 }
 
 var errBadKey = approval.Errorf(approval.KindUnauthenticated, approval.CodeUnauthenticated, "invalid or revoked API key")
@@ -154,6 +182,9 @@ func (k *Keys) Authenticate(ctx context.Context, secret string) (approval.Princi
 		return approval.Principal{}, errBadKey
 	}
 	h := HashKey(secret)
+	if p, ok := k.cached(h); ok {
+		return p, nil
+	}
 	key, err := k.store.APIKeyByHash(ctx, h)
 	if approval.KindOf(err) == approval.KindNotFound {
 		return approval.Principal{}, errBadKey
@@ -164,7 +195,34 @@ func (k *Keys) Authenticate(ctx context.Context, secret string) (approval.Princi
 	if subtle.ConstantTimeCompare([]byte(key.Hash), []byte(h)) != 1 {
 		return approval.Principal{}, errBadKey
 	}
-	return key.Principal(), nil
+	p := key.Principal()
+	k.remember(h, p)
+	return p, nil
+}
+
+func (k *Keys) cached(hash string) (approval.Principal, bool) {
+	if k.cacheTTL <= 0 {
+		return approval.Principal{}, false
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	c, ok := k.cache[hash]
+	if !ok || !k.now().Before(c.expires) {
+		return approval.Principal{}, false
+	}
+	return c.principal, true
+}
+
+func (k *Keys) remember(hash string, p approval.Principal) {
+	if k.cacheTTL <= 0 {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.cache == nil || len(k.cache) >= maxCachedKeys {
+		k.cache = make(map[string]cachedKey)
+	}
+	k.cache[hash] = cachedKey{principal: p, expires: k.now().Add(k.cacheTTL)}
 }
 
 // Bootstrap makes sure an admin can log in. With configured set (from

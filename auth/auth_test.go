@@ -120,3 +120,35 @@ func TestBootstrap_GeneratesOnlyWhenNoAdminExists(t *testing.T) {
 		t.Fatalf("second bootstrap printed %q (%v)", out.String(), err)
 	}
 }
+
+func TestAuthenticate_CacheHonoursRevocation(t *testing.T) {
+	k, st := newKeys(t)
+	now := time.Now()
+	clock := func() time.Time { return now }
+	k.now = clock
+	k.WithCache(5 * time.Second)
+	other := NewKeys(st, clock).WithCache(5 * time.Second) // a second instance on the same database
+	ctx := context.Background()
+	rec, secret, err := k.Create(ctx, NewKey{Name: "svc", Scopes: []approval.Scope{approval.ScopeRead}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, keys := range []*Keys{k, other} {
+		if _, err := keys.Authenticate(ctx, secret); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := k.Revoke(ctx, rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Authenticate(ctx, secret); err == nil {
+		t.Fatal("the revoking instance still accepts the key")
+	}
+	if _, err := other.Authenticate(ctx, secret); err != nil {
+		t.Fatal("the cache of the other instance should hold the key until its TTL:", err)
+	}
+	now = now.Add(5 * time.Second)
+	if _, err := other.Authenticate(ctx, secret); err == nil {
+		t.Fatal("the other instance accepts a revoked key after the TTL")
+	}
+}

@@ -14,11 +14,11 @@ VALUES (gen_random_uuid(), 'Pay invoice ' || :inv, '',
         2, NULL, '', '[]'::json, NULL, 1, now(), now(), NULL, md5(:inv::text) || md5(:inv::text))
 RETURNING id AS rid \gset
 INSERT INTO history (request_id, seq, actor, action, changes, at, prev_hash, hash)
-VALUES (:'rid', 1, 'svc:pgbench', 'create',
+VALUES (':rid'::uuid, 1, 'svc:pgbench', 'create',
         '{"title":{"after":"Pay invoice"},"payload":{"after":{"invoice":1,"amount":"1200.00"}},"status":{"after":"pending"},"requester":{"after":"svc:pgbench"}}',
         now(), '', md5(:inv::text) || md5(:inv::text));
 INSERT INTO outbox (id, type, request_id, version, data, created_at)
-VALUES (gen_random_uuid(), 'approval.created', :'rid', 1,
+VALUES (gen_random_uuid(), 'approval.created', ':rid'::uuid, 1,
         '{"id":"x","title":"Pay invoice","payload":{"invoice":1,"amount":"1200.00","currency":"EUR"},"status":"pending","status_code":2,"version":1}',
         now());
 COMMIT;

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -43,6 +44,12 @@ const problemTypeBase = "/docs#problem-"
 // writeError writes err as problem+json. Internal errors are logged with
 // their cause and shown to the client only as "internal error".
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		// The client went away (or the server is stopping): nobody is
+		// left to read an answer, and it is not the server's failure.
+		loggerFrom(r.Context()).Info("request abandoned", "reason", context.Cause(r.Context()).Error())
+		return
+	}
 	e := approval.AsError(err)
 	status, ok := statusOf[e.Kind]
 	if !ok {

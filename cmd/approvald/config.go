@@ -20,6 +20,7 @@ type config struct {
 	LogLevel        slog.Level
 	LogFormat       string
 	DBMaxConns      int
+	KeyCacheTTL     time.Duration
 	SweepInterval   time.Duration
 	ShutdownTimeout time.Duration
 }
@@ -59,6 +60,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&level, "log-level", env("APPROVALD_LOG_LEVEL", "info"), "debug, info, warn or error (APPROVALD_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("APPROVALD_LOG_FORMAT", "json"), "json or text (APPROVALD_LOG_FORMAT)")
 	fs.DurationVar(&c.SweepInterval, "sweep-interval", envDuration("APPROVALD_SWEEP_INTERVAL", 5*time.Second), "how often overdue requests are expired (APPROVALD_SWEEP_INTERVAL)")
+	fs.DurationVar(&c.KeyCacheTTL, "key-cache-ttl", envDuration("APPROVALD_KEY_CACHE_TTL", 5*time.Second), "how long an authenticated API key is remembered; a key revoked on another instance works there until then; 0 disables (APPROVALD_KEY_CACHE_TTL)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("APPROVALD_SHUTDOWN_TIMEOUT", 20*time.Second), "how long in-flight requests may finish on SIGTERM (APPROVALD_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -83,7 +85,7 @@ func (c config) validate(getenv func(string) string) error {
 	if c.DBMaxConns < 1 || c.DBMaxConns > 1000 {
 		errs = append(errs, fmt.Errorf("--db-max-conns: %d is outside 1..1000", c.DBMaxConns))
 	}
-	for _, name := range []string{"APPROVALD_SWEEP_INTERVAL", "APPROVALD_SHUTDOWN_TIMEOUT"} {
+	for _, name := range []string{"APPROVALD_SWEEP_INTERVAL", "APPROVALD_SHUTDOWN_TIMEOUT", "APPROVALD_KEY_CACHE_TTL"} {
 		if v := getenv(name); v != "" {
 			if _, err := time.ParseDuration(v); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 5s", name, v))
@@ -95,6 +97,9 @@ func (c config) validate(getenv func(string) string) error {
 	}
 	if c.SweepInterval < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("--sweep-interval: %s is below the minimum of 100ms", c.SweepInterval))
+	}
+	if c.KeyCacheTTL < 0 || c.KeyCacheTTL > time.Minute {
+		errs = append(errs, fmt.Errorf("--key-cache-ttl: %s is outside 0..1m", c.KeyCacheTTL))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--shutdown-timeout must be positive"))

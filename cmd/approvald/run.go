@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer store.Close()
 
 	eng := engine.New(store, engine.WithLogger(log))
-	keys := auth.NewKeys(store, time.Now)
+	keys := auth.NewKeys(store, time.Now).WithCache(cfg.KeyCacheTTL)
 	if err := keys.Bootstrap(ctx, cfg.AdminKey, stdout); err != nil {
 		return fmt.Errorf("bootstrap admin key: %w", err)
 	}

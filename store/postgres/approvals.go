@@ -34,23 +34,26 @@ func (s *Store) CreateApproval(ctx context.Context, r *approval.Request, ch appr
 	if !validID(r.ID) {
 		return nil, internal("create approval", fmt.Errorf("request id %q is not a canonical UUID", r.ID))
 	}
+	b, err := changeBatch(insertApproval(r), ch)
+	if err != nil {
+		return nil, internal("create approval", err)
+	}
+	if idem == nil {
+		// One round trip: a pipelined batch runs as one implicit transaction.
+		return nil, sendChange(ctx, s.pool, b, "create approval")
+	}
 	var found *approval.Idempotency
-	err := s.write(ctx, "create approval", func(tx pgx.Tx) error {
+	err = s.write(ctx, "create approval", func(tx pgx.Tx) error {
 		found = nil
-		if idem != nil {
-			prev, err := claimIdempotency(ctx, tx, idem)
-			if err != nil {
-				return err
-			}
-			if prev != nil {
-				found = prev
-				return errRollback
-			}
-		}
-		if err := insertApproval(ctx, tx, r); err != nil {
+		prev, err := claimIdempotency(ctx, tx, idem)
+		if err != nil {
 			return err
 		}
-		return insertChange(ctx, tx, ch)
+		if prev != nil {
+			found = prev
+			return errRollback
+		}
+		return sendChange(ctx, tx, b, "create approval")
 	})
 	if err != nil {
 		return nil, err
@@ -152,10 +155,11 @@ func (s *Store) UpdateApproval(ctx context.Context, id string, fn func(*approval
 			out = loaded
 			return errRollback
 		}
-		if err := updateApproval(ctx, tx, id, version, r); err != nil {
-			return err
+		b, err := changeBatch(updateApproval(id, version, r), ch)
+		if err != nil {
+			return internal("update approval", err)
 		}
-		if err := insertChange(ctx, tx, ch); err != nil {
+		if err := sendChange(ctx, tx, b, "update approval"); err != nil {
 			return err
 		}
 		out = r
@@ -256,60 +260,94 @@ func approvalValues(r *approval.Request) ([]any, error) {
 	}, nil
 }
 
-// insertApproval inserts the new request r.
-func insertApproval(ctx context.Context, tx pgx.Tx, r *approval.Request) error {
-	values, err := approvalValues(r)
-	if err != nil {
-		return internal("insert approval", err)
-	}
-	_, err = tx.Exec(ctx, `
+// rowStatement is the statement that writes a request's row, with its arguments.
+type rowStatement struct {
+	sql  string
+	args func() ([]any, error)
+}
+
+// insertApproval is the statement that inserts the new request r.
+func insertApproval(r *approval.Request) rowStatement {
+	return rowStatement{`
 		INSERT INTO approvals (
 			title, description, payload, service_rule, deadline,
 			policy, status, previous_status, comment, reviews, delivery,
 			version, updated_at, decided_at, history_head,
 			id, requester, created_at
 		) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
-		append(values, r.ID, r.Requester, r.CreatedAt)...)
-	if err != nil {
-		return internal("insert approval", err)
-	}
-	return nil
+		func() ([]any, error) {
+			values, err := approvalValues(r)
+			return append(values, r.ID, r.Requester, r.CreatedAt), err
+		}}
 }
 
-// updateApproval stores r over the row of request id at version, the version
-// it was loaded at. The transaction holds the row's lock, so nothing else can
-// have changed it; the version check guards against a bug that would.
-func updateApproval(ctx context.Context, tx pgx.Tx, id string, version int64, r *approval.Request) error {
-	values, err := approvalValues(r)
-	if err != nil {
-		return internal("update approval", err)
-	}
-	tag, err := tx.Exec(ctx, `
+// updateApproval is the statement that stores r over the row of request id
+// at version, the version it was loaded at. The transaction holds the row's
+// lock, so nothing else can have changed it; the version check guards
+// against a bug that would.
+func updateApproval(id string, version int64, r *approval.Request) rowStatement {
+	return rowStatement{`
 		UPDATE approvals SET
 			title = $1, description = $2, payload = $3, service_rule = $4, deadline = $5,
 			policy = $6, status = $7, previous_status = $8, comment = $9, reviews = $10, delivery = $11,
 			version = $12, updated_at = $13, decided_at = $14, history_head = $15
 		WHERE id = $16 AND version = $17`,
-		append(values, id, version)...)
-	if err != nil {
-		return internal("update approval", err)
-	}
-	if n := tag.RowsAffected(); n != 1 {
-		return internal("update approval", fmt.Errorf("request %s at version %d: %d rows updated", id, version, n))
-	}
-	return nil
+		func() ([]any, error) {
+			values, err := approvalValues(r)
+			return append(values, id, version), err
+		}}
 }
 
-// insertChange appends ch's history entry and its outbox event, under a new
-// event id. A second entry with the same sequence number, which the row lock
-// of UpdateApproval rules out, would be a conflict rather than a failure.
-func insertChange(ctx context.Context, tx pgx.Tx, ch approval.Change) error {
-	e := ch.Entry
-	_, err := tx.Exec(ctx, `
+// changeBatch queues the three writes of a state change, to be sent in one
+// round trip: the request's row, its history entry, and its outbox event
+// under a new event id.
+func changeBatch(row rowStatement, ch approval.Change) (*pgx.Batch, error) {
+	args, err := row.args()
+	if err != nil {
+		return nil, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, err
+	}
+	e, ev := ch.Entry, ch.Event
+	b := &pgx.Batch{}
+	b.Queue(row.sql, args...)
+	b.Queue(`
 		INSERT INTO history (request_id, seq, actor, action, changes, at, prev_hash, hash)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		e.RequestID, e.Seq, e.Actor, string(e.Action), string(e.Changes), e.At, e.PrevHash, e.Hash)
-	switch {
+	b.Queue(`
+		INSERT INTO outbox (id, type, request_id, version, data, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`,
+		id.String(), ev.Type, ev.RequestID, ev.Version, string(ev.Data), e.At)
+	return b, nil
+}
+
+// batchSender is a pool or a transaction.
+type batchSender interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// sendChange sends a changeBatch and checks each result: the row statement
+// must touch exactly one row, and a second history entry with the same
+// sequence number, which the row lock of UpdateApproval rules out, would be
+// a conflict rather than a failure.
+func sendChange(ctx context.Context, q batchSender, b *pgx.Batch, op string) (err error) {
+	br := q.SendBatch(ctx, b)
+	defer func() {
+		if cerr := br.Close(); err == nil && cerr != nil {
+			err = internal(op, cerr)
+		}
+	}()
+	tag, err := br.Exec()
+	if err != nil {
+		return internal(op, err)
+	}
+	if n := tag.RowsAffected(); n != 1 {
+		return internal(op, fmt.Errorf("%d request rows written, want 1", n))
+	}
+	switch _, err := br.Exec(); {
 	case isUniqueViolation(err, "history_request_seq"):
 		return &approval.Error{
 			Kind: approval.KindConflict, Code: approval.CodeConflict,
@@ -317,19 +355,10 @@ func insertChange(ctx context.Context, tx pgx.Tx, ch approval.Change) error {
 			Err:     fmt.Errorf("postgres: insert history: %w", err),
 		}
 	case err != nil:
-		return internal("insert history", err)
+		return internal(op, err)
 	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return internal("insert outbox", err)
-	}
-	ev := ch.Event
-	_, err = tx.Exec(ctx, `
-		INSERT INTO outbox (id, type, request_id, version, data, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`,
-		id.String(), ev.Type, ev.RequestID, ev.Version, string(ev.Data), e.At)
-	if err != nil {
-		return internal("insert outbox", err)
+	if _, err := br.Exec(); err != nil {
+		return internal(op, err)
 	}
 	return nil
 }

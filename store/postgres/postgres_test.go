@@ -554,17 +554,21 @@ func TestCreateApproval_WaitsForConcurrentIdempotencyKey(t *testing.T) {
 	}
 }
 
-// TestInsertChange_DuplicateSeqIsConflict stores a history entry twice,
+// TestSendChange_DuplicateSeqIsConflict stores a history entry twice,
 // which the row lock of UpdateApproval rules out: the unique constraint
 // makes the second a conflict, not an internal error.
-func TestInsertChange_DuplicateSeqIsConflict(t *testing.T) {
+func TestSendChange_DuplicateSeqIsConflict(t *testing.T) {
 	t.Parallel()
 	s := open(t, pgtest.URL(t))
 	r, ch := newRequest(t, "Twice")
 	if _, err := s.CreateApproval(t.Context(), r, ch, nil); err != nil {
 		t.Fatal(err)
 	}
-	err := s.write(t.Context(), "test", func(tx pgx.Tx) error { return insertChange(t.Context(), tx, ch) })
+	b, err := changeBatch(updateApproval(r.ID, r.Version, r), ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.write(t.Context(), "test", func(tx pgx.Tx) error { return sendChange(t.Context(), tx, b, "test") })
 	if approval.KindOf(err) != approval.KindConflict {
 		t.Errorf("inserting the creation change again = %v, want a conflict", err)
 	}

@@ -342,6 +342,10 @@ func testListFilters(t *testing.T, s approval.Store) {
 		}, []string{b3}},
 		{"before", approval.Filter{Before: all[2]}, all[3:]},
 		{"before and limit", approval.Filter{Before: all[0], Limit: 2}, all[1:3]},
+		{"several statuses, before and limit", approval.Filter{
+			Statuses: []approval.Status{approval.StatusCancelled, approval.StatusPending, approval.StatusApproved},
+			Before:   newestFirst(a1, a2, a3, b1, b2)[0], Limit: 3,
+		}, newestFirst(a1, a2, a3, b1, b2)[1:4]},
 	}
 	for _, tc := range tests {
 		got, err := s.ListApprovals(t.Context(), tc.filter)
