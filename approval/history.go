@@ -54,12 +54,15 @@ type HistoryEntry struct {
 }
 
 // Event is an outbox entry: what happened to a request, with the request as
-// it was right after. Its ID is assigned by the store.
+// it was right after. Its ID is assigned by the store. Webhook, when set,
+// names the service rule the event must be delivered to (a decision that
+// acknowledged the request).
 type Event struct {
 	Type      string
 	RequestID string
 	Version   int64
 	Data      json.RawMessage
+	Webhook   string
 }
 
 // Change is what a state change must persist, in one transaction with the
@@ -92,7 +95,7 @@ func (r *Request) record(before *Request, a Action, actor string, now time.Time)
 	r.HistoryHead = e.Hash
 	return Change{
 		Entry: e,
-		Event: Event{Type: eventOf[a], RequestID: r.ID, Version: r.Version, Data: after},
+		Event: Event{Type: eventOf[a], RequestID: r.ID, Version: r.Version, Data: after, Webhook: deliversTo(r, a)},
 	}
 }
 

@@ -36,6 +36,8 @@ type Store interface {
 	// sequence number may commit after a higher one, so this is a reading
 	// aid, not a delivery cursor.
 	Outbox(ctx context.Context, after int64, limit int) ([]OutboxRecord, error)
+	// LatestOutboxSeq returns the highest outbox sequence number, 0 if none.
+	LatestOutboxSeq(ctx context.Context) (int64, error)
 	// DeleteIdempotencyBefore forgets idempotency records created before t.
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error)
 
@@ -47,6 +49,46 @@ type Store interface {
 	ListAPIKeys(ctx context.Context) ([]APIKey, error)
 	// RevokeAPIKey marks the key revoked at t; a revoked key stays revoked.
 	RevokeAPIKey(ctx context.Context, id string, t time.Time) error
+
+	// CreateServiceRule stores a new rule and sets its ID (a positive
+	// integer, never reused) and times; a rule of the same name is a conflict.
+	CreateServiceRule(ctx context.Context, r *ServiceRule) error
+	// GetServiceRule returns the rule with the given name.
+	GetServiceRule(ctx context.Context, name string) (*ServiceRule, error)
+	// GetServiceRuleByID returns the rule with the given number.
+	GetServiceRuleByID(ctx context.Context, id int64) (*ServiceRule, error)
+	// ListServiceRules returns every rule by id.
+	ListServiceRules(ctx context.Context) ([]ServiceRule, error)
+	// UpdateServiceRule loads the rule, calls fn with it and stores the
+	// result in one transaction (name and id cannot change).
+	UpdateServiceRule(ctx context.Context, name string, fn func(*ServiceRule) error) (*ServiceRule, error)
+	// DeleteServiceRule deletes the rule; while a request that is not final
+	// names it, that is a KindConflict error.
+	DeleteServiceRule(ctx context.Context, name string) error
+
+	// ClaimDeliveries leases up to limit due webhook deliveries: outbox
+	// events with a Webhook target, not finished, whose next attempt is at
+	// or before now, skipping the rules in skip. A claimed delivery's next
+	// attempt moves to leaseUntil, so no other worker takes it meanwhile;
+	// if the worker dies, it is due again then.
+	ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, skip []string, limit int) ([]Claim, error)
+	// FinishDelivery records the outcome of an attempt and, when fn is not
+	// nil, applies fn to the delivery's request exactly as UpdateApproval
+	// does — all in one transaction. It returns the request when fn ran.
+	FinishDelivery(ctx context.Context, res DeliveryResult, fn func(*Request) (Change, error)) (*Request, error)
+	// ClaimUnpublished leases up to limit events not yet published to the
+	// event bus, oldest first, in the same way as ClaimDeliveries.
+	ClaimUnpublished(ctx context.Context, now, leaseUntil time.Time, limit int) ([]OutboxRecord, error)
+	// MarkPublished records that the events with these sequence numbers were published.
+	MarkPublished(ctx context.Context, seqs []int64, now time.Time) error
+	// DeleteOutboxBefore deletes events created before t whose webhook
+	// delivery is finished (or that have none) and, when published is true,
+	// that were published.
+	DeleteOutboxBefore(ctx context.Context, t time.Time, published bool) (int64, error)
+	// Changes returns a channel that receives a value, coalesced, after
+	// changes are committed — by this process or, where the database can
+	// tell, another. It is a wake-up hint, not a guarantee: readers still poll.
+	Changes() <-chan struct{}
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
@@ -74,6 +116,22 @@ type Idempotency struct {
 	CreatedAt time.Time
 }
 
+// Claim is a claimed webhook delivery: an outbox event and its target.
+type Claim struct {
+	OutboxRecord
+	Rule     string // the service rule's name
+	Attempts int    // attempts made before this one
+}
+
+// DeliveryResult is the outcome of one delivery attempt.
+type DeliveryResult struct {
+	Seq         int64
+	Attempts    int       // attempts made, this one included
+	Done        bool      // finished: delivered, or given up
+	NextAttempt time.Time // when not Done: when to try again
+	LastError   string    // "" after a success
+}
+
 // OutboxRecord is an event as stored in the outbox.
 type OutboxRecord struct {
 	Seq       int64
@@ -83,6 +141,7 @@ type OutboxRecord struct {
 	Version   int64
 	Data      []byte
 	CreatedAt time.Time
+	Webhook   string // the service rule to deliver to, if any
 }
 
 // APIKey is a service credential. Only the hash of the secret is stored.

@@ -29,9 +29,10 @@ func ValidID(id string) bool {
 
 // Engine is the approval service. Its zero value is not usable; use New.
 type Engine struct {
-	store approval.Store
-	now   func() time.Time
-	log   *slog.Logger
+	store        approval.Store
+	now          func() time.Time
+	log          *slog.Logger
+	allowPrivate bool
 }
 
 // Option configures an Engine.
@@ -45,7 +46,7 @@ func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
 
 // New returns an engine on store s.
 func New(s approval.Store, opts ...Option) *Engine {
-	e := &Engine{store: s, now: time.Now, log: slog.New(slog.DiscardHandler)}
+	e := &Engine{store: s, now: time.Now, log: slog.New(slog.DiscardHandler), allowPrivate: true}
 	for _, o := range opts {
 		o(e)
 	}
@@ -69,12 +70,8 @@ type Created struct {
 // body (bodyHash is a digest of the client's body) returns the first
 // response; the same key with another body is a KindInvalid error.
 func (e *Engine) Create(ctx context.Context, p approval.Principal, d approval.Draft, idemKey string, body []byte) (*Created, error) {
-	if d.ServiceRule != "" {
-		// Service rules are created through the delivery API; until one
-		// exists under this name, naming it is an error, not a silent drop.
-		var v approval.Validation
-		v.Add("service_rule", "no service rule named %q exists", d.ServiceRule)
-		return nil, v.Err()
+	if err := e.checkRule(ctx, d.ServiceRule); err != nil {
+		return nil, err
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -162,6 +159,11 @@ func (e *Engine) List(ctx context.Context, f approval.Filter) ([]*approval.Reque
 // Edit applies patch to the request on behalf of p; expect, when set, must
 // equal the current version (If-Match).
 func (e *Engine) Edit(ctx context.Context, p approval.Principal, id string, patch approval.Patch, expect *int64) (*approval.Request, error) {
+	if patch.ServiceRule.Set {
+		if err := e.checkRule(ctx, patch.ServiceRule.Value); err != nil {
+			return nil, err
+		}
+	}
 	return e.update(ctx, id, func(r *approval.Request) (approval.Change, error) {
 		return r.Edit(p, patch, expect, e.Now())
 	})
@@ -245,8 +247,10 @@ func (e *Engine) ExpireDue(ctx context.Context) (int, error) {
 const idempotencyTTL = 24 * time.Hour
 
 // Sweep runs the background housekeeping every interval until ctx ends:
-// it expires overdue requests and forgets idempotency keys older than a day.
-func (e *Engine) Sweep(ctx context.Context, interval time.Duration) {
+// it expires overdue requests, forgets idempotency keys older than a day,
+// and deletes outbox events older than retention whose delivery is over
+// (and, when published is true, that were published).
+func (e *Engine) Sweep(ctx context.Context, interval, retention time.Duration, published bool) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -260,10 +264,19 @@ func (e *Engine) Sweep(ctx context.Context, interval time.Duration) {
 		if _, err := e.store.DeleteIdempotencyBefore(ctx, e.Now().Add(-idempotencyTTL)); err != nil && ctx.Err() == nil {
 			e.log.Error("idempotency cleanup failed", "err", err)
 		}
+		if _, err := e.store.DeleteOutboxBefore(ctx, e.Now().Add(-retention), published); err != nil && ctx.Err() == nil {
+			e.log.Error("outbox cleanup failed", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// Outbox returns up to limit events after sequence number after, for
+// replaying the event stream.
+func (e *Engine) Outbox(ctx context.Context, after int64, limit int) ([]approval.OutboxRecord, error) {
+	return e.store.Outbox(ctx, after, limit)
 }

@@ -114,7 +114,11 @@ func (s *server) createApproval(w http.ResponseWriter, r *http.Request, p approv
 }
 
 func (s *server) getApproval(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
-	req, err := s.Engine.Get(r.Context(), r.PathValue("id"))
+	wait, after, err := waitParams(r)
+	if err != nil {
+		return err
+	}
+	req, err := s.awaitChange(r, r.PathValue("id"), wait, after)
 	if err != nil {
 		return err
 	}
@@ -262,9 +266,6 @@ func parsePatch(raw map[string]json.RawMessage) (approval.Patch, error) {
 				v.Add(field, "is not a field that can be edited")
 			}
 		}
-	}
-	if p.ServiceRule.Set && p.ServiceRule.Value != "" {
-		v.Add("service_rule", "no service rule named %q exists", p.ServiceRule.Value)
 	}
 	return p, v.Err()
 }

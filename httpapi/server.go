@@ -12,6 +12,7 @@ import (
 
 	"approvald/approval"
 	"approvald/auth"
+	"approvald/delivery"
 	"approvald/engine"
 )
 
@@ -22,6 +23,8 @@ type Deps struct {
 	// Ready reports whether the service can serve (the database answers).
 	Ready  func(context.Context) error
 	Logger *slog.Logger
+	// Hub feeds long-polls and the event stream; without it they answer 503.
+	Hub *delivery.Hub
 }
 
 // server holds the dependencies of the handlers.
@@ -52,6 +55,13 @@ func (s *server) routes() []route {
 		{"POST", "/v1/approvals/{id}/reviews", approval.ScopeReview, s.reviewApproval},
 		{"POST", "/v1/approvals/{id}/cancel", approval.ScopeCreate, s.cancelApproval},
 		{"GET", "/v1/approvals/{id}/history", approval.ScopeRead, s.history},
+		{"POST", "/v1/approvals/{id}/redeliver", approval.ScopeAdmin, s.redeliver},
+		{"GET", "/v1/events", approval.ScopeRead, s.events},
+		{"POST", "/v1/service-rules", approval.ScopeAdmin, s.createRule},
+		{"GET", "/v1/service-rules", approval.ScopeAdmin, s.listRules},
+		{"GET", "/v1/service-rules/{name}", approval.ScopeAdmin, s.getRule},
+		{"PATCH", "/v1/service-rules/{name}", approval.ScopeAdmin, s.editRule},
+		{"DELETE", "/v1/service-rules/{name}", approval.ScopeAdmin, s.deleteRule},
 		{"POST", "/v1/api-keys", approval.ScopeAdmin, s.createKey},
 		{"GET", "/v1/api-keys", approval.ScopeAdmin, s.listKeys},
 		{"DELETE", "/v1/api-keys/{id}", approval.ScopeAdmin, s.revokeKey},

@@ -35,18 +35,39 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// process is approvald running as a separate OS process.
+type process struct {
+	base   string
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	done   chan error
+	killed bool
+}
+
+// kill stops the process with SIGKILL, as a crash would.
+func (p *process) kill(t *testing.T) {
+	t.Helper()
+	p.killed = true
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
 // startProcess starts approvald as a separate OS process (this test binary
-// in child mode) with env, and returns its base URL. SIGTERM stops it when
-// the test ends; it must then exit cleanly.
+// in child mode) with env, and returns it once it listens. SIGTERM stops it
+// when the test ends; it must then exit cleanly.
 func startProcess(t *testing.T, env map[string]string) string {
+	return launch(t, env).base
+}
+
+func launch(t *testing.T, env map[string]string) *process {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=1", "APPROVALD_ADDR=127.0.0.1:0", "APPROVALD_LOG_LEVEL=warn")
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
+	p := &process{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stderr = p.stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -62,31 +83,34 @@ func startProcess(t *testing.T, env map[string]string) string {
 				addr <- a
 			}
 		}
+		p.done <- cmd.Wait()
+		close(p.done)
 	}()
 	t.Cleanup(func() {
+		if p.killed {
+			return
+		}
 		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
 		select {
-		case err := <-done:
+		case err := <-p.done:
 			if err != nil {
-				t.Errorf("approvald process exited with %v\n%s", err, stderr.String())
+				t.Errorf("approvald process exited with %v\n%s", err, p.stderr.String())
 			}
 		case <-time.After(30 * time.Second):
 			_ = cmd.Process.Kill()
 			t.Errorf("approvald process did not stop on SIGTERM")
 		}
-		if strings.Contains(stderr.String(), "DATA RACE") {
-			t.Errorf("race in an approvald process:\n%s", stderr.String())
+		if strings.Contains(p.stderr.String(), "DATA RACE") {
+			t.Errorf("race in an approvald process:\n%s", p.stderr.String())
 		}
 	})
 	select {
 	case a := <-addr:
-		return "http://" + a
+		p.base = "http://" + a
 	case <-time.After(60 * time.Second):
-		t.Fatalf("approvald process did not start:\n%s", stderr.String())
+		t.Fatalf("approvald process did not start:\n%s", p.stderr.String())
 	}
-	return ""
+	return p
 }
 
 // TestMultiProcess_ConcurrentDecisionsOnOnePostgres runs three approvald

@@ -15,6 +15,7 @@ import (
 
 	"approvald/approval"
 	"approvald/auth"
+	"approvald/delivery"
 	"approvald/engine"
 	"approvald/httpapi"
 	"approvald/store/postgres"
@@ -46,13 +47,39 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer store.Close()
 
-	eng := engine.New(store, engine.WithLogger(log))
+	eng := engine.New(store, engine.WithLogger(log), engine.WithPrivateTargets(cfg.AllowPrivate))
 	keys := auth.NewKeys(store, time.Now).WithCache(cfg.KeyCacheTTL)
 	if err := keys.Bootstrap(ctx, cfg.AdminKey, stdout); err != nil {
 		return fmt.Errorf("bootstrap admin key: %w", err)
 	}
 
-	handler := httpapi.New(httpapi.Deps{Engine: eng, Keys: keys, Ready: store.Ping, Logger: log})
+	// Background work runs on its own context, stopped after the HTTP
+	// server has drained, so requests in flight still see it.
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	var wg sync.WaitGroup
+	waker := delivery.NewWaker()
+	hub := delivery.NewHub(store, waker.Listen(), 500*time.Millisecond, log)
+	dispatcher := delivery.NewDispatcher(store, delivery.Config{
+		Workers: cfg.Workers, PerRule: cfg.PerRule, Lease: cfg.DeliveryLease, Wake: waker.Listen(), Logger: log,
+		Client: delivery.NewHTTPClient(cfg.AllowPrivate),
+	})
+	var publisher *delivery.Publisher
+	if cfg.NATSURL != "" {
+		if publisher, err = delivery.NewPublisher(ctx, store, cfg.NATSURL, waker.Listen(), time.Second, log); err != nil {
+			return err
+		}
+		defer publisher.Close()
+	}
+	wg.Go(func() { waker.Run(bg, store.Changes()) })
+	wg.Go(func() { hub.Run(bg) })
+	wg.Go(func() { dispatcher.Run(bg) })
+	if publisher != nil {
+		wg.Go(func() { publisher.Run(bg) })
+	}
+	wg.Go(func() { eng.Sweep(bg, cfg.SweepInterval, cfg.OutboxRetention, publisher != nil) })
+
+	handler := httpapi.New(httpapi.Deps{Engine: eng, Keys: keys, Ready: store.Ping, Logger: log, Hub: hub})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -66,10 +93,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if listening != nil {
 		listening(ln.Addr())
 	}
-
-	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	wg.Go(func() { eng.Sweep(bg, cfg.SweepInterval) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -248,3 +248,5 @@ func TestRun_RejectsBadConfiguration(t *testing.T) {
 		})
 	}
 }
+
+func jsonBody(s string) io.Reader { return strings.NewReader(s) }

@@ -34,13 +34,17 @@ func (s *Store) CreateApproval(ctx context.Context, r *approval.Request, ch appr
 	if !validID(r.ID) {
 		return nil, internal("create approval", fmt.Errorf("request id %q is not a canonical UUID", r.ID))
 	}
-	b, err := changeBatch(insertApproval(r), ch)
+	b, err := s.changeBatch(insertApproval(r), ch)
 	if err != nil {
 		return nil, internal("create approval", err)
 	}
 	if idem == nil {
 		// One round trip: a pipelined batch runs as one implicit transaction.
-		return nil, sendChange(ctx, s.pool, b, "create approval")
+		if err := sendChange(ctx, s.pool, b, "create approval"); err != nil {
+			return nil, err
+		}
+		s.changed()
+		return nil, nil
 	}
 	var found *approval.Idempotency
 	err = s.write(ctx, "create approval", func(tx pgx.Tx) error {
@@ -57,6 +61,9 @@ func (s *Store) CreateApproval(ctx context.Context, r *approval.Request, ch appr
 	})
 	if err != nil {
 		return nil, err
+	}
+	if found == nil {
+		s.changed()
 	}
 	return found, nil
 }
@@ -136,39 +143,55 @@ func (s *Store) UpdateApproval(ctx context.Context, id string, fn func(*approval
 	if !validID(id) {
 		return nil, approval.NotFound("approval request")
 	}
-	var out *approval.Request
-	err := s.write(ctx, "update approval", func(tx pgx.Tx) error {
-		out = nil
-		// The row lock serializes changes to one request: another
-		// UpdateApproval of it waits here until this transaction ends.
-		r, err := getApproval(ctx, tx, id, "FOR UPDATE")
-		if err != nil {
-			return err
-		}
-		loaded := r.Clone() // what to return if fn changes nothing
-		version := r.Version
-		ch, err := fn(r)
-		switch {
-		case err != nil:
-			return err
-		case ch.IsZero():
-			out = loaded
+	var (
+		out   *approval.Request
+		wrote bool
+	)
+	err := s.write(ctx, "update approval", func(tx pgx.Tx) (err error) {
+		out, wrote, err = s.applyChange(ctx, tx, id, fn)
+		if err == nil && !wrote {
 			return errRollback
 		}
-		b, err := changeBatch(updateApproval(id, version, r), ch)
-		if err != nil {
-			return internal("update approval", err)
-		}
-		if err := sendChange(ctx, tx, b, "update approval"); err != nil {
-			return err
-		}
-		out = r
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	if wrote {
+		s.changed()
+	}
 	return out, nil
+}
+
+// applyChange loads request id in tx, locking its row, and calls fn with
+// it; unless fn returns an error or a zero Change, it stores the changed
+// request, the history entry and the outbox event. It returns the request
+// as it is afterwards and whether it wrote anything. UpdateApproval and
+// FinishDelivery share it.
+func (s *Store) applyChange(ctx context.Context, tx pgx.Tx, id string, fn func(*approval.Request) (approval.Change, error)) (*approval.Request, bool, error) {
+	// The row lock serializes changes to one request: another change to it
+	// waits here until this transaction ends.
+	r, err := getApproval(ctx, tx, id, "FOR UPDATE")
+	if err != nil {
+		return nil, false, err
+	}
+	loaded := r.Clone() // what to return if fn changes nothing
+	version := r.Version
+	ch, err := fn(r)
+	switch {
+	case err != nil:
+		return nil, false, err
+	case ch.IsZero():
+		return loaded, false, nil
+	}
+	b, err := s.changeBatch(updateApproval(id, version, r), ch)
+	if err != nil {
+		return nil, false, internal("update approval", err)
+	}
+	if err := sendChange(ctx, tx, b, "update approval"); err != nil {
+		return nil, false, err
+	}
+	return r, true, nil
 }
 
 // getApproval reads one request through q, with the locking clause lock
@@ -300,8 +323,9 @@ func updateApproval(id string, version int64, r *approval.Request) rowStatement 
 
 // changeBatch queues the three writes of a state change, to be sent in one
 // round trip: the request's row, its history entry, and its outbox event
-// under a new event id.
-func changeBatch(row rowStatement, ch approval.Change) (*pgx.Batch, error) {
+// under a new event id (due for delivery at once when it has a webhook);
+// then the notification of the store's channel.
+func (s *Store) changeBatch(row rowStatement, ch approval.Change) (*pgx.Batch, error) {
 	args, err := row.args()
 	if err != nil {
 		return nil, err
@@ -317,10 +341,16 @@ func changeBatch(row rowStatement, ch approval.Change) (*pgx.Batch, error) {
 		INSERT INTO history (request_id, seq, actor, action, changes, at, prev_hash, hash)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		e.RequestID, e.Seq, e.Actor, string(e.Action), string(e.Changes), e.At, e.PrevHash, e.Hash)
+	var webhook *string
+	var due *time.Time
+	if ev.Webhook != "" {
+		webhook, due = &ev.Webhook, &e.At
+	}
 	b.Queue(`
-		INSERT INTO outbox (id, type, request_id, version, data, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`,
-		id.String(), ev.Type, ev.RequestID, ev.Version, string(ev.Data), e.At)
+		INSERT INTO outbox (id, type, request_id, version, data, created_at, webhook, next_attempt_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		id.String(), ev.Type, ev.RequestID, ev.Version, string(ev.Data), e.At, webhook, due)
+	b.Queue(notifySQL, s.channel)
 	return b, nil
 }
 
@@ -331,7 +361,7 @@ type batchSender interface {
 
 // sendChange sends a changeBatch and checks each result: the row statement
 // must touch exactly one row, and a second history entry with the same
-// sequence number, which the row lock of UpdateApproval rules out, would be
+// sequence number, which the row lock of applyChange rules out, would be
 // a conflict rather than a failure.
 func sendChange(ctx context.Context, q batchSender, b *pgx.Batch, op string) (err error) {
 	br := q.SendBatch(ctx, b)
@@ -357,8 +387,10 @@ func sendChange(ctx context.Context, q batchSender, b *pgx.Batch, op string) (er
 	case err != nil:
 		return internal(op, err)
 	}
-	if _, err := br.Exec(); err != nil {
-		return internal(op, err)
+	for range 2 { // the outbox event and the notification
+		if _, err := br.Exec(); err != nil {
+			return internal(op, err)
+		}
 	}
 	return nil
 }
@@ -406,32 +438,4 @@ const overdueQuery = `
 // internal *approval.Error when the database fails.
 func (s *Store) Overdue(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	return queryAll(ctx, s.pool, "overdue", scanString, overdueQuery, now, limitOr(limit, defaultListLimit))
-}
-
-// Outbox returns up to limit (by default 50) outbox records with a sequence
-// number greater than after, in order. It returns an internal
-// *approval.Error when the database fails.
-//
-// Unlike on SQLite, where writes are serialized, transactions on PostgreSQL
-// can commit in another order than the one they took sequence numbers in: a
-// record may appear below a cursor that has already passed it. Outbox suits
-// reading a settled outbox (tests, inspection); the delivery workers claim
-// unpublished rows with FOR UPDATE SKIP LOCKED instead of following a cursor.
-func (s *Store) Outbox(ctx context.Context, after int64, limit int) ([]approval.OutboxRecord, error) {
-	return queryAll(ctx, s.pool, "outbox", scanOutbox, `
-		SELECT seq, id, type, request_id, version, data, created_at
-		FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2`,
-		after, limitOr(limit, defaultListLimit))
-}
-
-// scanOutbox reads one outbox record.
-func scanOutbox(row scanner) (approval.OutboxRecord, error) {
-	var (
-		rec  approval.OutboxRecord
-		data string
-	)
-	err := row.Scan(&rec.Seq, &rec.ID, &rec.Type, &rec.RequestID, &rec.Version, &data, &rec.CreatedAt)
-	rec.Data = []byte(data)
-	rec.CreatedAt = rec.CreatedAt.UTC()
-	return rec, err
 }

@@ -71,14 +71,5 @@ func getIdempotency(ctx context.Context, q querier, principal, key string) (*app
 // and returns how many there were. It returns an internal *approval.Error
 // when the database fails.
 func (s *Store) DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error) {
-	var n int64
-	err := s.write(ctx, "delete idempotency keys", func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, "DELETE FROM idempotency_keys WHERE created_at < $1", t)
-		if err != nil {
-			return internal("delete idempotency keys", err)
-		}
-		n = tag.RowsAffected()
-		return nil
-	})
-	return n, err
+	return s.execCount(ctx, "delete idempotency keys", "DELETE FROM idempotency_keys WHERE created_at < $1", t)
 }

@@ -47,6 +47,13 @@ const (
 // database.
 type Store struct {
 	pool *pgxpool.Pool
+	// channel is the LISTEN/NOTIFY channel of the store's schema: every
+	// change notifies it, and the listener forwards it to changes.
+	channel string
+	changes chan struct{}
+
+	stopListening context.CancelFunc
+	listenerDone  chan struct{} // closed when the listener has stopped
 
 	closeOnce sync.Once
 }
@@ -57,7 +64,9 @@ var _ approval.Store = (*Store)(nil)
 // keyword/value string, as pgx takes them) and brings its schema up to date.
 // The schema lives in the first schema of the connection's search_path, so a
 // search_path runtime parameter in url places it. maxConns, when positive,
-// is the most connections the store opens; 0 keeps pgx's default.
+// is the most connections the store's pool opens; 0 keeps pgx's default.
+// One more connection, outside the pool, listens for the changes of other
+// Stores on the same schema (see Changes).
 //
 // Migrations run under a PostgreSQL advisory lock, so that several instances
 // starting at once apply them once. It returns an internal *approval.Error
@@ -78,36 +87,48 @@ func Open(ctx context.Context, url string, maxConns int) (*Store, error) {
 	if err != nil {
 		return nil, internal("open", err)
 	}
-	if err := migrate(ctx, pool); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	s := &Store{pool: pool}
-	if err := s.Ping(ctx); err != nil {
+	s := &Store{pool: pool, changes: make(chan struct{}, 1)}
+	if err := s.start(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
+// start migrates the schema and starts listening for changes to it.
+func (s *Store) start(ctx context.Context) error {
+	var schema *string
+	if err := s.pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return internal("open", err)
+	}
+	if schema == nil {
+		return internal("open", errors.New("no schema of the search_path exists"))
+	}
+	if err := migrate(ctx, s.pool, *schema); err != nil {
+		return err
+	}
+	s.channel = channelName(*schema)
+	conn, err := s.subscribe(ctx)
+	if err != nil {
+		return internal("listen", err)
+	}
+	listenCtx, stop := context.WithCancel(context.Background())
+	s.stopListening, s.listenerDone = stop, make(chan struct{})
+	go s.listen(listenCtx, conn)
+	return nil
+}
+
 // migrate applies the embedded migrations that the database does not have
-// yet, holding an advisory lock while it does.
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+// yet to schema, holding an advisory lock while it does.
+func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return internal("migrations", err)
 	}
-	var schema *string
-	if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
-		return internal("migrate", err)
-	}
-	if schema == nil {
-		return internal("migrate", errors.New("no schema of the search_path exists"))
-	}
 	// goose polls pg_try_advisory_lock; its default interval of 5s would
 	// make every instance but the first wait that long at startup.
 	locker, err := lock.NewPostgresSessionLocker(
-		lock.WithLockID(migrationLockID(*schema)),
+		lock.WithLockID(migrationLockID(schema)),
 		lock.WithLockTimeout(1, 300), // every second, for up to 5 minutes
 	)
 	if err != nil {
@@ -148,10 +169,17 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes every connection of the store, waiting for those in use to
-// be released. Calling it again does nothing. It always returns nil.
+// Close stops listening for changes and closes every connection of the
+// store, waiting for those in use to be released. Calling it again does
+// nothing. It always returns nil.
 func (s *Store) Close() error {
-	s.closeOnce.Do(s.pool.Close)
+	s.closeOnce.Do(func() {
+		if s.stopListening != nil {
+			s.stopListening()
+			<-s.listenerDone
+		}
+		s.pool.Close()
+	})
 	return nil
 }
 
@@ -186,6 +214,36 @@ func (s *Store) transact(ctx context.Context, op string, fn func(tx pgx.Tx) erro
 		return internal(op, err)
 	}
 	return nil
+}
+
+// change runs fn like write and, when the transaction commits, wakes this
+// process's readers of Changes. fn notifies the other processes itself, in
+// the transaction: a change batch queues the notification, other writes
+// call notify. Writes that only lease or mark outbox rows use write: they
+// make no work for anyone, and a worker woken by its own claim would claim
+// again for nothing.
+func (s *Store) change(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
+	err := s.write(ctx, op, fn)
+	if err == nil {
+		s.changed()
+	}
+	return err
+}
+
+// execCount runs one statement in a write transaction and returns how many
+// rows it changed. It returns an internal error, naming op, when the
+// database fails.
+func (s *Store) execCount(ctx context.Context, op, query string, args ...any) (int64, error) {
+	var n int64
+	err := s.write(ctx, op, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, query, args...)
+		if err != nil {
+			return internal(op, err)
+		}
+		n = tag.RowsAffected()
+		return nil
+	})
+	return n, err
 }
 
 // retry calls attempt until it returns anything but a serialization failure

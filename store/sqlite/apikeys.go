@@ -78,15 +78,11 @@ func (s *Store) ListAPIKeys(ctx context.Context) ([]approval.APIKey, error) {
 // *approval.Error for an unknown id, and an internal one when the database fails.
 func (s *Store) RevokeAPIKey(ctx context.Context, id string, t time.Time) error {
 	return s.write(ctx, "revoke api key", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx,
+		n, err := execTx(ctx, tx, "revoke api key",
 			"UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", micros(t), id)
-		if err != nil {
-			return internal("revoke api key", err)
-		}
-		n, err := res.RowsAffected()
 		switch {
 		case err != nil:
-			return internal("revoke api key", err)
+			return err
 		case n == 0:
 			return approval.NotFound("api key")
 		}

@@ -51,6 +51,9 @@ func (s *Store) CreateApproval(ctx context.Context, r *approval.Request, ch appr
 	if err != nil {
 		return nil, err
 	}
+	if found == nil {
+		s.changed()
+	}
 	return found, nil
 }
 
@@ -102,35 +105,49 @@ func (s *Store) ListApprovals(ctx context.Context, f approval.Filter) ([]*approv
 // a KindNotFound *approval.Error for an unknown id; and an internal one when
 // the database fails.
 func (s *Store) UpdateApproval(ctx context.Context, id string, fn func(*approval.Request) (approval.Change, error)) (*approval.Request, error) {
-	var out *approval.Request
-	err := s.write(ctx, "update approval", func(tx *sql.Tx) error {
-		r, err := getApproval(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		loaded := r.Clone() // what to return if fn changes nothing
-		version := r.Version
-		ch, err := fn(r)
-		switch {
-		case err != nil:
-			return err
-		case ch.IsZero():
-			out = loaded
-			return nil
-		}
-		if err := updateApproval(ctx, tx, id, version, r); err != nil {
-			return err
-		}
-		if err := insertChange(ctx, tx, ch); err != nil {
-			return err
-		}
-		out = r
-		return nil
+	var (
+		out   *approval.Request
+		wrote bool
+	)
+	err := s.write(ctx, "update approval", func(tx *sql.Tx) (err error) {
+		out, wrote, err = applyChange(ctx, tx, id, fn)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	if wrote {
+		s.changed()
+	}
 	return out, nil
+}
+
+// applyChange loads request id in tx and calls fn with it; unless fn
+// returns an error or a zero Change, it stores the changed request, the
+// history entry and the outbox event. It returns the request as it is
+// afterwards and whether it wrote anything. UpdateApproval and
+// FinishDelivery share it.
+func applyChange(ctx context.Context, tx *sql.Tx, id string, fn func(*approval.Request) (approval.Change, error)) (*approval.Request, bool, error) {
+	r, err := getApproval(ctx, tx, id)
+	if err != nil {
+		return nil, false, err
+	}
+	loaded := r.Clone() // what to return if fn changes nothing
+	version := r.Version
+	ch, err := fn(r)
+	switch {
+	case err != nil:
+		return nil, false, err
+	case ch.IsZero():
+		return loaded, false, nil
+	}
+	if err := updateApproval(ctx, tx, id, version, r); err != nil {
+		return nil, false, err
+	}
+	if err := insertChange(ctx, tx, ch); err != nil {
+		return nil, false, err
+	}
+	return r, true, nil
 }
 
 // getApproval reads one request through q.
@@ -261,7 +278,7 @@ func updateApproval(ctx context.Context, tx *sql.Tx, id string, version int64, r
 }
 
 // insertChange appends ch's history entry and its outbox event, under a new
-// event id.
+// event id. An event with a webhook is due for delivery at once.
 func insertChange(ctx context.Context, tx *sql.Tx, ch approval.Change) error {
 	e := ch.Entry
 	_, err := tx.ExecContext(ctx, `
@@ -276,10 +293,16 @@ func insertChange(ctx context.Context, tx *sql.Tx, ch approval.Change) error {
 		return internal("insert outbox", err)
 	}
 	ev := ch.Event
+	var webhook sql.Null[string]
+	var due sql.Null[int64]
+	if ev.Webhook != "" {
+		webhook = sql.Null[string]{V: ev.Webhook, Valid: true}
+		due = sql.Null[int64]{V: micros(e.At), Valid: true}
+	}
 	_, err = tx.ExecContext(ctx, `
-		INSERT INTO outbox (id, type, request_id, version, data, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`,
-		id.String(), ev.Type, ev.RequestID, ev.Version, string(ev.Data), micros(e.At))
+		INSERT INTO outbox (id, type, request_id, version, data, created_at, webhook, next_attempt_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		id.String(), ev.Type, ev.RequestID, ev.Version, string(ev.Data), micros(e.At), webhook, due)
 	if err != nil {
 		return internal("insert outbox", err)
 	}
@@ -327,29 +350,6 @@ const overdueQuery = `
 // internal *approval.Error when the database fails.
 func (s *Store) Overdue(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	return queryAll(ctx, s.reader, "overdue", scanString, overdueQuery, micros(now), limitOr(limit, defaultListLimit))
-}
-
-// Outbox returns up to limit (by default 50) outbox records with a sequence
-// number greater than after, in order. It returns an internal
-// *approval.Error when the database fails.
-func (s *Store) Outbox(ctx context.Context, after int64, limit int) ([]approval.OutboxRecord, error) {
-	return queryAll(ctx, s.reader, "outbox", scanOutbox, `
-		SELECT seq, id, type, request_id, version, data, created_at
-		FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`,
-		after, limitOr(limit, defaultListLimit))
-}
-
-// scanOutbox reads one outbox record.
-func scanOutbox(row scanner) (approval.OutboxRecord, error) {
-	var (
-		rec       approval.OutboxRecord
-		data      string
-		createdAt int64
-	)
-	err := row.Scan(&rec.Seq, &rec.ID, &rec.Type, &rec.RequestID, &rec.Version, &data, &createdAt)
-	rec.Data = []byte(data)
-	rec.CreatedAt = fromMicros(createdAt)
-	return rec, err
 }
 
 // placeholders returns n comma-separated question marks.

@@ -49,16 +49,5 @@ func insertIdempotency(ctx context.Context, tx *sql.Tx, rec *approval.Idempotenc
 // and returns how many there were. It returns an internal *approval.Error
 // when the database fails.
 func (s *Store) DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error) {
-	var n int64
-	err := s.write(ctx, "delete idempotency keys", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM idempotency_keys WHERE created_at < ?", micros(t))
-		if err == nil {
-			n, err = res.RowsAffected()
-		}
-		if err != nil {
-			return internal("delete idempotency keys", err)
-		}
-		return nil
-	})
-	return n, err
+	return s.execCount(ctx, "delete idempotency keys", "DELETE FROM idempotency_keys WHERE created_at < ?", micros(t))
 }

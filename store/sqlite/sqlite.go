@@ -26,8 +26,9 @@ const readers = 4
 // Store is an [approval.Store] on one SQLite database file. It is safe for
 // concurrent use.
 type Store struct {
-	writer *sql.DB // one connection: every transaction that writes
-	reader *sql.DB // read-only connections for everything else
+	writer  *sql.DB // one connection: every transaction that writes
+	reader  *sql.DB // read-only connections for everything else
+	changes chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -67,7 +68,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	reader.SetMaxOpenConns(readers)
 	reader.SetMaxIdleConns(readers)
-	s := &Store{writer: writer, reader: reader}
+	s := &Store{writer: writer, reader: reader, changes: make(chan struct{}, 1)}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -150,6 +151,58 @@ func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error)
 	}
 	return nil
 }
+
+// execCount runs one statement in a write transaction and returns how many
+// rows it changed. It returns an internal error, naming op, when the
+// database fails.
+func (s *Store) execCount(ctx context.Context, op, query string, args ...any) (int64, error) {
+	var n int64
+	err := s.write(ctx, op, func(tx *sql.Tx) (err error) {
+		n, err = execTx(ctx, tx, op, query, args...)
+		return err
+	})
+	return n, err
+}
+
+// execTx runs one statement in tx and returns how many rows it changed. It
+// returns an internal error, naming op, when the database fails.
+func execTx(ctx context.Context, tx *sql.Tx, op, query string, args ...any) (int64, error) {
+	res, err := tx.ExecContext(ctx, query, args...)
+	var n int64
+	if err == nil {
+		n, err = res.RowsAffected()
+	}
+	if err != nil {
+		return 0, internal(op, err)
+	}
+	return n, nil
+}
+
+// change runs fn like write and, when the transaction commits, wakes the
+// readers of Changes. Writes that only lease or mark outbox rows use write:
+// they make no work for anyone, and a worker woken by its own claim would
+// claim again for nothing.
+func (s *Store) change(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	err := s.write(ctx, op, fn)
+	if err == nil {
+		s.changed()
+	}
+	return err
+}
+
+// changed puts a wake-up on the Changes channel unless one is waiting there.
+func (s *Store) changed() {
+	select {
+	case s.changes <- struct{}{}:
+	default:
+	}
+}
+
+// Changes returns a channel that receives a value, coalesced, after a
+// transaction that changed a request, an outbox event's delivery or a
+// service rule committed. Only this Store's writes are seen: every writer
+// of a SQLite file is meant to be this process's one Store.
+func (s *Store) Changes() <-chan struct{} { return s.changes }
 
 // querier is what reading needs; both *sql.DB and *sql.Tx have it, so the
 // same code reads on the reader pool and inside a write transaction.

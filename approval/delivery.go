@@ -1,0 +1,81 @@
+package approval
+
+import (
+	"slices"
+	"time"
+)
+
+// MaxDeliveryErrorLen bounds the delivery error kept on a request.
+const MaxDeliveryErrorLen = 1000
+
+// Delivered records that the decision of an acknowledged request reached its
+// service rule after attempts attempts: the request settles in its final
+// status. It returns a zero Change when r is not acknowledged (a late or
+// repeated outcome changes nothing).
+func (r *Request) Delivered(attempts int, now time.Time) Change {
+	now = TruncateTime(now)
+	if !Allowed(r.Status, ActionDelivered) {
+		return Change{}
+	}
+	before := r.Clone()
+	r.Delivery = &Delivery{Attempts: attempts, DeliveredAt: &now}
+	r.transition(ActionDelivered, now)
+	return r.record(before, ActionDelivered, System.ID, now)
+}
+
+// DeliveryFailed records that the decision of an acknowledged request could
+// not be delivered (retries exhausted, or a permanent refusal): the request
+// moves to error, previous_status keeps the acknowledged status, and the
+// failure is kept in delivery — never in the comment. It returns a zero
+// Change when r is not acknowledged.
+func (r *Request) DeliveryFailed(attempts int, reason string, now time.Time) Change {
+	now = TruncateTime(now)
+	if !Allowed(r.Status, ActionDeliveryFailed) {
+		return Change{}
+	}
+	if len(reason) > MaxDeliveryErrorLen {
+		reason = reason[:MaxDeliveryErrorLen]
+	}
+	before := r.Clone()
+	r.Delivery = &Delivery{Attempts: attempts, LastError: reason}
+	r.transition(ActionDeliveryFailed, now)
+	return r.record(before, ActionDeliveryFailed, System.ID, now)
+}
+
+// Redeliver sends the decision whose delivery failed again: from error back
+// to the acknowledged status it failed in. Only an admin may redeliver.
+func (r *Request) Redeliver(p Principal, expect *int64, now time.Time) (Change, error) {
+	now = TruncateTime(now)
+	if err := r.checkVersion(expect); err != nil {
+		return Change{}, err
+	}
+	if !p.IsAdmin() {
+		return Change{}, Errorf(KindForbidden, CodeMissingScope, "redelivering needs the %s scope", ScopeAdmin)
+	}
+	if !Allowed(r.Status, ActionRedeliver) || r.PreviousStatus == nil || !r.PreviousStatus.Acknowledged() {
+		return Change{}, refuse(r.Status, "redeliver")
+	}
+	if r.ServiceRule == "" {
+		return Change{}, Errorf(KindConflict, CodeInvalidTransition, "the request has no service rule to deliver to; decide it again instead")
+	}
+	before := r.Clone()
+	to := *r.PreviousStatus
+	prev := r.Status
+	r.PreviousStatus = &prev
+	r.Status = to
+	r.DecidedAt = &now
+	return r.record(before, ActionRedeliver, p.ID, now), nil
+}
+
+// webhookActions are the changes after which the request is acknowledged
+// and its decision must be delivered to the service rule.
+var webhookActions = []Action{ActionApprove, ActionReject, ActionCancel, ActionRedeliver}
+
+// deliversTo returns the service rule a change's event must be delivered
+// to: the request's rule when the change acknowledged a decision.
+func deliversTo(r *Request, a Action) string {
+	if r.Status.Acknowledged() && slices.Contains(webhookActions, a) {
+		return r.ServiceRule
+	}
+	return ""
+}

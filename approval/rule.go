@@ -1,0 +1,217 @@
+package approval
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"net"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// RuleFormat is how a decision is delivered to a service rule's URL.
+type RuleFormat string
+
+// The delivery formats.
+const (
+	// FormatStandard is a Standard Webhooks request: a signed JSON event.
+	FormatStandard RuleFormat = "standard"
+	// FormatLegacy is the stash service's callback: {"id","status"} with the
+	// rule's API key as Authorization.
+	FormatLegacy RuleFormat = "legacy"
+)
+
+// Limits and defaults of service rules.
+const (
+	DefaultRuleTimeout     = 10 * time.Second
+	MaxRuleTimeout         = 60 * time.Second
+	DefaultRuleMaxAttempts = 10
+	MaxRuleMaxAttempts     = 50
+	MaxRuleHeaders         = 20
+	MaxRuleURLLen          = 2048
+	SecretPrefix           = "whsec_"
+)
+
+// ServiceRule is a delivery target: where, how and how persistently a
+// decision on a request naming the rule is delivered. ID is the number the
+// legacy API refers to it by. Secret and APIKey are write-only: they are
+// stored (they must be usable) but never shown again after creation.
+type ServiceRule struct {
+	ID          int64             `json:"id"`
+	Name        string            `json:"name"`
+	URL         string            `json:"url"`
+	Format      RuleFormat        `json:"format"`
+	Secret      string            `json:"-"`
+	APIKey      string            `json:"-"`
+	Timeout     time.Duration     `json:"-"`
+	MaxAttempts int               `json:"max_attempts"`
+	Headers     map[string]string `json:"headers"`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
+}
+
+var (
+	ruleNamePattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+	headerNamePattern = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+.^_` + "`" + `|~-]{1,64}$`)
+	// reservedHeaders are set by approvald and may not be overridden.
+	reservedHeaders = []string{"authorization", "content-type", "content-length", "host", "user-agent",
+		"webhook-id", "webhook-timestamp", "webhook-signature", "transfer-encoding", "connection"}
+	// metadataHosts are cloud metadata endpoints, never a delivery target.
+	metadataHosts = []string{"metadata.google.internal", "metadata", "metadata.azure.com", "instance-data"}
+	metadataAddrs = []netip.Addr{
+		netip.MustParseAddr("169.254.169.254"), netip.MustParseAddr("fd00:ec2::254"),
+		netip.MustParseAddr("100.100.100.200"), netip.MustParseAddr("169.254.170.2"),
+	}
+)
+
+// DeniedAddr reports why a delivery may not connect to address a, or "" if
+// it may: link-local and metadata addresses are always refused; loopback,
+// private and other local ranges only when allowPrivate is false.
+func DeniedAddr(a netip.Addr, allowPrivate bool) string {
+	a = a.Unmap()
+	for _, m := range metadataAddrs {
+		if a == m {
+			return "a cloud metadata address"
+		}
+	}
+	switch {
+	case a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast():
+		return "a link-local address"
+	case a.IsUnspecified() || a.IsMulticast():
+		return "not a unicast address"
+	case !allowPrivate && (a.IsLoopback() || a.IsPrivate() || netip.MustParsePrefix("100.64.0.0/10").Contains(a)):
+		return "a loopback or private address, which this server is configured to refuse"
+	}
+	return ""
+}
+
+// checkRuleURL validates a delivery URL: http or https, a host, no
+// credentials, and not a host DeniedAddr refuses. Names are resolved only
+// when the delivery connects (and checked again there).
+func checkRuleURL(v *Validation, raw string, allowPrivate bool) {
+	u, err := url.Parse(raw)
+	switch {
+	case len(raw) > MaxRuleURLLen:
+		v.Add("url", "must be at most %d characters", MaxRuleURLLen)
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "":
+		v.Add("url", "must be an absolute http or https URL")
+	case u.User != nil:
+		v.Add("url", "must not hold credentials; use api_key or headers")
+	case u.Fragment != "":
+		v.Add("url", "must not have a fragment")
+	default:
+		host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+		for _, m := range metadataHosts {
+			if host == m {
+				v.Add("url", "must not point at a cloud metadata service")
+				return
+			}
+		}
+		if a, err := netip.ParseAddr(host); err == nil {
+			if why := DeniedAddr(a, allowPrivate); why != "" {
+				v.Add("url", "must not point at %s", why)
+			}
+		} else if ip := net.ParseIP(host); ip != nil {
+			v.Add("url", "has an address this server cannot check")
+		} else if !allowPrivate && (host == "localhost" || strings.HasSuffix(host, ".localhost")) {
+			v.Add("url", "must not point at localhost, which this server is configured to refuse")
+		}
+	}
+}
+
+// GenerateSecret returns a new Standard Webhooks signing secret: "whsec_"
+// and 32 random bytes in base64.
+func GenerateSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return SecretPrefix + base64.StdEncoding.EncodeToString(b), nil
+}
+
+// SecretBytes returns the key bytes of a "whsec_" secret.
+func SecretBytes(secret string) ([]byte, error) {
+	return base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, SecretPrefix))
+}
+
+// Validate checks r, filling in defaults (format, timeout, attempts, and a
+// generated secret for the standard format). It returns a KindInvalid error
+// listing every bad field. allowPrivate says whether loopback and private
+// addresses are acceptable delivery targets.
+func (r *ServiceRule) Validate(allowPrivate bool) error {
+	var v Validation
+	if !ruleNamePattern.MatchString(r.Name) {
+		v.Add("name", "must be 1-63 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit")
+	}
+	checkRuleURL(&v, r.URL, allowPrivate)
+	if r.Format == "" {
+		r.Format = FormatStandard
+	}
+	switch r.Format {
+	case FormatStandard:
+		if r.APIKey != "" {
+			v.Add("api_key", "is used only by the legacy format; the standard format signs with secret")
+		}
+		if r.Secret == "" {
+			s, err := GenerateSecret()
+			if err != nil {
+				return Internal(err)
+			}
+			r.Secret = s
+		} else if b, err := SecretBytes(r.Secret); !strings.HasPrefix(r.Secret, SecretPrefix) || err != nil || len(b) < 24 || len(b) > 64 {
+			v.Add("secret", "must be %q followed by 24 to 64 bytes in base64", SecretPrefix)
+		}
+	case FormatLegacy:
+		if r.Secret != "" {
+			v.Add("secret", "is used only by the standard format")
+		}
+		if r.APIKey == "" {
+			v.Add("api_key", "is required by the legacy format (it is sent as Authorization)")
+		} else if len(r.APIKey) > 512 || strings.ContainsAny(r.APIKey, "\r\n\x00") {
+			v.Add("api_key", "must be at most 512 characters on one line")
+		}
+	default:
+		v.Add("format", "must be %q or %q", FormatStandard, FormatLegacy)
+	}
+	if r.Timeout == 0 {
+		r.Timeout = DefaultRuleTimeout
+	}
+	if r.Timeout < 100*time.Millisecond || r.Timeout > MaxRuleTimeout {
+		v.Add("timeout", "must be from 100ms to %s", MaxRuleTimeout)
+	}
+	if r.MaxAttempts == 0 {
+		r.MaxAttempts = DefaultRuleMaxAttempts
+	}
+	if r.MaxAttempts < 1 || r.MaxAttempts > MaxRuleMaxAttempts {
+		v.Add("max_attempts", "must be from 1 to %d", MaxRuleMaxAttempts)
+	}
+	if len(r.Headers) > MaxRuleHeaders {
+		v.Add("headers", "must have at most %d entries", MaxRuleHeaders)
+	}
+	for name, value := range r.Headers {
+		switch {
+		case !headerNamePattern.MatchString(name):
+			v.Add("headers", "%q is not a valid header name", name)
+		case isReserved(name):
+			v.Add("headers", "%q is set by approvald and cannot be overridden", name)
+		case len(value) > 1024 || strings.ContainsAny(value, "\r\n\x00"):
+			v.Add("headers", "the value of %q must be at most 1024 characters on one line", name)
+		}
+	}
+	if r.Headers == nil {
+		r.Headers = map[string]string{}
+	}
+	return v.Err()
+}
+
+func isReserved(name string) bool {
+	name = strings.ToLower(name)
+	for _, h := range reservedHeaders {
+		if name == h {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,326 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"approvald/approval"
+	"approvald/webhook"
+)
+
+// Defaults of a Dispatcher.
+const (
+	DefaultWorkers = 32
+	DefaultPerRule = 8
+	DefaultPoll    = time.Second
+	// DefaultLease is how long a claimed delivery is ours; past it, another
+	// worker may take it (the receiver dedupes on webhook-id).
+	DefaultLease = 2 * time.Minute
+	// maxBackoff caps the wait between attempts, Retry-After included.
+	maxBackoff = time.Hour
+	// maxReplyBytes is how much of a receiver's reply is read (for errors).
+	maxReplyBytes = 4 << 10
+)
+
+// Config configures a Dispatcher.
+type Config struct {
+	Workers int           // deliveries in flight at most, over all rules
+	PerRule int           // deliveries in flight at most per rule
+	Poll    time.Duration // how often to look for due work without a wake-up
+	Lease   time.Duration // how long a claim is held; should exceed the longest rule timeout
+	Client  *http.Client  // default: NewHTTPClient(true)
+	Wake    <-chan struct{}
+	Logger  *slog.Logger
+	Now     func() time.Time
+	// Backoff returns the wait before attempt n+1 after n failed attempts.
+	Backoff func(n int) time.Duration
+}
+
+// Dispatcher delivers decisions to service rules.
+type Dispatcher struct {
+	store approval.Store
+	cfg   Config
+
+	mu       sync.Mutex
+	inflight map[string]int // per rule, claimed and not finished
+	total    int
+	freed    chan struct{}
+	wg       sync.WaitGroup
+}
+
+// NewDispatcher returns a dispatcher on store s.
+func NewDispatcher(s approval.Store, cfg Config) *Dispatcher {
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.PerRule <= 0 {
+		cfg.PerRule = DefaultPerRule
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = DefaultPoll
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
+	}
+	if cfg.Client == nil {
+		cfg.Client = NewHTTPClient(true)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Backoff == nil {
+		cfg.Backoff = Backoff
+	}
+	return &Dispatcher{store: s, cfg: cfg, inflight: map[string]int{}, freed: make(chan struct{}, 1)}
+}
+
+// Backoff is the default wait after n failed attempts: exponential from one
+// second, capped at an hour, with full jitter.
+func Backoff(n int) time.Duration {
+	d := time.Second << min(n-1, 12)
+	d = min(d, maxBackoff)
+	return d/2 + rand.N(d/2+1)
+}
+
+// Run delivers until ctx ends, then waits for deliveries in flight.
+func (d *Dispatcher) Run(ctx context.Context) {
+	defer d.wg.Wait()
+	tick := time.NewTicker(d.cfg.Poll)
+	defer tick.Stop()
+	for {
+		for d.claim(ctx) {
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.cfg.Wake:
+		case <-d.freed:
+		case <-tick.C:
+		}
+	}
+}
+
+// claim claims what free capacity allows and starts delivering it. It
+// reports whether it may be worth claiming again at once.
+func (d *Dispatcher) claim(ctx context.Context) bool {
+	d.mu.Lock()
+	free := min(d.cfg.Workers-d.total, d.cfg.PerRule)
+	var skip []string
+	for rule, n := range d.inflight {
+		if n >= d.cfg.PerRule {
+			skip = append(skip, rule)
+		}
+	}
+	d.mu.Unlock()
+	if free <= 0 || ctx.Err() != nil {
+		return false
+	}
+	now := d.cfg.Now()
+	claims, err := d.store.ClaimDeliveries(ctx, now, now.Add(d.cfg.Lease), skip, free)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.cfg.Logger.Error("claiming deliveries failed", "err", err)
+		}
+		return false
+	}
+	d.mu.Lock()
+	for _, c := range claims {
+		d.inflight[c.Rule]++
+		d.total++
+	}
+	d.mu.Unlock()
+	for _, c := range claims {
+		d.wg.Go(func() {
+			d.deliver(context.WithoutCancel(ctx), c)
+			d.mu.Lock()
+			if d.inflight[c.Rule]--; d.inflight[c.Rule] == 0 {
+				delete(d.inflight, c.Rule)
+			}
+			d.total--
+			d.mu.Unlock()
+			select {
+			case d.freed <- struct{}{}:
+			default:
+			}
+		})
+	}
+	return len(claims) == free
+}
+
+// outcome is the result of one attempt.
+type outcome struct {
+	ok         bool
+	retryable  bool
+	retryAfter time.Duration
+	reason     string
+}
+
+// deliver makes one attempt at c and records its outcome.
+func (d *Dispatcher) deliver(ctx context.Context, c approval.Claim) {
+	log := d.cfg.Logger.With("event_id", c.ID, "approval_id", c.RequestID, "rule", c.Rule)
+	attempts := c.Attempts + 1
+	rule, err := d.store.GetServiceRule(ctx, c.Rule)
+	var out outcome
+	switch {
+	case approval.KindOf(err) == approval.KindNotFound:
+		out = outcome{reason: fmt.Sprintf("service rule %q does not exist", c.Rule)}
+	case err != nil:
+		log.Error("loading the service rule failed", "err", err)
+		out = outcome{retryable: true, reason: "internal error loading the service rule"}
+	default:
+		out = d.send(ctx, rule, c)
+	}
+	now := d.cfg.Now()
+	res := approval.DeliveryResult{Seq: c.Seq, Attempts: attempts, Done: true, LastError: out.reason}
+	var fn func(*approval.Request) (approval.Change, error)
+	switch {
+	case out.ok:
+		log.Debug("delivered", "attempts", attempts)
+		fn = func(r *approval.Request) (approval.Change, error) {
+			if r.Version != c.Version {
+				return approval.Change{}, nil // the request moved on; this outcome is stale
+			}
+			return r.Delivered(attempts, d.cfg.Now()), nil
+		}
+	case out.retryable && attempts < maxAttempts(rule):
+		wait := d.cfg.Backoff(attempts)
+		if out.retryAfter > 0 {
+			wait = min(out.retryAfter, maxBackoff)
+		}
+		res.Done, res.NextAttempt = false, now.Add(wait)
+		log.Info("delivery attempt failed; will retry", "attempts", attempts, "reason", out.reason, "retry_in", wait.String())
+	default:
+		log.Warn("delivery failed", "attempts", attempts, "reason", out.reason)
+		fn = func(r *approval.Request) (approval.Change, error) {
+			if r.Version != c.Version {
+				return approval.Change{}, nil
+			}
+			return r.DeliveryFailed(attempts, out.reason, d.cfg.Now()), nil
+		}
+	}
+	if _, err := d.store.FinishDelivery(ctx, res, fn); err != nil {
+		// The claim's lease will run out and the delivery come due again.
+		log.Error("recording the delivery outcome failed", "err", err)
+	}
+}
+
+// maxAttempts is the rule's attempt limit, or the default when the rule
+// could not be loaded.
+func maxAttempts(rule *approval.ServiceRule) int {
+	if rule == nil {
+		return approval.DefaultRuleMaxAttempts
+	}
+	return rule.MaxAttempts
+}
+
+// send makes the HTTP request of one attempt and classifies the answer.
+func (d *Dispatcher) send(ctx context.Context, rule *approval.ServiceRule, c approval.Claim) outcome {
+	req, err := buildRequest(ctx, rule, c, d.cfg.Now())
+	if err != nil {
+		return outcome{reason: err.Error()}
+	}
+	ctx, cancel := context.WithTimeout(ctx, rule.Timeout)
+	defer cancel()
+	resp, err := d.cfg.Client.Do(req.WithContext(ctx))
+	if err != nil {
+		if ctx.Err() != nil {
+			return outcome{retryable: true, reason: fmt.Sprintf("no answer within %s", rule.Timeout)}
+		}
+		msg := err.Error()
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			msg = ue.Err.Error()
+		}
+		return outcome{retryable: true, reason: "connection failed: " + msg}
+	}
+	defer resp.Body.Close()
+	reply, _ := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes))
+	code := resp.StatusCode
+	if code >= 200 && code < 300 {
+		return outcome{ok: true}
+	}
+	out := outcome{reason: fmt.Sprintf("HTTP %d from the receiver", code)}
+	if s := bytes.TrimSpace(reply); len(s) > 0 {
+		out.reason += ": " + string(s[:min(len(s), 200)])
+	}
+	switch {
+	case code == http.StatusRequestTimeout, code == http.StatusTooEarly, code == http.StatusTooManyRequests, code >= 500:
+		out.retryable = true
+		out.retryAfter = retryAfter(resp.Header.Get("Retry-After"), d.cfg.Now())
+	}
+	return out
+}
+
+// retryAfter parses a Retry-After header: seconds or an HTTP date.
+func retryAfter(h string, now time.Time) time.Duration {
+	if h == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(h); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// legacyStatus is the decision a legacy callback reports: the final status
+// of the acknowledged one.
+var legacyStatus = map[approval.Status]approval.Status{
+	approval.StatusAcknowledgedApproved:  approval.StatusApproved,
+	approval.StatusAcknowledgedRejected:  approval.StatusRejected,
+	approval.StatusAcknowledgedCancelled: approval.StatusCancelled,
+}
+
+// buildRequest makes the HTTP request delivering c to rule in its format.
+func buildRequest(ctx context.Context, rule *approval.ServiceRule, c approval.Claim, now time.Time) (*http.Request, error) {
+	var body []byte
+	var err error
+	switch rule.Format {
+	case approval.FormatLegacy:
+		var r struct {
+			Status approval.Status `json:"status"`
+		}
+		if err := json.Unmarshal(c.Data, &r); err != nil {
+			return nil, fmt.Errorf("the event's request cannot be read: %w", err)
+		}
+		body, err = json.Marshal(struct {
+			ID     string `json:"id"`
+			Status int    `json:"status"`
+		}{c.RequestID, int(legacyStatus[r.Status])})
+	default:
+		body = EventJSON(c.OutboxRecord)
+	}
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rule.URL, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("the service rule's URL is unusable: %w", err)
+	}
+	for k, v := range rule.Headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "approvald")
+	if rule.Format == approval.FormatLegacy {
+		req.Header.Set("Authorization", rule.APIKey)
+	} else if err := webhook.SetHeaders(req.Header, rule.Secret, c.ID, now, body); err != nil {
+		return nil, fmt.Errorf("signing failed: %w", err)
+	}
+	return req, nil
+}

@@ -1,0 +1,80 @@
+package engine
+
+import (
+	"context"
+
+	"approvald/approval"
+)
+
+// WithPrivateTargets sets whether service rules may point at loopback and
+// private addresses (they may by default: receivers are often internal).
+func WithPrivateTargets(allow bool) Option { return func(e *Engine) { e.allowPrivate = allow } }
+
+// CreateRule validates r (generating a signing secret for the standard
+// format when none is given) and stores it. The returned rule still holds
+// its secret, for the one response that shows it.
+func (e *Engine) CreateRule(ctx context.Context, r approval.ServiceRule) (*approval.ServiceRule, error) {
+	if err := r.Validate(e.allowPrivate); err != nil {
+		return nil, err
+	}
+	now := e.Now()
+	r.ID, r.CreatedAt, r.UpdatedAt = 0, now, now
+	if err := e.store.CreateServiceRule(ctx, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// UpdateRule applies edit to the rule named name and validates the result.
+func (e *Engine) UpdateRule(ctx context.Context, name string, edit func(*approval.ServiceRule)) (*approval.ServiceRule, error) {
+	return e.store.UpdateServiceRule(ctx, name, func(r *approval.ServiceRule) error {
+		edit(r)
+		if err := r.Validate(e.allowPrivate); err != nil {
+			return err
+		}
+		r.UpdatedAt = e.Now()
+		return nil
+	})
+}
+
+// Rule returns the service rule named name.
+func (e *Engine) Rule(ctx context.Context, name string) (*approval.ServiceRule, error) {
+	return e.store.GetServiceRule(ctx, name)
+}
+
+// RuleByID returns the service rule numbered id.
+func (e *Engine) RuleByID(ctx context.Context, id int64) (*approval.ServiceRule, error) {
+	return e.store.GetServiceRuleByID(ctx, id)
+}
+
+// Rules returns every service rule.
+func (e *Engine) Rules(ctx context.Context) ([]approval.ServiceRule, error) {
+	return e.store.ListServiceRules(ctx)
+}
+
+// DeleteRule deletes the rule named name; a rule that a request which is
+// not final names is a KindConflict error.
+func (e *Engine) DeleteRule(ctx context.Context, name string) error {
+	return e.store.DeleteServiceRule(ctx, name)
+}
+
+// checkRule returns a validation error unless a rule named name exists.
+func (e *Engine) checkRule(ctx context.Context, name string) error {
+	if name == "" {
+		return nil
+	}
+	_, err := e.store.GetServiceRule(ctx, name)
+	if approval.KindOf(err) == approval.KindNotFound {
+		var v approval.Validation
+		v.Add("service_rule", "no service rule named %q exists", name)
+		return v.Err()
+	}
+	return err
+}
+
+// Redeliver sends the failed decision of the request again (admin only).
+func (e *Engine) Redeliver(ctx context.Context, p approval.Principal, id string, expect *int64) (*approval.Request, error) {
+	return e.update(ctx, id, func(r *approval.Request) (approval.Change, error) {
+		return r.Redeliver(p, expect, e.Now())
+	})
+}

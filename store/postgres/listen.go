@@ -1,0 +1,118 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The listener's reconnection backoff: doubled after each failed attempt,
+// from the first to the last.
+const (
+	listenRetryFirst = 100 * time.Millisecond
+	listenRetryLast  = 10 * time.Second
+)
+
+// closeTimeout bounds saying goodbye on the listener's connection.
+const closeTimeout = time.Second
+
+// channelName returns the LISTEN/NOTIFY channel of the store in schema.
+// Notifications are per database, so stores in other schemas of it (tests
+// run in parallel in one) must not share a channel. The name, 34
+// characters, fits PostgreSQL's 63-character identifiers.
+func channelName(schema string) string {
+	h := fnv.New64a()
+	h.Write([]byte(schema))
+	return fmt.Sprintf("approvald_changes_%016x", h.Sum64())
+}
+
+// Changes returns a channel that receives a value, coalesced, after a
+// transaction that changed a request, an outbox event's delivery or a
+// service rule committed, in this Store or in any other on the same schema
+// (through LISTEN/NOTIFY). After the listener loses its connection and gets
+// it back, it sends a value too, as changes may have been missed meanwhile.
+// It is a hint: readers still poll.
+func (s *Store) Changes() <-chan struct{} { return s.changes }
+
+// changed puts a wake-up on the Changes channel unless one is waiting there.
+func (s *Store) changed() {
+	select {
+	case s.changes <- struct{}{}:
+	default:
+	}
+}
+
+// notify queues the notification of the store's channel in tx; PostgreSQL
+// delivers it, once however often it was queued, when tx commits. It returns
+// an internal error when the database fails.
+func (s *Store) notify(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, notifySQL, s.channel); err != nil {
+		return internal("notify", err)
+	}
+	return nil
+}
+
+// notifySQL notifies the channel $1.
+const notifySQL = "SELECT pg_notify($1, '')"
+
+// subscribe opens a connection of its own, outside the pool, that listens
+// on the store's channel.
+func (s *Store) subscribe(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
+		closeConn(conn)
+		return nil, err
+	}
+	return conn, nil
+}
+
+// listen forwards the notifications that reach conn to the Changes channel
+// until ctx ends. When the connection fails, it connects again, waiting
+// longer after each failed attempt, and sends a wake-up once it listens
+// again. It closes s.listenerDone when it returns.
+func (s *Store) listen(ctx context.Context, conn *pgx.Conn) {
+	defer close(s.listenerDone)
+	for {
+		for {
+			if _, err := conn.WaitForNotification(ctx); err != nil {
+				break
+			}
+			s.changed()
+		}
+		closeConn(conn)
+		if conn = s.resubscribe(ctx); conn == nil {
+			return
+		}
+		s.changed()
+	}
+}
+
+// resubscribe calls subscribe until it succeeds, with a growing backoff
+// before each attempt. It returns nil when ctx ends first.
+func (s *Store) resubscribe(ctx context.Context) *pgx.Conn {
+	for wait := listenRetryFirst; ; wait = min(2*wait, listenRetryLast) {
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-timer.C:
+		}
+		if conn, err := s.subscribe(ctx); err == nil {
+			return conn
+		}
+	}
+}
+
+// closeConn closes conn, giving it closeTimeout to say goodbye.
+func closeConn(conn *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	conn.Close(ctx)
+}

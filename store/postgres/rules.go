@@ -1,0 +1,210 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"approvald/approval"
+)
+
+// ruleColumns are the columns of service_rules in the order scanRule reads them.
+const ruleColumns = "id, name, url, format, secret, api_key, timeout_ms, max_attempts, headers, created_at, updated_at"
+
+// CreateServiceRule stores the new rule r and sets r.ID to a number never
+// handed out before. It keeps r's times at store precision, filling a zero
+// CreatedAt with the current time and a zero UpdatedAt with CreatedAt, and
+// makes nil headers empty, so that r is as it reads back. It returns a
+// KindConflict *approval.Error when a rule of the same name exists (or is
+// being created concurrently, and then commits), and an internal one when
+// the database fails.
+func (s *Store) CreateServiceRule(ctx context.Context, r *approval.ServiceRule) error {
+	normalizeRule(r)
+	values, err := ruleValues(r)
+	if err != nil {
+		return internal("create service rule", err)
+	}
+	var id int64
+	err = s.change(ctx, "create service rule", func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			INSERT INTO service_rules (url, format, secret, api_key, timeout_ms, max_attempts, headers, updated_at, name, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			ON CONFLICT (name) DO NOTHING RETURNING id`,
+			append(values, r.Name, r.CreatedAt)...,
+		).Scan(&id)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return approval.Errorf(approval.KindConflict, approval.CodeConflict, "a service rule named %q exists", r.Name)
+		case err != nil:
+			return internal("create service rule", err)
+		}
+		return s.notify(ctx, tx)
+	})
+	if err == nil {
+		r.ID = id
+	}
+	return err
+}
+
+// GetServiceRule returns the rule named name. It returns a KindNotFound
+// *approval.Error when there is none, and an internal one when the database
+// fails.
+func (s *Store) GetServiceRule(ctx context.Context, name string) (*approval.ServiceRule, error) {
+	return getRule(ctx, s.pool, "name = $1", name)
+}
+
+// GetServiceRuleByID returns the rule numbered id. It returns a KindNotFound
+// *approval.Error when there is none, and an internal one when the database
+// fails.
+func (s *Store) GetServiceRuleByID(ctx context.Context, id int64) (*approval.ServiceRule, error) {
+	return getRule(ctx, s.pool, "id = $1", id)
+}
+
+// ListServiceRules returns every rule in the order of their ids. It returns
+// an internal *approval.Error when the database fails.
+func (s *Store) ListServiceRules(ctx context.Context) ([]approval.ServiceRule, error) {
+	return queryAll(ctx, s.pool, "list service rules", scanRule,
+		"SELECT "+ruleColumns+" FROM service_rules ORDER BY id")
+}
+
+// UpdateServiceRule loads the rule named name, locking its row, and calls
+// fn with it, in one transaction; unless fn returns an error, it stores the
+// rule as fn left it (normalized as by CreateServiceRule) and returns it.
+// After a serialization failure or a deadlock it runs again, fn included.
+// It returns fn's error unchanged; a KindNotFound *approval.Error for an
+// unknown name; and an internal one when fn changed the rule's id, name or
+// creation time, or the database fails.
+func (s *Store) UpdateServiceRule(ctx context.Context, name string, fn func(*approval.ServiceRule) error) (*approval.ServiceRule, error) {
+	var out *approval.ServiceRule
+	err := s.change(ctx, "update service rule", func(tx pgx.Tx) error {
+		out = nil
+		r, err := getRule(ctx, tx, "name = $1 FOR UPDATE", name)
+		if err != nil {
+			return err
+		}
+		id, createdAt := r.ID, r.CreatedAt
+		if err := fn(r); err != nil {
+			return err
+		}
+		if r.ID != id || r.Name != name || !r.CreatedAt.Equal(createdAt) {
+			return internal("update service rule", fmt.Errorf("rule %q: its id, name and creation time cannot change", name))
+		}
+		normalizeRule(r)
+		values, err := ruleValues(r)
+		if err != nil {
+			return internal("update service rule", err)
+		}
+		_, err = tx.Exec(ctx, `
+			UPDATE service_rules SET
+				url = $1, format = $2, secret = $3, api_key = $4, timeout_ms = $5, max_attempts = $6, headers = $7, updated_at = $8
+			WHERE id = $9`,
+			append(values, id)...)
+		if err != nil {
+			return internal("update service rule", err)
+		}
+		out = r
+		return s.notify(ctx, tx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteServiceRule deletes the rule named name. It returns a KindConflict
+// *approval.Error while a request that is not in a final status names the
+// rule, and deletes nothing then; a KindNotFound one for an unknown name;
+// and an internal one when the database fails.
+func (s *Store) DeleteServiceRule(ctx context.Context, name string) error {
+	return s.change(ctx, "delete service rule", func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, "DELETE FROM service_rules WHERE name = $1", name)
+		switch {
+		case err != nil:
+			return internal("delete service rule", err)
+		case tag.RowsAffected() == 0:
+			return approval.NotFound("service rule")
+		}
+		// 3, 4, 5 and 9 are the final statuses.
+		var users int
+		err = tx.QueryRow(ctx,
+			"SELECT count(*) FROM approvals WHERE service_rule = $1 AND status NOT IN (3, 4, 5, 9)", name,
+		).Scan(&users)
+		switch {
+		case err != nil:
+			return internal("delete service rule", err)
+		case users > 0:
+			return approval.Errorf(approval.KindConflict, approval.CodeConflict,
+				"the service rule %q is named by %d request(s) not in a final status; it can be deleted once they are final", name, users)
+		}
+		return s.notify(ctx, tx)
+	})
+}
+
+// normalizeRule puts r as it reads back: times in UTC at store precision, a
+// zero CreatedAt filled with the current time and a zero UpdatedAt with
+// CreatedAt, nil headers empty.
+func normalizeRule(r *approval.ServiceRule) {
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = time.Now()
+	}
+	if r.UpdatedAt.IsZero() {
+		r.UpdatedAt = r.CreatedAt
+	}
+	r.CreatedAt, r.UpdatedAt = approval.TruncateTime(r.CreatedAt), approval.TruncateTime(r.UpdatedAt)
+	if r.Headers == nil {
+		r.Headers = map[string]string{}
+	}
+}
+
+// ruleValues are the stored values of r's mutable columns, in the order of
+// the INSERT and UPDATE statements above. The timeout is kept in
+// milliseconds; headers go as a JSON string, which pgx sends as it is.
+func ruleValues(r *approval.ServiceRule) ([]any, error) {
+	headers, err := json.Marshal(r.Headers)
+	if err != nil {
+		return nil, fmt.Errorf("rule %q: headers: %w", r.Name, err)
+	}
+	return []any{
+		r.URL, string(r.Format), r.Secret, r.APIKey, r.Timeout.Milliseconds(), r.MaxAttempts,
+		string(headers), r.UpdatedAt,
+	}, nil
+}
+
+// getRule reads the rule selected by where, with its one argument arg,
+// through q; where may end in a locking clause.
+func getRule(ctx context.Context, q querier, where string, arg any) (*approval.ServiceRule, error) {
+	r, err := scanRule(q.QueryRow(ctx, "SELECT "+ruleColumns+" FROM service_rules WHERE "+where, arg))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, approval.NotFound("service rule")
+	case err != nil:
+		return nil, internal("get service rule", err)
+	}
+	return &r, nil
+}
+
+// scanRule reads one row of ruleColumns.
+func scanRule(row scanner) (approval.ServiceRule, error) {
+	var (
+		r               approval.ServiceRule
+		format, headers string
+		timeoutMS       int64
+	)
+	err := row.Scan(&r.ID, &r.Name, &r.URL, &format, &r.Secret, &r.APIKey, &timeoutMS, &r.MaxAttempts,
+		&headers, &r.CreatedAt, &r.UpdatedAt)
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal([]byte(headers), &r.Headers); err != nil {
+		return r, fmt.Errorf("rule %q: headers: %w", r.Name, err)
+	}
+	r.Format = approval.RuleFormat(format)
+	r.Timeout = time.Duration(timeoutMS) * time.Millisecond
+	r.CreatedAt = r.CreatedAt.UTC()
+	r.UpdatedAt = r.UpdatedAt.UTC()
+	return r, nil
+}

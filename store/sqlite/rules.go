@@ -1,0 +1,204 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"approvald/approval"
+)
+
+// ruleColumns are the columns of service_rules in the order scanRule reads them.
+const ruleColumns = "id, name, url, format, secret, api_key, timeout_ms, max_attempts, headers, created_at, updated_at"
+
+// CreateServiceRule stores the new rule r and sets r.ID to a number never
+// handed out before. It keeps r's times at store precision, filling a zero
+// CreatedAt with the current time and a zero UpdatedAt with CreatedAt, and
+// makes nil headers empty, so that r is as it reads back. It returns a
+// KindConflict *approval.Error when a rule of the same name exists, and an
+// internal one when the database fails.
+func (s *Store) CreateServiceRule(ctx context.Context, r *approval.ServiceRule) error {
+	normalizeRule(r)
+	values, err := ruleValues(r)
+	if err != nil {
+		return internal("create service rule", err)
+	}
+	var id int64
+	err = s.change(ctx, "create service rule", func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `
+			INSERT INTO service_rules (url, format, secret, api_key, timeout_ms, max_attempts, headers, updated_at, name, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (name) DO NOTHING RETURNING id`,
+			append(values, r.Name, micros(r.CreatedAt))...,
+		).Scan(&id)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return approval.Errorf(approval.KindConflict, approval.CodeConflict, "a service rule named %q exists", r.Name)
+		case err != nil:
+			return internal("create service rule", err)
+		}
+		return nil
+	})
+	if err == nil {
+		r.ID = id
+	}
+	return err
+}
+
+// GetServiceRule returns the rule named name. It returns a KindNotFound
+// *approval.Error when there is none, and an internal one when the database
+// fails.
+func (s *Store) GetServiceRule(ctx context.Context, name string) (*approval.ServiceRule, error) {
+	return getRule(ctx, s.reader, "name = ?", name)
+}
+
+// GetServiceRuleByID returns the rule numbered id. It returns a KindNotFound
+// *approval.Error when there is none, and an internal one when the database
+// fails.
+func (s *Store) GetServiceRuleByID(ctx context.Context, id int64) (*approval.ServiceRule, error) {
+	return getRule(ctx, s.reader, "id = ?", id)
+}
+
+// ListServiceRules returns every rule in the order of their ids. It returns
+// an internal *approval.Error when the database fails.
+func (s *Store) ListServiceRules(ctx context.Context) ([]approval.ServiceRule, error) {
+	return queryAll(ctx, s.reader, "list service rules", scanRule,
+		"SELECT "+ruleColumns+" FROM service_rules ORDER BY id")
+}
+
+// UpdateServiceRule loads the rule named name and calls fn with it, in one
+// write transaction; unless fn returns an error, it stores the rule as fn
+// left it (normalized as by CreateServiceRule) and returns it. It returns
+// fn's error unchanged; a KindNotFound *approval.Error for an unknown name;
+// and an internal one when fn changed the rule's id, name or creation time,
+// or the database fails.
+func (s *Store) UpdateServiceRule(ctx context.Context, name string, fn func(*approval.ServiceRule) error) (*approval.ServiceRule, error) {
+	var out *approval.ServiceRule
+	err := s.change(ctx, "update service rule", func(tx *sql.Tx) error {
+		r, err := getRule(ctx, tx, "name = ?", name)
+		if err != nil {
+			return err
+		}
+		id, createdAt := r.ID, r.CreatedAt
+		if err := fn(r); err != nil {
+			return err
+		}
+		if r.ID != id || r.Name != name || !r.CreatedAt.Equal(createdAt) {
+			return internal("update service rule", fmt.Errorf("rule %q: its id, name and creation time cannot change", name))
+		}
+		normalizeRule(r)
+		values, err := ruleValues(r)
+		if err != nil {
+			return internal("update service rule", err)
+		}
+		_, err = tx.ExecContext(ctx, `
+			UPDATE service_rules SET
+				url = ?, format = ?, secret = ?, api_key = ?, timeout_ms = ?, max_attempts = ?, headers = ?, updated_at = ?
+			WHERE id = ?`,
+			append(values, id)...)
+		if err != nil {
+			return internal("update service rule", err)
+		}
+		out = r
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteServiceRule deletes the rule named name. It returns a KindConflict
+// *approval.Error while a request that is not in a final status names the
+// rule, and deletes nothing then; a KindNotFound one for an unknown name;
+// and an internal one when the database fails.
+func (s *Store) DeleteServiceRule(ctx context.Context, name string) error {
+	return s.change(ctx, "delete service rule", func(tx *sql.Tx) error {
+		n, err := execTx(ctx, tx, "delete service rule", "DELETE FROM service_rules WHERE name = ?", name)
+		switch {
+		case err != nil:
+			return err
+		case n == 0:
+			return approval.NotFound("service rule")
+		}
+		// 3, 4, 5 and 9 are the final statuses.
+		var users int
+		err = tx.QueryRowContext(ctx,
+			"SELECT count(*) FROM approvals WHERE service_rule = ? AND status NOT IN (3, 4, 5, 9)", name,
+		).Scan(&users)
+		switch {
+		case err != nil:
+			return internal("delete service rule", err)
+		case users > 0:
+			return approval.Errorf(approval.KindConflict, approval.CodeConflict,
+				"the service rule %q is named by %d request(s) not in a final status; it can be deleted once they are final", name, users)
+		}
+		return nil
+	})
+}
+
+// normalizeRule puts r as it reads back: times in UTC at store precision, a
+// zero CreatedAt filled with the current time and a zero UpdatedAt with
+// CreatedAt, nil headers empty.
+func normalizeRule(r *approval.ServiceRule) {
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = time.Now()
+	}
+	if r.UpdatedAt.IsZero() {
+		r.UpdatedAt = r.CreatedAt
+	}
+	r.CreatedAt, r.UpdatedAt = approval.TruncateTime(r.CreatedAt), approval.TruncateTime(r.UpdatedAt)
+	if r.Headers == nil {
+		r.Headers = map[string]string{}
+	}
+}
+
+// ruleValues are the stored values of r's mutable columns, in the order of
+// the INSERT and UPDATE statements above. The timeout is kept in milliseconds.
+func ruleValues(r *approval.ServiceRule) ([]any, error) {
+	headers, err := json.Marshal(r.Headers)
+	if err != nil {
+		return nil, fmt.Errorf("rule %q: headers: %w", r.Name, err)
+	}
+	return []any{
+		r.URL, string(r.Format), r.Secret, r.APIKey, r.Timeout.Milliseconds(), r.MaxAttempts,
+		string(headers), micros(r.UpdatedAt),
+	}, nil
+}
+
+// getRule reads the rule selected by where, with its one argument arg, through q.
+func getRule(ctx context.Context, q querier, where string, arg any) (*approval.ServiceRule, error) {
+	r, err := scanRule(q.QueryRowContext(ctx, "SELECT "+ruleColumns+" FROM service_rules WHERE "+where, arg))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, approval.NotFound("service rule")
+	case err != nil:
+		return nil, internal("get service rule", err)
+	}
+	return &r, nil
+}
+
+// scanRule reads one row of ruleColumns.
+func scanRule(row scanner) (approval.ServiceRule, error) {
+	var (
+		r                    approval.ServiceRule
+		headers              string
+		timeoutMS            int64
+		createdAt, updatedAt int64
+	)
+	err := row.Scan(&r.ID, &r.Name, &r.URL, &r.Format, &r.Secret, &r.APIKey, &timeoutMS, &r.MaxAttempts,
+		&headers, &createdAt, &updatedAt)
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal([]byte(headers), &r.Headers); err != nil {
+		return r, fmt.Errorf("rule %q: headers: %w", r.Name, err)
+	}
+	r.Timeout = time.Duration(timeoutMS) * time.Millisecond
+	r.CreatedAt = fromMicros(createdAt)
+	r.UpdatedAt = fromMicros(updatedAt)
+	return r, nil
+}
