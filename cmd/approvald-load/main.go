@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -40,6 +41,9 @@ type options struct {
 	approve     bool
 	allowRemote bool
 	jsonOut     bool
+	receiver    string  // none, ok or stall
+	rate        float64 // decisions per second, 0 for as fast as possible
+	rule        string  // service rule the requests name (set when receiver is not none)
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
@@ -52,6 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	fs.BoolVar(&o.approve, "approve", true, "approve each request after creating it")
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow a target that is not on this machine")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
+	fs.StringVar(&o.receiver, "receiver", "none", "none: requests name no service rule; ok: a loopback receiver that answers at once (delivery latency is measured); stall: one that never answers")
+	fs.Float64Var(&o.rate, "rate", 0, "create+approve cycles per second over all clients (0: as fast as they go)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,6 +68,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		return errors.New("-clients must be 1..1024")
 	case o.duration <= 0 || o.duration > 10*time.Minute:
 		return errors.New("-duration must be in (0, 10m]")
+	case o.receiver != "none" && o.receiver != "ok" && o.receiver != "stall":
+		return errors.New("-receiver must be none, ok or stall")
+	case o.rate < 0:
+		return errors.New("-rate must not be negative")
 	}
 	if err := checkTarget(o.url, o.allowRemote); err != nil {
 		return err
@@ -80,18 +90,41 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		return err
 	}
 
+	var recv *receiver
+	if o.receiver != "none" {
+		if recv, err = startReceiver(o.receiver == "stall"); err != nil {
+			return err
+		}
+		defer recv.Close()
+		o.rule = "load-" + suffix
+		body := map[string]any{"name": o.rule, "url": recv.URL, "timeout": "5s", "max_attempts": 3}
+		if code, b, err := call(ctx, hc, "POST", o.url+"/v1/service-rules", o.adminKey, body); err != nil || code != http.StatusCreated {
+			return fmt.Errorf("creating the service rule: %d %s %v", code, b, err)
+		}
+	}
+
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
+	var tokens <-chan time.Time
+	if o.rate > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / o.rate))
+		defer t.Stop()
+		tokens = t.C
+	}
 	res := make([]clientResult, o.clients)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range res {
-		wg.Go(func() { res[i] = drive(ctx, hc, o, requester, reviewer) })
+		wg.Go(func() { res[i] = drive(ctx, hc, o, requester, reviewer, tokens) })
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
 
 	report := summarize(res, elapsed, o.clients)
+	if recv != nil && o.receiver == "ok" {
+		time.Sleep(2 * time.Second) // let deliveries of the last decisions land
+		report.Ops = append(report.Ops, recv.stat())
+	}
 	if o.jsonOut {
 		return json.NewEncoder(out).Encode(report)
 	}
@@ -170,11 +203,22 @@ type clientResult struct {
 var payload = map[string]any{"title": "Pay invoice 42", "payload": map[string]any{"invoice": 42, "amount": "1200.00", "currency": "EUR", "lines": []int{1, 2, 3}}}
 
 // drive is one client: create, then approve, until ctx ends.
-func drive(ctx context.Context, hc *http.Client, o options, requester, reviewer string) clientResult {
+func drive(ctx context.Context, hc *http.Client, o options, requester, reviewer string, tokens <-chan time.Time) clientResult {
 	var r clientResult
+	body := maps.Clone(payload)
+	if o.rule != "" {
+		body["service_rule"] = o.rule
+	}
 	for ctx.Err() == nil {
+		if tokens != nil {
+			select {
+			case <-tokens:
+			case <-ctx.Done():
+				return r
+			}
+		}
 		t := time.Now()
-		code, body, err := call(ctx, hc, "POST", o.url+"/v1/approvals", requester, payload)
+		code, reply, err := call(ctx, hc, "POST", o.url+"/v1/approvals", requester, body)
 		if ctx.Err() != nil {
 			break
 		}
@@ -189,7 +233,7 @@ func drive(ctx context.Context, hc *http.Client, o options, requester, reviewer 
 		var created struct {
 			ID string `json:"id"`
 		}
-		_ = json.Unmarshal(body, &created)
+		_ = json.Unmarshal(reply, &created)
 		t = time.Now()
 		code, _, err = call(ctx, hc, "POST", o.url+"/v1/approvals/"+created.ID+"/reviews", reviewer, map[string]any{"decision": "approve"})
 		if ctx.Err() != nil {
@@ -222,6 +266,16 @@ type OpStat struct {
 	P99ms     float64 `json:"p99_ms"`
 }
 
+func opStat(name string, lat []time.Duration, errs int, elapsed time.Duration) OpStat {
+	st := OpStat{Name: name, Count: len(lat), Errors: errs, PerSecond: float64(len(lat)) / elapsed.Seconds()}
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+		st.P50ms, st.P99ms = q(0.50), q(0.99)
+	}
+	return st
+}
+
 func summarize(res []clientResult, elapsed time.Duration, clients int) Report {
 	var create, approve []time.Duration
 	var cErr, aErr int
@@ -237,12 +291,7 @@ func summarize(res []clientResult, elapsed time.Duration, clients int) Report {
 		lat  []time.Duration
 		errs int
 	}{{"create", create, cErr}, {"approve", approve, aErr}} {
-		st := OpStat{Name: op.name, Count: len(op.lat), Errors: op.errs, PerSecond: float64(len(op.lat)) / elapsed.Seconds()}
-		if len(op.lat) > 0 {
-			slices.Sort(op.lat)
-			q := func(p float64) float64 { return float64(op.lat[int(p*float64(len(op.lat)-1))].Microseconds()) / 1000 }
-			st.P50ms, st.P99ms = q(0.50), q(0.99)
-		}
+		st := opStat(op.name, op.lat, op.errs, elapsed)
 		rep.TotalPerSecond += st.PerSecond
 		rep.Ops = append(rep.Ops, st)
 	}

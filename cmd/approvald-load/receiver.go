@@ -1,0 +1,59 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// receiver is a loopback webhook receiver for load runs: it answers at once
+// and records how long each decision took to arrive (receipt time minus the
+// event's timestamp, the time the decision was committed), or it stalls.
+type receiver struct {
+	URL   string
+	srv   *http.Server
+	start time.Time
+	mu    sync.Mutex
+	lat   []time.Duration
+}
+
+func startReceiver(stall bool) (*receiver, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	rc := &receiver{URL: "http://" + ln.Addr().String() + "/hook", start: time.Now()}
+	rc.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if stall {
+			<-r.Context().Done()
+			return
+		}
+		got := time.Now()
+		body, _ := io.ReadAll(r.Body)
+		var ev struct {
+			Type      string    `json:"type"`
+			Timestamp time.Time `json:"timestamp"`
+		}
+		if json.Unmarshal(body, &ev) == nil && ev.Type == "approval.decided" {
+			rc.mu.Lock()
+			rc.lat = append(rc.lat, got.Sub(ev.Timestamp))
+			rc.mu.Unlock()
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = rc.srv.Serve(ln) }()
+	return rc, nil
+}
+
+// Close stops the receiver.
+func (rc *receiver) Close() { _ = rc.srv.Close() }
+
+// stat reports delivery latency as an operation named "delivery".
+func (rc *receiver) stat() OpStat {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return opStat("delivery", rc.lat, 0, time.Since(rc.start))
+}
