@@ -57,6 +57,11 @@ func (s *server) awaitChange(r *http.Request, id string, wait time.Duration, aft
 	if s.Hub == nil {
 		return nil, unavailable("long-polling")
 	}
+	select {
+	case <-s.Hub.Ready(): // before that, the hub may miss a change
+	case <-r.Context().Done():
+		return req, nil
+	}
 	sub := s.Hub.Subscribe(id, nil)
 	defer sub.Close()
 	// Read again: a change may have landed between the read and the subscription.

@@ -34,7 +34,7 @@ func crashTest(t *testing.T, db string) {
 	const total = 1000
 	var (
 		mu        sync.Mutex
-		delivered = map[string]int{} // request id → deliveries received
+		delivered = map[string]int{}  // request id → deliveries received
 		ids       = map[string]bool{} // webhook-id values seen
 	)
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
