@@ -9,6 +9,16 @@
 // all. A transaction that PostgreSQL aborts with a serialization failure or
 // a deadlock is run again, a few times, with a short jittered backoff.
 //
+// The outbox doubles as the delivery queue: an event that names a service
+// rule is due at once, and workers in any number of processes claim due
+// events with FOR UPDATE SKIP LOCKED and a lease (the event's next attempt
+// time moves to the lease's end), so that no two take the same one and a
+// dead worker's events come due again. The event-bus publisher leases
+// unpublished events the same way. Every change also notifies a
+// LISTEN/NOTIFY channel of the store's schema; each Store listens on a
+// connection of its own and passes the notifications on as [Store.Changes],
+// a wake-up on top of polling, not instead of it.
+//
 // Migrations are embedded and applied by [Open] with goose, under an
 // advisory lock, in the first schema of the connection's search_path.
 //

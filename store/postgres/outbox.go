@@ -60,6 +60,24 @@ func (s *Store) Outbox(ctx context.Context, after int64, limit int) ([]approval.
 		after, limitOr(limit, defaultListLimit))
 }
 
+// LatestOutboxSeq returns the sequence number of the latest event: the
+// highest stored or, when every event has been deleted, the last one the
+// identity sequence handed out, so that a reader starting there sees the
+// next event follow it; 0 before the first event. Numbers of transactions
+// that roll back are never used, which leaves gaps a reader must allow
+// for. It returns an internal *approval.Error when the database fails.
+func (s *Store) LatestOutboxSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	err := s.pool.QueryRow(ctx, `
+		SELECT COALESCE((SELECT max(seq) FROM outbox),
+			(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM outbox_seq_seq))`,
+	).Scan(&seq)
+	if err != nil {
+		return 0, internal("latest outbox seq", err)
+	}
+	return seq, nil
+}
+
 // ClaimDeliveries leases up to limit (by default 50) due webhook deliveries
 // whose rule is not in skip, the most overdue first, until leaseUntil, and
 // returns them in sequence order. Concurrent claims, by any number of

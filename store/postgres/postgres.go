@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -121,10 +122,6 @@ func (s *Store) start(ctx context.Context) error {
 // migrate applies the embedded migrations that the database does not have
 // yet to schema, holding an advisory lock while it does.
 func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return internal("migrations", err)
-	}
 	// goose polls pg_try_advisory_lock; its default interval of 5s would
 	// make every instance but the first wait that long at startup.
 	locker, err := lock.NewPostgresSessionLocker(
@@ -136,18 +133,31 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	}
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
-		goose.WithDisableGlobalRegistry(true), // only our files, no Go migrations registered elsewhere
-		goose.WithVerbose(false),
-		goose.WithSessionLocker(locker),
-	)
+	p, err := migrator(db, goose.WithSessionLocker(locker))
 	if err != nil {
-		return internal("migrations", err)
+		return err
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return internal("migrate", err)
 	}
 	return nil
+}
+
+// migrator returns the goose provider of the embedded migrations on db,
+// with the options opts.
+func migrator(db *sql.DB, opts ...goose.ProviderOption) (*goose.Provider, error) {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, internal("migrations", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, append([]goose.ProviderOption{
+		goose.WithDisableGlobalRegistry(true), // only our files, no Go migrations registered elsewhere
+		goose.WithVerbose(false),
+	}, opts...)...)
+	if err != nil {
+		return nil, internal("migrations", err)
+	}
+	return p, nil
 }
 
 // migrationLockID returns the advisory lock key that guards the migrations

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"approvald/approval"
 	"approvald/store/postgres/pgtest"
@@ -325,8 +326,11 @@ func TestWrite_RetriesDeadlock(t *testing.T) {
 			t.Errorf("transaction %d: %v", i, errs[i])
 		}
 	}
-	if n := attempts[0].Load() + attempts[1].Load(); n != 3 {
-		t.Errorf("the transactions ran %d times in all, want 3: one of them again after the deadlock", n)
+	// Usually 3. On a loaded machine the victim's retry can lock its first
+	// row before the survivor, woken by the victim's abort, takes it: the
+	// row is free, and waking gives no priority. Then they deadlock again.
+	if n := attempts[0].Load() + attempts[1].Load(); n < 3 {
+		t.Errorf("the transactions ran %d times in all, want at least 3: one of them again after the deadlock", n)
 	}
 }
 
@@ -401,17 +405,26 @@ func TestRetry_CancelledDuringBackoff(t *testing.T) {
 func TestOverdue_UsesPartialIndex(t *testing.T) {
 	t.Parallel()
 	s := open(t, pgtest.URL(t))
+	if got := explain(t, s, overdueQuery, time.Now(), 10); !strings.Contains(got, "Index Only Scan using approvals_overdue") || strings.Contains(got, "Sort") {
+		t.Errorf("the overdue query does not read just approvals_overdue, in order; plan:\n%s", got)
+	}
+}
+
+// explain returns the plan of query with args as PostgreSQL would run it if
+// it had to use an index it could. The tables of a test are small, so the
+// planner would rather scan; the tests ask whether an index can serve a
+// query at all.
+func explain(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
 	tx, err := s.pool.Begin(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(t.Context())
-	// The tables are empty, so the planner would rather scan; the test asks
-	// whether the index can serve the query at all.
 	if _, err := tx.Exec(t.Context(), "SET LOCAL enable_seqscan = off"); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := tx.Query(t.Context(), "EXPLAIN "+overdueQuery, time.Now(), 10)
+	rows, err := tx.Query(t.Context(), "EXPLAIN "+query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,9 +432,7 @@ func TestOverdue_UsesPartialIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(plan, "\n"); !strings.Contains(got, "Index Only Scan using approvals_overdue") || strings.Contains(got, "Sort") {
-		t.Errorf("the overdue query does not read just approvals_overdue, in order; plan:\n%s", got)
-	}
+	return strings.Join(plan, "\n")
 }
 
 func TestTimes_ReadBackInUTC(t *testing.T) {
@@ -593,5 +604,105 @@ func wantKind(t *testing.T, what string, err error, k approval.Kind) {
 	t.Helper()
 	if err == nil || approval.KindOf(err) != k {
 		t.Errorf("%s: error %v, want kind %v", what, err, k)
+	}
+}
+
+// waitChange waits for a value on s's Changes channel, failing the test if
+// none comes within 10 seconds.
+func waitChange(t *testing.T, s *Store, what string) {
+	t.Helper()
+	select {
+	case <-s.Changes():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no wake-up %s", what)
+	}
+}
+
+// drainChanges empties s's Changes channel.
+func drainChanges(s *Store) {
+	for len(s.changes) > 0 {
+		<-s.changes
+	}
+}
+
+func TestChanges_AnotherStoreOnTheSchemaWakes(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	writer, reader := open(t, url), open(t, url)
+	drainChanges(reader)
+	create(t, writer, "Seen elsewhere")
+	waitChange(t, reader, "in a second store after the first created a request")
+
+	// Changes outside change batches notify as well.
+	drainChanges(reader)
+	if err := writer.CreateServiceRule(t.Context(), &approval.ServiceRule{Name: "r1", URL: "https://r1.example/"}); err != nil {
+		t.Fatal(err)
+	}
+	waitChange(t, reader, "in a second store after the first created a service rule")
+}
+
+// TestChanges_ListenerReconnects ends the listeners' connections: the
+// listener connects again, says so with a wake-up, and wakes on changes as
+// before.
+func TestChanges_ListenerReconnects(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	writer, reader := open(t, url), open(t, url)
+	drainChanges(reader)
+	var ended int
+	err := writer.pool.QueryRow(t.Context(), `
+		SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE query = $1 AND pid <> pg_backend_pid()`,
+		"LISTEN "+pgx.Identifier{reader.channel}.Sanitize(),
+	).Scan(&ended)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ended != 2 {
+		t.Fatalf("ended %d listening connections, want the two stores'", ended)
+	}
+	waitChange(t, reader, "after the listener connected again")
+	create(t, writer, "After reconnecting")
+	waitChange(t, reader, "in a second store after its listener connected again")
+}
+
+func TestChannelName(t *testing.T) {
+	a, b := channelName("t_0123456789abcdef"), channelName("t_0123456789abcdee")
+	switch {
+	case a == b:
+		t.Errorf("two schemas share the channel %s", a)
+	case a != channelName("t_0123456789abcdef"):
+		t.Errorf("the channel of one schema changes")
+	case len(a) > 63 || pgx.Identifier{a}.Sanitize() != `"`+a+`"`:
+		t.Errorf("channel %q is not a plain identifier of at most 63 characters", a)
+	}
+}
+
+func TestClaimDeliveries_UsesPartialIndex(t *testing.T) {
+	t.Parallel()
+	s := open(t, pgtest.URL(t))
+	got := explain(t, s, claimDeliveriesQuery, time.Now(), time.Now(), []string{}, 10)
+	if !strings.Contains(got, "Index Scan using outbox_due") || strings.Contains(got, "Sort") {
+		t.Errorf("the claim does not read outbox_due, in order; plan:\n%s", got)
+	}
+}
+
+func TestMigrations_DownAndUpAgain(t *testing.T) {
+	t.Parallel()
+	s := open(t, pgtest.URL(t))
+	db := stdlib.OpenDBFromPool(s.pool)
+	defer db.Close()
+	p, err := migrator(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(t.Context(), 0); err != nil {
+		t.Fatalf("migrating down: %v", err)
+	}
+	if _, err := p.Up(t.Context()); err != nil {
+		t.Fatalf("migrating up again: %v", err)
+	}
+	if err := s.CreateServiceRule(t.Context(), &approval.ServiceRule{Name: "r1", URL: "https://r1.example/"}); err != nil {
+		t.Errorf("CreateServiceRule after migrating down and up: %v", err)
 	}
 }

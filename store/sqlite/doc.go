@@ -7,6 +7,13 @@
 // all; reads use a separate pool of read-only connections and never wait for
 // a writer. Migrations are embedded and applied by [Open].
 //
+// The outbox doubles as the delivery queue: an event that names a service
+// rule is due at once, and a worker claims it with a lease (an UPDATE of the
+// due rows' next attempt time, which the single writer makes atomic); when
+// the worker dies the lease runs out and the event is due again. The
+// event-bus publisher leases unpublished events the same way. [Store.Changes]
+// wakes the workers after each change this process commits.
+//
 // Times are stored as unix microseconds and read back in UTC; they keep the
 // microsecond precision of [approval.TruncateTime], so a value reads back
 // exactly as written.

@@ -46,6 +46,23 @@ func (s *Store) Outbox(ctx context.Context, after int64, limit int) ([]approval.
 		after, limitOr(limit, defaultListLimit))
 }
 
+// LatestOutboxSeq returns the sequence number of the latest event: the
+// highest stored or, when every event has been deleted, the highest ever
+// stored (which AUTOINCREMENT keeps in sqlite_sequence), so that a reader
+// starting there sees the next event follow it without a gap; 0 before the
+// first event. It returns an internal *approval.Error when the database
+// fails.
+func (s *Store) LatestOutboxSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	err := s.reader.QueryRowContext(ctx, `
+		SELECT COALESCE((SELECT max(seq) FROM outbox), (SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)`,
+	).Scan(&seq)
+	if err != nil {
+		return 0, internal("latest outbox seq", err)
+	}
+	return seq, nil
+}
+
 // ClaimDeliveries leases up to limit (by default 50) due webhook deliveries
 // whose rule is not in skip, the most overdue first, until leaseUntil, and
 // returns them in sequence order. It returns an internal *approval.Error

@@ -93,21 +93,30 @@ func dsn(path string, params ...string) string {
 
 // migrate applies the embedded migrations that db does not have yet.
 func migrate(ctx context.Context, db *sql.DB) error {
+	p, err := migrator(db)
+	if err != nil {
+		return err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return internal("migrate", err)
+	}
+	return nil
+}
+
+// migrator returns the goose provider of the embedded migrations on db.
+func migrator(db *sql.DB) (*goose.Provider, error) {
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
-		return internal("migrations", err)
+		return nil, internal("migrations", err)
 	}
 	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
 		goose.WithDisableGlobalRegistry(true), // only our files, no Go migrations registered elsewhere
 		goose.WithVerbose(false),
 	)
 	if err != nil {
-		return internal("migrations", err)
+		return nil, internal("migrations", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return internal("migrate", err)
-	}
-	return nil
+	return p, nil
 }
 
 // Ping checks that both the writer and the readers answer. It returns an

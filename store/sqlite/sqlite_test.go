@@ -117,7 +117,15 @@ func TestReader_CannotWrite(t *testing.T) {
 
 func TestOverdue_UsesPartialIndex(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "approvald.db"))
-	rows, err := s.reader.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+overdueQuery, 0, 1)
+	if got := explain(t, s.reader, overdueQuery, 0, 1); !strings.Contains(got, "COVERING INDEX approvals_overdue") || strings.Contains(got, "TEMP B-TREE") {
+		t.Errorf("the overdue query does not read just approvals_overdue, in order; plan:\n%s", got)
+	}
+}
+
+// explain returns the query plan of query with args on db.
+func explain(t *testing.T, db querier, query string, args ...any) string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,9 +139,10 @@ func TestOverdue_UsesPartialIndex(t *testing.T) {
 		}
 		plan = append(plan, detail)
 	}
-	if got := strings.Join(plan, "\n"); !strings.Contains(got, "COVERING INDEX approvals_overdue") || strings.Contains(got, "TEMP B-TREE") {
-		t.Errorf("the overdue query does not read just approvals_overdue, in order; plan:\n%s", got)
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
+	return strings.Join(plan, "\n")
 }
 
 func TestClose_Twice(t *testing.T) {
@@ -178,4 +187,37 @@ func embeddedMigrations(t *testing.T) int {
 		t.Fatalf("embedded migrations: %v, %v", files, err)
 	}
 	return len(files)
+}
+
+func TestClaims_UsePartialIndexes(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "approvald.db"))
+	for name, q := range map[string]struct {
+		query string
+		args  []any
+		index string
+	}{
+		"deliveries":  {claimDeliveriesQuery, []any{0, 0, "[]", 1}, "outbox_due"},
+		"unpublished": {claimUnpublishedQuery, []any{0, 0, 1}, "outbox_unpublished"},
+	} {
+		if got := explain(t, s.writer, q.query, q.args...); !strings.Contains(got, "INDEX "+q.index) || strings.Contains(got, "TEMP B-TREE") {
+			t.Errorf("claiming %s does not read %s in order; plan:\n%s", name, q.index, got)
+		}
+	}
+}
+
+func TestMigrations_DownAndUpAgain(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "approvald.db"))
+	p, err := migrator(s.writer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(t.Context(), 0); err != nil {
+		t.Fatalf("migrating down: %v", err)
+	}
+	if _, err := p.Up(t.Context()); err != nil {
+		t.Fatalf("migrating up again: %v", err)
+	}
+	if err := s.CreateServiceRule(t.Context(), &approval.ServiceRule{Name: "r1", URL: "https://r1.example/"}); err != nil {
+		t.Errorf("CreateServiceRule after migrating down and up: %v", err)
+	}
 }

@@ -279,9 +279,20 @@ func testClaimUnpublished(t *testing.T, s approval.Store) {
 	unpublished(at(time.Hour), 10, nil)
 }
 
+// latest checks that LatestOutboxSeq returns want.
+func latest(t *testing.T, s approval.Store, when string, want int64) {
+	t.Helper()
+	if got, err := s.LatestOutboxSeq(t.Context()); err != nil || got != want {
+		t.Errorf("LatestOutboxSeq %s = %d, %v; want %d", when, got, err, want)
+	}
+}
+
 // testDeleteOutboxBefore deletes old events, but never one whose delivery
-// is pending, nor, when asked, one not yet published.
+// is pending, nor, when asked, one not yet published. The latest sequence
+// number survives the deletion of every event, so that the next event
+// follows it.
 func testDeleteOutboxBefore(t *testing.T, s approval.Store) {
+	latest(t, s, "of an empty outbox", 0)
 	a := create(t, s, alice, approval.Draft{}, approval.DefaultPolicy())
 	step(t, s, a, commentOp(alice, "noted", at(time.Minute)))
 	_, pending := decided(t, s)
@@ -289,6 +300,7 @@ func testDeleteOutboxBefore(t *testing.T, s approval.Store) {
 	if len(recs) != 4 {
 		t.Fatalf("outbox has %d events, want 4", len(recs))
 	}
+	latest(t, s, "", recs[3].Seq)
 	if err := s.MarkPublished(t.Context(), []int64{recs[0].Seq, recs[2].Seq, recs[3].Seq}, at(time.Hour)); err != nil {
 		t.Fatalf("MarkPublished: %v", err)
 	}
@@ -309,6 +321,11 @@ func testDeleteOutboxBefore(t *testing.T, s approval.Store) {
 	finish(t, s, approval.DeliveryResult{Seq: c.Seq, Attempts: 1, Done: true}, nil)
 	deleteBefore(at(time.Minute), false, 0, recs[3])
 	deleteBefore(at(time.Hour), true, 1)
+	latest(t, s, "after every event was deleted", recs[3].Seq)
+	create(t, s, alice, approval.Draft{}, approval.DefaultPolicy())
+	if next := outbox(t, s, ""); len(next) != 1 || next[0].Seq != recs[3].Seq+1 {
+		t.Errorf("after deleting every event the next is %+v, want one at seq %d", next, recs[3].Seq+1)
+	}
 }
 
 // testChanges checks that every kind of change wakes the readers of
