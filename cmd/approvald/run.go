@@ -18,6 +18,7 @@ import (
 	"approvald/delivery"
 	"approvald/engine"
 	"approvald/httpapi"
+	"approvald/legacy"
 	"approvald/store/postgres"
 	"approvald/store/sqlite"
 )
@@ -79,7 +80,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	wg.Go(func() { eng.Sweep(bg, cfg.SweepInterval, cfg.OutboxRetention, publisher != nil) })
 
-	handler := httpapi.New(httpapi.Deps{Engine: eng, Keys: keys, Ready: store.Ping, Logger: log, Hub: hub})
+	// The legacy stash API owns its few paths; everything else, including
+	// the native 404 and 405 answers, is the native API's.
+	handler := http.NewServeMux()
+	handler.Handle("/", httpapi.New(httpapi.Deps{Engine: eng, Keys: keys, Ready: store.Ping, Logger: log, Hub: hub}))
+	legacy.Mount(handler, legacy.New(legacy.Deps{Engine: eng, Keys: keys, Logger: log}))
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
