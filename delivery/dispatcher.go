@@ -137,13 +137,28 @@ func (d *Dispatcher) claim(ctx context.Context) bool {
 		}
 		return false
 	}
+	// A claim may hold more of one rule's deliveries than the rule has room
+	// for; start what fits and hand the rest back at once, so that a slow
+	// rule never holds more than PerRule workers.
+	var start, overflow []approval.Claim
 	d.mu.Lock()
 	for _, c := range claims {
+		if d.inflight[c.Rule] >= d.cfg.PerRule {
+			overflow = append(overflow, c)
+			continue
+		}
 		d.inflight[c.Rule]++
 		d.total++
+		start = append(start, c)
 	}
 	d.mu.Unlock()
-	for _, c := range claims {
+	for _, c := range overflow {
+		res := approval.DeliveryResult{Seq: c.Seq, Attempts: c.Attempts, NextAttempt: now}
+		if _, err := d.store.FinishDelivery(ctx, res, nil); err != nil && ctx.Err() == nil {
+			d.cfg.Logger.Error("handing back a claimed delivery failed; it is due again when its lease ends", "err", err)
+		}
+	}
+	for _, c := range start {
 		d.wg.Go(func() {
 			d.deliver(context.WithoutCancel(ctx), c)
 			d.mu.Lock()

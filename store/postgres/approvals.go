@@ -350,7 +350,6 @@ func (s *Store) changeBatch(row rowStatement, ch approval.Change) (*pgx.Batch, e
 		INSERT INTO outbox (id, type, request_id, version, data, created_at, webhook, next_attempt_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		id.String(), ev.Type, ev.RequestID, ev.Version, string(ev.Data), e.At, webhook, due)
-	b.Queue(notifySQL, s.channel)
 	return b, nil
 }
 
@@ -387,10 +386,8 @@ func sendChange(ctx context.Context, q batchSender, b *pgx.Batch, op string) (er
 	case err != nil:
 		return internal(op, err)
 	}
-	for range 2 { // the outbox event and the notification
-		if _, err := br.Exec(); err != nil {
-			return internal(op, err)
-		}
+	if _, err := br.Exec(); err != nil { // the outbox event
+		return internal(op, err)
 	}
 	return nil
 }

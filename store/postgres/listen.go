@@ -37,26 +37,54 @@ func channelName(schema string) string {
 // It is a hint: readers still poll.
 func (s *Store) Changes() <-chan struct{} { return s.changes }
 
-// changed puts a wake-up on the Changes channel unless one is waiting there.
-func (s *Store) changed() {
+// notifyEvery is the shortest time between two NOTIFYs of one store: a
+// NOTIFY takes a database-wide lock at commit, so notifying in every
+// change's transaction would serialize all commits. Changes are announced
+// after they commit instead, coalesced, at most this often — which bounds
+// how late another instance hears of them (and it polls besides).
+const notifyEvery = 10 * time.Millisecond
+
+// notifySQL notifies the channel $1.
+const notifySQL = "SELECT pg_notify($1, '')"
+
+// wake puts a wake-up on the Changes channel unless one is waiting there.
+func (s *Store) wake() {
 	select {
 	case s.changes <- struct{}{}:
 	default:
 	}
 }
 
-// notify queues the notification of the store's channel in tx; PostgreSQL
-// delivers it, once however often it was queued, when tx commits. It returns
-// an internal error when the database fails.
-func (s *Store) notify(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, notifySQL, s.channel); err != nil {
-		return internal("notify", err)
+// changed wakes this process's readers of Changes and has the notifier
+// announce the change to the other processes.
+func (s *Store) changed() {
+	s.wake()
+	select {
+	case s.announce <- struct{}{}:
+	default:
 	}
-	return nil
 }
 
-// notifySQL notifies the channel $1.
-const notifySQL = "SELECT pg_notify($1, '')"
+// notifier sends one NOTIFY on the store's channel for every burst of
+// changes, at most every notifyEvery, until ctx ends.
+func (s *Store) notifier(ctx context.Context) {
+	defer close(s.notifierDone)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.announce:
+		}
+		if _, err := s.pool.Exec(ctx, notifySQL, s.channel); err != nil && ctx.Err() == nil {
+			s.wake() // nobody else may hear of it; at least our own readers look
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(notifyEvery):
+		}
+	}
+}
 
 // subscribe opens a connection of its own, outside the pool, that listens
 // on the store's channel.
@@ -83,13 +111,13 @@ func (s *Store) listen(ctx context.Context, conn *pgx.Conn) {
 			if _, err := conn.WaitForNotification(ctx); err != nil {
 				break
 			}
-			s.changed()
+			s.wake()
 		}
 		closeConn(conn)
 		if conn = s.resubscribe(ctx); conn == nil {
 			return
 		}
-		s.changed()
+		s.wake()
 	}
 }
 

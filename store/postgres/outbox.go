@@ -155,8 +155,8 @@ func (s *Store) FinishDelivery(ctx context.Context, res approval.DeliveryResult,
 		case err != nil:
 			return internal("finish delivery", err)
 		}
-		if err := s.notify(ctx, tx); err != nil || fn == nil {
-			return err
+		if fn == nil {
+			return nil
 		}
 		out, _, err = s.applyChange(ctx, tx, requestID, fn)
 		return err

@@ -55,6 +55,8 @@ type Store struct {
 
 	stopListening context.CancelFunc
 	listenerDone  chan struct{} // closed when the listener has stopped
+	announce      chan struct{} // asks the notifier for a NOTIFY
+	notifierDone  chan struct{} // closed when the notifier has stopped
 
 	closeOnce sync.Once
 }
@@ -115,7 +117,9 @@ func (s *Store) start(ctx context.Context) error {
 	}
 	listenCtx, stop := context.WithCancel(context.Background())
 	s.stopListening, s.listenerDone = stop, make(chan struct{})
+	s.announce, s.notifierDone = make(chan struct{}, 1), make(chan struct{})
 	go s.listen(listenCtx, conn)
+	go s.notifier(listenCtx)
 	return nil
 }
 
@@ -187,6 +191,7 @@ func (s *Store) Close() error {
 		if s.stopListening != nil {
 			s.stopListening()
 			<-s.listenerDone
+			<-s.notifierDone
 		}
 		s.pool.Close()
 	})
@@ -227,11 +232,10 @@ func (s *Store) transact(ctx context.Context, op string, fn func(tx pgx.Tx) erro
 }
 
 // change runs fn like write and, when the transaction commits, wakes this
-// process's readers of Changes. fn notifies the other processes itself, in
-// the transaction: a change batch queues the notification, other writes
-// call notify. Writes that only lease or mark outbox rows use write: they
-// make no work for anyone, and a worker woken by its own claim would claim
-// again for nothing.
+// process's readers of Changes and announces the change to the other
+// processes (see notifier). Writes that only lease or mark outbox rows use
+// write: they make no work for anyone, and a worker woken by its own claim
+// would claim again for nothing.
 func (s *Store) change(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
 	err := s.write(ctx, op, fn)
 	if err == nil {

@@ -42,7 +42,7 @@ func (s *Store) CreateServiceRule(ctx context.Context, r *approval.ServiceRule) 
 		case err != nil:
 			return internal("create service rule", err)
 		}
-		return s.notify(ctx, tx)
+		return nil
 	})
 	if err == nil {
 		r.ID = id
@@ -107,7 +107,7 @@ func (s *Store) UpdateServiceRule(ctx context.Context, name string, fn func(*app
 			return internal("update service rule", err)
 		}
 		out = r
-		return s.notify(ctx, tx)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -140,7 +140,7 @@ func (s *Store) DeleteServiceRule(ctx context.Context, name string) error {
 			return approval.Errorf(approval.KindConflict, approval.CodeConflict,
 				"the service rule %q is named by %d request(s) not in a final status; it can be deleted once they are final", name, users)
 		}
-		return s.notify(ctx, tx)
+		return nil
 	})
 }
 
