@@ -21,8 +21,8 @@ import (
 
 // Defaults of a Dispatcher.
 const (
-	DefaultWorkers = 32
-	DefaultPerRule = 8
+	DefaultWorkers = 64
+	DefaultPerRule = 32
 	DefaultPoll    = time.Second
 	// DefaultLease is how long a claimed delivery is ours; past it, another
 	// worker may take it (the receiver dedupes on webhook-id).
@@ -54,6 +54,7 @@ type Dispatcher struct {
 
 	mu       sync.Mutex
 	inflight map[string]int // per rule, claimed and not finished
+	rules    map[string]cachedRule
 	total    int
 	freed    chan struct{}
 	wg       sync.WaitGroup
@@ -85,7 +86,39 @@ func NewDispatcher(s approval.Store, cfg Config) *Dispatcher {
 	if cfg.Backoff == nil {
 		cfg.Backoff = Backoff
 	}
-	return &Dispatcher{store: s, cfg: cfg, inflight: map[string]int{}, freed: make(chan struct{}, 1)}
+	return &Dispatcher{store: s, cfg: cfg, inflight: map[string]int{}, rules: map[string]cachedRule{}, freed: make(chan struct{}, 1)}
+}
+
+// ruleCacheTTL is how long a loaded service rule is reused: an edit of a
+// rule (URL, secret) reaches retries of earlier events at most this late.
+const ruleCacheTTL = time.Second
+
+type cachedRule struct {
+	rule    *approval.ServiceRule
+	loaded  time.Time
+	expires time.Time
+}
+
+// rule returns the service rule named name for an event created at
+// created, from a short-lived cache — never a copy loaded before the event
+// existed, so a decision made (or redelivered) after a rule was fixed
+// always goes out under the fixed rule.
+func (d *Dispatcher) rule(ctx context.Context, name string, created time.Time) (*approval.ServiceRule, error) {
+	now := time.Now()
+	d.mu.Lock()
+	c, ok := d.rules[name]
+	d.mu.Unlock()
+	if ok && now.Before(c.expires) && c.loaded.After(created) {
+		return c.rule, nil
+	}
+	r, err := d.store.GetServiceRule(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.rules[name] = cachedRule{rule: r, loaded: now, expires: now.Add(ruleCacheTTL)}
+	d.mu.Unlock()
+	return r, nil
 }
 
 // Backoff is the default wait after n failed attempts: exponential from one
@@ -188,7 +221,7 @@ type outcome struct {
 func (d *Dispatcher) deliver(ctx context.Context, c approval.Claim) {
 	log := d.cfg.Logger.With("event_id", c.ID, "approval_id", c.RequestID, "rule", c.Rule)
 	attempts := c.Attempts + 1
-	rule, err := d.store.GetServiceRule(ctx, c.Rule)
+	rule, err := d.rule(ctx, c.Rule, c.CreatedAt)
 	var out outcome
 	switch {
 	case approval.KindOf(err) == approval.KindNotFound:
