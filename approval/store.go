@@ -26,6 +26,10 @@ type Store interface {
 	// A store may retry a transaction that lost a conflict, so fn may run
 	// more than once and must not have effects outside the request.
 	UpdateApproval(ctx context.Context, id string, fn func(*Request) (Change, error)) (*Request, error)
+	// ListByDeadline returns requests in any of statuses (all when empty)
+	// ordered by deadline ascending — requests without a deadline last,
+	// ties by id — skipping offset and returning at most limit.
+	ListByDeadline(ctx context.Context, statuses []Status, offset, limit int) ([]*Request, error)
 	// History returns the history entries of one request in order.
 	History(ctx context.Context, id string) ([]HistoryEntry, error)
 	// Overdue returns the ids of up to limit pending requests whose deadline

@@ -16,8 +16,8 @@ import (
 const (
 	DefaultLimit = 20
 	MaxLimit     = 100
-	// MaxOffset bounds how deep GET /requests pages: ordering by deadline
-	// keeps offset+limit requests in memory.
+	// MaxOffset bounds how deep GET /requests pages: the database skips an
+	// offset's rows one by one.
 	MaxOffset = 10_000
 )
 

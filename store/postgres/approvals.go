@@ -128,6 +128,25 @@ func (s *Store) ListApprovals(ctx context.Context, f approval.Filter) ([]*approv
 	return queryAll(ctx, s.pool, "list approvals", scanApproval, query, args...)
 }
 
+// ListByDeadline returns up to limit requests in any of statuses (all when
+// empty), by deadline ascending with requests without one last, then by
+// id, after skipping offset. It returns an internal *approval.Error when the
+// database fails.
+func (s *Store) ListByDeadline(ctx context.Context, statuses []approval.Status, offset, limit int) ([]*approval.Request, error) {
+	query := "SELECT " + approvalColumns + " FROM approvals"
+	args := []any{limitOr(limit, defaultListLimit), max(offset, 0)}
+	if len(statuses) > 0 {
+		codes := make([]int16, len(statuses))
+		for i, st := range statuses {
+			codes[i] = int16(st)
+		}
+		query += " WHERE status = ANY($3)"
+		args = append(args, codes)
+	}
+	query += " ORDER BY deadline ASC NULLS LAST, id LIMIT $1 OFFSET $2"
+	return queryAll(ctx, s.pool, "list approvals by deadline", scanApproval, query, args...)
+}
+
 // UpdateApproval loads the request with the given id, locking its row, and
 // calls fn with it, in one transaction. Unless fn returns an error or a zero
 // Change, it stores the changed request, the history entry and the outbox

@@ -98,6 +98,24 @@ func (s *Store) ListApprovals(ctx context.Context, f approval.Filter) ([]*approv
 	return queryAll(ctx, s.reader, "list approvals", scanApproval, query, args...)
 }
 
+// ListByDeadline returns up to limit requests in any of statuses (all when
+// empty), by deadline ascending with requests without one last, then by
+// id, after skipping offset. It returns an internal *approval.Error when the
+// database fails.
+func (s *Store) ListByDeadline(ctx context.Context, statuses []approval.Status, offset, limit int) ([]*approval.Request, error) {
+	query := "SELECT " + approvalColumns + " FROM approvals"
+	var args []any
+	if len(statuses) > 0 {
+		query += " WHERE status IN (" + placeholders(len(statuses)) + ")"
+		for _, st := range statuses {
+			args = append(args, int(st))
+		}
+	}
+	query += " ORDER BY deadline IS NULL, deadline, id LIMIT ? OFFSET ?"
+	args = append(args, limitOr(limit, defaultListLimit), max(offset, 0))
+	return queryAll(ctx, s.reader, "list approvals by deadline", scanApproval, query, args...)
+}
+
 // UpdateApproval loads the request with the given id and calls fn with it,
 // in one write transaction. Unless fn returns an error or a zero Change, it
 // stores the changed request, the history entry and the outbox event of the

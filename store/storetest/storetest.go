@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) approval.Store) {
 		{"ListApprovals_KeysetPaging", testListPaging},
 		{"ListApprovals_CursorNotStored", testListCursorNotStored},
 		{"Overdue_PendingWithPassedDeadline", testOverdue},
+		{"ListByDeadline_OrderFilterPaging", testListByDeadline},
 		{"CreateApproval_IdempotencyKey", testIdempotency},
 		{"CreateApproval_ConcurrentSameIdempotencyKey", testIdempotencyConcurrent},
 		{"DeleteIdempotencyBefore", testDeleteIdempotency},
