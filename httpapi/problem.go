@@ -41,6 +41,15 @@ type Problem struct {
 // problemTypeBase prefixes every problem type: the /docs page explains each code.
 const problemTypeBase = "/docs#problem-"
 
+// StatusOf returns the HTTP status of an error kind: the one mapping every
+// HTTP adapter of approvald uses (500 for an unknown kind).
+func StatusOf(k approval.Kind) int {
+	if status, ok := statusOf[k]; ok {
+		return status
+	}
+	return http.StatusInternalServerError
+}
+
 // writeError writes err as problem+json. Internal errors are logged with
 // their cause and shown to the client only as "internal error".
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -51,10 +60,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	e := approval.AsError(err)
-	status, ok := statusOf[e.Kind]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
+	status := StatusOf(e.Kind)
 	log := loggerFrom(r.Context())
 	if status >= 500 {
 		log.Error("request failed", "err", err, "code", e.Code)

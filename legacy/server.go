@@ -13,6 +13,7 @@ import (
 	"approvald/approval"
 	"approvald/auth"
 	"approvald/engine"
+	"approvald/httpapi"
 )
 
 // Deps is what the legacy API needs.
@@ -137,22 +138,6 @@ func needScopes(p approval.Principal, scopes ...approval.Scope) error {
 	return nil
 }
 
-// statusOf maps error kinds to HTTP statuses, as the native API does.
-var statusOf = map[approval.Kind]int{
-	approval.KindInternal:         http.StatusInternalServerError,
-	approval.KindMalformed:        http.StatusBadRequest,
-	approval.KindInvalid:          http.StatusUnprocessableEntity,
-	approval.KindUnauthenticated:  http.StatusUnauthorized,
-	approval.KindForbidden:        http.StatusForbidden,
-	approval.KindNotFound:         http.StatusNotFound,
-	approval.KindConflict:         http.StatusConflict,
-	approval.KindPrecondition:     http.StatusPreconditionFailed,
-	approval.KindTooLarge:         http.StatusRequestEntityTooLarge,
-	approval.KindUnsupportedMedia: http.StatusUnsupportedMediaType,
-	approval.KindUnavailable:      http.StatusServiceUnavailable,
-	approval.KindMethodNotAllowed: http.StatusMethodNotAllowed,
-}
-
 // ErrorBody is the body of every legacy error response.
 type ErrorBody struct {
 	Error string `json:"error"`
@@ -178,10 +163,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return // the client is gone; nobody reads the answer
 	}
 	e := approval.AsError(err)
-	status, ok := statusOf[e.Kind]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
+	status := httpapi.StatusOf(e.Kind) // one mapping for every HTTP face
 	if status >= 500 {
 		s.Logger.Error("legacy request failed", "method", r.Method, "path", r.URL.Path, "err", err, "code", e.Code)
 	}
