@@ -80,6 +80,11 @@ type Store interface {
 	// nil, applies fn to the delivery's request exactly as UpdateApproval
 	// does — all in one transaction. It returns the request when fn ran.
 	FinishDelivery(ctx context.Context, res DeliveryResult, fn func(*Request) (Change, error)) (*Request, error)
+	// PendingDelivery returns the state of the request's unfinished webhook
+	// delivery — attempts so far, the last error, when the next attempt is
+	// due (while an attempt is in flight: when its lease ends) — or nil
+	// when none is under way.
+	PendingDelivery(ctx context.Context, requestID string) (*Delivery, error)
 	// ClaimUnpublished leases up to limit events not yet published to the
 	// event bus, oldest first, in the same way as ClaimDeliveries.
 	ClaimUnpublished(ctx context.Context, now, leaseUntil time.Time, limit int) ([]OutboxRecord, error)

@@ -406,3 +406,31 @@ func TestDispatcher_BacklogOfAStalledRuleDoesNotStarveAnother(t *testing.T) {
 		t.Errorf("the stalled rule had %d deliveries in flight, above PerRule 2", p)
 	}
 }
+
+// TestDispatcher_ReadsShowTheDeliveryInProgress: while retries are pending,
+// a read of the acknowledged request shows the attempts, the last error and
+// when the next attempt is due.
+func TestDispatcher_ReadsShowTheDeliveryInProgress(t *testing.T) {
+	f := setup(t, Config{Backoff: func(int) time.Duration { return time.Hour }})
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	f.rule("later", rc.URL, nil)
+	r := f.decide("later", approval.DecisionApprove)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := f.eng.Get(f.ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := got.Delivery; d != nil && d.Attempts == 1 {
+			if got.Status != approval.StatusAcknowledgedApproved || d.LastError == "" || d.NextAttempt == nil ||
+				d.NextAttempt.Before(time.Now().Add(50*time.Minute)) || d.DeliveredAt != nil {
+				t.Fatalf("delivery in progress: %s %+v", got.Status, d)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no attempt shown: %+v", got.Delivery)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -125,6 +125,17 @@ func (e *Engine) Get(ctx context.Context, id string) (*approval.Request, error) 
 	if r.Overdue(e.Now()) {
 		return e.expire(ctx, id)
 	}
+	if r.Status.Acknowledged() {
+		// While a decision is being delivered, show how that is going: the
+		// attempt state lives with the delivery, not in the request.
+		d, err := e.store.PendingDelivery(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if d != nil {
+			r.Delivery = d
+		}
+	}
 	return r, nil
 }
 

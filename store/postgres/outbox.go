@@ -220,3 +220,32 @@ func scanOutboxInto(row scanner, rec *approval.OutboxRecord, more ...any) error 
 	}
 	return err
 }
+
+// PendingDelivery returns the state of request requestID's unfinished
+// webhook delivery, or nil when none is under way (or requestID is not a
+// UUID). It returns an internal *approval.Error when the database fails.
+func (s *Store) PendingDelivery(ctx context.Context, requestID string) (*approval.Delivery, error) {
+	if !validID(requestID) {
+		return nil, nil
+	}
+	var (
+		attempts int
+		lastErr  *string
+		next     *time.Time
+	)
+	err := s.pool.QueryRow(ctx, `
+		SELECT attempts, last_error, next_attempt_at FROM outbox
+		WHERE request_id = $1 AND webhook IS NOT NULL AND webhook_done_at IS NULL
+		ORDER BY seq DESC LIMIT 1`, requestID).Scan(&attempts, &lastErr, &next)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, internal("pending delivery", err)
+	}
+	d := &approval.Delivery{Attempts: attempts, NextAttempt: nullUTC(next)}
+	if lastErr != nil {
+		d.LastError = *lastErr
+	}
+	return d, nil
+}

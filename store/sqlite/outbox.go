@@ -208,3 +208,25 @@ func scanOutboxInto(row scanner, rec *approval.OutboxRecord, more ...any) error 
 	rec.Webhook = webhook.V
 	return err
 }
+
+// PendingDelivery returns the state of request requestID's unfinished
+// webhook delivery, or nil when none is under way. It returns an internal
+// *approval.Error when the database fails.
+func (s *Store) PendingDelivery(ctx context.Context, requestID string) (*approval.Delivery, error) {
+	var (
+		attempts int
+		lastErr  sql.Null[string]
+		next     sql.Null[int64]
+	)
+	err := s.reader.QueryRowContext(ctx, `
+		SELECT attempts, last_error, next_attempt_at FROM outbox
+		WHERE request_id = ? AND webhook IS NOT NULL AND webhook_done_at IS NULL
+		ORDER BY seq DESC LIMIT 1`, requestID).Scan(&attempts, &lastErr, &next)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, internal("pending delivery", err)
+	}
+	return &approval.Delivery{Attempts: attempts, LastError: lastErr.V, NextAttempt: fromNullMicros(next)}, nil
+}

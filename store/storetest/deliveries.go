@@ -101,6 +101,18 @@ func lastEvent(t *testing.T, s approval.Store, local *approval.Request, ch appro
 func testDeliveries(t *testing.T, s approval.Store) {
 	createRule(t, s, newRule("r1"))
 	r, rec := decided(t, s)
+	pending := func(what string, want *approval.Delivery) {
+		t.Helper()
+		got, err := s.PendingDelivery(t.Context(), r.ID)
+		if err != nil {
+			t.Fatalf("PendingDelivery: %v", err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("PendingDelivery %s = %+v, want %+v", what, got, want)
+		}
+	}
+	due := rec.CreatedAt
+	pending("before any attempt", &approval.Delivery{NextAttempt: &due})
 
 	claimNone(t, s, "before the decision", at(time.Minute-time.Microsecond))
 	claimOne(t, s, at(time.Minute), rec, 0)
@@ -115,6 +127,8 @@ func testDeliveries(t *testing.T, s approval.Store) {
 		t.Errorf("FinishDelivery without fn returned %+v, want nil", got)
 	}
 	equalRequest(t, "the request after a failed attempt", get(t, s, r.ID), r)
+	next := at(5 * time.Minute)
+	pending("after a failed attempt", &approval.Delivery{Attempts: 1, LastError: "HTTP 503", NextAttempt: &next})
 	claimNone(t, s, "before the next attempt", at(5*time.Minute-time.Microsecond))
 	c = claimOne(t, s, at(5*time.Minute), rec, 1)
 
@@ -132,6 +146,7 @@ func testDeliveries(t *testing.T, s approval.Store) {
 		t.Errorf("outbox of the request = %+v, want created, decided, completed", recs)
 	}
 	claimNone(t, s, "after delivery", at(time.Hour))
+	pending("after delivery", nil)
 
 	// A late outcome neither reopens the delivery nor changes the request.
 	late := approval.DeliveryResult{Seq: c.Seq, Attempts: 3, NextAttempt: at(7 * time.Minute), LastError: "timeout"}
