@@ -215,3 +215,19 @@ func isReserved(name string) bool {
 	}
 	return false
 }
+
+// Normalize puts r as a store reads it back: missing times set (created at
+// now, updated when created), times in UTC at store precision, and a
+// non-nil Headers map.
+func (r *ServiceRule) Normalize(now time.Time) {
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = now
+	}
+	if r.UpdatedAt.IsZero() {
+		r.UpdatedAt = r.CreatedAt
+	}
+	r.CreatedAt, r.UpdatedAt = TruncateTime(r.CreatedAt), TruncateTime(r.UpdatedAt)
+	if r.Headers == nil {
+		r.Headers = map[string]string{}
+	}
+}

@@ -21,7 +21,7 @@ const ruleColumns = "id, name, url, format, secret, api_key, timeout_ms, max_att
 // KindConflict *approval.Error when a rule of the same name exists, and an
 // internal one when the database fails.
 func (s *Store) CreateServiceRule(ctx context.Context, r *approval.ServiceRule) error {
-	normalizeRule(r)
+	r.Normalize(time.Now())
 	values, err := ruleValues(r)
 	if err != nil {
 		return internal("create service rule", err)
@@ -89,7 +89,7 @@ func (s *Store) UpdateServiceRule(ctx context.Context, name string, fn func(*app
 		if r.ID != id || r.Name != name || !r.CreatedAt.Equal(createdAt) {
 			return internal("update service rule", fmt.Errorf("rule %q: its id, name and creation time cannot change", name))
 		}
-		normalizeRule(r)
+		r.Normalize(time.Now())
 		values, err := ruleValues(r)
 		if err != nil {
 			return internal("update service rule", err)
@@ -138,22 +138,6 @@ func (s *Store) DeleteServiceRule(ctx context.Context, name string) error {
 		}
 		return nil
 	})
-}
-
-// normalizeRule puts r as it reads back: times in UTC at store precision, a
-// zero CreatedAt filled with the current time and a zero UpdatedAt with
-// CreatedAt, nil headers empty.
-func normalizeRule(r *approval.ServiceRule) {
-	if r.CreatedAt.IsZero() {
-		r.CreatedAt = time.Now()
-	}
-	if r.UpdatedAt.IsZero() {
-		r.UpdatedAt = r.CreatedAt
-	}
-	r.CreatedAt, r.UpdatedAt = approval.TruncateTime(r.CreatedAt), approval.TruncateTime(r.UpdatedAt)
-	if r.Headers == nil {
-		r.Headers = map[string]string{}
-	}
 }
 
 // ruleValues are the stored values of r's mutable columns, in the order of
