@@ -46,6 +46,8 @@ const (
 	CodeConflict            = "conflict"
 	CodeUnavailable         = "unavailable"
 	CodeMethodNotAllowed    = "method_not_allowed"
+	CodeStageNotOpen        = "stage_not_open"
+	CodeStaleVersion        = "stale_version"
 )
 
 // FieldError names one invalid input field and what is wrong with it.

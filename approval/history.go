@@ -23,6 +23,9 @@ const (
 	EventCompleted = "approval.completed"
 	EventExpired   = "approval.expired"
 	EventFailed    = "approval.delivery_failed"
+	// EventReviewRequested asks the reviewers named in the request's
+	// progress (may_approve) to act; reminders emit it.
+	EventReviewRequested = "approval.review_requested"
 )
 
 var eventOf = map[Action]string{
@@ -37,6 +40,7 @@ var eventOf = map[Action]string{
 	ActionExpire:         EventExpired,
 	ActionDelivered:      EventCompleted,
 	ActionDeliveryFailed: EventFailed,
+	ActionRemind:         EventReviewRequested,
 }
 
 // HistoryEntry is one change to one request. Entries of a request form a
@@ -100,7 +104,8 @@ func (r *Request) record(before *Request, a Action, actor string, now time.Time)
 }
 
 // untracked are fields every change touches; the entry itself records them.
-var untracked = []string{"version", "updated_at", "status_code"}
+// progress is derived from the other fields, so it is not tracked either.
+var untracked = []string{"version", "updated_at", "status_code", "progress"}
 
 func fieldMap(r *Request, encoded []byte) map[string]json.RawMessage {
 	if encoded == nil {

@@ -1,18 +1,58 @@
 package approval
 
-import "slices"
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
 
-// Policy says who must approve a request: every rule must hold (AND).
+// Limits on policies. They are part of the API contract.
+const (
+	MaxPolicyRules      = 20  // rules in a policy, over all its stages
+	MaxPolicyStages     = 10  // stages in a policy
+	MaxRulePrincipals   = 100 // principals listed in one rule
+	MaxRuleGroups       = 50  // groups listed in one rule
+	MaxMinApprovals     = 50  // min_approvals and reject_threshold
+	MaxPrincipalLen     = 200 // characters of a principal id
+	MaxPolicyDescLen    = 1000
+	MaxDependencies     = 20 // depends_on entries of one request
+	MinRemindAfter      = time.Minute
+	MaxRemindAfter      = MaxDeadlineAhead
+	maxPolicyNameLength = 64
+)
+
+// namePattern is the shape of rule, stage and stored policy names.
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// ValidName reports whether s is a valid policy, stage or rule name.
+func ValidName(s string) bool { return namePattern.MatchString(s) }
+
+// Policy says who must approve a request. Every rule must hold (AND). With
+// Stages, the stages open one after another: the rules of stage 2 accept
+// reviews only once every rule of stage 1 holds. A policy has Rules or
+// Stages, not both; Rules alone is one unnamed stage.
 type Policy struct {
-	Rules []Rule `json:"rules"`
+	Rules  []Rule  `json:"rules,omitempty"`
+	Stages []Stage `json:"stages,omitempty"`
 	// AllowSelfReview lets the requester review their own request.
 	AllowSelfReview bool `json:"allow_self_review"`
+}
+
+// Stage is one step of a staged policy: its rules must all hold before the
+// next stage opens.
+type Stage struct {
+	Name  string `json:"name"`
+	Rules []Rule `json:"rules"`
 }
 
 // Rule needs MinApprovals approvals from its eligible reviewers; eligible are
 // the listed principals and members of the listed groups, or, when both lists
 // are empty, anyone with the review scope. RejectThreshold eligible
-// rejections reject the request (fail closed).
+// rejections reject the request (fail closed); 0 means 1.
 type Rule struct {
 	Name            string   `json:"name"`
 	MinApprovals    int      `json:"min_approvals"`
@@ -27,13 +67,13 @@ func DefaultPolicy() Policy {
 	return Policy{Rules: []Rule{{Name: "default", MinApprovals: 1, RejectThreshold: 1}}}
 }
 
+// anyone reports whether every reviewer is eligible for r.
+func (r Rule) anyone() bool { return len(r.Principals) == 0 && len(r.Groups) == 0 }
+
 // eligible reports whether a reviewer with the given id and groups may count
 // toward rule r.
 func (r Rule) eligible(id string, groups []string) bool {
-	if len(r.Principals) == 0 && len(r.Groups) == 0 {
-		return true
-	}
-	if slices.Contains(r.Principals, id) {
+	if r.anyone() || slices.Contains(r.Principals, id) {
 		return true
 	}
 	for _, g := range groups {
@@ -44,49 +84,380 @@ func (r Rule) eligible(id string, groups []string) bool {
 	return false
 }
 
+// threshold is the number of eligible rejections that reject.
+func (r Rule) threshold() int { return max(r.RejectThreshold, 1) }
+
+// stages returns the policy as stages: Rules alone is one stage.
+func (pol Policy) stages() []Stage {
+	if len(pol.Stages) > 0 {
+		return pol.Stages
+	}
+	return []Stage{{Rules: pol.Rules}}
+}
+
+// Clone returns a deep copy of pol.
+func (pol Policy) Clone() Policy {
+	c := pol
+	c.Rules = cloneRules(pol.Rules)
+	if pol.Stages != nil {
+		c.Stages = make([]Stage, len(pol.Stages))
+		for i, s := range pol.Stages {
+			c.Stages[i] = Stage{Name: s.Name, Rules: cloneRules(s.Rules)}
+		}
+	}
+	return c
+}
+
+func cloneRules(rs []Rule) []Rule {
+	if rs == nil {
+		return nil
+	}
+	out := make([]Rule, len(rs))
+	for i, r := range rs {
+		out[i] = r
+		out[i].Principals = slices.Clone(r.Principals)
+		out[i].Groups = slices.Clone(r.Groups)
+	}
+	return out
+}
+
+// Normalize fills defaults: unnamed rules are called rule-1, rule-2, … and
+// unnamed stages stage-1, …; a zero reject threshold becomes 1.
+func (pol *Policy) Normalize() {
+	n := 0
+	fix := func(rs []Rule) {
+		for i := range rs {
+			n++
+			if rs[i].Name == "" {
+				rs[i].Name = fmt.Sprintf("rule-%d", n)
+			}
+			if rs[i].RejectThreshold == 0 {
+				rs[i].RejectThreshold = 1
+			}
+		}
+	}
+	fix(pol.Rules)
+	for i := range pol.Stages {
+		if pol.Stages[i].Name == "" {
+			pol.Stages[i].Name = fmt.Sprintf("stage-%d", i+1)
+		}
+		fix(pol.Stages[i].Rules)
+	}
+}
+
+// ValidPrincipal reports whether s may name a principal in a policy: a
+// non-empty kind prefix ("user:", "svc:", …) and no spaces or control characters.
+func ValidPrincipal(s string) bool {
+	kind, rest, ok := strings.Cut(s, ":")
+	return ok && kind != "" && rest != "" && utf8.ValidString(s) &&
+		utf8.RuneCountInString(s) <= MaxPrincipalLen &&
+		!strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) })
+}
+
+// Validate checks pol (normalized) under the JSON field name field. When
+// requester is not empty, rules that the requester could not satisfy —
+// because they may not review their own request — count as impossible.
+func (pol Policy) Validate(v *Validation, field, requester string) {
+	switch {
+	case len(pol.Rules) == 0 && len(pol.Stages) == 0:
+		v.Add(field+".rules", "at least one rule is required")
+		return
+	case len(pol.Rules) > 0 && len(pol.Stages) > 0:
+		v.Add(field, "give rules or stages, not both")
+		return
+	case len(pol.Stages) > MaxPolicyStages:
+		v.Add(field+".stages", "at most %d stages are allowed", MaxPolicyStages)
+		return
+	}
+	names := map[string]bool{}
+	total := 0
+	check := func(path string, rs []Rule) {
+		if len(rs) == 0 {
+			v.Add(path, "at least one rule is required")
+		}
+		for i, r := range rs {
+			total++
+			p := fmt.Sprintf("%s[%d]", path, i)
+			switch {
+			case !ValidName(r.Name):
+				v.Add(p+".name", "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+			case names[r.Name]:
+				v.Add(p+".name", "%q is used by another rule", r.Name)
+			}
+			names[r.Name] = true
+			r.validate(v, p, requester)
+		}
+	}
+	if len(pol.Stages) == 0 {
+		check(field+".rules", pol.Rules)
+	}
+	stageNames := map[string]bool{}
+	for i, s := range pol.Stages {
+		p := fmt.Sprintf("%s.stages[%d]", field, i)
+		switch {
+		case !ValidName(s.Name):
+			v.Add(p+".name", "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+		case stageNames[s.Name]:
+			v.Add(p+".name", "%q is used by another stage", s.Name)
+		}
+		stageNames[s.Name] = true
+		check(p+".rules", s.Rules)
+	}
+	if total > MaxPolicyRules {
+		v.Add(field, "at most %d rules are allowed", MaxPolicyRules)
+	}
+}
+
+func (r Rule) validate(v *Validation, p, requester string) {
+	if r.MinApprovals < 1 || r.MinApprovals > MaxMinApprovals {
+		v.Add(p+".min_approvals", "must be between 1 and %d", MaxMinApprovals)
+	}
+	if r.RejectThreshold < 0 || r.RejectThreshold > MaxMinApprovals {
+		v.Add(p+".reject_threshold", "must be between 1 and %d (0 means 1)", MaxMinApprovals)
+	}
+	if len(r.Principals) > MaxRulePrincipals {
+		v.Add(p+".principals", "at most %d principals are allowed", MaxRulePrincipals)
+	}
+	if len(r.Groups) > MaxRuleGroups {
+		v.Add(p+".groups", "at most %d groups are allowed", MaxRuleGroups)
+	}
+	seen := map[string]bool{}
+	for i, id := range r.Principals {
+		switch {
+		case !ValidPrincipal(id):
+			v.Add(fmt.Sprintf("%s.principals[%d]", p, i), "must be a principal such as user:alice or svc:billing")
+		case seen[id]:
+			v.Add(fmt.Sprintf("%s.principals[%d]", p, i), "%s is listed twice", id)
+		}
+		seen[id] = true
+	}
+	for i, g := range r.Groups {
+		if g == "" || utf8.RuneCountInString(g) > 128 || strings.ContainsFunc(g, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+			v.Add(fmt.Sprintf("%s.groups[%d]", p, i), "must be 1-128 characters without spaces")
+		}
+	}
+	// With only principals listed, the rule can be met only if enough of
+	// them may review. Unknown groups are allowed: membership is the
+	// identity provider's business.
+	if len(r.Groups) == 0 && len(r.Principals) > 0 {
+		n := len(r.Principals)
+		who := "lists"
+		if requester != "" && seen[requester] {
+			n--
+			who = "lists, besides the requester (who may not review their own request),"
+		}
+		if r.MinApprovals > n {
+			v.Add(p+".min_approvals", "the rule needs %d approvals but %s only %d eligible principals", r.MinApprovals, who, n)
+		}
+		if r.RejectThreshold > n {
+			v.Add(p+".reject_threshold", "the rule needs %d rejections to reject but %s only %d eligible principals", r.RejectThreshold, who, n)
+		}
+	}
+}
+
+// Check normalizes pol and validates it for a request made by requester,
+// returning a KindValidation error naming every problem under field.
+func (pol *Policy) Check(field, requester string) error {
+	pol.Normalize()
+	var v Validation
+	req := requester
+	if pol.AllowSelfReview {
+		req = ""
+	}
+	pol.Validate(&v, field, req)
+	return v.Err()
+}
+
+// StoredPolicy is a named policy kept by the server, to be chosen by name at
+// create or by a service rule. Requests copy the policy when they are
+// created, so changing a stored policy never changes open requests.
+type StoredPolicy struct {
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Policy      Policy    `json:"policy"`
+	Version     int64     `json:"version"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// Validate normalizes sp's policy and checks sp.
+func (sp *StoredPolicy) Validate() error {
+	sp.Policy.Normalize()
+	var v Validation
+	if !ValidName(sp.Name) {
+		v.Add("name", "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+	}
+	checkText(&v, "description", sp.Description, MaxPolicyDescLen, false)
+	sp.Policy.Validate(&v, "policy", "")
+	return v.Err()
+}
+
+// counted returns the reviews that count: not void, one per reviewer (the
+// latest), and not the requester's unless the policy allows self-review.
+func (pol Policy) counted(reviews []Review, requester string) []Review {
+	var out []Review
+	seen := map[string]int{}
+	for _, rv := range reviews {
+		if rv.Void || (rv.Reviewer == requester && !pol.AllowSelfReview) {
+			continue
+		}
+		if i, ok := seen[rv.Reviewer]; ok {
+			out[i] = rv
+			continue
+		}
+		seen[rv.Reviewer] = len(out)
+		out = append(out, rv)
+	}
+	return out
+}
+
+// RuleProgress is how far one rule of a request's policy has come.
+type RuleProgress struct {
+	Stage           string   `json:"stage,omitempty"`
+	Rule            string   `json:"rule"`
+	Needed          int      `json:"needed"`
+	Approvals       int      `json:"approvals"`
+	ApprovedBy      []string `json:"approved_by"`
+	Rejections      int      `json:"rejections"`
+	RejectedBy      []string `json:"rejected_by"`
+	RejectThreshold int      `json:"reject_threshold"`
+	Satisfied       bool     `json:"satisfied"`
+	// Open is true when the rule's stage accepts reviews now.
+	Open bool `json:"open"`
+	// MayApprove says who may still approve: listed principals who have
+	// not reviewed, the listed groups, or anyone with the review scope.
+	MayApprove Eligibility `json:"may_approve"`
+}
+
+// Eligibility describes a set of reviewers.
+type Eligibility struct {
+	Anyone     bool     `json:"anyone"`
+	Principals []string `json:"principals"`
+	Groups     []string `json:"groups"`
+}
+
+// evaluation is the state of a policy over a request's reviews.
+type evaluation struct {
+	rules     []RuleProgress
+	open      int  // index of the open stage; len(stages) when all hold
+	satisfied bool // every rule of every stage holds
+	rejected  bool // some rule reached its reject threshold
+	rejectBy  string
+}
+
+// evaluate computes each rule's progress. A review counts for every rule
+// of the stage it was given in (Review.Stage) for which its reviewer is
+// eligible; a reviewer counts once per request.
+func (pol Policy) evaluate(reviews []Review, requester string) evaluation {
+	counted := pol.counted(reviews, requester)
+	reviewed := map[string]bool{}
+	for _, rv := range counted {
+		reviewed[rv.Reviewer] = true
+	}
+	stages := pol.stages()
+	ev := evaluation{open: len(stages)}
+	var stageOf []int
+	for si, st := range stages {
+		stageHolds := true
+		for _, rule := range st.Rules {
+			rp := RuleProgress{
+				Stage: st.Name, Rule: rule.Name, Needed: rule.MinApprovals,
+				RejectThreshold: rule.threshold(), ApprovedBy: []string{}, RejectedBy: []string{},
+				MayApprove: Eligibility{Principals: []string{}, Groups: []string{}},
+			}
+			for _, rv := range counted {
+				if rv.Stage != si || !rule.eligible(rv.Reviewer, rv.Groups) {
+					continue
+				}
+				if rv.Decision == DecisionApprove {
+					rp.ApprovedBy = append(rp.ApprovedBy, rv.Reviewer)
+				} else {
+					rp.RejectedBy = append(rp.RejectedBy, rv.Reviewer)
+				}
+			}
+			rp.Approvals, rp.Rejections = len(rp.ApprovedBy), len(rp.RejectedBy)
+			rp.Satisfied = rp.Approvals >= rule.MinApprovals
+			if rp.Rejections >= rp.RejectThreshold && !ev.rejected {
+				ev.rejected, ev.rejectBy = true, rule.Name
+			}
+			if !rp.Satisfied {
+				stageHolds = false
+				rp.MayApprove.Anyone = rule.anyone()
+				rp.MayApprove.Groups = append(rp.MayApprove.Groups, rule.Groups...)
+				for _, id := range rule.Principals {
+					if !reviewed[id] && (id != requester || pol.AllowSelfReview) {
+						rp.MayApprove.Principals = append(rp.MayApprove.Principals, id)
+					}
+				}
+			}
+			ev.rules = append(ev.rules, rp)
+			stageOf = append(stageOf, si)
+		}
+		if !stageHolds && ev.open == len(stages) {
+			ev.open = si
+		}
+	}
+	// Only the open stage's rules accept reviews; later stages wait.
+	for i := range ev.rules {
+		ev.rules[i].Open = stageOf[i] == ev.open
+	}
+	ev.satisfied = ev.open == len(stages)
+	return ev
+}
+
+// openRules returns the rules of the open stage, or nil when every stage holds.
+func (pol Policy) openRules(ev evaluation) []Rule {
+	st := pol.stages()
+	if ev.open >= len(st) {
+		return nil
+	}
+	return st[ev.open].Rules
+}
+
 // Eligible reports whether principal p may review a request under policy pol
-// made by requester: p must be eligible for at least one rule and, unless
-// the policy allows it, must not be the requester. The returned error says why not.
-func (pol Policy) Eligible(p Principal, requester string) error {
+// made by requester, given the reviews so far: p must be eligible for a rule
+// of the stage open now and, unless the policy allows it, must not be the
+// requester. The returned error says why not.
+func (pol Policy) Eligible(p Principal, requester string, reviews []Review) error {
 	if p.ID == requester && !pol.AllowSelfReview {
 		return Errorf(KindForbidden, CodeSelfReview, "the requester may not review their own request")
 	}
-	for _, r := range pol.Rules {
+	ev := pol.evaluate(reviews, requester)
+	stages := pol.stages()
+	for _, r := range pol.openRules(ev) {
 		if r.eligible(p.ID, p.Groups) {
 			return nil
 		}
 	}
+	// Say whether p would be eligible later (or was earlier), so the
+	// refusal tells them what to wait for.
+	for si, st := range stages {
+		for _, r := range st.Rules {
+			if r.eligible(p.ID, p.Groups) && si > ev.open {
+				return Errorf(KindConflict, CodeStageNotOpen, "%s reviews in stage %s, which opens after stage %s is satisfied", p.ID, st.Name, stages[ev.open].Name)
+			}
+		}
+	}
+	if ev.open >= len(stages) {
+		return Errorf(KindConflict, CodeInvalidTransition, "every rule of the policy is satisfied; no more reviews are needed")
+	}
 	return Errorf(KindForbidden, CodeNotEligible, "%s is not an eligible reviewer for this request", p.ID)
 }
 
-// outcome evaluates the policy over the counted reviews (one per reviewer,
-// void ones excluded) after a review with decision d tipped it. A reject
-// decides as soon as any rule's reject threshold is reached; an approve
-// decides when every rule has its approvals. Otherwise nothing is decided.
-// One review counts for every rule its reviewer is eligible for.
-func (pol Policy) outcome(reviews []Review, d Decision) (Decision, bool) {
-	for _, r := range pol.Rules {
-		approvals, rejections := 0, 0
-		for _, rv := range reviews {
-			if rv.Void || !r.eligible(rv.Reviewer, rv.Groups) {
-				continue
-			}
-			if rv.Decision == DecisionApprove {
-				approvals++
-			} else {
-				rejections++
-			}
-		}
-		threshold := max(r.RejectThreshold, 1)
-		if d == DecisionReject && rejections >= threshold {
-			return DecisionReject, true
-		}
-		if d == DecisionApprove && approvals < r.MinApprovals {
-			return "", false
-		}
+// reviewerKeys are the keys under which a stores indexes a reviewer's inbox.
+const (
+	keyAnyone    = "*"
+	keyPrincipal = "p:"
+	keyGroup     = "g:"
+)
+
+// InboxKeys returns the keys under which principal p finds requests
+// awaiting its review in a store's inbox index (see Request.Index).
+func InboxKeys(p Principal) []string {
+	keys := []string{keyAnyone, keyPrincipal + p.ID}
+	for _, g := range p.Groups {
+		keys = append(keys, keyGroup+g)
 	}
-	if d == DecisionApprove {
-		return DecisionApprove, true
-	}
-	return "", false
+	slices.Sort(keys)
+	return slices.Compact(keys)
 }

@@ -3,6 +3,8 @@ package approval
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -39,7 +41,9 @@ type Review struct {
 	Comment  string    `json:"comment"`
 	At       time.Time `json:"at"`
 	Version  int64     `json:"version"`
-	Void     bool      `json:"void"`
+	// Stage is the index of the policy stage the review was given in.
+	Stage int  `json:"stage"`
+	Void  bool `json:"void"`
 }
 
 // Delivery is the state of delivering a decision to the request's service rule.
@@ -52,39 +56,102 @@ type Delivery struct {
 
 // Request is an approval request.
 type Request struct {
-	ID             string          `json:"id"`
-	Title          string          `json:"title"`
-	Description    string          `json:"description"`
-	Payload        json.RawMessage `json:"payload"`
-	Requester      string          `json:"requester"`
-	ServiceRule    string          `json:"service_rule"`
-	Deadline       *time.Time      `json:"deadline"`
-	Policy         Policy          `json:"policy"`
-	Status         Status          `json:"status"`
-	PreviousStatus *Status         `json:"previous_status"`
-	Comment        string          `json:"comment"`
-	Reviews        []Review        `json:"reviews"`
-	Delivery       *Delivery       `json:"delivery"`
-	Version        int64           `json:"version"`
-	CreatedAt      time.Time       `json:"created_at"`
-	UpdatedAt      time.Time       `json:"updated_at"`
-	DecidedAt      *time.Time      `json:"decided_at"`
+	ID          string          `json:"id"`
+	Title       string          `json:"title"`
+	Description string          `json:"description"`
+	Payload     json.RawMessage `json:"payload"`
+	Requester   string          `json:"requester"`
+	ServiceRule string          `json:"service_rule"`
+	Deadline    *time.Time      `json:"deadline"`
+	Policy      Policy          `json:"policy"`
+	// PolicySource says where the policy came from: "inline",
+	// "policy:<name>", "service_rule:<name>" or "default".
+	PolicySource string `json:"policy_source"`
+	// DependsOn lists requests that must be approved before this one is.
+	DependsOn []string `json:"depends_on"`
+	// RemindAfter, when set, re-requests reviews that often while pending;
+	// NextReminderAt is when the next reminder is due.
+	RemindAfter    Duration   `json:"remind_after,omitempty"`
+	NextReminderAt *time.Time `json:"next_reminder_at"`
+	// Reason says why approvald decided the request by itself (a
+	// dependency's outcome, the deadline).
+	Reason         string     `json:"reason,omitempty"`
+	Status         Status     `json:"status"`
+	PreviousStatus *Status    `json:"previous_status"`
+	Comment        string     `json:"comment"`
+	Reviews        []Review   `json:"reviews"`
+	Delivery       *Delivery  `json:"delivery"`
+	Version        int64      `json:"version"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	DecidedAt      *time.Time `json:"decided_at"`
 	// HistoryHead is the hash of the request's latest history entry; the next
 	// entry chains to it.
 	HistoryHead string `json:"-"`
+
+	// deps holds the statuses of the dependencies as the engine last read
+	// them (see SetDependencies); it is not stored.
+	deps Deps
 }
 
-// MarshalJSON encodes r, adding status_code, the numeric status.
+// Deps maps the ids of a request's dependencies to their statuses.
+type Deps map[string]Status
+
+// SetDependencies tells r the current statuses of its dependencies, which
+// decide whether a satisfied policy approves it and are shown in its progress.
+func (r *Request) SetDependencies(d Deps) { r.deps = d }
+
+// MarshalJSON encodes r, adding status_code, the numeric status, and
+// progress, how far the policy and the dependencies have come.
 func (r Request) MarshalJSON() ([]byte, error) {
 	type plain Request
 	p := plain(r)
 	if p.Reviews == nil {
 		p.Reviews = []Review{}
 	}
+	if p.DependsOn == nil {
+		p.DependsOn = []string{}
+	}
 	return json.Marshal(struct {
 		plain
-		StatusCode int `json:"status_code"`
-	}{p, int(r.Status)})
+		StatusCode int      `json:"status_code"`
+		Progress   Progress `json:"progress"`
+	}{p, int(r.Status), r.Progress()})
+}
+
+// Duration is a length of time that reads and writes JSON as a Go duration
+// string such as "30m" or "4h".
+type Duration time.Duration
+
+// MarshalJSON writes d as a duration string without zero units ("1h30m").
+func (d Duration) MarshalJSON() ([]byte, error) {
+	s := time.Duration(d).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return json.Marshal(s)
+}
+
+// UnmarshalJSON reads a duration string ("90m", "4h") or a number of seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var secs float64
+	if json.Unmarshal(b, &secs) == nil {
+		*d = Duration(time.Duration(secs * float64(time.Second)))
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return errors.New(`must be a duration such as "30m" or "4h", or a number of seconds`)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New(`must be a duration such as "30m" or "4h", or a number of seconds`)
+	}
+	*d = Duration(v)
+	return nil
 }
 
 // Clone returns a deep copy of r, so that a change can be compared with the
@@ -92,8 +159,13 @@ func (r Request) MarshalJSON() ([]byte, error) {
 func (r *Request) Clone() *Request {
 	c := *r
 	c.Payload = bytes.Clone(r.Payload)
-	c.Policy.Rules = slices.Clone(r.Policy.Rules)
+	c.Policy = r.Policy.Clone()
 	c.Reviews = slices.Clone(r.Reviews)
+	c.DependsOn = slices.Clone(r.DependsOn)
+	if r.NextReminderAt != nil {
+		t := *r.NextReminderAt
+		c.NextReminderAt = &t
+	}
 	if r.Delivery != nil {
 		d := *r.Delivery
 		c.Delivery = &d
@@ -113,6 +185,16 @@ type Draft struct {
 	Payload     json.RawMessage
 	ServiceRule string
 	Deadline    *time.Time
+	DependsOn   []string
+	RemindAfter Duration
+	// Dependencies are the statuses of the requests named in DependsOn, as
+	// found by the engine; an id missing here does not exist.
+	Dependencies Deps
+	// Policy and PolicyName are what the requester asked for: an inline
+	// policy or a stored one by name. The engine resolves them (or the
+	// service rule's policy, or the default) into the policy New is given.
+	Policy     *Policy
+	PolicyName string
 }
 
 // Field is one optional field of a Patch: Set says whether it was given.
@@ -133,6 +215,8 @@ type Patch struct {
 	Deadline    Field[*time.Time]
 	ServiceRule Field[string]
 	Comment     Field[string]
+	Policy      Field[Policy]
+	RemindAfter Field[Duration]
 }
 
 // fields returns the JSON names of the fields p sets.
@@ -149,6 +233,8 @@ func (p Patch) fields() []string {
 	add(p.Deadline.Set, "deadline")
 	add(p.ServiceRule.Set, "service_rule")
 	add(p.Comment.Set, "comment")
+	add(p.Policy.Set, "policy")
+	add(p.RemindAfter.Set, "remind_after")
 	return out
 }
 
@@ -210,6 +296,36 @@ func checkDeadline(v *Validation, d *time.Time, now time.Time) {
 	}
 }
 
+func checkRemindAfter(v *Validation, d Duration) {
+	if d != 0 && (time.Duration(d) < MinRemindAfter || time.Duration(d) > MaxRemindAfter) {
+		v.Add("remind_after", "must be between %s and 5 years (or 0 for no reminders)", MinRemindAfter)
+	}
+}
+
+// checkDependencies validates the depends_on of a new request against the
+// statuses found. A request can only depend on requests that exist when it
+// is created and depends_on never changes, so dependencies cannot form a cycle.
+func checkDependencies(v *Validation, ids []string, found Deps) {
+	if len(ids) > MaxDependencies {
+		v.Add("depends_on", "at most %d dependencies are allowed", MaxDependencies)
+		return
+	}
+	seen := map[string]bool{}
+	for i, id := range ids {
+		field := fmt.Sprintf("depends_on[%d]", i)
+		st, ok := found[id]
+		switch {
+		case seen[id]:
+			v.Add(field, "%s is listed twice", id)
+		case !ok:
+			v.Add(field, "there is no request %s", id)
+		case failedDependency(st):
+			v.Add(field, "request %s is already %s, so this request could never be approved", id, st)
+		}
+		seen[id] = true
+	}
+}
+
 // compactPayload returns p compacted, so equal objects are stored alike.
 func compactPayload(p json.RawMessage) json.RawMessage {
 	var b bytes.Buffer
@@ -220,8 +336,10 @@ func compactPayload(p json.RawMessage) json.RawMessage {
 }
 
 // New validates d and returns the new pending request made by p, with its
-// creation Change. id must be a fresh unique id; pol is the resolved policy.
-func New(id string, d Draft, p Principal, pol Policy, now time.Time) (*Request, Change, error) {
+// creation Change. id must be a fresh unique id; pol is the resolved
+// policy, which must be valid for this requester, and source says where it
+// came from (see Request.PolicySource).
+func New(id string, d Draft, p Principal, pol Policy, source string, now time.Time) (*Request, Change, error) {
 	now = TruncateTime(now)
 	var v Validation
 	checkTitle(&v, d.Title)
@@ -232,6 +350,11 @@ func New(id string, d Draft, p Principal, pol Policy, now time.Time) (*Request, 
 	checkPayload(&v, d.Payload)
 	checkServiceRule(&v, d.ServiceRule)
 	checkDeadline(&v, d.Deadline, now)
+	checkRemindAfter(&v, d.RemindAfter)
+	checkDependencies(&v, d.DependsOn, d.Dependencies)
+	pol = pol.Clone()
+	pol.Normalize()
+	pol.Validate(&v, "policy", selfReviewer(pol, p.ID))
 	if err := v.Err(); err != nil {
 		return nil, Change{}, err
 	}
@@ -239,21 +362,26 @@ func New(id string, d Draft, p Principal, pol Policy, now time.Time) (*Request, 
 		return nil, Change{}, Errorf(KindForbidden, CodeMissingScope, "creating a request needs the %s scope", ScopeCreate)
 	}
 	r := &Request{
-		ID:          id,
-		Title:       d.Title,
-		Description: d.Description,
-		Payload:     compactPayload(d.Payload),
-		Requester:   p.ID,
-		ServiceRule: d.ServiceRule,
-		Policy:      pol,
-		Status:      StatusPending,
-		Reviews:     []Review{},
-		CreatedAt:   now,
+		ID:           id,
+		Title:        d.Title,
+		Description:  d.Description,
+		Payload:      compactPayload(d.Payload),
+		Requester:    p.ID,
+		ServiceRule:  d.ServiceRule,
+		Policy:       pol,
+		PolicySource: source,
+		DependsOn:    slices.Clone(d.DependsOn),
+		RemindAfter:  d.RemindAfter,
+		Status:       StatusPending,
+		Reviews:      []Review{},
+		CreatedAt:    now,
 	}
 	if d.Deadline != nil {
 		t := TruncateTime(*d.Deadline)
 		r.Deadline = &t
 	}
+	r.scheduleReminder(now)
+	r.deps = d.Dependencies
 	ch := r.record(nil, ActionCreate, p.ID, now)
 	return r, ch, nil
 }

@@ -48,8 +48,11 @@ type ServiceRule struct {
 	Timeout     time.Duration     `json:"-"`
 	MaxAttempts int               `json:"max_attempts"`
 	Headers     map[string]string `json:"headers"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
+	// Policy names the stored policy of requests made for this rule that
+	// choose none themselves; empty means the server default.
+	Policy    string    `json:"policy"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 var (
@@ -202,6 +205,9 @@ func (r *ServiceRule) Validate(allowPrivate bool) error {
 	}
 	if r.Headers == nil {
 		r.Headers = map[string]string{}
+	}
+	if r.Policy != "" && !ValidName(r.Policy) {
+		v.Add("policy", "must name a stored policy (1-64 letters, digits, '.', '_' or '-')")
 	}
 	return v.Err()
 }

@@ -42,6 +42,25 @@ type Store interface {
 	Outbox(ctx context.Context, after int64, limit int) ([]OutboxRecord, error)
 	// LatestOutboxSeq returns the highest outbox sequence number, 0 if none.
 	LatestOutboxSeq(ctx context.Context) (int64, error)
+	// Inbox returns up to q.Limit pending requests awaiting a review by
+	// q.Principal, oldest (lowest id) first, with ids above q.After: those
+	// whose Index().Inbox holds one of InboxKeys(q.Principal) and whose
+	// Index().Excluded does not hold the principal.
+	Inbox(ctx context.Context, q InboxQuery) ([]*Request, error)
+	// Statuses returns the statuses of the requests with these ids; ids
+	// that do not exist are absent from the result.
+	Statuses(ctx context.Context, ids []string) (Deps, error)
+	// Dependents returns the ids of pending requests whose Index().DependsOn
+	// holds id, oldest first.
+	Dependents(ctx context.Context, id string) ([]string, error)
+	// Unresolved returns the ids of up to limit pending requests that their
+	// dependencies decide now: a dependency is rejected, cancelled or
+	// expired, or the request is blocked (Index().Blocked) and every
+	// dependency is approved.
+	Unresolved(ctx context.Context, limit int) ([]string, error)
+	// DueReminders returns the ids of up to limit pending requests that are
+	// not blocked and whose next reminder is at or before now, earliest first.
+	DueReminders(ctx context.Context, now time.Time, limit int) ([]string, error)
 	// DeleteIdempotencyBefore forgets idempotency records created before t.
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error)
 
@@ -55,7 +74,9 @@ type Store interface {
 	RevokeAPIKey(ctx context.Context, id string, t time.Time) error
 
 	// CreateServiceRule stores a new rule and sets its ID (a positive
-	// integer, never reused) and times; a rule of the same name is a conflict.
+	// integer, never reused) and times; a rule of the same name is a
+	// conflict. A rule naming a policy that is not stored is a KindInvalid
+	// error on field "policy". UpdateServiceRule checks the same.
 	CreateServiceRule(ctx context.Context, r *ServiceRule) error
 	// GetServiceRule returns the rule with the given name.
 	GetServiceRule(ctx context.Context, name string) (*ServiceRule, error)
@@ -69,6 +90,20 @@ type Store interface {
 	// DeleteServiceRule deletes the rule; while a request that is not final
 	// names it, that is a KindConflict error.
 	DeleteServiceRule(ctx context.Context, name string) error
+
+	// CreatePolicy stores a new named policy (version 1); an existing name
+	// is a KindConflict error.
+	CreatePolicy(ctx context.Context, p *StoredPolicy) error
+	// GetPolicy returns the stored policy with the given name.
+	GetPolicy(ctx context.Context, name string) (*StoredPolicy, error)
+	// ListPolicies returns every stored policy by name.
+	ListPolicies(ctx context.Context) ([]StoredPolicy, error)
+	// UpdatePolicy loads the policy, calls fn with it and stores the result
+	// with the version incremented, in one transaction (the name cannot change).
+	UpdatePolicy(ctx context.Context, name string, fn func(*StoredPolicy) error) (*StoredPolicy, error)
+	// DeletePolicy deletes the policy; while a service rule names it, that
+	// is a KindConflict error.
+	DeletePolicy(ctx context.Context, name string) error
 
 	// ClaimDeliveries leases up to limit due webhook deliveries: outbox
 	// events with a Webhook target, not finished, whose next attempt is at
@@ -112,6 +147,13 @@ type Filter struct {
 	ServiceRule string
 	Before      string // keyset cursor: only ids less than this canonical id (ids are time-ordered)
 	Limit       int
+}
+
+// InboxQuery selects a reviewer's inbox.
+type InboxQuery struct {
+	Principal Principal // whose inbox: its id and groups matter
+	After     string    // keyset cursor: only ids greater than this canonical id
+	Limit     int
 }
 
 // Idempotency records the response to a create made with an Idempotency-Key,

@@ -24,15 +24,16 @@ const (
 	ActionDelivered      Action = "delivered"
 	ActionDeliveryFailed Action = "delivery_failed"
 	ActionRedeliver      Action = "redeliver"
+	ActionRemind         Action = "remind"
 )
 
 // objectFields are the fields that make up what is being approved; together
 // with comment they are what a PATCH may name.
-var objectFields = []string{"title", "description", "payload", "deadline", "service_rule"}
+var objectFields = []string{"title", "description", "payload", "deadline", "service_rule", "policy", "remind_after"}
 
 // voidingFields are the fields whose change voids earlier reviews: the
-// reviewers did not see the new value.
-var voidingFields = []string{"payload"}
+// reviewers did not see the new value, or reviewed under other rules.
+var voidingFields = []string{"payload", "policy"}
 
 // toPrevious, as a target, means "back to the previous status" (redelivery
 // of the decision that failed).
@@ -58,6 +59,7 @@ var table = map[Status]state{
 			ActionReject:  StatusAcknowledgedRejected,
 			ActionCancel:  StatusAcknowledgedCancelled,
 			ActionExpire:  StatusExpired,
+			ActionRemind:  StatusPending,
 		},
 	},
 	StatusError: {
@@ -200,7 +202,18 @@ func (r *Request) Edit(p Principal, patch Patch, expect *int64, now time.Time) (
 	if err := r.checkOverdue(now); err != nil {
 		return Change{}, err
 	}
+	if patch.Policy.Set && !p.IsAdmin() {
+		return Change{}, Errorf(KindForbidden, CodeNotOwner, "only an admin may change the policy of a request")
+	}
 	var v Validation
+	if patch.Policy.Set {
+		patch.Policy.Value = patch.Policy.Value.Clone()
+		patch.Policy.Value.Normalize()
+		patch.Policy.Value.Validate(&v, "policy", selfReviewer(patch.Policy.Value, r.Requester))
+	}
+	if patch.RemindAfter.Set {
+		checkRemindAfter(&v, patch.RemindAfter.Value)
+	}
 	if patch.Title.Set {
 		checkTitle(&v, patch.Title.Value)
 	}
@@ -246,6 +259,14 @@ func (r *Request) Edit(p Principal, patch Patch, expect *int64, now time.Time) (
 	if patch.Comment.Set {
 		r.Comment = patch.Comment.Value
 	}
+	if patch.Policy.Set {
+		r.Policy = patch.Policy.Value
+		r.PolicySource = "inline"
+	}
+	if patch.RemindAfter.Set && patch.RemindAfter.Value != r.RemindAfter {
+		r.RemindAfter = patch.RemindAfter.Value
+		r.scheduleReminder(now)
+	}
 	changed := changedFields(before, r)
 	if len(changed) == 0 {
 		return Change{}, nil
@@ -264,10 +285,21 @@ func (r *Request) Edit(p Principal, patch Patch, expect *int64, now time.Time) (
 	return r.record(before, action, p.ID, now), nil
 }
 
+// ReviewInput is a reviewer's decision. Seen, when set, is the version of
+// the request the reviewer looked at; a review of an older version is refused.
+type ReviewInput struct {
+	Decision Decision
+	Comment  string
+	Seen     *int64
+}
+
 // Review records p's decision on r, with an optional comment, and decides the
 // request when the decision tips the policy. expect is the If-Match version.
-func (r *Request) Review(p Principal, d Decision, comment string, expect *int64, now time.Time) (Change, error) {
+// An approval that satisfies the policy approves the request only when every
+// dependency is approved (see SetDependencies); otherwise it stays pending.
+func (r *Request) Review(p Principal, in ReviewInput, expect *int64, now time.Time) (Change, error) {
 	now = TruncateTime(now)
+	d := in.Decision
 	if d != DecisionApprove && d != DecisionReject {
 		var v Validation
 		v.Add("decision", "must be %q or %q", DecisionApprove, DecisionReject)
@@ -276,6 +308,9 @@ func (r *Request) Review(p Principal, d Decision, comment string, expect *int64,
 	if err := r.checkVersion(expect); err != nil {
 		return Change{}, err
 	}
+	if in.Seen != nil && *in.Seen != r.Version {
+		return Change{}, Errorf(KindConflict, CodeStaleVersion, "the review is of version %d but the request is at version %d; read it again before reviewing", *in.Seen, r.Version)
+	}
 	if !Allowed(r.Status, ActionReview) {
 		return Change{}, refuse(r.Status, string(d))
 	}
@@ -283,14 +318,15 @@ func (r *Request) Review(p Principal, d Decision, comment string, expect *int64,
 		return Change{}, err
 	}
 	var v Validation
-	checkText(&v, "comment", comment, MaxCommentLen, false)
+	checkText(&v, "comment", in.Comment, MaxCommentLen, false)
 	if err := v.Err(); err != nil {
 		return Change{}, err
 	}
 	if !p.Has(ScopeReview) {
 		return Change{}, Errorf(KindForbidden, CodeMissingScope, "reviewing needs the %s scope", ScopeReview)
 	}
-	if err := r.Policy.Eligible(p, r.Requester); err != nil {
+	stage, err := r.reviewStage(p)
+	if err != nil {
 		return Change{}, err
 	}
 	before := r.Clone()
@@ -307,17 +343,52 @@ func (r *Request) Review(p Principal, d Decision, comment string, expect *int64,
 	}
 	r.Reviews = append(r.Reviews, Review{
 		Reviewer: p.ID, Groups: slices.Clone(p.Groups), Decision: d,
-		Comment: comment, At: now, Version: r.Version,
+		Comment: in.Comment, At: now, Version: r.Version, Stage: stage,
 	})
 	action := ActionReview
-	if decided, ok := r.Policy.outcome(r.Reviews, d); ok {
+	ev := r.Policy.evaluate(r.Reviews, r.Requester)
+	depsApproved, _, _ := r.dependencyOutcome()
+	switch {
+	case d == DecisionReject && ev.rejected:
+		action = ActionReject
+	case d == DecisionApprove && ev.satisfied && !ev.rejected && depsApproved:
 		action = ActionApprove
-		if decided == DecisionReject {
-			action = ActionReject
-		}
+	}
+	if action != ActionReview {
 		r.transition(action, now)
+	} else if ev.satisfied {
+		r.NextReminderAt = nil // only dependencies hold it now
 	}
 	return r.record(before, action, p.ID, now), nil
+}
+
+// reviewStage returns the stage p's review counts in, or why p may not
+// review. While pending that is the open stage. In error (deciding again
+// after a failed delivery) every stage is done: p must be eligible for some
+// rule, and the review keeps the stage of p's earlier review.
+func (r *Request) reviewStage(p Principal) (int, error) {
+	if r.Status == StatusPending {
+		if err := r.Policy.Eligible(p, r.Requester, r.Reviews); err != nil {
+			return 0, err
+		}
+		return r.Policy.evaluate(r.Reviews, r.Requester).open, nil
+	}
+	if p.ID == r.Requester && !r.Policy.AllowSelfReview {
+		return 0, Errorf(KindForbidden, CodeSelfReview, "the requester may not review their own request")
+	}
+	for i := len(r.Reviews) - 1; i >= 0; i-- {
+		if rv := r.Reviews[i]; rv.Reviewer == p.ID && !rv.Void {
+			return rv.Stage, nil
+		}
+	}
+	for si, st := range r.Policy.stages() {
+		for _, rule := range st.Rules {
+			if rule.eligible(p.ID, p.Groups) {
+				return si, nil
+			}
+		}
+	}
+	return 0, Errorf(KindForbidden, CodeNotEligible, "%s is not an eligible reviewer for this request", p.ID)
 }
 
 // Cancel cancels r on behalf of p (the requester or an admin).
@@ -356,6 +427,7 @@ func (r *Request) Expire(now time.Time) Change {
 		return Change{}
 	}
 	before := r.Clone()
+	r.Reason = "the deadline passed before the request was approved"
 	r.transition(ActionExpire, now)
 	return r.record(before, ActionExpire, System.ID, now)
 }
@@ -373,6 +445,7 @@ func (r *Request) transition(a Action, now time.Time) {
 	prev := r.Status
 	r.PreviousStatus = &prev
 	r.Status = to
+	r.scheduleReminder(now)
 	if to.Acknowledged() || to.Final() {
 		if r.DecidedAt == nil || prev == StatusError {
 			r.DecidedAt = &now

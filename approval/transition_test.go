@@ -19,7 +19,7 @@ var (
 
 func newRequest(t *testing.T, rule string) *Request {
 	t.Helper()
-	r, ch, err := New("0190a4e0-0000-7000-8000-000000000001", Draft{Title: "Pay invoice 42", Payload: json.RawMessage(`{"amount": 42}`), ServiceRule: rule}, alice, DefaultPolicy(), t0)
+	r, ch, err := New("0190a4e0-0000-7000-8000-000000000001", Draft{Title: "Pay invoice 42", Payload: json.RawMessage(`{"amount": 42}`), ServiceRule: rule}, alice, DefaultPolicy(), "default", t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestTransitionTable_DecisionsWithServiceRuleStopAtAcknowledged(t *testing.T
 }
 
 func TestEditable_PerStatus(t *testing.T) {
-	all := []string{"title", "description", "payload", "deadline", "service_rule", "comment"}
+	all := []string{"title", "description", "payload", "deadline", "service_rule", "comment", "policy", "remind_after"}
 	for _, s := range Statuses() {
 		var want []string
 		switch {
@@ -138,7 +138,7 @@ func TestReview_RequesterCannotApproveOwnRequest(t *testing.T) {
 	r := newRequest(t, "")
 	self := alice
 	self.Scopes = append(self.Scopes, ScopeReview)
-	_, err := r.Review(self, DecisionApprove, "", nil, t0)
+	_, err := r.Review(self, ReviewInput{Decision: DecisionApprove, Comment: ""}, nil, t0)
 	if CodeOf(err) != CodeSelfReview || KindOf(err) != KindForbidden {
 		t.Fatalf("err = %v, want self_review", err)
 	}
@@ -149,7 +149,7 @@ func TestReview_RequesterCannotApproveOwnRequest(t *testing.T) {
 
 func TestReview_OneApprovalDecidesWithoutServiceRule(t *testing.T) {
 	r := newRequest(t, "")
-	ch, err := r.Review(bob, DecisionApprove, "ok", nil, t0.Add(time.Minute))
+	ch, err := r.Review(bob, ReviewInput{Decision: DecisionApprove, Comment: "ok"}, nil, t0.Add(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestReview_OneApprovalDecidesWithoutServiceRule(t *testing.T) {
 
 func TestReview_WithServiceRuleGoesToAcknowledged(t *testing.T) {
 	r := newRequest(t, "billing")
-	if _, err := r.Review(bob, DecisionReject, "", nil, t0); err != nil {
+	if _, err := r.Review(bob, ReviewInput{Decision: DecisionReject, Comment: ""}, nil, t0); err != nil {
 		t.Fatal(err)
 	}
 	if r.Status != StatusAcknowledgedRejected {
@@ -180,17 +180,17 @@ func TestReview_WithServiceRuleGoesToAcknowledged(t *testing.T) {
 func TestReview_TwoOfThreePolicyAndDuplicate(t *testing.T) {
 	r := newRequest(t, "")
 	r.Policy = Policy{Rules: []Rule{{Name: "two", MinApprovals: 2, Principals: []string{"user:bob", "user:carol", "user:dave"}, RejectThreshold: 2}}}
-	if _, err := r.Review(bob, DecisionApprove, "", nil, t0); err != nil || r.Status != StatusPending {
+	if _, err := r.Review(bob, ReviewInput{Decision: DecisionApprove, Comment: ""}, nil, t0); err != nil || r.Status != StatusPending {
 		t.Fatalf("first approval: %v, %s", err, r.Status)
 	}
-	if _, err := r.Review(bob, DecisionApprove, "", nil, t0); CodeOf(err) != CodeAlreadyReviewed {
+	if _, err := r.Review(bob, ReviewInput{Decision: DecisionApprove, Comment: ""}, nil, t0); CodeOf(err) != CodeAlreadyReviewed {
 		t.Fatalf("duplicate review: err = %v", err)
 	}
 	outsider := Principal{ID: "user:eve", Scopes: []Scope{ScopeReview}}
-	if _, err := r.Review(outsider, DecisionApprove, "", nil, t0); CodeOf(err) != CodeNotEligible {
+	if _, err := r.Review(outsider, ReviewInput{Decision: DecisionApprove, Comment: ""}, nil, t0); CodeOf(err) != CodeNotEligible {
 		t.Fatalf("outsider: err = %v", err)
 	}
-	if _, err := r.Review(carol, DecisionApprove, "", nil, t0); err != nil || r.Status != StatusApproved {
+	if _, err := r.Review(carol, ReviewInput{Decision: DecisionApprove, Comment: ""}, nil, t0); err != nil || r.Status != StatusApproved {
 		t.Fatalf("second approval: %v, %s", err, r.Status)
 	}
 }
@@ -198,7 +198,7 @@ func TestReview_TwoOfThreePolicyAndDuplicate(t *testing.T) {
 func TestEdit_PayloadVoidsReviews(t *testing.T) {
 	r := newRequest(t, "")
 	r.Policy = Policy{Rules: []Rule{{Name: "two", MinApprovals: 2, RejectThreshold: 1}}}
-	if _, err := r.Review(bob, DecisionApprove, "", nil, t0); err != nil {
+	if _, err := r.Review(bob, ReviewInput{Decision: DecisionApprove, Comment: ""}, nil, t0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.Edit(alice, Patch{Title: Some("Pay invoice 43")}, nil, t0); err != nil || r.Reviews[0].Void {
@@ -208,7 +208,7 @@ func TestEdit_PayloadVoidsReviews(t *testing.T) {
 		t.Fatalf("payload edit kept the review: %v %+v", err, r.Reviews)
 	}
 	// Bob may review the new payload; his void review does not count.
-	if _, err := r.Review(bob, DecisionApprove, "", nil, t0); err != nil || r.Status != StatusPending {
+	if _, err := r.Review(bob, ReviewInput{Decision: DecisionApprove, Comment: ""}, nil, t0); err != nil || r.Status != StatusPending {
 		t.Fatalf("bob again: %v %s", err, r.Status)
 	}
 }
@@ -259,7 +259,7 @@ func TestExpire_OnlyOverduePending(t *testing.T) {
 	if ch := r.Expire(t0); !ch.IsZero() {
 		t.Fatal("expired before the deadline")
 	}
-	if _, err := r.Review(bob, DecisionApprove, "", nil, d); CodeOf(err) != CodeInvalidTransition {
+	if _, err := r.Review(bob, ReviewInput{Decision: DecisionApprove, Comment: ""}, nil, d); CodeOf(err) != CodeInvalidTransition {
 		t.Fatalf("review after the deadline: %v", err)
 	}
 	ch := r.Expire(d)
@@ -293,7 +293,7 @@ func TestNew_Validation(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, _, err := New("id", c.d, alice, DefaultPolicy(), t0)
+			_, _, err := New("id", c.d, alice, DefaultPolicy(), "default", t0)
 			e := AsError(err)
 			if e == nil || e.Kind != KindInvalid || len(e.Fields) == 0 || e.Fields[0].Field != c.field {
 				t.Fatalf("err = %#v, want invalid %s", err, c.field)
@@ -304,10 +304,10 @@ func TestNew_Validation(t *testing.T) {
 
 func TestHistory_ChainDetectsTampering(t *testing.T) {
 	r := newRequest(t, "")
-	_, ch1, _ := New(r.ID, Draft{Title: "Pay invoice 42", Payload: json.RawMessage(`{"amount":42}`)}, alice, DefaultPolicy(), t0)
+	_, ch1, _ := New(r.ID, Draft{Title: "Pay invoice 42", Payload: json.RawMessage(`{"amount":42}`)}, alice, DefaultPolicy(), "default", t0)
 	r2 := newRequest(t, "")
 	c2, _ := r2.Edit(alice, Patch{Comment: Some("hi")}, nil, t0)
-	c3, _ := r2.Review(bob, DecisionApprove, "fine", nil, t0)
+	c3, _ := r2.Review(bob, ReviewInput{Decision: DecisionApprove, Comment: "fine"}, nil, t0)
 	entries := []HistoryEntry{ch1.Entry, c2.Entry, c3.Entry}
 	if err := VerifyChain(entries); err != nil {
 		t.Fatalf("untouched chain: %v", err)

@@ -45,6 +45,9 @@ type Config struct {
 	Now     func() time.Time
 	// Backoff returns the wait before attempt n+1 after n failed attempts.
 	Backoff func(n int) time.Duration
+	// Settled, when set, is called with the request after each delivery
+	// outcome that changed it (the engine resolves its dependents).
+	Settled func(context.Context, *approval.Request)
 }
 
 // Dispatcher delivers decisions to service rules.
@@ -260,9 +263,14 @@ func (d *Dispatcher) deliver(ctx context.Context, c approval.Claim) {
 			return r.DeliveryFailed(attempts, out.reason, d.cfg.Now()), nil
 		}
 	}
-	if _, err := d.store.FinishDelivery(ctx, res, fn); err != nil {
+	r, err := d.store.FinishDelivery(ctx, res, fn)
+	if err != nil {
 		// The claim's lease will run out and the delivery come due again.
 		log.Error("recording the delivery outcome failed", "err", err)
+		return
+	}
+	if r != nil && d.cfg.Settled != nil {
+		d.cfg.Settled(ctx, r)
 	}
 }
 

@@ -73,7 +73,7 @@ func (f *fixture) decide(rule string, d approval.Decision) *approval.Request {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	r, err := f.eng.Review(f.ctx, reviewer, c.Request.ID, d, "", nil)
+	r, err := f.eng.Review(f.ctx, reviewer, c.Request.ID, approval.ReviewInput{Decision: d, Comment: ""}, nil)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestDispatcher_PermanentRefusalMovesToErrorKeepingTheComment(t *testing.T) 
 	if _, err := f.eng.Edit(f.ctx, requester, c.Request.ID, approval.Patch{Comment: approval.Some("keep me")}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.eng.Review(f.ctx, reviewer, c.Request.ID, approval.DecisionApprove, "", nil); err != nil {
+	if _, err := f.eng.Review(f.ctx, reviewer, c.Request.ID, approval.ReviewInput{Decision: approval.DecisionApprove, Comment: ""}, nil); err != nil {
 		t.Fatal(err)
 	}
 	got := f.waitStatus(c.Request.ID, approval.StatusError)
@@ -246,7 +246,7 @@ func TestDispatcher_ExhaustedRetriesMoveToErrorThenDecideAgain(t *testing.T) {
 	if _, err := f.eng.Edit(f.ctx, requester, r.ID, approval.Patch{ServiceRule: approval.Some("up")}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.eng.Review(f.ctx, reviewer, r.ID, approval.DecisionReject, "changed my mind", nil); err != nil {
+	if _, err := f.eng.Review(f.ctx, reviewer, r.ID, approval.ReviewInput{Decision: approval.DecisionReject, Comment: "changed my mind"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	f.waitStatus(r.ID, approval.StatusRejected)

@@ -124,10 +124,10 @@ func TestHub_DeliversInSequenceOrderToMatchingSubscribersOnly(t *testing.T) {
 			return eng.Edit(ctx, requester, b.Request.ID, approval.Patch{Title: approval.Some("b2")}, nil)
 		},
 		func() (*approval.Request, error) {
-			return eng.Review(ctx, reviewer, b.Request.ID, approval.DecisionReject, "", nil)
+			return eng.Review(ctx, reviewer, b.Request.ID, approval.ReviewInput{Decision: approval.DecisionReject, Comment: ""}, nil)
 		},
 		func() (*approval.Request, error) {
-			return eng.Review(ctx, reviewer, a.Request.ID, approval.DecisionApprove, "", nil)
+			return eng.Review(ctx, reviewer, a.Request.ID, approval.ReviewInput{Decision: approval.DecisionApprove, Comment: ""}, nil)
 		},
 	} {
 		if _, err := change(); err != nil {

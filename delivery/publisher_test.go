@@ -93,7 +93,7 @@ func (f *natsFixture) changes(n int) []approval.OutboxRecord {
 		f.t.Fatal(err)
 	}
 	if n > 1 {
-		if _, err := f.eng.Review(f.ctx, reviewer, ids[1], approval.DecisionApprove, "", nil); err != nil {
+		if _, err := f.eng.Review(f.ctx, reviewer, ids[1], approval.ReviewInput{Decision: approval.DecisionApprove}, nil); err != nil {
 			f.t.Fatal(err)
 		}
 	}

@@ -29,10 +29,11 @@ func ValidID(id string) bool {
 
 // Engine is the approval service. Its zero value is not usable; use New.
 type Engine struct {
-	store        approval.Store
-	now          func() time.Time
-	log          *slog.Logger
-	allowPrivate bool
+	store         approval.Store
+	now           func() time.Time
+	log           *slog.Logger
+	allowPrivate  bool
+	defaultPolicy approval.Policy
 }
 
 // Option configures an Engine.
@@ -46,7 +47,7 @@ func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
 
 // New returns an engine on store s.
 func New(s approval.Store, opts ...Option) *Engine {
-	e := &Engine{store: s, now: time.Now, log: slog.New(slog.DiscardHandler), allowPrivate: true}
+	e := &Engine{store: s, now: time.Now, log: slog.New(slog.DiscardHandler), allowPrivate: true, defaultPolicy: approval.DefaultPolicy()}
 	for _, o := range opts {
 		o(e)
 	}
@@ -73,12 +74,28 @@ func (e *Engine) Create(ctx context.Context, p approval.Principal, d approval.Dr
 	if err := e.checkRule(ctx, d.ServiceRule); err != nil {
 		return nil, err
 	}
+	pol, source, err := e.resolvePolicy(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	d.Dependencies = nil
+	if len(d.DependsOn) > 0 && len(d.DependsOn) <= approval.MaxDependencies {
+		var valid []string
+		for _, dep := range d.DependsOn {
+			if ValidID(dep) {
+				valid = append(valid, dep)
+			}
+		}
+		if d.Dependencies, err = e.store.Statuses(ctx, valid); err != nil {
+			return nil, err
+		}
+	}
 	id, err := uuid.NewV7()
 	if err != nil {
 		return nil, approval.Internal(err)
 	}
 	now := e.Now()
-	r, ch, err := approval.New(id.String(), d, p, approval.DefaultPolicy(), now)
+	r, ch, err := approval.New(id.String(), d, p, pol, source, now)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +153,9 @@ func (e *Engine) Get(ctx context.Context, id string) (*approval.Request, error) 
 			r.Delivery = d
 		}
 	}
+	if err := e.annotate(ctx, r); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -164,6 +184,9 @@ func (e *Engine) List(ctx context.Context, f approval.Filter) ([]*approval.Reque
 		rs = rs[:limit]
 		next = rs[limit-1].ID
 	}
+	if err := e.annotate(ctx, rs...); err != nil {
+		return nil, "", err
+	}
 	return rs, next, nil
 }
 
@@ -180,10 +203,19 @@ func (e *Engine) Edit(ctx context.Context, p approval.Principal, id string, patc
 	})
 }
 
-// Review records p's decision on the request.
-func (e *Engine) Review(ctx context.Context, p approval.Principal, id string, d approval.Decision, comment string, expect *int64) (*approval.Request, error) {
+// Review records p's decision on the request. An approval that satisfies
+// the policy decides only when every dependency is approved.
+func (e *Engine) Review(ctx context.Context, p approval.Principal, id string, in approval.ReviewInput, expect *int64) (*approval.Request, error) {
+	if !ValidID(id) {
+		return nil, errNotFound
+	}
+	deps, err := e.dependencies(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	return e.update(ctx, id, func(r *approval.Request) (approval.Change, error) {
-		return r.Review(p, d, comment, expect, e.Now())
+		r.SetDependencies(deps)
+		return r.Review(p, in, expect, e.Now())
 	})
 }
 
@@ -217,17 +249,26 @@ func (e *Engine) update(ctx context.Context, id string, fn func(*approval.Reques
 		}
 		return fn(r)
 	})
-	if err == nil && expired {
+	if err != nil {
+		return nil, err
+	}
+	e.Settled(ctx, r)
+	if expired {
 		return nil, approval.Errorf(approval.KindConflict, approval.CodeInvalidTransition,
 			"the deadline of this request passed at %s; it is expired", r.Deadline.Format(time.RFC3339))
 	}
-	return r, err
+	return r, e.annotate(ctx, r)
 }
 
 func (e *Engine) expire(ctx context.Context, id string) (*approval.Request, error) {
-	return e.store.UpdateApproval(ctx, id, func(r *approval.Request) (approval.Change, error) {
+	r, err := e.store.UpdateApproval(ctx, id, func(r *approval.Request) (approval.Change, error) {
 		return r.Expire(e.Now()), nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	e.Settled(ctx, r)
+	return r, nil
 }
 
 // expireBatch bounds the work of one sweep step.
@@ -258,7 +299,8 @@ func (e *Engine) ExpireDue(ctx context.Context) (int, error) {
 const idempotencyTTL = 24 * time.Hour
 
 // Sweep runs the background housekeeping every interval until ctx ends:
-// it expires overdue requests, forgets idempotency keys older than a day,
+// it expires overdue requests, decides requests their dependencies decide,
+// sends due reminders, forgets idempotency keys older than a day,
 // and deletes outbox events older than retention whose delivery is over
 // (and, when published is true, that were published).
 func (e *Engine) Sweep(ctx context.Context, interval, retention time.Duration, published bool) {
@@ -271,6 +313,16 @@ func (e *Engine) Sweep(ctx context.Context, interval, retention time.Duration, p
 			}
 		} else if n > 0 {
 			e.log.Info("expired overdue requests", "count", n)
+		}
+		if n, err := e.ResolveDue(ctx); err != nil {
+			if ctx.Err() == nil {
+				e.log.Error("dependency sweep failed", "err", err)
+			}
+		} else if n > 0 {
+			e.log.Info("decided requests by their dependencies", "count", n)
+		}
+		if _, err := e.RemindDue(ctx); err != nil && ctx.Err() == nil {
+			e.log.Error("reminder sweep failed", "err", err)
 		}
 		if _, err := e.store.DeleteIdempotencyBefore(ctx, e.Now().Add(-idempotencyTTL)); err != nil && ctx.Err() == nil {
 			e.log.Error("idempotency cleanup failed", "err", err)

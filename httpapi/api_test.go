@@ -28,6 +28,7 @@ type fixture struct {
 	url   string
 	clock *testClock
 	store approval.Store
+	eng   *engine.Engine
 	admin apiClient
 }
 
@@ -66,7 +67,7 @@ func setup(t *testing.T) *fixture {
 	}
 	srv := httptest.NewServer(New(Deps{Engine: eng, Keys: keys, Ready: st.Ping}))
 	t.Cleanup(srv.Close)
-	f := &fixture{t: t, url: srv.URL, clock: clock, store: st}
+	f := &fixture{t: t, url: srv.URL, clock: clock, store: st, eng: eng}
 	f.admin = apiClient{t: t, base: srv.URL, key: admin}
 	return f
 }

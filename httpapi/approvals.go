@@ -70,11 +70,28 @@ func parseTime(v *approval.Validation, field, s string) *time.Time {
 }
 
 type createBody struct {
-	Title       string          `json:"title"`
-	Description string          `json:"description"`
-	Payload     json.RawMessage `json:"payload"`
-	ServiceRule string          `json:"service_rule"`
-	Deadline    *string         `json:"deadline"`
+	Title       string           `json:"title"`
+	Description string           `json:"description"`
+	Payload     json.RawMessage  `json:"payload"`
+	ServiceRule string           `json:"service_rule"`
+	Deadline    *string          `json:"deadline"`
+	Policy      *approval.Policy `json:"policy"`
+	PolicyName  string           `json:"policy_name"`
+	DependsOn   []string         `json:"depends_on"`
+	RemindAfter json.RawMessage  `json:"remind_after"`
+}
+
+// parseDuration reads a duration field: a string such as "30m" or a number
+// of seconds; null or absent is 0.
+func parseDuration(v *approval.Validation, field string, raw json.RawMessage) approval.Duration {
+	var d approval.Duration
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		v.Add(field, "%s", err.Error())
+	}
+	return d
 }
 
 func (s *server) createApproval(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
@@ -92,13 +109,17 @@ func (s *server) createApproval(w http.ResponseWriter, r *http.Request, p approv
 	if err := decodeStrict(body, &in); err != nil {
 		return err
 	}
-	d := approval.Draft{Title: in.Title, Description: in.Description, Payload: in.Payload, ServiceRule: in.ServiceRule}
+	d := approval.Draft{
+		Title: in.Title, Description: in.Description, Payload: in.Payload, ServiceRule: in.ServiceRule,
+		Policy: in.Policy, PolicyName: in.PolicyName, DependsOn: in.DependsOn,
+	}
+	var v approval.Validation
 	if in.Deadline != nil {
-		var v approval.Validation
 		d.Deadline = parseTime(&v, "deadline", *in.Deadline)
-		if err := v.Err(); err != nil {
-			return err
-		}
+	}
+	d.RemindAfter = parseDuration(&v, "remind_after", in.RemindAfter)
+	if err := v.Err(); err != nil {
+		return err
 	}
 	c, err := s.Engine.Create(r.Context(), p, d, key, body)
 	if err != nil {
@@ -137,8 +158,11 @@ type listPage[T any] struct {
 	NextCursor *string `json:"next_cursor"`
 }
 
-func (s *server) listApprovals(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+func (s *server) listApprovals(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
 	q := r.URL.Query()
+	if q.Has("awaiting") {
+		return s.inbox(w, r, p)
+	}
 	var v approval.Validation
 	f := approval.Filter{Requester: q.Get("requester"), ServiceRule: q.Get("service_rule"), Limit: defaultListLimit}
 	for _, name := range q["status"] {
@@ -151,20 +175,8 @@ func (s *server) listApprovals(w http.ResponseWriter, r *http.Request, _ approva
 			f.Statuses = append(f.Statuses, st)
 		}
 	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > maxListLimit {
-			v.Add("limit", "must be a whole number from 1 to %d", maxListLimit)
-		}
-		f.Limit = n
-	}
-	if c := q.Get("cursor"); c != "" {
-		id, err := base64.RawURLEncoding.DecodeString(c)
-		if err != nil || len(id) == 0 || len(id) > 64 {
-			v.Add("cursor", "is not a cursor returned by this API")
-		}
-		f.Before = string(id)
-	}
+	f.Limit = parseLimit(&v, q.Get("limit"))
+	f.Before = parseCursor(&v, q.Get("cursor"))
 	if err := v.Err(); err != nil {
 		return err
 	}
@@ -172,6 +184,65 @@ func (s *server) listApprovals(w http.ResponseWriter, r *http.Request, _ approva
 	if err != nil {
 		return err
 	}
+	writeRequests(w, items, next)
+	return nil
+}
+
+// inbox answers GET /v1/approvals?awaiting=me: the pending requests awaiting
+// the caller's review, oldest first.
+func (s *server) inbox(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
+	q := r.URL.Query()
+	var v approval.Validation
+	if q.Get("awaiting") != "me" {
+		v.Add("awaiting", `must be "me"`)
+	}
+	for name := range q {
+		switch name {
+		case "awaiting", "limit", "cursor":
+		default:
+			v.Add(name, "cannot be combined with awaiting=me (only limit and cursor can)")
+		}
+	}
+	limit := parseLimit(&v, q.Get("limit"))
+	after := parseCursor(&v, q.Get("cursor"))
+	if err := v.Err(); err != nil {
+		return err
+	}
+	items, next, err := s.Engine.Inbox(r.Context(), p, after, limit)
+	if err != nil {
+		return err
+	}
+	writeRequests(w, items, next)
+	return nil
+}
+
+// parseLimit reads the limit query parameter ("" is the default).
+func parseLimit(v *approval.Validation, l string) int {
+	if l == "" {
+		return defaultListLimit
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 1 || n > maxListLimit {
+		v.Add("limit", "must be a whole number from 1 to %d", maxListLimit)
+	}
+	return n
+}
+
+// parseCursor reads the cursor query parameter: an opaque encoding of the
+// id a page ended at ("" for the first page).
+func parseCursor(v *approval.Validation, c string) string {
+	if c == "" {
+		return ""
+	}
+	id, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(id) == 0 || len(id) > 64 {
+		v.Add("cursor", "is not a cursor returned by this API")
+	}
+	return string(id)
+}
+
+// writeRequests writes a page of requests and the cursor of the next.
+func writeRequests(w http.ResponseWriter, items []*approval.Request, next string) {
 	page := listPage[*approval.Request]{Items: items}
 	if page.Items == nil {
 		page.Items = []*approval.Request{}
@@ -181,7 +252,6 @@ func (s *server) listApprovals(w http.ResponseWriter, r *http.Request, _ approva
 		page.NextCursor = &c
 	}
 	writeJSON(w, http.StatusOK, page)
-	return nil
 }
 
 // patchable are the fields a PATCH body may hold; others get a pointer to
@@ -190,6 +260,8 @@ var notPatchable = map[string]string{
 	"status":      "use POST /v1/approvals/{id}/reviews or /cancel to change the status",
 	"status_code": "use POST /v1/approvals/{id}/reviews or /cancel to change the status",
 	"reviews":     "use POST /v1/approvals/{id}/reviews to review",
+	"depends_on":  "dependencies are fixed when a request is created",
+	"policy_name": "send the policy itself (admins only)",
 }
 
 func (s *server) editApproval(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
@@ -249,6 +321,15 @@ func parsePatch(raw map[string]json.RawMessage) (approval.Patch, error) {
 			p.ServiceRule = str(field, val, true)
 		case "payload":
 			p.Payload = approval.Some(val)
+		case "policy":
+			var pol approval.Policy
+			if err := decodeStrict(val, &pol); err != nil || string(val) == "null" {
+				v.Add(field, "must be a policy object with rules or stages")
+				continue
+			}
+			p.Policy = approval.Some(pol)
+		case "remind_after":
+			p.RemindAfter = approval.Some(parseDuration(&v, field, val))
 		case "deadline":
 			p.Deadline = approval.Some[*time.Time](nil)
 			if string(val) != "null" {
@@ -273,6 +354,8 @@ func parsePatch(raw map[string]json.RawMessage) (approval.Patch, error) {
 type reviewBody struct {
 	Decision approval.Decision `json:"decision"`
 	Comment  string            `json:"comment"`
+	// Version is the version the reviewer saw; a stale one is refused.
+	Version *int64 `json:"version"`
 }
 
 func (s *server) reviewApproval(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
@@ -288,7 +371,8 @@ func (s *server) reviewApproval(w http.ResponseWriter, r *http.Request, p approv
 	if err := decodeStrict(body, &in); err != nil {
 		return err
 	}
-	req, err := s.Engine.Review(r.Context(), p, r.PathValue("id"), in.Decision, in.Comment, expect)
+	review := approval.ReviewInput{Decision: in.Decision, Comment: in.Comment, Seen: in.Version}
+	req, err := s.Engine.Review(r.Context(), p, r.PathValue("id"), review, expect)
 	if err != nil {
 		return err
 	}

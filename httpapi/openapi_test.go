@@ -34,7 +34,7 @@ var allProblemCodes = []string{
 	approval.CodeNotFound, approval.CodeInvalidTransition, approval.CodeAlreadyReviewed,
 	approval.CodeVersionMismatch, approval.CodeTooLarge, approval.CodeUnsupportedMedia,
 	approval.CodeIdempotencyMismatch, approval.CodeConflict, approval.CodeUnavailable,
-	approval.CodeMethodNotAllowed,
+	approval.CodeMethodNotAllowed, approval.CodeStageNotOpen, approval.CodeStaleVersion,
 }
 
 // contract is openapi.json as kin-openapi sees it, and a router over it.
@@ -604,7 +604,7 @@ func sampleApproval(t *testing.T) (*approval.Request, approval.Change) {
 	r, ch, err := approval.New("0190a5f0-0000-7000-8000-000000000001", approval.Draft{
 		Title: "Publish dataset X", Description: "for the quarterly report",
 		Payload: json.RawMessage(`{"dataset":"x","rows":3}`), Deadline: &deadline,
-	}, approval.Principal{ID: "svc:billing", Scopes: []approval.Scope{approval.ScopeCreate}}, approval.DefaultPolicy(), now)
+	}, approval.Principal{ID: "svc:billing", Scopes: []approval.Scope{approval.ScopeCreate}}, approval.DefaultPolicy(), "default", now)
 	if err != nil {
 		t.Fatal(err)
 	}

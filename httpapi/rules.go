@@ -34,6 +34,7 @@ type ruleBody struct {
 	Timeout     string            `json:"timeout"`
 	MaxAttempts int               `json:"max_attempts"`
 	Headers     map[string]string `json:"headers"`
+	Policy      string            `json:"policy"`
 }
 
 // parseTimeout reads a rule timeout such as "10s"; "" keeps the default.
@@ -61,7 +62,7 @@ func (s *server) createRule(w http.ResponseWriter, r *http.Request, _ approval.P
 	var v approval.Validation
 	rule := approval.ServiceRule{
 		Name: in.Name, URL: in.URL, Format: approval.RuleFormat(in.Format), Secret: in.Secret, APIKey: in.APIKey,
-		Timeout: parseTimeout(&v, in.Timeout), MaxAttempts: in.MaxAttempts, Headers: in.Headers,
+		Timeout: parseTimeout(&v, in.Timeout), MaxAttempts: in.MaxAttempts, Headers: in.Headers, Policy: in.Policy,
 	}
 	if err := v.Err(); err != nil {
 		return err
@@ -122,6 +123,7 @@ func (s *server) editRule(w http.ResponseWriter, r *http.Request, _ approval.Pri
 		return &out
 	}
 	url, format, secret, apiKey, timeout := str("url"), str("format"), str("secret"), str("api_key"), str("timeout")
+	policy := str("policy")
 	var attempts *int
 	if val, ok := raw["max_attempts"]; ok {
 		attempts = new(int)
@@ -136,7 +138,7 @@ func (s *server) editRule(w http.ResponseWriter, r *http.Request, _ approval.Pri
 	}
 	for field := range raw {
 		switch field {
-		case "url", "format", "secret", "api_key", "timeout", "max_attempts", "headers":
+		case "url", "format", "secret", "api_key", "timeout", "max_attempts", "headers", "policy":
 		case "name", "id":
 			v.Add(field, "cannot be changed; create a new rule instead")
 		default:
@@ -179,6 +181,9 @@ func (s *server) editRule(w http.ResponseWriter, r *http.Request, _ approval.Pri
 		}
 		if setHeaders {
 			rule.Headers = headers
+		}
+		if policy != nil {
+			rule.Policy = *policy
 		}
 	})
 	if err != nil {

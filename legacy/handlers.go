@@ -291,9 +291,9 @@ func (s *server) updateRequest(w http.ResponseWriter, r *http.Request, p approva
 	}
 	switch in.Status {
 	case approval.StatusApproved:
-		req, err = s.Engine.Review(ctx, p, in.ID, approval.DecisionApprove, decisionComment, nil)
+		req, err = s.Engine.Review(ctx, p, in.ID, approval.ReviewInput{Decision: approval.DecisionApprove, Comment: decisionComment}, nil)
 	case approval.StatusRejected:
-		req, err = s.Engine.Review(ctx, p, in.ID, approval.DecisionReject, decisionComment, nil)
+		req, err = s.Engine.Review(ctx, p, in.ID, approval.ReviewInput{Decision: approval.DecisionReject, Comment: decisionComment}, nil)
 	case approval.StatusCancelled:
 		req, err = s.Engine.Cancel(ctx, p, in.ID, decisionComment, nil)
 	default:

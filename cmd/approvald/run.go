@@ -63,7 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	hub := delivery.NewHub(store, waker.Listen(), 500*time.Millisecond, log)
 	dispatcher := delivery.NewDispatcher(store, delivery.Config{
 		Workers: cfg.Workers, PerRule: cfg.PerRule, Lease: cfg.DeliveryLease, Wake: waker.Listen(), Logger: log,
-		Client: delivery.NewHTTPClient(cfg.AllowPrivate),
+		Client:  delivery.NewHTTPClient(cfg.AllowPrivate),
+		Settled: eng.Settled,
 	})
 	var publisher *delivery.Publisher
 	if cfg.NATSURL != "" {

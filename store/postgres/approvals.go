@@ -21,15 +21,16 @@ const defaultListLimit = 50
 // approvalColumns are the columns of approvals in the order scanApproval reads them.
 const approvalColumns = `id, title, description, payload, requester, service_rule, deadline,
 	policy, status, previous_status, comment, reviews, delivery, version,
-	created_at, updated_at, decided_at, history_head`
+	created_at, updated_at, decided_at, history_head,
+	policy_source, depends_on, remind_after, next_reminder_at, reason`
 
-// CreateApproval stores the new request r with its history entry and outbox
-// event, and idem when it is not nil, in one transaction. If an idempotency
-// record for idem's principal and key exists, it writes nothing and returns
-// that record; otherwise it returns nil. Of concurrent creates under one
-// key, exactly one stores its request and the others get its record. It
-// returns an internal *approval.Error when r's id is not a canonical UUID or
-// the database fails.
+// CreateApproval stores the new request r with its history entry, outbox
+// event and index rows, and idem when it is not nil, in one transaction. If
+// an idempotency record for idem's principal and key exists, it writes
+// nothing and returns that record; otherwise it returns nil. Of concurrent
+// creates under one key, exactly one stores its request and the others get
+// its record. It returns an internal *approval.Error when r's id is not a
+// canonical UUID or the database fails.
 func (s *Store) CreateApproval(ctx context.Context, r *approval.Request, ch approval.Change, idem *approval.Idempotency) (*approval.Idempotency, error) {
 	if !validID(r.ID) {
 		return nil, internal("create approval", fmt.Errorf("request id %q is not a canonical UUID", r.ID))
@@ -150,9 +151,10 @@ func (s *Store) ListByDeadline(ctx context.Context, statuses []approval.Status, 
 // UpdateApproval loads the request with the given id, locking its row, and
 // calls fn with it, in one transaction. Unless fn returns an error or a zero
 // Change, it stores the changed request, the history entry and the outbox
-// event of the Change. It returns the request as it is afterwards; fn's
-// error unchanged; a KindNotFound *approval.Error for an unknown id, or one
-// that is not a UUID; and an internal one when the database fails.
+// event of the Change, and brings the request's index rows up to date. It
+// returns the request as it is afterwards; fn's error unchanged; a
+// KindNotFound *approval.Error for an unknown id, or one that is not a
+// UUID; and an internal one when the database fails.
 //
 // When PostgreSQL aborts the transaction with a serialization failure or a
 // deadlock, UpdateApproval runs it again, loading the request afresh: fn may
@@ -184,9 +186,9 @@ func (s *Store) UpdateApproval(ctx context.Context, id string, fn func(*approval
 
 // applyChange loads request id in tx, locking its row, and calls fn with
 // it; unless fn returns an error or a zero Change, it stores the changed
-// request, the history entry and the outbox event. It returns the request
-// as it is afterwards and whether it wrote anything. UpdateApproval and
-// FinishDelivery share it.
+// request, the history entry and the outbox event, and updates the index
+// rows. It returns the request as it is afterwards and whether it wrote
+// anything. UpdateApproval and FinishDelivery share it.
 func (s *Store) applyChange(ctx context.Context, tx pgx.Tx, id string, fn func(*approval.Request) (approval.Change, error)) (*approval.Request, bool, error) {
 	// The row lock serializes changes to one request: another change to it
 	// waits here until this transaction ends.
@@ -195,7 +197,6 @@ func (s *Store) applyChange(ctx context.Context, tx pgx.Tx, id string, fn func(*
 		return nil, false, err
 	}
 	loaded := r.Clone() // what to return if fn changes nothing
-	version := r.Version
 	ch, err := fn(r)
 	switch {
 	case err != nil:
@@ -203,7 +204,7 @@ func (s *Store) applyChange(ctx context.Context, tx pgx.Tx, id string, fn func(*
 	case ch.IsZero():
 		return loaded, false, nil
 	}
-	b, err := s.changeBatch(updateApproval(id, version, r), ch)
+	b, err := s.changeBatch(updateApproval(loaded, r), ch)
 	if err != nil {
 		return nil, false, internal("update approval", err)
 	}
@@ -233,22 +234,26 @@ func getApproval(ctx context.Context, q querier, id, lock string) (*approval.Req
 // scanApproval reads one row of approvalColumns.
 func scanApproval(row scanner) (*approval.Request, error) {
 	var (
-		r                        approval.Request
-		payload, policy, reviews string
-		delivery                 *string
-		deadline, decidedAt      *time.Time
-		status                   int16
-		previousStatus           *int16
+		r                                   approval.Request
+		payload, policy, reviews, dependsOn string
+		delivery                            *string
+		deadline, decidedAt, nextReminderAt *time.Time
+		status                              int16
+		previousStatus                      *int16
+		remindAfter                         int64
 	)
 	err := row.Scan(&r.ID, &r.Title, &r.Description, &payload, &r.Requester, &r.ServiceRule, &deadline,
 		&policy, &status, &previousStatus, &r.Comment, &reviews, &delivery, &r.Version,
-		&r.CreatedAt, &r.UpdatedAt, &decidedAt, &r.HistoryHead)
+		&r.CreatedAt, &r.UpdatedAt, &decidedAt, &r.HistoryHead,
+		&r.PolicySource, &dependsOn, &remindAfter, &nextReminderAt, &r.Reason)
 	if err != nil {
 		return nil, err
 	}
 	r.Payload = json.RawMessage(payload)
 	r.Deadline = nullUTC(deadline)
 	r.DecidedAt = nullUTC(decidedAt)
+	r.NextReminderAt = nullUTC(nextReminderAt)
+	r.RemindAfter = approval.Duration(remindAfter)
 	r.CreatedAt = r.CreatedAt.UTC()
 	r.UpdatedAt = r.UpdatedAt.UTC()
 	r.Status = approval.Status(status)
@@ -262,6 +267,9 @@ func scanApproval(row scanner) (*approval.Request, error) {
 	if err := json.Unmarshal([]byte(reviews), &r.Reviews); err != nil {
 		return nil, fmt.Errorf("request %s: reviews: %w", r.ID, err)
 	}
+	if r.DependsOn, err = decodeDependsOn(dependsOn); err != nil {
+		return nil, fmt.Errorf("request %s: depends_on: %w", r.ID, err)
+	}
 	if delivery != nil {
 		r.Delivery = new(approval.Delivery)
 		if err := json.Unmarshal([]byte(*delivery), r.Delivery); err != nil {
@@ -272,12 +280,17 @@ func scanApproval(row scanner) (*approval.Request, error) {
 }
 
 // approvalValues are the stored values of r's mutable columns, in the order
-// of the INSERT and UPDATE statements below. JSON goes as a string, which
-// pgx sends as it is, so the json columns keep its exact bytes.
-func approvalValues(r *approval.Request) ([]any, error) {
+// of the INSERT and UPDATE statements below; ix is r.Index(), whose Blocked
+// is stored beside them. JSON goes as a string, which pgx sends as it is,
+// so the json columns keep its exact bytes.
+func approvalValues(r *approval.Request, ix approval.Index) ([]any, error) {
 	policy, err := json.Marshal(r.Policy)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
+	}
+	dependsOn, err := encodeDependsOn(r.DependsOn)
+	if err != nil {
+		return nil, fmt.Errorf("depends_on: %w", err)
 	}
 	reviews, err := json.Marshal(r.Reviews)
 	if err != nil {
@@ -299,51 +312,82 @@ func approvalValues(r *approval.Request) ([]any, error) {
 		r.Title, r.Description, string(r.Payload), r.ServiceRule, r.Deadline,
 		string(policy), int16(r.Status), previousStatus, r.Comment, string(reviews), delivery,
 		r.Version, r.UpdatedAt, r.DecidedAt, r.HistoryHead,
+		r.PolicySource, dependsOn, int64(r.RemindAfter), r.NextReminderAt, r.Reason, ix.Blocked,
 	}, nil
 }
 
-// rowStatement is the statement that writes a request's row, with its arguments.
+// encodeDependsOn returns ids as stored: a JSON array, "[]" when empty.
+func encodeDependsOn(ids []string) (string, error) {
+	if len(ids) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(ids)
+	return string(b), err
+}
+
+// decodeDependsOn returns the ids stored as s; none is nil, however stored.
+func decodeDependsOn(s string) ([]string, error) {
+	var ids []string
+	if err := json.Unmarshal([]byte(s), &ids); err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// rowStatement is the statement that writes a request's row, with its
+// arguments, and the change to the request's index that goes with it.
 type rowStatement struct {
 	sql  string
 	args func() ([]any, error)
+	// id is the request's; before and after are its index before and after
+	// the write, before nil for a new request (see queueIndex).
+	id     string
+	before *approval.Index
+	after  approval.Index
 }
 
 // insertApproval is the statement that inserts the new request r.
 func insertApproval(r *approval.Request) rowStatement {
+	ix := r.Index()
 	return rowStatement{`
 		INSERT INTO approvals (
 			title, description, payload, service_rule, deadline,
 			policy, status, previous_status, comment, reviews, delivery,
 			version, updated_at, decided_at, history_head,
+			policy_source, depends_on, remind_after, next_reminder_at, reason, blocked,
 			id, requester, created_at
-		) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+		) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
 		func() ([]any, error) {
-			values, err := approvalValues(r)
+			values, err := approvalValues(r, ix)
 			return append(values, r.ID, r.Requester, r.CreatedAt), err
-		}}
+		},
+		r.ID, nil, ix}
 }
 
-// updateApproval is the statement that stores r over the row of request id
-// at version, the version it was loaded at. The transaction holds the row's
+// updateApproval is the statement that stores r over the row of loaded, the
+// request as it was loaded, at its version. The transaction holds the row's
 // lock, so nothing else can have changed it; the version check guards
 // against a bug that would.
-func updateApproval(id string, version int64, r *approval.Request) rowStatement {
+func updateApproval(loaded, r *approval.Request) rowStatement {
+	before, ix := loaded.Index(), r.Index()
 	return rowStatement{`
 		UPDATE approvals SET
 			title = $1, description = $2, payload = $3, service_rule = $4, deadline = $5,
 			policy = $6, status = $7, previous_status = $8, comment = $9, reviews = $10, delivery = $11,
-			version = $12, updated_at = $13, decided_at = $14, history_head = $15
-		WHERE id = $16 AND version = $17`,
+			version = $12, updated_at = $13, decided_at = $14, history_head = $15,
+			policy_source = $16, depends_on = $17, remind_after = $18, next_reminder_at = $19, reason = $20, blocked = $21
+		WHERE id = $22 AND version = $23`,
 		func() ([]any, error) {
-			values, err := approvalValues(r)
-			return append(values, id, version), err
-		}}
+			values, err := approvalValues(r, ix)
+			return append(values, loaded.ID, loaded.Version), err
+		},
+		loaded.ID, &before, ix}
 }
 
-// changeBatch queues the three writes of a state change, to be sent in one
-// round trip: the request's row, its history entry, and its outbox event
-// under a new event id (due for delivery at once when it has a webhook);
-// then the notification of the store's channel.
+// changeBatch queues the writes of a state change, to be sent in one round
+// trip: the request's row, its history entry, its outbox event under a new
+// event id (due for delivery at once when it has a webhook), and the
+// changes to its index rows (see queueIndex).
 func (s *Store) changeBatch(row rowStatement, ch approval.Change) (*pgx.Batch, error) {
 	args, err := row.args()
 	if err != nil {
@@ -369,6 +413,7 @@ func (s *Store) changeBatch(row rowStatement, ch approval.Change) (*pgx.Batch, e
 		INSERT INTO outbox (id, type, request_id, version, data, created_at, webhook, next_attempt_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		id.String(), ev.Type, ev.RequestID, ev.Version, string(ev.Data), e.At, webhook, due)
+	queueIndex(b, row.id, row.before, row.after)
 	return b, nil
 }
 
@@ -380,7 +425,8 @@ type batchSender interface {
 // sendChange sends a changeBatch and checks each result: the row statement
 // must touch exactly one row, and a second history entry with the same
 // sequence number, which the row lock of applyChange rules out, would be
-// a conflict rather than a failure.
+// a conflict rather than a failure; the index writes after the outbox
+// event must succeed.
 func sendChange(ctx context.Context, q batchSender, b *pgx.Batch, op string) (err error) {
 	br := q.SendBatch(ctx, b)
 	defer func() {
@@ -407,6 +453,11 @@ func sendChange(ctx context.Context, q batchSender, b *pgx.Batch, op string) (er
 	}
 	if _, err := br.Exec(); err != nil { // the outbox event
 		return internal(op, err)
+	}
+	for range b.Len() - 3 { // the index
+		if _, err := br.Exec(); err != nil {
+			return internal(op, err)
+		}
 	}
 	return nil
 }

@@ -19,6 +19,14 @@
 // connection of its own and passes the notifications on as [Store.Changes],
 // a wake-up on top of polling, not instead of it.
 //
+// Beside each request the store keeps its index ([approval.Request.Index]):
+// the keys of the reviewers whose review it awaits, the principals excluded
+// from seeing it, its dependencies, and whether only they hold it. They are
+// rows of their own tables (and the blocked column), written in the same
+// batch as the request and rewritten only when they change; the inbox, the
+// dependency sweep and the reminders read them through indexes. [Open]
+// writes the rows of requests stored before the index existed.
+//
 // Migrations are embedded and applied by [Open] with goose, under an
 // advisory lock, in the first schema of the connection's search_path.
 //

@@ -98,7 +98,8 @@ func Open(ctx context.Context, url string, maxConns int) (*Store, error) {
 	return s, nil
 }
 
-// start migrates the schema and starts listening for changes to it.
+// start migrates the schema, writes the index rows that a migration could
+// not (see backfillIndex), and starts listening for changes to the schema.
 func (s *Store) start(ctx context.Context) error {
 	var schema *string
 	if err := s.pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
@@ -108,6 +109,9 @@ func (s *Store) start(ctx context.Context) error {
 		return internal("open", errors.New("no schema of the search_path exists"))
 	}
 	if err := migrate(ctx, s.pool, *schema); err != nil {
+		return err
+	}
+	if err := s.backfillIndex(ctx); err != nil {
 		return err
 	}
 	s.channel = channelName(*schema)

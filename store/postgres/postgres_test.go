@@ -56,7 +56,7 @@ func newRequest(t *testing.T, title string) (*approval.Request, approval.Change)
 	}
 	p := approval.Principal{ID: "user:alice", Scopes: []approval.Scope{approval.ScopeCreate}}
 	now := time.Date(2025, 1, 2, 3, 4, 5, 678901000, time.UTC)
-	r, ch, err := approval.New(id.String(), approval.Draft{Title: title}, p, approval.DefaultPolicy(), now)
+	r, ch, err := approval.New(id.String(), approval.Draft{Title: title}, p, approval.DefaultPolicy(), "default", now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,13 +416,22 @@ func TestOverdue_UsesPartialIndex(t *testing.T) {
 // query at all.
 func explain(t *testing.T, s *Store, query string, args ...any) string {
 	t.Helper()
+	return explainWith(t, s, []string{"enable_seqscan"}, query, args...)
+}
+
+// explainWith returns the plan of query with args as PostgreSQL would run
+// it with the plan types off turned off.
+func explainWith(t *testing.T, s *Store, off []string, query string, args ...any) string {
+	t.Helper()
 	tx, err := s.pool.Begin(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(t.Context())
-	if _, err := tx.Exec(t.Context(), "SET LOCAL enable_seqscan = off"); err != nil {
-		t.Fatal(err)
+	for _, setting := range off {
+		if _, err := tx.Exec(t.Context(), "SET LOCAL "+setting+" = off"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	rows, err := tx.Query(t.Context(), "EXPLAIN "+query, args...)
 	if err != nil {
@@ -576,7 +585,7 @@ func TestSendChange_DuplicateSeqIsConflict(t *testing.T) {
 	if _, err := s.CreateApproval(t.Context(), r, ch, nil); err != nil {
 		t.Fatal(err)
 	}
-	b, err := s.changeBatch(updateApproval(r.ID, r.Version, r), ch)
+	b, err := s.changeBatch(updateApproval(r, r), ch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -704,5 +713,124 @@ func TestMigrations_DownAndUpAgain(t *testing.T) {
 	}
 	if err := s.CreateServiceRule(t.Context(), &approval.ServiceRule{Name: "r1", URL: "https://r1.example/"}); err != nil {
 		t.Errorf("CreateServiceRule after migrating down and up: %v", err)
+	}
+}
+
+// TestOpen_BackfillsIndex migrates a schema with a pending request back to
+// before the request index existed, as one made by an older version:
+// opening it again writes the request's index rows, once.
+func TestOpen_BackfillsIndex(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	s, err := Open(t.Context(), url, testMaxConns)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	r := create(t, s, "Old")
+	db := stdlib.OpenDBFromPool(s.pool)
+	p, err := migrator(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(t.Context(), 4); err != nil {
+		t.Fatalf("migrating down to 4: %v", err)
+	}
+	db.Close()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s = open(t, url)
+	dave := approval.Principal{ID: "user:dave", Scopes: []approval.Scope{approval.ScopeReview}}
+	got, err := s.Inbox(t.Context(), approval.InboxQuery{Principal: dave})
+	if err != nil || len(got) != 1 || got[0].ID != r.ID {
+		t.Errorf("Inbox after reopening = %v, %v; want the old request", got, err)
+	}
+	var markers int
+	if err := s.pool.QueryRow(t.Context(), "SELECT count(*) FROM meta").Scan(&markers); err != nil || markers != 0 {
+		t.Errorf("meta has %d rows (%v) after the backfill, want none", markers, err)
+	}
+}
+
+func TestInbox_MalformedCursorIsInvalid(t *testing.T) {
+	t.Parallel()
+	s := open(t, pgtest.URL(t))
+	dave := approval.Principal{ID: "user:dave", Scopes: []approval.Scope{approval.ScopeReview}}
+	for _, after := range []string{"zzz", "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF"} {
+		_, err := s.Inbox(t.Context(), approval.InboxQuery{Principal: dave, After: after})
+		if approval.KindOf(err) != approval.KindInvalid {
+			t.Errorf("Inbox(after %q) = %v, want the invalid-cursor error", after, err)
+		}
+	}
+}
+
+func TestInbox_UsesIndexes(t *testing.T) {
+	t.Parallel()
+	s := open(t, pgtest.URL(t))
+	// With a few rows the planner would rather use a bitmap; with many (a
+	// million, say) it reads the primary key of approval_inbox by itself.
+	got := explainWith(t, s, []string{"enable_seqscan", "enable_bitmapscan"},
+		inboxQuery, []string{"*", "g:ops", "p:user:dave"}, uuid.Nil.String(), "user:dave", 10)
+	for _, want := range []string{
+		"Index Only Scan using approval_inbox_pkey on approval_inbox i",
+		"Index Cond: ((key = k.key) AND (request_id > ",
+		"Index Only Scan using approval_excluded_pkey on approval_excluded x",
+		"using approvals_pkey on approvals",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the inbox plan lacks %q; plan:\n%s", want, got)
+		}
+	}
+}
+
+func TestDueReminders_UsesPartialIndex(t *testing.T) {
+	t.Parallel()
+	s := open(t, pgtest.URL(t))
+	if got := explain(t, s, remindersQuery, time.Now(), 10); !strings.Contains(got, "Index Only Scan using approvals_reminders") || strings.Contains(got, "Sort") {
+		t.Errorf("the reminders query does not read just approvals_reminders, in order; plan:\n%s", got)
+	}
+}
+
+// TestDeletePolicy_WaitsForRuleNamingIt deletes a policy while another
+// transaction has made a rule name it (checked, as CreateServiceRule does,
+// with a lock on the policy's row) and not yet committed: the delete waits,
+// and once the rule commits it is a conflict. A rule named after the
+// delete committed is refused.
+func TestDeletePolicy_WaitsForRuleNamingIt(t *testing.T) {
+	t.Parallel()
+	s := open(t, pgtest.URL(t))
+	for _, name := range []string{"release", "audit"} {
+		p := &approval.StoredPolicy{Name: name, Policy: approval.DefaultPolicy(), CreatedAt: time.Now(), UpdatedAt: time.Now()}
+		if err := s.CreatePolicy(t.Context(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx, pid := holdInTx(t, s, "SELECT 1 FROM policies WHERE name = 'release' FOR KEY SHARE")
+	if _, err := tx.Exec(t.Context(), `
+		INSERT INTO service_rules (name, url, format, timeout_ms, max_attempts, policy, created_at, updated_at)
+		VALUES ('billing', 'https://billing.example/', 'standard', 1000, 1, 'release', now(), now())`); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.DeletePolicy(t.Context(), "release") }()
+	waitBlockedBy(t, s, pid)
+	if err := tx.Commit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; approval.KindOf(err) != approval.KindConflict {
+		t.Errorf("DeletePolicy = %v, want a conflict", err)
+	}
+
+	// The other way round: a rule waits for the delete, then finds no policy.
+	tx, pid = holdInTx(t, s, "DELETE FROM policies WHERE name = 'audit'")
+	go func() {
+		errc <- s.CreateServiceRule(t.Context(), &approval.ServiceRule{Name: "stash", URL: "https://stash.example/", Policy: "audit"})
+	}()
+	waitBlockedBy(t, s, pid)
+	if err := tx.Commit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; approval.KindOf(err) != approval.KindInvalid {
+		t.Errorf("CreateServiceRule naming a policy deleted meanwhile = %v, want an invalid-input error", err)
 	}
 }

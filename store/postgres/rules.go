@@ -13,15 +13,16 @@ import (
 )
 
 // ruleColumns are the columns of service_rules in the order scanRule reads them.
-const ruleColumns = "id, name, url, format, secret, api_key, timeout_ms, max_attempts, headers, created_at, updated_at"
+const ruleColumns = "id, name, url, format, secret, api_key, timeout_ms, max_attempts, headers, policy, created_at, updated_at"
 
 // CreateServiceRule stores the new rule r and sets r.ID to a number never
 // handed out before. It keeps r's times at store precision, filling a zero
 // CreatedAt with the current time and a zero UpdatedAt with CreatedAt, and
 // makes nil headers empty, so that r is as it reads back. It returns a
-// KindConflict *approval.Error when a rule of the same name exists (or is
-// being created concurrently, and then commits), and an internal one when
-// the database fails.
+// KindInvalid *approval.Error when r names a policy that is not stored; a
+// KindConflict one when a rule of the same name exists (or is being created
+// concurrently, and then commits); and an internal one when the database
+// fails.
 func (s *Store) CreateServiceRule(ctx context.Context, r *approval.ServiceRule) error {
 	r.Normalize(time.Now())
 	values, err := ruleValues(r)
@@ -30,9 +31,12 @@ func (s *Store) CreateServiceRule(ctx context.Context, r *approval.ServiceRule) 
 	}
 	var id int64
 	err = s.change(ctx, "create service rule", func(tx pgx.Tx) error {
+		if err := checkRulePolicy(ctx, tx, r); err != nil {
+			return err
+		}
 		err := tx.QueryRow(ctx, `
-			INSERT INTO service_rules (url, format, secret, api_key, timeout_ms, max_attempts, headers, updated_at, name, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			INSERT INTO service_rules (url, format, secret, api_key, timeout_ms, max_attempts, headers, policy, updated_at, name, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 			ON CONFLICT (name) DO NOTHING RETURNING id`,
 			append(values, r.Name, r.CreatedAt)...,
 		).Scan(&id)
@@ -76,7 +80,8 @@ func (s *Store) ListServiceRules(ctx context.Context) ([]approval.ServiceRule, e
 // rule as fn left it (normalized as by CreateServiceRule) and returns it.
 // After a serialization failure or a deadlock it runs again, fn included.
 // It returns fn's error unchanged; a KindNotFound *approval.Error for an
-// unknown name; and an internal one when fn changed the rule's id, name or
+// unknown name; a KindInvalid one when the rule names a policy that is not
+// stored; and an internal one when fn changed the rule's id, name or
 // creation time, or the database fails.
 func (s *Store) UpdateServiceRule(ctx context.Context, name string, fn func(*approval.ServiceRule) error) (*approval.ServiceRule, error) {
 	var out *approval.ServiceRule
@@ -94,14 +99,17 @@ func (s *Store) UpdateServiceRule(ctx context.Context, name string, fn func(*app
 			return internal("update service rule", fmt.Errorf("rule %q: its id, name and creation time cannot change", name))
 		}
 		r.Normalize(time.Now())
+		if err := checkRulePolicy(ctx, tx, r); err != nil {
+			return err
+		}
 		values, err := ruleValues(r)
 		if err != nil {
 			return internal("update service rule", err)
 		}
 		_, err = tx.Exec(ctx, `
 			UPDATE service_rules SET
-				url = $1, format = $2, secret = $3, api_key = $4, timeout_ms = $5, max_attempts = $6, headers = $7, updated_at = $8
-			WHERE id = $9`,
+				url = $1, format = $2, secret = $3, api_key = $4, timeout_ms = $5, max_attempts = $6, headers = $7, policy = $8, updated_at = $9
+			WHERE id = $10`,
 			append(values, id)...)
 		if err != nil {
 			return internal("update service rule", err)
@@ -154,8 +162,30 @@ func ruleValues(r *approval.ServiceRule) ([]any, error) {
 	}
 	return []any{
 		r.URL, string(r.Format), r.Secret, r.APIKey, r.Timeout.Milliseconds(), r.MaxAttempts,
-		string(headers), r.UpdatedAt,
+		string(headers), r.Policy, r.UpdatedAt,
 	}, nil
+}
+
+// checkRulePolicy returns a KindInvalid *approval.Error when rule r names a
+// policy that is not stored, and an internal one when the database fails.
+// It locks the policy's row (FOR KEY SHARE) until tx ends: DeletePolicy
+// waits for it and then finds the rule; a policy being deleted is waited
+// for and, once gone, not found.
+func checkRulePolicy(ctx context.Context, tx pgx.Tx, r *approval.ServiceRule) error {
+	if r.Policy == "" {
+		return nil
+	}
+	var one int
+	err := tx.QueryRow(ctx, "SELECT 1 FROM policies WHERE name = $1 FOR KEY SHARE", r.Policy).Scan(&one)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		var v approval.Validation
+		v.Add("policy", "there is no stored policy %q", r.Policy)
+		return v.Err()
+	case err != nil:
+		return internal("check service rule policy", err)
+	}
+	return nil
 }
 
 // getRule reads the rule selected by where, with its one argument arg,
@@ -179,7 +209,7 @@ func scanRule(row scanner) (approval.ServiceRule, error) {
 		timeoutMS       int64
 	)
 	err := row.Scan(&r.ID, &r.Name, &r.URL, &format, &r.Secret, &r.APIKey, &timeoutMS, &r.MaxAttempts,
-		&headers, &r.CreatedAt, &r.UpdatedAt)
+		&headers, &r.Policy, &r.CreatedAt, &r.UpdatedAt)
 	if err != nil {
 		return r, err
 	}

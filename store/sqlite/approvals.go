@@ -20,13 +20,14 @@ const defaultListLimit = 50
 // approvalColumns are the columns of approvals in the order scanApproval reads them.
 const approvalColumns = `id, title, description, payload, requester, service_rule, deadline,
 	policy, status, previous_status, comment, reviews, delivery, version,
-	created_at, updated_at, decided_at, history_head`
+	created_at, updated_at, decided_at, history_head,
+	policy_source, depends_on, remind_after, next_reminder_at, reason`
 
-// CreateApproval stores the new request r with its history entry and outbox
-// event, and idem when it is not nil, in one transaction. If an idempotency
-// record for idem's principal and key exists, it writes nothing and returns
-// that record; otherwise it returns nil. It returns an internal
-// *approval.Error when the database fails.
+// CreateApproval stores the new request r with its history entry, outbox
+// event and index rows, and idem when it is not nil, in one transaction. If
+// an idempotency record for idem's principal and key exists, it writes
+// nothing and returns that record; otherwise it returns nil. It returns an
+// internal *approval.Error when the database fails.
 func (s *Store) CreateApproval(ctx context.Context, r *approval.Request, ch approval.Change, idem *approval.Idempotency) (*approval.Idempotency, error) {
 	var found *approval.Idempotency
 	err := s.write(ctx, "create approval", func(tx *sql.Tx) error {
@@ -119,9 +120,9 @@ func (s *Store) ListByDeadline(ctx context.Context, statuses []approval.Status, 
 // UpdateApproval loads the request with the given id and calls fn with it,
 // in one write transaction. Unless fn returns an error or a zero Change, it
 // stores the changed request, the history entry and the outbox event of the
-// Change. It returns the request as it is afterwards; fn's error unchanged;
-// a KindNotFound *approval.Error for an unknown id; and an internal one when
-// the database fails.
+// Change, and brings its index rows up to date. It returns the request as it
+// is afterwards; fn's error unchanged; a KindNotFound *approval.Error for an
+// unknown id; and an internal one when the database fails.
 func (s *Store) UpdateApproval(ctx context.Context, id string, fn func(*approval.Request) (approval.Change, error)) (*approval.Request, error) {
 	var (
 		out   *approval.Request
@@ -142,16 +143,15 @@ func (s *Store) UpdateApproval(ctx context.Context, id string, fn func(*approval
 
 // applyChange loads request id in tx and calls fn with it; unless fn
 // returns an error or a zero Change, it stores the changed request, the
-// history entry and the outbox event. It returns the request as it is
-// afterwards and whether it wrote anything. UpdateApproval and
-// FinishDelivery share it.
+// history entry and the outbox event, and updates the index rows. It
+// returns the request as it is afterwards and whether it wrote anything.
+// UpdateApproval and FinishDelivery share it.
 func applyChange(ctx context.Context, tx *sql.Tx, id string, fn func(*approval.Request) (approval.Change, error)) (*approval.Request, bool, error) {
 	r, err := getApproval(ctx, tx, id)
 	if err != nil {
 		return nil, false, err
 	}
 	loaded := r.Clone() // what to return if fn changes nothing
-	version := r.Version
 	ch, err := fn(r)
 	switch {
 	case err != nil:
@@ -159,7 +159,7 @@ func applyChange(ctx context.Context, tx *sql.Tx, id string, fn func(*approval.R
 	case ch.IsZero():
 		return loaded, false, nil
 	}
-	if err := updateApproval(ctx, tx, id, version, r); err != nil {
+	if err := updateApproval(ctx, tx, loaded, r); err != nil {
 		return nil, false, err
 	}
 	if err := insertChange(ctx, tx, ch); err != nil {
@@ -184,22 +184,25 @@ func getApproval(ctx context.Context, q querier, id string) (*approval.Request, 
 // scanApproval reads one row of approvalColumns.
 func scanApproval(row scanner) (*approval.Request, error) {
 	var (
-		r                        approval.Request
-		payload, policy, reviews string
-		delivery                 sql.Null[string]
-		deadline, decidedAt      sql.Null[int64]
-		previousStatus           sql.Null[int64]
-		createdAt, updatedAt     int64
+		r                                   approval.Request
+		payload, policy, reviews, dependsOn string
+		delivery                            sql.Null[string]
+		deadline, decidedAt, nextReminderAt sql.Null[int64]
+		previousStatus                      sql.Null[int64]
+		createdAt, updatedAt, remindAfter   int64
 	)
 	err := row.Scan(&r.ID, &r.Title, &r.Description, &payload, &r.Requester, &r.ServiceRule, &deadline,
 		&policy, &r.Status, &previousStatus, &r.Comment, &reviews, &delivery, &r.Version,
-		&createdAt, &updatedAt, &decidedAt, &r.HistoryHead)
+		&createdAt, &updatedAt, &decidedAt, &r.HistoryHead,
+		&r.PolicySource, &dependsOn, &remindAfter, &nextReminderAt, &r.Reason)
 	if err != nil {
 		return nil, err
 	}
 	r.Payload = json.RawMessage(payload)
 	r.Deadline = fromNullMicros(deadline)
 	r.DecidedAt = fromNullMicros(decidedAt)
+	r.NextReminderAt = fromNullMicros(nextReminderAt)
+	r.RemindAfter = approval.Duration(remindAfter)
 	r.CreatedAt = fromMicros(createdAt)
 	r.UpdatedAt = fromMicros(updatedAt)
 	if previousStatus.Valid {
@@ -212,6 +215,9 @@ func scanApproval(row scanner) (*approval.Request, error) {
 	if err := json.Unmarshal([]byte(reviews), &r.Reviews); err != nil {
 		return nil, fmt.Errorf("request %s: reviews: %w", r.ID, err)
 	}
+	if r.DependsOn, err = decodeDependsOn(dependsOn); err != nil {
+		return nil, fmt.Errorf("request %s: depends_on: %w", r.ID, err)
+	}
 	if delivery.Valid {
 		r.Delivery = new(approval.Delivery)
 		if err := json.Unmarshal([]byte(delivery.V), r.Delivery); err != nil {
@@ -222,11 +228,16 @@ func scanApproval(row scanner) (*approval.Request, error) {
 }
 
 // approvalValues are the stored values of r's mutable columns, in the order
-// of the INSERT and UPDATE statements below.
-func approvalValues(r *approval.Request) ([]any, error) {
+// of the INSERT and UPDATE statements below; ix is r.Index(), whose Blocked
+// is stored beside them.
+func approvalValues(r *approval.Request, ix approval.Index) ([]any, error) {
 	policy, err := json.Marshal(r.Policy)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
+	}
+	dependsOn, err := encodeDependsOn(r.DependsOn)
+	if err != nil {
+		return nil, fmt.Errorf("depends_on: %w", err)
 	}
 	reviews, err := json.Marshal(r.Reviews)
 	if err != nil {
@@ -248,12 +259,32 @@ func approvalValues(r *approval.Request) ([]any, error) {
 		r.Title, r.Description, string(r.Payload), r.ServiceRule, nullMicros(r.Deadline),
 		string(policy), int(r.Status), previousStatus, r.Comment, string(reviews), delivery,
 		r.Version, micros(r.UpdatedAt), nullMicros(r.DecidedAt), r.HistoryHead,
+		r.PolicySource, dependsOn, int64(r.RemindAfter), nullMicros(r.NextReminderAt), r.Reason, ix.Blocked,
 	}, nil
 }
 
-// insertApproval inserts the new request r.
+// encodeDependsOn returns ids as stored: a JSON array, "[]" when empty.
+func encodeDependsOn(ids []string) (string, error) {
+	if len(ids) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(ids)
+	return string(b), err
+}
+
+// decodeDependsOn returns the ids stored as s; none is nil, however stored.
+func decodeDependsOn(s string) ([]string, error) {
+	var ids []string
+	if err := json.Unmarshal([]byte(s), &ids); err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// insertApproval inserts the new request r and its index rows.
 func insertApproval(ctx context.Context, tx *sql.Tx, r *approval.Request) error {
-	values, err := approvalValues(r)
+	ix := r.Index()
+	values, err := approvalValues(r, ix)
 	if err != nil {
 		return internal("insert approval", err)
 	}
@@ -262,28 +293,33 @@ func insertApproval(ctx context.Context, tx *sql.Tx, r *approval.Request) error 
 			title, description, payload, service_rule, deadline,
 			policy, status, previous_status, comment, reviews, delivery,
 			version, updated_at, decided_at, history_head,
+			policy_source, depends_on, remind_after, next_reminder_at, reason, blocked,
 			id, requester, created_at
-		) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		append(values, r.ID, r.Requester, micros(r.CreatedAt))...)
 	if err != nil {
 		return internal("insert approval", err)
 	}
-	return nil
+	return writeIndex(ctx, tx, r.ID, nil, ix)
 }
 
-// updateApproval stores r over the row of request id at version, the version
-// it was loaded at. Inside the write transaction nothing else can have
-// changed the row; the version check guards against a bug that would.
-func updateApproval(ctx context.Context, tx *sql.Tx, id string, version int64, r *approval.Request) error {
-	values, err := approvalValues(r)
+// updateApproval stores r over the row of loaded, the request as it was
+// loaded, at its version, and rewrites the index rows that changed. Inside
+// the write transaction nothing else can have changed the row; the version
+// check guards against a bug that would.
+func updateApproval(ctx context.Context, tx *sql.Tx, loaded, r *approval.Request) error {
+	ix := r.Index()
+	values, err := approvalValues(r, ix)
 	if err != nil {
 		return internal("update approval", err)
 	}
+	id, version := loaded.ID, loaded.Version
 	res, err := tx.ExecContext(ctx, `
 		UPDATE approvals SET
 			title = ?, description = ?, payload = ?, service_rule = ?, deadline = ?,
 			policy = ?, status = ?, previous_status = ?, comment = ?, reviews = ?, delivery = ?,
-			version = ?, updated_at = ?, decided_at = ?, history_head = ?
+			version = ?, updated_at = ?, decided_at = ?, history_head = ?,
+			policy_source = ?, depends_on = ?, remind_after = ?, next_reminder_at = ?, reason = ?, blocked = ?
 		WHERE id = ? AND version = ?`,
 		append(values, id, version)...)
 	if err != nil {
@@ -292,7 +328,8 @@ func updateApproval(ctx context.Context, tx *sql.Tx, id string, version int64, r
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
 		return internal("update approval", fmt.Errorf("request %s at version %d: %d rows updated (%v)", id, version, n, err))
 	}
-	return nil
+	before := loaded.Index()
+	return writeIndex(ctx, tx, id, &before, ix)
 }
 
 // insertChange appends ch's history entry and its outbox event, under a new

@@ -14,6 +14,14 @@
 // event-bus publisher leases unpublished events the same way. [Store.Changes]
 // wakes the workers after each change this process commits.
 //
+// Beside each request the store keeps its index ([approval.Request.Index]):
+// the keys of the reviewers whose review it awaits, the principals excluded
+// from seeing it, its dependencies, and whether only they hold it. They are
+// rows of their own tables (and the blocked column), written in the same
+// transaction as the request and rewritten only when they change; the inbox,
+// the dependency sweep and the reminders read them through indexes. [Open]
+// writes the rows of requests stored before the index existed.
+//
 // Times are stored as unix microseconds and read back in UTC; they keep the
 // microsecond precision of [approval.TruncateTime], so a value reads back
 // exactly as written.

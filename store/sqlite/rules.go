@@ -12,14 +12,15 @@ import (
 )
 
 // ruleColumns are the columns of service_rules in the order scanRule reads them.
-const ruleColumns = "id, name, url, format, secret, api_key, timeout_ms, max_attempts, headers, created_at, updated_at"
+const ruleColumns = "id, name, url, format, secret, api_key, timeout_ms, max_attempts, headers, policy, created_at, updated_at"
 
 // CreateServiceRule stores the new rule r and sets r.ID to a number never
 // handed out before. It keeps r's times at store precision, filling a zero
 // CreatedAt with the current time and a zero UpdatedAt with CreatedAt, and
 // makes nil headers empty, so that r is as it reads back. It returns a
-// KindConflict *approval.Error when a rule of the same name exists, and an
-// internal one when the database fails.
+// KindInvalid *approval.Error when r names a policy that is not stored; a
+// KindConflict one when a rule of the same name exists; and an internal one
+// when the database fails.
 func (s *Store) CreateServiceRule(ctx context.Context, r *approval.ServiceRule) error {
 	r.Normalize(time.Now())
 	values, err := ruleValues(r)
@@ -28,9 +29,12 @@ func (s *Store) CreateServiceRule(ctx context.Context, r *approval.ServiceRule) 
 	}
 	var id int64
 	err = s.change(ctx, "create service rule", func(tx *sql.Tx) error {
+		if err := checkRulePolicy(ctx, tx, r); err != nil {
+			return err
+		}
 		err := tx.QueryRowContext(ctx, `
-			INSERT INTO service_rules (url, format, secret, api_key, timeout_ms, max_attempts, headers, updated_at, name, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			INSERT INTO service_rules (url, format, secret, api_key, timeout_ms, max_attempts, headers, policy, updated_at, name, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (name) DO NOTHING RETURNING id`,
 			append(values, r.Name, micros(r.CreatedAt))...,
 		).Scan(&id)
@@ -73,8 +77,9 @@ func (s *Store) ListServiceRules(ctx context.Context) ([]approval.ServiceRule, e
 // write transaction; unless fn returns an error, it stores the rule as fn
 // left it (normalized as by CreateServiceRule) and returns it. It returns
 // fn's error unchanged; a KindNotFound *approval.Error for an unknown name;
-// and an internal one when fn changed the rule's id, name or creation time,
-// or the database fails.
+// a KindInvalid one when the rule names a policy that is not stored; and an
+// internal one when fn changed the rule's id, name or creation time, or the
+// database fails.
 func (s *Store) UpdateServiceRule(ctx context.Context, name string, fn func(*approval.ServiceRule) error) (*approval.ServiceRule, error) {
 	var out *approval.ServiceRule
 	err := s.change(ctx, "update service rule", func(tx *sql.Tx) error {
@@ -90,13 +95,16 @@ func (s *Store) UpdateServiceRule(ctx context.Context, name string, fn func(*app
 			return internal("update service rule", fmt.Errorf("rule %q: its id, name and creation time cannot change", name))
 		}
 		r.Normalize(time.Now())
+		if err := checkRulePolicy(ctx, tx, r); err != nil {
+			return err
+		}
 		values, err := ruleValues(r)
 		if err != nil {
 			return internal("update service rule", err)
 		}
 		_, err = tx.ExecContext(ctx, `
 			UPDATE service_rules SET
-				url = ?, format = ?, secret = ?, api_key = ?, timeout_ms = ?, max_attempts = ?, headers = ?, updated_at = ?
+				url = ?, format = ?, secret = ?, api_key = ?, timeout_ms = ?, max_attempts = ?, headers = ?, policy = ?, updated_at = ?
 			WHERE id = ?`,
 			append(values, id)...)
 		if err != nil {
@@ -149,8 +157,28 @@ func ruleValues(r *approval.ServiceRule) ([]any, error) {
 	}
 	return []any{
 		r.URL, string(r.Format), r.Secret, r.APIKey, r.Timeout.Milliseconds(), r.MaxAttempts,
-		string(headers), micros(r.UpdatedAt),
+		string(headers), r.Policy, micros(r.UpdatedAt),
 	}, nil
+}
+
+// checkRulePolicy returns a KindInvalid *approval.Error when rule r names a
+// policy that is not stored, and an internal one when the database fails.
+// In the write transaction, no policy can be deleted before it commits.
+func checkRulePolicy(ctx context.Context, tx *sql.Tx, r *approval.ServiceRule) error {
+	if r.Policy == "" {
+		return nil
+	}
+	var one int
+	err := tx.QueryRowContext(ctx, "SELECT 1 FROM policies WHERE name = ?", r.Policy).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		var v approval.Validation
+		v.Add("policy", "there is no stored policy %q", r.Policy)
+		return v.Err()
+	case err != nil:
+		return internal("check service rule policy", err)
+	}
+	return nil
 }
 
 // getRule reads the rule selected by where, with its one argument arg, through q.
@@ -174,7 +202,7 @@ func scanRule(row scanner) (approval.ServiceRule, error) {
 		createdAt, updatedAt int64
 	)
 	err := row.Scan(&r.ID, &r.Name, &r.URL, &r.Format, &r.Secret, &r.APIKey, &timeoutMS, &r.MaxAttempts,
-		&headers, &createdAt, &updatedAt)
+		&headers, &r.Policy, &createdAt, &updatedAt)
 	if err != nil {
 		return r, err
 	}

@@ -37,7 +37,8 @@ type Store struct {
 var _ approval.Store = (*Store)(nil)
 
 // Open opens (creating it if needed) the SQLite database at path and brings
-// its schema up to date. It returns an internal *approval.Error when the file
+// its schema up to date, writing the index rows that a migration could not
+// (see backfillIndex). It returns an internal *approval.Error when the file
 // cannot be opened or a migration fails.
 func Open(ctx context.Context, path string) (*Store, error) {
 	writer, err := sql.Open("sqlite", dsn(path,
@@ -70,6 +71,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	reader.SetMaxIdleConns(readers)
 	s := &Store{writer: writer, reader: reader, changes: make(chan struct{}, 1)}
 	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.backfillIndex(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}

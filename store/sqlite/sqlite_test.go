@@ -45,7 +45,7 @@ func TestOpen_ReopenKeepsData(t *testing.T) {
 	id, _ := uuid.NewV7()
 	now := time.Date(2025, 1, 2, 3, 4, 5, 678901000, time.UTC)
 	p := approval.Principal{ID: "user:alice", Scopes: []approval.Scope{approval.ScopeCreate}}
-	r, ch, err := approval.New(id.String(), approval.Draft{Title: "Keep me"}, p, approval.DefaultPolicy(), now)
+	r, ch, err := approval.New(id.String(), approval.Draft{Title: "Keep me"}, p, approval.DefaultPolicy(), "default", now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,5 +219,78 @@ func TestMigrations_DownAndUpAgain(t *testing.T) {
 	}
 	if err := s.CreateServiceRule(t.Context(), &approval.ServiceRule{Name: "r1", URL: "https://r1.example/"}); err != nil {
 		t.Errorf("CreateServiceRule after migrating down and up: %v", err)
+	}
+}
+
+// TestOpen_BackfillsIndex migrates a database with a pending request back
+// to before the request index existed, as one made by an older version:
+// opening it again writes the request's index rows, once.
+func TestOpen_BackfillsIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "approvald.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	id, _ := uuid.NewV7()
+	p := approval.Principal{ID: "user:alice", Scopes: []approval.Scope{approval.ScopeCreate}}
+	r, ch, err := approval.New(id.String(), approval.Draft{Title: "Old"}, p, approval.DefaultPolicy(), "default", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateApproval(t.Context(), r, ch, nil); err != nil {
+		t.Fatalf("CreateApproval: %v", err)
+	}
+	m, err := migrator(s.writer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.DownTo(t.Context(), 4); err != nil {
+		t.Fatalf("migrating down to 4: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s = open(t, path)
+	dave := approval.Principal{ID: "user:dave", Scopes: []approval.Scope{approval.ScopeReview}}
+	got, err := s.Inbox(t.Context(), approval.InboxQuery{Principal: dave})
+	if err != nil || len(got) != 1 || got[0].ID != r.ID {
+		t.Errorf("Inbox after reopening = %v, %v; want the old request", got, err)
+	}
+	got, err = s.Inbox(t.Context(), approval.InboxQuery{Principal: p})
+	if err != nil || len(got) != 0 {
+		t.Errorf("the requester's inbox after reopening = %v, %v; want nothing", got, err)
+	}
+	var markers int
+	if err := s.reader.QueryRowContext(t.Context(), "SELECT count(*) FROM meta").Scan(&markers); err != nil || markers != 0 {
+		t.Errorf("meta has %d rows (%v) after the backfill, want none", markers, err)
+	}
+}
+
+func TestInbox_ReadsIndexRanges(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "approvald.db"))
+	var args []any
+	for _, k := range []string{"*", "g:ops", "p:user:dave"} {
+		args = append(args, k, "", "user:dave", 10)
+	}
+	got := explain(t, s.reader, inboxQuery(3), append(args, 10)...)
+	for _, want := range []string{
+		"SEARCH i USING PRIMARY KEY (key=? AND request_id>?)",
+		"SEARCH x USING PRIMARY KEY (request_id=? AND principal=?)",
+		"SEARCH approvals USING INDEX sqlite_autoindex_approvals_1 (id=?)",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the inbox query does not %s; plan:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "SCAN i") || strings.Contains(got, "SCAN x") || strings.Contains(got, "SCAN approvals") {
+		t.Errorf("the inbox query scans a table; plan:\n%s", got)
+	}
+}
+
+func TestDueReminders_UsesPartialIndex(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "approvald.db"))
+	if got := explain(t, s.reader, remindersQuery, 0, 1); !strings.Contains(got, "COVERING INDEX approvals_reminders") || strings.Contains(got, "TEMP B-TREE") {
+		t.Errorf("the reminders query does not read just approvals_reminders, in order; plan:\n%s", got)
 	}
 }

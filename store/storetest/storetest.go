@@ -43,6 +43,15 @@ func Run(t *testing.T, open func(t *testing.T) approval.Store) {
 		{"CreateAPIKey_ConcurrentSameNameStoresOne", testConcurrentAPIKeysSameName},
 		{"ServiceRules", testServiceRules},
 		{"DeleteServiceRule_InUseIsConflict", testDeleteServiceRuleInUse},
+		{"Policies", testPolicies},
+		{"ServiceRules_NameOnlyStoredPolicies", testServiceRulePolicies},
+		{"Requests_PolicyDependencyReminderFields", testNewFieldsRoundTrip},
+		{"Inbox", testInbox},
+		{"Inbox_KeysetPaging", testInboxPaging},
+		{"Statuses", testStatuses},
+		{"Dependents", testDependents},
+		{"Unresolved", testUnresolved},
+		{"DueReminders", testDueReminders},
 		{"Deliveries_ClaimLeaseRetryFinish", testDeliveries},
 		{"FinishDelivery_Failed", testDeliveryFailed},
 		{"ClaimDeliveries_ConcurrentClaimEachOnce", testClaimDeliveriesConcurrent},
@@ -97,7 +106,7 @@ func newRequest(t *testing.T, p approval.Principal, d approval.Draft, pol approv
 	if d.Title == "" {
 		d.Title = "Publish dataset"
 	}
-	r, ch, err := approval.New(newID(t), d, p, pol, t0)
+	r, ch, err := approval.New(newID(t), d, p, pol, "default", t0)
 	if err != nil {
 		t.Fatalf("approval.New: %v", err)
 	}
@@ -127,7 +136,9 @@ func commentOp(p approval.Principal, comment string, now time.Time) op {
 }
 
 func reviewOp(p approval.Principal, d approval.Decision, now time.Time) op {
-	return func(r *approval.Request) (approval.Change, error) { return r.Review(p, d, "", nil, now) }
+	return func(r *approval.Request) (approval.Change, error) {
+		return r.Review(p, approval.ReviewInput{Decision: d}, nil, now)
+	}
 }
 
 func cancelOp(p approval.Principal, now time.Time) op {

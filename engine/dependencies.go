@@ -1,0 +1,207 @@
+package engine
+
+import (
+	"context"
+	"slices"
+
+	"approvald/approval"
+)
+
+// annotate tells each request the current statuses of its dependencies,
+// for its progress and for the decision a review may take.
+func (e *Engine) annotate(ctx context.Context, rs ...*approval.Request) error {
+	var ids []string
+	for _, r := range rs {
+		ids = append(ids, r.DependsOn...)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	slices.Sort(ids)
+	deps, err := e.store.Statuses(ctx, slices.Compact(ids))
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if len(r.DependsOn) > 0 {
+			r.SetDependencies(deps)
+		}
+	}
+	return nil
+}
+
+// dependencies returns the statuses of the dependencies of request id, read
+// before a change to it. Dependencies only ever move towards a final status,
+// and every change that makes one final is followed by resolving its
+// dependents (see settled), so a status read here that is stale by the time
+// the change commits is corrected right after.
+func (e *Engine) dependencies(ctx context.Context, id string) (approval.Deps, error) {
+	r, err := e.store.GetApproval(ctx, id)
+	if err != nil || len(r.DependsOn) == 0 {
+		return nil, err
+	}
+	return e.store.Statuses(ctx, r.DependsOn)
+}
+
+// maxCascade bounds how many requests one settlement resolves in a chain;
+// the sweeper (ResolveDue) picks up anything beyond.
+const maxCascade = 1000
+
+// Settled follows up a committed change to r: when r is final, its pending
+// dependents are resolved (rejected if r failed; approved if r's approval
+// was all that held them); when r is pending and held only by its
+// dependencies, it is resolved itself, in case a dependency settled while
+// the change was being made. Failures are logged: the sweeper retries.
+// Adapters that change requests without the engine (the delivery
+// dispatcher) call it after each change.
+func (e *Engine) Settled(ctx context.Context, r *approval.Request) {
+	if r == nil {
+		return
+	}
+	queue := []*approval.Request{r}
+	for n := 0; len(queue) > 0 && n < maxCascade; n++ {
+		r := queue[0]
+		queue = queue[1:]
+		var ids []string
+		switch {
+		case r.Status.Final():
+			deps, err := e.store.Dependents(ctx, r.ID)
+			if err != nil {
+				e.log.Error("finding dependent requests failed", "request_id", r.ID, "err", err)
+				continue
+			}
+			ids = deps
+		case r.Status == approval.StatusPending && r.Index().Blocked:
+			ids = []string{r.ID}
+		}
+		for _, id := range ids {
+			out, err := e.resolve(ctx, id)
+			if err != nil {
+				e.log.Error("resolving a request by its dependencies failed", "request_id", id, "err", err)
+				continue
+			}
+			if out != nil && out.Status.Final() {
+				queue = append(queue, out)
+			}
+		}
+	}
+}
+
+// resolve decides request id by its dependencies, if they decide it now.
+// It returns the request when it changed, else nil.
+func (e *Engine) resolve(ctx context.Context, id string) (*approval.Request, error) {
+	deps, err := e.dependencies(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	changed := false
+	r, err := e.store.UpdateApproval(ctx, id, func(r *approval.Request) (approval.Change, error) {
+		r.SetDependencies(deps)
+		if r.Overdue(e.Now()) {
+			ch := r.Expire(e.Now())
+			changed = !ch.IsZero()
+			return ch, nil
+		}
+		ch := r.Resolve(e.Now())
+		changed = !ch.IsZero()
+		return ch, nil
+	})
+	if err != nil || !changed {
+		return nil, err
+	}
+	return r, nil
+}
+
+// resolveBatch bounds the work of one sweep step.
+const resolveBatch = 100
+
+// ResolveDue resolves every pending request that its dependencies decide
+// now — normally done right after each change (Settled); this catches
+// what a crash between a commit and its follow-up left behind. It returns
+// how many requests it decided.
+func (e *Engine) ResolveDue(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		ids, err := e.store.Unresolved(ctx, resolveBatch)
+		if err != nil {
+			return n, err
+		}
+		progressed := false
+		for _, id := range ids {
+			r, err := e.resolve(ctx, id)
+			if err != nil {
+				return n, err
+			}
+			if r != nil {
+				n++
+				progressed = true
+				e.Settled(ctx, r)
+			}
+		}
+		if len(ids) < resolveBatch || !progressed {
+			return n, nil
+		}
+	}
+}
+
+// RemindDue re-requests reviews of pending requests whose reminder is due
+// and returns how many it reminded.
+func (e *Engine) RemindDue(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		ids, err := e.store.DueReminders(ctx, e.Now(), resolveBatch)
+		if err != nil {
+			return n, err
+		}
+		progressed := false
+		for _, id := range ids {
+			changed := false
+			_, err := e.store.UpdateApproval(ctx, id, func(r *approval.Request) (approval.Change, error) {
+				ch := r.Remind(e.Now())
+				changed = !ch.IsZero()
+				return ch, nil
+			})
+			if err != nil {
+				return n, err
+			}
+			if changed {
+				n++
+				progressed = true
+			}
+		}
+		if len(ids) < resolveBatch || !progressed {
+			return n, nil
+		}
+	}
+}
+
+// Inbox returns up to limit pending requests awaiting p's review — p is
+// eligible for a rule of the open stage that still needs approvals and has
+// not reviewed — oldest first, after the cursor, and the next cursor ("" on
+// the last page).
+func (e *Engine) Inbox(ctx context.Context, p approval.Principal, after string, limit int) ([]*approval.Request, string, error) {
+	if after != "" && !ValidID(after) {
+		var v approval.Validation
+		v.Add("cursor", "is not a cursor returned by this API")
+		return nil, "", v.Err()
+	}
+	if !p.Has(approval.ScopeReview) {
+		return []*approval.Request{}, "", nil // only reviewers have an inbox
+	}
+	if _, err := e.ExpireDue(ctx); err != nil {
+		return nil, "", err
+	}
+	rs, err := e.store.Inbox(ctx, approval.InboxQuery{Principal: p, After: after, Limit: limit + 1})
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(rs) > limit {
+		rs = rs[:limit]
+		next = rs[limit-1].ID
+	}
+	if err := e.annotate(ctx, rs...); err != nil {
+		return nil, "", err
+	}
+	return rs, next, nil
+}

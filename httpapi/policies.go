@@ -1,0 +1,96 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"approvald/approval"
+)
+
+// policyBody is the body of POST /v1/policies and PUT /v1/policies/{name}.
+type policyBody struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Policy      approval.Policy `json:"policy"`
+}
+
+func (s *server) readPolicy(r *http.Request) (policyBody, error) {
+	var in policyBody
+	body, err := readBody(r, false)
+	if err != nil {
+		return in, err
+	}
+	return in, decodeStrict(body, &in)
+}
+
+func writePolicy(w http.ResponseWriter, status int, sp *approval.StoredPolicy) {
+	w.Header().Set("ETag", etag(sp.Version))
+	writeJSON(w, status, sp)
+}
+
+func (s *server) createPolicy(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+	in, err := s.readPolicy(r)
+	if err != nil {
+		return err
+	}
+	sp, err := s.Engine.CreatePolicy(r.Context(), approval.StoredPolicy{Name: in.Name, Description: in.Description, Policy: in.Policy})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/policies/"+sp.Name)
+	writePolicy(w, http.StatusCreated, sp)
+	return nil
+}
+
+func (s *server) listPolicies(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+	items, err := s.Engine.Policies(r.Context())
+	if err != nil {
+		return err
+	}
+	if items == nil {
+		items = []approval.StoredPolicy{}
+	}
+	writeJSON(w, http.StatusOK, listPage[approval.StoredPolicy]{Items: items})
+	return nil
+}
+
+func (s *server) getPolicy(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+	sp, err := s.Engine.Policy(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writePolicy(w, http.StatusOK, sp)
+	return nil
+}
+
+// replacePolicy replaces a stored policy's description and rules; a name
+// in the body must match the path. Open requests keep their own copy.
+func (s *server) replacePolicy(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+	expect, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	in, err := s.readPolicy(r)
+	if err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	if in.Name != "" && in.Name != name {
+		var v approval.Validation
+		v.Add("name", "cannot be changed; create a new policy instead")
+		return v.Err()
+	}
+	sp, err := s.Engine.ReplacePolicy(r.Context(), name, approval.StoredPolicy{Description: in.Description, Policy: in.Policy}, expect)
+	if err != nil {
+		return err
+	}
+	writePolicy(w, http.StatusOK, sp)
+	return nil
+}
+
+func (s *server) deletePolicy(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+	if err := s.Engine.DeletePolicy(r.Context(), r.PathValue("name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

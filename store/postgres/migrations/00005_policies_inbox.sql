@@ -1,0 +1,99 @@
+-- +goose Up
+
+-- The request fields of stored policies, dependencies and reminders.
+-- depends_on is a JSON array of request ids, json like policy and reviews
+-- (the exact bytes written); remind_after is nanoseconds.
+ALTER TABLE approvals
+    ADD COLUMN policy_source    text        NOT NULL DEFAULT 'default',
+    ADD COLUMN depends_on       json        NOT NULL DEFAULT '[]',
+    ADD COLUMN remind_after     bigint      NOT NULL DEFAULT 0,
+    ADD COLUMN next_reminder_at timestamptz,
+    ADD COLUMN reason           text        NOT NULL DEFAULT '',
+    -- Request.Index().Blocked: the policy is satisfied and only
+    -- dependencies keep the request pending.
+    ADD COLUMN blocked          boolean     NOT NULL DEFAULT false;
+
+-- Due reminders, earliest first (2 = pending); blocked rides along so that
+-- the query reads only the index.
+CREATE INDEX approvals_reminders ON approvals (next_reminder_at, id) INCLUDE (blocked)
+    WHERE status = 2 AND next_reminder_at IS NOT NULL;
+-- Pending requests held only by their dependencies, for the sweep that
+-- resolves them.
+CREATE INDEX approvals_blocked ON approvals (id) WHERE status = 2 AND blocked;
+
+-- policies are the stored, named policies. policy is JSON as the domain
+-- encodes it; requests copy it when they are created.
+CREATE TABLE policies (
+    name        text        NOT NULL PRIMARY KEY,
+    description text        NOT NULL DEFAULT '',
+    policy      json        NOT NULL,
+    version     bigint      NOT NULL,
+    created_at  timestamptz NOT NULL,
+    updated_at  timestamptz NOT NULL
+);
+
+-- The stored policy of requests made for a rule that choose none; '' for
+-- the server default. The store refuses a name that is not in policies,
+-- and deleting a policy a rule names.
+ALTER TABLE service_rules ADD COLUMN policy text NOT NULL DEFAULT '';
+
+-- The request index (approval.Request.Index), rewritten with every write of
+-- a request and empty unless it is pending. approval_inbox holds one row per
+-- reviewer key ("*", "p:<principal>", "g:<group>") whose review the open
+-- stage still needs; an inbox reads one key's range, in id order.
+CREATE TABLE approval_inbox (
+    key        text NOT NULL,
+    request_id uuid NOT NULL REFERENCES approvals (id),
+    PRIMARY KEY (key, request_id)
+);
+
+-- The rows of one request, to rewrite them.
+CREATE INDEX approval_inbox_request ON approval_inbox (request_id);
+
+-- Principals who must not see the request in their inbox although a key
+-- matches: those who reviewed it, and the requester unless self-review is allowed.
+CREATE TABLE approval_excluded (
+    request_id uuid NOT NULL REFERENCES approvals (id),
+    principal  text NOT NULL,
+    PRIMARY KEY (request_id, principal)
+);
+
+-- The dependencies of pending requests, and (by the second index) the
+-- pending dependents of a request. depends_on has no foreign key: checking
+-- it would lock the dependency's row against changes.
+CREATE TABLE approval_deps (
+    request_id uuid NOT NULL REFERENCES approvals (id),
+    depends_on uuid NOT NULL,
+    PRIMARY KEY (request_id, depends_on)
+);
+
+CREATE INDEX approval_deps_depends_on ON approval_deps (depends_on, request_id);
+
+-- Requests created before this migration have no index rows. Their index
+-- comes from their policy JSON, which SQL cannot evaluate: the store's Open
+-- writes it (see backfillIndex) while this row is present, and deletes the
+-- row in the same transaction. A request written later gets its rows with
+-- that write in any case.
+CREATE TABLE meta (
+    key   text NOT NULL PRIMARY KEY,
+    value text NOT NULL
+);
+
+INSERT INTO meta (key, value) VALUES ('backfill_index', '00005');
+
+-- +goose Down
+DROP TABLE meta;
+DROP TABLE approval_deps;
+DROP TABLE approval_excluded;
+DROP TABLE approval_inbox;
+ALTER TABLE service_rules DROP COLUMN policy;
+DROP TABLE policies;
+DROP INDEX approvals_blocked;
+DROP INDEX approvals_reminders;
+ALTER TABLE approvals
+    DROP COLUMN blocked,
+    DROP COLUMN reason,
+    DROP COLUMN next_reminder_at,
+    DROP COLUMN remind_after,
+    DROP COLUMN depends_on,
+    DROP COLUMN policy_source;

@@ -1,0 +1,175 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"approvald/approval"
+)
+
+// policyColumns are the columns of policies in the order scanPolicy reads them.
+const policyColumns = "name, description, policy, version, created_at, updated_at"
+
+// CreatePolicy stores the new policy p at version 1, setting p.Version, and
+// keeps p's times at store precision, so that p is as it reads back. It
+// returns a KindConflict *approval.Error when a policy of the same name
+// exists (or is being created concurrently, and then commits), and an
+// internal one when the database fails.
+func (s *Store) CreatePolicy(ctx context.Context, p *approval.StoredPolicy) error {
+	p.Version = 1
+	p.CreatedAt, p.UpdatedAt = approval.TruncateTime(p.CreatedAt), approval.TruncateTime(p.UpdatedAt)
+	values, err := policyValues(p)
+	if err != nil {
+		return internal("create policy", err)
+	}
+	return s.change(ctx, "create policy", func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO policies (description, policy, version, updated_at, name, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (name) DO NOTHING`,
+			append(values, p.Name, p.CreatedAt)...)
+		switch {
+		case err != nil:
+			return internal("create policy", err)
+		case tag.RowsAffected() == 0:
+			return approval.Errorf(approval.KindConflict, approval.CodeConflict, "a policy named %q exists", p.Name)
+		}
+		return nil
+	})
+}
+
+// GetPolicy returns the policy named name. It returns a KindNotFound
+// *approval.Error when there is none, and an internal one when the database
+// fails.
+func (s *Store) GetPolicy(ctx context.Context, name string) (*approval.StoredPolicy, error) {
+	return getPolicy(ctx, s.pool, name, "")
+}
+
+// ListPolicies returns every policy in the order of their names. It returns
+// an internal *approval.Error when the database fails.
+func (s *Store) ListPolicies(ctx context.Context) ([]approval.StoredPolicy, error) {
+	return queryAll(ctx, s.pool, "list policies", scanPolicy,
+		"SELECT "+policyColumns+" FROM policies ORDER BY name")
+}
+
+// UpdatePolicy loads the policy named name, locking its row, and calls fn
+// with it, in one transaction; unless fn returns an error, it stores the
+// policy as fn left it, one version above the loaded one and with its times
+// at store precision, and returns it. After a serialization failure or a
+// deadlock it runs again, fn included. It returns fn's error unchanged; a
+// KindNotFound *approval.Error for an unknown name; and an internal one
+// when fn changed the policy's name or creation time, or the database fails.
+//
+// The lock (FOR NO KEY UPDATE) does not keep service rules from naming the
+// policy meanwhile (see checkRulePolicy): the name does not change.
+func (s *Store) UpdatePolicy(ctx context.Context, name string, fn func(*approval.StoredPolicy) error) (*approval.StoredPolicy, error) {
+	var out *approval.StoredPolicy
+	err := s.change(ctx, "update policy", func(tx pgx.Tx) error {
+		out = nil
+		p, err := getPolicy(ctx, tx, name, "FOR NO KEY UPDATE")
+		if err != nil {
+			return err
+		}
+		version, createdAt := p.Version, p.CreatedAt
+		if err := fn(p); err != nil {
+			return err
+		}
+		if p.Name != name || !p.CreatedAt.Equal(createdAt) {
+			return internal("update policy", fmt.Errorf("policy %q: its name and creation time cannot change", name))
+		}
+		p.Version = version + 1
+		p.CreatedAt, p.UpdatedAt = createdAt, approval.TruncateTime(p.UpdatedAt)
+		values, err := policyValues(p)
+		if err != nil {
+			return internal("update policy", err)
+		}
+		tag, err := tx.Exec(ctx, `
+			UPDATE policies SET description = $1, policy = $2, version = $3, updated_at = $4
+			WHERE name = $5 AND version = $6`,
+			append(values, name, version)...)
+		switch {
+		case err != nil:
+			return internal("update policy", err)
+		case tag.RowsAffected() != 1:
+			return internal("update policy", fmt.Errorf("policy %q at version %d: %d rows updated", name, version, tag.RowsAffected()))
+		}
+		out = p
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeletePolicy deletes the policy named name. It returns a KindConflict
+// *approval.Error while a service rule names the policy, and deletes nothing
+// then; a KindNotFound one for an unknown name; and an internal one when
+// the database fails. The delete comes first: it waits for transactions
+// that are making a rule name the policy (see checkRulePolicy), and the
+// check after it, in a new snapshot, sees their rules.
+func (s *Store) DeletePolicy(ctx context.Context, name string) error {
+	return s.change(ctx, "delete policy", func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, "DELETE FROM policies WHERE name = $1", name)
+		switch {
+		case err != nil:
+			return internal("delete policy", err)
+		case tag.RowsAffected() == 0:
+			return approval.NotFound("policy")
+		}
+		var rule string
+		err = tx.QueryRow(ctx, "SELECT name FROM service_rules WHERE policy = $1 ORDER BY id LIMIT 1", name).Scan(&rule)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return nil
+		case err != nil:
+			return internal("delete policy", err)
+		}
+		return approval.Errorf(approval.KindConflict, approval.CodeConflict, "policy %q is used by service rule %q", name, rule)
+	})
+}
+
+// policyValues are the stored values of p's mutable columns, in the order
+// of the INSERT and UPDATE statements above. The policy goes as a JSON
+// string, which pgx sends as it is.
+func policyValues(p *approval.StoredPolicy) ([]any, error) {
+	policy, err := json.Marshal(p.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("policy %q: %w", p.Name, err)
+	}
+	return []any{p.Description, string(policy), p.Version, p.UpdatedAt}, nil
+}
+
+// getPolicy reads the policy named name through q, with the locking clause
+// lock when it is not empty.
+func getPolicy(ctx context.Context, q querier, name, lock string) (*approval.StoredPolicy, error) {
+	p, err := scanPolicy(q.QueryRow(ctx, "SELECT "+policyColumns+" FROM policies WHERE name = $1 "+lock, name))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, approval.NotFound("policy")
+	case err != nil:
+		return nil, internal("get policy", err)
+	}
+	return &p, nil
+}
+
+// scanPolicy reads one row of policyColumns.
+func scanPolicy(row scanner) (approval.StoredPolicy, error) {
+	var (
+		p      approval.StoredPolicy
+		policy string
+	)
+	if err := row.Scan(&p.Name, &p.Description, &policy, &p.Version, &p.CreatedAt, &p.UpdatedAt); err != nil {
+		return p, err
+	}
+	if err := json.Unmarshal([]byte(policy), &p.Policy); err != nil {
+		return p, fmt.Errorf("policy %q: %w", p.Name, err)
+	}
+	p.CreatedAt = p.CreatedAt.UTC()
+	p.UpdatedAt = p.UpdatedAt.UTC()
+	return p, nil
+}
