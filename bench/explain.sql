@@ -60,3 +60,32 @@ SELECT * FROM (
   (SELECT * FROM approvals WHERE status = 7 ORDER BY id DESC LIMIT 51) UNION ALL
   (SELECT * FROM approvals WHERE status = 8 ORDER BY id DESC LIMIT 51)
 ) AS page ORDER BY id DESC LIMIT 51;
+
+\echo '== inbox (GET /v1/approvals?awaiting=me): a reviewer matching "*", itself and two groups'
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+SELECT * FROM approvals WHERE id IN (
+  SELECT DISTINCT p.request_id FROM unnest(ARRAY['*', 'g:finance', 'g:ops', 'p:svc:reviewer']) AS k (key)
+  CROSS JOIN LATERAL (
+    SELECT i.request_id FROM approval_inbox AS i
+    WHERE i.key = k.key AND i.request_id > '00000000-0000-0000-0000-000000000000'
+      AND NOT EXISTS (SELECT 1 FROM approval_excluded AS x WHERE x.request_id = i.request_id AND x.principal = 'svc:reviewer' OFFSET 0)
+    ORDER BY i.request_id LIMIT 51) AS p
+  ORDER BY p.request_id LIMIT 51)
+ORDER BY id;
+
+\echo '== inbox of a requester of 100 pending requests (it is excluded from its own), next page'
+SELECT request_id AS inbox_cursor FROM approval_inbox WHERE key = '*' ORDER BY request_id OFFSET 50000 LIMIT 1 \gset
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+SELECT * FROM approvals WHERE id IN (
+  SELECT DISTINCT p.request_id FROM unnest(ARRAY['*', 'p:svc:s7']) AS k (key)
+  CROSS JOIN LATERAL (
+    SELECT i.request_id FROM approval_inbox AS i
+    WHERE i.key = k.key AND i.request_id > :'inbox_cursor'
+      AND NOT EXISTS (SELECT 1 FROM approval_excluded AS x WHERE x.request_id = i.request_id AND x.principal = 'svc:s7' OFFSET 0)
+    ORDER BY i.request_id LIMIT 51) AS p
+  ORDER BY p.request_id LIMIT 51)
+ORDER BY id;
+
+\echo '== dependents of a request (after it settles)'
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+SELECT request_id FROM approval_deps WHERE depends_on = :'some_id' ORDER BY request_id;

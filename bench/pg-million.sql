@@ -49,6 +49,17 @@ INSERT INTO outbox (id, type, request_id, version, data, created_at, published_a
 SELECT gen_random_uuid(), 'approval.created', id, 1, '{"id":"x"}', ts, ts
 FROM gen ORDER BY i;
 
+INSERT INTO approval_inbox (key, request_id)
+SELECT CASE WHEN i % 10 = 7 THEN 'g:finance'
+            WHEN i % 10 = 8 THEN 'p:user:lead-' || (i % 100)
+            ELSE '*' END, id
+FROM gen WHERE status = 2 ORDER BY i;
+
+INSERT INTO approval_excluded (request_id, principal)
+SELECT id, 'svc:s' || (i % 1000) FROM gen WHERE status = 2 ORDER BY i;
+
+ANALYZE approval_inbox;
+ANALYZE approval_excluded;
 ANALYZE approvals;
 ANALYZE history;
 ANALYZE outbox;

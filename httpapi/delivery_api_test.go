@@ -53,6 +53,7 @@ func setupWithDelivery(t *testing.T) *fixture {
 	dispatcher := delivery.NewDispatcher(st, delivery.Config{
 		Poll: 20 * time.Millisecond, Wake: waker.Listen(), Client: delivery.NewHTTPClient(true),
 		Backoff: func(int) time.Duration { return 20 * time.Millisecond },
+		Settled: eng.Settled,
 	})
 	wg.Go(func() { waker.Run(bg, st.Changes()) })
 	wg.Go(func() { hub.Run(bg) })
@@ -442,6 +443,30 @@ func TestDelivery_ApprovalIsDeliveredSignedAndSettles(t *testing.T) {
 	}
 	if hits, _, _ := rc.last(); hits != 1 {
 		t.Fatalf("the receiver got %d deliveries", hits)
+	}
+}
+
+// TestDelivery_DependentWaitsForTheDeliveredDecision: a dependency with a
+// service rule is approved only once its decision is delivered; its
+// dependent, already satisfied, is approved right after that.
+func TestDelivery_DependentWaitsForTheDeliveredDecision(t *testing.T) {
+	f := setupWithDelivery(t)
+	rc := newReceiver(t, nil)
+	f.rule("billing", rc.URL)
+	creator, reviewer := f.roles()
+	dep := creator.createFor("deploy", "billing")
+	var dependent full
+	creator.json(201, "POST", "/v1/approvals", map[string]any{"title": "after deploy", "depends_on": []string{dep.ID}}, &dependent)
+	if got := reviewer.review(dependent.ID, approval.DecisionApprove); got.Status != "pending" {
+		t.Fatalf("dependent approved before its dependency: %s", got.Status)
+	}
+	if acked := reviewer.approve(dep.ID); acked.Status != "acknowledged_approved" {
+		t.Fatalf("dependency: %s", acked.Status)
+	}
+	creator.waitStatus(dep.ID, "approved")
+	got := creator.waitStatus(dependent.ID, "approved")
+	if got.Status != "approved" {
+		t.Fatalf("dependent after the delivery: %+v", got)
 	}
 }
 

@@ -44,6 +44,7 @@ type options struct {
 	receiver    string  // none, ok or stall
 	rate        float64 // decisions per second, 0 for as fast as possible
 	rule        string  // service rule the requests name (set when receiver is not none)
+	scenario    string  // create, inbox or list
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
@@ -57,7 +58,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow a target that is not on this machine")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
 	fs.StringVar(&o.receiver, "receiver", "none", "none: requests name no service rule; ok: a loopback receiver that answers at once (delivery latency is measured); stall: one that never answers")
-	fs.Float64Var(&o.rate, "rate", 0, "create+approve cycles per second over all clients (0: as fast as they go)")
+	fs.Float64Var(&o.rate, "rate", 0, "create+approve cycles (or reads) per second over all clients (0: as fast as they go)")
+	fs.StringVar(&o.scenario, "scenario", "create", "create: create (and approve) requests; inbox: read the first page of GET /v1/approvals?awaiting=me as a reviewer; list: read the first page of GET /v1/approvals?status=pending")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		return errors.New("-receiver must be none, ok or stall")
 	case o.rate < 0:
 		return errors.New("-rate must not be negative")
+	case o.scenario != "create" && o.scenario != "inbox" && o.scenario != "list":
+		return errors.New("-scenario must be create, inbox or list")
 	}
 	if err := checkTarget(o.url, o.allowRemote); err != nil {
 		return err
@@ -85,7 +89,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	if err != nil {
 		return err
 	}
-	reviewer, err := createKey(ctx, hc, o, "load-reviewer-"+suffix, "approvals:review")
+	reviewer, err := createKey(ctx, hc, o, "load-reviewer-"+suffix, "approvals:review", "approvals:read")
 	if err != nil {
 		return err
 	}
@@ -115,7 +119,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range res {
-		wg.Go(func() { res[i] = drive(ctx, hc, o, requester, reviewer, tokens) })
+		if o.scenario == "create" {
+			wg.Go(func() { res[i] = drive(ctx, hc, o, requester, reviewer, tokens) })
+		} else {
+			wg.Go(func() { res[i] = read(ctx, hc, o, reviewer, tokens) })
+		}
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
@@ -165,12 +173,18 @@ func randomHex(n int) string {
 }
 
 func call(ctx context.Context, hc *http.Client, method, url, key string, body any) (int, []byte, error) {
-	b, _ := json.Marshal(body)
-	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(b))
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Authorization", "Bearer "+key)
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -181,8 +195,8 @@ func call(ctx context.Context, hc *http.Client, method, url, key string, body an
 	return resp.StatusCode, rb, err
 }
 
-func createKey(ctx context.Context, hc *http.Client, o options, name, scope string) (string, error) {
-	code, body, err := call(ctx, hc, "POST", o.url+"/v1/api-keys", o.adminKey, map[string]any{"name": name, "scopes": []string{scope}})
+func createKey(ctx context.Context, hc *http.Client, o options, name string, scopes ...string) (string, error) {
+	code, body, err := call(ctx, hc, "POST", o.url+"/v1/api-keys", o.adminKey, map[string]any{"name": name, "scopes": scopes})
 	if err != nil {
 		return "", err
 	}
@@ -196,8 +210,9 @@ func createKey(ctx context.Context, hc *http.Client, o options, name, scope stri
 }
 
 type clientResult struct {
-	create, approve             []time.Duration
-	createErrors, approveErrors int
+	create, approve, reads                  []time.Duration
+	createErrors, approveErrors, readErrors int
+	readOp                                  string
 }
 
 var payload = map[string]any{"title": "Pay invoice 42", "payload": map[string]any{"invoice": 42, "amount": "1200.00", "currency": "EUR", "lines": []int{1, 2, 3}}}
@@ -248,6 +263,36 @@ func drive(ctx context.Context, hc *http.Client, o options, requester, reviewer 
 	return r
 }
 
+// read is one client of a read scenario: GET the first page of the inbox
+// or of the pending list, until ctx ends.
+func read(ctx context.Context, hc *http.Client, o options, reviewer string, tokens <-chan time.Time) clientResult {
+	r := clientResult{readOp: o.scenario}
+	target := o.url + "/v1/approvals?awaiting=me&limit=50"
+	if o.scenario == "list" {
+		target = o.url + "/v1/approvals?status=pending&limit=50"
+	}
+	for ctx.Err() == nil {
+		if tokens != nil {
+			select {
+			case <-tokens:
+			case <-ctx.Done():
+				return r
+			}
+		}
+		t := time.Now()
+		code, _, err := call(ctx, hc, "GET", target, reviewer, nil)
+		if ctx.Err() != nil {
+			break
+		}
+		if err != nil || code != http.StatusOK {
+			r.readErrors++
+			continue
+		}
+		r.reads = append(r.reads, time.Since(t))
+	}
+	return r
+}
+
 // Report is the outcome of a run.
 type Report struct {
 	Clients        int      `json:"clients"`
@@ -277,20 +322,27 @@ func opStat(name string, lat []time.Duration, errs int, elapsed time.Duration) O
 }
 
 func summarize(res []clientResult, elapsed time.Duration, clients int) Report {
-	var create, approve []time.Duration
-	var cErr, aErr int
+	var create, approve, reads []time.Duration
+	var cErr, aErr, rErr int
+	readOp := ""
 	for _, r := range res {
 		create = append(create, r.create...)
 		approve = append(approve, r.approve...)
+		reads = append(reads, r.reads...)
 		cErr += r.createErrors
 		aErr += r.approveErrors
+		rErr += r.readErrors
+		readOp = r.readOp
 	}
 	rep := Report{Clients: clients, Seconds: elapsed.Seconds()}
 	for _, op := range []struct {
 		name string
 		lat  []time.Duration
 		errs int
-	}{{"create", create, cErr}, {"approve", approve, aErr}} {
+	}{{"create", create, cErr}, {"approve", approve, aErr}, {readOp, reads, rErr}} {
+		if op.name == "" || (op.name != readOp && readOp != "") {
+			continue
+		}
 		st := opStat(op.name, op.lat, op.errs, elapsed)
 		rep.TotalPerSecond += st.PerSecond
 		rep.Ops = append(rep.Ops, st)

@@ -59,4 +59,20 @@ func TestRun_DrivesARealServer(t *testing.T) {
 	if rep.Ops[0].P50ms <= 0 || rep.Ops[0].P99ms < rep.Ops[0].P50ms {
 		t.Fatalf("percentiles %+v", rep.Ops[0])
 	}
+
+	// The read scenarios read what the create run left.
+	for _, scenario := range []string{"inbox", "list"} {
+		out.Reset()
+		args := []string{"-url", srv.URL, "-key", admin, "-clients", "2", "-duration", "300ms", "-json", "-scenario", scenario}
+		if err := run(ctx, args, func(string) string { return "" }, &out); err != nil {
+			t.Fatal(err)
+		}
+		var rep Report
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Ops) != 1 || rep.Ops[0].Name != scenario || rep.Ops[0].Count == 0 || rep.Ops[0].Errors != 0 {
+			t.Fatalf("%s report %+v", scenario, rep)
+		}
+	}
 }
