@@ -1,0 +1,245 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"unicode/utf8"
+)
+
+// MaxBodyBytes bounds a request body and an upstream's response body.
+const MaxBodyBytes = 64 << 20
+
+// Details of invalid bodies. detailInvalid is the original's, misspelling
+// included: clients may match on it, so the more precise details start
+// with it too.
+const (
+	detailInvalid  = "Invalid input provided. Mising required keys or invalid values in the body payload."
+	detailTooLarge = "The request body is larger than the limit of 64 MiB (67108864 bytes)."
+)
+
+// Run names one run of a project: the body's project_name and
+// project_start_time. Package and publish lock it; an approval request
+// belongs to it.
+type Run struct {
+	ProjectName string // project_name
+	StartTime   string // project_start_time, YYYYMMDD_HHMMSS by convention
+}
+
+// String returns "project <name> run <start time>", as details show it.
+func (r Run) String() string { return "project " + r.ProjectName + " run " + r.StartTime }
+
+// readBody reads the whole body of r, once, into one slice sized by its
+// Content-Length. A body over limit bytes is a 413 failure.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *failure) {
+	if r.ContentLength > limit {
+		return nil, &failure{status: http.StatusRequestEntityTooLarge, detail: detailTooLarge}
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		// ReadFrom grows the buffer when less than bytes.MinRead is free:
+		// with this much room it reads a body of the announced size
+		// without copying it to a larger slice.
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, &failure{status: http.StatusRequestEntityTooLarge, detail: detailTooLarge}
+	case err != nil:
+		// Most likely the client went away; if not, it sent a broken body.
+		return nil, &failure{status: http.StatusBadRequest, detail: "The request body could not be read.", err: err}
+	}
+	return buf.Bytes(), nil
+}
+
+// checkBody returns the run named by body, which must be a JSON object in
+// UTF-8 with the strings project_name and project_start_time and, when they
+// are present, the objects source and destination. Of duplicate keys the
+// last counts, as it does for the upstreams' JSON decoder. Otherwise it
+// returns an error whose message is the client's detail. It does not
+// change body.
+func checkBody(body []byte) (Run, error) {
+	if !utf8.Valid(body) || !json.Valid(body) {
+		return Run{}, errors.New(detailInvalid)
+	}
+	var name, start, source, destination []byte
+	isObject := members(body, func(key, value []byte) {
+		switch {
+		case keyIs(key, "project_name"):
+			name = value
+		case keyIs(key, "project_start_time"):
+			start = value
+		case keyIs(key, "source"):
+			source = value
+		case keyIs(key, "destination"):
+			destination = value
+		}
+	})
+	if !isObject {
+		return Run{}, errors.New(detailInvalid)
+	}
+	var run Run
+	for _, k := range []struct {
+		name  string
+		value []byte
+		dst   *string
+	}{{"project_name", name, &run.ProjectName}, {"project_start_time", start, &run.StartTime}} {
+		if k.value == nil {
+			return Run{}, fmt.Errorf("%s Missing required key: '%s'.", detailInvalid, k.name)
+		}
+		s, ok := jsonString(k.value)
+		if !ok {
+			return Run{}, fmt.Errorf("%s '%s' must be a string.", detailInvalid, k.name)
+		}
+		*k.dst = s
+	}
+	if source != nil && source[0] != '{' {
+		return Run{}, fmt.Errorf("%s 'source' must be an object.", detailInvalid)
+	}
+	if destination != nil && destination[0] != '{' {
+		return Run{}, fmt.Errorf("%s 'destination' must be an object.", detailInvalid)
+	}
+	return run, nil
+}
+
+// The helpers below walk JSON that json.Valid has accepted, so they need
+// not check its grammar; they only find where each value ends. They
+// allocate nothing, whatever the size of the values they skip.
+
+// members calls fn with the key (quotes included, escapes kept) and the
+// value of each member of the object data, in order, and reports whether
+// data is an object at all. data must be valid JSON.
+func members(data []byte, fn func(key, value []byte)) bool {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return false
+	}
+	i = skipSpace(data, i+1)
+	if data[i] == '}' {
+		return true
+	}
+	for {
+		start := i
+		i = skipString(data, i)
+		key := data[start:i]
+		i = skipSpace(data, i) + 1 // the colon
+		i = skipSpace(data, i)
+		start = i
+		i = skipValue(data, i)
+		fn(key, data[start:i])
+		i = skipSpace(data, i)
+		if data[i] != ',' {
+			return true // the closing brace
+		}
+		i = skipSpace(data, i+1)
+	}
+}
+
+// member returns the value of the last member of the object data named
+// name (as a decoder would keep the last of duplicate keys), and whether
+// there is one. data must be valid JSON.
+func member(data []byte, name string) (value []byte, ok bool) {
+	members(data, func(k, v []byte) {
+		if keyIs(k, name) {
+			value, ok = v, true
+		}
+	})
+	return value, ok
+}
+
+// keyIs reports whether the quoted key is name, unescaping it if needed.
+func keyIs(key []byte, name string) bool {
+	if bytes.IndexByte(key, '\\') < 0 {
+		return string(key[1:len(key)-1]) == name
+	}
+	s, ok := jsonString(key)
+	return ok && s == name
+}
+
+// jsonString returns the string the JSON value v denotes, and false when v
+// is not a string.
+func jsonString(v []byte) (string, bool) {
+	if len(v) < 2 || v[0] != '"' {
+		return "", false
+	}
+	if bytes.IndexByte(v, '\\') < 0 {
+		return string(v[1 : len(v)-1]), true
+	}
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) {
+		switch data[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// skipString returns the index after the string that starts at data[i].
+func skipString(data []byte, i int) int {
+	i++
+	for {
+		j := bytes.IndexAny(data[i:], `"\`)
+		if j < 0 {
+			return len(data) // not valid JSON; cannot happen
+		}
+		i += j
+		if data[i] == '"' {
+			return i + 1
+		}
+		i += 2 // a backslash and the character it escapes
+	}
+}
+
+// skipValue returns the index after the value that starts at data[i].
+func skipValue(data []byte, i int) int {
+	switch data[i] {
+	case '"':
+		return skipString(data, i)
+	case '{', '[':
+		depth := 0
+		for i < len(data) {
+			switch data[i] {
+			case '"':
+				i = skipString(data, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return i
+	default: // a number, true, false or null
+		for i < len(data) {
+			switch data[i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return i
+			}
+			i++
+		}
+		return i
+	}
+}
+
+// trimSpace returns data without JSON whitespace around it.
+func trimSpace(data []byte) []byte {
+	return bytes.Trim(data, " \t\n\r")
+}

@@ -1,0 +1,103 @@
+package gateway
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestCheckBody_ReadsTheRunAsAJSONDecoderWould(t *testing.T) {
+	t.Parallel()
+	for body, want := range map[string]Run{
+		`{"project_name":"Pr004","project_start_time":"20250205_010101"}`: {"Pr004", "20250205_010101"},
+		// Escapes in keys and values are decoded.
+		`{"project\u005fname":"Pr\u00e9 \"q\"","project_start_time":"t"}`: {`Pré "q"`, "t"},
+		// Of duplicate keys the last counts, as in Python's json module.
+		`{"project_name":1,"project_name":"b","project_start_time":"t"}`: {"b", "t"},
+		// Braces and quotes inside strings do not confuse the scan.
+		`{"x":"}{\"project_name\":1","y":[{"z":"]}"}],"project_name":"p","project_start_time":"t","source":{"a":"}"}}`: {"p", "t"},
+		"\t\r\n {\"project_name\" :\n\"p\" , \"project_start_time\":\"t\",\"destination\":{}} \n":                      {"p", "t"},
+	} {
+		got, err := checkBody([]byte(body))
+		if err != nil || got != want {
+			t.Errorf("%s: got %+v, %v; want %+v", body, got, err, want)
+		}
+	}
+}
+
+func TestPayloadOf_TakesThePayloadMemberOrTheWholeBody(t *testing.T) {
+	t.Parallel()
+	for body, want := range map[string]string{
+		`{"status":"success","payload":{"a":[1, 2]}}`: `{"a":[1, 2]}`,
+		`{"payload":null}`:                            `null`,
+		`{"payload":1,"payload":"last"}`:              `"last"`,
+		` {"data":"\"payload\":1"} `:                  `{"data":"\"payload\":1"}`,
+		`[{"payload":1}]`:                             `[{"payload":1}]`,
+		`{"nested":{"payload":1}}`:                    `{"nested":{"payload":1}}`,
+		`{"pay\u006coad": 5e3 }`:                      `5e3`,
+		"\n\"text\"\n":                                `"text"`,
+	} {
+		if got := payloadOf([]byte(body)); string(got) != want {
+			t.Errorf("payloadOf(%s) = %s, want %s", body, got, want)
+		}
+	}
+}
+
+// reference checks a body as the contract says, with encoding/json: the
+// answer checkBody must agree with.
+func reference(body []byte) (Run, bool) {
+	var m map[string]json.RawMessage
+	if !utf8.Valid(body) || json.Unmarshal(body, &m) != nil || m == nil {
+		return Run{}, false
+	}
+	var run Run
+	for key, dst := range map[string]*string{"project_name": &run.ProjectName, "project_start_time": &run.StartTime} {
+		v, ok := m[key]
+		if !ok || v[0] != '"' || json.Unmarshal(v, dst) != nil {
+			return Run{}, false
+		}
+	}
+	for _, key := range []string{"source", "destination"} {
+		if v, ok := m[key]; ok && v[0] != '{' {
+			return Run{}, false
+		}
+	}
+	return run, true
+}
+
+func FuzzCheckBody(f *testing.F) {
+	for _, seed := range []string{
+		`{"project_name":"Pr004","project_start_time":"20250205_010101","source":{},"destination":{}}`,
+		`{"project_name":"a","project_start_time":"b","source":[]}`,
+		`{"project\u005fname":"a\\","project_start_time":"\"b"}`,
+		`{"project_name":1,"project_name":"b","project_start_time":"t"}`,
+		`[{"project_name":"a","project_start_time":"b"}]`,
+		`{"a":{"b":[{"c":"}]"}]},"project_name":"a","project_start_time":"b"}`,
+		`"project_name"`, `null`, `{}`, ``, ` `, `{"project_name":"a",`, "{\"project_name\":\"\xff\"}",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		orig := string(body)
+		run, err := checkBody(body)
+		if string(body) != orig {
+			t.Fatal("checkBody changed the body")
+		}
+		want, ok := reference(body)
+		switch {
+		case err == nil && !ok:
+			t.Fatalf("accepted %q, which is not an object with the required members", body)
+		case err != nil && ok:
+			t.Fatalf("refused %q (%v), a valid body", body, err)
+		case err == nil && run != want:
+			t.Fatalf("read %+v from %q, want %+v", run, body, want)
+		case err != nil && !strings.HasPrefix(err.Error(), detailInvalid):
+			t.Fatalf("detail %q does not start with the original's", err)
+		}
+		if err == nil {
+			// What is accepted is also what the upstream's payload reader walks.
+			_ = payloadOf(body)
+		}
+	})
+}
