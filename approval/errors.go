@@ -3,6 +3,7 @@ package approval
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies an error; each adapter maps a Kind to its own wire status
@@ -24,6 +25,7 @@ const (
 	KindUnsupportedMedia             // the input has the wrong content type
 	KindUnavailable                  // a dependency is down; retry later
 	KindMethodNotAllowed             // the route exists, the method does not
+	KindRateLimited                  // too many requests; retry after RetryAfter
 )
 
 // Stable error codes. Clients may switch on them; they never change meaning.
@@ -48,6 +50,7 @@ const (
 	CodeMethodNotAllowed    = "method_not_allowed"
 	CodeStageNotOpen        = "stage_not_open"
 	CodeStaleVersion        = "stale_version"
+	CodeRateLimited         = "rate_limited"
 )
 
 // FieldError names one invalid input field and what is wrong with it.
@@ -64,6 +67,9 @@ type Error struct {
 	Message string
 	Fields  []FieldError
 	Err     error
+	// RetryAfter, for KindRateLimited and KindUnavailable, is how long the
+	// caller should wait before trying again (0: unknown).
+	RetryAfter time.Duration
 }
 
 // Error returns the message, followed by the cause when there is one.

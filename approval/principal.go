@@ -11,10 +11,14 @@ const (
 	ScopeReview Scope = "approvals:review"
 	ScopeRead   Scope = "approvals:read"
 	ScopeAdmin  Scope = "admin"
+	// ScopeAudit reads everything — requests, their history, the event
+	// stream, and the configuration admins manage (API keys without their
+	// secrets, service rules, policies) — and changes nothing.
+	ScopeAudit Scope = "audit"
 )
 
 // Scopes returns every scope a credential may hold.
-func Scopes() []Scope { return []Scope{ScopeCreate, ScopeReview, ScopeRead, ScopeAdmin} }
+func Scopes() []Scope { return []Scope{ScopeCreate, ScopeReview, ScopeRead, ScopeAdmin, ScopeAudit} }
 
 // ValidScope reports whether s is a known scope.
 func ValidScope(s Scope) bool { return slices.Contains(Scopes(), s) }

@@ -64,14 +64,39 @@ type Store interface {
 	// DeleteIdempotencyBefore forgets idempotency records created before t.
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error)
 
-	// CreateAPIKey stores a new API key; a live key of the same name is a conflict.
+	// CreateAPIKey stores a new API key, every field as given except that
+	// an empty Origin is stored as KeyOriginAPI. A live key of the same name,
+	// or with the same hash, is a KindConflict error; a revoked key's hash
+	// may come back (the auth package decides which secrets may).
 	CreateAPIKey(ctx context.Context, k APIKey) error
+	// ReplaceAPIKey revokes the live key oldID at t and stores k as
+	// CreateAPIKey does, in one transaction, so that the name never lacks a
+	// live key and two processes doing the same replacement store one key.
+	// When oldID is not live (revoked or unknown) nothing is written and the
+	// error is KindNotFound; k's name or hash held by another live key is a
+	// KindConflict error.
+	ReplaceAPIKey(ctx context.Context, oldID string, k APIKey, t time.Time) error
 	// APIKeyByHash returns the live (not revoked) key with the given hash.
+	// It does not look at ExpiresAt: the caller checks expiry, so that it can
+	// tell an expired key from an unknown one.
 	APIKeyByHash(ctx context.Context, hash string) (*APIKey, error)
 	// ListAPIKeys returns every key, revoked ones included, oldest first.
 	ListAPIKeys(ctx context.Context) ([]APIKey, error)
 	// RevokeAPIKey marks the key revoked at t; a revoked key stays revoked.
 	RevokeAPIKey(ctx context.Context, id string, t time.Time) error
+	// TouchAPIKey records that the key was used at t: it sets LastUsedAt to
+	// t when it is unset or more than a minute before t, in one conditional
+	// UPDATE, so that a busy key costs at most one write a minute. An
+	// unknown id is not an error.
+	TouchAPIKey(ctx context.Context, id string, t time.Time) error
+	// RotateAPIKey replaces the hash and prefix of the key id, in place and
+	// in one statement, and returns the key as it is afterwards: the id,
+	// name, scopes, groups, origin and expiry stay, LastUsedAt is cleared
+	// (it tells whether the new secret has been used). The key must be live
+	// at t — neither revoked nor expired at or before t — or the error is
+	// KindNotFound, as it is for an unknown id; a hash held by another live
+	// key is a KindConflict error.
+	RotateAPIKey(ctx context.Context, id, hash, prefix string, t time.Time) (*APIKey, error)
 
 	// CreateServiceRule stores a new rule and sets its ID (a positive
 	// integer, never reused) and times; a rule of the same name is a
@@ -197,14 +222,40 @@ type OutboxRecord struct {
 
 // APIKey is a service credential. Only the hash of the secret is stored.
 type APIKey struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	Prefix    string     `json:"prefix"`
-	Hash      string     `json:"-"`
-	Scopes    []Scope    `json:"scopes"`
-	Groups    []string   `json:"groups"`
-	CreatedAt time.Time  `json:"created_at"`
-	RevokedAt *time.Time `json:"revoked_at"`
+	ID     string   `json:"id"`
+	Name   string   `json:"name"`
+	Prefix string   `json:"prefix"`
+	Hash   string   `json:"-"`
+	Scopes []Scope  `json:"scopes"`
+	Groups []string `json:"groups"`
+	// Origin tells where the key comes from: KeyOriginAPI,
+	// KeyOriginBootstrap or KeyOriginFile.
+	Origin    string    `json:"origin"`
+	CreatedAt time.Time `json:"created_at"`
+	// ExpiresAt is when the key stops working; nil means never.
+	ExpiresAt *time.Time `json:"expires_at"`
+	// LastUsedAt is when the key last authenticated a request, to within a
+	// minute or so (writes are throttled); nil means never, or not since
+	// the key was rotated.
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+}
+
+// The origins of API keys.
+const (
+	// KeyOriginAPI is a key created through the API; admins rotate and
+	// revoke it through the API.
+	KeyOriginAPI = "api"
+	// KeyOriginBootstrap is the admin key from APPROVALD_ADMIN_KEY, or the
+	// one generated at the first start; configuration manages it.
+	KeyOriginBootstrap = "bootstrap"
+	// KeyOriginFile is a key synced from a secret file; the file manages it.
+	KeyOriginFile = "file"
+)
+
+// Expired reports whether the key has an expiry at or before now.
+func (k APIKey) Expired(now time.Time) bool {
+	return k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)
 }
 
 // Principal returns the principal the key authenticates as: svc:<name>.

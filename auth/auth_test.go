@@ -3,6 +3,7 @@ package auth
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,7 +21,9 @@ func newKeys(t *testing.T) (*Keys, approval.Store) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return NewKeys(st, time.Now), st
+	k := NewKeys(st, time.Now).WithLogger(slog.New(slog.DiscardHandler))
+	t.Cleanup(k.Close) // before the store closes: cleanups run last first
+	return k, st
 }
 
 func TestCreate_KeyIsRandomShownOnceAndStoredHashed(t *testing.T) {
@@ -128,6 +131,7 @@ func TestAuthenticate_CacheHonoursRevocation(t *testing.T) {
 	k.now = clock
 	k.WithCache(5 * time.Second)
 	other := NewKeys(st, clock).WithCache(5 * time.Second) // a second instance on the same database
+	t.Cleanup(other.Close)
 	ctx := context.Background()
 	rec, secret, err := k.Create(ctx, NewKey{Name: "svc", Scopes: []approval.Scope{approval.ScopeRead}})
 	if err != nil {

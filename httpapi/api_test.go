@@ -51,6 +51,12 @@ func (c *testClock) Advance(d time.Duration) {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
+	return setupWith(t)
+}
+
+// setupWith is setup with changes to the API's dependencies.
+func setupWith(t *testing.T, opts ...func(*Deps)) *fixture {
+	t.Helper()
 	t.Parallel()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "api.db"))
@@ -65,7 +71,11 @@ func setup(t *testing.T) *fixture {
 	if err := keys.Bootstrap(ctx, admin, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(Deps{Engine: eng, Keys: keys, Ready: st.Ping}))
+	d := Deps{Engine: eng, Keys: keys, Ready: st.Ping, Limits: noLimits, Now: clock.Now}
+	for _, o := range opts {
+		o(&d)
+	}
+	srv := httptest.NewServer(New(d))
 	t.Cleanup(srv.Close)
 	f := &fixture{t: t, url: srv.URL, clock: clock, store: st, eng: eng}
 	f.admin = apiClient{t: t, base: srv.URL, key: admin}
@@ -127,6 +137,7 @@ func (c apiClient) raw(method, path string, body []byte, hdr ...string) response
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	checkResponse(c.t, req, resp.StatusCode, resp.Header, b)
+	record(c.base, resp.StatusCode, resp.Header, b)
 	return response{resp.StatusCode, resp.Header, b}
 }
 
@@ -575,3 +586,7 @@ func TestOps_HealthReadyAndRequestID(t *testing.T) {
 		t.Fatalf("readyz with the database closed: %d", r.status)
 	}
 }
+
+// noLimits turns rate limiting off for tests that are not about it; the
+// tests of the limits set their own.
+var noLimits = Limits{Rate: -1}

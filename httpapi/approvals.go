@@ -134,12 +134,12 @@ func (s *server) createApproval(w http.ResponseWriter, r *http.Request, p approv
 	return nil
 }
 
-func (s *server) getApproval(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+func (s *server) getApproval(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
 	wait, after, err := waitParams(r)
 	if err != nil {
 		return err
 	}
-	req, err := s.awaitChange(r, r.PathValue("id"), wait, after)
+	req, err := s.awaitChange(r, p, r.PathValue("id"), wait, after)
 	if err != nil {
 		return err
 	}

@@ -65,7 +65,7 @@ func setupWithDelivery(t *testing.T) *fixture {
 		t.Fatal("the hub did not become ready")
 	}
 
-	srv := httptest.NewServer(New(Deps{Engine: eng, Keys: keys, Ready: st.Ping, Hub: hub}))
+	srv := httptest.NewServer(New(Deps{Engine: eng, Keys: keys, Ready: st.Ping, Hub: hub, Limits: noLimits}))
 	t.Cleanup(srv.Close)
 	f := &fixture{t: t, url: srv.URL, store: st}
 	f.admin = apiClient{t: t, base: srv.URL, key: admin}

@@ -49,7 +49,7 @@ func waitParams(r *http.Request) (time.Duration, int64, error) {
 
 // awaitChange waits until request id is past version after, the wait
 // ends, or the client leaves; it returns the request as it then is.
-func (s *server) awaitChange(r *http.Request, id string, wait time.Duration, after int64) (*approval.Request, error) {
+func (s *server) awaitChange(r *http.Request, p approval.Principal, id string, wait time.Duration, after int64) (*approval.Request, error) {
 	req, err := s.Engine.Get(r.Context(), id)
 	if err != nil || req.Version > after || wait == 0 {
 		return req, err
@@ -57,6 +57,11 @@ func (s *server) awaitChange(r *http.Request, id string, wait time.Duration, aft
 	if s.Hub == nil {
 		return nil, unavailable("long-polling")
 	}
+	release, err := s.openStream(p)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	select {
 	case <-s.Hub.Ready(): // before that, the hub may miss a change
 	case <-r.Context().Done():
@@ -88,10 +93,15 @@ func (s *server) awaitChange(r *http.Request, id string, wait time.Duration, aft
 // sequence number, "event" its type, "data" the event JSON. Last-Event-ID
 // (or ?after=) resumes after a sequence number; ?request_id= and ?type=
 // (comma-separated) filter.
-func (s *server) events(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+func (s *server) events(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
 	if s.Hub == nil {
 		return unavailable("the event stream")
 	}
+	release, err := s.openStream(p)
+	if err != nil {
+		return err
+	}
+	defer release()
 	q := r.URL.Query()
 	var v approval.Validation
 	requestID := q.Get("request_id")

@@ -35,7 +35,7 @@ func testAPI(f testing.TB) (http.Handler, string, string) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	return New(Deps{Engine: engine.New(st), Keys: keys}), requester, reviewer
+	return New(Deps{Engine: engine.New(st), Keys: keys, Limits: noLimits}), requester, reviewer
 }
 
 func serve(h http.Handler, method, path, key string, body []byte, hdr ...string) *httptest.ResponseRecorder {

@@ -8,9 +8,10 @@ import (
 )
 
 type createKeyBody struct {
-	Name   string           `json:"name"`
-	Scopes []approval.Scope `json:"scopes"`
-	Groups []string         `json:"groups"`
+	Name      string           `json:"name"`
+	Scopes    []approval.Scope `json:"scopes"`
+	Groups    []string         `json:"groups"`
+	ExpiresAt *string          `json:"expires_at"`
 }
 
 // createdKey is an API key with its secret, shown only in the create response.
@@ -28,13 +29,34 @@ func (s *server) createKey(w http.ResponseWriter, r *http.Request, _ approval.Pr
 	if err := decodeStrict(body, &in); err != nil {
 		return err
 	}
-	key, secret, err := s.Keys.Create(r.Context(), auth.NewKey{Name: in.Name, Scopes: in.Scopes, Groups: in.Groups})
+	nk := auth.NewKey{Name: in.Name, Scopes: in.Scopes, Groups: in.Groups}
+	if in.ExpiresAt != nil {
+		var v approval.Validation
+		nk.ExpiresAt = parseTime(&v, "expires_at", *in.ExpiresAt)
+		if err := v.Err(); err != nil {
+			return err
+		}
+	}
+	key, secret, err := s.Keys.Create(r.Context(), nk)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/v1/api-keys/"+key.ID)
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, createdKey{APIKey: key, Key: secret})
+	return nil
+}
+
+// rotateKey gives a live key a new secret, shown only in this response;
+// the old secret stops working at once on this instance and within the key
+// cache's TTL on others.
+func (s *server) rotateKey(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+	key, secret, err := s.Keys.Rotate(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, createdKey{APIKey: key, Key: secret})
 	return nil
 }
 

@@ -34,7 +34,7 @@ var allProblemCodes = []string{
 	approval.CodeNotFound, approval.CodeInvalidTransition, approval.CodeAlreadyReviewed,
 	approval.CodeVersionMismatch, approval.CodeTooLarge, approval.CodeUnsupportedMedia,
 	approval.CodeIdempotencyMismatch, approval.CodeConflict, approval.CodeUnavailable,
-	approval.CodeMethodNotAllowed, approval.CodeStageNotOpen, approval.CodeStaleVersion,
+	approval.CodeMethodNotAllowed, approval.CodeStageNotOpen, approval.CodeStaleVersion, approval.CodeRateLimited,
 }
 
 // contract is openapi.json as kin-openapi sees it, and a router over it.
@@ -326,8 +326,10 @@ func TestOpenAPI_EveryRouteDocumentedAndViceVersa(t *testing.T) {
 	t.Parallel()
 	c := mustContract(t)
 	served := map[string]approval.Scope{}
+	audit := map[string]bool{}
 	for _, rt := range (&server{}).routes() {
 		served[rt.method+" "+openAPIPath(rt.pattern)] = rt.scope
+		audit[rt.method+" "+openAPIPath(rt.pattern)] = rt.audit
 	}
 	documented := map[string]*openapi3.Operation{}
 	for path, item := range c.doc.Paths.Map() {
@@ -355,6 +357,14 @@ func TestOpenAPI_EveryRouteDocumentedAndViceVersa(t *testing.T) {
 				t.Errorf("%s needs scope %q; x-required-scope is %q", key, scope, got)
 			}
 			want := openapi3.SecurityRequirements{{"apiKey": {string(scope)}}}
+			if audit[key] {
+				want = append(want, openapi3.SecurityRequirement{"apiKey": {string(approval.ScopeAudit)}})
+				if !strings.Contains(op.Description, "or `audit`") || op.Extensions["x-audit"] == nil {
+					t.Errorf("%s: audit may call it, but the description or x-audit does not say so", key)
+				}
+			} else if op.Extensions["x-audit"] != nil {
+				t.Errorf("%s: documents x-audit, but audit may not call it", key)
+			}
 			if op.Security == nil || !sameJSON(*op.Security, want) {
 				t.Errorf("%s: security must be %v", key, want)
 			}
@@ -700,7 +710,7 @@ func TestOpenAPI_WireShapesMatchDocument(t *testing.T) {
 	history, _ := json.Marshal(historyPage{Items: []approval.HistoryEntry{ch.Entry}, Verified: true})
 	broken, _ := json.Marshal(historyPage{Items: []approval.HistoryEntry{ch.Entry}, VerifyError: "entry 1: hash does not match its contents"})
 	key := approval.APIKey{ID: "0190a5f0-0000-7000-8000-000000000002", Name: "billing", Prefix: "apd_abcdef",
-		Scopes: []approval.Scope{approval.ScopeCreate}, Groups: []string{}, CreatedAt: r.CreatedAt}
+		Scopes: []approval.Scope{approval.ScopeCreate}, Groups: []string{}, Origin: approval.KeyOriginAPI, CreatedAt: r.CreatedAt}
 	created, _ := json.Marshal(createdKey{APIKey: key, Key: "apd_abcdefghijklmnopqrstuvwxyz"})
 	revoked := key
 	revoked.RevokedAt = &at

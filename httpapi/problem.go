@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 
 	"approvald/approval"
 )
@@ -23,6 +25,7 @@ var statusOf = map[approval.Kind]int{
 	approval.KindUnsupportedMedia: http.StatusUnsupportedMediaType,
 	approval.KindUnavailable:      http.StatusServiceUnavailable,
 	approval.KindMethodNotAllowed: http.StatusMethodNotAllowed,
+	approval.KindRateLimited:      http.StatusTooManyRequests,
 }
 
 // Problem is an RFC 9457 problem detail, with approvald's stable code and
@@ -69,6 +72,9 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="approvald"`)
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	}
 	p := Problem{
 		Type:      problemTypeBase + e.Code,

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"approvald/approval"
 	"approvald/auth"
@@ -25,11 +26,22 @@ type Deps struct {
 	Logger *slog.Logger
 	// Hub feeds long-polls and the event stream; without it they answer 503.
 	Hub *delivery.Hub
+	// Tokens verifies people's JWTs; nil accepts API keys only.
+	Tokens TokenVerifier
+	// Limits are the per-principal rate and stream limits.
+	Limits Limits
+	// CORSOrigins are the origins browsers may call the API from; none by default.
+	CORSOrigins []string
+	// Metrics counts refused requests; nil counts nothing.
+	Metrics *Metrics
+	// Now is the clock of the rate limits (tests); nil is time.Now.
+	Now func() time.Time
 }
 
 // server holds the dependencies of the handlers.
 type server struct {
 	Deps
+	limiter *limiter
 }
 
 // handlerFunc is an API handler: it returns an error instead of writing one,
@@ -37,43 +49,51 @@ type server struct {
 type handlerFunc func(w http.ResponseWriter, r *http.Request, p approval.Principal) error
 
 // route is one row of the route table: the method and pattern, the scope a
-// caller needs ("" for public routes), and the handler.
+// caller needs ("" for public routes), whether the audit scope suffices
+// instead (read-only routes), and the handler.
 type route struct {
 	method  string
 	pattern string
 	scope   approval.Scope
+	audit   bool
 	handle  handlerFunc
+}
+
+// allows reports whether p may use rt.
+func (rt route) allows(p approval.Principal) bool {
+	return p.Has(rt.scope) || (rt.audit && p.Has(approval.ScopeAudit))
 }
 
 // routes is the one table of every route the API serves.
 func (s *server) routes() []route {
 	return []route{
-		{"POST", "/v1/approvals", approval.ScopeCreate, s.createApproval},
-		{"GET", "/v1/approvals", approval.ScopeRead, s.listApprovals},
-		{"GET", "/v1/approvals/{id}", approval.ScopeRead, s.getApproval},
-		{"PATCH", "/v1/approvals/{id}", approval.ScopeCreate, s.editApproval},
-		{"POST", "/v1/approvals/{id}/reviews", approval.ScopeReview, s.reviewApproval},
-		{"POST", "/v1/approvals/{id}/cancel", approval.ScopeCreate, s.cancelApproval},
-		{"GET", "/v1/approvals/{id}/history", approval.ScopeRead, s.history},
-		{"POST", "/v1/approvals/{id}/redeliver", approval.ScopeAdmin, s.redeliver},
-		{"GET", "/v1/events", approval.ScopeRead, s.events},
-		{"POST", "/v1/service-rules", approval.ScopeAdmin, s.createRule},
-		{"GET", "/v1/service-rules", approval.ScopeAdmin, s.listRules},
-		{"GET", "/v1/service-rules/{name}", approval.ScopeAdmin, s.getRule},
-		{"PATCH", "/v1/service-rules/{name}", approval.ScopeAdmin, s.editRule},
-		{"DELETE", "/v1/service-rules/{name}", approval.ScopeAdmin, s.deleteRule},
-		{"POST", "/v1/policies", approval.ScopeAdmin, s.createPolicy},
-		{"GET", "/v1/policies", approval.ScopeRead, s.listPolicies},
-		{"GET", "/v1/policies/{name}", approval.ScopeRead, s.getPolicy},
-		{"PUT", "/v1/policies/{name}", approval.ScopeAdmin, s.replacePolicy},
-		{"DELETE", "/v1/policies/{name}", approval.ScopeAdmin, s.deletePolicy},
-		{"POST", "/v1/api-keys", approval.ScopeAdmin, s.createKey},
-		{"GET", "/v1/api-keys", approval.ScopeAdmin, s.listKeys},
-		{"DELETE", "/v1/api-keys/{id}", approval.ScopeAdmin, s.revokeKey},
-		{"GET", "/healthz", "", s.healthz},
-		{"GET", "/readyz", "", s.readyz},
-		{"GET", "/openapi.json", "", s.openapi},
-		{"GET", "/docs", "", s.docs},
+		{"POST", "/v1/approvals", approval.ScopeCreate, false, s.createApproval},
+		{"GET", "/v1/approvals", approval.ScopeRead, true, s.listApprovals},
+		{"GET", "/v1/approvals/{id}", approval.ScopeRead, true, s.getApproval},
+		{"PATCH", "/v1/approvals/{id}", approval.ScopeCreate, false, s.editApproval},
+		{"POST", "/v1/approvals/{id}/reviews", approval.ScopeReview, false, s.reviewApproval},
+		{"POST", "/v1/approvals/{id}/cancel", approval.ScopeCreate, false, s.cancelApproval},
+		{"GET", "/v1/approvals/{id}/history", approval.ScopeRead, true, s.history},
+		{"POST", "/v1/approvals/{id}/redeliver", approval.ScopeAdmin, false, s.redeliver},
+		{"GET", "/v1/events", approval.ScopeRead, true, s.events},
+		{"POST", "/v1/service-rules", approval.ScopeAdmin, false, s.createRule},
+		{"GET", "/v1/service-rules", approval.ScopeAdmin, true, s.listRules},
+		{"GET", "/v1/service-rules/{name}", approval.ScopeAdmin, true, s.getRule},
+		{"PATCH", "/v1/service-rules/{name}", approval.ScopeAdmin, false, s.editRule},
+		{"DELETE", "/v1/service-rules/{name}", approval.ScopeAdmin, false, s.deleteRule},
+		{"POST", "/v1/policies", approval.ScopeAdmin, false, s.createPolicy},
+		{"GET", "/v1/policies", approval.ScopeRead, true, s.listPolicies},
+		{"GET", "/v1/policies/{name}", approval.ScopeRead, true, s.getPolicy},
+		{"PUT", "/v1/policies/{name}", approval.ScopeAdmin, false, s.replacePolicy},
+		{"DELETE", "/v1/policies/{name}", approval.ScopeAdmin, false, s.deletePolicy},
+		{"POST", "/v1/api-keys", approval.ScopeAdmin, false, s.createKey},
+		{"GET", "/v1/api-keys", approval.ScopeAdmin, true, s.listKeys},
+		{"DELETE", "/v1/api-keys/{id}", approval.ScopeAdmin, false, s.revokeKey},
+		{"POST", "/v1/api-keys/{id}/rotate", approval.ScopeAdmin, false, s.rotateKey},
+		{"GET", "/healthz", "", false, s.healthz},
+		{"GET", "/readyz", "", false, s.readyz},
+		{"GET", "/openapi.json", "", false, s.openapi},
+		{"GET", "/docs", "", false, s.docs},
 	}
 }
 
@@ -82,7 +102,10 @@ func New(d Deps) http.Handler {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &server{Deps: d}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	s := &server{Deps: d, limiter: newLimiter(d.Limits, d.Now)}
 	mux := http.NewServeMux()
 	methods := map[string][]string{}
 	for _, rt := range s.routes() {
@@ -104,7 +127,7 @@ func New(d Deps) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, approval.Errorf(approval.KindNotFound, approval.CodeNotFound, "no route for %s %s", r.Method, r.URL.Path))
 	})
-	return observe(d.Logger, mux)
+	return observe(d.Logger, securityHeaders(cors(d.CORSOrigins, mux)))
 }
 
 // wrap authenticates the caller, checks the route's scope and turns the
@@ -114,9 +137,16 @@ func (s *server) wrap(rt route) http.Handler {
 		var p approval.Principal
 		if rt.scope != "" {
 			var err error
-			if p, err = s.authenticate(r); err == nil && !p.Has(rt.scope) {
+			if p, err = s.authenticate(r); err == nil && !rt.allows(p) {
+				also := ""
+				if rt.audit {
+					also = " (or audit)"
+				}
 				err = approval.Errorf(approval.KindForbidden, approval.CodeMissingScope,
-					"this route needs the %s scope, which %s does not have", rt.scope, p.ID)
+					"this route needs the %s scope%s, which %s does not have", rt.scope, also, p.ID)
+			}
+			if err == nil {
+				err = s.limitRequest(p)
 			}
 			if err != nil {
 				writeError(w, r, err)
@@ -127,13 +157,4 @@ func (s *server) wrap(rt route) http.Handler {
 			writeError(w, r, err)
 		}
 	})
-}
-
-func (s *server) authenticate(r *http.Request) (approval.Principal, error) {
-	token, ok := bearer(r)
-	if !ok {
-		return approval.Principal{}, approval.Errorf(approval.KindUnauthenticated, approval.CodeUnauthenticated,
-			"this route needs an API key: send Authorization: Bearer <key>")
-	}
-	return s.Keys.Authenticate(r.Context(), token)
 }

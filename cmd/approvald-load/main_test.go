@@ -41,7 +41,7 @@ func TestRun_DrivesARealServer(t *testing.T) {
 	if err := keys.Bootstrap(ctx, admin, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(httpapi.New(httpapi.Deps{Engine: engine.New(st), Keys: keys}))
+	srv := httptest.NewServer(httpapi.New(httpapi.Deps{Engine: engine.New(st), Keys: keys, Limits: httpapi.Limits{Rate: -1}}))
 	defer srv.Close()
 
 	var out bytes.Buffer

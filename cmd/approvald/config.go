@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"approvald/auth/oidc"
+	"approvald/httpapi"
 )
 
 // config is approvald's configuration: flags override environment
@@ -29,6 +32,13 @@ type config struct {
 	DeliveryLease   time.Duration
 	SweepInterval   time.Duration
 	ShutdownTimeout time.Duration
+	// OIDC configures people's JWTs (APPROVALD_OIDC_*, APPROVALD_JWT_*).
+	OIDC oidc.Config
+	// Limits are the per-principal limits of the API.
+	Limits      httpapi.Limits
+	CORSOrigins []string
+	// SecretsPath is SECRETS_MNT_PATH: the folder of secret files.
+	SecretsPath string
 }
 
 // parseConfig reads flags from args and variables through getenv. Help
@@ -81,15 +91,69 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	c.AdminKey = getenv("APPROVALD_ADMIN_KEY")
+	c.SecretsPath = env("SECRETS_MNT_PATH", "./secrets")
+	c.OIDC = oidc.Config{
+		Issuer:          getenv("APPROVALD_OIDC_ISSUER"),
+		Audience:        getenv("APPROVALD_OIDC_AUDIENCE"),
+		PrincipalClaim:  env("APPROVALD_OIDC_PRINCIPAL_CLAIM", "sub"),
+		GroupsClaim:     env("APPROVALD_OIDC_GROUPS_CLAIM", "groups"),
+		ScopesClaim:     env("APPROVALD_OIDC_SCOPES_CLAIM", "scope"),
+		PublicKeyFile:   getenv("APPROVALD_JWT_PUBLIC_KEY_FILE"),
+		HS256SecretFile: getenv("APPROVALD_JWT_HS256_SECRET_FILE"),
+	}
+	var err error
+	if c.OIDC.GroupScopes, err = parseGroupScopes(getenv("APPROVALD_OIDC_GROUP_SCOPES")); err != nil {
+		return c, err
+	}
+	c.Limits = httpapi.Limits{
+		Rate:       envFloat(getenv, "APPROVALD_RATE_LIMIT", httpapi.DefaultRateLimit),
+		Burst:      envInt("APPROVALD_RATE_BURST", httpapi.DefaultRateBurst),
+		MaxStreams: envInt("APPROVALD_MAX_STREAMS", httpapi.DefaultMaxStreams),
+	}
+	for o := range strings.SplitSeq(getenv("APPROVALD_CORS_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return c, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
 	}
 	return c, c.validate(getenv)
 }
 
+// envFloat reads a number variable; a malformed one is reported by validate.
+func envFloat(getenv func(string) string, name string, def float64) float64 {
+	if v := getenv(name); v != "" {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return f
+		}
+	}
+	return def
+}
+
+// parseGroupScopes reads APPROVALD_OIDC_GROUP_SCOPES: "group=scope scope;group2=scope".
+func parseGroupScopes(v string) (map[string][]string, error) {
+	if strings.TrimSpace(v) == "" {
+		return nil, nil
+	}
+	out := map[string][]string{}
+	for part := range strings.SplitSeq(v, ";") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		group, scopes, ok := strings.Cut(part, "=")
+		group = strings.TrimSpace(group)
+		if !ok || group == "" || strings.TrimSpace(scopes) == "" {
+			return nil, fmt.Errorf("APPROVALD_OIDC_GROUP_SCOPES: %q is not group=scope[ scope…]", part)
+		}
+		out[group] = append(out[group], strings.Fields(strings.ReplaceAll(scopes, ",", " "))...)
+	}
+	return out, nil
+}
+
 func (c config) validate(getenv func(string) string) error {
 	var errs []error
-	for _, name := range []string{"APPROVALD_DB_MAX_CONNS", "APPROVALD_DELIVERY_WORKERS", "APPROVALD_DELIVERY_PER_RULE"} {
+	for _, name := range []string{"APPROVALD_DB_MAX_CONNS", "APPROVALD_DELIVERY_WORKERS", "APPROVALD_DELIVERY_PER_RULE", "APPROVALD_RATE_BURST", "APPROVALD_MAX_STREAMS"} {
 		v := getenv(name)
 		if v == "" {
 			continue
@@ -134,6 +198,20 @@ func (c config) validate(getenv func(string) string) error {
 	}
 	if c.Addr == "" {
 		errs = append(errs, errors.New("--addr must not be empty"))
+	}
+	if v := getenv("APPROVALD_RATE_LIMIT"); v != "" {
+		if f, err := strconv.ParseFloat(v, 64); err != nil || (f <= 0 && f != -1) {
+			errs = append(errs, fmt.Errorf("APPROVALD_RATE_LIMIT: %q is not a positive number of requests per second (or -1 for no limit)", v))
+		}
+	}
+	if c.Limits.Burst < 1 || c.Limits.MaxStreams < 1 {
+		errs = append(errs, fmt.Errorf("APPROVALD_RATE_BURST and APPROVALD_MAX_STREAMS must be at least 1 (got %d and %d)", c.Limits.Burst, c.Limits.MaxStreams))
+	}
+	if err := httpapi.ValidateOrigins(c.CORSOrigins); err != nil {
+		errs = append(errs, fmt.Errorf("APPROVALD_CORS_ORIGINS: %w", err))
+	}
+	if c.OIDC.Enabled() && c.OIDC.Audience == "" {
+		errs = append(errs, errors.New("APPROVALD_OIDC_AUDIENCE is required with APPROVALD_OIDC_ISSUER or a JWT key file"))
 	}
 	return errors.Join(errs...)
 }

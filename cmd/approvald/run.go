@@ -5,16 +5,19 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"approvald/approval"
 	"approvald/auth"
+	"approvald/auth/oidc"
 	"approvald/delivery"
 	"approvald/engine"
 	"approvald/httpapi"
@@ -49,10 +52,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer store.Close()
 
 	eng := engine.New(store, engine.WithLogger(log), engine.WithPrivateTargets(cfg.AllowPrivate))
-	keys := auth.NewKeys(store, time.Now).WithCache(cfg.KeyCacheTTL)
+	keys := auth.NewKeys(store, time.Now).WithCache(cfg.KeyCacheTTL).WithLogger(log)
+	defer keys.Close() // deferred after store.Close, so it runs first: pending last-use writes finish
 	if err := keys.Bootstrap(ctx, cfg.AdminKey, stdout); err != nil {
 		return fmt.Errorf("bootstrap admin key: %w", err)
 	}
+	keyDir := filepath.Join(cfg.SecretsPath, "approvald-keys")
+	if err := keys.SyncFiles(ctx, keyDir); err != nil {
+		return fmt.Errorf("API keys from %s: %w", keyDir, err)
+	}
+	var tokens httpapi.TokenVerifier
+	if cfg.OIDC.Enabled() {
+		v, err := oidc.New(ctx, cfg.OIDC)
+		if err != nil {
+			return fmt.Errorf("JWT verification (APPROVALD_OIDC_*, APPROVALD_JWT_*): %w", err)
+		}
+		tokens = v
+		log.Info("accepting people's JWTs", "issuer", cfg.OIDC.Issuer, "audience", cfg.OIDC.Audience)
+	}
+	registry := prometheus.NewRegistry()
+	metrics := httpapi.NewMetrics(registry)
 
 	// Background work runs on its own context, stopped after the HTTP
 	// server has drained, so requests in flight still see it.
@@ -73,6 +92,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		defer publisher.Close()
 	}
+	wg.Go(func() { keys.WatchFiles(bg, keyDir, 30*time.Second) })
 	wg.Go(func() { waker.Run(bg, store.Changes()) })
 	wg.Go(func() { hub.Run(bg) })
 	wg.Go(func() { dispatcher.Run(bg) })
@@ -84,7 +104,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// The legacy stash API owns its few paths; everything else, including
 	// the native 404 and 405 answers, is the native API's.
 	handler := http.NewServeMux()
-	handler.Handle("/", httpapi.New(httpapi.Deps{Engine: eng, Keys: keys, Ready: store.Ping, Logger: log, Hub: hub}))
+	handler.Handle("/", httpapi.New(httpapi.Deps{
+		Engine: eng, Keys: keys, Ready: store.Ping, Logger: log, Hub: hub,
+		Tokens: tokens, Limits: cfg.Limits, CORSOrigins: cfg.CORSOrigins, Metrics: metrics,
+	}))
 	legacy.Mount(handler, legacy.New(legacy.Deps{Engine: eng, Keys: keys, Logger: log}))
 	srv := &http.Server{
 		Handler:           handler,

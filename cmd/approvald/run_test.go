@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -28,6 +32,9 @@ func startServer(t *testing.T, env map[string]string) string {
 		env["APPROVALD_DATABASE"] = "sqlite:" + filepath.Join(t.TempDir(), "approvald.db")
 	}
 	env["APPROVALD_ADDR"] = "127.0.0.1:0"
+	if _, ok := env["APPROVALD_RATE_LIMIT"]; !ok {
+		env["APPROVALD_RATE_LIMIT"] = "-1" // the tests drive load from one key; httpapi tests the limits
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan net.Addr, 1)
 	done := make(chan error, 1)
@@ -250,3 +257,66 @@ func TestRun_RejectsBadConfiguration(t *testing.T) {
 }
 
 func jsonBody(s string) io.Reader { return strings.NewReader(s) }
+
+// TestRun_JWTFromAStaticHS256Secret: with APPROVALD_JWT_HS256_SECRET_FILE
+// set, a token signed with that secret authenticates a person, and the key
+// files in SECRETS_MNT_PATH/approvald-keys authenticate services.
+func TestRun_JWTFromAStaticHS256SecretAndKeyFiles(t *testing.T) {
+	dir := t.TempDir()
+	secret := "a-shared-secret-of-at-least-32-bytes-0123456789"
+	if err := os.WriteFile(filepath.Join(dir, "jwt.secret"), []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keyDir := filepath.Join(dir, "approvald-keys")
+	fileKey := "apd_file-key-for-the-deployer-0123456789abcdef"
+	if err := os.MkdirAll(keyDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(keyDir, "deployer"), []byte(fileKey+"\nscopes: approvals:create, approvals:read\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := startServer(t, map[string]string{
+		"APPROVALD_ADMIN_KEY": testAdminKey, "APPROVALD_JWT_HS256_SECRET_FILE": filepath.Join(dir, "jwt.secret"),
+		"APPROVALD_OIDC_AUDIENCE": "approvald", "SECRETS_MNT_PATH": dir,
+	})
+	tok := hs256(t, secret, map[string]any{"sub": "alice", "aud": "approvald", "scope": "approvals:read", "exp": time.Now().Add(time.Hour).Unix(), "iat": time.Now().Unix()})
+	for name, cred := range map[string]string{"jwt": tok, "key file": fileKey} {
+		req, _ := http.NewRequest("GET", base+"/v1/approvals", nil)
+		req.Header.Set("Authorization", "Bearer "+cred)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Errorf("%s: %d", name, res.StatusCode)
+		}
+	}
+	bad := hs256(t, "another-secret-that-is-long-enough-0123456789", map[string]any{"sub": "alice", "aud": "approvald", "exp": time.Now().Add(time.Hour).Unix()})
+	req, _ := http.NewRequest("GET", base+"/v1/approvals", nil)
+	req.Header.Set("Authorization", "Bearer "+bad)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 401 {
+		t.Errorf("a token signed with another secret: %d", res.StatusCode)
+	}
+}
+
+// hs256 signs claims as a compact HS256 JWT.
+func hs256(t *testing.T, secret string, claims map[string]any) string {
+	t.Helper()
+	enc := func(v any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	head := enc(map[string]string{"alg": "HS256", "typ": "JWT"}) + "." + enc(claims)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(head))
+	return head + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}

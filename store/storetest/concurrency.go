@@ -195,3 +195,56 @@ func testConcurrentAPIKeysSameName(t *testing.T, s approval.Store) {
 		t.Errorf("%d creates succeeded and %d keys are stored, want 1 and 1", created, len(keys))
 	}
 }
+
+// testConcurrentReplaceAPIKey replaces one key many times at once, as
+// processes syncing the same secret file do: one replacement is stored,
+// every other finds the key replaced already or its successor's name taken.
+func testConcurrentReplaceAPIKey(t *testing.T, s approval.Store) {
+	old := approval.APIKey{
+		ID: newID(t), Name: "synced", Prefix: "apd_syn", Hash: "hash-old",
+		Scopes: []approval.Scope{approval.ScopeRead}, Groups: []string{}, Origin: approval.KeyOriginFile, CreatedAt: t0,
+	}
+	if err := s.CreateAPIKey(t.Context(), old); err != nil {
+		t.Fatalf("CreateAPIKey: %v", err)
+	}
+	const n = 10
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		errs  [n]error
+	)
+	for i := range n {
+		k := old
+		k.ID, k.Hash, k.CreatedAt = newID(t), "hash-new", at(time.Minute)
+		wg.Go(func() {
+			<-start
+			errs[i] = s.ReplaceAPIKey(t.Context(), old.ID, k, at(time.Minute))
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	replaced := 0
+	for i, err := range errs {
+		switch approval.KindOf(err) {
+		case approval.KindNone:
+			replaced++
+		case approval.KindNotFound, approval.KindConflict:
+		default:
+			t.Errorf("ReplaceAPIKey %d: %v (kind %v), want not found or a conflict", i, err, approval.KindOf(err))
+		}
+	}
+	keys, err := s.ListAPIKeys(t.Context())
+	if err != nil {
+		t.Fatalf("ListAPIKeys: %v", err)
+	}
+	live := 0
+	for _, k := range keys {
+		if k.RevokedAt == nil {
+			live++
+		}
+	}
+	if replaced != 1 || len(keys) != 2 || live != 1 {
+		t.Errorf("%d replacements succeeded, %d keys are stored, %d live; want 1, 2 and 1", replaced, len(keys), live)
+	}
+}

@@ -152,12 +152,12 @@ func testAPIKeys(t *testing.T, s approval.Store) {
 	billing := approval.APIKey{
 		ID: newID(t), Name: "billing", Prefix: "apd_bil", Hash: "hash-billing",
 		Scopes: []approval.Scope{approval.ScopeCreate, approval.ScopeRead}, Groups: []string{"finance"},
-		CreatedAt: at(time.Minute),
+		Origin: approval.KeyOriginAPI, CreatedAt: at(time.Minute),
 	}
 	ci := approval.APIKey{
 		ID: newID(t), Name: "ci", Prefix: "apd_ci0", Hash: "hash-ci",
 		Scopes: []approval.Scope{approval.ScopeReview}, Groups: []string{"robots", "ci"},
-		CreatedAt: t0,
+		Origin: approval.KeyOriginFile, CreatedAt: t0,
 	}
 	for _, k := range []approval.APIKey{billing, ci} {
 		if err := s.CreateAPIKey(ctx, k); err != nil {
@@ -190,7 +190,7 @@ func testAPIKeys(t *testing.T, s approval.Store) {
 	wantKind(t, "APIKeyByHash of an unknown hash", err, approval.KindNotFound)
 	list(ci, billing) // oldest first
 
-	dup := approval.APIKey{ID: newID(t), Name: "billing", Prefix: "apd_dup", Hash: "hash-dup", Scopes: billing.Scopes, Groups: billing.Groups, CreatedAt: at(2 * time.Minute)}
+	dup := approval.APIKey{ID: newID(t), Name: "billing", Prefix: "apd_dup", Hash: "hash-dup", Scopes: billing.Scopes, Groups: billing.Groups, Origin: approval.KeyOriginAPI, CreatedAt: at(2 * time.Minute)}
 	wantKind(t, "CreateAPIKey with a live key's name", s.CreateAPIKey(ctx, dup), approval.KindConflict)
 	list(ci, billing)
 
@@ -217,4 +217,218 @@ func testAPIKeys(t *testing.T, s approval.Store) {
 		t.Errorf("APIKeyByHash = %+v, want %+v", *got, dup)
 	}
 	list(ci, billing, dup)
+}
+
+// apiKey returns a live key named name with the given hash, created at
+// t0+created, with every optional field set.
+func apiKey(t *testing.T, name, hash string, created time.Duration) approval.APIKey {
+	t.Helper()
+	expires := at(created + 90*24*time.Hour)
+	used := at(created + time.Second)
+	return approval.APIKey{
+		ID: newID(t), Name: name, Prefix: "apd_" + name, Hash: hash,
+		Scopes: []approval.Scope{approval.ScopeRead}, Groups: []string{"g-" + name},
+		Origin: approval.KeyOriginFile, CreatedAt: at(created), ExpiresAt: &expires, LastUsedAt: &used,
+	}
+}
+
+// listAPIKeys returns ListAPIKeys or fails the test.
+func listAPIKeys(t *testing.T, s approval.Store) []approval.APIKey {
+	t.Helper()
+	keys, err := s.ListAPIKeys(t.Context())
+	if err != nil {
+		t.Fatalf("ListAPIKeys: %v", err)
+	}
+	return keys
+}
+
+// keyByID returns the stored key with the given id or fails the test.
+func keyByID(t *testing.T, s approval.Store, id string) approval.APIKey {
+	t.Helper()
+	for _, k := range listAPIKeys(t, s) {
+		if k.ID == id {
+			return k
+		}
+	}
+	t.Fatalf("no stored api key %s", id)
+	return approval.APIKey{}
+}
+
+// testAPIKeyFields stores keys with and without the optional fields: they
+// come back exactly, an empty origin as "api".
+func testAPIKeyFields(t *testing.T, s approval.Store) {
+	ctx := t.Context()
+	full := apiKey(t, "full", "hash-full", 0)
+	full.Origin = approval.KeyOriginBootstrap
+	bare := approval.APIKey{
+		ID: newID(t), Name: "bare", Prefix: "apd_bar", Hash: "hash-bare",
+		Scopes: []approval.Scope{approval.ScopeCreate}, Groups: []string{}, CreatedAt: at(time.Minute),
+	}
+	for _, k := range []approval.APIKey{full, bare} {
+		if err := s.CreateAPIKey(ctx, k); err != nil {
+			t.Fatalf("CreateAPIKey(%s): %v", k.Name, err)
+		}
+	}
+	bare.Origin = approval.KeyOriginAPI
+	if got := listAPIKeys(t, s); !reflect.DeepEqual(got, []approval.APIKey{full, bare}) {
+		t.Errorf("ListAPIKeys:\n got %+v\nwant %+v", got, []approval.APIKey{full, bare})
+	}
+	got, err := s.APIKeyByHash(ctx, full.Hash)
+	if err != nil || !reflect.DeepEqual(*got, full) {
+		t.Errorf("APIKeyByHash = %+v, %v; want %+v", got, err, full)
+	}
+
+	// An expired key is still live for the store: the caller checks expiry.
+	old := apiKey(t, "old", "hash-old", 0)
+	past := at(-time.Hour)
+	old.ExpiresAt = &past
+	if err := s.CreateAPIKey(ctx, old); err != nil {
+		t.Fatalf("CreateAPIKey of an expired key: %v", err)
+	}
+	if got, err := s.APIKeyByHash(ctx, old.Hash); err != nil || !got.ExpiresAt.Equal(past) {
+		t.Errorf("APIKeyByHash of an expired key = %+v, %v; want it, expiring at %v", got, err, past)
+	}
+}
+
+// testAPIKeyHashes checks that a hash is unique among live keys only.
+func testAPIKeyHashes(t *testing.T, s approval.Store) {
+	ctx := t.Context()
+	a := apiKey(t, "a", "hash-shared", 0)
+	if err := s.CreateAPIKey(ctx, a); err != nil {
+		t.Fatalf("CreateAPIKey: %v", err)
+	}
+	b := apiKey(t, "b", "hash-shared", time.Minute)
+	wantKind(t, "CreateAPIKey with a live key's hash", s.CreateAPIKey(ctx, b), approval.KindConflict)
+	if err := s.RevokeAPIKey(ctx, a.ID, at(time.Hour)); err != nil {
+		t.Fatalf("RevokeAPIKey: %v", err)
+	}
+	if err := s.CreateAPIKey(ctx, b); err != nil {
+		t.Fatalf("CreateAPIKey with a revoked key's hash: %v", err)
+	}
+	got, err := s.APIKeyByHash(ctx, "hash-shared")
+	if err != nil || got.ID != b.ID {
+		t.Errorf("APIKeyByHash = %+v, %v; want the live key %s", got, err, b.ID)
+	}
+}
+
+// testTouchAPIKey records last uses: at most one write a minute.
+func testTouchAPIKey(t *testing.T, s approval.Store) {
+	ctx := t.Context()
+	k := apiKey(t, "busy", "hash-busy", 0)
+	k.LastUsedAt = nil
+	if err := s.CreateAPIKey(ctx, k); err != nil {
+		t.Fatalf("CreateAPIKey: %v", err)
+	}
+	touch := func(d time.Duration, want time.Time) {
+		t.Helper()
+		if err := s.TouchAPIKey(ctx, k.ID, at(d)); err != nil {
+			t.Fatalf("TouchAPIKey(%v): %v", d, err)
+		}
+		if got := keyByID(t, s, k.ID).LastUsedAt; got == nil || !got.Equal(want) {
+			t.Errorf("after TouchAPIKey(t0+%v) the last use is %v, want %v", d, got, want)
+		}
+	}
+	touch(time.Hour, at(time.Hour))                 // never used: set
+	touch(time.Hour+30*time.Second, at(time.Hour))  // within a minute: kept
+	touch(2*time.Hour, at(2*time.Hour))             // an hour later: set
+	touch(2*time.Hour+time.Minute, at(2*time.Hour)) // exactly a minute later: kept
+	touch(2*time.Hour+time.Minute+time.Microsecond, at(2*time.Hour+time.Minute+time.Microsecond))
+	touch(time.Hour, at(2*time.Hour+time.Minute+time.Microsecond)) // an earlier time never goes back
+
+	if err := s.TouchAPIKey(ctx, newID(t), at(time.Hour)); err != nil {
+		t.Errorf("TouchAPIKey of an unknown id: %v", err)
+	}
+	if err := s.TouchAPIKey(ctx, "not-an-id", at(time.Hour)); err != nil {
+		t.Errorf("TouchAPIKey of a malformed id: %v", err)
+	}
+}
+
+// testRotateAPIKey replaces a key's secret in place.
+func testRotateAPIKey(t *testing.T, s approval.Store) {
+	ctx := t.Context()
+	k := apiKey(t, "rot", "hash-old", 0)
+	k.Origin = approval.KeyOriginAPI
+	other := apiKey(t, "other", "hash-other", 0)
+	for _, key := range []approval.APIKey{k, other} {
+		if err := s.CreateAPIKey(ctx, key); err != nil {
+			t.Fatalf("CreateAPIKey(%s): %v", key.Name, err)
+		}
+	}
+	got, err := s.RotateAPIKey(ctx, k.ID, "hash-new", "apd_new", at(time.Hour))
+	if err != nil {
+		t.Fatalf("RotateAPIKey: %v", err)
+	}
+	want := k
+	want.Hash, want.Prefix, want.LastUsedAt = "hash-new", "apd_new", nil
+	if !reflect.DeepEqual(*got, want) {
+		t.Errorf("RotateAPIKey returned\n %+v\nwant %+v", *got, want)
+	}
+	if stored := keyByID(t, s, k.ID); !reflect.DeepEqual(stored, want) {
+		t.Errorf("stored after RotateAPIKey:\n %+v\nwant %+v", stored, want)
+	}
+	_, err = s.APIKeyByHash(ctx, "hash-old")
+	wantKind(t, "APIKeyByHash of the rotated-out hash", err, approval.KindNotFound)
+	if byHash, err := s.APIKeyByHash(ctx, "hash-new"); err != nil || byHash.ID != k.ID {
+		t.Errorf("APIKeyByHash of the new hash = %+v, %v; want %s", byHash, err, k.ID)
+	}
+
+	_, err = s.RotateAPIKey(ctx, k.ID, other.Hash, "apd_oth", at(time.Hour))
+	wantKind(t, "RotateAPIKey to another live key's hash", err, approval.KindConflict)
+	_, err = s.RotateAPIKey(ctx, k.ID, "hash-late", "apd_lat", *k.ExpiresAt)
+	wantKind(t, "RotateAPIKey of an expired key", err, approval.KindNotFound)
+	_, err = s.RotateAPIKey(ctx, newID(t), "hash-x", "apd_x", at(time.Hour))
+	wantKind(t, "RotateAPIKey of an unknown id", err, approval.KindNotFound)
+	_, err = s.RotateAPIKey(ctx, "not-an-id", "hash-x", "apd_x", at(time.Hour))
+	wantKind(t, "RotateAPIKey of a malformed id", err, approval.KindNotFound)
+	if err := s.RevokeAPIKey(ctx, k.ID, at(2*time.Hour)); err != nil {
+		t.Fatalf("RevokeAPIKey: %v", err)
+	}
+	_, err = s.RotateAPIKey(ctx, k.ID, "hash-x", "apd_x", at(3*time.Hour))
+	wantKind(t, "RotateAPIKey of a revoked key", err, approval.KindNotFound)
+	if stored := keyByID(t, s, k.ID); stored.Hash != "hash-new" {
+		t.Errorf("a refused RotateAPIKey changed the hash to %s", stored.Hash)
+	}
+}
+
+// testReplaceAPIKey revokes a key and stores its successor at once.
+func testReplaceAPIKey(t *testing.T, s approval.Store) {
+	ctx := t.Context()
+	old := apiKey(t, "synced", "hash-synced", 0)
+	other := apiKey(t, "other", "hash-other", 0)
+	for _, key := range []approval.APIKey{old, other} {
+		if err := s.CreateAPIKey(ctx, key); err != nil {
+			t.Fatalf("CreateAPIKey(%s): %v", key.Name, err)
+		}
+	}
+	// The same secret with other scopes: the hash comes back at once.
+	next := apiKey(t, "synced", old.Hash, time.Hour)
+	next.Scopes = []approval.Scope{approval.ScopeCreate, approval.ScopeRead}
+	if err := s.ReplaceAPIKey(ctx, old.ID, next, at(time.Hour)); err != nil {
+		t.Fatalf("ReplaceAPIKey: %v", err)
+	}
+	revoked := at(time.Hour)
+	old.RevokedAt = &revoked
+	want := []approval.APIKey{old, other, next}
+	if got := listAPIKeys(t, s); !reflect.DeepEqual(got, want) {
+		t.Errorf("ListAPIKeys after ReplaceAPIKey:\n got %+v\nwant %+v", got, want)
+	}
+	if got, err := s.APIKeyByHash(ctx, old.Hash); err != nil || got.ID != next.ID {
+		t.Errorf("APIKeyByHash = %+v, %v; want the successor %s", got, err, next.ID)
+	}
+
+	// Replacing a key that is not live writes nothing.
+	again := apiKey(t, "synced", "hash-again", 2*time.Hour)
+	wantKind(t, "ReplaceAPIKey of a revoked key", s.ReplaceAPIKey(ctx, old.ID, again, at(2*time.Hour)), approval.KindNotFound)
+	wantKind(t, "ReplaceAPIKey of an unknown key", s.ReplaceAPIKey(ctx, newID(t), again, at(2*time.Hour)), approval.KindNotFound)
+	wantKind(t, "ReplaceAPIKey of a malformed id", s.ReplaceAPIKey(ctx, "not-an-id", again, at(2*time.Hour)), approval.KindNotFound)
+
+	// A successor whose name or hash another live key holds is a conflict,
+	// and the key it would replace stays live.
+	clash := apiKey(t, "other", "hash-clash", 2*time.Hour)
+	wantKind(t, "ReplaceAPIKey with another live key's name", s.ReplaceAPIKey(ctx, next.ID, clash, at(2*time.Hour)), approval.KindConflict)
+	clash = apiKey(t, "synced", other.Hash, 2*time.Hour)
+	wantKind(t, "ReplaceAPIKey with another live key's hash", s.ReplaceAPIKey(ctx, next.ID, clash, at(2*time.Hour)), approval.KindConflict)
+	if got := listAPIKeys(t, s); !reflect.DeepEqual(got, want) {
+		t.Errorf("ListAPIKeys after refused replacements:\n got %+v\nwant %+v", got, want)
+	}
 }
