@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"approvald/approval"
 	"approvald/auth/oidc"
@@ -197,5 +198,15 @@ func ValidateOrigins(origins []string) error {
 			return errors.New("CORS origin " + o + " is not * or scheme://host[:port]")
 		}
 	}
+	return nil
+}
+
+// metrics serves the Prometheus metrics (admin or audit: the counters tell
+// who is being refused, which is not public).
+func (s *server) metrics(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+	if s.Gatherer == nil {
+		return unavailable("metrics")
+	}
+	promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 	return nil
 }

@@ -188,7 +188,7 @@ func TestLimits_RateAndStreamsPerPrincipal(t *testing.T) {
 	f := setupWith(t, func(d *Deps) {
 		d.Limits = Limits{Rate: 1, Burst: 3, MaxStreams: 1}
 		d.Metrics = metrics
-		d.Hub = nil
+		d.Gatherer = reg
 	})
 	a, b := f.key("a", approval.ScopeRead), f.key("b", approval.ScopeRead)
 	for range 3 {
@@ -218,6 +218,13 @@ func TestLimits_RateAndStreamsPerPrincipal(t *testing.T) {
 	f.clock.Advance(time.Second)
 	if p := bad.raw("GET", "/v1/approvals", nil); p.status != 401 {
 		t.Fatalf("a second later, the bucket has tokens again: %d", p.status)
+	}
+	p = f.admin.raw("GET", "/metrics", nil)
+	if p.status != 200 || !strings.Contains(string(p.body), `approvald_auth_failures_total{credential="api_key"} 22`) {
+		t.Fatalf("/metrics: %d %s", p.status, p.body)
+	}
+	if p := a.raw("GET", "/metrics", nil); p.status != 403 {
+		t.Fatalf("/metrics for a reader: %d", p.status)
 	}
 }
 

@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"context"
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -34,6 +35,8 @@ type Deps struct {
 	CORSOrigins []string
 	// Metrics counts refused requests; nil counts nothing.
 	Metrics *Metrics
+	// Gatherer serves GET /metrics (Prometheus text format); nil: 503.
+	Gatherer prometheus.Gatherer
 	// Now is the clock of the rate limits (tests); nil is time.Now.
 	Now func() time.Time
 }
@@ -90,6 +93,7 @@ func (s *server) routes() []route {
 		{"GET", "/v1/api-keys", approval.ScopeAdmin, true, s.listKeys},
 		{"DELETE", "/v1/api-keys/{id}", approval.ScopeAdmin, false, s.revokeKey},
 		{"POST", "/v1/api-keys/{id}/rotate", approval.ScopeAdmin, false, s.rotateKey},
+		{"GET", "/metrics", approval.ScopeAdmin, true, s.metrics},
 		{"GET", "/healthz", "", false, s.healthz},
 		{"GET", "/readyz", "", false, s.readyz},
 		{"GET", "/openapi.json", "", false, s.openapi},

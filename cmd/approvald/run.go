@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"io"
 	"log/slog"
 	"net"
@@ -71,6 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Info("accepting people's JWTs", "issuer", cfg.OIDC.Issuer, "audience", cfg.OIDC.Audience)
 	}
 	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := httpapi.NewMetrics(registry)
 
 	// Background work runs on its own context, stopped after the HTTP
@@ -106,7 +108,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	handler := http.NewServeMux()
 	handler.Handle("/", httpapi.New(httpapi.Deps{
 		Engine: eng, Keys: keys, Ready: store.Ping, Logger: log, Hub: hub,
-		Tokens: tokens, Limits: cfg.Limits, CORSOrigins: cfg.CORSOrigins, Metrics: metrics,
+		Tokens: tokens, Limits: cfg.Limits, CORSOrigins: cfg.CORSOrigins, Metrics: metrics, Gatherer: registry,
 	}))
 	legacy.Mount(handler, legacy.New(legacy.Deps{Engine: eng, Keys: keys, Logger: log}))
 	srv := &http.Server{
