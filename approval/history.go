@@ -26,6 +26,8 @@ const (
 	// EventReviewRequested asks the reviewers named in the request's
 	// progress (may_approve) to act; reminders emit it.
 	EventReviewRequested = "approval.review_requested"
+	// EventOutcome says what was done with an approved request.
+	EventOutcome = "approval.outcome_recorded"
 )
 
 var eventOf = map[Action]string{
@@ -41,6 +43,7 @@ var eventOf = map[Action]string{
 	ActionDelivered:      EventCompleted,
 	ActionDeliveryFailed: EventFailed,
 	ActionRemind:         EventReviewRequested,
+	ActionOutcome:        EventOutcome,
 }
 
 // HistoryEntry is one change to one request. Entries of a request form a

@@ -15,10 +15,15 @@ const (
 	// stream, and the configuration admins manage (API keys without their
 	// secrets, service rules, policies) — and changes nothing.
 	ScopeAudit Scope = "audit"
+	// ScopeGateway lets an API key call the CR8TOR gateway routes
+	// (/project/validate, /project/package, /project/publish) as x-api-key.
+	ScopeGateway Scope = "gateway"
 )
 
 // Scopes returns every scope a credential may hold.
-func Scopes() []Scope { return []Scope{ScopeCreate, ScopeReview, ScopeRead, ScopeAdmin, ScopeAudit} }
+func Scopes() []Scope {
+	return []Scope{ScopeCreate, ScopeReview, ScopeRead, ScopeAdmin, ScopeAudit, ScopeGateway}
+}
 
 // ValidScope reports whether s is a known scope.
 func ValidScope(s Scope) bool { return slices.Contains(Scopes(), s) }

@@ -18,6 +18,7 @@ const (
 	MaxDescriptionLen = 10_000    // characters
 	MaxCommentLen     = 10_000    // characters
 	MaxServiceRuleLen = 100       // characters
+	MaxSubjectLen     = 200       // characters
 	MaxPayloadBytes   = 256 << 10 // bytes of JSON
 	MaxDeadlineAhead  = 5 * 366 * 24 * time.Hour
 )
@@ -75,16 +76,22 @@ type Request struct {
 	NextReminderAt *time.Time `json:"next_reminder_at"`
 	// Reason says why approvald decided the request by itself (a
 	// dependency's outcome, the deadline).
-	Reason         string     `json:"reason,omitempty"`
-	Status         Status     `json:"status"`
-	PreviousStatus *Status    `json:"previous_status"`
-	Comment        string     `json:"comment"`
-	Reviews        []Review   `json:"reviews"`
-	Delivery       *Delivery  `json:"delivery"`
-	Version        int64      `json:"version"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
-	DecidedAt      *time.Time `json:"decided_at"`
+	Reason string `json:"reason,omitempty"`
+	// Subject is the requester's reference for what the request is about
+	// ("cr8tor:<project>/<run>"), fixed at create; requests can be listed by it.
+	Subject string `json:"subject"`
+	// Outcome is what the service that acted on the approval reported it
+	// did (see RecordOutcome); null until then.
+	Outcome        json.RawMessage `json:"outcome"`
+	Status         Status          `json:"status"`
+	PreviousStatus *Status         `json:"previous_status"`
+	Comment        string          `json:"comment"`
+	Reviews        []Review        `json:"reviews"`
+	Delivery       *Delivery       `json:"delivery"`
+	Version        int64           `json:"version"`
+	CreatedAt      time.Time       `json:"created_at"`
+	UpdatedAt      time.Time       `json:"updated_at"`
+	DecidedAt      *time.Time      `json:"decided_at"`
 	// HistoryHead is the hash of the request's latest history entry; the next
 	// entry chains to it.
 	HistoryHead string `json:"-"`
@@ -159,6 +166,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 func (r *Request) Clone() *Request {
 	c := *r
 	c.Payload = bytes.Clone(r.Payload)
+	c.Outcome = bytes.Clone(r.Outcome)
 	c.Policy = r.Policy.Clone()
 	c.Reviews = slices.Clone(r.Reviews)
 	c.DependsOn = slices.Clone(r.DependsOn)
@@ -187,6 +195,7 @@ type Draft struct {
 	Deadline    *time.Time
 	DependsOn   []string
 	RemindAfter Duration
+	Subject     string
 	// Dependencies are the statuses of the requests named in DependsOn, as
 	// found by the engine; an id missing here does not exist.
 	Dependencies Deps
@@ -351,6 +360,10 @@ func New(id string, d Draft, p Principal, pol Policy, source string, now time.Ti
 	checkServiceRule(&v, d.ServiceRule)
 	checkDeadline(&v, d.Deadline, now)
 	checkRemindAfter(&v, d.RemindAfter)
+	checkText(&v, "subject", d.Subject, MaxSubjectLen, false)
+	if strings.ContainsFunc(d.Subject, unicode.IsControl) {
+		v.Add("subject", "must not contain control characters")
+	}
 	checkDependencies(&v, d.DependsOn, d.Dependencies)
 	pol = pol.Clone()
 	pol.Normalize()
@@ -371,6 +384,7 @@ func New(id string, d Draft, p Principal, pol Policy, source string, now time.Ti
 		Policy:       pol,
 		PolicySource: source,
 		DependsOn:    slices.Clone(d.DependsOn),
+		Subject:      d.Subject,
 		RemindAfter:  d.RemindAfter,
 		Status:       StatusPending,
 		Reviews:      []Review{},

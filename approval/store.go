@@ -2,7 +2,9 @@ package approval
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Store is what the engine needs from a database. Every method that changes
@@ -154,6 +156,15 @@ type Store interface {
 	// delivery is finished (or that have none) and, when published is true,
 	// that were published.
 	DeleteOutboxBefore(ctx context.Context, t time.Time, published bool) (int64, error)
+	// RecordGatewayCall appends c to the gateway call log and sets c.ID to
+	// a number above that of every call recorded before. It first
+	// normalizes c (see GatewayCall.Normalize), so that c is as it reads
+	// back. It does not signal Changes: the log makes no work for anyone.
+	RecordGatewayCall(ctx context.Context, c *GatewayCall) error
+	// ListGatewayCalls returns up to f.Limit (by default 50) gateway calls
+	// matching f, newest (highest id) first.
+	ListGatewayCalls(ctx context.Context, f GatewayCallFilter) ([]GatewayCall, error)
+
 	// Changes returns a channel that receives a value, coalesced, after
 	// changes are committed — by this process or, where the database can
 	// tell, another. It is a wake-up hint, not a guarantee: readers still poll.
@@ -170,6 +181,7 @@ type Filter struct {
 	Statuses    []Status // any of these; empty means all
 	Requester   string
 	ServiceRule string
+	Subject     string
 	Before      string // keyset cursor: only ids less than this canonical id (ids are time-ordered)
 	Limit       int
 }
@@ -261,4 +273,64 @@ func (k APIKey) Expired(now time.Time) bool {
 // Principal returns the principal the key authenticates as: svc:<name>.
 func (k APIKey) Principal() Principal {
 	return Principal{ID: "svc:" + k.Name, Groups: k.Groups, Scopes: k.Scopes}
+}
+
+// MaxGatewayDetailLen is the most characters of GatewayCall.Detail that a
+// store keeps; a longer detail is cut to its first MaxGatewayDetailLen.
+const MaxGatewayDetailLen = 1000
+
+// GatewayCall is one call of the CR8TOR gateway routes, kept for the record.
+type GatewayCall struct {
+	ID     int64     `json:"id"` // assigned by the store, increasing
+	At     time.Time `json:"at"`
+	Caller string    `json:"caller"` // principal id, "" when unauthenticated
+	Route  string    `json:"route"`  // e.g. "/project/package", "" for unknown paths
+	// ProjectName and StartTime name the run the call was about (the
+	// body's project_name and project_start_time), "" when it named none.
+	ProjectName string `json:"project_name"`
+	StartTime   string `json:"project_start_time"`
+	// UpstreamStatus is the status the CR8TOR service answered, 0 when no
+	// upstream answered.
+	UpstreamStatus int `json:"upstream_status"`
+	// Status is the status the gateway returned (499 when the client left).
+	Status         int   `json:"status"`
+	DurationMicros int64 `json:"duration_us"`
+	// Detail is the error detail returned, "" on success; at most
+	// MaxGatewayDetailLen characters are kept.
+	Detail string `json:"detail"`
+	// ApprovalRequest is the id of the approval request the call opened or
+	// checked, "" if none.
+	ApprovalRequest string `json:"approval_request"`
+}
+
+// Normalize brings c into the form every store keeps, so that c is as it
+// reads back: At in UTC at microsecond precision; text as valid UTF-8
+// without NUL characters, which PostgreSQL, unlike SQLite, cannot store
+// (each run of invalid bytes and each NUL becomes U+FFFD); and Detail cut
+// to MaxGatewayDetailLen characters. Stores call it in RecordGatewayCall.
+func (c *GatewayCall) Normalize() {
+	c.At = TruncateTime(c.At)
+	for _, s := range []*string{&c.Caller, &c.Route, &c.ProjectName, &c.StartTime, &c.Detail, &c.ApprovalRequest} {
+		*s = cleanText(*s)
+	}
+	if utf8.RuneCountInString(c.Detail) > MaxGatewayDetailLen {
+		c.Detail = string([]rune(c.Detail)[:MaxGatewayDetailLen])
+	}
+}
+
+// cleanText returns s as valid UTF-8 without NUL characters: each run of
+// invalid bytes, and each NUL, is replaced by U+FFFD.
+func cleanText(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// GatewayCallFilter selects gateway calls for a list, newest first.
+type GatewayCallFilter struct {
+	ProjectName string // only calls about this project, when set
+	StartTime   string // only calls about runs started then, when set
+	Before      int64  // keyset cursor: only ids below this, when it is > 0
+	Limit       int
 }

@@ -1,6 +1,7 @@
 package approval
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -25,6 +26,7 @@ const (
 	ActionDeliveryFailed Action = "delivery_failed"
 	ActionRedeliver      Action = "redeliver"
 	ActionRemind         Action = "remind"
+	ActionOutcome        Action = "outcome"
 )
 
 // objectFields are the fields that make up what is being approved; together
@@ -83,7 +85,10 @@ var table = map[Status]state{
 	StatusAcknowledgedCancelled: {
 		actions: map[Action]Status{ActionDelivered: StatusCancelled, ActionDeliveryFailed: StatusError},
 	},
-	StatusApproved:  finalState,
+	StatusApproved: {
+		editable: []string{"comment"},
+		actions:  map[Action]Status{ActionComment: 0, ActionOutcome: 0},
+	},
 	StatusRejected:  finalState,
 	StatusCancelled: finalState,
 	StatusExpired:   finalState,
@@ -417,6 +422,25 @@ func (r *Request) Cancel(p Principal, comment string, expect *int64, now time.Ti
 	}
 	r.transition(ActionCancel, now)
 	return r.record(before, ActionCancel, p.ID, now), nil
+}
+
+// RecordOutcome records, on an approved request, what the service that
+// acted on the approval reports it did (the CR8TOR gateway: the published
+// files with their sizes and hashes). outcome must be a JSON object; it
+// replaces an earlier outcome, which stays in the history.
+func (r *Request) RecordOutcome(p Principal, outcome json.RawMessage, now time.Time) (Change, error) {
+	now = TruncateTime(now)
+	if !Allowed(r.Status, ActionOutcome) {
+		return Change{}, refuse(r.Status, "record the outcome of")
+	}
+	var v Validation
+	checkPayload(&v, outcome)
+	if err := v.Err(); err != nil {
+		return Change{}, err
+	}
+	before := r.Clone()
+	r.Outcome = compactPayload(outcome)
+	return r.record(before, ActionOutcome, p.ID, now), nil
 }
 
 // Expire moves an overdue pending request to expired. It returns a zero

@@ -343,3 +343,16 @@ func (e *Engine) Sweep(ctx context.Context, interval, retention time.Duration, p
 func (e *Engine) Outbox(ctx context.Context, after int64, limit int) ([]approval.OutboxRecord, error) {
 	return e.store.Outbox(ctx, after, limit)
 }
+
+// RecordOutcome records on the approved request what the service that acted
+// on it reports it did (see approval.Request.RecordOutcome).
+func (e *Engine) RecordOutcome(ctx context.Context, p approval.Principal, id string, outcome json.RawMessage) (*approval.Request, error) {
+	return e.update(ctx, id, func(r *approval.Request) (approval.Change, error) {
+		return r.RecordOutcome(p, outcome, e.Now())
+	})
+}
+
+// GatewayCalls returns the CR8TOR gateway's call log, newest first.
+func (e *Engine) GatewayCalls(ctx context.Context, f approval.GatewayCallFilter) ([]approval.GatewayCall, error) {
+	return e.store.ListGatewayCalls(ctx, f)
+}

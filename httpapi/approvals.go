@@ -79,6 +79,7 @@ type createBody struct {
 	PolicyName  string           `json:"policy_name"`
 	DependsOn   []string         `json:"depends_on"`
 	RemindAfter json.RawMessage  `json:"remind_after"`
+	Subject     string           `json:"subject"`
 }
 
 // parseDuration reads a duration field: a string such as "30m" or a number
@@ -111,7 +112,7 @@ func (s *server) createApproval(w http.ResponseWriter, r *http.Request, p approv
 	}
 	d := approval.Draft{
 		Title: in.Title, Description: in.Description, Payload: in.Payload, ServiceRule: in.ServiceRule,
-		Policy: in.Policy, PolicyName: in.PolicyName, DependsOn: in.DependsOn,
+		Policy: in.Policy, PolicyName: in.PolicyName, DependsOn: in.DependsOn, Subject: in.Subject,
 	}
 	var v approval.Validation
 	if in.Deadline != nil {
@@ -164,7 +165,7 @@ func (s *server) listApprovals(w http.ResponseWriter, r *http.Request, p approva
 		return s.inbox(w, r, p)
 	}
 	var v approval.Validation
-	f := approval.Filter{Requester: q.Get("requester"), ServiceRule: q.Get("service_rule"), Limit: defaultListLimit}
+	f := approval.Filter{Requester: q.Get("requester"), ServiceRule: q.Get("service_rule"), Subject: q.Get("subject"), Limit: defaultListLimit}
 	for _, name := range q["status"] {
 		for part := range strings.SplitSeq(name, ",") {
 			st, err := approval.ParseStatus(part)
@@ -261,6 +262,8 @@ var notPatchable = map[string]string{
 	"status_code": "use POST /v1/approvals/{id}/reviews or /cancel to change the status",
 	"reviews":     "use POST /v1/approvals/{id}/reviews to review",
 	"depends_on":  "dependencies are fixed when a request is created",
+	"subject":     "the subject is fixed when a request is created",
+	"outcome":     "the outcome is recorded by the service that acted on the approval",
 	"policy_name": "send the policy itself (admins only)",
 }
 

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"encoding/base64"
 	"net/http"
+	"strconv"
 
 	"approvald/approval"
 )
@@ -92,5 +94,38 @@ func (s *server) deletePolicy(w http.ResponseWriter, r *http.Request, _ approval
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// gatewayCalls lists the CR8TOR gateway's call log, newest first.
+func (s *server) gatewayCalls(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+	q := r.URL.Query()
+	var v approval.Validation
+	f := approval.GatewayCallFilter{ProjectName: q.Get("project_name"), StartTime: q.Get("project_start_time"), Limit: parseLimit(&v, q.Get("limit"))}
+	if c := q.Get("cursor"); c != "" {
+		n, err := strconv.ParseInt(parseCursor(&v, c), 10, 64)
+		if err != nil || n < 1 {
+			v.Add("cursor", "is not a cursor returned by this API")
+		}
+		f.Before = n
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	f.Limit++
+	calls, err := s.Engine.GatewayCalls(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	page := listPage[approval.GatewayCall]{Items: calls}
+	if page.Items == nil {
+		page.Items = []approval.GatewayCall{}
+	}
+	if len(calls) == f.Limit {
+		page.Items = calls[:f.Limit-1]
+		c := base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(page.Items[len(page.Items)-1].ID, 10)))
+		page.NextCursor = &c
+	}
+	writeJSON(w, http.StatusOK, page)
 	return nil
 }

@@ -145,6 +145,9 @@ func TestScopes_EveryRouteWithEveryScope(t *testing.T) {
 	checked := 0
 	for path, item := range c.doc.Paths.Map() {
 		for method, op := range item.Operations() {
+			if servedByGateway(op) {
+				continue
+			}
 			rt, ok := routes[method+" "+path]
 			if !ok {
 				t.Fatalf("%s %s is documented but not served", method, path)

@@ -93,6 +93,7 @@ func (s *server) routes() []route {
 		{"GET", "/v1/api-keys", approval.ScopeAdmin, true, s.listKeys},
 		{"DELETE", "/v1/api-keys/{id}", approval.ScopeAdmin, false, s.revokeKey},
 		{"POST", "/v1/api-keys/{id}/rotate", approval.ScopeAdmin, false, s.rotateKey},
+		{"GET", "/v1/gateway/calls", approval.ScopeAdmin, true, s.gatewayCalls},
 		{"GET", "/metrics", approval.ScopeAdmin, true, s.metrics},
 		{"GET", "/healthz", "", false, s.healthz},
 		{"GET", "/readyz", "", false, s.readyz},

@@ -21,6 +21,7 @@ import (
 	"approvald/auth/oidc"
 	"approvald/delivery"
 	"approvald/engine"
+	"approvald/gateway"
 	"approvald/httpapi"
 	"approvald/legacy"
 	"approvald/store/postgres"
@@ -111,6 +112,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Tokens: tokens, Limits: cfg.Limits, CORSOrigins: cfg.CORSOrigins, Metrics: metrics, Gatherer: registry,
 	}))
 	legacy.Mount(handler, legacy.New(legacy.Deps{Engine: eng, Keys: keys, Logger: log}))
+	gw, err := newGateway(getenv, eng, keys, store, log)
+	if err != nil {
+		return err
+	}
+	gateway.Mount(handler, gw)
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -22,7 +22,8 @@ const defaultListLimit = 50
 const approvalColumns = `id, title, description, payload, requester, service_rule, deadline,
 	policy, status, previous_status, comment, reviews, delivery, version,
 	created_at, updated_at, decided_at, history_head,
-	policy_source, depends_on, remind_after, next_reminder_at, reason`
+	policy_source, depends_on, remind_after, next_reminder_at, reason,
+	subject, outcome`
 
 // CreateApproval stores the new request r with its history entry, outbox
 // event and index rows, and idem when it is not nil, in one transaction. If
@@ -81,6 +82,16 @@ func (s *Store) GetApproval(ctx context.Context, id string) (*approval.Request, 
 // KindInvalid *approval.Error when f.Before is not a canonical UUID, and an
 // internal one when the database fails.
 func (s *Store) ListApprovals(ctx context.Context, f approval.Filter) ([]*approval.Request, error) {
+	query, args, err := listQuery(f)
+	if err != nil {
+		return nil, err
+	}
+	return queryAll(ctx, s.pool, "list approvals", scanApproval, query, args...)
+}
+
+// listQuery returns the query of ListApprovals for f, with its arguments,
+// or the error of an invalid cursor.
+func listQuery(f approval.Filter) (string, []any, error) {
 	var where []string
 	var args []any
 	arg := func(v any) string {
@@ -93,11 +104,16 @@ func (s *Store) ListApprovals(ctx context.Context, f approval.Filter) ([]*approv
 	if f.ServiceRule != "" {
 		where = append(where, "service_rule = "+arg(f.ServiceRule))
 	}
+	if f.Subject != "" {
+		// The partial index approvals_subject holds only subjects that
+		// are not empty; a generic plan cannot tell that of a parameter.
+		where = append(where, "subject = "+arg(f.Subject), "subject <> ''")
+	}
 	if f.Before != "" {
 		// SQLite compares ids as text; for canonical UUIDs that is the
 		// order of uuid values, and no other cursor is ever handed out.
 		if !validID(f.Before) {
-			return nil, approval.Errorf(approval.KindInvalid, approval.CodeValidation, "invalid cursor")
+			return "", nil, approval.Errorf(approval.KindInvalid, approval.CodeValidation, "invalid cursor")
 		}
 		where = append(where, "id < "+arg(f.Before))
 	}
@@ -110,11 +126,19 @@ func (s *Store) ListApprovals(ctx context.Context, f approval.Filter) ([]*approv
 		return q + " ORDER BY id DESC LIMIT " + limit
 	}
 	var query string
-	switch len(f.Statuses) {
-	case 0:
+	switch {
+	case len(f.Statuses) == 0:
 		query = selectWhere()
-	case 1:
+	case len(f.Statuses) == 1:
 		query = selectWhere("status = " + arg(int16(f.Statuses[0])))
+	case f.Subject != "":
+		// A subject has few requests: one range of approvals_subject,
+		// filtered by status, reads them all.
+		codes := make([]int16, len(f.Statuses))
+		for i, st := range f.Statuses {
+			codes[i] = int16(st)
+		}
+		query = selectWhere("status = ANY(" + arg(codes) + ")")
 	default:
 		// One index range per status, merged: each branch reads at most
 		// limit rows of (status, id DESC), however rare the statuses are.
@@ -125,8 +149,7 @@ func (s *Store) ListApprovals(ctx context.Context, f approval.Filter) ([]*approv
 		query = "SELECT " + approvalColumns + " FROM (" + strings.Join(parts, " UNION ALL ") +
 			") AS page ORDER BY id DESC LIMIT " + limit
 	}
-
-	return queryAll(ctx, s.pool, "list approvals", scanApproval, query, args...)
+	return query, args, nil
 }
 
 // ListByDeadline returns up to limit requests in any of statuses (all when
@@ -236,7 +259,7 @@ func scanApproval(row scanner) (*approval.Request, error) {
 	var (
 		r                                   approval.Request
 		payload, policy, reviews, dependsOn string
-		delivery                            *string
+		delivery, outcome                   *string
 		deadline, decidedAt, nextReminderAt *time.Time
 		status                              int16
 		previousStatus                      *int16
@@ -245,11 +268,15 @@ func scanApproval(row scanner) (*approval.Request, error) {
 	err := row.Scan(&r.ID, &r.Title, &r.Description, &payload, &r.Requester, &r.ServiceRule, &deadline,
 		&policy, &status, &previousStatus, &r.Comment, &reviews, &delivery, &r.Version,
 		&r.CreatedAt, &r.UpdatedAt, &decidedAt, &r.HistoryHead,
-		&r.PolicySource, &dependsOn, &remindAfter, &nextReminderAt, &r.Reason)
+		&r.PolicySource, &dependsOn, &remindAfter, &nextReminderAt, &r.Reason,
+		&r.Subject, &outcome)
 	if err != nil {
 		return nil, err
 	}
 	r.Payload = json.RawMessage(payload)
+	if outcome != nil {
+		r.Outcome = json.RawMessage(*outcome)
+	}
 	r.Deadline = nullUTC(deadline)
 	r.DecidedAt = nullUTC(decidedAt)
 	r.NextReminderAt = nullUTC(nextReminderAt)
@@ -282,7 +309,8 @@ func scanApproval(row scanner) (*approval.Request, error) {
 // approvalValues are the stored values of r's mutable columns, in the order
 // of the INSERT and UPDATE statements below; ix is r.Index(), whose Blocked
 // is stored beside them. JSON goes as a string, which pgx sends as it is,
-// so the json columns keep its exact bytes.
+// so the json columns keep its exact bytes. The outcome is NULL until one
+// is recorded.
 func approvalValues(r *approval.Request, ix approval.Index) ([]any, error) {
 	policy, err := json.Marshal(r.Policy)
 	if err != nil {
@@ -308,11 +336,15 @@ func approvalValues(r *approval.Request, ix approval.Index) ([]any, error) {
 	if r.PreviousStatus != nil {
 		previousStatus = new(int16(*r.PreviousStatus))
 	}
+	var outcome *string
+	if len(r.Outcome) > 0 {
+		outcome = new(string(r.Outcome))
+	}
 	return []any{
 		r.Title, r.Description, string(r.Payload), r.ServiceRule, r.Deadline,
 		string(policy), int16(r.Status), previousStatus, r.Comment, string(reviews), delivery,
 		r.Version, r.UpdatedAt, r.DecidedAt, r.HistoryHead,
-		r.PolicySource, dependsOn, int64(r.RemindAfter), r.NextReminderAt, r.Reason, ix.Blocked,
+		r.PolicySource, dependsOn, int64(r.RemindAfter), r.NextReminderAt, r.Reason, outcome, ix.Blocked,
 	}, nil
 }
 
@@ -346,7 +378,9 @@ type rowStatement struct {
 	after  approval.Index
 }
 
-// insertApproval is the statement that inserts the new request r.
+// insertApproval is the statement that inserts the new request r. The
+// columns after blocked are those fixed at create, which updateApproval
+// leaves alone.
 func insertApproval(r *approval.Request) rowStatement {
 	ix := r.Index()
 	return rowStatement{`
@@ -354,12 +388,12 @@ func insertApproval(r *approval.Request) rowStatement {
 			title, description, payload, service_rule, deadline,
 			policy, status, previous_status, comment, reviews, delivery,
 			version, updated_at, decided_at, history_head,
-			policy_source, depends_on, remind_after, next_reminder_at, reason, blocked,
-			id, requester, created_at
-		) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
+			policy_source, depends_on, remind_after, next_reminder_at, reason, outcome, blocked,
+			id, requester, created_at, subject
+		) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)`,
 		func() ([]any, error) {
 			values, err := approvalValues(r, ix)
-			return append(values, r.ID, r.Requester, r.CreatedAt), err
+			return append(values, r.ID, r.Requester, r.CreatedAt, r.Subject), err
 		},
 		r.ID, nil, ix}
 }
@@ -375,8 +409,8 @@ func updateApproval(loaded, r *approval.Request) rowStatement {
 			title = $1, description = $2, payload = $3, service_rule = $4, deadline = $5,
 			policy = $6, status = $7, previous_status = $8, comment = $9, reviews = $10, delivery = $11,
 			version = $12, updated_at = $13, decided_at = $14, history_head = $15,
-			policy_source = $16, depends_on = $17, remind_after = $18, next_reminder_at = $19, reason = $20, blocked = $21
-		WHERE id = $22 AND version = $23`,
+			policy_source = $16, depends_on = $17, remind_after = $18, next_reminder_at = $19, reason = $20, outcome = $21, blocked = $22
+		WHERE id = $23 AND version = $24`,
 		func() ([]any, error) {
 			values, err := approvalValues(r, ix)
 			return append(values, loaded.ID, loaded.Version), err

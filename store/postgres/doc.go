@@ -27,6 +27,12 @@
 // dependency sweep and the reminders read them through indexes. [Open]
 // writes the rows of requests stored before the index existed.
 //
+// The gateway call log ([approval.GatewayCall]) is a table of its own,
+// appended to outside any request's transaction. [Store.TryLock], not part
+// of approval.Store, takes a session-level advisory lock by name, which
+// every instance on the schema sees: the gateway holds one per run while it
+// forwards the run's calls.
+//
 // Migrations are embedded and applied by [Open] with goose, under an
 // advisory lock, in the first schema of the connection's search_path.
 //

@@ -48,6 +48,9 @@ const (
 // database.
 type Store struct {
 	pool *pgxpool.Pool
+	// schema is the schema the store's tables live in; run locks (see
+	// TryLock) are per schema, as the migration lock is.
+	schema string
 	// channel is the LISTEN/NOTIFY channel of the store's schema: every
 	// change notifies it, and the listener forwards it to changes.
 	channel string
@@ -114,6 +117,7 @@ func (s *Store) start(ctx context.Context) error {
 	if err := s.backfillIndex(ctx); err != nil {
 		return err
 	}
+	s.schema = *schema
 	s.channel = channelName(*schema)
 	conn, err := s.subscribe(ctx)
 	if err != nil {

@@ -21,7 +21,8 @@ const defaultListLimit = 50
 const approvalColumns = `id, title, description, payload, requester, service_rule, deadline,
 	policy, status, previous_status, comment, reviews, delivery, version,
 	created_at, updated_at, decided_at, history_head,
-	policy_source, depends_on, remind_after, next_reminder_at, reason`
+	policy_source, depends_on, remind_after, next_reminder_at, reason,
+	subject, outcome`
 
 // CreateApproval stores the new request r with its history entry, outbox
 // event and index rows, and idem when it is not nil, in one transaction. If
@@ -69,6 +70,12 @@ func (s *Store) GetApproval(ctx context.Context, id string) (*approval.Request, 
 // newest first, with ids below f.Before when it is set. It returns an
 // internal *approval.Error when the database fails.
 func (s *Store) ListApprovals(ctx context.Context, f approval.Filter) ([]*approval.Request, error) {
+	query, args := listQuery(f)
+	return queryAll(ctx, s.reader, "list approvals", scanApproval, query, args...)
+}
+
+// listQuery returns the query of ListApprovals for f, with its arguments.
+func listQuery(f approval.Filter) (string, []any) {
 	var where []string
 	var args []any
 	if len(f.Statuses) > 0 {
@@ -85,18 +92,26 @@ func (s *Store) ListApprovals(ctx context.Context, f approval.Filter) ([]*approv
 		where = append(where, "service_rule = ?")
 		args = append(args, f.ServiceRule)
 	}
+	from := "approvals"
+	if f.Subject != "" {
+		// A subject has few requests, so its range of approvals_subject,
+		// read in id order, beats any other index; SQLite, without
+		// statistics, might pick another. The partial index is usable
+		// only with its WHERE repeated.
+		from = "approvals INDEXED BY approvals_subject"
+		where = append(where, "subject = ?", "subject <> ''")
+		args = append(args, f.Subject)
+	}
 	if f.Before != "" {
 		where = append(where, "id < ?")
 		args = append(args, f.Before)
 	}
-	query := "SELECT " + approvalColumns + " FROM approvals"
+	query := "SELECT " + approvalColumns + " FROM " + from
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
 	query += " ORDER BY id DESC LIMIT ?"
-	args = append(args, limitOr(f.Limit, defaultListLimit))
-
-	return queryAll(ctx, s.reader, "list approvals", scanApproval, query, args...)
+	return query, append(args, limitOr(f.Limit, defaultListLimit))
 }
 
 // ListByDeadline returns up to limit requests in any of statuses (all when
@@ -186,7 +201,7 @@ func scanApproval(row scanner) (*approval.Request, error) {
 	var (
 		r                                   approval.Request
 		payload, policy, reviews, dependsOn string
-		delivery                            sql.Null[string]
+		delivery, outcome                   sql.Null[string]
 		deadline, decidedAt, nextReminderAt sql.Null[int64]
 		previousStatus                      sql.Null[int64]
 		createdAt, updatedAt, remindAfter   int64
@@ -194,11 +209,15 @@ func scanApproval(row scanner) (*approval.Request, error) {
 	err := row.Scan(&r.ID, &r.Title, &r.Description, &payload, &r.Requester, &r.ServiceRule, &deadline,
 		&policy, &r.Status, &previousStatus, &r.Comment, &reviews, &delivery, &r.Version,
 		&createdAt, &updatedAt, &decidedAt, &r.HistoryHead,
-		&r.PolicySource, &dependsOn, &remindAfter, &nextReminderAt, &r.Reason)
+		&r.PolicySource, &dependsOn, &remindAfter, &nextReminderAt, &r.Reason,
+		&r.Subject, &outcome)
 	if err != nil {
 		return nil, err
 	}
 	r.Payload = json.RawMessage(payload)
+	if outcome.Valid {
+		r.Outcome = json.RawMessage(outcome.V)
+	}
 	r.Deadline = fromNullMicros(deadline)
 	r.DecidedAt = fromNullMicros(decidedAt)
 	r.NextReminderAt = fromNullMicros(nextReminderAt)
@@ -229,7 +248,7 @@ func scanApproval(row scanner) (*approval.Request, error) {
 
 // approvalValues are the stored values of r's mutable columns, in the order
 // of the INSERT and UPDATE statements below; ix is r.Index(), whose Blocked
-// is stored beside them.
+// is stored beside them. The outcome is NULL until one is recorded.
 func approvalValues(r *approval.Request, ix approval.Index) ([]any, error) {
 	policy, err := json.Marshal(r.Policy)
 	if err != nil {
@@ -255,11 +274,15 @@ func approvalValues(r *approval.Request, ix approval.Index) ([]any, error) {
 	if r.PreviousStatus != nil {
 		previousStatus = sql.Null[int64]{V: int64(*r.PreviousStatus), Valid: true}
 	}
+	var outcome sql.Null[string]
+	if len(r.Outcome) > 0 {
+		outcome = sql.Null[string]{V: string(r.Outcome), Valid: true}
+	}
 	return []any{
 		r.Title, r.Description, string(r.Payload), r.ServiceRule, nullMicros(r.Deadline),
 		string(policy), int(r.Status), previousStatus, r.Comment, string(reviews), delivery,
 		r.Version, micros(r.UpdatedAt), nullMicros(r.DecidedAt), r.HistoryHead,
-		r.PolicySource, dependsOn, int64(r.RemindAfter), nullMicros(r.NextReminderAt), r.Reason, ix.Blocked,
+		r.PolicySource, dependsOn, int64(r.RemindAfter), nullMicros(r.NextReminderAt), r.Reason, outcome, ix.Blocked,
 	}, nil
 }
 
@@ -281,7 +304,8 @@ func decodeDependsOn(s string) ([]string, error) {
 	return ids, nil
 }
 
-// insertApproval inserts the new request r and its index rows.
+// insertApproval inserts the new request r and its index rows. The columns
+// after blocked are those fixed at create, which updateApproval leaves alone.
 func insertApproval(ctx context.Context, tx *sql.Tx, r *approval.Request) error {
 	ix := r.Index()
 	values, err := approvalValues(r, ix)
@@ -293,10 +317,10 @@ func insertApproval(ctx context.Context, tx *sql.Tx, r *approval.Request) error 
 			title, description, payload, service_rule, deadline,
 			policy, status, previous_status, comment, reviews, delivery,
 			version, updated_at, decided_at, history_head,
-			policy_source, depends_on, remind_after, next_reminder_at, reason, blocked,
-			id, requester, created_at
-		) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		append(values, r.ID, r.Requester, micros(r.CreatedAt))...)
+			policy_source, depends_on, remind_after, next_reminder_at, reason, outcome, blocked,
+			id, requester, created_at, subject
+		) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		append(values, r.ID, r.Requester, micros(r.CreatedAt), r.Subject)...)
 	if err != nil {
 		return internal("insert approval", err)
 	}
@@ -319,7 +343,7 @@ func updateApproval(ctx context.Context, tx *sql.Tx, loaded, r *approval.Request
 			title = ?, description = ?, payload = ?, service_rule = ?, deadline = ?,
 			policy = ?, status = ?, previous_status = ?, comment = ?, reviews = ?, delivery = ?,
 			version = ?, updated_at = ?, decided_at = ?, history_head = ?,
-			policy_source = ?, depends_on = ?, remind_after = ?, next_reminder_at = ?, reason = ?, blocked = ?
+			policy_source = ?, depends_on = ?, remind_after = ?, next_reminder_at = ?, reason = ?, outcome = ?, blocked = ?
 		WHERE id = ? AND version = ?`,
 		append(values, id, version)...)
 	if err != nil {

@@ -22,6 +22,12 @@
 // the dependency sweep and the reminders read them through indexes. [Open]
 // writes the rows of requests stored before the index existed.
 //
+// The gateway call log ([approval.GatewayCall]) is a table of its own,
+// appended to outside any request's transaction. SQLite has no lock that
+// other processes could share: a gateway on this store serializes the calls
+// of a run with a lock in its own process, every writer of the file being
+// this process's one Store.
+//
 // Times are stored as unix microseconds and read back in UTC; they keep the
 // microsecond precision of [approval.TruncateTime], so a value reads back
 // exactly as written.

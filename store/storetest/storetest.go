@@ -64,6 +64,10 @@ func Run(t *testing.T, open func(t *testing.T) approval.Store) {
 		{"ClaimUnpublished_MarkPublished", testClaimUnpublished},
 		{"DeleteOutboxBefore", testDeleteOutboxBefore},
 		{"Changes_WakeAfterEveryChange", testChanges},
+		{"Requests_SubjectAndOutcome", testSubjectOutcome},
+		{"ListApprovals_BySubject", testListBySubject},
+		{"GatewayCalls_RecordList", testGatewayCalls},
+		{"GatewayCalls_TextNormalized", testGatewayCallText},
 		{"CancelledContext_Fails", testCancelledContext},
 		{"Ping", testPing},
 	}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"approvald/approval"
+	"approvald/auth"
+	"approvald/engine"
+	"approvald/gateway"
+)
+
+// newGateway builds the CR8TOR gateway from its environment (the original
+// service's variables, see gateway.ConfigFromEnv, plus
+// APPROVALD_GATEWAY_POLICY and APPROVALD_GATEWAY_SERVICE_RULE for the
+// approval step).
+func newGateway(getenv func(string) string, eng *engine.Engine, keys *auth.Keys, store approval.Store, log *slog.Logger) (http.Handler, error) {
+	cfg, err := gateway.ConfigFromEnv(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	d := gateway.Deps{
+		// Native API keys with the gateway scope are accepted besides the
+		// configured approvalserviceapikey.
+		Authenticate: func(ctx context.Context, key string) (approval.Principal, error) {
+			p, err := keys.Authenticate(ctx, key)
+			if err == nil && !p.Has(approval.ScopeGateway) {
+				err = approval.Errorf(approval.KindForbidden, approval.CodeMissingScope, "the key lacks the gateway scope")
+			}
+			return p, err
+		},
+		Recorder: gateway.StoreRecorder{Store: store, Logger: log},
+		Logger:   log.With("component", "gateway"),
+	}
+	// On PostgreSQL one run is locked across every instance.
+	if l, ok := store.(interface {
+		TryLock(ctx context.Context, key string) (func(), bool, error)
+	}); ok {
+		d.Locker = gateway.KeyLocker(l.TryLock)
+	}
+	if cfg.Approval == gateway.ApprovalPublish {
+		d.Approval = &gateway.Step{Engine: eng, PolicyName: getenv("APPROVALD_GATEWAY_POLICY"), ServiceRule: getenv("APPROVALD_GATEWAY_SERVICE_RULE")}
+	}
+	log.Info("CR8TOR gateway", "config", cfg)
+	return gateway.New(cfg, d), nil
+}

@@ -1,0 +1,166 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"approvald/approval"
+	"approvald/engine"
+)
+
+// Step is the approval step on the engine: a successful package opens an
+// approval request for the run (its Subject names the run), publish is
+// forwarded only once the newest request of the run is approved, and what
+// was published is recorded as the request's outcome, in its history.
+type Step struct {
+	Engine *engine.Engine
+	// PolicyName names the stored policy of the requests; "" leaves it to
+	// ServiceRule's policy or the server default.
+	PolicyName string
+	// ServiceRule, when set, is named by the requests: the decision is
+	// delivered there like any other.
+	ServiceRule string
+}
+
+// stepPrincipal cancels the request of a run that was packaged again: the
+// gateway acts for the platform, whoever packaged before.
+var stepPrincipal = approval.Principal{ID: "system:gateway", Scopes: []approval.Scope{approval.ScopeAdmin}}
+
+// Subject returns the approval request subject of run.
+func Subject(run Run) string { return "cr8tor:" + run.ProjectName + "/" + run.StartTime }
+
+// maxStoredList bounds how many staged files a request's payload lists.
+const maxStoredList = 1000
+
+// Packaged opens the run's approval request, cancelling a pending one: the
+// staged data changed, so what was being reviewed is gone. The payload is
+// the package request (which names credentials, never holds them) and the
+// staged file list.
+func (s *Step) Packaged(ctx context.Context, caller approval.Principal, run Run, body []byte, payload json.RawMessage) (string, error) {
+	prev, err := s.latest(ctx, run)
+	if err != nil {
+		return "", err
+	}
+	if prev != nil && (prev.Status == approval.StatusPending || prev.Status == approval.StatusError) {
+		_, err := s.Engine.Cancel(ctx, stepPrincipal, prev.ID, "superseded: the run was packaged again", nil)
+		if err != nil && approval.KindOf(err) != approval.KindConflict {
+			return "", err
+		}
+	}
+	content, err := requestPayload(body, payload)
+	if err != nil {
+		return "", err
+	}
+	requester := approval.Principal{ID: caller.ID, Groups: caller.Groups, Scopes: []approval.Scope{approval.ScopeCreate}}
+	title := "Publish " + run.String()
+	if utf8.RuneCountInString(title) > approval.MaxTitleLen {
+		title = string([]rune(title)[:approval.MaxTitleLen-1]) + "…"
+	}
+	c, err := s.Engine.Create(ctx, requester, approval.Draft{
+		Title:       title,
+		Description: "Opened by the CR8TOR gateway after a successful package; publish is forwarded once this request is approved.",
+		Payload:     content, ServiceRule: s.ServiceRule, PolicyName: s.PolicyName, Subject: Subject(run),
+	}, "", nil)
+	if err != nil {
+		return "", err
+	}
+	return c.Request.ID, nil
+}
+
+// requestPayload builds the approval request's payload from the package
+// body and the Publish service's payload, listing at most maxStoredList
+// staged items so the payload stays under its size limit.
+func requestPayload(body []byte, staged json.RawMessage) (json.RawMessage, error) {
+	var list map[string]json.RawMessage
+	if json.Unmarshal(staged, &list) == nil {
+		for k, v := range list {
+			var items []json.RawMessage
+			if json.Unmarshal(v, &items) == nil && len(items) > maxStoredList {
+				trimmed, _ := json.Marshal(items[:maxStoredList])
+				list[k] = trimmed
+				list[k+"_total"] = json.RawMessage(fmt.Sprint(len(items)))
+			}
+		}
+		staged, _ = json.Marshal(list)
+	}
+	out, err := json.Marshal(map[string]json.RawMessage{"request": body, "staged": staged})
+	if err != nil {
+		return nil, approval.Internal(err)
+	}
+	if len(out) > approval.MaxPayloadBytes {
+		out, _ = json.Marshal(map[string]any{"request": json.RawMessage(body), "staged": "too large to keep; see the Publish service"})
+	}
+	if len(out) > approval.MaxPayloadBytes {
+		out, _ = json.Marshal(map[string]any{"request": "too large to keep", "staged": "too large to keep"})
+	}
+	return out, nil
+}
+
+// MayPublish allows publish when the run's newest request is approved.
+func (s *Step) MayPublish(ctx context.Context, _ approval.Principal, run Run) error {
+	r, err := s.latest(ctx, run)
+	switch {
+	case err != nil:
+		return err
+	case r == nil:
+		return approval.Errorf(approval.KindNotFound, approval.CodeNotFound, "no approval request exists for %s", run)
+	case r.Status != approval.StatusApproved:
+		return NotApproved(run, r.ID, r.Status)
+	}
+	return nil
+}
+
+// Published records the Publish service's payload (the files with their
+// sizes and SHA-512 hashes) as the outcome of the run's approved request.
+func (s *Step) Published(ctx context.Context, caller approval.Principal, run Run, payload json.RawMessage) error {
+	r, err := s.latest(ctx, run)
+	if err != nil || r == nil {
+		return fmt.Errorf("recording the publish of %s: no approval request (%v)", run, err)
+	}
+	outcome, err := json.Marshal(map[string]any{"published": payload, "by": caller.ID, "at": time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	_, err = s.Engine.RecordOutcome(ctx, caller, r.ID, outcome)
+	return err
+}
+
+// latest returns the newest request of run, or nil.
+func (s *Step) latest(ctx context.Context, run Run) (*approval.Request, error) {
+	rs, _, err := s.Engine.List(ctx, approval.Filter{Subject: Subject(run), Limit: 1})
+	if err != nil || len(rs) == 0 {
+		return nil, err
+	}
+	return rs[0], nil
+}
+
+// StoreRecorder keeps every gateway call in the store's gateway call log.
+type StoreRecorder struct {
+	Store  approval.Store
+	Logger interface{ Error(msg string, args ...any) }
+}
+
+// Record stores c; a failure is logged (the call has been answered).
+func (s StoreRecorder) Record(ctx context.Context, c Call) {
+	err := s.Store.RecordGatewayCall(ctx, &approval.GatewayCall{
+		At: c.At, Caller: c.Caller, Route: c.Route, ProjectName: c.Run.ProjectName, StartTime: c.Run.StartTime,
+		UpstreamStatus: c.UpstreamStatus, Status: c.Status, DurationMicros: c.Duration.Microseconds(),
+		Detail: c.Detail, ApprovalRequest: c.ApprovalRequest,
+	})
+	if err != nil && s.Logger != nil {
+		s.Logger.Error("recording a gateway call failed", "err", err)
+	}
+}
+
+// KeyLocker adapts a lock by string key (PostgreSQL's advisory locks, see
+// store/postgres.Store.TryLock) into a Locker shared by every instance.
+type KeyLocker func(ctx context.Context, key string) (unlock func(), ok bool, err error)
+
+// TryLock takes the lock of run's key.
+func (k KeyLocker) TryLock(ctx context.Context, run Run) (func(), bool, error) {
+	return k(ctx, "cr8tor-run:"+strings.ReplaceAll(run.ProjectName, "\x00", "")+"\x00"+run.StartTime)
+}
