@@ -156,11 +156,12 @@ type Store interface {
 	// delivery is finished (or that have none) and, when published is true,
 	// that were published.
 	DeleteOutboxBefore(ctx context.Context, t time.Time, published bool) (int64, error)
-	// RecordGatewayCall appends c to the gateway call log and sets c.ID to
-	// a number above that of every call recorded before. It first
-	// normalizes c (see GatewayCall.Normalize), so that c is as it reads
-	// back. It does not signal Changes: the log makes no work for anyone.
-	RecordGatewayCall(ctx context.Context, c *GatewayCall) error
+	// RecordGatewayCalls appends calls, in one transaction and in their
+	// order, to the gateway call log and sets each one's ID to a number
+	// above that of every call recorded before it. It first normalizes each
+	// call (see GatewayCall.Normalize), so that it is as it reads back. It
+	// does not signal Changes: the log makes no work for anyone.
+	RecordGatewayCalls(ctx context.Context, calls []*GatewayCall) error
 	// ListGatewayCalls returns up to f.Limit (by default 50) gateway calls
 	// matching f, newest (highest id) first.
 	ListGatewayCalls(ctx context.Context, f GatewayCallFilter) ([]GatewayCall, error)
@@ -307,7 +308,7 @@ type GatewayCall struct {
 // reads back: At in UTC at microsecond precision; text as valid UTF-8
 // without NUL characters, which PostgreSQL, unlike SQLite, cannot store
 // (each run of invalid bytes and each NUL becomes U+FFFD); and Detail cut
-// to MaxGatewayDetailLen characters. Stores call it in RecordGatewayCall.
+// to MaxGatewayDetailLen characters. Stores call it in RecordGatewayCalls.
 func (c *GatewayCall) Normalize() {
 	c.At = TruncateTime(c.At)
 	for _, s := range []*string{&c.Caller, &c.Route, &c.ProjectName, &c.StartTime, &c.Detail, &c.ApprovalRequest} {

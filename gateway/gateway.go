@@ -111,7 +111,7 @@ func NotApproved(run Run, requestID string, status approval.Status) *approval.Er
 }
 
 // Recorder keeps one record per gateway call. Record is called after the
-// answer is written, on the request's goroutine, with a context that is
+// answer is written and flushed to the client, on the request's goroutine, with a context that is
 // not cancelled when the client goes; it should be quick.
 type Recorder interface {
 	Record(ctx context.Context, c Call)
@@ -223,6 +223,9 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.Detail = f.detail
 	}
 	c.Duration = time.Since(start)
+	// The answer carries its Content-Length: flushing it now sends it
+	// whole, so the client does not wait for the log line and the record.
+	_ = http.NewResponseController(w).Flush()
 	g.logCall(r.Context(), c, f)
 	if g.deps.Recorder != nil {
 		g.deps.Recorder.Record(context.WithoutCancel(r.Context()), c)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -139,21 +140,77 @@ func (s *Step) latest(ctx context.Context, run Run) (*approval.Request, error) {
 }
 
 // StoreRecorder keeps every gateway call in the store's gateway call log.
+// Calls that finish while a write is in progress are written together in
+// the next one (a group commit): each Record still returns only once its
+// call is committed, but the database sees one transaction per batch, not
+// one per call. The zero value is not usable: set Store; never copy one.
 type StoreRecorder struct {
 	Store  approval.Store
 	Logger interface{ Error(msg string, args ...any) }
+
+	mu      sync.Mutex
+	writing bool       // a batch is being written
+	next    *callBatch // calls waiting for the next write, nil if none
 }
 
-// Record stores c; a failure is logged (the call has been answered).
-func (s StoreRecorder) Record(ctx context.Context, c Call) {
-	err := s.Store.RecordGatewayCall(ctx, &approval.GatewayCall{
+// callBatch is calls written in one transaction. done is closed once they
+// are; lead hands the next write to one of the batch's callers.
+type callBatch struct {
+	calls []*approval.GatewayCall
+	done  chan struct{}
+	lead  chan struct{} // buffered, 1
+	err   error
+}
+
+// Record stores c and returns once it is committed; a failure is logged
+// (the call has been answered).
+func (s *StoreRecorder) Record(ctx context.Context, c Call) {
+	gc := &approval.GatewayCall{
 		At: c.At, Caller: c.Caller, Route: c.Route, ProjectName: c.Run.ProjectName, StartTime: c.Run.StartTime,
 		UpstreamStatus: c.UpstreamStatus, Status: c.Status, DurationMicros: c.Duration.Microseconds(),
 		Detail: c.Detail, ApprovalRequest: c.ApprovalRequest,
-	})
-	if err != nil && s.Logger != nil {
-		s.Logger.Error("recording a gateway call failed", "err", err)
 	}
+	s.mu.Lock()
+	if s.next == nil {
+		s.next = &callBatch{done: make(chan struct{}), lead: make(chan struct{}, 1)}
+	}
+	b := s.next
+	b.calls = append(b.calls, gc)
+	leader := !s.writing
+	s.writing = true
+	s.mu.Unlock()
+	if !leader {
+		select {
+		case <-b.done:
+		case <-b.lead:
+			s.write(ctx, b)
+		}
+	}
+	if leader {
+		s.write(ctx, b)
+	}
+	if b.err != nil && s.Logger != nil {
+		s.Logger.Error("recording gateway calls failed", "calls", len(b.calls), "err", b.err)
+	}
+}
+
+// write writes b, which no call joins any more, then hands the writing on
+// to a caller of the batch that gathered meanwhile, if any.
+func (s *StoreRecorder) write(ctx context.Context, b *callBatch) {
+	s.mu.Lock()
+	if s.next == b {
+		s.next = nil
+	}
+	s.mu.Unlock()
+	b.err = s.Store.RecordGatewayCalls(ctx, b.calls)
+	close(b.done)
+	s.mu.Lock()
+	if s.next != nil {
+		s.next.lead <- struct{}{}
+	} else {
+		s.writing = false
+	}
+	s.mu.Unlock()
 }
 
 // KeyLocker adapts a lock by string key (PostgreSQL's advisory locks, see

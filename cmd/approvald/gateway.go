@@ -31,7 +31,7 @@ func newGateway(getenv func(string) string, eng *engine.Engine, keys *auth.Keys,
 			}
 			return p, err
 		},
-		Recorder: gateway.StoreRecorder{Store: store, Logger: log},
+		Recorder: &gateway.StoreRecorder{Store: store, Logger: log},
 		Logger:   log.With("component", "gateway"),
 	}
 	// On PostgreSQL one run is locked across every instance.

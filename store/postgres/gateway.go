@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"approvald/approval"
 )
 
@@ -13,26 +15,36 @@ import (
 const gatewayCallColumns = `id, at, caller, route, project_name, start_time,
 	upstream_status, status, duration_us, detail, approval_request`
 
-// RecordGatewayCall normalizes c (see approval.GatewayCall.Normalize),
-// appends it to the gateway call log and sets c.ID, which is above the id
-// of every call recorded before it. Calls recorded concurrently may commit
-// out of id order. It returns an internal *approval.Error when the
-// database fails.
-func (s *Store) RecordGatewayCall(ctx context.Context, c *approval.GatewayCall) error {
-	c.Normalize()
-	var id int64
-	err := s.pool.QueryRow(ctx, `
-		INSERT INTO gateway_calls (at, caller, route, project_name, start_time,
-			upstream_status, status, duration_us, detail, approval_request)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-		RETURNING id`,
-		c.At, c.Caller, c.Route, c.ProjectName, c.StartTime,
-		c.UpstreamStatus, c.Status, c.DurationMicros, c.Detail, c.ApprovalRequest,
-	).Scan(&id)
-	if err != nil {
-		return internal("record gateway call", err)
+// RecordGatewayCalls normalizes each of calls (see
+// approval.GatewayCall.Normalize), appends them in order to the gateway
+// call log in one transaction (one round trip) and sets each one's ID,
+// which is above the id of every call recorded before it. Calls recorded
+// concurrently may commit out of id order. It returns an internal
+// *approval.Error when the database fails; then no call is recorded.
+func (s *Store) RecordGatewayCalls(ctx context.Context, calls []*approval.GatewayCall) error {
+	if len(calls) == 0 {
+		return nil
 	}
-	c.ID = id
+	b := &pgx.Batch{}
+	ids := make([]int64, len(calls))
+	for i, c := range calls {
+		c.Normalize()
+		b.Queue(`
+			INSERT INTO gateway_calls (at, caller, route, project_name, start_time,
+				upstream_status, status, duration_us, detail, approval_request)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			RETURNING id`,
+			c.At, c.Caller, c.Route, c.ProjectName, c.StartTime,
+			c.UpstreamStatus, c.Status, c.DurationMicros, c.Detail, c.ApprovalRequest,
+		).QueryRow(func(row pgx.Row) error { return row.Scan(&ids[i]) })
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, b).Close() })
+	if err != nil {
+		return internal("record gateway calls", err)
+	}
+	for i, c := range calls {
+		c.ID = ids[i]
+	}
 	return nil
 }
 

@@ -13,31 +13,44 @@ import (
 const gatewayCallColumns = `id, at, caller, route, project_name, start_time,
 	upstream_status, status, duration_us, detail, approval_request`
 
-// RecordGatewayCall normalizes c (see approval.GatewayCall.Normalize),
-// appends it to the gateway call log and sets c.ID, which is above the id
-// of every call recorded before. It returns an internal *approval.Error
-// when the database fails.
-func (s *Store) RecordGatewayCall(ctx context.Context, c *approval.GatewayCall) error {
-	c.Normalize()
-	var id int64
-	err := s.write(ctx, "record gateway call", func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `
+// RecordGatewayCalls normalizes each of calls (see
+// approval.GatewayCall.Normalize), appends them in order to the gateway
+// call log in one transaction and sets each one's ID, which is above the id
+// of every call recorded before it. It returns an internal *approval.Error
+// when the database fails; then no call is recorded.
+func (s *Store) RecordGatewayCalls(ctx context.Context, calls []*approval.GatewayCall) error {
+	if len(calls) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(calls))
+	err := s.write(ctx, "record gateway calls", func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `
 			INSERT INTO gateway_calls (at, caller, route, project_name, start_time,
 				upstream_status, status, duration_us, detail, approval_request)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			RETURNING id`,
-			micros(c.At), c.Caller, c.Route, c.ProjectName, c.StartTime,
-			c.UpstreamStatus, c.Status, c.DurationMicros, c.Detail, c.ApprovalRequest,
-		).Scan(&id)
+			RETURNING id`)
 		if err != nil {
-			return internal("record gateway call", err)
+			return internal("record gateway calls", err)
+		}
+		defer stmt.Close()
+		for i, c := range calls {
+			c.Normalize()
+			err := stmt.QueryRowContext(ctx,
+				micros(c.At), c.Caller, c.Route, c.ProjectName, c.StartTime,
+				c.UpstreamStatus, c.Status, c.DurationMicros, c.Detail, c.ApprovalRequest,
+			).Scan(&ids[i])
+			if err != nil {
+				return internal("record gateway calls", err)
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	c.ID = id
+	for i, c := range calls {
+		c.ID = ids[i]
+	}
 	return nil
 }
 

@@ -153,15 +153,15 @@ func testListBySubject(t *testing.T, s approval.Store) {
 
 // testGatewayCalls records gateway calls of a few runs and lists them:
 // ids increase, filters and paging select the right calls newest first,
-// and every call reads back as RecordGatewayCall left it, normalized.
+// and every call reads back as RecordGatewayCalls left it, normalized.
 func testGatewayCalls(t *testing.T, s approval.Store) {
 	type run struct{ project, start string }
 	runs := []run{{"alpha", "20250101_000000"}, {"alpha", "20250102_000000"}, {"beta", "20250101_000000"}, {"", ""}}
 	var recorded []approval.GatewayCall // oldest first
 	record := func(c approval.GatewayCall) approval.GatewayCall {
 		t.Helper()
-		if err := s.RecordGatewayCall(t.Context(), &c); err != nil {
-			t.Fatalf("RecordGatewayCall: %v", err)
+		if err := s.RecordGatewayCalls(t.Context(), []*approval.GatewayCall{&c}); err != nil {
+			t.Fatalf("RecordGatewayCalls: %v", err)
 		}
 		if n := len(recorded); n > 0 && c.ID <= recorded[n-1].ID {
 			t.Errorf("call %d got id %d, not above the previous %d", n, c.ID, recorded[n-1].ID)
@@ -189,7 +189,7 @@ func testGatewayCalls(t *testing.T, s approval.Store) {
 		}
 		got := record(c)
 		if !got.At.Equal(c.At.Truncate(time.Microsecond)) || got.At.Location() != time.UTC {
-			t.Errorf("RecordGatewayCall left at = %v, want %v in UTC at microseconds", got.At, c.At)
+			t.Errorf("RecordGatewayCalls left at = %v, want %v in UTC at microseconds", got.At, c.At)
 		}
 	}
 
@@ -277,12 +277,12 @@ func testGatewayCallText(t *testing.T, s approval.Store) {
 	for i := range tests {
 		tc := &tests[i]
 		c := tc.in
-		if err := s.RecordGatewayCall(t.Context(), &c); err != nil {
-			t.Fatalf("%s: RecordGatewayCall: %v", tc.name, err)
+		if err := s.RecordGatewayCalls(t.Context(), []*approval.GatewayCall{&c}); err != nil {
+			t.Fatalf("%s: RecordGatewayCalls: %v", tc.name, err)
 		}
 		tc.want.ID = c.ID
 		if !reflect.DeepEqual(c, tc.want) {
-			t.Errorf("%s: RecordGatewayCall left\n %+v\nwant %+v", tc.name, c, tc.want)
+			t.Errorf("%s: RecordGatewayCalls left\n %+v\nwant %+v", tc.name, c, tc.want)
 		}
 	}
 	got, err := s.ListGatewayCalls(t.Context(), approval.GatewayCallFilter{})
@@ -296,6 +296,40 @@ func testGatewayCallText(t *testing.T, s approval.Store) {
 		tc := tests[len(tests)-1-i]
 		if !reflect.DeepEqual(c, tc.want) {
 			t.Errorf("%s: read back\n %+v\nwant %+v", tc.name, c, tc.want)
+		}
+	}
+}
+
+// testGatewayCallBatch records several calls at once: each gets an id above
+// the one before it in the batch, and the list reads them back newest
+// first; an empty batch records nothing.
+func testGatewayCallBatch(t *testing.T, s approval.Store) {
+	if err := s.RecordGatewayCalls(t.Context(), nil); err != nil {
+		t.Fatalf("RecordGatewayCalls(nil): %v", err)
+	}
+	var batch []*approval.GatewayCall
+	for i := range 5 {
+		batch = append(batch, &approval.GatewayCall{At: t0.Add(time.Duration(i) * time.Second), Route: "/project/publish",
+			ProjectName: "batch", StartTime: "20250101_000000", Status: 200, UpstreamStatus: 200, DurationMicros: int64(i)})
+	}
+	if err := s.RecordGatewayCalls(t.Context(), batch); err != nil {
+		t.Fatalf("RecordGatewayCalls: %v", err)
+	}
+	for i := 1; i < len(batch); i++ {
+		if batch[i].ID <= batch[i-1].ID {
+			t.Errorf("call %d of the batch got id %d, not above %d", i, batch[i].ID, batch[i-1].ID)
+		}
+	}
+	got, err := s.ListGatewayCalls(t.Context(), approval.GatewayCallFilter{ProjectName: "batch"})
+	if err != nil {
+		t.Fatalf("ListGatewayCalls: %v", err)
+	}
+	if len(got) != len(batch) {
+		t.Fatalf("listed %d calls of the batch, want %d", len(got), len(batch))
+	}
+	for i, c := range got {
+		if want := *batch[len(batch)-1-i]; !reflect.DeepEqual(c, want) {
+			t.Errorf("listed call %d = %+v, want %+v", i, c, want)
 		}
 	}
 }

@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) approval.Store) {
 		{"Requests_SubjectAndOutcome", testSubjectOutcome},
 		{"ListApprovals_BySubject", testListBySubject},
 		{"GatewayCalls_RecordList", testGatewayCalls},
+		{"GatewayCalls_Batch", testGatewayCallBatch},
 		{"GatewayCalls_TextNormalized", testGatewayCallText},
 		{"CancelledContext_Fails", testCancelledContext},
 		{"Ping", testPing},
