@@ -166,6 +166,9 @@ type Store interface {
 	// matching f, newest (highest id) first.
 	ListGatewayCalls(ctx context.Context, f GatewayCallFilter) ([]GatewayCall, error)
 
+	// OutboxStats describes the deliveries not finished yet (for metrics).
+	OutboxStats(ctx context.Context) (OutboxStats, error)
+
 	// Changes returns a channel that receives a value, coalesced, after
 	// changes are committed — by this process or, where the database can
 	// tell, another. It is a wake-up hint, not a guarantee: readers still poll.
@@ -334,4 +337,13 @@ type GatewayCallFilter struct {
 	StartTime   string // only calls about runs started then, when set
 	Before      int64  // keyset cursor: only ids below this, when it is > 0
 	Limit       int
+}
+
+// OutboxStats describes the work left in the outbox: the events whose
+// delivery to a service rule is not finished (delivered or given up).
+type OutboxStats struct {
+	Undelivered int64
+	// OldestUndelivered is when the oldest of them was written (its
+	// decision committed); zero when there is none.
+	OldestUndelivered time.Time
 }

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
 	"approvald/approval"
 )
 
@@ -33,7 +35,9 @@ func NewHTTPClient(allowPrivate bool) *http.Client {
 		},
 	}
 	return &http.Client{
-		Transport: &http.Transport{
+		// Traced: each attempt is a client span, and receivers get its
+		// traceparent when tracing is configured.
+		Transport: otelhttp.NewTransport(&http.Transport{
 			Proxy:                 nil,
 			DialContext:           func(ctx context.Context, n, a string) (net.Conn, error) { return dialer.DialContext(ctx, n, a) },
 			ForceAttemptHTTP2:     true,
@@ -42,7 +46,7 @@ func NewHTTPClient(allowPrivate bool) *http.Client {
 			IdleConnTimeout:       90 * time.Second,
 			TLSHandshakeTimeout:   10 * time.Second,
 			ResponseHeaderTimeout: approval.MaxRuleTimeout,
-		},
+		}),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }

@@ -15,6 +15,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"approvald/approval"
 	"approvald/webhook"
 )
@@ -48,6 +53,9 @@ type Config struct {
 	// Settled, when set, is called with the request after each delivery
 	// outcome that changed it (the engine resolves its dependents).
 	Settled func(context.Context, *approval.Request)
+	// Observe, when set, is told each attempt's result (delivered, retry
+	// or failed) and the time since the decision was committed.
+	Observe func(result string, sinceDecision time.Duration)
 }
 
 // Dispatcher delivers decisions to service rules.
@@ -222,6 +230,9 @@ type outcome struct {
 
 // deliver makes one attempt at c and records its outcome.
 func (d *Dispatcher) deliver(ctx context.Context, c approval.Claim) {
+	ctx, span := tracer.Start(ctx, "delivery.deliver", trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+		attribute.String("approval.id", c.RequestID), attribute.String("event.id", c.ID), attribute.String("service_rule", c.Rule)))
+	defer span.End()
 	log := d.cfg.Logger.With("event_id", c.ID, "approval_id", c.RequestID, "rule", c.Rule)
 	attempts := c.Attempts + 1
 	rule, err := d.rule(ctx, c.Rule, c.CreatedAt)
@@ -236,10 +247,21 @@ func (d *Dispatcher) deliver(ctx context.Context, c approval.Claim) {
 		out = d.send(ctx, rule, c)
 	}
 	now := d.cfg.Now()
+	result := "failed"
+	defer func() {
+		span.SetAttributes(attribute.String("delivery.result", result), attribute.Int("delivery.attempt", attempts))
+		if result != "delivered" {
+			span.SetStatus(codes.Error, out.reason)
+		}
+		if d.cfg.Observe != nil {
+			d.cfg.Observe(result, now.Sub(c.CreatedAt))
+		}
+	}()
 	res := approval.DeliveryResult{Seq: c.Seq, Attempts: attempts, Done: true, LastError: out.reason}
 	var fn func(*approval.Request) (approval.Change, error)
 	switch {
 	case out.ok:
+		result = "delivered"
 		log.Debug("delivered", "attempts", attempts)
 		fn = func(r *approval.Request) (approval.Change, error) {
 			if r.Version != c.Version {
@@ -252,6 +274,7 @@ func (d *Dispatcher) deliver(ctx context.Context, c approval.Claim) {
 		if out.retryAfter > 0 {
 			wait = min(out.retryAfter, maxBackoff)
 		}
+		result = "retry"
 		res.Done, res.NextAttempt = false, now.Add(wait)
 		log.Info("delivery attempt failed; will retry", "attempts", attempts, "reason", out.reason, "retry_in", wait.String())
 	default:
@@ -380,3 +403,7 @@ func buildRequest(ctx context.Context, rule *approval.ServiceRule, c approval.Cl
 	}
 	return req, nil
 }
+
+// tracer makes a span per delivery attempt; without a configured
+// OpenTelemetry provider it does nothing.
+var tracer = otel.Tracer("approvald/delivery")

@@ -95,7 +95,7 @@ func (e *Engine) resolve(ctx context.Context, id string) (*approval.Request, err
 		return nil, err
 	}
 	changed := false
-	r, err := e.store.UpdateApproval(ctx, id, func(r *approval.Request) (approval.Change, error) {
+	r, err := e.apply(ctx, "engine.resolve", id, func(r *approval.Request) (approval.Change, error) {
 		r.SetDependencies(deps)
 		if r.Overdue(e.Now()) {
 			ch := r.Expire(e.Now())
@@ -156,7 +156,7 @@ func (e *Engine) RemindDue(ctx context.Context) (int, error) {
 		progressed := false
 		for _, id := range ids {
 			changed := false
-			_, err := e.store.UpdateApproval(ctx, id, func(r *approval.Request) (approval.Change, error) {
+			_, err := e.apply(ctx, "engine.remind", id, func(r *approval.Request) (approval.Change, error) {
 				ch := r.Remind(e.Now())
 				changed = !ch.IsZero()
 				return ch, nil

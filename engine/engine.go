@@ -14,6 +14,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"approvald/approval"
 )
@@ -34,6 +38,7 @@ type Engine struct {
 	log           *slog.Logger
 	allowPrivate  bool
 	defaultPolicy approval.Policy
+	observe       func(context.Context, approval.Change, *approval.Request)
 }
 
 // Option configures an Engine.
@@ -41,6 +46,13 @@ type Option func(*Engine)
 
 // WithClock makes the engine read the time from now (tests use a fixed clock).
 func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
+
+// WithObserver has observe called after each committed change to a
+// request, with the change and the request as committed (metrics count
+// decisions with it). It must be quick and must not call the engine.
+func WithObserver(observe func(context.Context, approval.Change, *approval.Request)) Option {
+	return func(e *Engine) { e.observe = observe }
+}
 
 // WithLogger sets the logger for background work.
 func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
@@ -111,9 +123,14 @@ func (e *Engine) Create(ctx context.Context, p approval.Principal, d approval.Dr
 			RequestID: r.ID, Response: resp, CreatedAt: now,
 		}
 	}
+	ctx, span := tracer.Start(ctx, "engine.create")
 	prior, err := e.store.CreateApproval(ctx, r, ch, idem)
+	endSpan(span, err)
 	if err != nil {
 		return nil, err
+	}
+	if prior == nil && e.observe != nil {
+		e.observe(ctx, ch, r)
 	}
 	if prior != nil {
 		if prior.BodyHash != idem.BodyHash {
@@ -242,7 +259,7 @@ func (e *Engine) update(ctx context.Context, id string, fn func(*approval.Reques
 		return nil, errNotFound
 	}
 	var expired bool
-	r, err := e.store.UpdateApproval(ctx, id, func(r *approval.Request) (approval.Change, error) {
+	r, err := e.apply(ctx, "engine.update", id, func(r *approval.Request) (approval.Change, error) {
 		expired = r.Overdue(e.Now())
 		if expired {
 			return r.Expire(e.Now()), nil
@@ -261,7 +278,7 @@ func (e *Engine) update(ctx context.Context, id string, fn func(*approval.Reques
 }
 
 func (e *Engine) expire(ctx context.Context, id string) (*approval.Request, error) {
-	r, err := e.store.UpdateApproval(ctx, id, func(r *approval.Request) (approval.Change, error) {
+	r, err := e.apply(ctx, "engine.expire", id, func(r *approval.Request) (approval.Change, error) {
 		return r.Expire(e.Now()), nil
 	})
 	if err != nil {
@@ -355,4 +372,35 @@ func (e *Engine) RecordOutcome(ctx context.Context, p approval.Principal, id str
 // GatewayCalls returns the CR8TOR gateway's call log, newest first.
 func (e *Engine) GatewayCalls(ctx context.Context, f approval.GatewayCallFilter) ([]approval.GatewayCall, error) {
 	return e.store.ListGatewayCalls(ctx, f)
+}
+
+// tracer makes the engine's spans: one per state change, around its one
+// transaction. Without a configured OpenTelemetry provider it does nothing.
+var tracer = otel.Tracer("approvald/engine")
+
+// endSpan ends span, marking it failed when err is not nil.
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
+
+// apply is every change to an existing request: fn in one transaction of
+// the store (see approval.Store.UpdateApproval), traced as op, and the
+// committed change shown to the observer.
+func (e *Engine) apply(ctx context.Context, op, id string, fn func(*approval.Request) (approval.Change, error)) (*approval.Request, error) {
+	ctx, span := tracer.Start(ctx, op, trace.WithAttributes(attribute.String("approval.id", id)))
+	var ch approval.Change
+	r, err := e.store.UpdateApproval(ctx, id, func(r *approval.Request) (approval.Change, error) {
+		c, err := fn(r)
+		ch = c // the last try's, when the store retries
+		return c, err
+	})
+	endSpan(span, err)
+	if err == nil && !ch.IsZero() && e.observe != nil {
+		e.observe(ctx, ch, r)
+	}
+	return r, err
 }

@@ -78,6 +78,10 @@ type Deps struct {
 	// redirect policy is its own. By default each upstream has a pooled
 	// keep-alive client that passes a 3xx on instead of following it.
 	Client *http.Client
+	// ObserveUpstream, when set, is told of every upstream call: the
+	// upstream ("metadata" or "publish"), the status it answered (0 when
+	// none), whether the route's deadline passed, and how long it took.
+	ObserveUpstream func(upstream string, status int, timedOut bool, d time.Duration)
 }
 
 // ApprovalStep is the optional approval step (APPROVALD_GATEWAY_APPROVAL=
@@ -194,8 +198,8 @@ func New(cfg Config, d Deps) http.Handler {
 		}
 		return newClient()
 	}
-	g.metadata = &upstream{name: "metadata", base: baseURL(cfg.MetadataHost, cfg.MetadataPort), key: string(cfg.MetadataKey), client: client()}
-	g.publish = &upstream{name: "publish", base: baseURL(cfg.PublishHost, cfg.PublishPort), key: string(cfg.PublishKey), client: client()}
+	g.metadata = &upstream{name: "metadata", base: baseURL(cfg.MetadataHost, cfg.MetadataPort), key: string(cfg.MetadataKey), client: client(), observe: d.ObserveUpstream}
+	g.publish = &upstream{name: "publish", base: baseURL(cfg.PublishHost, cfg.PublishPort), key: string(cfg.PublishKey), client: client(), observe: d.ObserveUpstream}
 	g.routes = map[string]route{
 		RouteValidate: {cfg.ValidateTimeout, g.validate},
 		RoutePackage:  {cfg.Timeout, g.pack},

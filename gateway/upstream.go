@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 )
 
 // maxDetailBytes bounds a detail taken from an upstream's raw body (an HTML
@@ -23,6 +25,8 @@ type upstream struct {
 	base   string // http://host:port/
 	key    string // sent as x-api-key when not empty
 	client *http.Client
+	// observe, when set, is told of every call (see Deps.ObserveUpstream).
+	observe func(upstream string, status int, timedOut bool, d time.Duration)
 }
 
 // newClient returns the pooled client of one upstream: keep-alive with
@@ -32,14 +36,16 @@ type upstream struct {
 func newClient() *http.Client {
 	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Client{
-		Transport: &http.Transport{
+		// Traced: each call is a client span, and the upstream gets its
+		// traceparent when tracing is configured.
+		Transport: otelhttp.NewTransport(&http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
 			DialContext:           dialer.DialContext,
 			MaxIdleConns:          256,
 			MaxIdleConnsPerHost:   128,
 			IdleConnTimeout:       90 * time.Second,
 			ExpectContinueTimeout: time.Second,
-		},
+		}),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
@@ -56,6 +62,16 @@ type reply struct {
 // answers with something that is not JSON, 504 when ctx's deadline passes,
 // the upstream's own status and detail when it answers non-2xx.
 func (u *upstream) post(ctx context.Context, path string, body []byte) (reply, *failure) {
+	start := time.Now()
+	rep, f := u.call(ctx, path, body)
+	if u.observe != nil {
+		u.observe(u.name, rep.status, errors.Is(ctx.Err(), context.DeadlineExceeded), time.Since(start))
+	}
+	return rep, f
+}
+
+// call is post without the observation.
+func (u *upstream) call(ctx context.Context, path string, body []byte) (reply, *failure) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.base+path, bytes.NewReader(body))
 	if err != nil {
 		return reply{}, internal(fmt.Errorf("%s service request: %w", u.name, err))

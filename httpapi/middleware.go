@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"approvald/approval"
+	"approvald/metrics"
 )
 
 type ctxKey int
@@ -20,7 +21,15 @@ type ctxKey int
 const (
 	keyRequestID ctxKey = iota
 	keyLogger
+	keyPrincipal
 )
+
+// setPrincipal tells the access log who the request's caller is.
+func setPrincipal(ctx context.Context, id string) {
+	if p, ok := ctx.Value(keyPrincipal).(*string); ok {
+		*p = id
+	}
+}
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
@@ -76,7 +85,9 @@ func observe(log *slog.Logger, next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		l := log.With("request_id", id)
+		var principal string
 		ctx := context.WithValue(context.WithValue(r.Context(), keyRequestID, id), keyLogger, l)
+		ctx = context.WithValue(ctx, keyPrincipal, &principal)
 		r = r.WithContext(ctx)
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
@@ -95,8 +106,9 @@ func observe(log *slog.Logger, next http.Handler) http.Handler {
 			if route == "" {
 				route = "unmatched"
 			}
-			l.Info("http request", "method", r.Method, "route", route, "status", rec.status,
-				"bytes", rec.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000)
+			metrics.SetRoute(ctx, route)
+			l.InfoContext(ctx, "http request", "method", r.Method, "route", route, "status", rec.status,
+				"principal", principal, "bytes", rec.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000)
 		}()
 		next.ServeHTTP(rec, r)
 	})

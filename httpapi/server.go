@@ -142,7 +142,11 @@ func (s *server) wrap(rt route) http.Handler {
 		var p approval.Principal
 		if rt.scope != "" {
 			var err error
-			if p, err = s.authenticate(r); err == nil && !rt.allows(p) {
+			p, err = s.authenticate(r)
+			if err == nil {
+				setPrincipal(r.Context(), p.ID)
+			}
+			if err == nil && !rt.allows(p) {
 				also := ""
 				if rt.audit {
 					also = " (or audit)"

@@ -39,6 +39,9 @@ type config struct {
 	CORSOrigins []string
 	// SecretsPath is SECRETS_MNT_PATH: the folder of secret files.
 	SecretsPath string
+	// DebugAddr, when set, is a second listener serving /metrics and
+	// /debug/pprof/ without authentication: bind it to loopback.
+	DebugAddr string
 }
 
 // parseConfig reads flags from args and variables through getenv. Help
@@ -84,6 +87,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.DurationVar(&c.DeliveryLease, "delivery-lease", envDuration("APPROVALD_DELIVERY_LEASE", 2*time.Minute), "how long a claimed delivery is held before another instance (or this one, after a crash) may try it again; keep it above the longest rule timeout (APPROVALD_DELIVERY_LEASE)")
 	fs.DurationVar(&c.OutboxRetention, "outbox-retention", envDuration("APPROVALD_OUTBOX_RETENTION", 7*24*time.Hour), "how long delivered and published events stay in the outbox, for Last-Event-ID resumes (APPROVALD_OUTBOX_RETENTION)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("APPROVALD_SHUTDOWN_TIMEOUT", 20*time.Second), "how long in-flight requests may finish on SIGTERM (APPROVALD_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", env("APPROVALD_DEBUG_ADDR", ""), "a second listen address serving /metrics and /debug/pprof/ without authentication, e.g. 127.0.0.1:6060 (APPROVALD_DEBUG_ADDR); empty: none")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -10,13 +10,14 @@ import (
 	"approvald/auth"
 	"approvald/engine"
 	"approvald/gateway"
+	"approvald/metrics"
 )
 
 // newGateway builds the CR8TOR gateway from its environment (the original
 // service's variables, see gateway.ConfigFromEnv, plus
 // APPROVALD_GATEWAY_POLICY and APPROVALD_GATEWAY_SERVICE_RULE for the
 // approval step).
-func newGateway(getenv func(string) string, eng *engine.Engine, keys *auth.Keys, store approval.Store, log *slog.Logger) (http.Handler, error) {
+func newGateway(getenv func(string) string, eng *engine.Engine, keys *auth.Keys, store approval.Store, log *slog.Logger, meters *metrics.Metrics) (http.Handler, error) {
 	cfg, err := gateway.ConfigFromEnv(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -31,8 +32,9 @@ func newGateway(getenv func(string) string, eng *engine.Engine, keys *auth.Keys,
 			}
 			return p, err
 		},
-		Recorder: &gateway.StoreRecorder{Store: store, Logger: log},
-		Logger:   log.With("component", "gateway"),
+		Recorder:        &gateway.StoreRecorder{Store: store, Logger: log},
+		Logger:          log.With("component", "gateway"),
+		ObserveUpstream: meters.Upstream,
 	}
 	// On PostgreSQL one run is locked across every instance.
 	if l, ok := store.(interface {

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"approvald/gateway"
 	"approvald/httpapi"
 	"approvald/legacy"
+	"approvald/metrics"
 	"approvald/store/postgres"
 	"approvald/store/sqlite"
 )
@@ -52,8 +54,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer store.Close()
+	stopTracing, tracing, err := setupTracing(ctx, getenv, buildVersion())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			log.Warn("flushing traces failed", "err", err)
+		}
+	}()
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		metrics.NewOutboxCollector(store, time.Now, log))
+	if ps, ok := store.(metrics.PoolSource); ok {
+		registry.MustRegister(metrics.NewPoolCollector(ps))
+	}
+	meters := metrics.New(registry)
 
-	eng := engine.New(store, engine.WithLogger(log), engine.WithPrivateTargets(cfg.AllowPrivate))
+	eng := engine.New(store, engine.WithLogger(log), engine.WithPrivateTargets(cfg.AllowPrivate),
+		engine.WithObserver(func(_ context.Context, ch approval.Change, r *approval.Request) {
+			if outcome, ok := decisionOutcome(ch, r); ok {
+				meters.Decision(outcome)
+			}
+		}))
 	keys := auth.NewKeys(store, time.Now).WithCache(cfg.KeyCacheTTL).WithLogger(log)
 	defer keys.Close() // deferred after store.Close, so it runs first: pending last-use writes finish
 	if err := keys.Bootstrap(ctx, cfg.AdminKey, stdout); err != nil {
@@ -72,9 +97,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		tokens = v
 		log.Info("accepting people's JWTs", "issuer", cfg.OIDC.Issuer, "audience", cfg.OIDC.Audience)
 	}
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := httpapi.NewMetrics(registry)
+	apiMetrics := httpapi.NewMetrics(registry)
 
 	// Background work runs on its own context, stopped after the HTTP
 	// server has drained, so requests in flight still see it.
@@ -87,6 +110,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Workers: cfg.Workers, PerRule: cfg.PerRule, Lease: cfg.DeliveryLease, Wake: waker.Listen(), Logger: log,
 		Client:  delivery.NewHTTPClient(cfg.AllowPrivate),
 		Settled: eng.Settled,
+		Observe: meters.DeliveryAttempt,
 	})
 	var publisher *delivery.Publisher
 	if cfg.NATSURL != "" {
@@ -109,16 +133,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	handler := http.NewServeMux()
 	handler.Handle("/", httpapi.New(httpapi.Deps{
 		Engine: eng, Keys: keys, Ready: store.Ping, Logger: log, Hub: hub,
-		Tokens: tokens, Limits: cfg.Limits, CORSOrigins: cfg.CORSOrigins, Metrics: metrics, Gatherer: registry,
+		Tokens: tokens, Limits: cfg.Limits, CORSOrigins: cfg.CORSOrigins, Metrics: apiMetrics, Gatherer: registry,
 	}))
 	legacy.Mount(handler, legacy.New(legacy.Deps{Engine: eng, Keys: keys, Logger: log}))
-	gw, err := newGateway(getenv, eng, keys, store, log)
+	gw, err := newGateway(getenv, eng, keys, store, log, meters)
 	if err != nil {
 		return err
 	}
 	gateway.Mount(handler, gw)
 	srv := &http.Server{
-		Handler:           handler,
+		// Every request is counted and timed by route pattern, and is a
+		// server span when tracing is on.
+		Handler:           traced(meters.Middleware(handler, handler), tracing),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -129,6 +155,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log.Info("approvald listening", "addr", ln.Addr().String(), "database", redactDatabase(cfg.Database))
 	if listening != nil {
 		listening(ln.Addr())
+	}
+
+	if cfg.DebugAddr != "" {
+		dln, err := net.Listen("tcp", cfg.DebugAddr)
+		if err != nil {
+			return fmt.Errorf("--debug-addr: %w", err)
+		}
+		log.Info("debug listener (/metrics, /debug/pprof/)", "addr", dln.Addr().String())
+		wg.Go(func() { serveDebug(bg, dln, debugServer(registry, log), log) })
 	}
 
 	serveErr := make(chan error, 1)
@@ -151,12 +186,45 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return err
 }
 
+// newLogger returns the logger of cfg's format and level; records logged
+// with a context carry its trace and span ids.
 func newLogger(cfg config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(traceHandler{slog.NewTextHandler(w, opts)})
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(traceHandler{slog.NewJSONHandler(w, opts)})
+}
+
+// decisionOutcome returns the outcome of a change that decided a request:
+// approved, rejected or cancelled (counted when decided, whether or not a
+// delivery follows), or expired.
+func decisionOutcome(ch approval.Change, r *approval.Request) (string, bool) {
+	switch ch.Event.Type {
+	case approval.EventExpired:
+		return "expired", true
+	case approval.EventDecided:
+		if ch.Entry.Action == approval.ActionRedeliver {
+			return "", false // the same decision, sent again
+		}
+		switch r.Status {
+		case approval.StatusApproved, approval.StatusAcknowledgedApproved:
+			return "approved", true
+		case approval.StatusRejected, approval.StatusAcknowledgedRejected:
+			return "rejected", true
+		case approval.StatusCancelled, approval.StatusAcknowledgedCancelled:
+			return "cancelled", true
+		}
+	}
+	return "", false
+}
+
+// buildVersion is the module version approvald was built as, or "devel".
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "devel"
 }
 
 // openStore opens the database named by cfg.Database: sqlite:<file> or a

@@ -25,6 +25,15 @@ const testAdminKey = "apd_test-admin-key-0123456789abcdefghijklmnop"
 // base URL. The server stops when the test ends.
 func startServer(t *testing.T, env map[string]string) string {
 	t.Helper()
+	base, _, _ := startServerLogs(t, env)
+	return base
+}
+
+// startServerLogs is startServer that also returns the server's log and a
+// function that stops the server (waiting for run to return), which the
+// test may call before it ends.
+func startServerLogs(t *testing.T, env map[string]string) (string, *syncBuffer, func()) {
+	t.Helper()
 	if env == nil {
 		env = map[string]string{}
 	}
@@ -38,9 +47,10 @@ func startServer(t *testing.T, env map[string]string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	var stdout, stderr syncBuffer
+	var stdout syncBuffer
+	stderr := &syncBuffer{}
 	go func() {
-		done <- run(ctx, nil, func(k string) string { return env[k] }, &stdout, &stderr, func(a net.Addr) { addr <- a })
+		done <- run(ctx, nil, func(k string) string { return env[k] }, &stdout, stderr, func(a net.Addr) { addr <- a })
 	}()
 	var base string
 	select {
@@ -51,7 +61,7 @@ func startServer(t *testing.T, env map[string]string) string {
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not start")
 	}
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("run: %v", err)
@@ -60,6 +70,7 @@ func startServer(t *testing.T, env map[string]string) string {
 			t.Error("the admin key appeared in the log")
 		}
 	})
+	t.Cleanup(stop)
 	for i := 0; ; i++ {
 		resp, err := http.Get(base + "/healthz")
 		if err == nil {
@@ -73,7 +84,7 @@ func startServer(t *testing.T, env map[string]string) string {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return base
+	return base, stderr, stop
 }
 
 type syncBuffer struct {

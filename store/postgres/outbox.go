@@ -3,6 +3,7 @@ package postgres
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"slices"
 	"time"
@@ -248,4 +249,38 @@ func (s *Store) PendingDelivery(ctx context.Context, requestID string) (*approva
 		d.LastError = *lastErr
 	}
 	return d, nil
+}
+
+// OutboxStats counts the deliveries to service rules not finished yet and
+// finds when the oldest was decided. It returns an internal
+// *approval.Error when the database fails.
+func (s *Store) OutboxStats(ctx context.Context) (approval.OutboxStats, error) {
+	var (
+		st     approval.OutboxStats
+		oldest *time.Time
+	)
+	err := s.pool.QueryRow(ctx, `
+		SELECT count(*), min(created_at) FROM outbox
+		WHERE webhook IS NOT NULL AND webhook_done_at IS NULL`).Scan(&st.Undelivered, &oldest)
+	if err != nil {
+		return st, internal("outbox stats", err)
+	}
+	if oldest != nil {
+		st.OldestUndelivered = oldest.UTC()
+	}
+	return st, nil
+}
+
+// PoolStats returns the connection pool's statistics in database/sql's
+// terms, so that one collector reads both stores.
+func (s *Store) PoolStats() map[string]sql.DBStats {
+	st := s.pool.Stat()
+	return map[string]sql.DBStats{"pool": {
+		MaxOpenConnections: int(st.MaxConns()),
+		OpenConnections:    int(st.TotalConns()),
+		InUse:              int(st.AcquiredConns()),
+		Idle:               int(st.IdleConns()),
+		WaitCount:          st.EmptyAcquireCount(),
+		WaitDuration:       st.EmptyAcquireWaitTime(),
+	}}
 }

@@ -20,6 +20,10 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"approvald/approval"
 )
@@ -216,7 +220,9 @@ var errRollback = errors.New("postgres: roll back")
 // maxRetries times. Errors from fn are returned unchanged, so that fn's
 // domain errors reach the caller as they are; fn wraps its own database
 // errors (with internal), which keeps their SQLSTATE visible to retry.
-func (s *Store) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
+func (s *Store) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) (err error) {
+	ctx, span := tracer.Start(ctx, "postgres.write", trace.WithAttributes(attribute.String("db.operation", op)))
+	defer func() { endSpan(span, err) }()
 	return retry(ctx, op, func() error { return s.transact(ctx, op, fn) })
 }
 
@@ -384,4 +390,16 @@ func scanString(row scanner) (string, error) {
 	var s string
 	err := row.Scan(&s)
 	return s, err
+}
+
+// tracer makes a span per write transaction (with its retries); without a
+// configured OpenTelemetry provider it does nothing.
+var tracer = otel.Tracer("approvald/store/postgres")
+
+// endSpan ends span, marking it failed when err is not nil.
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
 }

@@ -230,3 +230,28 @@ func (s *Store) PendingDelivery(ctx context.Context, requestID string) (*approva
 	}
 	return &approval.Delivery{Attempts: attempts, LastError: lastErr.V, NextAttempt: fromNullMicros(next)}, nil
 }
+
+// OutboxStats counts the deliveries to service rules not finished yet and
+// finds when the oldest was decided. It returns an internal
+// *approval.Error when the database fails.
+func (s *Store) OutboxStats(ctx context.Context) (approval.OutboxStats, error) {
+	var (
+		st     approval.OutboxStats
+		oldest sql.Null[int64]
+	)
+	err := s.reader.QueryRowContext(ctx, `
+		SELECT count(*), min(created_at) FROM outbox
+		WHERE webhook IS NOT NULL AND webhook_done_at IS NULL`).Scan(&st.Undelivered, &oldest)
+	if err != nil {
+		return st, internal("outbox stats", err)
+	}
+	if oldest.Valid {
+		st.OldestUndelivered = fromMicros(oldest.V)
+	}
+	return st, nil
+}
+
+// PoolStats returns the statistics of the writer and the reader pools.
+func (s *Store) PoolStats() map[string]sql.DBStats {
+	return map[string]sql.DBStats{"writer": s.writer.Stats(), "reader": s.reader.Stats()}
+}

@@ -12,6 +12,10 @@ import (
 	"time"
 
 	"github.com/pressly/goose/v3"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"approvald/approval"
@@ -151,7 +155,9 @@ func (s *Store) Close() error {
 // write runs fn in a write transaction and commits it when fn returns nil.
 // Errors from fn are returned unchanged, so that fn's domain errors reach
 // the caller as they are; fn wraps its own database errors.
-func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) (err error) {
+	ctx, span := tracer.Start(ctx, "sqlite.write", trace.WithAttributes(attribute.String("db.operation", op)))
+	defer func() { endSpan(span, err) }()
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return internal(op, err)
@@ -291,4 +297,16 @@ func scanString(row scanner) (string, error) {
 	var s string
 	err := row.Scan(&s)
 	return s, err
+}
+
+// tracer makes a span per write transaction; without a configured
+// OpenTelemetry provider it does nothing.
+var tracer = otel.Tracer("approvald/store/sqlite")
+
+// endSpan ends span, marking it failed when err is not nil.
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
 }

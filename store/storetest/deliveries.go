@@ -384,3 +384,26 @@ func testChanges(t *testing.T, s approval.Store) {
 		}
 	})
 }
+
+// testOutboxStats: an empty outbox has nothing undelivered; a decision to
+// deliver counts until its delivery is finished, and the oldest is the
+// decision's time.
+func testOutboxStats(t *testing.T, s approval.Store) {
+	stats := func(what string, want approval.OutboxStats) {
+		t.Helper()
+		got, err := s.OutboxStats(t.Context())
+		if err != nil {
+			t.Fatalf("OutboxStats: %v", err)
+		}
+		if got.Undelivered != want.Undelivered || !got.OldestUndelivered.Equal(want.OldestUndelivered) {
+			t.Errorf("OutboxStats %s = %+v, want %+v", what, got, want)
+		}
+	}
+	stats("of an empty outbox", approval.OutboxStats{})
+	createRule(t, s, newRule("r1"))
+	_, rec := decided(t, s)
+	stats("after a decision", approval.OutboxStats{Undelivered: 1, OldestUndelivered: rec.CreatedAt})
+	c := claimOne(t, s, at(time.Minute), rec, 0)
+	finish(t, s, approval.DeliveryResult{Seq: c.Seq, Attempts: 1, Done: true}, deliveredOp(at(2*time.Minute)))
+	stats("after the delivery", approval.OutboxStats{})
+}

@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) approval.Store) {
 		{"DueReminders", testDueReminders},
 		{"Deliveries_ClaimLeaseRetryFinish", testDeliveries},
 		{"FinishDelivery_Failed", testDeliveryFailed},
+		{"OutboxStats", testOutboxStats},
 		{"ClaimDeliveries_ConcurrentClaimEachOnce", testClaimDeliveriesConcurrent},
 		{"ClaimUnpublished_MarkPublished", testClaimUnpublished},
 		{"DeleteOutboxBefore", testDeleteOutboxBefore},

@@ -1,0 +1,176 @@
+// Package metrics adapts approvald to Prometheus: the collectors of every
+// metric the service exports, an HTTP middleware that counts and times
+// requests by route pattern, and collectors that read the outbox and the
+// database pools when scraped. Nothing here is needed to serve; a nil
+// *Metrics is valid everywhere and records nothing.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Metrics holds the collectors approvald records into.
+type Metrics struct {
+	requests        *prometheus.CounterVec
+	duration        *prometheus.HistogramVec
+	decisions       *prometheus.CounterVec
+	deliveries      *prometheus.CounterVec
+	deliveryLatency prometheus.Histogram
+	upstreamLatency *prometheus.HistogramVec
+}
+
+// latencyBuckets suit requests answered from memory or one database
+// transaction (a millisecond) up to long-polls and slow upstreams.
+var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+
+// New creates the collectors and registers them with reg.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "approvald_http_requests_total",
+			Help: "HTTP requests answered, by route pattern, method and status class (2xx, 4xx…).",
+		}, []string{"route", "method", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "approvald_http_request_duration_seconds",
+			Help:    "Time to answer an HTTP request, by route pattern, method and status class.",
+			Buckets: latencyBuckets,
+		}, []string{"route", "method", "code"}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "approvald_decisions_total",
+			Help: "Requests decided, by outcome (approved, rejected, cancelled, expired).",
+		}, []string{"outcome"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "approvald_delivery_attempts_total",
+			Help: "Decision delivery attempts to service rules, by result (delivered, retry, failed).",
+		}, []string{"result"}),
+		deliveryLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "approvald_decision_delivery_seconds",
+			Help:    "Time from a decision's commit to its delivery being confirmed by the receiver.",
+			Buckets: latencyBuckets,
+		}),
+		upstreamLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "approvald_gateway_upstream_duration_seconds",
+			Help:    "Time the CR8TOR gateway's upstream calls took, by upstream (metadata, publish) and status (the HTTP status, or error / timeout).",
+			Buckets: latencyBuckets,
+		}, []string{"upstream", "status"}),
+	}
+	reg.MustRegister(m.requests, m.duration, m.decisions, m.deliveries, m.deliveryLatency, m.upstreamLatency)
+	return m
+}
+
+// Decision counts a decision with outcome (approved, rejected, cancelled
+// or expired).
+func (m *Metrics) Decision(outcome string) {
+	if m != nil {
+		m.decisions.WithLabelValues(outcome).Inc()
+	}
+}
+
+// DeliveryAttempt counts one delivery attempt with result (delivered,
+// retry or failed); for a delivered one, sinceDecision is the time from
+// the decision's commit.
+func (m *Metrics) DeliveryAttempt(result string, sinceDecision time.Duration) {
+	if m == nil {
+		return
+	}
+	m.deliveries.WithLabelValues(result).Inc()
+	if result == "delivered" {
+		m.deliveryLatency.Observe(sinceDecision.Seconds())
+	}
+}
+
+// Upstream times one call of the gateway to upstream; status is the HTTP
+// status, or 0 when none came (a timeout when timedOut).
+func (m *Metrics) Upstream(upstream string, status int, timedOut bool, d time.Duration) {
+	if m == nil {
+		return
+	}
+	label := strconv.Itoa(status)
+	switch {
+	case timedOut:
+		label = "timeout"
+	case status == 0:
+		label = "error"
+	}
+	m.upstreamLatency.WithLabelValues(upstream, label).Observe(d.Seconds())
+}
+
+type routeKey struct{}
+
+// SetRoute names the route pattern of the request whose context is ctx,
+// for handlers mounted under a prefix that route further themselves (the
+// native API under "/"). It does nothing outside the middleware.
+func SetRoute(ctx context.Context, pattern string) {
+	if p, ok := ctx.Value(routeKey{}).(*string); ok {
+		*p = pattern
+	}
+}
+
+// Middleware counts and times every request that next answers. The route
+// label is the pattern a handler named with SetRoute, else the pattern of
+// mux that matched, else "unmatched": never the raw path, so the labels
+// stay bounded. The request's trace span, if any, is named after it too.
+func (m *Metrics) Middleware(mux *http.ServeMux, next http.Handler) http.Handler {
+	if m == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		var route string
+		r = r.WithContext(context.WithValue(r.Context(), routeKey{}, &route))
+		cw := &codeWriter{ResponseWriter: w}
+		defer func() {
+			if route == "" {
+				if _, pattern := mux.Handler(r); pattern != "" {
+					route = pattern
+				} else {
+					route = "unmatched"
+				}
+			}
+			code := cw.code
+			if code == 0 {
+				code = http.StatusOK
+			}
+			name := route // patterns such as "GET /v1/approvals/{id}" name the method
+			if !strings.Contains(route, " ") {
+				name = r.Method + " " + route
+			}
+			trace.SpanFromContext(r.Context()).SetName(name)
+			class := strconv.Itoa(code/100) + "xx"
+			m.requests.WithLabelValues(route, r.Method, class).Inc()
+			m.duration.WithLabelValues(route, r.Method, class).Observe(time.Since(start).Seconds())
+		}()
+		next.ServeHTTP(cw, r)
+	})
+}
+
+// codeWriter remembers the status a handler wrote.
+type codeWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (c *codeWriter) WriteHeader(code int) {
+	if c.code == 0 && code >= 200 { // 1xx are interim answers
+		c.code = code
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *codeWriter) Write(b []byte) (int, error) {
+	if c.code == 0 {
+		c.code = http.StatusOK
+	}
+	return c.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (flushes
+// of the event stream, deadlines of long-polls).
+func (c *codeWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
