@@ -77,7 +77,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&c.Database, "database", env("APPROVALD_DATABASE", "sqlite:approvald.db"), "database URL: sqlite:<file> or postgres://user@host/db (APPROVALD_DATABASE)")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", envInt("APPROVALD_DB_MAX_CONNS", 16), "PostgreSQL connection pool size (APPROVALD_DB_MAX_CONNS)")
 	fs.StringVar(&level, "log-level", env("APPROVALD_LOG_LEVEL", "info"), "debug, info, warn or error (APPROVALD_LOG_LEVEL)")
-	fs.StringVar(&c.LogFormat, "log-format", env("APPROVALD_LOG_FORMAT", "json"), "json or text (APPROVALD_LOG_FORMAT)")
+	fs.StringVar(&c.LogFormat, "log-format", env("APPROVALD_LOG_FORMAT", "auto"), "json, text, or auto: text when stderr is a terminal, else json (APPROVALD_LOG_FORMAT)")
 	fs.DurationVar(&c.SweepInterval, "sweep-interval", envDuration("APPROVALD_SWEEP_INTERVAL", 5*time.Second), "how often overdue requests are expired (APPROVALD_SWEEP_INTERVAL)")
 	fs.DurationVar(&c.KeyCacheTTL, "key-cache-ttl", envDuration("APPROVALD_KEY_CACHE_TTL", 5*time.Second), "how long an authenticated API key is remembered; a key revoked on another instance works there until then; 0 disables (APPROVALD_KEY_CACHE_TTL)")
 	fs.StringVar(&c.NATSURL, "nats-url", env("APPROVALD_NATS_URL", ""), "NATS server to publish every event to, on JetStream (APPROVALD_NATS_URL); empty: no NATS")
@@ -176,8 +176,8 @@ func (c config) validate(getenv func(string) string) error {
 			}
 		}
 	}
-	if c.LogFormat != "json" && c.LogFormat != "text" {
-		errs = append(errs, fmt.Errorf("--log-format: %q is not json or text", c.LogFormat))
+	if c.LogFormat != "json" && c.LogFormat != "text" && c.LogFormat != "auto" {
+		errs = append(errs, fmt.Errorf("--log-format: %q is not json, text or auto", c.LogFormat))
 	}
 	if c.SweepInterval < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("--sweep-interval: %s is below the minimum of 100ms", c.SweepInterval))

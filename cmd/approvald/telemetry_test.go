@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -323,5 +324,22 @@ func TestTracing_SpansFromHTTPToStoreAndDelivery(t *testing.T) {
 	}
 	if !ok {
 		t.Errorf("no access log line for the create with trace_id %s and principal svc:billing", serverTrace)
+	}
+}
+
+func TestLogFormatAuto_JSONUnlessATerminal(t *testing.T) {
+	t.Parallel()
+	f, err := os.CreateTemp(t.TempDir(), "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if isTerminal(f) || isTerminal(&syncBuffer{}) {
+		t.Error("a file or a buffer was taken for a terminal")
+	}
+	var buf syncBuffer
+	newLogger(config{LogFormat: "auto"}, &buf).Info("hello")
+	if !strings.HasPrefix(buf.String(), "{") {
+		t.Errorf("auto logged %q to a buffer, want JSON", buf.String())
 	}
 }
