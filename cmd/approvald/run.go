@@ -29,6 +29,7 @@ import (
 	"approvald/metrics"
 	"approvald/store/postgres"
 	"approvald/store/sqlite"
+	"approvald/web"
 )
 
 // run starts approvald and serves until ctx ends, then shuts down
@@ -142,6 +143,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	gateway.Mount(handler, gw)
+	// The reviewers' web UI (package web), under /ui/ on the same listener.
+	uiConfig, err := web.ConfigFromEnv(getenv)
+	if err != nil {
+		return fmt.Errorf("web UI: %w", err)
+	}
+	if uiConfig.Enabled {
+		ui, err := web.New(ctx, web.Deps{Engine: eng, Keys: keys, Tokens: tokens, Hub: hub, Logger: log.With("component", "web"), Config: uiConfig})
+		if err != nil {
+			return fmt.Errorf("web UI: %w", err)
+		}
+		web.Mount(handler, ui)
+	}
+	// (end of the web UI)
 	srv := &http.Server{
 		// Every request is counted and timed by route pattern, and is a
 		// server span when tracing is on.

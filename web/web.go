@@ -1,0 +1,437 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"approvald/approval"
+	"approvald/auth"
+	"approvald/delivery"
+	"approvald/engine"
+	"approvald/httpapi"
+)
+
+// Deps is what the UI needs.
+type Deps struct {
+	Engine *engine.Engine
+	Keys   *auth.Keys
+	// Tokens verifies people's JWTs, exactly as the API does; nil accepts
+	// API keys only (and then OIDC sign-in cannot be configured).
+	Tokens httpapi.TokenVerifier
+	// Hub feeds the live updates; nil turns them off.
+	Hub    *delivery.Hub
+	Logger *slog.Logger
+	Config Config
+	// HTTPClient talks to the OIDC provider; nil: a client with a 10 s timeout.
+	HTTPClient *http.Client
+	// Now is the clock of session expiry (tests); nil is time.Now.
+	Now func() time.Time
+}
+
+// server holds the UI's dependencies and state.
+type server struct {
+	Deps
+	cfg     Config
+	seal    *sealer
+	pages   *pages
+	oidc    *oidcLogin
+	streams *streamLimiter
+	log     *slog.Logger
+	now     func() time.Time
+	// stopping is closed when the context New was given ends: open event
+	// streams end then, so that a graceful shutdown need not wait for
+	// every open page.
+	stopping <-chan struct{}
+}
+
+// handlerFunc is a UI handler: it returns an error instead of writing one,
+// and gets the signed-in session (nil on public routes).
+type handlerFunc func(w http.ResponseWriter, r *http.Request, sess *session) error
+
+// route is one row of the route table.
+type route struct {
+	method  string
+	pattern string
+	// public routes need no session; the others need a signed-in
+	// principal holding scope (any principal when scope is "") — or audit,
+	// when audit is set (read-only pages).
+	public bool
+	scope  approval.Scope
+	audit  bool
+	// stream routes answer 401 instead of redirecting to the sign-in page.
+	stream bool
+	handle handlerFunc
+}
+
+// routes is the one table of every page and form of the UI.
+func (s *server) routes() []route {
+	return []route{
+		{method: "GET", pattern: "/ui/{$}", scope: approval.ScopeRead, audit: true, handle: s.inbox},
+		{method: "GET", pattern: "/ui/requests/{id}", scope: approval.ScopeRead, audit: true, handle: s.request},
+		{method: "POST", pattern: "/ui/requests/{id}/review", scope: approval.ScopeReview, handle: s.review},
+		{method: "POST", pattern: "/ui/requests/{id}/cancel", scope: approval.ScopeCreate, handle: s.cancel},
+		{method: "POST", pattern: "/ui/requests/{id}/comment", scope: approval.ScopeCreate, handle: s.comment},
+		{method: "POST", pattern: "/ui/requests/{id}/redeliver", scope: approval.ScopeAdmin, handle: s.redeliver},
+		{method: "GET", pattern: "/ui/events", scope: approval.ScopeRead, audit: true, stream: true, handle: s.events},
+		{method: "GET", pattern: "/ui/admin/rules", scope: approval.ScopeAdmin, audit: true, handle: s.rules},
+		{method: "POST", pattern: "/ui/admin/rules", scope: approval.ScopeAdmin, handle: s.createRule},
+		{method: "POST", pattern: "/ui/admin/rules/{name}/delete", scope: approval.ScopeAdmin, handle: s.deleteRule},
+		{method: "GET", pattern: "/ui/admin/keys", scope: approval.ScopeAdmin, audit: true, handle: s.keys},
+		{method: "POST", pattern: "/ui/admin/keys", scope: approval.ScopeAdmin, handle: s.createKey},
+		{method: "POST", pattern: "/ui/admin/keys/{id}/revoke", scope: approval.ScopeAdmin, handle: s.revokeKey},
+		{method: "POST", pattern: "/ui/admin/keys/{id}/rotate", scope: approval.ScopeAdmin, handle: s.rotateKey},
+		{method: "GET", pattern: "/ui/admin/deliveries", scope: approval.ScopeAdmin, audit: true, handle: s.deliveries},
+		{method: "POST", pattern: "/ui/signout", handle: s.signOut},
+		{method: "GET", pattern: "/ui/signin", public: true, handle: s.signInPage},
+		{method: "POST", pattern: "/ui/signin", public: true, handle: s.signIn},
+		{method: "GET", pattern: "/ui/auth/login", public: true, handle: s.oidcLogin},
+		{method: "GET", pattern: "/ui/auth/callback", public: true, handle: s.oidcCallback},
+		{method: "GET", pattern: "/ui/static/{file}", public: true, handle: s.static},
+	}
+}
+
+// New returns the UI's handler, for the paths under /ui/ (see Mount).
+// With OIDC sign-in configured it discovers the provider with ctx first,
+// and fails when that fails or when d.Tokens is nil (the tokens the
+// sign-in obtains must be verifiable). Without a session key it makes a
+// random one, so that sessions end when the process does. The live-update
+// streams end when ctx does (the browsers reconnect), so that a graceful
+// shutdown started by cancelling ctx does not wait for open pages.
+func New(ctx context.Context, d Deps) (http.Handler, error) {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Config.SessionTTL <= 0 {
+		d.Config.SessionTTL = DefaultSessionTTL
+	}
+	key := d.Config.SessionKey
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		d.Logger.Warn("no UI session key configured (APPROVALD_UI_SESSION_KEY): using a random one, so UI sessions end at a restart and are not shared between instances")
+	}
+	seal, err := newSealer(key)
+	if err != nil {
+		return nil, err
+	}
+	pg, err := loadPages()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{Deps: d, cfg: d.Config, seal: seal, pages: pg, streams: newStreamLimiter(maxStreams), log: d.Logger, now: d.Now, stopping: ctx.Done()}
+	if d.Config.OIDC.Enabled() {
+		if d.Tokens == nil {
+			return nil, errors.New("OIDC sign-in (APPROVALD_OIDC_CLIENT_ID) needs JWT verification: set APPROVALD_OIDC_ISSUER and APPROVALD_OIDC_AUDIENCE")
+		}
+		client := d.HTTPClient
+		if client == nil {
+			client = &http.Client{Timeout: 10 * time.Second}
+		}
+		if s.oidc, err = newOIDCLogin(ctx, d.Config.OIDC, client); err != nil {
+			return nil, err
+		}
+	}
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
+	}
+	mux.Handle("/ui/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.renderError(w, r, nil, approval.Errorf(approval.KindNotFound, approval.CodeNotFound, "there is no page %s", r.URL.Path))
+	}))
+	return s.observe(mux), nil
+}
+
+// Mount serves ui under /ui/ on mux, and redirects /ui there.
+func Mount(mux *http.ServeMux, ui http.Handler) {
+	mux.Handle("/ui/", ui)
+	mux.Handle("/ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
+}
+
+// wrap checks the origin of forms, opens the session, checks the CSRF
+// token and the scope, and renders the handler's error as a page.
+func (s *server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var sess *session
+		err := func() error {
+			if r.Method == http.MethodPost {
+				r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+				if err := s.checkOrigin(r); err != nil {
+					return err
+				}
+			}
+			if rt.public {
+				return rt.handle(w, r, nil)
+			}
+			var err error
+			sess, err = s.currentSession(r)
+			if errors.Is(err, errNoSession) {
+				return s.signInFirst(w, r, rt)
+			}
+			if err != nil {
+				return err
+			}
+			if r.Method == http.MethodPost {
+				if err := s.checkCSRF(r, sess.ID); err != nil {
+					return err
+				}
+			}
+			if rt.scope != "" && !sess.P.Has(rt.scope) && !(rt.audit && sess.P.Has(approval.ScopeAudit)) {
+				return approval.Errorf(approval.KindForbidden, approval.CodeMissingScope,
+					"this needs the %s scope, which %s does not have", rt.scope, sess.P.ID)
+			}
+			return rt.handle(w, r, sess)
+		}()
+		if err != nil {
+			s.renderError(w, r, sess, err)
+		}
+	})
+}
+
+// signInFirst answers a request without a usable session: pages redirect
+// to the sign-in page (which returns here afterwards), everything else is 401.
+func (s *server) signInFirst(w http.ResponseWriter, r *http.Request, rt route) error {
+	expired := s.hasSessionCookie(r)
+	if expired {
+		s.clearSession(w, r)
+	}
+	if rt.stream || r.Method != http.MethodGet {
+		return approval.Errorf(approval.KindUnauthenticated, approval.CodeUnauthenticated, "sign in first: your session has ended")
+	}
+	q := url.Values{"next": {r.URL.RequestURI()}}
+	if expired {
+		q.Set("expired", "1")
+	}
+	target := "/ui/signin?" + q.Encode()
+	if r.Header.Get("HX-Request") != "" {
+		w.Header().Set("HX-Redirect", target)
+		w.WriteHeader(http.StatusUnauthorized)
+		return nil
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+	return nil
+}
+
+// safeNext returns next when it is a path of the UI to return to after
+// signing in, else "/ui/": never another site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/ui/") || strings.HasPrefix(next, "/ui/auth/") || strings.HasPrefix(next, "/ui/signin") ||
+		strings.ContainsAny(next, "\\\r\n\t") || strings.Contains(next, "//") || len(next) > 2000 {
+		return "/ui/"
+	}
+	return next
+}
+
+// maxFormBytes bounds a form body: a comment of 10,000 characters fits
+// many times.
+const maxFormBytes = 256 << 10
+
+// renderError renders err as an error page with the status of its kind.
+// Internal errors are logged and shown only as "internal error" with the
+// request id.
+func (s *server) renderError(w http.ResponseWriter, r *http.Request, sess *session, err error) {
+	if r.Context().Err() != nil {
+		return // the client left
+	}
+	e := approval.AsError(err)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		e = approval.Errorf(approval.KindTooLarge, approval.CodeTooLarge, "the form is larger than %d bytes", maxFormBytes)
+	}
+	status := httpapi.StatusOf(e.Kind)
+	log := loggerFrom(r.Context())
+	if status >= 500 {
+		log.Error("page failed", "err", err, "code", e.Code)
+	} else {
+		log.Info("page refused", "status", status, "code", e.Code, "detail", e.Message)
+	}
+	if r.Header.Get("Accept") == "text/event-stream" {
+		http.Error(w, e.Message, status)
+		return
+	}
+	data := errorPage{Status: status, StatusText: http.StatusText(status), Message: e.Message, Code: e.Code, Fields: e.Fields, Back: backLink(r)}
+	if status == http.StatusUnauthorized {
+		data.SignIn = "/ui/signin"
+	}
+	s.render(w, r, sess, status, "error", http.StatusText(status), data)
+}
+
+// backLink is where the error page's "Back" link goes: the request page a
+// form was posted from, else the inbox.
+func backLink(r *http.Request) string {
+	if id := r.PathValue("id"); id != "" && strings.HasPrefix(r.URL.Path, "/ui/requests/") {
+		return "/ui/requests/" + url.PathEscape(id)
+	}
+	if strings.HasPrefix(r.URL.Path, "/ui/admin/") {
+		if parts := strings.SplitN(r.URL.Path, "/", 5); len(parts) >= 4 {
+			return "/ui/admin/" + parts[3]
+		}
+	}
+	return "/ui/"
+}
+
+// errorPage is the data of the error page.
+type errorPage struct {
+	Status     int
+	StatusText string
+	Message    string
+	Code       string
+	Fields     []approval.FieldError
+	Back       string
+	SignIn     string
+}
+
+// pageData is what every page's template gets.
+type pageData struct {
+	Title     string
+	Nav       string
+	P         *approval.Principal
+	Via       string
+	CSRF      string
+	IsAdmin   bool
+	CanAdmin  bool // admin or audit: may see the admin pages
+	RequestID string
+	Data      any
+}
+
+// render executes page into a buffer and writes it with status and the
+// HTML headers; a template failure becomes a plain 500.
+func (s *server) render(w http.ResponseWriter, r *http.Request, sess *session, status int, page, title string, data any) {
+	pd := pageData{Title: title, Nav: page, RequestID: requestIDFrom(r.Context()), Data: data}
+	if sess != nil {
+		pd.P, pd.Via, pd.CSRF = &sess.P, sess.Via, sess.CSRF
+		pd.IsAdmin = sess.P.IsAdmin()
+		pd.CanAdmin = pd.IsAdmin || sess.P.Has(approval.ScopeAudit)
+	}
+	var buf bytes.Buffer
+	if err := s.pages.execute(&buf, page, pd, r.Header.Get("HX-Request") != ""); err != nil {
+		loggerFrom(r.Context()).Error("rendering a page failed", "page", page, "err", err)
+		http.Error(w, "internal error (request id "+pd.RequestID+")", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Vary", "HX-Request")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// redirect answers a form with 303 See Other to target.
+func redirect(w http.ResponseWriter, r *http.Request, target string) error {
+	http.Redirect(w, r, target, http.StatusSeeOther)
+	return nil
+}
+
+// contentSecurityPolicy allows the UI's own scripts, styles and event
+// stream and nothing else: no inline script or style, no framing, forms
+// only to the UI itself.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// securityHeaders sets the headers every UI response carries.
+func (s *server) securityHeaders(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	// Not no-referrer: browsers then send "Origin: null" with forms, which
+	// the origin check must refuse. Other sites get no referrer.
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+	if s.secure(r) {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+}
+
+type ctxKey int
+
+const (
+	keyRequestID ctxKey = iota
+	keyLogger
+)
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(keyRequestID).(string)
+	return id
+}
+
+func loggerFrom(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(keyLogger).(*slog.Logger); ok {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// statusRecorder remembers the status a handler wrote, for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// observe gives every request an id and a logger carrying it, the
+// security headers, panic recovery and one access log line naming the
+// route pattern (never a cookie, a form or a credential).
+func (s *server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		id := hex.EncodeToString(b[:])
+		w.Header().Set("X-Request-Id", id)
+		s.securityHeaders(w, r)
+		l := s.log.With("request_id", id)
+		r = r.WithContext(context.WithValue(context.WithValue(r.Context(), keyRequestID, id), keyLogger, l))
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				l.Error("panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					s.renderError(rec, r, nil, approval.Internal(fmt.Errorf("panic: %v", v)))
+				}
+			}
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			l.Info("http request", "method", r.Method, "route", route, "status", rec.status,
+				"duration_ms", float64(time.Since(start).Microseconds())/1000)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
