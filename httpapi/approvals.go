@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"approvald/access"
 	"approvald/approval"
 )
 
@@ -426,7 +427,7 @@ func (s *server) history(w http.ResponseWriter, r *http.Request, _ approval.Prin
 	page := historyPage{Items: entries, Verified: true}
 	if err := approval.VerifyChain(entries); err != nil {
 		page.Verified, page.VerifyError = false, err.Error()
-		loggerFrom(r.Context()).Error("history chain does not verify", "approval_id", r.PathValue("id"), "err", err)
+		access.Logger(r.Context()).Error("history chain does not verify", "approval_id", r.PathValue("id"), "err", err)
 	}
 	writeJSON(w, http.StatusOK, page)
 	return nil

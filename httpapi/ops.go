@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"approvald/access"
 	"approvald/approval"
 )
 
@@ -18,7 +19,7 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request, _ approval.Princ
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.Ready(ctx); err != nil {
-			loggerFrom(r.Context()).Warn("not ready", "err", err)
+			access.Logger(r.Context()).Warn("not ready", "err", err)
 			return approval.Errorf(approval.KindUnavailable, approval.CodeUnavailable, "the database does not answer")
 		}
 	}

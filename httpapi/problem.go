@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"approvald/access"
 	"approvald/approval"
 )
 
@@ -59,12 +60,12 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {
 		// The client went away (or the server is stopping): nobody is
 		// left to read an answer, and it is not the server's failure.
-		loggerFrom(r.Context()).Info("request abandoned", "reason", context.Cause(r.Context()).Error())
+		access.Logger(r.Context()).Info("request abandoned", "reason", context.Cause(r.Context()).Error())
 		return
 	}
 	e := approval.AsError(err)
 	status := StatusOf(e.Kind)
-	log := loggerFrom(r.Context())
+	log := access.Logger(r.Context())
 	if status >= 500 {
 		log.Error("request failed", "err", err, "code", e.Code)
 	} else {
@@ -83,7 +84,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		Detail:    e.Message,
 		Code:      e.Code,
 		Instance:  r.URL.Path,
-		RequestID: requestIDFrom(r.Context()),
+		RequestID: access.RequestID(r.Context()),
 		Errors:    e.Fields,
 	}
 	w.Header().Set("Content-Type", "application/problem+json")

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"approvald/access"
 	"approvald/approval"
 	"approvald/auth/oidc"
 )
@@ -74,7 +75,7 @@ func (s *server) authenticate(r *http.Request) (approval.Principal, error) {
 	if kind == "jwt" {
 		reason = oidc.Reason(err)
 	}
-	loggerFrom(r.Context()).Warn("authentication failed", "credential", kind, "reason", reason,
+	access.Logger(r.Context()).Warn("authentication failed", "credential", kind, "reason", reason,
 		"key_prefix", keyPrefix(token), "remote_addr", clientAddr(r), "route", r.Pattern)
 	if s.Metrics != nil {
 		s.Metrics.AuthFailures.WithLabelValues(kind).Inc()

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"approvald/access"
 	"approvald/approval"
 	"approvald/auth"
 	"approvald/delivery"
@@ -144,7 +145,7 @@ func (s *server) wrap(rt route) http.Handler {
 			var err error
 			p, err = s.authenticate(r)
 			if err == nil {
-				setPrincipal(r.Context(), p.ID)
+				access.SetPrincipal(r.Context(), p.ID)
 			}
 			if err == nil && !rt.allows(p) {
 				also := ""

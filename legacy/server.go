@@ -2,14 +2,12 @@ package legacy
 
 import (
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
 	"slices"
 	"strings"
-	"time"
 
+	"approvald/access"
 	"approvald/approval"
 	"approvald/auth"
 	"approvald/engine"
@@ -185,52 +183,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-// recorder remembers the status written, for the access log.
-type recorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (rec *recorder) WriteHeader(code int) {
-	if rec.status == 0 {
-		rec.status = code
-	}
-	rec.ResponseWriter.WriteHeader(code)
-}
-
-func (rec *recorder) Write(b []byte) (int, error) {
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	return rec.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (rec *recorder) Unwrap() http.ResponseWriter { return rec.ResponseWriter }
-
-// observe recovers panics (a 500 with the legacy body) and logs one line
-// per request, naming the route, never the key or the body.
+// observe is access.Log for the legacy API: panics answer with a 500 in
+// the legacy body.
 func (s *server) observe(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &recorder{ResponseWriter: w}
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				s.Logger.Error("panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-				if rec.status == 0 {
-					s.writeError(rec, r, approval.Internal(fmt.Errorf("panic: %v", v)))
-				}
-			}
-			route := r.Pattern
-			if route == "" {
-				route = "unmatched"
-			}
-			s.Logger.Info("http request", "api", "legacy", "method", r.Method, "route", route,
-				"status", rec.status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
-		}()
-		next.ServeHTTP(rec, r)
-	})
+	return access.Log(access.Face{Name: "legacy", Logger: s.Logger, Fail: func(w http.ResponseWriter, r *http.Request, err error) {
+		s.writeError(w, r, approval.Internal(err))
+	}}, next)
 }

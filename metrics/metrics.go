@@ -6,7 +6,6 @@
 package metrics
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
+
+	"approvald/access"
 )
 
 // Metrics holds the collectors approvald records into.
@@ -102,31 +103,21 @@ func (m *Metrics) Upstream(upstream string, status int, timedOut bool, d time.Du
 	m.upstreamLatency.WithLabelValues(upstream, label).Observe(d.Seconds())
 }
 
-type routeKey struct{}
-
-// SetRoute names the route pattern of the request whose context is ctx,
-// for handlers mounted under a prefix that route further themselves (the
-// native API under "/"). It does nothing outside the middleware.
-func SetRoute(ctx context.Context, pattern string) {
-	if p, ok := ctx.Value(routeKey{}).(*string); ok {
-		*p = pattern
-	}
-}
-
 // Middleware counts and times every request that next answers. The route
-// label is the pattern a handler named with SetRoute, else the pattern of
-// mux that matched, else "unmatched": never the raw path, so the labels
-// stay bounded. The request's trace span, if any, is named after it too.
+// label is the pattern an access.Log inside next reported (the pattern of
+// the face's own mux), else the pattern of mux that matched, else
+// "unmatched": never the raw path, so the labels stay bounded. The request's trace span, if any, is named after it too.
 func (m *Metrics) Middleware(mux *http.ServeMux, next http.Handler) http.Handler {
 	if m == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		var route string
-		r = r.WithContext(context.WithValue(r.Context(), routeKey{}, &route))
-		cw := &codeWriter{ResponseWriter: w}
+		ctx, reported := access.WithRoute(r.Context())
+		r = r.WithContext(ctx)
+		cw := &access.Recorder{ResponseWriter: w}
 		defer func() {
+			route := *reported
 			if route == "" {
 				if _, pattern := mux.Handler(r); pattern != "" {
 					route = pattern
@@ -134,7 +125,7 @@ func (m *Metrics) Middleware(mux *http.ServeMux, next http.Handler) http.Handler
 					route = "unmatched"
 				}
 			}
-			code := cw.code
+			code := cw.Status
 			if code == 0 {
 				code = http.StatusOK
 			}
@@ -150,27 +141,3 @@ func (m *Metrics) Middleware(mux *http.ServeMux, next http.Handler) http.Handler
 		next.ServeHTTP(cw, r)
 	})
 }
-
-// codeWriter remembers the status a handler wrote.
-type codeWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (c *codeWriter) WriteHeader(code int) {
-	if c.code == 0 && code >= 200 { // 1xx are interim answers
-		c.code = code
-	}
-	c.ResponseWriter.WriteHeader(code)
-}
-
-func (c *codeWriter) Write(b []byte) (int, error) {
-	if c.code == 0 {
-		c.code = http.StatusOK
-	}
-	return c.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer (flushes
-// of the event stream, deadlines of long-polls).
-func (c *codeWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"approvald/access"
 	"approvald/approval"
 )
 
@@ -25,11 +26,10 @@ func TestMiddleware_LabelsByRoutePatternNeverByPath(t *testing.T) {
 	m := New(reg)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /items/{id}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusConflict) })
-	// A handler under a prefix that routes further names its own pattern.
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		SetRoute(r.Context(), "GET /api/things/{id}")
-		_, _ = io.WriteString(w, "ok")
-	})
+	// A face under a prefix that routes further reports its own pattern.
+	inner := http.NewServeMux()
+	inner.HandleFunc("GET /api/things/{id}", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
+	mux.Handle("/api/", access.Log(access.Face{Name: "test"}, inner))
 	h := m.Middleware(mux, mux)
 	for _, path := range []string{"/items/1", "/items/2"} {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", path, nil))

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"approvald/access"
 	"approvald/approval"
 	"approvald/auth"
 )
@@ -180,7 +181,7 @@ func (s *server) createKey(w http.ResponseWriter, r *http.Request, sess *session
 		}
 		return s.renderKeys(w, r, sess, statusOf(err), keysData{Error: approval.AsError(err).Message, Form: form})
 	}
-	loggerFrom(r.Context()).Info("API key created in the UI", "key_id", key.ID, "name", key.Name, "by", sess.P.ID)
+	access.Logger(r.Context()).Info("API key created in the UI", "key_id", key.ID, "name", key.Name, "by", sess.P.ID)
 	return s.renderKeys(w, r, sess, http.StatusCreated, keysData{Created: &key, Secret: secret})
 }
 
@@ -192,7 +193,7 @@ func (s *server) revokeKey(w http.ResponseWriter, r *http.Request, sess *session
 		}
 		return err
 	}
-	loggerFrom(r.Context()).Info("API key revoked in the UI", "key_id", r.PathValue("id"), "by", sess.P.ID)
+	access.Logger(r.Context()).Info("API key revoked in the UI", "key_id", r.PathValue("id"), "by", sess.P.ID)
 	return redirect(w, r, "/ui/admin/keys?done=revoke")
 }
 
@@ -205,7 +206,7 @@ func (s *server) rotateKey(w http.ResponseWriter, r *http.Request, sess *session
 		}
 		return err
 	}
-	loggerFrom(r.Context()).Info("API key rotated in the UI", "key_id", key.ID, "by", sess.P.ID)
+	access.Logger(r.Context()).Info("API key rotated in the UI", "key_id", key.ID, "by", sess.P.ID)
 	return s.renderKeys(w, r, sess, http.StatusOK, keysData{Created: &key, Secret: secret, Rotated: true})
 }
 

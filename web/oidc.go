@@ -12,6 +12,7 @@ import (
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"approvald/access"
 	"approvald/approval"
 	"approvald/auth/oidc"
 )
@@ -99,7 +100,7 @@ func (s *server) oidcCallback(w http.ResponseWriter, r *http.Request, _ *session
 	if s.oidc == nil {
 		return approval.Errorf(approval.KindNotFound, approval.CodeNotFound, "signing in at an identity provider is not configured here")
 	}
-	log := loggerFrom(r.Context())
+	log := access.Logger(r.Context())
 	var st oidcState
 	c, err := r.Cookie(s.cookieName(r, oidcCookie))
 	if err == nil {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"approvald/access"
 	"approvald/approval"
 	"approvald/engine"
 )
@@ -211,7 +212,7 @@ func (s *server) renderRequest(w http.ResponseWriter, r *http.Request, sess *ses
 	}
 	if err := approval.VerifyChain(entries); err != nil {
 		d.Verified, d.VerifyError = false, err.Error()
-		loggerFrom(ctx).Error("history chain does not verify", "approval_id", id, "err", err)
+		access.Logger(ctx).Error("history chain does not verify", "approval_id", id, "err", err)
 	}
 	for _, dep := range d.Progress.Dependencies {
 		dv := dependencyView{ID: dep.ID}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"approvald/access"
 	"approvald/approval"
 	"approvald/auth/oidc"
 )
@@ -225,7 +226,7 @@ func (s *server) currentSession(r *http.Request) (*session, error) {
 		}
 		value += c.Value
 	}
-	log := loggerFrom(r.Context())
+	log := access.Logger(r.Context())
 	var sess session
 	if err := s.seal.open(purposeSession, value, &sess); err != nil {
 		log.Warn("session cookie refused", "reason", err.Error(), "remote_addr", r.RemoteAddr)

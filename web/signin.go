@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"approvald/access"
 	"approvald/approval"
 	"approvald/auth/oidc"
 )
@@ -82,7 +83,7 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request, _ *session) erro
 		if oidc.LooksLikeJWT(cred) {
 			kind = "jwt"
 		}
-		loggerFrom(r.Context()).Warn("sign-in failed", "credential", kind, "reason", credentialReason(err), "remote_addr", r.RemoteAddr)
+		access.Logger(r.Context()).Warn("sign-in failed", "credential", kind, "reason", credentialReason(err), "remote_addr", r.RemoteAddr)
 		d.Error = "That key or token is not valid: it is unknown, revoked or expired."
 		return s.renderSignIn(w, r, http.StatusUnauthorized, d)
 	}
@@ -97,7 +98,7 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request, _ *session) erro
 	if err := s.startSession(w, r, cred, via, time.Time{}); err != nil {
 		return err
 	}
-	loggerFrom(r.Context()).Info("signed in", "principal", p.ID, "via", via)
+	access.Logger(r.Context()).Info("signed in", "principal", p.ID, "via", via)
 	return redirect(w, r, next)
 }
 
@@ -121,7 +122,7 @@ func (s *server) startSession(w http.ResponseWriter, r *http.Request, cred, via 
 // signOut ends the session in this browser.
 func (s *server) signOut(w http.ResponseWriter, r *http.Request, sess *session) error {
 	s.clearSession(w, r)
-	loggerFrom(r.Context()).Info("signed out", "principal", sess.P.ID)
+	access.Logger(r.Context()).Info("signed out", "principal", sess.P.ID)
 	return redirect(w, r, "/ui/signin?signedout=1")
 }
 

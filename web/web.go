@@ -4,16 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"runtime/debug"
 	"strings"
 	"time"
 
+	"approvald/access"
 	"approvald/approval"
 	"approvald/auth"
 	"approvald/delivery"
@@ -253,7 +251,7 @@ func (s *server) renderError(w http.ResponseWriter, r *http.Request, sess *sessi
 		e = approval.Errorf(approval.KindTooLarge, approval.CodeTooLarge, "the form is larger than %d bytes", maxFormBytes)
 	}
 	status := httpapi.StatusOf(e.Kind)
-	log := loggerFrom(r.Context())
+	log := access.Logger(r.Context())
 	if status >= 500 {
 		log.Error("page failed", "err", err, "code", e.Code)
 	} else {
@@ -311,7 +309,7 @@ type pageData struct {
 // render executes page into a buffer and writes it with status and the
 // HTML headers; a template failure becomes a plain 500.
 func (s *server) render(w http.ResponseWriter, r *http.Request, sess *session, status int, page, title string, data any) {
-	pd := pageData{Title: title, Nav: page, RequestID: requestIDFrom(r.Context()), Data: data}
+	pd := pageData{Title: title, Nav: page, RequestID: access.RequestID(r.Context()), Data: data}
 	if sess != nil {
 		pd.P, pd.Via, pd.CSRF = &sess.P, sess.Via, sess.CSRF
 		pd.IsAdmin = sess.P.IsAdmin()
@@ -319,7 +317,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, sess *session, s
 	}
 	var buf bytes.Buffer
 	if err := s.pages.execute(&buf, page, pd, r.Header.Get("HX-Request") != ""); err != nil {
-		loggerFrom(r.Context()).Error("rendering a page failed", "page", page, "err", err)
+		access.Logger(r.Context()).Error("rendering a page failed", "page", page, "err", err)
 		http.Error(w, "internal error (request id "+pd.RequestID+")", http.StatusInternalServerError)
 		return
 	}
@@ -359,79 +357,14 @@ func (s *server) securityHeaders(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-type ctxKey int
-
-const (
-	keyRequestID ctxKey = iota
-	keyLogger
-)
-
-func requestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(keyRequestID).(string)
-	return id
-}
-
-func loggerFrom(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(keyLogger).(*slog.Logger); ok {
-		return l
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
-// statusRecorder remembers the status a handler wrote, for the access log.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-// observe gives every request an id and a logger carrying it, the
-// security headers, panic recovery and one access log line naming the
-// route pattern (never a cookie, a form or a credential).
+// observe is access.Log for the UI, which also sets the security headers:
+// panics answer with the error page.
 func (s *server) observe(next http.Handler) http.Handler {
+	logged := access.Log(access.Face{Name: "ui", Logger: s.log, Fail: func(w http.ResponseWriter, r *http.Request, err error) {
+		s.renderError(w, r, nil, approval.Internal(err))
+	}}, next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		var b [12]byte
-		_, _ = rand.Read(b[:])
-		id := hex.EncodeToString(b[:])
-		w.Header().Set("X-Request-Id", id)
 		s.securityHeaders(w, r)
-		l := s.log.With("request_id", id)
-		r = r.WithContext(context.WithValue(context.WithValue(r.Context(), keyRequestID, id), keyLogger, l))
-		rec := &statusRecorder{ResponseWriter: w}
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				l.Error("panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-				if rec.status == 0 {
-					s.renderError(rec, r, nil, approval.Internal(fmt.Errorf("panic: %v", v)))
-				}
-			}
-			route := r.Pattern
-			if route == "" {
-				route = "unmatched"
-			}
-			l.Info("http request", "method", r.Method, "route", route, "status", rec.status,
-				"duration_ms", float64(time.Since(start).Microseconds())/1000)
-		}()
-		next.ServeHTTP(rec, r)
+		logged.ServeHTTP(w, r)
 	})
 }
