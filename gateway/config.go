@@ -4,15 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"approvald/auth"
 )
 
 // Defaults of the configuration, the original service's where it had one.
@@ -97,9 +96,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		name string
 		dst  *Secret
 	}{{SecretApprovalKey, &c.APIKey}, {SecretMetadataKey, &c.MetadataKey}, {SecretPublishKey, &c.PublishKey}} {
-		v, err := readSecret(c.SecretsPath, s.name)
+		v, err := auth.ReadSecretFile(c.SecretsPath, s.name)
 		errs = append(errs, err)
-		*s.dst = v
+		*s.dst = Secret(v)
 	}
 	if v := strings.TrimSpace(getenv("APPROVALSERVICEAPIKEY")); v != "" {
 		c.APIKey = Secret(v)
@@ -116,25 +115,6 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
-}
-
-// readSecret returns the trimmed content of the secret file name in dir,
-// or "" when there is no such file.
-func readSecret(dir, name string) (Secret, error) {
-	f, err := os.Open(filepath.Join(dir, name))
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("SECRETS_MNT_PATH: reading secret %s: %w", name, err)
-	}
-	defer f.Close()
-	// A key is short; a large file is a mistake, not a key.
-	b, err := io.ReadAll(io.LimitReader(f, 64<<10))
-	if err != nil {
-		return "", fmt.Errorf("SECRETS_MNT_PATH: reading secret %s: %w", name, err)
-	}
-	return Secret(strings.TrimSpace(string(b))), nil
 }
 
 func envDuration(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {

@@ -3,14 +3,12 @@ package web
 import (
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"approvald/auth"
 )
 
 // Names of the secret files read from SECRETS_MNT_PATH.
@@ -97,7 +95,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
 			return v
 		}
-		v, err := readSecretFile(secrets, file)
+		v, err := auth.ReadSecretFile(secrets, file)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -159,22 +157,4 @@ func checkBaseURL(s string) error {
 		return fmt.Errorf("%q is not http(s)://host[:port]", s)
 	}
 	return nil
-}
-
-// readSecretFile returns the trimmed content of the secret file name in
-// dir, or "" when there is no such file.
-func readSecretFile(dir, name string) (string, error) {
-	f, err := os.Open(filepath.Join(dir, name))
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("SECRETS_MNT_PATH: reading secret %s: %w", name, err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 64<<10))
-	if err != nil {
-		return "", fmt.Errorf("SECRETS_MNT_PATH: reading secret %s: %w", name, err)
-	}
-	return strings.TrimSpace(string(b)), nil
 }
