@@ -1,0 +1,357 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// CreateRequest is the body of a create. Only Title is required.
+type CreateRequest struct {
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
+	// Payload is the thing being approved: a JSON object of at most 256 KiB.
+	Payload     json.RawMessage `json:"payload,omitempty"`
+	ServiceRule string          `json:"service_rule,omitempty"`
+	// Deadline, when set, must be in the future: past it a pending request
+	// becomes expired.
+	Deadline *time.Time `json:"deadline,omitempty"`
+	// Policy overrides PolicyName, the service rule's policy and the default.
+	Policy     *Policy  `json:"policy,omitempty"`
+	PolicyName string   `json:"policy_name,omitempty"`
+	DependsOn  []string `json:"depends_on,omitempty"`
+	// RemindAfter is a duration such as "4h" between reminders.
+	RemindAfter string `json:"remind_after,omitempty"`
+	Subject     string `json:"subject,omitempty"`
+}
+
+// Create makes an approval request on behalf of the caller. It sends an
+// Idempotency-Key (a random one unless [IdempotencyKey] gives it), so a
+// create whose answer was lost is retried without making a second request;
+// [CaptureResponse] tells whether the answer was such a replay.
+func (c *Client) Create(ctx context.Context, in CreateRequest, opts ...CallOption) (*ApprovalRequest, error) {
+	opts = append([]CallOption{IdempotencyKey(newIdempotencyKey())}, opts...)
+	cl, err := jsonCall(http.MethodPost, "/v1/approvals", in, opts)
+	if err != nil {
+		return nil, err
+	}
+	var out ApprovalRequest
+	if err := c.do(ctx, cl, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Get returns the approval request with the given id.
+func (c *Client) Get(ctx context.Context, id string, opts ...CallOption) (*ApprovalRequest, error) {
+	var out ApprovalRequest
+	if err := c.do(ctx, &call{method: http.MethodGet, path: approvalPath(id), opts: opts}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// MaxPollWait is the longest wait the server allows a long-poll.
+const MaxPollWait = 50 * time.Second
+
+// Poll long-polls the request: it returns as soon as its version is above
+// afterVersion, or after wait (at most [MaxPollWait]) with the request as it
+// then is, changed or not.
+func (c *Client) Poll(ctx context.Context, id string, afterVersion int64, wait time.Duration, opts ...CallOption) (*ApprovalRequest, error) {
+	wait = min(max(wait, 0), MaxPollWait)
+	q := url.Values{"wait": {wait.String()}, "after_version": {strconv.FormatInt(afterVersion, 10)}}
+	var out ApprovalRequest
+	if err := c.do(ctx, &call{method: http.MethodGet, path: approvalPath(id), query: q, extra: wait, opts: opts}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// WaitOptions adjust [Client.WaitWith].
+type WaitOptions struct {
+	// PollWait is how long each long-poll may wait (default 30s, at most
+	// [MaxPollWait]).
+	PollWait time.Duration
+	// OnChange, when set, is called with the request as first read and
+	// after every change seen.
+	OnChange func(*ApprovalRequest)
+}
+
+// Wait blocks until the request is settled — approved, rejected, cancelled,
+// expired, or error (a decision that could not be delivered) — and returns
+// it. It long-polls, so a change is seen at once. When ctx ends first it
+// returns the request as last seen (nil if never read) and an error
+// wrapping ctx's.
+func (c *Client) Wait(ctx context.Context, id string) (*ApprovalRequest, error) {
+	return c.WaitWith(ctx, id, WaitOptions{})
+}
+
+// WaitWith is [Client.Wait] with options.
+func (c *Client) WaitWith(ctx context.Context, id string, o WaitOptions) (*ApprovalRequest, error) {
+	if o.PollWait <= 0 {
+		o.PollWait = 30 * time.Second
+	}
+	last, err := c.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if o.OnChange != nil {
+		o.OnChange(last)
+	}
+	for !last.Status.Settled() {
+		next, err := c.Poll(ctx, id, last.Version, o.PollWait)
+		if err != nil {
+			return last, err
+		}
+		if next.Version != last.Version && o.OnChange != nil {
+			o.OnChange(next)
+		}
+		last = next
+	}
+	return last, nil
+}
+
+// ListOptions filter a list of approval requests; the filters combine with AND.
+type ListOptions struct {
+	// Status keeps requests in any of these statuses.
+	Status      []Status
+	Requester   string
+	Subject     string
+	ServiceRule string
+	// AwaitingMe lists the caller's inbox instead: pending requests it may
+	// review, oldest first. It combines only with Limit and Cursor.
+	AwaitingMe bool
+	// Limit is the page size, 1 to 200 (default 50).
+	Limit int
+	// Cursor is the NextCursor of the previous page.
+	Cursor string
+}
+
+func (o ListOptions) query() url.Values {
+	q := url.Values{}
+	for _, s := range o.Status {
+		q.Add("status", string(s))
+	}
+	set := func(k, v string) {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	set("requester", o.Requester)
+	set("subject", o.Subject)
+	set("service_rule", o.ServiceRule)
+	if o.AwaitingMe {
+		q.Set("awaiting", "me")
+	}
+	if o.Limit > 0 {
+		q.Set("limit", strconv.Itoa(o.Limit))
+	}
+	set("cursor", o.Cursor)
+	return q
+}
+
+// List returns one page of approval requests, newest first (the inbox:
+// oldest first).
+func (c *Client) List(ctx context.Context, o ListOptions, opts ...CallOption) (*ApprovalPage, error) {
+	var out ApprovalPage
+	if err := c.do(ctx, &call{method: http.MethodGet, path: "/v1/approvals", query: o.query(), opts: opts}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ListAll walks every page of the list from o.Cursor on, yielding each
+// request; it stops at the first error, which it yields.
+func (c *Client) ListAll(ctx context.Context, o ListOptions) iter.Seq2[*ApprovalRequest, error] {
+	return func(yield func(*ApprovalRequest, error) bool) {
+		for {
+			page, err := c.List(ctx, o)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, r := range page.Items {
+				if !yield(r, nil) {
+					return
+				}
+			}
+			if page.NextCursor == "" {
+				return
+			}
+			o.Cursor = page.NextCursor
+		}
+	}
+}
+
+// ApprovalPatch is an edit of a request (a JSON merge patch): nil fields
+// stay as they are. What may change depends on the status: in pending and
+// error the object information and the comment, in a final status only the
+// comment.
+type ApprovalPatch struct {
+	Title       *string
+	Description *string
+	Payload     json.RawMessage
+	ServiceRule *string
+	Deadline    *time.Time
+	// Policy may be changed by admins only; it voids the reviews so far,
+	// as a new Payload does.
+	Policy      *Policy
+	RemindAfter *string
+	Comment     *string
+	// Clear lists fields to remove (sent as null): "deadline",
+	// "remind_after", "description", "service_rule" or "comment".
+	Clear []string
+}
+
+// MarshalJSON encodes p as a merge patch.
+func (p ApprovalPatch) MarshalJSON() ([]byte, error) {
+	m := map[string]any{}
+	for _, f := range p.Clear {
+		m[f] = nil
+	}
+	put := func(k string, v any, ok bool) {
+		if ok {
+			m[k] = v
+		}
+	}
+	put("title", p.Title, p.Title != nil)
+	put("description", p.Description, p.Description != nil)
+	put("payload", p.Payload, p.Payload != nil)
+	put("service_rule", p.ServiceRule, p.ServiceRule != nil)
+	put("deadline", p.Deadline, p.Deadline != nil)
+	put("policy", p.Policy, p.Policy != nil)
+	put("remind_after", p.RemindAfter, p.RemindAfter != nil)
+	put("comment", p.Comment, p.Comment != nil)
+	return json.Marshal(m)
+}
+
+// Edit changes what the request's status allows. [IfMatch] makes it
+// conditional on the version.
+func (c *Client) Edit(ctx context.Context, id string, p ApprovalPatch, opts ...CallOption) (*ApprovalRequest, error) {
+	cl, err := jsonCall(http.MethodPatch, approvalPath(id), p, opts)
+	if err != nil {
+		return nil, err
+	}
+	cl.ctype = "application/merge-patch+json"
+	var out ApprovalRequest
+	if err := c.do(ctx, cl, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SetComment replaces the request's comment, which may change in every
+// status but the acknowledged ones.
+func (c *Client) SetComment(ctx context.Context, id, comment string, opts ...CallOption) (*ApprovalRequest, error) {
+	return c.Edit(ctx, id, ApprovalPatch{Comment: &comment}, opts...)
+}
+
+// ReviewRequest is the body of a review.
+type ReviewRequest struct {
+	Decision Decision `json:"decision"`
+	Comment  string   `json:"comment,omitempty"`
+	// Version, when set, is the version the reviewer saw: the review fails
+	// with 409 stale_version if the request has moved on.
+	Version *int64 `json:"version,omitempty"`
+}
+
+// Review records the caller's review of the request and returns the request
+// after it (decided, if the review satisfied the policy or rejected it).
+func (c *Client) Review(ctx context.Context, id string, in ReviewRequest, opts ...CallOption) (*ApprovalRequest, error) {
+	cl, err := jsonCall(http.MethodPost, approvalPath(id)+"/reviews", in, opts)
+	if err != nil {
+		return nil, err
+	}
+	var out ApprovalRequest
+	if err := c.do(ctx, cl, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Approve reviews the request with an approval.
+func (c *Client) Approve(ctx context.Context, id, comment string, opts ...CallOption) (*ApprovalRequest, error) {
+	return c.Review(ctx, id, ReviewRequest{Decision: Approve, Comment: comment}, opts...)
+}
+
+// Reject reviews the request with a rejection.
+func (c *Client) Reject(ctx context.Context, id, comment string, opts ...CallOption) (*ApprovalRequest, error) {
+	return c.Review(ctx, id, ReviewRequest{Decision: Reject, Comment: comment}, opts...)
+}
+
+// Cancel cancels the request (its requester or an admin may).
+func (c *Client) Cancel(ctx context.Context, id, comment string, opts ...CallOption) (*ApprovalRequest, error) {
+	cl, err := jsonCall(http.MethodPost, approvalPath(id)+"/cancel", struct {
+		Comment string `json:"comment,omitempty"`
+	}{comment}, opts)
+	if err != nil {
+		return nil, err
+	}
+	var out ApprovalRequest
+	if err := c.do(ctx, cl, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Redeliver delivers the decision on a request in error to its service
+// rule again (admin).
+func (c *Client) Redeliver(ctx context.Context, id string, opts ...CallOption) (*ApprovalRequest, error) {
+	var out ApprovalRequest
+	if err := c.do(ctx, &call{method: http.MethodPost, path: approvalPath(id) + "/redeliver", opts: opts}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// History returns every change of the request, oldest first, with the
+// server's verdict on the hash chain. Check the chain yourself with
+// [VerifyChain].
+func (c *Client) History(ctx context.Context, id string, opts ...CallOption) (*HistoryPage, error) {
+	var out HistoryPage
+	if err := c.do(ctx, &call{method: http.MethodGet, path: approvalPath(id) + "/history", opts: opts}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ErrNoHistory is returned by [Client.VerifyHistory] for a history without entries.
+var ErrNoHistory = errors.New("the history has no entries")
+
+// VerifyHistory reads the request and its history and checks the hash chain
+// here, not trusting the server's verdict: it returns the history and nil
+// when the chain is whole and unaltered from the creation on and reaches the
+// request's current version; otherwise the history and an error naming the
+// first entry that fails.
+func (c *Client) VerifyHistory(ctx context.Context, id string) (*HistoryPage, error) {
+	// The request first: the history, read after, holds at least its version.
+	req, err := c.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	h, err := c.History(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(h.Items) == 0 {
+		return h, ErrNoHistory
+	}
+	if err := VerifyChain(h.Items); err != nil {
+		return h, err
+	}
+	if h.Items[0].RequestID != id {
+		return h, fmt.Errorf("the history is of request %s, not %s", h.Items[0].RequestID, id)
+	}
+	if n := int64(len(h.Items)); n < req.Version {
+		return h, fmt.Errorf("the history ends at entry %d but the request is at version %d: entries are missing", n, req.Version)
+	}
+	return h, nil
+}
+
+func approvalPath(id string) string { return "/v1/approvals/" + pathEscape(id) }
