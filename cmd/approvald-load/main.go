@@ -1,9 +1,33 @@
-// Command approvald-load drives a running approvald with concurrent clients
-// that create approval requests and approve them, and reports throughput and
-// latency percentiles of each operation. It refuses non-loopback targets
-// unless told otherwise, and stops by itself after -duration.
+// Command approvald-load drives a running approvald (or, for comparison, any
+// HTTP service on this machine) with concurrent clients and reports
+// throughput, latency percentiles (p50, p90, p99, max) and failed calls by
+// status, as a table or as JSON for scripts. Every run is bounded: by
+// -duration, or by -count operations within -duration. It refuses targets
+// that are not on this machine unless told otherwise.
+//
+// Scenarios (-scenario):
+//
+//	create    POST /v1/approvals
+//	approve   create, then approve it as another principal (the default);
+//	          with -receiver ok the requests name a service rule pointing
+//	          at a loopback receiver this tool runs, which measures the
+//	          delivery latency of each decision
+//	get       GET /v1/approvals/{id} of requests created beforehand
+//	list      GET /v1/approvals?status=pending, the first page of 50
+//	inbox     GET /v1/approvals?awaiting=me, the first page of 50
+//	gateway   POST the CR8TOR contract's example package body, each client
+//	          with a run of its own, with x-api-key, to <url>/project/package
+//	          (or to <url><-path>: point it at the fake upstream or a proxy
+//	          to compare); -upstream-addr runs the fake Publish service
+//	startup   start the -exec binary with the arguments after --, time it
+//	          from exec to its /readyz answering 200, and read its memory
+//	          (VmRSS) after -idle
+//
+// Examples:
 //
 //	approvald-load -url http://127.0.0.1:8000 -key "$ADMIN" -clients 16 -duration 20s
+//	approvald-load -scenario gateway -gateway-key "$K" -upstream-addr 127.0.0.1:18003 -count 10000
+//	approvald-load -scenario startup -exec ./approvald -url http://127.0.0.1:18200 -- --addr 127.0.0.1:18200
 package main
 
 import (
@@ -16,13 +40,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,116 +56,267 @@ func main() {
 	}
 }
 
+// maxDuration bounds every run.
+const maxDuration = 10 * time.Minute
+
 type options struct {
-	url         string
-	adminKey    string
-	clients     int
-	duration    time.Duration
-	approve     bool
-	allowRemote bool
-	jsonOut     bool
-	receiver    string  // none, ok or stall
-	rate        float64 // decisions per second, 0 for as fast as possible
-	rule        string  // service rule the requests name (set when receiver is not none)
-	scenario    string  // create, inbox or list
+	url          string
+	adminKey     string
+	gatewayKey   string
+	clients      int
+	duration     time.Duration
+	count        int64
+	rate         float64 // operations (cycles) per second over all clients, 0 for as fast as possible
+	scenario     string
+	receiver     string // none, ok or stall
+	rule         string // service rule the requests name (set when receiver is not none)
+	path         string // gateway: the path to POST to
+	bodyBytes    int    // gateway: grow the example body to at least this size
+	upstreamAddr string // gateway: run the fake Publish service here
+	allowRemote  bool
+	jsonOut      bool
+	failOnError  bool
+	// startup
+	exec   string
+	args   []string
+	runs   int
+	idle   time.Duration
+	remove string
 }
+
+// target is the URL the scenario's requests go to, for the report.
+func (o options) target() string {
+	switch o.scenario {
+	case "gateway":
+		return o.url + o.path
+	case "startup":
+		return o.url + "/readyz"
+	}
+	return o.url
+}
+
+var scenarios = []string{"create", "approve", "get", "list", "inbox", "gateway", "startup"}
 
 func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
 	var o options
+	approve := true
 	fs := flag.NewFlagSet("approvald-load", flag.ContinueOnError)
-	fs.StringVar(&o.url, "url", "http://127.0.0.1:8000", "approvald base URL")
-	fs.StringVar(&o.adminKey, "key", getenv("APPROVALD_ADMIN_KEY"), "admin API key, used to create the load's own keys (default $APPROVALD_ADMIN_KEY)")
+	fs.StringVar(&o.url, "url", "http://127.0.0.1:8000", "base URL of the target")
+	fs.StringVar(&o.scenario, "scenario", "approve", "create, approve, get, list, inbox, gateway or startup (see the command's doc)")
+	fs.StringVar(&o.adminKey, "key", getenv("APPROVALD_ADMIN_KEY"), "admin API key, used to create the load's own keys and service rule (default $APPROVALD_ADMIN_KEY); not needed by gateway and startup")
+	fs.StringVar(&o.gatewayKey, "gateway-key", getenv("APPROVALSERVICEAPIKEY"), "gateway: the x-api-key to send (default $APPROVALSERVICEAPIKEY)")
 	fs.IntVar(&o.clients, "clients", 16, "concurrent clients")
-	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long to run (at most 10m)")
-	fs.BoolVar(&o.approve, "approve", true, "approve each request after creating it")
-	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow a target that is not on this machine")
-	fs.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
+	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long to run (at most 10m); with -count and no -duration, 10m bounds the count's run")
+	fs.Int64Var(&o.count, "count", 0, "stop after this many operations (create+approve cycles, reads, gateway calls); 0: run for -duration")
+	fs.Float64Var(&o.rate, "rate", 0, "operations per second over all clients (0: as fast as they go); the k-th starts no earlier than k/rate after the start")
 	fs.StringVar(&o.receiver, "receiver", "none", "none: requests name no service rule; ok: a loopback receiver that answers at once (delivery latency is measured); stall: one that never answers")
-	fs.Float64Var(&o.rate, "rate", 0, "create+approve cycles (or reads) per second over all clients (0: as fast as they go)")
-	fs.StringVar(&o.scenario, "scenario", "create", "create: create (and approve) requests; inbox: read the first page of GET /v1/approvals?awaiting=me as a reviewer; list: read the first page of GET /v1/approvals?status=pending")
-	if err := fs.Parse(args); err != nil {
+	fs.BoolVar(&approve, "approve", true, "approve: -approve=false is -scenario create (kept for older command lines)")
+	fs.StringVar(&o.path, "path", "/project/package", "gateway: the path to POST to (the fake upstream's is /data-publish/package)")
+	fs.IntVar(&o.bodyBytes, "body-bytes", 0, "gateway: grow the example body with more tables to at least this many bytes (0: the example as it is)")
+	fs.StringVar(&o.upstreamAddr, "upstream-addr", "", "gateway: run a fake Publish service on this loopback address (e.g. 127.0.0.1:18003) that answers /data-publish/package with the contract's example")
+	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow a target that is not on this machine")
+	fs.BoolVar(&o.jsonOut, "json", false, "print the result as one line of JSON")
+	fs.BoolVar(&o.failOnError, "fail-on-error", false, "exit non-zero if any call failed or an operation never succeeded")
+	fs.StringVar(&o.exec, "exec", "", "startup: the server binary to start; its arguments follow --")
+	fs.IntVar(&o.runs, "runs", 5, "startup: how many starts")
+	fs.DurationVar(&o.idle, "idle", 5*time.Second, "startup: how long the server idles after /readyz before its VmRSS is read (0: not read)")
+	fs.StringVar(&o.remove, "remove", "", "startup: a database file removed (with its -wal and -shm) before each start, for a fresh database")
+	durationSet := false
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
 		return err
 	}
-	switch {
-	case o.adminKey == "":
-		return errors.New("-key (or APPROVALD_ADMIN_KEY) is required")
-	case o.clients < 1 || o.clients > 1024:
-		return errors.New("-clients must be 1..1024")
-	case o.duration <= 0 || o.duration > 10*time.Minute:
-		return errors.New("-duration must be in (0, 10m]")
-	case o.receiver != "none" && o.receiver != "ok" && o.receiver != "stall":
-		return errors.New("-receiver must be none, ok or stall")
-	case o.rate < 0:
-		return errors.New("-rate must not be negative")
-	case o.scenario != "create" && o.scenario != "inbox" && o.scenario != "list":
-		return errors.New("-scenario must be create, inbox or list")
+	fs.Visit(func(f *flag.Flag) { durationSet = durationSet || f.Name == "duration" })
+	o.args = fs.Args()
+	if o.scenario == "approve" && !approve {
+		o.scenario = "create"
+	}
+	if o.count > 0 && !durationSet {
+		o.duration = maxDuration
+	}
+	if err := o.validate(); err != nil {
+		return err
 	}
 	if err := checkTarget(o.url, o.allowRemote); err != nil {
 		return err
 	}
-	hc := &http.Client{
-		Timeout:   30 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: o.clients * 2, MaxConnsPerHost: o.clients * 2},
-	}
-	suffix := randomHex(4)
-	requester, err := createKey(ctx, hc, o, "load-requester-"+suffix, "approvals:create")
-	if err != nil {
-		return err
-	}
-	reviewer, err := createKey(ctx, hc, o, "load-reviewer-"+suffix, "approvals:review", "approvals:read")
-	if err != nil {
-		return err
-	}
-
-	var recv *receiver
-	if o.receiver != "none" {
-		if recv, err = startReceiver(o.receiver == "stall"); err != nil {
+	if o.scenario == "startup" {
+		rep, err := measureStartup(ctx, o)
+		if err != nil {
 			return err
 		}
-		defer recv.Close()
-		o.rule = "load-" + suffix
-		body := map[string]any{"name": o.rule, "url": recv.URL, "timeout": "5s", "max_attempts": 3}
-		if code, b, err := call(ctx, hc, "POST", o.url+"/v1/service-rules", o.adminKey, body); err != nil || code != http.StatusCreated {
-			return fmt.Errorf("creating the service rule: %d %s %v", code, b, err)
+		return o.output(out, rep)
+	}
+
+	hc := &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: o.clients * 2, MaxConnsPerHost: o.clients * 2, IdleConnTimeout: 30 * time.Second},
+	}
+	defer hc.CloseIdleConnections()
+	var (
+		newClient func(i int) step
+		recv      *receiver
+		bodyBytes int
+	)
+	if o.scenario == "gateway" {
+		body, err := packageBody(o.bodyBytes)
+		if err != nil {
+			return err
 		}
+		bodyBytes = len(body)
+		if o.upstreamAddr != "" {
+			up, err := startUpstream(o.upstreamAddr)
+			if err != nil {
+				return err
+			}
+			defer up.Close()
+		}
+		suffix := randomHex(4)
+		newClient = func(i int) step { return gatewayClient(hc, o, body, suffix, i) }
+	} else {
+		s, err := setUp(ctx, hc, &o)
+		if err != nil {
+			return err
+		}
+		recv = s.recv
+		if recv != nil {
+			defer recv.Close()
+		}
+		newClient = s.client
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
-	var tokens <-chan time.Time
+	g := gate{budget: o.count}
 	if o.rate > 0 {
-		t := time.NewTicker(time.Duration(float64(time.Second) / o.rate))
-		defer t.Stop()
-		tokens = t.C
+		g.every = time.Duration(float64(time.Second) / o.rate)
 	}
-	res := make([]clientResult, o.clients)
+	res := make([]tallies, o.clients)
 	var wg sync.WaitGroup
-	start := time.Now()
+	g.start = time.Now()
 	for i := range res {
-		if o.scenario == "create" {
-			wg.Go(func() { res[i] = drive(ctx, hc, o, requester, reviewer, tokens) })
-		} else {
-			wg.Go(func() { res[i] = read(ctx, hc, o, reviewer, tokens) })
-		}
+		do := newClient(i)
+		wg.Go(func() {
+			for g.next(ctx) {
+				do(ctx, &res[i])
+			}
+		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed := time.Since(g.start)
 
-	report := summarize(res, elapsed, o.clients)
+	rep := summarize(o, res, elapsed)
+	rep.BodyBytes = bodyBytes
 	if recv != nil && o.receiver == "ok" {
-		time.Sleep(2 * time.Second) // let deliveries of the last decisions land
-		report.Ops = append(report.Ops, recv.stat())
+		recv.settle(2 * time.Second) // let deliveries of the last decisions land
+		rep.Ops = append(rep.Ops, recv.stat())
 	}
-	if o.jsonOut {
-		return json.NewEncoder(out).Encode(report)
+	if err := o.output(out, rep); err != nil {
+		return err
 	}
-	fmt.Fprintf(out, "clients %d, %.1fs\n", o.clients, elapsed.Seconds())
-	fmt.Fprintf(out, "%-8s %8s %10s %10s %10s %8s\n", "op", "count", "ops/s", "p50 ms", "p99 ms", "errors")
-	for _, op := range report.Ops {
-		fmt.Fprintf(out, "%-8s %8d %10.1f %10.2f %10.2f %8d\n", op.Name, op.Count, op.PerSecond, op.P50ms, op.P99ms, op.Errors)
+	if o.failOnError {
+		return rep.failure()
 	}
-	fmt.Fprintf(out, "transactions/s (all ops): %.1f\n", report.TotalPerSecond)
 	return nil
+}
+
+func (o options) validate() error {
+	valid := false
+	for _, s := range scenarios {
+		valid = valid || s == o.scenario
+	}
+	needsKey := o.scenario != "gateway" && o.scenario != "startup"
+	switch {
+	case !valid:
+		return fmt.Errorf("-scenario %q is not one of %v", o.scenario, scenarios)
+	case needsKey && o.adminKey == "":
+		return errors.New("-key (or APPROVALD_ADMIN_KEY) is required")
+	case o.scenario == "gateway" && o.gatewayKey == "":
+		return errors.New("-gateway-key (or APPROVALSERVICEAPIKEY) is required")
+	case o.scenario == "startup" && o.exec == "":
+		return errors.New("-exec is required with -scenario startup")
+	case o.scenario == "startup" && (o.runs < 1 || o.runs > 100):
+		return errors.New("-runs must be 1..100")
+	case o.clients < 1 || o.clients > 1024:
+		return errors.New("-clients must be 1..1024")
+	case o.duration <= 0 || o.duration > maxDuration:
+		return errors.New("-duration must be in (0, 10m]")
+	case o.count < 0:
+		return errors.New("-count must not be negative")
+	case o.receiver != "none" && o.receiver != "ok" && o.receiver != "stall":
+		return errors.New("-receiver must be none, ok or stall")
+	case o.receiver != "none" && o.scenario != "approve" && o.scenario != "create":
+		return errors.New("-receiver goes with -scenario approve or create")
+	case o.rate < 0:
+		return errors.New("-rate must not be negative")
+	case o.bodyBytes < 0 || o.bodyBytes > 64<<20:
+		return errors.New("-body-bytes must be 0..64 MiB")
+	case o.upstreamAddr != "" && o.scenario != "gateway":
+		return errors.New("-upstream-addr goes with -scenario gateway")
+	}
+	if o.upstreamAddr != "" {
+		host, _, err := net.SplitHostPort(o.upstreamAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			return fmt.Errorf("-upstream-addr %q is not a loopback address with a port, such as 127.0.0.1:18003", o.upstreamAddr)
+		}
+	}
+	return nil
+}
+
+func (o options) output(out io.Writer, rep Report) error {
+	if o.jsonOut {
+		return json.NewEncoder(out).Encode(rep)
+	}
+	rep.print(out)
+	return nil
+}
+
+// failure returns an error when a call failed or an operation of the run
+// never succeeded.
+func (rep Report) failure() error {
+	if rep.Errors > 0 {
+		return fmt.Errorf("%d calls failed", rep.Errors)
+	}
+	if len(rep.Ops) == 0 {
+		return errors.New("no call was made")
+	}
+	for _, op := range rep.Ops {
+		if op.Count == 0 {
+			return fmt.Errorf("no %s succeeded", op.Name)
+		}
+	}
+	return nil
+}
+
+// step is one operation (one cycle) of one client; it records what it saw.
+type step func(ctx context.Context, t *tallies)
+
+// gate lets the clients' operations through: at most budget of them when
+// budget > 0, the k-th no earlier than start + k×every when every > 0.
+type gate struct {
+	start  time.Time
+	every  time.Duration
+	budget int64
+	taken  atomic.Int64
+}
+
+func (g *gate) next(ctx context.Context) bool {
+	k := g.taken.Add(1) - 1
+	if g.budget > 0 && k >= g.budget {
+		return false
+	}
+	if g.every > 0 {
+		if d := time.Until(g.start.Add(time.Duration(k) * g.every)); d > 0 {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
+		}
+	}
+	return ctx.Err() == nil
 }
 
 // checkTarget refuses a URL whose host is not a loopback address, unless allowed.
@@ -172,20 +346,20 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func call(ctx context.Context, hc *http.Client, method, url, key string, body any) (int, []byte, error) {
+// send makes one call and returns the status and the answer's body. body
+// may be nil; header is set on the request.
+func send(ctx context.Context, hc *http.Client, method, url string, header http.Header, body []byte) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return 0, nil, err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header[k] = v
 	}
-	req.Header.Set("Authorization", "Bearer "+key)
 	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, nil, err
@@ -195,157 +369,13 @@ func call(ctx context.Context, hc *http.Client, method, url, key string, body an
 	return resp.StatusCode, rb, err
 }
 
-func createKey(ctx context.Context, hc *http.Client, o options, name string, scopes ...string) (string, error) {
-	code, body, err := call(ctx, hc, "POST", o.url+"/v1/api-keys", o.adminKey, map[string]any{"name": name, "scopes": scopes})
-	if err != nil {
-		return "", err
+// call makes one call of the native API with a bearer key and a JSON body.
+func call(ctx context.Context, hc *http.Client, method, url, key string, body any) (int, []byte, error) {
+	h := http.Header{"Authorization": {"Bearer " + key}}
+	var b []byte
+	if body != nil {
+		b, _ = json.Marshal(body)
+		h.Set("Content-Type", "application/json")
 	}
-	if code != http.StatusCreated {
-		return "", fmt.Errorf("creating key %s: %d %s", name, code, body)
-	}
-	var k struct {
-		Key string `json:"key"`
-	}
-	return k.Key, json.Unmarshal(body, &k)
-}
-
-type clientResult struct {
-	create, approve, reads                  []time.Duration
-	createErrors, approveErrors, readErrors int
-	readOp                                  string
-}
-
-var payload = map[string]any{"title": "Pay invoice 42", "payload": map[string]any{"invoice": 42, "amount": "1200.00", "currency": "EUR", "lines": []int{1, 2, 3}}}
-
-// drive is one client: create, then approve, until ctx ends.
-func drive(ctx context.Context, hc *http.Client, o options, requester, reviewer string, tokens <-chan time.Time) clientResult {
-	var r clientResult
-	body := maps.Clone(payload)
-	if o.rule != "" {
-		body["service_rule"] = o.rule
-	}
-	for ctx.Err() == nil {
-		if tokens != nil {
-			select {
-			case <-tokens:
-			case <-ctx.Done():
-				return r
-			}
-		}
-		t := time.Now()
-		code, reply, err := call(ctx, hc, "POST", o.url+"/v1/approvals", requester, body)
-		if ctx.Err() != nil {
-			break
-		}
-		if err != nil || code != http.StatusCreated {
-			r.createErrors++
-			continue
-		}
-		r.create = append(r.create, time.Since(t))
-		if !o.approve {
-			continue
-		}
-		var created struct {
-			ID string `json:"id"`
-		}
-		_ = json.Unmarshal(reply, &created)
-		t = time.Now()
-		code, _, err = call(ctx, hc, "POST", o.url+"/v1/approvals/"+created.ID+"/reviews", reviewer, map[string]any{"decision": "approve"})
-		if ctx.Err() != nil {
-			break
-		}
-		if err != nil || code != http.StatusOK {
-			r.approveErrors++
-			continue
-		}
-		r.approve = append(r.approve, time.Since(t))
-	}
-	return r
-}
-
-// read is one client of a read scenario: GET the first page of the inbox
-// or of the pending list, until ctx ends.
-func read(ctx context.Context, hc *http.Client, o options, reviewer string, tokens <-chan time.Time) clientResult {
-	r := clientResult{readOp: o.scenario}
-	target := o.url + "/v1/approvals?awaiting=me&limit=50"
-	if o.scenario == "list" {
-		target = o.url + "/v1/approvals?status=pending&limit=50"
-	}
-	for ctx.Err() == nil {
-		if tokens != nil {
-			select {
-			case <-tokens:
-			case <-ctx.Done():
-				return r
-			}
-		}
-		t := time.Now()
-		code, _, err := call(ctx, hc, "GET", target, reviewer, nil)
-		if ctx.Err() != nil {
-			break
-		}
-		if err != nil || code != http.StatusOK {
-			r.readErrors++
-			continue
-		}
-		r.reads = append(r.reads, time.Since(t))
-	}
-	return r
-}
-
-// Report is the outcome of a run.
-type Report struct {
-	Clients        int      `json:"clients"`
-	Seconds        float64  `json:"seconds"`
-	Ops            []OpStat `json:"ops"`
-	TotalPerSecond float64  `json:"transactions_per_second"`
-}
-
-// OpStat is the throughput and latency of one operation.
-type OpStat struct {
-	Name      string  `json:"name"`
-	Count     int     `json:"count"`
-	Errors    int     `json:"errors"`
-	PerSecond float64 `json:"per_second"`
-	P50ms     float64 `json:"p50_ms"`
-	P99ms     float64 `json:"p99_ms"`
-}
-
-func opStat(name string, lat []time.Duration, errs int, elapsed time.Duration) OpStat {
-	st := OpStat{Name: name, Count: len(lat), Errors: errs, PerSecond: float64(len(lat)) / elapsed.Seconds()}
-	if len(lat) > 0 {
-		slices.Sort(lat)
-		q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
-		st.P50ms, st.P99ms = q(0.50), q(0.99)
-	}
-	return st
-}
-
-func summarize(res []clientResult, elapsed time.Duration, clients int) Report {
-	var create, approve, reads []time.Duration
-	var cErr, aErr, rErr int
-	readOp := ""
-	for _, r := range res {
-		create = append(create, r.create...)
-		approve = append(approve, r.approve...)
-		reads = append(reads, r.reads...)
-		cErr += r.createErrors
-		aErr += r.approveErrors
-		rErr += r.readErrors
-		readOp = r.readOp
-	}
-	rep := Report{Clients: clients, Seconds: elapsed.Seconds()}
-	for _, op := range []struct {
-		name string
-		lat  []time.Duration
-		errs int
-	}{{"create", create, cErr}, {"approve", approve, aErr}, {readOp, reads, rErr}} {
-		if op.name == "" || (op.name != readOp && readOp != "") {
-			continue
-		}
-		st := opStat(op.name, op.lat, op.errs, elapsed)
-		rep.TotalPerSecond += st.PerSecond
-		rep.Ops = append(rep.Ops, st)
-	}
-	return rep
+	return send(ctx, hc, method, url, h, b)
 }

@@ -51,9 +51,25 @@ func startReceiver(stall bool) (*receiver, error) {
 // Close stops the receiver.
 func (rc *receiver) Close() { _ = rc.srv.Close() }
 
+// settle waits until no decision has arrived for half a second, or max.
+func (rc *receiver) settle(max time.Duration) {
+	deadline := time.Now().Add(max)
+	n := -1
+	for time.Now().Before(deadline) {
+		rc.mu.Lock()
+		m := len(rc.lat)
+		rc.mu.Unlock()
+		if m == n {
+			return
+		}
+		n = m
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
 // stat reports delivery latency as an operation named "delivery".
 func (rc *receiver) stat() OpStat {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	return opStat("delivery", rc.lat, 0, time.Since(rc.start))
+	return opStat("delivery", rc.lat, nil, time.Since(rc.start))
 }

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Report is the outcome of a run.
+type Report struct {
+	Scenario       string   `json:"scenario"`
+	Target         string   `json:"target"`
+	Clients        int      `json:"clients"`
+	Seconds        float64  `json:"seconds"`
+	TargetRate     float64  `json:"target_rate,omitempty"`
+	BodyBytes      int      `json:"body_bytes,omitempty"`
+	Ops            []OpStat `json:"ops"`
+	TotalPerSecond float64  `json:"transactions_per_second"`
+	Errors         int      `json:"errors"`
+	// IdleRSSMiB and IdleRSSMaxMiB are the median and the largest resident
+	// memory of the server after idling (scenario startup).
+	IdleRSSMiB    float64 `json:"idle_rss_mib,omitempty"`
+	IdleRSSMaxMiB float64 `json:"idle_rss_max_mib,omitempty"`
+}
+
+// OpStat is the throughput and latency of one operation. ErrorsByStatus
+// counts failed calls by the HTTP status they got ("transport" when none:
+// a refused or broken connection, a timeout).
+type OpStat struct {
+	Name           string         `json:"name"`
+	Count          int            `json:"count"`
+	Errors         int            `json:"errors"`
+	ErrorsByStatus map[string]int `json:"errors_by_status,omitempty"`
+	PerSecond      float64        `json:"per_second"`
+	P50ms          float64        `json:"p50_ms"`
+	P90ms          float64        `json:"p90_ms"`
+	P99ms          float64        `json:"p99_ms"`
+	Maxms          float64        `json:"max_ms"`
+}
+
+// tally is what one client saw of one operation.
+type tally struct {
+	lat  []time.Duration
+	errs map[string]int
+}
+
+// tallies is what one client saw, by operation, in the order the
+// operations first happened.
+type tallies struct {
+	order []string
+	ops   map[string]*tally
+}
+
+func (t *tallies) op(name string) *tally {
+	if t.ops == nil {
+		t.ops = map[string]*tally{}
+	}
+	o, ok := t.ops[name]
+	if !ok {
+		o = &tally{errs: map[string]int{}}
+		t.ops[name] = o
+		t.order = append(t.order, name)
+	}
+	return o
+}
+
+// ok records a successful call of op that took d.
+func (t *tallies) ok(op string, d time.Duration) { o := t.op(op); o.lat = append(o.lat, d) }
+
+// fail records a failed call of op: status 0 is a transport error.
+func (t *tallies) fail(op string, status int) {
+	key := "transport"
+	if status != 0 {
+		key = strconv.Itoa(status)
+	}
+	t.op(op).errs[key]++
+}
+
+// add merges u into t.
+func (t *tallies) add(u tallies) {
+	for _, name := range u.order {
+		o := t.op(name)
+		o.lat = append(o.lat, u.ops[name].lat...)
+		for k, n := range u.ops[name].errs {
+			o.errs[k] += n
+		}
+	}
+}
+
+func opStat(name string, lat []time.Duration, errs map[string]int, elapsed time.Duration) OpStat {
+	st := OpStat{Name: name, Count: len(lat), PerSecond: float64(len(lat)) / elapsed.Seconds()}
+	for _, n := range errs {
+		st.Errors += n
+	}
+	if st.Errors > 0 {
+		st.ErrorsByStatus = maps.Clone(errs)
+	}
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		q := func(p float64) float64 { return ms(lat[int(p*float64(len(lat)-1))]) }
+		st.P50ms, st.P90ms, st.P99ms, st.Maxms = q(0.50), q(0.90), q(0.99), ms(lat[len(lat)-1])
+	}
+	return st
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func summarize(o options, res []tallies, elapsed time.Duration) Report {
+	var all tallies
+	for _, r := range res {
+		all.add(r)
+	}
+	rep := Report{Scenario: o.scenario, Target: o.target(), Clients: o.clients, Seconds: elapsed.Seconds(), TargetRate: o.rate}
+	for _, name := range all.order {
+		st := opStat(name, all.ops[name].lat, all.ops[name].errs, elapsed)
+		rep.TotalPerSecond += st.PerSecond
+		rep.Errors += st.Errors
+		rep.Ops = append(rep.Ops, st)
+	}
+	return rep
+}
+
+// print writes rep as a table for people.
+func (rep Report) print(w io.Writer) {
+	fmt.Fprintf(w, "%s → %s: %d clients, %.1fs", rep.Scenario, rep.Target, rep.Clients, rep.Seconds)
+	if rep.TargetRate > 0 {
+		fmt.Fprintf(w, ", target %.0f/s", rep.TargetRate)
+	}
+	if rep.BodyBytes > 0 {
+		fmt.Fprintf(w, ", body %d bytes", rep.BodyBytes)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%-9s %8s %9s %9s %9s %9s %9s %7s  %s\n", "op", "count", "ops/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "by status")
+	for _, op := range rep.Ops {
+		var by []string
+		for _, k := range slices.Sorted(maps.Keys(op.ErrorsByStatus)) {
+			by = append(by, fmt.Sprintf("%s×%d", k, op.ErrorsByStatus[k]))
+		}
+		fmt.Fprintf(w, "%-9s %8d %9.1f %9.2f %9.2f %9.2f %9.2f %7d  %s\n",
+			op.Name, op.Count, op.PerSecond, op.P50ms, op.P90ms, op.P99ms, op.Maxms, op.Errors, strings.Join(by, " "))
+	}
+	if rep.IdleRSSMiB > 0 {
+		fmt.Fprintf(w, "idle VmRSS: median %.1f MiB, max %.1f MiB\n", rep.IdleRSSMiB, rep.IdleRSSMaxMiB)
+	}
+	if rep.TotalPerSecond > 0 {
+		fmt.Fprintf(w, "requests/s (all ops): %.1f\n", rep.TotalPerSecond)
+	}
+}
