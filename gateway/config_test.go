@@ -36,7 +36,7 @@ func TestConfigFromEnv_Defaults(t *testing.T) {
 	if c, err = ConfigFromEnv(envOf(nil)); err != nil || c.SecretsPath != "./secrets" {
 		t.Errorf("without SECRETS_MNT_PATH: secrets %q, err %v; want ./secrets", c.SecretsPath, err)
 	}
-	g := New(Config{}, Deps{}).(*gateway)
+	g := New(Config{}, Deps{})
 	if g.publish.base != "http://publish-container:8003/" || g.metadata.base != "http://metadata-container:8002/" {
 		t.Errorf("New with the zero Config: publish %s, metadata %s", g.publish.base, g.metadata.base)
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"approvald/approval"
@@ -82,6 +83,9 @@ type Deps struct {
 	// upstream ("metadata" or "publish"), the status it answered (0 when
 	// none), whether the route's deadline passed, and how long it took.
 	ObserveUpstream func(upstream string, status int, timedOut bool, d time.Duration)
+	// Traced makes each upstream call a client span that sends its
+	// traceparent (set it when tracing is configured).
+	Traced bool
 }
 
 // ApprovalStep is the optional approval step (APPROVALD_GATEWAY_APPROVAL=
@@ -115,8 +119,8 @@ func NotApproved(run Run, requestID string, status approval.Status) *approval.Er
 }
 
 // Recorder keeps one record per gateway call. Record is called after the
-// answer is written and flushed to the client, on the request's goroutine, with a context that is
-// not cancelled when the client goes; it should be quick.
+// answer is written, on a goroutine of its own (see Gateway.Drain), with a
+// context that is not cancelled when the client goes.
 type Recorder interface {
 	Record(ctx context.Context, c Call)
 }
@@ -137,8 +141,9 @@ type Call struct {
 // Mount routes the gateway's prefix on mux to h, the handler New returns.
 func Mount(mux *http.ServeMux, h http.Handler) { mux.Handle(Prefix, h) }
 
-// gateway is the handler New returns.
-type gateway struct {
+// Gateway is the handler of the gateway's routes. Its zero value is not
+// usable; use New.
+type Gateway struct {
 	cfg      Config
 	deps     Deps
 	log      *slog.Logger
@@ -147,7 +152,16 @@ type gateway struct {
 	metadata *upstream
 	publish  *upstream
 	routes   map[string]route
+
+	// recordSlots bounds the records being written: a call whose record
+	// finds no slot waits for one (the call log's back-pressure).
+	recordSlots chan struct{}
+	recording   sync.WaitGroup
 }
+
+// maxPendingRecords is how many answered calls may wait for their record
+// to be written before the next call's handler waits too.
+const maxPendingRecords = 4096
 
 // route is one of the three routes: its upstream timeout and handler.
 type route struct {
@@ -171,7 +185,7 @@ func internal(err error) *failure {
 // Prefix: the three routes, 404 for other paths and 405 for other methods.
 // Empty fields of cfg take their defaults; an invalid cfg is logged (use
 // ConfigFromEnv to have it refused).
-func New(cfg Config, d Deps) http.Handler {
+func New(cfg Config, d Deps) *Gateway {
 	cfg = cfg.withDefaults()
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
@@ -182,12 +196,13 @@ func New(cfg Config, d Deps) http.Handler {
 	if err := cfg.validate(); err != nil {
 		d.Logger.Error("gateway: invalid configuration", "err", err)
 	}
-	g := &gateway{
-		cfg:     cfg,
-		deps:    d,
-		log:     d.Logger,
-		keyHash: sha256.Sum256([]byte(cfg.APIKey)),
-		gated:   cfg.Approval == ApprovalPublish || d.Approval != nil,
+	g := &Gateway{
+		recordSlots: make(chan struct{}, maxPendingRecords),
+		cfg:         cfg,
+		deps:        d,
+		log:         d.Logger,
+		keyHash:     sha256.Sum256([]byte(cfg.APIKey)),
+		gated:       cfg.Approval == ApprovalPublish || d.Approval != nil,
 	}
 	if g.gated && d.Approval == nil {
 		d.Logger.Error("gateway: APPROVALD_GATEWAY_APPROVAL=publish but no approval step is wired; every publish will be refused")
@@ -196,7 +211,7 @@ func New(cfg Config, d Deps) http.Handler {
 		if d.Client != nil {
 			return d.Client
 		}
-		return newClient()
+		return newClient(d.Traced)
 	}
 	g.metadata = &upstream{name: "metadata", base: baseURL(cfg.MetadataHost, cfg.MetadataPort), key: string(cfg.MetadataKey), client: client(), observe: d.ObserveUpstream}
 	g.publish = &upstream{name: "publish", base: baseURL(cfg.PublishHost, cfg.PublishPort), key: string(cfg.PublishKey), client: client(), observe: d.ObserveUpstream}
@@ -209,7 +224,7 @@ func New(cfg Config, d Deps) http.Handler {
 }
 
 // ServeHTTP answers one call, then logs and records it.
-func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	c := Call{At: start}
 	payload, f := g.serveSafely(w, r, &c)
@@ -227,17 +242,44 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.Detail = f.detail
 	}
 	c.Duration = time.Since(start)
-	// The answer carries its Content-Length: flushing it now sends it
-	// whole, so the client does not wait for the log line and the record.
-	_ = http.NewResponseController(w).Flush()
 	g.logCall(r.Context(), c, f)
-	if g.deps.Recorder != nil {
-		g.deps.Recorder.Record(context.WithoutCancel(r.Context()), c)
+	g.record(r.Context(), c)
+}
+
+// record hands c to the Recorder in the background, so that neither the
+// client nor the next request on its connection waits for the call log's
+// commit (it was a third of the gateway's CPU time per call, and kept the
+// connection's next request unread until it committed). At most
+// maxPendingRecords records are in flight; Drain waits for them.
+func (g *Gateway) record(ctx context.Context, c Call) {
+	if g.deps.Recorder == nil {
+		return
+	}
+	g.recordSlots <- struct{}{}
+	g.recording.Add(1)
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		defer func() { <-g.recordSlots; g.recording.Done() }()
+		g.deps.Recorder.Record(ctx, c)
+	}()
+}
+
+// Drain waits until the record of every call answered so far is written,
+// or ctx ends (then it returns ctx's error). Call it after the HTTP server
+// has shut down, so that no call is left out of the log.
+func (g *Gateway) Drain(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { g.recording.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
 // serveSafely runs serve, turning a panic into a 500.
-func (g *gateway) serveSafely(w http.ResponseWriter, r *http.Request, c *Call) (payload json.RawMessage, f *failure) {
+func (g *Gateway) serveSafely(w http.ResponseWriter, r *http.Request, c *Call) (payload json.RawMessage, f *failure) {
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -250,7 +292,7 @@ func (g *gateway) serveSafely(w http.ResponseWriter, r *http.Request, c *Call) (
 }
 
 // serve routes, authenticates and checks the call, then runs its route.
-func (g *gateway) serve(w http.ResponseWriter, r *http.Request, c *Call) (json.RawMessage, *failure) {
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, c *Call) (json.RawMessage, *failure) {
 	rt, ok := g.routes[r.URL.Path]
 	if !ok {
 		return nil, &failure{status: http.StatusNotFound, detail: "Url: " + fullURL(r) + ". Error: Not Found"}
@@ -282,7 +324,7 @@ func (g *gateway) serve(w http.ResponseWriter, r *http.Request, c *Call) (json.R
 }
 
 // authenticate returns the caller presenting the x-api-key header.
-func (g *gateway) authenticate(r *http.Request) (approval.Principal, *failure) {
+func (g *Gateway) authenticate(r *http.Request) (approval.Principal, *failure) {
 	forbidden := &failure{status: http.StatusForbidden, detail: detailForbidden}
 	key := r.Header.Get("x-api-key")
 	if key == "" {
@@ -311,7 +353,7 @@ func (g *gateway) authenticate(r *http.Request) (approval.Principal, *failure) {
 // validate asks both services, concurrently, and returns the Metadata
 // service's payload. A failure of either is the route's; when both fail,
 // the Publish service's is reported, as the original asked it first.
-func (g *gateway) validate(ctx context.Context, _ approval.Principal, _ Run, body []byte, c *Call) (json.RawMessage, *failure) {
+func (g *Gateway) validate(ctx context.Context, _ approval.Principal, _ Run, body []byte, c *Call) (json.RawMessage, *failure) {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.ValidateTimeout)
 	defer cancel()
 	type result struct {
@@ -339,7 +381,7 @@ func (g *gateway) validate(ctx context.Context, _ approval.Principal, _ Run, bod
 
 // pack forwards a package, holding the run's lock, and opens the run's
 // approval request when there is an approval step.
-func (g *gateway) pack(ctx context.Context, p approval.Principal, run Run, body []byte, c *Call) (json.RawMessage, *failure) {
+func (g *Gateway) pack(ctx context.Context, p approval.Principal, run Run, body []byte, c *Call) (json.RawMessage, *failure) {
 	unlock, f := g.lock(ctx, run)
 	if f != nil {
 		return nil, f
@@ -362,7 +404,7 @@ func (g *gateway) pack(ctx context.Context, p approval.Principal, run Run, body 
 
 // publishRun forwards a publish, holding the run's lock, once the approval
 // step (if any) allows it, and records what was published.
-func (g *gateway) publishRun(ctx context.Context, p approval.Principal, run Run, body []byte, c *Call) (json.RawMessage, *failure) {
+func (g *Gateway) publishRun(ctx context.Context, p approval.Principal, run Run, body []byte, c *Call) (json.RawMessage, *failure) {
 	unlock, f := g.lock(ctx, run)
 	if f != nil {
 		return nil, f
@@ -387,7 +429,7 @@ func (g *gateway) publishRun(ctx context.Context, p approval.Principal, run Run,
 }
 
 // mayPublish asks the approval step whether run may be published.
-func (g *gateway) mayPublish(ctx context.Context, p approval.Principal, run Run) *failure {
+func (g *Gateway) mayPublish(ctx context.Context, p approval.Principal, run Run) *failure {
 	if g.deps.Approval == nil {
 		return internal(errors.New("APPROVALD_GATEWAY_APPROVAL=publish but no approval step is wired"))
 	}
@@ -407,7 +449,7 @@ func (g *gateway) mayPublish(ctx context.Context, p approval.Principal, run Run)
 
 // forward sends body to the Publish service's path within the route's
 // timeout and notes the upstream's status in c.
-func (g *gateway) forward(ctx context.Context, path string, body []byte, c *Call) (reply, *failure) {
+func (g *Gateway) forward(ctx context.Context, path string, body []byte, c *Call) (reply, *failure) {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
 	defer cancel()
 	rep, f := g.publish.post(ctx, path, body)
@@ -416,7 +458,7 @@ func (g *gateway) forward(ctx context.Context, path string, body []byte, c *Call
 }
 
 // lock takes the run's lock: 409 when it is held, 500 when the Locker fails.
-func (g *gateway) lock(ctx context.Context, run Run) (func(), *failure) {
+func (g *Gateway) lock(ctx context.Context, run Run) (func(), *failure) {
 	unlock, ok, err := g.deps.Locker.TryLock(ctx, run)
 	switch {
 	case err != nil:
@@ -435,7 +477,7 @@ func hookContext(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // logCall writes the call's log line; a 5xx cause at error level.
-func (g *gateway) logCall(ctx context.Context, c Call, f *failure) {
+func (g *Gateway) logCall(ctx context.Context, c Call, f *failure) {
 	level := slog.LevelInfo
 	attrs := []slog.Attr{
 		slog.String("route", c.Route), slog.String("caller", c.Caller),

@@ -33,19 +33,22 @@ type upstream struct {
 // room for many concurrent callers, no redirects followed (the upstream's
 // 3xx is passed on, as the original did), no overall timeout (each call
 // has its route's deadline).
-func newClient() *http.Client {
+func newClient(traced bool) *http.Client {
 	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	var rt http.RoundTripper = &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   128,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	if traced {
+		// Each call is a client span, and the upstream gets its traceparent.
+		rt = otelhttp.NewTransport(rt)
+	}
 	return &http.Client{
-		// Traced: each call is a client span, and the upstream gets its
-		// traceparent when tracing is configured.
-		Transport: otelhttp.NewTransport(&http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           dialer.DialContext,
-			MaxIdleConns:          256,
-			MaxIdleConnsPerHost:   128,
-			IdleConnTimeout:       90 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		}),
+		Transport:     rt,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 
 	"approvald/approval"
 	"approvald/auth"
@@ -17,7 +16,7 @@ import (
 // service's variables, see gateway.ConfigFromEnv, plus
 // APPROVALD_GATEWAY_POLICY and APPROVALD_GATEWAY_SERVICE_RULE for the
 // approval step).
-func newGateway(getenv func(string) string, eng *engine.Engine, keys *auth.Keys, store approval.Store, log *slog.Logger, meters *metrics.Metrics) (http.Handler, error) {
+func newGateway(getenv func(string) string, eng *engine.Engine, keys *auth.Keys, store approval.Store, log *slog.Logger, meters *metrics.Metrics, traced bool) (*gateway.Gateway, error) {
 	cfg, err := gateway.ConfigFromEnv(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -35,6 +34,7 @@ func newGateway(getenv func(string) string, eng *engine.Engine, keys *auth.Keys,
 		Recorder:        &gateway.StoreRecorder{Store: store, Logger: log},
 		Logger:          log.With("component", "gateway"),
 		ObserveUpstream: meters.Upstream,
+		Traced:          traced,
 	}
 	// On PostgreSQL one run is locked across every instance.
 	if l, ok := store.(interface {

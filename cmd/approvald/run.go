@@ -110,7 +110,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	hub := delivery.NewHub(store, waker.Listen(), 500*time.Millisecond, log)
 	dispatcher := delivery.NewDispatcher(store, delivery.Config{
 		Workers: cfg.Workers, PerRule: cfg.PerRule, Lease: cfg.DeliveryLease, Wake: waker.Listen(), Logger: log,
-		Client:  delivery.NewHTTPClient(cfg.AllowPrivate),
+		Client:  webhookClient(cfg.AllowPrivate, tracing),
 		Settled: eng.Settled,
 		Observe: meters.DeliveryAttempt,
 	})
@@ -138,7 +138,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Tokens: tokens, Limits: cfg.Limits, CORSOrigins: cfg.CORSOrigins, Metrics: apiMetrics, Gatherer: registry,
 	}))
 	legacy.Mount(handler, legacy.New(legacy.Deps{Engine: eng, Keys: keys, Logger: log}))
-	gw, err := newGateway(getenv, eng, keys, store, log, meters)
+	gw, err := newGateway(getenv, eng, keys, store, log, meters, tracing)
 	if err != nil {
 		return err
 	}
@@ -192,6 +192,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = srv.Shutdown(sctx)
 		cancel()
 	}
+	// Calls answered before the shutdown still get their record.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	if derr := gw.Drain(dctx); derr != nil {
+		log.Warn("some gateway calls were not recorded before the shutdown", "err", derr)
+	}
+	cancel()
 	stopBG()
 	wg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
@@ -209,6 +215,15 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 		return slog.New(traceHandler{slog.NewTextHandler(w, opts)})
 	}
 	return slog.New(traceHandler{slog.NewJSONHandler(w, opts)})
+}
+
+// webhookClient is the dispatcher's HTTP client, traced when tracing is on.
+func webhookClient(allowPrivate, traced bool) *http.Client {
+	c := delivery.NewHTTPClient(allowPrivate)
+	if traced {
+		c = delivery.Traced(c)
+	}
+	return c
 }
 
 // isTerminal reports whether w is a terminal (a character device).
