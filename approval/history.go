@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -198,4 +199,103 @@ func VerifyChain(entries []HistoryEntry) error {
 		prev = e.Hash
 	}
 	return nil
+}
+
+// HistoryRecord is a history entry as stored, with its place in the history
+// of every request. It encodes to JSON exactly as its HistoryEntry does.
+type HistoryRecord struct {
+	// ID is assigned by the store: it is above the ID of every entry stored
+	// before, and never reused. It is not part of the entry's hash.
+	ID int64 `json:"-"`
+	HistoryEntry
+}
+
+// HistoryChain is one request's history as stored, for verification: what
+// the request records about its latest change — its version and the hash of
+// its latest entry (HistoryHead) — and its entries in order.
+type HistoryChain struct {
+	RequestID string
+	Version   int64
+	Head      string
+	Entries   []HistoryEntry
+}
+
+// Verify checks that c is the whole, unaltered history of its request:
+// every entry belongs to the request and the entries verify as a chain
+// (see VerifyChain), and the chain ends at the request's version with the
+// hash the request holds as its head — so that deleting the newest entries,
+// which leaves a shorter chain that verifies by itself, is caught too. It
+// returns an error saying what fails first.
+func (c HistoryChain) Verify() error {
+	if len(c.Entries) == 0 {
+		return errors.New("the request has no history entries")
+	}
+	if id := c.Entries[0].RequestID; id != c.RequestID {
+		return fmt.Errorf("entry 1: belongs to request %s, not %s", id, c.RequestID)
+	}
+	if err := VerifyChain(c.Entries); err != nil {
+		return err
+	}
+	last := c.Entries[len(c.Entries)-1]
+	switch {
+	case last.Seq != c.Version:
+		return fmt.Errorf("the history ends at entry %d but the request is at version %d: entries are missing", last.Seq, c.Version)
+	case last.Hash != c.Head:
+		return fmt.Errorf("the hash of entry %d, the last, is not the request's history head", last.Seq)
+	}
+	return nil
+}
+
+// MaxVerifyFailures is the most failures a Verification lists; it counts
+// every one in FailuresTotal.
+const MaxVerifyFailures = 100
+
+// Verification is the result of checking the history chains of requests.
+// Its zero value has checked nothing and found nothing wrong; Add counts
+// each chain in.
+type Verification struct {
+	Requests int64 `json:"requests"`
+	Entries  int64 `json:"entries"`
+	// Failures are the first MaxVerifyFailures requests whose chain does not
+	// verify, in the order they were added.
+	Failures      []ChainFailure `json:"failures"`
+	FailuresTotal int64          `json:"failures_total"`
+}
+
+// ChainFailure is a request whose history does not verify, and why.
+type ChainFailure struct {
+	RequestID string `json:"request_id"`
+	Error     string `json:"error"`
+}
+
+// Verified reports whether every chain added verifies.
+func (v *Verification) Verified() bool { return v.FailuresTotal == 0 }
+
+// Add verifies c (see HistoryChain.Verify) and counts it, and its failure
+// if it fails, in v.
+func (v *Verification) Add(c HistoryChain) {
+	v.Requests++
+	v.Entries += int64(len(c.Entries))
+	if err := c.Verify(); err != nil {
+		v.FailuresTotal++
+		if len(v.Failures) < MaxVerifyFailures {
+			v.Failures = append(v.Failures, ChainFailure{RequestID: c.RequestID, Error: err.Error()})
+		}
+	}
+}
+
+// MarshalJSON encodes v with its verdict, "verified", first, and an empty
+// list of failures as [] rather than null.
+func (v Verification) MarshalJSON() ([]byte, error) {
+	type plain Verification
+	failures := v.Failures
+	if failures == nil {
+		failures = []ChainFailure{}
+	}
+	p := plain(v)
+	p.Failures = failures
+	return json.Marshal(struct {
+		Verified bool `json:"verified"`
+		plain
+	}{v.Verified(), p})
 }

@@ -34,6 +34,19 @@ type Store interface {
 	ListByDeadline(ctx context.Context, statuses []Status, offset, limit int) ([]*Request, error)
 	// History returns the history entries of one request in order.
 	History(ctx context.Context, id string) ([]HistoryEntry, error)
+	// ListHistory returns up to f.Limit history entries of any request
+	// matching f, in the order they were stored (ascending ID), with IDs
+	// above f.After. Where transactions commit concurrently (PostgreSQL), an
+	// entry may become visible after one with a higher ID, so a reader
+	// walking forward may pass it; see the store's documentation.
+	ListHistory(ctx context.Context, f HistoryFilter) ([]HistoryRecord, error)
+	// HistoryChains returns the history chains of up to f.Limit requests
+	// with ids above f.After (only f.RequestID's, when set), by id: each
+	// request's version and history head with every entry of its history
+	// in order, all read at one point in time, so that a change committing
+	// meanwhile cannot make an intact chain look broken. A request without
+	// entries has a chain without entries.
+	HistoryChains(ctx context.Context, f ChainFilter) ([]HistoryChain, error)
 	// Overdue returns the ids of up to limit pending requests whose deadline
 	// is at or before now.
 	Overdue(ctx context.Context, now time.Time, limit int) ([]string, error)
@@ -188,6 +201,25 @@ type Filter struct {
 	Subject     string
 	Before      string // keyset cursor: only ids less than this canonical id (ids are time-ordered)
 	Limit       int
+}
+
+// HistoryFilter selects history entries of every request for a list,
+// oldest (lowest ID) first. The filters combine with AND.
+type HistoryFilter struct {
+	Actor     string    // only entries made by this principal, when set
+	Action    Action    // only entries of this action, when set
+	RequestID string    // only entries of this request (a canonical id), when set
+	Since     time.Time // only entries at or after this time, when not zero
+	Until     time.Time // only entries before this time, when not zero
+	After     int64     // keyset cursor: only entries with IDs above this
+	Limit     int
+}
+
+// ChainFilter selects requests for HistoryChains, by id.
+type ChainFilter struct {
+	After     string // keyset cursor: only requests with ids above this canonical id, when set
+	RequestID string // only this request (a canonical id), when set
+	Limit     int
 }
 
 // InboxQuery selects a reviewer's inbox.

@@ -29,6 +29,17 @@ const (
 	ActionOutcome        Action = "outcome"
 )
 
+// Actions returns every action, in the order of the constants above.
+func Actions() []Action {
+	return []Action{
+		ActionCreate, ActionEdit, ActionComment, ActionReview, ActionApprove, ActionReject, ActionCancel,
+		ActionExpire, ActionDelivered, ActionDeliveryFailed, ActionRedeliver, ActionRemind, ActionOutcome,
+	}
+}
+
+// ValidAction reports whether a is a known action.
+func ValidAction(a Action) bool { return slices.Contains(Actions(), a) }
+
 // objectFields are the fields that make up what is being approved; together
 // with comment they are what a PATCH may name.
 var objectFields = []string{"title", "description", "payload", "deadline", "service_rule", "policy", "remind_after"}

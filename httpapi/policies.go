@@ -1,9 +1,7 @@
 package httpapi
 
 import (
-	"encoding/base64"
 	"net/http"
-	"strconv"
 
 	"approvald/approval"
 )
@@ -102,13 +100,7 @@ func (s *server) gatewayCalls(w http.ResponseWriter, r *http.Request, _ approval
 	q := r.URL.Query()
 	var v approval.Validation
 	f := approval.GatewayCallFilter{ProjectName: q.Get("project_name"), StartTime: q.Get("project_start_time"), Limit: parseLimit(&v, q.Get("limit"))}
-	if c := q.Get("cursor"); c != "" {
-		n, err := strconv.ParseInt(parseCursor(&v, c), 10, 64)
-		if err != nil || n < 1 {
-			v.Add("cursor", "is not a cursor returned by this API")
-		}
-		f.Before = n
-	}
+	f.Before = parseNumberCursor(&v, q.Get("cursor"))
 	if err := v.Err(); err != nil {
 		return err
 	}
@@ -123,8 +115,7 @@ func (s *server) gatewayCalls(w http.ResponseWriter, r *http.Request, _ approval
 	}
 	if len(calls) == f.Limit {
 		page.Items = calls[:f.Limit-1]
-		c := base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(page.Items[len(page.Items)-1].ID, 10)))
-		page.NextCursor = &c
+		page.NextCursor = numberCursor(page.Items[len(page.Items)-1].ID)
 	}
 	writeJSON(w, http.StatusOK, page)
 	return nil

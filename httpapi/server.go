@@ -78,6 +78,8 @@ func (s *server) routes() []route {
 		{"POST", "/v1/approvals/{id}/reviews", approval.ScopeReview, false, s.reviewApproval},
 		{"POST", "/v1/approvals/{id}/cancel", approval.ScopeCreate, false, s.cancelApproval},
 		{"GET", "/v1/approvals/{id}/history", approval.ScopeRead, true, s.history},
+		{"GET", "/v1/history", approval.ScopeAdmin, true, s.listHistory},
+		{"GET", "/v1/history/verify", approval.ScopeAdmin, true, s.verifyHistory},
 		{"POST", "/v1/approvals/{id}/redeliver", approval.ScopeAdmin, false, s.redeliver},
 		{"GET", "/v1/events", approval.ScopeRead, true, s.events},
 		{"POST", "/v1/service-rules", approval.ScopeAdmin, false, s.createRule},

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	_ "modernc.org/sqlite" // the "sqlite" driver, for Exec
 )
 
 // AdminKey is the bootstrap admin key of every server started here
@@ -164,6 +167,21 @@ func (s *Server) Close() error {
 		return errors.New("the admin key appeared in approvald's log")
 	}
 	return nil
+}
+
+// Exec runs statement on the server's SQLite file directly, behind the
+// server's back, as someone with write access to the database could: tests
+// tamper with the history this way. It fails t if the statement fails.
+func (s *Server) Exec(t testing.TB, statement string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+s.DB+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(statement); err != nil {
+		t.Fatalf("%s: %v", statement, err)
+	}
 }
 
 // Log returns the end of the server's log.

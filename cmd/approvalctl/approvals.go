@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -629,103 +628,6 @@ func (a *app) commentCmd() *cobra.Command {
 	}
 	cmd.Flags().Int64Var(&ifMatch, "if-match", 0, "change only if the request is still at this version")
 	return cmd
-}
-
-func (a *app) historyCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "history ID",
-		Short: "Show every change of an approval request: who, what, when, and the hash chain",
-		Long: `Show every change of an approval request, oldest first: its sequence number,
-the action, the actor, the time, the fields it changed and its hash.
-"approvalctl history verify ID" checks the hash chain on this machine.`,
-		Args:              argsExactly("ID"),
-		ValidArgsFunction: a.completeApprovals,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			h, err := cl.History(a.ctx, args[0])
-			if err != nil {
-				return err
-			}
-			return a.emit(h.Raw(), func(t *table) {
-				t.header("SEQ", "ACTION", "ACTOR", "AT", "CHANGED", "HASH")
-				for _, e := range h.Items {
-					t.row(strconv.FormatInt(e.Seq, 10), e.Action, e.Actor, e.At.UTC().Format(time.RFC3339), changedFields(e.Changes), truncate(e.Hash, 13))
-				}
-			}, func() []string {
-				var hashes []string
-				for _, e := range h.Items {
-					hashes = append(hashes, e.Hash)
-				}
-				return hashes
-			})
-		},
-	}
-	verify := &cobra.Command{
-		Use:   "verify ID",
-		Short: "Check an approval request's history hash chain here, not trusting the server",
-		Long: `Read the request and its history and check the hash chain on this machine: every
-entry from the creation on, each hash over its contents and the previous hash,
-up to the request's current version. Exit status 0 when it verifies, 1 when not.`,
-		Args:              argsExactly("ID"),
-		ValidArgsFunction: a.completeApprovals,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			h, verr := cl.VerifyHistory(a.ctx, args[0])
-			if h == nil {
-				return verr
-			}
-			res := struct {
-				ID             string `json:"id"`
-				Entries        int    `json:"entries"`
-				Verified       bool   `json:"verified"`
-				Error          string `json:"error,omitempty"`
-				ServerVerified bool   `json:"server_verified"`
-				Head           string `json:"head"`
-			}{ID: args[0], Entries: len(h.Items), Verified: verr == nil, ServerVerified: h.Verified}
-			if verr != nil {
-				res.Error = verr.Error()
-			}
-			if len(h.Items) > 0 {
-				res.Head = h.Items[len(h.Items)-1].Hash
-			}
-			err = a.emitValue(res, func(t *table) {
-				t.header("ID", "ENTRIES", "VERIFIED", "HEAD")
-				t.row(res.ID, strconv.Itoa(res.Entries), strconv.FormatBool(res.Verified), res.Head)
-			}, func() []string { return []string{res.ID} })
-			if err != nil {
-				return err
-			}
-			if verr != nil {
-				return fmt.Errorf("the history of %s does not verify: %w", args[0], verr)
-			}
-			return nil
-		},
-	}
-	cmd.AddCommand(verify)
-	return cmd
-}
-
-// changedFields lists the fields a history entry changed.
-func changedFields(changes json.RawMessage) string {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(changes, &m) != nil {
-		return "?"
-	}
-	var keys []string
-	for k := range m {
-		keys = append(keys, k)
-	}
-	if len(keys) > 6 {
-		return fmt.Sprintf("%d fields", len(keys))
-	}
-	slices.Sort(keys)
-	return strings.Join(keys, ",")
 }
 
 func (a *app) redeliverCmd() *cobra.Command {

@@ -165,9 +165,9 @@ func TestCLI_EditCommentCancelAndHistoryVerify(t *testing.T) {
 		ServerVerified bool   `json:"server_verified"`
 		Head           string `json:"head"`
 	}
-	p.requester.okJSON(&v, "history", "verify", id)
+	p.requester.okJSON(&v, "history", "verify", "--local", id)
 	if v.Entries != 4 || !v.Verified || !v.ServerVerified || len(v.Head) != 64 {
-		t.Fatalf("verify %+v", v)
+		t.Fatalf("verify --local %+v", v)
 	}
 }
 

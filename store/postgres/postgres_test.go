@@ -44,6 +44,10 @@ func open(t *testing.T, url string) *Store {
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) approval.Store {
 		return open(t, pgtest.URL(t))
+	}, func(t *testing.T, s approval.Store, statement string) {
+		if _, err := s.(*Store).pool.Exec(t.Context(), statement); err != nil {
+			t.Fatalf("%s: %v", statement, err)
+		}
 	})
 }
 

@@ -15,8 +15,9 @@ import (
 // Run runs the conformance suite. Each subtest runs in parallel with the
 // others and calls open for a fresh, empty store of its own; open must fail
 // the test if it cannot make one, and close the store when the test ends
-// (with t.Cleanup).
-func Run(t *testing.T, open func(t *testing.T) approval.Store) {
+// (with t.Cleanup). exec alters a store's database behind its back, for the
+// cases that check that tampering shows.
+func Run(t *testing.T, open func(t *testing.T) approval.Store, exec Exec) {
 	tests := []struct {
 		name string
 		test func(t *testing.T, s approval.Store)
@@ -70,6 +71,9 @@ func Run(t *testing.T, open func(t *testing.T) approval.Store) {
 		{"GatewayCalls_RecordList", testGatewayCalls},
 		{"GatewayCalls_Batch", testGatewayCallBatch},
 		{"GatewayCalls_TextNormalized", testGatewayCallText},
+		{"ListHistory_OrderPagingFilters", testListHistory},
+		{"HistoryChains_EveryRequestInBatches", testHistoryChains},
+		{"HistoryChains_ShowTampering", func(t *testing.T, s approval.Store) { testTamperedHistory(t, s, exec) }},
 		{"CancelledContext_Fails", testCancelledContext},
 		{"Ping", testPing},
 	}
