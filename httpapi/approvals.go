@@ -245,15 +245,30 @@ func parseCursor(v *approval.Validation, c string) string {
 
 // writeRequests writes a page of requests and the cursor of the next.
 func writeRequests(w http.ResponseWriter, items []*approval.Request, next string) {
-	page := listPage[*approval.Request]{Items: items}
-	if page.Items == nil {
-		page.Items = []*approval.Request{}
+	// The page is put together from each request's own encoding: through
+	// json.Marshal, every request's JSON would be checked and compacted a
+	// second time, a quarter of a list's CPU.
+	buf := make([]byte, 0, 64+len(items)*2048)
+	buf = append(buf, `{"items":[`...)
+	for i, r := range items {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		b, err := r.MarshalJSON()
+		if err != nil {
+			writeUnencodable(w)
+			return
+		}
+		buf = append(buf, b...)
 	}
+	buf = append(buf, `],"next_cursor":`...)
 	if next != "" {
-		c := base64.RawURLEncoding.EncodeToString([]byte(next))
-		page.NextCursor = &c
+		buf = strconv.AppendQuote(buf, base64.RawURLEncoding.EncodeToString([]byte(next)))
+	} else {
+		buf = append(buf, "null"...)
 	}
-	writeJSON(w, http.StatusOK, page)
+	buf = append(buf, '}')
+	writeRaw(w, http.StatusOK, buf)
 }
 
 // patchable are the fields a PATCH body may hold; others get a pointer to

@@ -99,12 +99,18 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		w.Header().Set("Content-Type", "application/problem+json")
-		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = w.Write([]byte(`{"type":"/docs#problem-internal","title":"Internal Server Error","status":500,"detail":"internal error","code":"internal"}`))
+		writeUnencodable(w)
 		return
 	}
 	writeRaw(w, status, b)
+}
+
+// writeUnencodable answers 500 when an answer could not be encoded (which
+// only a bug can cause), with a problem written out by hand.
+func writeUnencodable(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(http.StatusInternalServerError)
+	_, _ = w.Write([]byte(`{"type":"/docs#problem-internal","title":"Internal Server Error","status":500,"detail":"internal error","code":"internal"}`))
 }
 
 // writeRaw writes already-encoded JSON.
