@@ -407,3 +407,58 @@ func testOutboxStats(t *testing.T, s approval.Store) {
 	finish(t, s, approval.DeliveryResult{Seq: c.Seq, Attempts: 1, Done: true}, deliveredOp(at(2*time.Minute)))
 	stats("after the delivery", approval.OutboxStats{})
 }
+
+// testFinishDeliveries: outcomes written together each take effect as
+// FinishDelivery's would; an outcome whose event is gone is reported and
+// skipped; a Fn that fails records none of the batch.
+func testFinishDeliveries(t *testing.T, s approval.Store) {
+	createRule(t, s, newRule("r1"))
+	r1, rec1 := decided(t, s)
+	r2, rec2 := decided(t, s)
+	pending := func(id string) *approval.Delivery {
+		t.Helper()
+		d, err := s.PendingDelivery(t.Context(), id)
+		if err != nil {
+			t.Fatalf("PendingDelivery: %v", err)
+		}
+		return d
+	}
+
+	// A failing Fn: nothing of the batch is written.
+	boom := errors.New("boom")
+	err := s.FinishDeliveries(t.Context(), []*approval.Finish{
+		{Result: approval.DeliveryResult{Seq: rec2.Seq, Attempts: 1, NextAttempt: at(5 * time.Minute), LastError: "HTTP 503"}},
+		{Result: approval.DeliveryResult{Seq: rec1.Seq, Attempts: 1, Done: true}, Fn: func(*approval.Request) (approval.Change, error) { return approval.Change{}, boom }},
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("FinishDeliveries with a failing Fn = %v, want it", err)
+	}
+	if d := pending(r2.ID); d == nil || d.Attempts != 0 {
+		t.Errorf("after a failed batch, r2's delivery is %+v, want untouched", d)
+	}
+
+	fs := []*approval.Finish{
+		{Result: approval.DeliveryResult{Seq: rec1.Seq, Attempts: 1, Done: true}, Fn: deliveredOp(at(2 * time.Minute))},
+		{Result: approval.DeliveryResult{Seq: rec2.Seq, Attempts: 1, NextAttempt: at(5 * time.Minute), LastError: "HTTP 503"}},
+		{Result: approval.DeliveryResult{Seq: rec2.Seq + 1000, Attempts: 1, Done: true}},
+	}
+	if err := s.FinishDeliveries(t.Context(), fs); err != nil {
+		t.Fatalf("FinishDeliveries: %v", err)
+	}
+	if fs[0].Err != nil || fs[0].Request == nil || fs[0].Request.Status != approval.StatusApproved {
+		t.Errorf("delivered outcome: request %+v, err %v; want approved", fs[0].Request, fs[0].Err)
+	}
+	if got := get(t, s, r1.ID); got.Status != approval.StatusApproved {
+		t.Errorf("r1 reads back %v, want approved", got.Status)
+	}
+	next := at(5 * time.Minute)
+	if d := pending(r2.ID); fs[1].Err != nil || fs[1].Request != nil || !reflect.DeepEqual(d, &approval.Delivery{Attempts: 1, LastError: "HTTP 503", NextAttempt: &next}) {
+		t.Errorf("retry outcome: request %+v err %v, delivery %+v", fs[1].Request, fs[1].Err, d)
+	}
+	if approval.KindOf(fs[2].Err) != approval.KindNotFound {
+		t.Errorf("outcome of a missing event: err %v, want not found", fs[2].Err)
+	}
+	if err := s.FinishDeliveries(t.Context(), nil); err != nil {
+		t.Errorf("FinishDeliveries(nil) = %v", err)
+	}
+}
