@@ -155,12 +155,6 @@ type Store interface {
 	// nil, applies fn to the delivery's request exactly as UpdateApproval
 	// does — all in one transaction. It returns the request when fn ran.
 	FinishDelivery(ctx context.Context, res DeliveryResult, fn func(*Request) (Change, error)) (*Request, error)
-	// FinishDeliveries records several outcomes in one transaction, each as
-	// FinishDelivery would, and sets each Finish's Request (when its Fn
-	// ran) or Err (NotFound when its outbox event is gone; that one alone
-	// is skipped). It returns an error, and records nothing, when the
-	// transaction fails or any Fn returns an error.
-	FinishDeliveries(ctx context.Context, fs []*Finish) error
 	// PendingDelivery returns the state of the request's unfinished webhook
 	// delivery — attempts so far, the last error, when the next attempt is
 	// due (while an attempt is in flight: when its lease ends) — or nil
@@ -260,16 +254,6 @@ type DeliveryResult struct {
 	Done        bool      // finished: delivered, or given up
 	NextAttempt time.Time // when not Done: when to try again
 	LastError   string    // "" after a success
-}
-
-// Finish is one delivery outcome for Store.FinishDeliveries: the result
-// and the change to make to the request (nil for none); the store sets
-// Request and Err.
-type Finish struct {
-	Result  DeliveryResult
-	Fn      func(*Request) (Change, error)
-	Request *Request
-	Err     error
 }
 
 // OutboxRecord is an event as stored in the outbox.

@@ -69,20 +69,7 @@ type Dispatcher struct {
 	total    int
 	freed    chan struct{}
 	wg       sync.WaitGroup
-	// finishes carries outcomes to Run's finisher, which writes those that
-	// wait together in one transaction; nil outside Run.
-	finishes chan *finishing
 }
-
-// finishing is one outcome waiting for the finisher; done is closed once
-// it is written (or failed).
-type finishing struct {
-	approval.Finish
-	done chan struct{}
-}
-
-// maxFinishBatch bounds the outcomes written in one transaction.
-const maxFinishBatch = 128
 
 // NewDispatcher returns a dispatcher on store s.
 func NewDispatcher(s approval.Store, cfg Config) *Dispatcher {
@@ -155,14 +142,7 @@ func Backoff(n int) time.Duration {
 
 // Run delivers until ctx ends, then waits for deliveries in flight.
 func (d *Dispatcher) Run(ctx context.Context) {
-	d.finishes = make(chan *finishing)
-	finished := make(chan struct{})
-	go func() { d.finishLoop(context.WithoutCancel(ctx)); close(finished) }()
-	defer func() {
-		d.wg.Wait()
-		close(d.finishes)
-		<-finished
-	}()
+	defer d.wg.Wait()
 	tick := time.NewTicker(d.cfg.Poll)
 	defer tick.Stop()
 	for {
@@ -306,7 +286,7 @@ func (d *Dispatcher) deliver(ctx context.Context, c approval.Claim) {
 			return r.DeliveryFailed(attempts, out.reason, d.cfg.Now()), nil
 		}
 	}
-	r, err := d.finish(ctx, res, fn)
+	r, err := d.store.FinishDelivery(ctx, res, fn)
 	if err != nil {
 		// The claim's lease will run out and the delivery come due again.
 		log.Error("recording the delivery outcome failed", "err", err)
@@ -427,54 +407,3 @@ func buildRequest(ctx context.Context, rule *approval.ServiceRule, c approval.Cl
 // tracer makes a span per delivery attempt; without a configured
 // OpenTelemetry provider it does nothing.
 var tracer = otel.Tracer("approvald/delivery")
-
-// finish records one attempt's outcome. Under Run it goes through the
-// finisher, so that outcomes finishing together share one transaction (a
-// group commit: on SQLite's one writer, a transaction per outcome was half
-// the work of a decision); it returns once the outcome is written.
-func (d *Dispatcher) finish(ctx context.Context, res approval.DeliveryResult, fn func(*approval.Request) (approval.Change, error)) (*approval.Request, error) {
-	if d.finishes == nil {
-		return d.store.FinishDelivery(ctx, res, fn)
-	}
-	f := &finishing{Finish: approval.Finish{Result: res, Fn: fn}, done: make(chan struct{})}
-	d.finishes <- f
-	<-f.done
-	return f.Request, f.Err
-}
-
-// finishLoop writes the outcomes sent to d.finishes until it is closed:
-// each time, the first waiting and all that wait behind it, up to
-// maxFinishBatch, in one transaction. When that transaction fails, each
-// is written on its own, so one bad outcome cannot hold back the others.
-func (d *Dispatcher) finishLoop(ctx context.Context) {
-	for first := range d.finishes {
-		batch := []*finishing{first}
-	gather:
-		for len(batch) < maxFinishBatch {
-			select {
-			case f, ok := <-d.finishes:
-				if !ok {
-					break gather
-				}
-				batch = append(batch, f)
-			default:
-				break gather
-			}
-		}
-		fs := make([]*approval.Finish, len(batch))
-		for i, f := range batch {
-			fs[i] = &f.Finish
-		}
-		if err := d.store.FinishDeliveries(ctx, fs); err != nil {
-			if len(batch) > 1 {
-				d.cfg.Logger.Warn("writing delivery outcomes together failed; writing them one by one", "outcomes", len(batch), "err", err)
-			}
-			for _, f := range batch {
-				f.Request, f.Err = d.store.FinishDelivery(ctx, f.Result, f.Fn)
-			}
-		}
-		for _, f := range batch {
-			close(f.done)
-		}
-	}
-}

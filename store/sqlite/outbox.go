@@ -118,53 +118,37 @@ func (s *Store) claim(ctx context.Context, op, query string, args ...any) ([]app
 // KindNotFound *approval.Error for an unknown sequence number; and an
 // internal one when the database fails.
 func (s *Store) FinishDelivery(ctx context.Context, res approval.DeliveryResult, fn func(*approval.Request) (approval.Change, error)) (*approval.Request, error) {
-	f := &approval.Finish{Result: res, Fn: fn}
-	if err := s.FinishDeliveries(ctx, []*approval.Finish{f}); err != nil {
+	var done, next *time.Time
+	if res.Done {
+		done = new(approval.TruncateTime(time.Now()))
+	} else {
+		next = &res.NextAttempt
+	}
+	var out *approval.Request
+	err := s.change(ctx, "finish delivery", func(tx *sql.Tx) error {
+		var requestID string
+		err := tx.QueryRowContext(ctx, `
+			UPDATE outbox SET attempts = ?, last_error = NULLIF(?, ''),
+				webhook_done_at = COALESCE(webhook_done_at, ?),
+				next_attempt_at = COALESCE(?, next_attempt_at)
+			WHERE seq = ? RETURNING request_id`,
+			res.Attempts, res.LastError, nullMicros(done), nullMicros(next), res.Seq,
+		).Scan(&requestID)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return approval.NotFound("outbox event")
+		case err != nil:
+			return internal("finish delivery", err)
+		case fn == nil:
+			return nil
+		}
+		out, _, err = applyChange(ctx, tx, requestID, fn)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	return f.Request, f.Err
-}
-
-// FinishDeliveries records the outcomes fs in one transaction (see
-// approval.Store.FinishDeliveries). It returns an internal *approval.Error
-// when the database fails, or the error of a Fn; then nothing is recorded.
-func (s *Store) FinishDeliveries(ctx context.Context, fs []*approval.Finish) error {
-	if len(fs) == 0 {
-		return nil
-	}
-	now := approval.TruncateTime(time.Now())
-	return s.change(ctx, "finish delivery", func(tx *sql.Tx) error {
-		for _, f := range fs {
-			f.Request, f.Err = nil, nil
-			var done, next *time.Time
-			if f.Result.Done {
-				done = &now
-			} else {
-				next = &f.Result.NextAttempt
-			}
-			var requestID string
-			err := tx.QueryRowContext(ctx, `
-				UPDATE outbox SET attempts = ?, last_error = NULLIF(?, ''),
-					webhook_done_at = COALESCE(webhook_done_at, ?),
-					next_attempt_at = COALESCE(?, next_attempt_at)
-				WHERE seq = ? RETURNING request_id`,
-				f.Result.Attempts, f.Result.LastError, nullMicros(done), nullMicros(next), f.Result.Seq,
-			).Scan(&requestID)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-				f.Err = approval.NotFound("outbox event")
-				continue
-			case err != nil:
-				return internal("finish delivery", err)
-			case f.Fn == nil:
-				continue
-			}
-			if f.Request, _, err = applyChange(ctx, tx, requestID, f.Fn); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return out, nil
 }
 
 // MarkPublished records that the events with the sequence numbers seqs were

@@ -62,7 +62,6 @@ func Run(t *testing.T, open func(t *testing.T) approval.Store, exec Exec) {
 		{"Deliveries_ClaimLeaseRetryFinish", testDeliveries},
 		{"FinishDelivery_Failed", testDeliveryFailed},
 		{"OutboxStats", testOutboxStats},
-		{"FinishDeliveries_Together", testFinishDeliveries},
 		{"ClaimDeliveries_ConcurrentClaimEachOnce", testClaimDeliveriesConcurrent},
 		{"ClaimUnpublished_MarkPublished", testClaimUnpublished},
 		{"DeleteOutboxBefore", testDeleteOutboxBefore},
