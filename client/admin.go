@@ -35,33 +35,17 @@ type CreateServiceRuleRequest struct {
 
 // CreateServiceRule creates a service rule (admin).
 func (c *Client) CreateServiceRule(ctx context.Context, in CreateServiceRuleRequest, opts ...CallOption) (*ServiceRule, error) {
-	cl, err := jsonCall(http.MethodPost, "/v1/service-rules", in, opts)
-	if err != nil {
-		return nil, err
-	}
-	var out ServiceRule
-	if err := c.do(ctx, cl, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return sendJSON[ServiceRule](ctx, c, http.MethodPost, "/v1/service-rules", in, opts)
 }
 
 // ServiceRules lists the service rules (admin or audit).
 func (c *Client) ServiceRules(ctx context.Context, opts ...CallOption) ([]*ServiceRule, error) {
-	var out page[*ServiceRule]
-	if err := c.do(ctx, &call{method: http.MethodGet, path: "/v1/service-rules", opts: opts}, &out); err != nil {
-		return nil, err
-	}
-	return out.Items, nil
+	return list[*ServiceRule](ctx, c, "/v1/service-rules", opts)
 }
 
 // ServiceRule returns the service rule with the given name (admin or audit).
 func (c *Client) ServiceRule(ctx context.Context, name string, opts ...CallOption) (*ServiceRule, error) {
-	var out ServiceRule
-	if err := c.do(ctx, &call{method: http.MethodGet, path: rulePath(name), opts: opts}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return getJSON[ServiceRule](ctx, c, rulePath(name), opts)
 }
 
 // ServiceRulePatch is an edit of a service rule (a merge patch): nil fields
@@ -87,41 +71,24 @@ type ServiceRulePatch struct {
 
 // MarshalJSON encodes p as a merge patch.
 func (p ServiceRulePatch) MarshalJSON() ([]byte, error) {
-	m := map[string]any{}
-	for _, f := range p.Clear {
-		m[f] = nil
-	}
+	m := newPatchBody(p.Clear)
 	if p.RotateSecret {
 		m["secret"] = nil
 	}
-	put := func(k string, v any, ok bool) {
-		if ok {
-			m[k] = v
-		}
-	}
-	put("url", p.URL, p.URL != nil)
-	put("format", p.Format, p.Format != nil)
-	put("secret", p.Secret, p.Secret != nil)
-	put("api_key", p.APIKey, p.APIKey != nil)
-	put("timeout", p.Timeout, p.Timeout != nil)
-	put("max_attempts", p.MaxAttempts, p.MaxAttempts != nil)
-	put("headers", p.Headers, p.Headers != nil)
-	put("policy", p.Policy, p.Policy != nil)
+	m.put("url", p.URL, p.URL != nil)
+	m.put("format", p.Format, p.Format != nil)
+	m.put("secret", p.Secret, p.Secret != nil)
+	m.put("api_key", p.APIKey, p.APIKey != nil)
+	m.put("timeout", p.Timeout, p.Timeout != nil)
+	m.put("max_attempts", p.MaxAttempts, p.MaxAttempts != nil)
+	m.put("headers", p.Headers, p.Headers != nil)
+	m.put("policy", p.Policy, p.Policy != nil)
 	return json.Marshal(m)
 }
 
 // EditServiceRule changes a service rule (admin).
 func (c *Client) EditServiceRule(ctx context.Context, name string, p ServiceRulePatch, opts ...CallOption) (*ServiceRule, error) {
-	cl, err := jsonCall(http.MethodPatch, rulePath(name), p, opts)
-	if err != nil {
-		return nil, err
-	}
-	cl.ctype = "application/merge-patch+json"
-	var out ServiceRule
-	if err := c.do(ctx, cl, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return mergePatch[ServiceRule](ctx, c, rulePath(name), p, opts)
 }
 
 // DeleteServiceRule deletes a service rule (admin); it fails with 409 while
@@ -142,48 +109,24 @@ type PolicyRequest struct {
 
 // CreatePolicy stores a named policy (admin).
 func (c *Client) CreatePolicy(ctx context.Context, in PolicyRequest, opts ...CallOption) (*StoredPolicy, error) {
-	cl, err := jsonCall(http.MethodPost, "/v1/policies", in, opts)
-	if err != nil {
-		return nil, err
-	}
-	var out StoredPolicy
-	if err := c.do(ctx, cl, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return sendJSON[StoredPolicy](ctx, c, http.MethodPost, "/v1/policies", in, opts)
 }
 
 // Policies lists the stored policies.
 func (c *Client) Policies(ctx context.Context, opts ...CallOption) ([]*StoredPolicy, error) {
-	var out page[*StoredPolicy]
-	if err := c.do(ctx, &call{method: http.MethodGet, path: "/v1/policies", opts: opts}, &out); err != nil {
-		return nil, err
-	}
-	return out.Items, nil
+	return list[*StoredPolicy](ctx, c, "/v1/policies", opts)
 }
 
 // Policy returns the stored policy with the given name.
 func (c *Client) Policy(ctx context.Context, name string, opts ...CallOption) (*StoredPolicy, error) {
-	var out StoredPolicy
-	if err := c.do(ctx, &call{method: http.MethodGet, path: policyPath(name), opts: opts}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return getJSON[StoredPolicy](ctx, c, policyPath(name), opts)
 }
 
 // ReplacePolicy replaces a stored policy's description and rules (admin);
 // [IfMatch] makes it conditional on its version. Open requests keep the
 // copy they were made with.
 func (c *Client) ReplacePolicy(ctx context.Context, name string, in PolicyRequest, opts ...CallOption) (*StoredPolicy, error) {
-	cl, err := jsonCall(http.MethodPut, policyPath(name), in, opts)
-	if err != nil {
-		return nil, err
-	}
-	var out StoredPolicy
-	if err := c.do(ctx, cl, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return sendJSON[StoredPolicy](ctx, c, http.MethodPut, policyPath(name), in, opts)
 }
 
 // DeletePolicy deletes a stored policy (admin).
@@ -207,24 +150,12 @@ type CreateAPIKeyRequest struct {
 // CreateAPIKey creates an API key (admin). The secret is in the result's
 // Key, and only there: store it now.
 func (c *Client) CreateAPIKey(ctx context.Context, in CreateAPIKeyRequest, opts ...CallOption) (*APIKey, error) {
-	cl, err := jsonCall(http.MethodPost, "/v1/api-keys", in, opts)
-	if err != nil {
-		return nil, err
-	}
-	var out APIKey
-	if err := c.do(ctx, cl, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return sendJSON[APIKey](ctx, c, http.MethodPost, "/v1/api-keys", in, opts)
 }
 
 // APIKeys lists the API keys, never their secrets (admin or audit).
 func (c *Client) APIKeys(ctx context.Context, opts ...CallOption) ([]*APIKey, error) {
-	var out page[*APIKey]
-	if err := c.do(ctx, &call{method: http.MethodGet, path: "/v1/api-keys", opts: opts}, &out); err != nil {
-		return nil, err
-	}
-	return out.Items, nil
+	return list[*APIKey](ctx, c, "/v1/api-keys", opts)
 }
 
 // RevokeAPIKey revokes an API key (admin).
@@ -235,11 +166,7 @@ func (c *Client) RevokeAPIKey(ctx context.Context, id string, opts ...CallOption
 // RotateAPIKey gives a live key a new secret, returned in the result's Key;
 // the old secret stops working (admin).
 func (c *Client) RotateAPIKey(ctx context.Context, id string, opts ...CallOption) (*APIKey, error) {
-	var out APIKey
-	if err := c.do(ctx, &call{method: http.MethodPost, path: "/v1/api-keys/" + pathEscape(id) + "/rotate", opts: opts}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return fetch[APIKey](ctx, c, &call{method: http.MethodPost, path: "/v1/api-keys/" + pathEscape(id) + "/rotate", opts: opts})
 }
 
 // GatewayCallOptions filter the gateway's call log.
@@ -266,11 +193,7 @@ func (c *Client) GatewayCalls(ctx context.Context, o GatewayCallOptions, opts ..
 	if o.Cursor != "" {
 		q.Set("cursor", o.Cursor)
 	}
-	var out GatewayCallPage
-	if err := c.do(ctx, &call{method: http.MethodGet, path: "/v1/gateway/calls", query: q, opts: opts}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return fetch[GatewayCallPage](ctx, c, &call{method: http.MethodGet, path: "/v1/gateway/calls", query: q, opts: opts})
 }
 
 // Health returns nil when the server process answers (GET /healthz).

@@ -1,26 +1,19 @@
 package client_test
 
 import (
-	"fmt"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"approvald/client"
+	"approvald/client/clienttest"
 )
-
-var nameSeq atomic.Int64
-
-// uniqueName returns prefix with a suffix no other test on the shared
-// server uses.
-func uniqueName(prefix string) string { return fmt.Sprintf("%s-%d", prefix, nameSeq.Add(1)) }
 
 func TestServiceRules_CreateEditRotateDelete(t *testing.T) {
 	t.Parallel()
 	a, ctx := setup(t), testContext(t)
-	name := uniqueName("payments")
+	name := clienttest.UniqueName("payments")
 
 	rule, err := a.admin.CreateServiceRule(ctx, client.CreateServiceRuleRequest{Name: name, URL: "http://127.0.0.1:9/hook", Timeout: "5s"})
 	if err != nil {
@@ -67,7 +60,7 @@ func TestServiceRules_CreateEditRotateDelete(t *testing.T) {
 func TestPolicies_CreateReplaceIfMatchDelete(t *testing.T) {
 	t.Parallel()
 	a, ctx := setup(t), testContext(t)
-	name := uniqueName("two-owners")
+	name := clienttest.UniqueName("two-owners")
 	pol := client.Policy{Rules: []client.Rule{{Name: "owners", MinApprovals: 2, Groups: []string{"owners"}}}}
 
 	created, err := a.admin.CreatePolicy(ctx, client.PolicyRequest{Name: name, Description: "two owners", Policy: pol})
@@ -118,7 +111,7 @@ func TestAPIKeys_CreateRotateRevoke(t *testing.T) {
 	a, ctx := setup(t), testContext(t)
 	expires := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second)
 	key, err := a.admin.CreateAPIKey(ctx, client.CreateAPIKeyRequest{
-		Name: uniqueName("ci"), Scopes: []string{"approvals:read"}, Groups: []string{"release"}, ExpiresAt: &expires,
+		Name: clienttest.UniqueName("ci"), Scopes: []string{"approvals:read"}, Groups: []string{"release"}, ExpiresAt: &expires,
 	})
 	if err != nil {
 		t.Fatal(err)

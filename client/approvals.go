@@ -35,24 +35,12 @@ type CreateRequest struct {
 // [CaptureResponse] tells whether the answer was such a replay.
 func (c *Client) Create(ctx context.Context, in CreateRequest, opts ...CallOption) (*ApprovalRequest, error) {
 	opts = append([]CallOption{IdempotencyKey(newIdempotencyKey())}, opts...)
-	cl, err := jsonCall(http.MethodPost, "/v1/approvals", in, opts)
-	if err != nil {
-		return nil, err
-	}
-	var out ApprovalRequest
-	if err := c.do(ctx, cl, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return sendJSON[ApprovalRequest](ctx, c, http.MethodPost, "/v1/approvals", in, opts)
 }
 
 // Get returns the approval request with the given id.
 func (c *Client) Get(ctx context.Context, id string, opts ...CallOption) (*ApprovalRequest, error) {
-	var out ApprovalRequest
-	if err := c.do(ctx, &call{method: http.MethodGet, path: approvalPath(id), opts: opts}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return getJSON[ApprovalRequest](ctx, c, approvalPath(id), opts)
 }
 
 // MaxPollWait is the longest wait the server allows a long-poll.
@@ -64,11 +52,7 @@ const MaxPollWait = 50 * time.Second
 func (c *Client) Poll(ctx context.Context, id string, afterVersion int64, wait time.Duration, opts ...CallOption) (*ApprovalRequest, error) {
 	wait = min(max(wait, 0), MaxPollWait)
 	q := url.Values{"wait": {wait.String()}, "after_version": {strconv.FormatInt(afterVersion, 10)}}
-	var out ApprovalRequest
-	if err := c.do(ctx, &call{method: http.MethodGet, path: approvalPath(id), query: q, extra: wait, opts: opts}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return fetch[ApprovalRequest](ctx, c, &call{method: http.MethodGet, path: approvalPath(id), query: q, extra: wait, opts: opts})
 }
 
 // WaitOptions adjust [Client.WaitWith].
@@ -157,11 +141,7 @@ func (o ListOptions) query() url.Values {
 // List returns one page of approval requests, newest first (the inbox:
 // oldest first).
 func (c *Client) List(ctx context.Context, o ListOptions, opts ...CallOption) (*ApprovalPage, error) {
-	var out ApprovalPage
-	if err := c.do(ctx, &call{method: http.MethodGet, path: "/v1/approvals", query: o.query(), opts: opts}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return fetch[ApprovalPage](ctx, c, &call{method: http.MethodGet, path: "/v1/approvals", query: o.query(), opts: opts})
 }
 
 // ListAll walks every page of the list from o.Cursor on, yielding each
@@ -209,39 +189,22 @@ type ApprovalPatch struct {
 
 // MarshalJSON encodes p as a merge patch.
 func (p ApprovalPatch) MarshalJSON() ([]byte, error) {
-	m := map[string]any{}
-	for _, f := range p.Clear {
-		m[f] = nil
-	}
-	put := func(k string, v any, ok bool) {
-		if ok {
-			m[k] = v
-		}
-	}
-	put("title", p.Title, p.Title != nil)
-	put("description", p.Description, p.Description != nil)
-	put("payload", p.Payload, p.Payload != nil)
-	put("service_rule", p.ServiceRule, p.ServiceRule != nil)
-	put("deadline", p.Deadline, p.Deadline != nil)
-	put("policy", p.Policy, p.Policy != nil)
-	put("remind_after", p.RemindAfter, p.RemindAfter != nil)
-	put("comment", p.Comment, p.Comment != nil)
+	m := newPatchBody(p.Clear)
+	m.put("title", p.Title, p.Title != nil)
+	m.put("description", p.Description, p.Description != nil)
+	m.put("payload", p.Payload, p.Payload != nil)
+	m.put("service_rule", p.ServiceRule, p.ServiceRule != nil)
+	m.put("deadline", p.Deadline, p.Deadline != nil)
+	m.put("policy", p.Policy, p.Policy != nil)
+	m.put("remind_after", p.RemindAfter, p.RemindAfter != nil)
+	m.put("comment", p.Comment, p.Comment != nil)
 	return json.Marshal(m)
 }
 
 // Edit changes what the request's status allows. [IfMatch] makes it
 // conditional on the version.
 func (c *Client) Edit(ctx context.Context, id string, p ApprovalPatch, opts ...CallOption) (*ApprovalRequest, error) {
-	cl, err := jsonCall(http.MethodPatch, approvalPath(id), p, opts)
-	if err != nil {
-		return nil, err
-	}
-	cl.ctype = "application/merge-patch+json"
-	var out ApprovalRequest
-	if err := c.do(ctx, cl, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return mergePatch[ApprovalRequest](ctx, c, approvalPath(id), p, opts)
 }
 
 // SetComment replaces the request's comment, which may change in every
@@ -262,15 +225,7 @@ type ReviewRequest struct {
 // Review records the caller's review of the request and returns the request
 // after it (decided, if the review satisfied the policy or rejected it).
 func (c *Client) Review(ctx context.Context, id string, in ReviewRequest, opts ...CallOption) (*ApprovalRequest, error) {
-	cl, err := jsonCall(http.MethodPost, approvalPath(id)+"/reviews", in, opts)
-	if err != nil {
-		return nil, err
-	}
-	var out ApprovalRequest
-	if err := c.do(ctx, cl, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return sendJSON[ApprovalRequest](ctx, c, http.MethodPost, approvalPath(id)+"/reviews", in, opts)
 }
 
 // Approve reviews the request with an approval.
@@ -285,38 +240,22 @@ func (c *Client) Reject(ctx context.Context, id, comment string, opts ...CallOpt
 
 // Cancel cancels the request (its requester or an admin may).
 func (c *Client) Cancel(ctx context.Context, id, comment string, opts ...CallOption) (*ApprovalRequest, error) {
-	cl, err := jsonCall(http.MethodPost, approvalPath(id)+"/cancel", struct {
+	return sendJSON[ApprovalRequest](ctx, c, http.MethodPost, approvalPath(id)+"/cancel", struct {
 		Comment string `json:"comment,omitempty"`
 	}{comment}, opts)
-	if err != nil {
-		return nil, err
-	}
-	var out ApprovalRequest
-	if err := c.do(ctx, cl, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
 }
 
 // Redeliver delivers the decision on a request in error to its service
 // rule again (admin).
 func (c *Client) Redeliver(ctx context.Context, id string, opts ...CallOption) (*ApprovalRequest, error) {
-	var out ApprovalRequest
-	if err := c.do(ctx, &call{method: http.MethodPost, path: approvalPath(id) + "/redeliver", opts: opts}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return fetch[ApprovalRequest](ctx, c, &call{method: http.MethodPost, path: approvalPath(id) + "/redeliver", opts: opts})
 }
 
 // History returns every change of the request, oldest first, with the
 // server's verdict on the hash chain. Check the chain yourself with
 // [VerifyChain].
 func (c *Client) History(ctx context.Context, id string, opts ...CallOption) (*HistoryPage, error) {
-	var out HistoryPage
-	if err := c.do(ctx, &call{method: http.MethodGet, path: approvalPath(id) + "/history", opts: opts}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return getJSON[HistoryPage](ctx, c, approvalPath(id)+"/history", opts)
 }
 
 func approvalPath(id string) string { return "/v1/approvals/" + pathEscape(id) }

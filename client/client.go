@@ -209,6 +209,70 @@ func (c *Client) do(ctx context.Context, cl *call, out any) error {
 	return nil
 }
 
+// fetch sends cl and returns its decoded JSON answer.
+func fetch[T any](ctx context.Context, c *Client, cl *call) (*T, error) {
+	var out T
+	if err := c.do(ctx, cl, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// getJSON GETs path and returns its decoded JSON answer.
+func getJSON[T any](ctx context.Context, c *Client, path string, opts []CallOption) (*T, error) {
+	return fetch[T](ctx, c, &call{method: http.MethodGet, path: path, opts: opts})
+}
+
+// list GETs the admin list at path, which is not paged, and returns its items.
+func list[T any](ctx context.Context, c *Client, path string, opts []CallOption) ([]T, error) {
+	out, err := getJSON[page[T]](ctx, c, path, opts)
+	if err != nil {
+		return nil, err
+	}
+	return out.Items, nil
+}
+
+// sendJSON sends in as the JSON body of a method call to path and returns
+// the decoded JSON answer.
+func sendJSON[T any](ctx context.Context, c *Client, method, path string, in any, opts []CallOption) (*T, error) {
+	cl, err := jsonCall(method, path, in, opts)
+	if err != nil {
+		return nil, err
+	}
+	return fetch[T](ctx, c, cl)
+}
+
+// mergePatch PATCHes path with p as a JSON merge patch and returns the
+// decoded JSON answer.
+func mergePatch[T any](ctx context.Context, c *Client, path string, p any, opts []CallOption) (*T, error) {
+	cl, err := jsonCall(http.MethodPatch, path, p, opts)
+	if err != nil {
+		return nil, err
+	}
+	cl.ctype = "application/merge-patch+json"
+	return fetch[T](ctx, c, cl)
+}
+
+// patchBody is a JSON merge patch being built: a field set to nil is sent
+// as null, which resets it.
+type patchBody map[string]any
+
+// newPatchBody returns a merge patch that resets the fields of clear.
+func newPatchBody(clear []string) patchBody {
+	m := patchBody{}
+	for _, f := range clear {
+		m[f] = nil
+	}
+	return m
+}
+
+// put sets field k to v when ok.
+func (m patchBody) put(k string, v any, ok bool) {
+	if ok {
+		m[k] = v
+	}
+}
+
 // send makes the attempts of cl. For a stream call it returns the open
 // response of a 2xx answer, for others the read body.
 func (c *Client) send(ctx context.Context, cl *call) (*http.Response, []byte, error) {

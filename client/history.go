@@ -123,11 +123,7 @@ type HistoryEntryPage struct {
 // [CodeMissingScope] without the audit or admin scope,
 // [CodeValidationFailed] naming an invalid filter or cursor.
 func (c *Client) ListHistory(ctx context.Context, f HistoryFilter, opts ...CallOption) (*HistoryEntryPage, error) {
-	var out HistoryEntryPage
-	if err := c.do(ctx, &call{method: http.MethodGet, path: "/v1/history", query: f.query(), opts: opts}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return fetch[HistoryEntryPage](ctx, c, &call{method: http.MethodGet, path: "/v1/history", query: f.query(), opts: opts})
 }
 
 // ListHistoryAll walks every page of the history from f.Cursor on,
@@ -209,13 +205,12 @@ func (c *Client) VerifyHistory(ctx context.Context, requestID string, opts ...Ca
 	if requestID != "" {
 		q.Set("request_id", requestID)
 	}
-	var out HistoryVerification
-	cl := &call{method: http.MethodGet, path: "/v1/history/verify", query: q, extra: MaxVerifyTime, opts: opts}
-	if err := c.do(ctx, cl, &out); err != nil {
+	out, err := fetch[HistoryVerification](ctx, c, &call{method: http.MethodGet, path: "/v1/history/verify", query: q, extra: MaxVerifyTime, opts: opts})
+	if err != nil {
 		return nil, err
 	}
 	if out.Failures == nil {
 		out.Failures = []HistoryFailure{}
 	}
-	return &out, nil
+	return out, nil
 }

@@ -2,7 +2,6 @@ package client_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -20,30 +19,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(runTests(m))
-}
-
-func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "client-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if approvaldBin, err = clienttest.Build("approvald/cmd/approvald", dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if shared, err = clienttest.Launch(approvaldBin, dir, nil); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	code := m.Run()
-	if err := shared.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		code = 1
-	}
-	return code
+	os.Exit(clienttest.Main(m, func(_, bin string, s *clienttest.Server) error {
+		approvaldBin, shared = bin, s
+		return nil
+	}))
 }
 
 // newClient returns a client of base with token, failing t on a bad URL.

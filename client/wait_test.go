@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"approvald/client"
+	"approvald/client/clienttest"
 )
 
 func TestWait_ReturnsOnceAReviewerApproves(t *testing.T) {
@@ -103,7 +104,7 @@ func TestWait_StopsAtErrorAfterAFailedDeliveryAndRedeliverRecovers(t *testing.T)
 		http.Error(w, "no such tenant", http.StatusBadRequest) // a 4xx is not retried
 	}))
 	defer receiver.Close()
-	rule, err := a.admin.CreateServiceRule(ctx, client.CreateServiceRuleRequest{Name: uniqueName("deploys"), URL: receiver.URL, MaxAttempts: 1})
+	rule, err := a.admin.CreateServiceRule(ctx, client.CreateServiceRuleRequest{Name: clienttest.UniqueName("deploys"), URL: receiver.URL, MaxAttempts: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,42 @@ func Build(pkg, dir string, flags ...string) (string, error) {
 	return out, nil
 }
 
+// Main is the body of a TestMain whose tests share one server: it builds
+// approvald into a new temporary folder and launches it, calls setup with
+// the folder (to build more binaries into), the approvald binary and the
+// server, runs m, and stops the server. It returns the exit code for
+// os.Exit: m's, or 1 after printing why on standard error when the build,
+// the launch, setup or the server's stop fails.
+func Main(m *testing.M, setup func(dir, approvald string, shared *Server) error) int {
+	dir, err := os.MkdirTemp("", "clienttest-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	bin, err := Build("approvald/cmd/approvald", dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	s, err := Launch(bin, dir, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := 1
+	if err := setup(dir, bin, s); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	} else {
+		code = m.Run()
+	}
+	if err := s.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	return code
+}
+
 // Server is an approvald process.
 type Server struct {
 	// URL is the server's base URL, such as http://127.0.0.1:41234.
@@ -199,14 +235,18 @@ type Key struct {
 // Principal returns the key's principal.
 func (k Key) Principal() string { return "svc:" + k.Name }
 
-var keySeq atomic.Int64
+var nameSeq atomic.Int64
+
+// UniqueName returns prefix with a suffix no other name made here uses, so
+// tests sharing a server never collide.
+func UniqueName(prefix string) string { return fmt.Sprintf("%s-%d", prefix, nameSeq.Add(1)) }
 
 // NewKey makes an API key with scopes and groups ("group:NAME" entries of
 // scopes are taken as groups). Its name is name with a unique suffix, so
 // tests sharing a server never collide.
 func (s *Server) NewKey(t testing.TB, name string, scopes ...string) Key {
 	t.Helper()
-	body := map[string]any{"name": fmt.Sprintf("%s-%d", name, keySeq.Add(1)), "scopes": []string{}, "groups": []string{}}
+	body := map[string]any{"name": UniqueName(name), "scopes": []string{}, "groups": []string{}}
 	for _, sc := range scopes {
 		if g, ok := strings.CutPrefix(sc, "group:"); ok {
 			body["groups"] = append(body["groups"].([]string), g)

@@ -13,19 +13,54 @@ import (
 	"approvald/client"
 )
 
-// rawList is the JSON of a list approvalctl prints: the items as the
-// server sent them.
-type rawList struct {
-	Items      []json.RawMessage `json:"items"`
-	NextCursor *string           `json:"next_cursor"`
+// listSubcmd returns the "list" subcommand of an admin command: it prints
+// every item list returns.
+func listSubcmd[T interface{ Raw() json.RawMessage }](a *app, short string, list func(*client.Client) ([]T, error), cols columns[T]) *cobra.Command {
+	return &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   short,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return show(a, list, func(items []T) error { return emitRows(a, listOf(items), cols, items) })
+		},
+	}
 }
 
-func listOf[T interface{ Raw() json.RawMessage }](items []T) rawList {
-	l := rawList{Items: []json.RawMessage{}}
-	for _, it := range items {
-		l.Items = append(l.Items, it.Raw())
+// getSubcmd returns the "get NAME" subcommand of an admin command: it
+// prints the item get returns.
+func getSubcmd[T any](a *app, short string, complete cobra.CompletionFunc, get func(cl *client.Client, name string) (T, error), emit func(T) error) *cobra.Command {
+	return &cobra.Command{
+		Use:               "get NAME",
+		Short:             short,
+		Args:              argsExactly("NAME"),
+		ValidArgsFunction: complete,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return show(a, func(cl *client.Client) (T, error) { return get(cl, args[0]) }, emit)
+		},
 	}
-	return l
+}
+
+// deleteSubcmd returns the "delete NAME" subcommand of an admin command: it
+// deletes the named item of kind with del.
+func deleteSubcmd(a *app, kind, short string, complete cobra.CompletionFunc, del func(cl *client.Client, name string) error) *cobra.Command {
+	return &cobra.Command{
+		Use:               "delete NAME",
+		Aliases:           []string{"rm"},
+		Short:             short,
+		Args:              argsExactly("NAME"),
+		ValidArgsFunction: complete,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := a.client()
+			if err != nil {
+				return err
+			}
+			if err := del(cl, args[0]); err != nil {
+				return err
+			}
+			return a.emitDeleted(kind, args[0])
+		},
+	}
 }
 
 // ---- service rules
@@ -34,14 +69,15 @@ func ruleRow(r *client.ServiceRule) []string {
 	return []string{r.Name, r.URL, r.Format, r.Timeout, strconv.Itoa(r.MaxAttempts), orDash(r.Policy)}
 }
 
-var ruleHeader = []string{"NAME", "URL", "FORMAT", "TIMEOUT", "ATTEMPTS", "POLICY"}
+var ruleColumns = columns[*client.ServiceRule]{
+	header: []string{"NAME", "URL", "FORMAT", "TIMEOUT", "ATTEMPTS", "POLICY"},
+	row:    ruleRow,
+	name:   func(r *client.ServiceRule) string { return r.Name },
+}
 
 // emitRule prints a rule, and the secret the server generated, if any.
 func (a *app) emitRule(r *client.ServiceRule) error {
-	err := a.emit(r.Raw(), func(t *table) {
-		t.header(ruleHeader...)
-		t.row(ruleRow(r)...)
-	}, func() []string { return []string{r.Name} })
+	err := emitItem(a, ruleColumns, r)
 	if err == nil && r.Secret != "" && a.output == "table" {
 		fmt.Fprintf(a.stdout, "\nSigning secret (shown only now; give it to the receiver): %s\n", r.Secret)
 	}
@@ -90,51 +126,12 @@ func (a *app) rulesCmd() *cobra.Command {
 		Aliases: []string{"service-rules", "rule"},
 		Short:   "Manage service rules: where decisions are delivered (admin)",
 	}
-	list := &cobra.Command{
-		Use:     "list",
-		Aliases: []string{"ls"},
-		Short:   "List the service rules",
-		Args:    noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			rules, err := cl.ServiceRules(a.ctx)
-			if err != nil {
-				return err
-			}
-			return a.emitValue(listOf(rules), func(t *table) {
-				t.header(ruleHeader...)
-				for _, r := range rules {
-					t.row(ruleRow(r)...)
-				}
-			}, func() []string {
-				var n []string
-				for _, r := range rules {
-					n = append(n, r.Name)
-				}
-				return n
-			})
-		},
-	}
-	get := &cobra.Command{
-		Use:               "get NAME",
-		Short:             "Show a service rule",
-		Args:              argsExactly("NAME"),
-		ValidArgsFunction: a.completeRules,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			r, err := cl.ServiceRule(a.ctx, args[0])
-			if err != nil {
-				return err
-			}
-			return a.emitRule(r)
-		},
-	}
+	list := listSubcmd(a, "List the service rules", func(cl *client.Client) ([]*client.ServiceRule, error) {
+		return cl.ServiceRules(a.ctx)
+	}, ruleColumns)
+	get := getSubcmd(a, "Show a service rule", a.completeRules, func(cl *client.Client, name string) (*client.ServiceRule, error) {
+		return cl.ServiceRule(a.ctx, name)
+	}, a.emitRule)
 	var cf ruleFlags
 	var file string
 	create := &cobra.Command{
@@ -174,15 +171,9 @@ func (a *app) rulesCmd() *cobra.Command {
 			if in.URL == "" {
 				return usageError{fmt.Errorf("a service rule needs --url")}
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			r, err := cl.CreateServiceRule(a.ctx, in)
-			if err != nil {
-				return err
-			}
-			return a.emitRule(r)
+			return show(a, func(cl *client.Client) (*client.ServiceRule, error) {
+				return cl.CreateServiceRule(a.ctx, in)
+			}, a.emitRule)
 		},
 	}
 	cf.register(a, create)
@@ -222,49 +213,22 @@ func (a *app) rulesCmd() *cobra.Command {
 			if b, _ := json.Marshal(p); string(b) == "{}" {
 				return usageError{fmt.Errorf("nothing to change: give a field flag, --rotate-secret or --clear")}
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			r, err := cl.EditServiceRule(a.ctx, args[0], p)
-			if err != nil {
-				return err
-			}
-			return a.emitRule(r)
+			return show(a, func(cl *client.Client) (*client.ServiceRule, error) {
+				return cl.EditServiceRule(a.ctx, args[0], p)
+			}, a.emitRule)
 		},
 	}
 	ef.register(a, edit)
 	edit.Flags().BoolVar(&rotate, "rotate-secret", false, "have the server make a new signing secret (shown once)")
 	edit.Flags().StringSliceVar(&clear, "clear", nil, "reset these fields to their defaults: api-key, delivery-timeout, max-attempts, headers, policy")
-	del := &cobra.Command{
-		Use:               "delete NAME",
-		Aliases:           []string{"rm"},
-		Short:             "Delete a service rule (refused while a request that is not final names it)",
-		Args:              argsExactly("NAME"),
-		ValidArgsFunction: a.completeRules,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			if err := cl.DeleteServiceRule(a.ctx, args[0]); err != nil {
-				return err
-			}
-			return a.emitDeleted("service rule", args[0])
-		},
-	}
+	del := deleteSubcmd(a, "service rule", "Delete a service rule (refused while a request that is not final names it)", a.completeRules,
+		func(cl *client.Client, name string) error { return cl.DeleteServiceRule(a.ctx, name) })
 	cmd.AddCommand(list, get, create, edit, del)
 	return cmd
 }
 
 // emitDeleted reports a deletion.
-func (a *app) emitDeleted(kind, name string) error {
-	if a.output == "table" {
-		_, err := fmt.Fprintf(a.stdout, "%s %s deleted\n", kind, name)
-		return err
-	}
-	return a.emitValue(map[string]any{"deleted": name}, nil, func() []string { return []string{name} })
-}
+func (a *app) emitDeleted(kind, name string) error { return a.emitDone(kind, name, "deleted") }
 
 // ---- stored policies
 
@@ -276,11 +240,15 @@ func policyRow(p *client.StoredPolicy) []string {
 	return []string{p.Name, strconv.FormatInt(p.Version, 10), strconv.Itoa(rules), strconv.Itoa(len(p.Policy.Stages)), truncate(p.Description, 50)}
 }
 
-var policyHeader = []string{"NAME", "VERSION", "RULES", "STAGES", "DESCRIPTION"}
+var policyColumns = columns[*client.StoredPolicy]{
+	header: []string{"NAME", "VERSION", "RULES", "STAGES", "DESCRIPTION"},
+	row:    policyRow,
+	name:   func(p *client.StoredPolicy) string { return p.Name },
+}
 
 func (a *app) emitPolicy(p *client.StoredPolicy) error {
 	return a.emit(p.Raw(), func(t *table) {
-		t.header(policyHeader...)
+		t.header(policyColumns.header...)
 		t.row(policyRow(p)...)
 		rt := newTable(newIndent(a.stdout))
 		_ = t.flush()
@@ -324,60 +292,45 @@ func (a *app) readPolicyFile(path string) (client.PolicyRequest, error) {
 	return in, nil
 }
 
+// policyFlags are the flags of a stored policy's create and replace.
+type policyFlags struct {
+	file, description string
+}
+
+func (f *policyFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&f.file, "filename", "f", "", `the policy, a JSON or YAML file ("-": standard input)`)
+	cmd.Flags().StringVar(&f.description, "description", "", "what the policy is for")
+	_ = cmd.MarkFlagRequired("filename")
+}
+
+// read returns the policy of the file, with the description of the flag
+// when cmd was given it.
+func (f *policyFlags) read(a *app, cmd *cobra.Command) (client.PolicyRequest, error) {
+	in, err := a.readPolicyFile(f.file)
+	if err != nil {
+		return in, err
+	}
+	if cmd.Flags().Changed("description") {
+		in.Description = f.description
+	}
+	return in, nil
+}
+
 func (a *app) policiesCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "policies",
 		Aliases: []string{"policy"},
 		Short:   "Manage stored review policies: who must approve (admin; anyone may read)",
 	}
-	list := &cobra.Command{
-		Use:     "list",
-		Aliases: []string{"ls"},
-		Short:   "List the stored policies",
-		Args:    noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			ps, err := cl.Policies(a.ctx)
-			if err != nil {
-				return err
-			}
-			return a.emitValue(listOf(ps), func(t *table) {
-				t.header(policyHeader...)
-				for _, p := range ps {
-					t.row(policyRow(p)...)
-				}
-			}, func() []string {
-				var n []string
-				for _, p := range ps {
-					n = append(n, p.Name)
-				}
-				return n
-			})
-		},
-	}
-	get := &cobra.Command{
-		Use:               "get NAME",
-		Short:             "Show a stored policy and its rules",
-		Args:              argsExactly("NAME"),
-		ValidArgsFunction: a.completePolicies,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			p, err := cl.Policy(a.ctx, args[0])
-			if err != nil {
-				return err
-			}
-			return a.emitPolicy(p)
-		},
-	}
+	list := listSubcmd(a, "List the stored policies", func(cl *client.Client) ([]*client.StoredPolicy, error) {
+		return cl.Policies(a.ctx)
+	}, policyColumns)
+	get := getSubcmd(a, "Show a stored policy and its rules", a.completePolicies, func(cl *client.Client, name string) (*client.StoredPolicy, error) {
+		return cl.Policy(a.ctx, name)
+	}, a.emitPolicy)
 	var (
-		file, description string
-		ifMatch           int64
+		pf      policyFlags
+		ifMatch int64
 	)
 	create := &cobra.Command{
 		Use:   "create NAME -f FILE",
@@ -392,73 +345,36 @@ the policy — {"rules": [...]} or {"stages": [...]} — or {"description", "pol
   approvalctl policies create large-payment -f large-payment.yaml --description "finance and the CFO"`,
 		Args: argsExactly("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			in, err := a.readPolicyFile(file)
+			in, err := pf.read(a, cmd)
 			if err != nil {
 				return err
 			}
 			in.Name = args[0]
-			if cmd.Flags().Changed("description") {
-				in.Description = description
-			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			p, err := cl.CreatePolicy(a.ctx, in)
-			if err != nil {
-				return err
-			}
-			return a.emitPolicy(p)
+			return show(a, func(cl *client.Client) (*client.StoredPolicy, error) {
+				return cl.CreatePolicy(a.ctx, in)
+			}, a.emitPolicy)
 		},
 	}
-	create.Flags().StringVarP(&file, "filename", "f", "", `the policy, a JSON or YAML file ("-": standard input)`)
-	create.Flags().StringVar(&description, "description", "", "what the policy is for")
-	_ = create.MarkFlagRequired("filename")
+	pf.register(create)
 	replace := &cobra.Command{
 		Use:               "replace NAME -f FILE",
 		Short:             "Replace a stored policy (open requests keep their copy)",
 		Args:              argsExactly("NAME"),
 		ValidArgsFunction: a.completePolicies,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			in, err := a.readPolicyFile(file)
+			in, err := pf.read(a, cmd)
 			if err != nil {
 				return err
 			}
-			if cmd.Flags().Changed("description") {
-				in.Description = description
-			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			p, err := cl.ReplacePolicy(a.ctx, args[0], in, ifMatchOpts(ifMatch)...)
-			if err != nil {
-				return err
-			}
-			return a.emitPolicy(p)
+			return show(a, func(cl *client.Client) (*client.StoredPolicy, error) {
+				return cl.ReplacePolicy(a.ctx, args[0], in, ifMatchOpts(ifMatch)...)
+			}, a.emitPolicy)
 		},
 	}
-	replace.Flags().StringVarP(&file, "filename", "f", "", `the policy, a JSON or YAML file ("-": standard input)`)
-	replace.Flags().StringVar(&description, "description", "", "what the policy is for")
+	pf.register(replace)
 	replace.Flags().Int64Var(&ifMatch, "if-match", 0, "replace only if the policy is still at this version")
-	_ = replace.MarkFlagRequired("filename")
-	del := &cobra.Command{
-		Use:               "delete NAME",
-		Aliases:           []string{"rm"},
-		Short:             "Delete a stored policy",
-		Args:              argsExactly("NAME"),
-		ValidArgsFunction: a.completePolicies,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			if err := cl.DeletePolicy(a.ctx, args[0]); err != nil {
-				return err
-			}
-			return a.emitDeleted("policy", args[0])
-		},
-	}
+	del := deleteSubcmd(a, "policy", "Delete a stored policy", a.completePolicies,
+		func(cl *client.Client, name string) error { return cl.DeletePolicy(a.ctx, name) })
 	cmd.AddCommand(list, get, create, replace, del)
 	return cmd
 }
@@ -476,15 +392,16 @@ func keyRow(k *client.APIKey) []string {
 	return []string{k.ID, k.Name, k.Prefix, strings.Join(k.Scopes, ","), orDash(strings.Join(k.Groups, ",")), state, timeOrDash(k.ExpiresAt), timeOrDash(k.LastUsedAt)}
 }
 
-var keyHeader = []string{"ID", "NAME", "PREFIX", "SCOPES", "GROUPS", "STATE", "EXPIRES", "LAST USED"}
+var keyColumns = columns[*client.APIKey]{
+	header: []string{"ID", "NAME", "PREFIX", "SCOPES", "GROUPS", "STATE", "EXPIRES", "LAST USED"},
+	row:    keyRow,
+	name:   func(k *client.APIKey) string { return k.ID },
+}
 
 // emitKey prints a key; its secret, when the server sent it, is printed
 // after the table (or in the JSON).
 func (a *app) emitKey(k *client.APIKey) error {
-	err := a.emit(k.Raw(), func(t *table) {
-		t.header(keyHeader...)
-		t.row(keyRow(k)...)
-	}, func() []string { return []string{k.ID} })
+	err := emitItem(a, keyColumns, k)
 	if err == nil && k.Key != "" && a.output == "table" {
 		fmt.Fprintf(a.stdout, "\nKey (shown only now; its principal is svc:%s): %s\n", k.Name, k.Key)
 	}
@@ -497,35 +414,14 @@ func (a *app) keysCmd() *cobra.Command {
 		Aliases: []string{"api-keys", "key"},
 		Short:   "Manage API keys (admin)",
 	}
-	list := &cobra.Command{
-		Use:     "list",
-		Aliases: []string{"ls"},
-		Short:   "List the API keys (never their secrets)",
-		Args:    noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			keys, err := cl.APIKeys(a.ctx)
-			if err != nil {
-				return err
-			}
-			sort.SliceStable(keys, func(i, j int) bool { return keys[i].CreatedAt.Before(keys[j].CreatedAt) })
-			return a.emitValue(listOf(keys), func(t *table) {
-				t.header(keyHeader...)
-				for _, k := range keys {
-					t.row(keyRow(k)...)
-				}
-			}, func() []string {
-				var n []string
-				for _, k := range keys {
-					n = append(n, k.ID)
-				}
-				return n
-			})
-		},
-	}
+	list := listSubcmd(a, "List the API keys (never their secrets)", func(cl *client.Client) ([]*client.APIKey, error) {
+		keys, err := cl.APIKeys(a.ctx)
+		if err != nil {
+			return nil, err
+		}
+		sort.SliceStable(keys, func(i, j int) bool { return keys[i].CreatedAt.Before(keys[j].CreatedAt) })
+		return keys, nil
+	}, keyColumns)
 	var (
 		scopes, groups []string
 		expires        string
@@ -550,15 +446,9 @@ approvals:create, approvals:review, approvals:read, admin, audit.`,
 				}
 				in.ExpiresAt = &t
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			k, err := cl.CreateAPIKey(a.ctx, in)
-			if err != nil {
-				return err
-			}
-			return a.emitKey(k)
+			return show(a, func(cl *client.Client) (*client.APIKey, error) {
+				return cl.CreateAPIKey(a.ctx, in)
+			}, a.emitKey)
 		},
 	}
 	create.Flags().StringSliceVar(&scopes, "scope", nil, "scopes (repeat or comma-separate)")
@@ -578,11 +468,7 @@ approvals:create, approvals:review, approvals:read, admin, audit.`,
 			if err := cl.RevokeAPIKey(a.ctx, args[0]); err != nil {
 				return err
 			}
-			if a.output == "table" {
-				_, err := fmt.Fprintf(a.stdout, "key %s revoked\n", args[0])
-				return err
-			}
-			return a.emitValue(map[string]any{"revoked": args[0]}, nil, func() []string { return []string{args[0]} })
+			return a.emitDone("key", args[0], "revoked")
 		},
 	}
 	rotate := &cobra.Command{
@@ -591,15 +477,9 @@ approvals:create, approvals:review, approvals:read, admin, audit.`,
 		Args:              argsExactly("ID"),
 		ValidArgsFunction: a.completeKeys,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			k, err := cl.RotateAPIKey(a.ctx, args[0])
-			if err != nil {
-				return err
-			}
-			return a.emitKey(k)
+			return show(a, func(cl *client.Client) (*client.APIKey, error) {
+				return cl.RotateAPIKey(a.ctx, args[0])
+			}, a.emitKey)
 		},
 	}
 	cmd.AddCommand(list, create, revoke, rotate)

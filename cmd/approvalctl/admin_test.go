@@ -1,23 +1,18 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
+
+	"approvald/client/clienttest"
 )
-
-var nameSeq atomic.Int64
-
-// uniqueName returns prefix with a suffix no other test uses.
-func uniqueName(prefix string) string { return fmt.Sprintf("%s-%d", prefix, nameSeq.Add(1)) }
 
 func TestCLI_RulesCreateShowEditRotateDelete(t *testing.T) {
 	t.Parallel()
 	p := setup(t)
-	name := uniqueName("deploys")
+	name := clienttest.UniqueName("deploys")
 
 	created := p.admin.ok("rules", "create", name, "--url", "http://127.0.0.1:9/hook", "--delivery-timeout", "5s", "--header", "X-Team=payments")
 	if !strings.Contains(created.stdout, "Signing secret (shown only now") || !strings.Contains(created.stdout, "whsec_") {
@@ -59,7 +54,7 @@ func TestCLI_RulesCreateShowEditRotateDelete(t *testing.T) {
 func TestCLI_PoliciesFromYAMLReplaceWithIfMatchAndUse(t *testing.T) {
 	t.Parallel()
 	p := setup(t)
-	name := uniqueName("large-payment")
+	name := clienttest.UniqueName("large-payment")
 	dir := t.TempDir()
 	v1 := filepath.Join(dir, "v1.yaml")
 	if err := os.WriteFile(v1, []byte("rules:\n  - {name: finance, min_approvals: 1, groups: [finance]}\n  - {name: cfo, min_approvals: 1, principals: [\"user:cfo\"]}\n"), 0o600); err != nil {
@@ -107,7 +102,7 @@ func TestCLI_PoliciesFromYAMLReplaceWithIfMatchAndUse(t *testing.T) {
 func TestCLI_KeysCreateUseRotateRevoke(t *testing.T) {
 	t.Parallel()
 	p := setup(t)
-	name := uniqueName("ci")
+	name := clienttest.UniqueName("ci")
 	var key struct {
 		ID     string   `json:"id"`
 		Key    string   `json:"key"`

@@ -29,14 +29,15 @@ func approvalRow(r *client.ApprovalRequest) []string {
 	return []string{r.ID, string(r.Status), r.Requester, truncate(r.Title, 50), age(r.CreatedAt)}
 }
 
-var approvalHeader = []string{"ID", "STATUS", "REQUESTER", "TITLE", "AGE"}
+var approvalColumns = columns[*client.ApprovalRequest]{
+	header: []string{"ID", "STATUS", "REQUESTER", "TITLE", "AGE"},
+	row:    approvalRow,
+	name:   func(r *client.ApprovalRequest) string { return r.ID },
+}
 
 // emitApproval prints one request: a table row, its JSON, YAML or id.
 func (a *app) emitApproval(r *client.ApprovalRequest) error {
-	return a.emit(r.Raw(), func(t *table) {
-		t.header(approvalHeader...)
-		t.row(approvalRow(r)...)
-	}, func() []string { return []string{r.ID} })
+	return emitItem(a, approvalColumns, r)
 }
 
 // ifMatchOpts turns an --if-match flag into a call option.
@@ -223,18 +224,14 @@ func (a *app) getCmd() *cobra.Command {
 		Args:              argsExactly("ID"),
 		ValidArgsFunction: a.completeApprovals,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			r, err := cl.Get(a.ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if a.output == "table" {
-				return describeApproval(a, r)
-			}
-			return a.emitApproval(r)
+			return show(a, func(cl *client.Client) (*client.ApprovalRequest, error) {
+				return cl.Get(a.ctx, args[0])
+			}, func(r *client.ApprovalRequest) error {
+				if a.output == "table" {
+					return describeApproval(a, r)
+				}
+				return a.emitApproval(r)
+			})
 		},
 	}
 }
@@ -404,29 +401,11 @@ func (a *app) listCmd() *cobra.Command {
 				}
 				items, next = page.Items, page.NextCursor
 			}
-			raws := make([]json.RawMessage, len(items))
-			for i, r := range items {
-				raws[i] = r.Raw()
-			}
-			var cursor *string
+			l := listOf(items)
 			if next != "" {
-				cursor = &next
+				l.NextCursor = &next
 			}
-			err = a.emitValue(struct {
-				Items      []json.RawMessage `json:"items"`
-				NextCursor *string           `json:"next_cursor"`
-			}{raws, cursor}, func(t *table) {
-				t.header(approvalHeader...)
-				for _, r := range items {
-					t.row(approvalRow(r)...)
-				}
-			}, func() []string {
-				var ids []string
-				for _, r := range items {
-					ids = append(ids, r.ID)
-				}
-				return ids
-			})
+			err = emitRows(a, l, approvalColumns, items)
 			if err == nil && next != "" && a.output == "table" {
 				fmt.Fprintf(a.stderr, "more: add --cursor %s (or --all)\n", next)
 			}
@@ -466,15 +445,9 @@ func (a *app) reviewCmd(d client.Decision) *cobra.Command {
 		Args:              argsExactly("ID"),
 		ValidArgsFunction: a.completeInbox,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			r, err := cl.Review(a.ctx, args[0], client.ReviewRequest{Decision: d, Comment: comment}, ifMatchOpts(ifMatch)...)
-			if err != nil {
-				return err
-			}
-			return a.emitApproval(r)
+			return show(a, func(cl *client.Client) (*client.ApprovalRequest, error) {
+				return cl.Review(a.ctx, args[0], client.ReviewRequest{Decision: d, Comment: comment}, ifMatchOpts(ifMatch)...)
+			}, a.emitApproval)
 		},
 	}
 	cmd.Flags().StringVarP(&comment, "comment", "m", "", "a comment with the review")
@@ -493,15 +466,9 @@ func (a *app) cancelCmd() *cobra.Command {
 		Args:              argsExactly("ID"),
 		ValidArgsFunction: a.completeApprovals,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			r, err := cl.Cancel(a.ctx, args[0], comment, ifMatchOpts(ifMatch)...)
-			if err != nil {
-				return err
-			}
-			return a.emitApproval(r)
+			return show(a, func(cl *client.Client) (*client.ApprovalRequest, error) {
+				return cl.Cancel(a.ctx, args[0], comment, ifMatchOpts(ifMatch)...)
+			}, a.emitApproval)
 		},
 	}
 	cmd.Flags().StringVarP(&comment, "comment", "m", "", "why")
@@ -579,15 +546,9 @@ the policy voids the reviews so far.`,
 			if string(b) == "{}" {
 				return usageError{errors.New("nothing to change: give at least one of --title, --description, --payload, --payload-file, --deadline, --service-rule, --remind-after, --comment, --policy-file, --clear")}
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			r, err := cl.Edit(a.ctx, args[0], p, ifMatchOpts(ifMatch)...)
-			if err != nil {
-				return err
-			}
-			return a.emitApproval(r)
+			return show(a, func(cl *client.Client) (*client.ApprovalRequest, error) {
+				return cl.Edit(a.ctx, args[0], p, ifMatchOpts(ifMatch)...)
+			}, a.emitApproval)
 		},
 	}
 	f := cmd.Flags()
@@ -615,15 +576,9 @@ func (a *app) commentCmd() *cobra.Command {
 		Args:              argsExactly("ID", "TEXT"),
 		ValidArgsFunction: a.completeApprovals,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			r, err := cl.SetComment(a.ctx, args[0], args[1], ifMatchOpts(ifMatch)...)
-			if err != nil {
-				return err
-			}
-			return a.emitApproval(r)
+			return show(a, func(cl *client.Client) (*client.ApprovalRequest, error) {
+				return cl.SetComment(a.ctx, args[0], args[1], ifMatchOpts(ifMatch)...)
+			}, a.emitApproval)
 		},
 	}
 	cmd.Flags().Int64Var(&ifMatch, "if-match", 0, "change only if the request is still at this version")
@@ -638,15 +593,9 @@ func (a *app) redeliverCmd() *cobra.Command {
 		Args:              argsExactly("ID"),
 		ValidArgsFunction: a.completeApprovals,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			r, err := cl.Redeliver(a.ctx, args[0], ifMatchOpts(ifMatch)...)
-			if err != nil {
-				return err
-			}
-			return a.emitApproval(r)
+			return show(a, func(cl *client.Client) (*client.ApprovalRequest, error) {
+				return cl.Redeliver(a.ctx, args[0], ifMatchOpts(ifMatch)...)
+			}, a.emitApproval)
 		},
 	}
 	cmd.Flags().Int64Var(&ifMatch, "if-match", 0, "redeliver only if the request is still at this version")

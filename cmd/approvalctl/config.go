@@ -136,41 +136,36 @@ APPROVALD_URL and APPROVALD_TOKEN, which override the current context.`,
   approvalctl config set-context dev --server http://localhost:8000 --token "$ADMIN" --use`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, path, err := a.config()
-			if err != nil {
-				return err
-			}
-			ctx := cfg.Contexts[args[0]]
-			if ctx == nil {
-				ctx = &Context{}
-				cfg.Contexts[args[0]] = ctx
-			}
-			if cmd.Flags().Changed("server") {
-				if ctx.Server, err = normalizeServer(server); err != nil {
-					return err
+			return a.changeConfig(func(cfg *Config) (string, error) {
+				ctx := cfg.Contexts[args[0]]
+				if ctx == nil {
+					ctx = &Context{}
+					cfg.Contexts[args[0]] = ctx
 				}
-			}
-			if tokenStdin {
-				b, err := readAllLimited(a.stdin, 64<<10)
-				if err != nil {
-					return err
+				if cmd.Flags().Changed("server") {
+					var err error
+					if ctx.Server, err = normalizeServer(server); err != nil {
+						return "", err
+					}
 				}
-				token = strings.TrimSpace(string(b))
-			}
-			if cmd.Flags().Changed("token") || tokenStdin {
-				ctx.Token = token
-			}
-			if ctx.Server == "" {
-				return errors.New("a new context needs --server")
-			}
-			if use || cfg.CurrentContext == "" {
-				cfg.CurrentContext = args[0]
-			}
-			if err := cfg.save(path); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "context %q set (server %s, token %s)\n", args[0], ctx.Server, tokenState(ctx.Token))
-			return nil
+				if tokenStdin {
+					b, err := readAllLimited(a.stdin, 64<<10)
+					if err != nil {
+						return "", err
+					}
+					token = strings.TrimSpace(string(b))
+				}
+				if cmd.Flags().Changed("token") || tokenStdin {
+					ctx.Token = token
+				}
+				if ctx.Server == "" {
+					return "", errors.New("a new context needs --server")
+				}
+				if use || cfg.CurrentContext == "" {
+					cfg.CurrentContext = args[0]
+				}
+				return fmt.Sprintf("context %q set (server %s, token %s)", args[0], ctx.Server, tokenState(ctx.Token)), nil
+			})
 		},
 	}
 	set.Flags().StringVar(&server, "server", "", "the server's URL")
@@ -184,19 +179,13 @@ APPROVALD_URL and APPROVALD_TOKEN, which override the current context.`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: a.completeContexts,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, path, err := a.config()
-			if err != nil {
-				return err
-			}
-			if cfg.Contexts[args[0]] == nil {
-				return fmt.Errorf("no context %q; the contexts are: %s", args[0], strings.Join(cfg.contextNames(), ", "))
-			}
-			cfg.CurrentContext = args[0]
-			if err := cfg.save(path); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "switched to context %q\n", args[0])
-			return nil
+			return a.changeConfig(func(cfg *Config) (string, error) {
+				if cfg.Contexts[args[0]] == nil {
+					return "", fmt.Errorf("no context %q; the contexts are: %s", args[0], strings.Join(cfg.contextNames(), ", "))
+				}
+				cfg.CurrentContext = args[0]
+				return fmt.Sprintf("switched to context %q", args[0]), nil
+			})
 		},
 	}
 	get := &cobra.Command{
@@ -219,22 +208,17 @@ APPROVALD_URL and APPROVALD_TOKEN, which override the current context.`,
 				c := cfg.Contexts[n]
 				rows = append(rows, row{n, c.Server, tokenState(c.Token), n == cfg.CurrentContext})
 			}
-			return a.emitValue(rows, func(t *table) {
-				t.header("CURRENT", "NAME", "SERVER", "TOKEN")
-				for _, r := range rows {
+			return emitRows(a, rows, columns[row]{
+				header: []string{"CURRENT", "NAME", "SERVER", "TOKEN"},
+				row: func(r row) []string {
 					cur := ""
 					if r.Current {
 						cur = "*"
 					}
-					t.row(cur, r.Name, r.Server, r.Token)
-				}
-			}, func() []string {
-				var names []string
-				for _, r := range rows {
-					names = append(names, r.Name)
-				}
-				return names
-			})
+					return []string{cur, r.Name, r.Server, r.Token}
+				},
+				name: func(r row) string { return r.Name },
+			}, rows)
 		},
 	}
 	current := &cobra.Command{
@@ -259,26 +243,38 @@ APPROVALD_URL and APPROVALD_TOKEN, which override the current context.`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: a.completeContexts,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, path, err := a.config()
-			if err != nil {
-				return err
-			}
-			if cfg.Contexts[args[0]] == nil {
-				return fmt.Errorf("no context %q", args[0])
-			}
-			delete(cfg.Contexts, args[0])
-			if cfg.CurrentContext == args[0] {
-				cfg.CurrentContext = ""
-			}
-			if err := cfg.save(path); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "context %q deleted\n", args[0])
-			return nil
+			return a.changeConfig(func(cfg *Config) (string, error) {
+				if cfg.Contexts[args[0]] == nil {
+					return "", fmt.Errorf("no context %q", args[0])
+				}
+				delete(cfg.Contexts, args[0])
+				if cfg.CurrentContext == args[0] {
+					cfg.CurrentContext = ""
+				}
+				return fmt.Sprintf("context %q deleted", args[0]), nil
+			})
 		},
 	}
 	cmd.AddCommand(set, useCmd, get, current, del)
 	return cmd
+}
+
+// changeConfig loads the configuration file, lets change edit it, saves it,
+// and prints the line change returns.
+func (a *app) changeConfig(change func(*Config) (string, error)) error {
+	cfg, path, err := a.config()
+	if err != nil {
+		return err
+	}
+	msg, err := change(cfg)
+	if err != nil {
+		return err
+	}
+	if err := cfg.save(path); err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stdout, msg)
+	return nil
 }
 
 // tokenState says whether a token is set, never what it is.

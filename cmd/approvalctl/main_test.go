@@ -27,38 +27,16 @@ var (
 const testVersion = "v9.9.9-test"
 
 func TestMain(m *testing.M) {
-	os.Exit(runTests(m))
-}
-
-func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "approvalctl-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	flags := []string{"-ldflags=-X main.version=" + testVersion}
-	if raceEnabled {
-		flags = append(flags, "-race")
-	}
-	if approvalctlBin, err = clienttest.Build("approvald/cmd/approvalctl", dir, flags...); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if approvaldBin, err = clienttest.Build("approvald/cmd/approvald", dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if shared, err = clienttest.Launch(approvaldBin, dir, nil); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	code := m.Run()
-	if err := shared.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		code = 1
-	}
-	return code
+	os.Exit(clienttest.Main(m, func(dir, bin string, s *clienttest.Server) error {
+		approvaldBin, shared = bin, s
+		flags := []string{"-ldflags=-X main.version=" + testVersion}
+		if raceEnabled {
+			flags = append(flags, "-race")
+		}
+		var err error
+		approvalctlBin, err = clienttest.Build("approvald/cmd/approvalctl", dir, flags...)
+		return err
+	}))
 }
 
 // result is what one run of approvalctl left.

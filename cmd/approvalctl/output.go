@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
+
+	"approvald/client"
 )
 
 // table writes aligned columns.
@@ -68,6 +70,78 @@ func (a *app) emitValue(v any, draw func(*table), names func() []string) error {
 		return err
 	}
 	return a.emit(b, draw, names)
+}
+
+// rawList is the JSON of a list approvalctl prints: the items as the
+// server sent them.
+type rawList struct {
+	Items      []json.RawMessage `json:"items"`
+	NextCursor *string           `json:"next_cursor"`
+}
+
+func listOf[T interface{ Raw() json.RawMessage }](items []T) rawList {
+	l := rawList{Items: []json.RawMessage{}}
+	for _, it := range items {
+		l.Items = append(l.Items, it.Raw())
+	}
+	return l
+}
+
+// columns say how one kind of item prints: its table header and row, and
+// its name for -o name.
+type columns[T any] struct {
+	header []string
+	row    func(T) []string
+	name   func(T) string
+}
+
+// emitItem prints one item the server sent: its JSON, YAML, name, or a
+// table of one row.
+func emitItem[T interface{ Raw() json.RawMessage }](a *app, cols columns[T], it T) error {
+	return a.emit(it.Raw(), func(t *table) {
+		t.header(cols.header...)
+		t.row(cols.row(it)...)
+	}, func() []string { return []string{cols.name(it)} })
+}
+
+// emitRows prints v for json and yaml, and items as a table or their names
+// otherwise.
+func emitRows[T any](a *app, v any, cols columns[T], items []T) error {
+	return a.emitValue(v, func(t *table) {
+		t.header(cols.header...)
+		for _, it := range items {
+			t.row(cols.row(it)...)
+		}
+	}, func() []string {
+		var names []string
+		for _, it := range items {
+			names = append(names, cols.name(it))
+		}
+		return names
+	})
+}
+
+// emitDone reports that the named item of a kind was deleted, revoked...
+// (verb): a line for a table, {verb: name} otherwise.
+func (a *app) emitDone(kind, name, verb string) error {
+	if a.output == "table" {
+		_, err := fmt.Fprintf(a.stdout, "%s %s %s\n", kind, name, verb)
+		return err
+	}
+	return a.emitValue(map[string]any{verb: name}, nil, func() []string { return []string{name} })
+}
+
+// show calls the server with call and prints its answer with emit.
+func show[T any](a *app, call func(*client.Client) (T, error), emit func(T) error) error {
+	cl, err := a.client()
+	if err != nil {
+		return err
+	}
+	v, err := call(cl)
+	if err != nil {
+		return err
+	}
+	return emit(v)
 }
 
 // jsonToYAML turns JSON into block-style YAML, keeping the order of keys
