@@ -332,4 +332,21 @@ func testGatewayCallBatch(t *testing.T, s approval.Store) {
 			t.Errorf("listed call %d = %+v, want %+v", i, c, want)
 		}
 	}
+	// A batch larger than a store may write in one statement keeps its order.
+	var big []*approval.GatewayCall
+	for i := range 250 {
+		big = append(big, &approval.GatewayCall{At: t0, Route: "/project/package", ProjectName: "big", Status: 200, DurationMicros: int64(i)})
+	}
+	if err := s.RecordGatewayCalls(t.Context(), big); err != nil {
+		t.Fatalf("RecordGatewayCalls(250): %v", err)
+	}
+	for i := 1; i < len(big); i++ {
+		if big[i].ID <= big[i-1].ID {
+			t.Fatalf("call %d of 250 got id %d, not above %d", i, big[i].ID, big[i-1].ID)
+		}
+	}
+	first, err := s.ListGatewayCalls(t.Context(), approval.GatewayCallFilter{ProjectName: "big", Limit: 1})
+	if err != nil || len(first) != 1 || first[0].ID != big[len(big)-1].ID || first[0].DurationMicros != 249 {
+		t.Errorf("newest of the 250 reads back as %+v (%v), want the last recorded", first, err)
+	}
 }
