@@ -17,8 +17,28 @@ import (
 	"time"
 )
 
-// examplesDir holds the contract's example bodies, beside this repository.
-const examplesDir = "../../shared/contracts/cr8tor"
+// examplesDir holds the contract's example bodies, beside this repository;
+// examplesCopy is the copy kept in the repository, used where the contract
+// folder is not there (a clone elsewhere) and checked against it where it
+// is (TestExamples_CopyMatchesTheContract).
+const (
+	examplesDir  = "../../shared/contracts/cr8tor"
+	examplesCopy = "testdata/cr8tor"
+)
+
+// example returns the contract's example body name.
+func example(t testing.TB, name string) []byte {
+	t.Helper()
+	dir := examplesDir
+	if _, err := os.Stat(dir); err != nil {
+		dir = examplesCopy
+	}
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
 
 // The keys of the test configuration.
 const (
@@ -26,20 +46,6 @@ const (
 	metadataKey = "metadata-key-0123456789"
 	publishKey  = "publish-key-0123456789"
 )
-
-// example returns the contract's example body name, skipping the test when
-// the contract folder is not there.
-func example(t testing.TB, name string) []byte {
-	t.Helper()
-	if _, err := os.Stat(examplesDir); err != nil {
-		t.Skipf("the contract examples are not at %s (a checkout without ../shared): %v", examplesDir, err)
-	}
-	b, err := os.ReadFile(filepath.Join(examplesDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // received is one request a fake upstream got.
 type received struct {
@@ -250,4 +256,22 @@ func closedPort(t testing.TB) string {
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	ln.Close()
 	return port
+}
+
+func TestExamples_CopyMatchesTheContract(t *testing.T) {
+	t.Parallel()
+	entries, err := os.ReadDir(examplesDir)
+	if err != nil {
+		t.Skipf("the contract folder is not beside this checkout (%v); the tests use the copy in %s", err, examplesCopy)
+	}
+	for _, e := range entries {
+		want, err := os.ReadFile(filepath.Join(examplesDir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(examplesCopy, e.Name()))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s/%s differs from the contract's %s (%v): copy the contract's examples again", examplesCopy, e.Name(), e.Name(), err)
+		}
+	}
 }
