@@ -439,10 +439,17 @@ func (s *server) history(w http.ResponseWriter, r *http.Request, _ approval.Prin
 	if err != nil {
 		return err
 	}
-	page := historyPage{Items: entries, Verified: true}
-	if err := approval.VerifyChain(entries); err != nil {
-		page.Verified, page.VerifyError = false, err.Error()
-		access.Logger(r.Context()).Error("history chain does not verify", "approval_id", r.PathValue("id"), "err", err)
+	// The verdict checks the chain as stored against the request's version
+	// and head in one read (so a deleted newest entry is caught too), not
+	// just the entries listed.
+	v, err := s.Engine.VerifyHistory(r.Context(), r.PathValue("id"), nil)
+	if err != nil {
+		return err
+	}
+	page := historyPage{Items: entries, Verified: v.Verified()}
+	if !v.Verified() {
+		page.VerifyError = v.Failures[0].Error
+		access.Logger(r.Context()).Error("history chain does not verify", "approval_id", r.PathValue("id"), "err", page.VerifyError)
 	}
 	writeJSON(w, http.StatusOK, page)
 	return nil

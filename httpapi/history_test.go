@@ -292,6 +292,17 @@ func TestVerifyHistory_FindsAlteredAndDeletedEntries(t *testing.T) {
 			t.Errorf("request_id=%s: %+v, want verified %v for one request", id, v, want)
 		}
 	}
+	// The per-request history's verdict catches both too.
+	for id, want := range map[string]bool{r1: false, r2: false, r3: true} {
+		var h struct {
+			Verified    bool   `json:"verified"`
+			VerifyError string `json:"verify_error"`
+		}
+		auditor.json(200, "GET", "/v1/approvals/"+id+"/history", nil, &h)
+		if h.Verified != want || (h.VerifyError == "") != want {
+			t.Errorf("GET /v1/approvals/%s/history: verified %v (%q), want %v", id, h.Verified, h.VerifyError, want)
+		}
+	}
 	if p := auditor.raw("GET", "/v1/history/verify?request_id=0190a4e0-0000-7000-8000-000000000001", nil); p.status != 404 || p.problem(t).Code != approval.CodeNotFound {
 		t.Errorf("request_id of no request: %d %s, want 404", p.status, p.body)
 	}
