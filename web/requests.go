@@ -210,9 +210,15 @@ func (s *server) renderRequest(w http.ResponseWriter, r *http.Request, sess *ses
 	if formErr != nil {
 		d.Error = approval.AsError(formErr).Message
 	}
-	if err := approval.VerifyChain(entries); err != nil {
-		d.Verified, d.VerifyError = false, err.Error()
-		access.Logger(ctx).Error("history chain does not verify", "approval_id", id, "err", err)
+	// As the API's history: the chain as stored, against the request's
+	// version and head.
+	v, err := s.Engine.VerifyHistory(ctx, id, nil)
+	if err != nil {
+		return err
+	}
+	if !v.Verified() {
+		d.Verified, d.VerifyError = false, v.Failures[0].Error
+		access.Logger(ctx).Error("history chain does not verify", "approval_id", id, "err", d.VerifyError)
 	}
 	for _, dep := range d.Progress.Dependencies {
 		dv := dependencyView{ID: dep.ID}
