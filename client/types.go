@@ -1,6 +1,7 @@
 package client
 
 import (
+	"approvald/approval"
 	"encoding/json"
 	"time"
 )
@@ -137,30 +138,6 @@ type Delivery struct {
 	DeliveredAt   *time.Time `json:"delivered_at,omitempty"`
 }
 
-// Policy says who must approve a request: every rule must hold.
-type Policy struct {
-	Rules           []Rule  `json:"rules,omitempty"`
-	Stages          []Stage `json:"stages,omitempty"`
-	AllowSelfReview bool    `json:"allow_self_review"`
-}
-
-// Stage is a group of rules that opens once every earlier stage holds.
-type Stage struct {
-	Name  string `json:"name"`
-	Rules []Rule `json:"rules"`
-}
-
-// Rule needs MinApprovals approvals from its eligible reviewers: the listed
-// principals, members of the listed groups, or anyone with the review scope
-// when neither is listed.
-type Rule struct {
-	Name            string   `json:"name"`
-	MinApprovals    int      `json:"min_approvals"`
-	Principals      []string `json:"principals,omitempty"`
-	Groups          []string `json:"groups,omitempty"`
-	RejectThreshold int      `json:"reject_threshold,omitempty"`
-}
-
 // Progress is how far a request has come under its policy.
 type Progress struct {
 	Satisfied     bool              `json:"satisfied"`
@@ -168,28 +145,6 @@ type Progress struct {
 	Rules         []RuleProgress    `json:"rules"`
 	Dependencies  []DependencyState `json:"dependencies"`
 	PendingReason string            `json:"pending_reason,omitempty"`
-}
-
-// RuleProgress is the progress of one rule of a policy.
-type RuleProgress struct {
-	Stage           string      `json:"stage,omitempty"`
-	Rule            string      `json:"rule"`
-	Needed          int         `json:"needed"`
-	Approvals       int         `json:"approvals"`
-	ApprovedBy      []string    `json:"approved_by"`
-	Rejections      int         `json:"rejections"`
-	RejectedBy      []string    `json:"rejected_by"`
-	RejectThreshold int         `json:"reject_threshold"`
-	Satisfied       bool        `json:"satisfied"`
-	Open            bool        `json:"open"`
-	MayApprove      Eligibility `json:"may_approve"`
-}
-
-// Eligibility is who may still approve under a rule.
-type Eligibility struct {
-	Anyone     bool     `json:"anyone"`
-	Principals []string `json:"principals"`
-	Groups     []string `json:"groups"`
 }
 
 // DependencyState is the status of a request another one depends on.
@@ -436,3 +391,21 @@ func (e *Event) Raw() json.RawMessage { return e.raw }
 type Health struct {
 	Status string `json:"status"`
 }
+
+// The policy types are the domain's own (package approval), which encode
+// exactly as the API reads and writes them.
+type (
+	// Policy says who must approve a request: every rule must hold (see
+	// approval.Policy).
+	Policy = approval.Policy
+	// Stage is a group of rules that opens once every earlier stage holds.
+	Stage = approval.Stage
+	// Rule needs MinApprovals approvals from its eligible reviewers: the
+	// listed principals, members of the listed groups, or anyone with the
+	// review scope when neither is listed.
+	Rule = approval.Rule
+	// RuleProgress is the progress of one rule of a policy.
+	RuleProgress = approval.RuleProgress
+	// Eligibility is who may still approve under a rule.
+	Eligibility = approval.Eligibility
+)
