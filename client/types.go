@@ -1,9 +1,10 @@
 package client
 
 import (
-	"approvald/approval"
 	"encoding/json"
 	"time"
+
+	"approvald/approval"
 )
 
 // Status is the status of an approval request, as the API names it.
