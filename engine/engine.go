@@ -243,12 +243,22 @@ func (e *Engine) Cancel(ctx context.Context, p approval.Principal, id, comment s
 	})
 }
 
-// History returns the history of the request, after checking it exists.
-func (e *Engine) History(ctx context.Context, id string) ([]approval.HistoryEntry, error) {
+// History returns the history of the request as stored — its entries with
+// the request's version and head, so that HistoryChain.Verify checks the
+// same read — after checking that the request exists (Get expires it first
+// when it is overdue). An unknown id is a KindNotFound error.
+func (e *Engine) History(ctx context.Context, id string) (approval.HistoryChain, error) {
 	if _, err := e.Get(ctx, id); err != nil {
-		return nil, err
+		return approval.HistoryChain{}, err
 	}
-	return e.store.History(ctx, id)
+	chains, err := e.store.HistoryChains(ctx, approval.ChainFilter{RequestID: id, Limit: 1})
+	switch {
+	case err != nil:
+		return approval.HistoryChain{}, err
+	case len(chains) == 0:
+		return approval.HistoryChain{}, errNotFound
+	}
+	return chains[0], nil
 }
 
 // update applies fn to the request in one transaction. A request whose

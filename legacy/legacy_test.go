@@ -171,10 +171,11 @@ func TestDefect_ApprovingWorks(t *testing.T) {
 	if len(req.Reviews) != 1 || req.Reviews[0].Reviewer != "svc:ops" || req.Reviews[0].Decision != approval.DecisionApprove || req.Reviews[0].Comment != "lgtm" {
 		t.Fatalf("reviews %+v", req.Reviews)
 	}
-	hist, err := f.eng.History(f.ctx, it.ID)
+	chain, err := f.eng.History(f.ctx, it.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
+	hist := chain.Entries
 	if !slices.ContainsFunc(hist, func(e approval.HistoryEntry) bool { return e.Action == approval.ActionApprove && e.Actor == "svc:ops" }) {
 		t.Error("no approve entry by svc:ops in the history")
 	}
@@ -603,10 +604,11 @@ func TestPut_EditThenDecide(t *testing.T) {
 	if final.Title != "final title" || final.Comment != "c" {
 		t.Fatalf("final %+v", final)
 	}
-	hist, err := f.eng.History(f.ctx, it.ID)
+	chain, err := f.eng.History(f.ctx, it.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
+	hist := chain.Entries
 	var actions []approval.Action
 	for _, e := range hist {
 		actions = append(actions, e.Action)
