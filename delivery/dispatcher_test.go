@@ -155,7 +155,8 @@ func TestDispatcher_DeliversSignedEventAndSettles(t *testing.T) {
 	if err := json.Unmarshal(ev.Data, &data); err != nil || data.ID != r.ID || data.Status != approval.StatusAcknowledgedApproved {
 		t.Fatalf("event data %+v %v", data, err)
 	}
-	h, _ := f.eng.History(f.ctx, r.ID)
+	chain, _ := f.eng.History(f.ctx, r.ID)
+	h := chain.Entries
 	if last := h[len(h)-1]; last.Action != approval.ActionDelivered || last.Actor != approval.System.ID {
 		t.Fatalf("last history entry %+v", last)
 	}
