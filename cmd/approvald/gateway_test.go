@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"approvald/store/postgres/pgtest"
 )
@@ -181,7 +182,8 @@ func TestGateway_ApprovalStepEndToEnd(t *testing.T) {
 		t.Fatalf("the pending request was not cancelled by the new package: %+v", page.Items)
 	}
 
-	// Every call is in the gateway's log.
+	// Every call is in the gateway's log. A call is recorded just after it
+	// is answered, so the last one may take a moment to appear.
 	var calls struct {
 		Items []struct {
 			Route  string
@@ -189,7 +191,12 @@ func TestGateway_ApprovalStepEndToEnd(t *testing.T) {
 			Caller string
 		}
 	}
-	admin.expect(200, "GET", "/v1/gateway/calls?project_name="+run.ProjectName, nil, &calls)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		admin.expect(200, "GET", "/v1/gateway/calls?project_name="+run.ProjectName, nil, &calls)
+		if len(calls.Items) >= 6 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if len(calls.Items) != 6 || calls.Items[0].Route != "/project/package" || calls.Items[len(calls.Items)-1].Caller != "svc:cr8tor" {
 		t.Fatalf("gateway calls: %+v", calls.Items)
 	}
