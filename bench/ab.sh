@@ -6,7 +6,7 @@
 # index are not touched), or the path of an approvald binary; B is the work
 # tree, or the binary $AB_B when set. The table's latency columns are the
 # last operation's (approve for -scenario approve, delivery with -receiver ok).
-#   bash bench/ab.sh REV DATABASE [seconds=5] [rounds=3] [approvald-load arguments…]
+#   [AB_PORT=18133] bash bench/ab.sh REV DATABASE [seconds=5] [rounds=3] [approvald-load arguments…]
 #   bash bench/ab.sh HEAD postgres://postgres@127.0.0.1:5432/approvald_ab 5 3 -scenario create -clients 16
 # A PostgreSQL database named in DATABASE is created when missing; with
 # AB_FRESH=1 it is made anew (a SQLite file removed) before every run, as
@@ -20,7 +20,7 @@ db=$2
 secs=${3:-5}
 rounds=${4:-3}
 shift $(($# < 4 ? $# : 4))
-port=18132
+port=${AB_PORT:-18132} # another port lets two comparisons run at once
 source bench/lib.sh
 if [ -n "${AB_B:-}" ]; then build load; else build; fi
 if [ -x "$rev" ] && [ -f "$rev" ]; then
