@@ -39,6 +39,8 @@ type Engine struct {
 	allowPrivate  bool
 	defaultPolicy approval.Policy
 	observe       func(context.Context, approval.Change, *approval.Request)
+	lifetime      context.Context
+	rules         ruleCache
 }
 
 // Option configures an Engine.
@@ -54,12 +56,19 @@ func WithObserver(observe func(context.Context, approval.Change, *approval.Reque
 	return func(e *Engine) { e.observe = observe }
 }
 
+// WithLifetime bounds the work that follows a committed change (resolving
+// the dependents of a decided request) by ctx instead of by the caller's
+// context: a client that goes away right after its change committed must
+// not stop that work, but a server that shuts down does. By default it is
+// bounded only by followUpTimeout.
+func WithLifetime(ctx context.Context) Option { return func(e *Engine) { e.lifetime = ctx } }
+
 // WithLogger sets the logger for background work.
 func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
 
 // New returns an engine on store s.
 func New(s approval.Store, opts ...Option) *Engine {
-	e := &Engine{store: s, now: time.Now, log: slog.New(slog.DiscardHandler), allowPrivate: true, defaultPolicy: approval.DefaultPolicy()}
+	e := &Engine{store: s, now: time.Now, log: slog.New(slog.DiscardHandler), allowPrivate: true, defaultPolicy: approval.DefaultPolicy(), lifetime: context.Background()}
 	for _, o := range opts {
 		o(e)
 	}
@@ -83,10 +92,11 @@ type Created struct {
 // body (bodyHash is a digest of the client's body) returns the first
 // response; the same key with another body is a KindInvalid error.
 func (e *Engine) Create(ctx context.Context, p approval.Principal, d approval.Draft, idemKey string, body []byte) (*Created, error) {
-	if err := e.checkRule(ctx, d.ServiceRule); err != nil {
+	rule, err := e.checkRule(ctx, d.ServiceRule)
+	if err != nil {
 		return nil, err
 	}
-	pol, source, err := e.resolvePolicy(ctx, d)
+	pol, source, err := e.resolvePolicy(ctx, d, rule)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +221,7 @@ func (e *Engine) List(ctx context.Context, f approval.Filter) ([]*approval.Reque
 // equal the current version (If-Match).
 func (e *Engine) Edit(ctx context.Context, p approval.Principal, id string, patch approval.Patch, expect *int64) (*approval.Request, error) {
 	if patch.ServiceRule.Set {
-		if err := e.checkRule(ctx, patch.ServiceRule.Value); err != nil {
+		if _, err := e.checkRule(ctx, patch.ServiceRule.Value); err != nil {
 			return nil, err
 		}
 	}
@@ -279,7 +289,7 @@ func (e *Engine) update(ctx context.Context, id string, fn func(*approval.Reques
 	if err != nil {
 		return nil, err
 	}
-	e.Settled(ctx, r)
+	e.followUp(ctx, r)
 	if expired {
 		return nil, approval.Errorf(approval.KindConflict, approval.CodeInvalidTransition,
 			"the deadline of this request passed at %s; it is expired", r.Deadline.Format(time.RFC3339))
@@ -294,8 +304,25 @@ func (e *Engine) expire(ctx context.Context, id string) (*approval.Request, erro
 	if err != nil {
 		return nil, err
 	}
-	e.Settled(ctx, r)
+	e.followUp(ctx, r)
 	return r, nil
+}
+
+// followUpTimeout bounds the work that follows one committed change; the
+// sweeper (ResolveDue) finishes whatever it leaves.
+const followUpTimeout = 30 * time.Second
+
+// followUp runs Settled after a change the caller made has committed, on a
+// context that keeps the caller's values (trace, request id) but not its
+// cancellation, and that ends with the engine's lifetime (WithLifetime):
+// the change is done whether or not its caller is still connected, so
+// what must follow it is too.
+func (e *Engine) followUp(ctx context.Context, r *approval.Request) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), followUpTimeout)
+	defer cancel()
+	stop := context.AfterFunc(e.lifetime, cancel)
+	defer stop()
+	e.Settled(ctx, r)
 }
 
 // expireBatch bounds the work of one sweep step.

@@ -14,8 +14,9 @@ const (
 
 // resolvePolicy returns the policy of a new request and where it came
 // from: the inline policy of the draft, else the stored policy it names,
-// else the policy of its service rule, else the server default.
-func (e *Engine) resolvePolicy(ctx context.Context, d approval.Draft) (approval.Policy, string, error) {
+// else the policy of its service rule (rule, nil when it names none), else
+// the server default.
+func (e *Engine) resolvePolicy(ctx context.Context, d approval.Draft, rule *approval.ServiceRule) (approval.Policy, string, error) {
 	switch {
 	case d.Policy != nil && d.PolicyName != "":
 		var v approval.Validation
@@ -34,11 +35,7 @@ func (e *Engine) resolvePolicy(ctx context.Context, d approval.Draft) (approval.
 			return approval.Policy{}, "", err
 		}
 		return sp.Policy, "policy:" + sp.Name, nil
-	case d.ServiceRule != "":
-		rule, err := e.store.GetServiceRule(ctx, d.ServiceRule)
-		if err != nil {
-			return approval.Policy{}, "", err
-		}
+	case rule != nil:
 		if rule.Policy == "" {
 			break
 		}

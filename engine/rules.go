@@ -19,6 +19,7 @@ func (e *Engine) CreateRule(ctx context.Context, r approval.ServiceRule) (*appro
 	}
 	now := e.Now()
 	r.ID, r.CreatedAt, r.UpdatedAt = 0, now, now
+	defer e.rules.invalidate()
 	if err := e.store.CreateServiceRule(ctx, &r); err != nil {
 		return nil, err
 	}
@@ -27,6 +28,7 @@ func (e *Engine) CreateRule(ctx context.Context, r approval.ServiceRule) (*appro
 
 // UpdateRule applies edit to the rule named name and validates the result.
 func (e *Engine) UpdateRule(ctx context.Context, name string, edit func(*approval.ServiceRule)) (*approval.ServiceRule, error) {
+	defer e.rules.invalidate()
 	return e.store.UpdateServiceRule(ctx, name, func(r *approval.ServiceRule) error {
 		edit(r)
 		if err := r.Validate(e.allowPrivate); err != nil {
@@ -55,21 +57,23 @@ func (e *Engine) Rules(ctx context.Context) ([]approval.ServiceRule, error) {
 // DeleteRule deletes the rule named name; a rule that a request which is
 // not final names is a KindConflict error.
 func (e *Engine) DeleteRule(ctx context.Context, name string) error {
+	defer e.rules.invalidate()
 	return e.store.DeleteServiceRule(ctx, name)
 }
 
-// checkRule returns a validation error unless a rule named name exists.
-func (e *Engine) checkRule(ctx context.Context, name string) error {
+// checkRule returns the rule named name (nil for ""), through the cache, or
+// a validation error naming the service_rule field when there is none.
+func (e *Engine) checkRule(ctx context.Context, name string) (*approval.ServiceRule, error) {
 	if name == "" {
-		return nil
+		return nil, nil
 	}
-	_, err := e.store.GetServiceRule(ctx, name)
+	r, err := e.CachedRule(ctx, name)
 	if approval.KindOf(err) == approval.KindNotFound {
 		var v approval.Validation
 		v.Add("service_rule", "no service rule named %q exists", name)
-		return v.Err()
+		return nil, v.Err()
 	}
-	return err
+	return r, err
 }
 
 // Redeliver sends the failed decision of the request again (admin only).

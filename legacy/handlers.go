@@ -47,23 +47,33 @@ func toItem(r *approval.Request, ruleID int64) Item {
 
 // item converts r, looking up its service rule's id.
 func (s *server) item(ctx context.Context, r *approval.Request) (Item, error) {
-	if r.ServiceRule == "" {
-		return toItem(r, 0), nil
-	}
-	rule, err := s.Engine.Rule(ctx, r.ServiceRule)
-	switch {
-	case approval.KindOf(err) == approval.KindNotFound:
-		return toItem(r, 0), nil
-	case err != nil:
+	id, err := s.ruleID(ctx, r.ServiceRule)
+	if err != nil {
 		return Item{}, err
 	}
-	return toItem(r, rule.ID), nil
+	return toItem(r, id), nil
+}
+
+// ruleID returns the id of the rule named name through the engine's rule
+// cache, 0 when name is empty or the rule was deleted.
+func (s *server) ruleID(ctx context.Context, name string) (int64, error) {
+	if name == "" {
+		return 0, nil
+	}
+	rule, err := s.Engine.CachedRule(ctx, name)
+	switch {
+	case approval.KindOf(err) == approval.KindNotFound:
+		return 0, nil
+	case err != nil:
+		return 0, err
+	}
+	return rule.ID, nil
 }
 
 // ruleByID returns the rule numbered id, or a validation error naming the
 // service_rule field when there is none.
 func (s *server) ruleByID(ctx context.Context, id int64) (*approval.ServiceRule, error) {
-	rule, err := s.Engine.RuleByID(ctx, id)
+	rule, err := s.Engine.CachedRuleByID(ctx, id)
 	if approval.KindOf(err) == approval.KindNotFound {
 		var v approval.Validation
 		v.Add("service_rule", "no service rule numbered %d exists", id)
@@ -170,17 +180,17 @@ func (s *server) listRequests(w http.ResponseWriter, r *http.Request, _ approval
 	if err != nil {
 		return err
 	}
-	rules, err := s.Engine.Rules(r.Context())
-	if err != nil {
-		return err
-	}
-	ids := make(map[string]int64, len(rules))
-	for _, rule := range rules {
-		ids[rule.Name] = rule.ID
-	}
+	ids := map[string]int64{}
 	out := itemList{Items: make([]Item, len(reqs))}
 	for i, req := range reqs {
-		out.Items[i] = toItem(req, ids[req.ServiceRule])
+		id, ok := ids[req.ServiceRule]
+		if !ok {
+			if id, err = s.ruleID(r.Context(), req.ServiceRule); err != nil {
+				return err
+			}
+			ids[req.ServiceRule] = id
+		}
+		out.Items[i] = toItem(req, id)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -75,7 +75,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	meters := metrics.New(registry)
 
-	eng := engine.New(store, engine.WithLogger(log), engine.WithPrivateTargets(cfg.AllowPrivate),
+	// Background work runs on its own context, stopped after the HTTP
+	// server has drained, so requests in flight still see it.
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	// What follows a committed change (resolving dependents) runs on bg too,
+	// not on the request's context, so a client leaving early cannot stop it.
+	eng := engine.New(store, engine.WithLogger(log), engine.WithPrivateTargets(cfg.AllowPrivate), engine.WithLifetime(bg),
 		engine.WithObserver(func(_ context.Context, ch approval.Change, r *approval.Request) {
 			if outcome, ok := decisionOutcome(ch, r); ok {
 				meters.Decision(outcome)
@@ -101,10 +107,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	apiMetrics := httpapi.NewMetrics(registry)
 
-	// Background work runs on its own context, stopped after the HTTP
-	// server has drained, so requests in flight still see it.
-	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBG()
 	var wg sync.WaitGroup
 	waker := delivery.NewWaker()
 	hub := delivery.NewHub(store, waker.Listen(), 500*time.Millisecond, log)
