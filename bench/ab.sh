@@ -5,7 +5,8 @@
 # commit to build A from (exported with git archive; the work tree and the
 # index are not touched), or the path of an approvald binary; B is the work
 # tree, or the binary $AB_B when set. The table's latency columns are the
-# last operation's (approve for -scenario approve, delivery with -receiver ok).
+# last operation's (approve for -scenario approve, delivery with -receiver ok); the CPU
+# columns are approvald's and (PostgreSQL) the database's CPU time per API call.
 #   [AB_PORT=18133] bash bench/ab.sh REV DATABASE [seconds=5] [rounds=3] [approvald-load arguments…]
 #   bash bench/ab.sh HEAD postgres://postgres@127.0.0.1:5432/approvald_ab 5 3 -scenario create -clients 16
 # A PostgreSQL database named in DATABASE is created when missing; with
@@ -51,15 +52,23 @@ for round in $(seq 1 "$rounds"); do
       fi
     fi
     start_approvald "$port" "$db" --db-max-conns 32
+    # CPU per API call, of approvald and (on PostgreSQL) of the database,
+    # from /proc over the load run (set-up included: it is a few calls).
+    s0=$(proc_ticks "$approvald_pid"); d0=$(pg_ticks)
     out=$("$load" -url "http://127.0.0.1:$port" -duration "${secs}s" "$@" -json)
+    s1=$(proc_ticks "$approvald_pid"); d1=$(pg_ticks)
     stop_approvald
     echo "round $round $which $out"
-    echo "$out" | jq -r --arg w "$which" '[$w, .transactions_per_second, .ops[-1].p50_ms, .ops[-1].p99_ms, .errors] | @tsv' >>"$results"
+    [[ $db == postgres* ]] || { d0=0; d1=0; }
+    echo "$out" | jq -r --arg w "$which" --argjson s $((s1 - s0)) --argjson d $((d1 - d0)) --argjson hz "$(getconf CLK_TCK)" '
+      ([.ops[] | select(.name != "delivery") | .count] | add) as $calls
+      | [$w, .transactions_per_second, .ops[-1].p50_ms, .ops[-1].p99_ms, .errors,
+         (if $calls > 0 then $s / $hz * 1e6 / $calls else 0 end), (if $calls > 0 then $d / $hz * 1e6 / $calls else 0 end)] | @tsv' >>"$results"
   done
 done
 approvald=$b
 echo
 echo "medians of $rounds rounds:"
-echo "| build | requests/s | ratio to A | p50 ms | p99 ms | errors |"
-echo "|---|---:|---:|---:|---:|---:|"
-medians 1 <"$results" | awk '{ if ($1 == "A") a = $2; printf "| %s | %.0f | %.2f | %.2f | %.2f | %d |\n", $1, $2, $2 / a, $3, $4, $5 }'
+echo "| build | requests/s | ratio to A | p50 ms | p99 ms | errors | approvald CPU µs/call | database CPU µs/call |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+medians 1 <"$results" | awk '{ if ($1 == "A") a = $2; printf "| %s | %.0f | %.2f | %.2f | %.2f | %d | %.0f | %.0f |\n", $1, $2, $2 / a, $3, $4, $5, $6, $7 }'

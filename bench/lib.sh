@@ -71,6 +71,19 @@ stop_approvald() {
   wait "$approvald_pid" 2>/dev/null || true
 }
 
+# proc_ticks PID: the CPU time (user + system) PID has used, in clock ticks
+# (getconf CLK_TCK a second); 0 when it is gone.
+proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# pg_ticks: the CPU time of every running postgres process, in clock ticks:
+# the database's share of a run is the difference across it (other clients
+# of the same server count too, so run nothing else meanwhile).
+pg_ticks() {
+  local s=0 p
+  for p in $(pgrep -x postgres); do s=$((s + $(proc_ticks "$p"))); done
+  echo "$s"
+}
+
 # pg_db SERVER-URL NAME: prints the URL of database NAME on the server of
 # SERVER-URL (same user, host and options).
 pg_db() {

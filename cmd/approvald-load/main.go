@@ -15,6 +15,9 @@
 //	get       GET /v1/approvals/{id} of requests created beforehand
 //	list      GET /v1/approvals?status=pending, the first page of 50
 //	inbox     GET /v1/approvals?awaiting=me, the first page of 50
+//	legacy-create  POST /request of the legacy (stash) API, naming a service
+//	          rule by number
+//	legacy-get     GET /request?id= of legacy requests created beforehand
 //	gateway   POST the CR8TOR contract's example package body, each client
 //	          with a run of its own, with x-api-key, to <url>/project/package
 //	          (or to <url><-path>: point it at the fake upstream or a proxy
@@ -44,6 +47,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,14 +99,14 @@ func (o options) target() string {
 	return o.url
 }
 
-var scenarios = []string{"create", "approve", "get", "list", "inbox", "gateway", "startup"}
+var scenarios = []string{"create", "approve", "get", "list", "inbox", "legacy-create", "legacy-get", "gateway", "startup"}
 
 func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
 	var o options
 	approve := true
 	fs := flag.NewFlagSet("approvald-load", flag.ContinueOnError)
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:8000", "base URL of the target")
-	fs.StringVar(&o.scenario, "scenario", "approve", "create, approve, get, list, inbox, gateway or startup (see the command's doc)")
+	fs.StringVar(&o.scenario, "scenario", "approve", "create, approve, get, list, inbox, legacy-create, legacy-get, gateway or startup (see the command's doc)")
 	fs.StringVar(&o.adminKey, "key", getenv("APPROVALD_ADMIN_KEY"), "admin API key, used to create the load's own keys and service rule (default $APPROVALD_ADMIN_KEY); not needed by gateway and startup")
 	fs.StringVar(&o.gatewayKey, "gateway-key", getenv("APPROVALSERVICEAPIKEY"), "gateway: the x-api-key to send (default $APPROVALSERVICEAPIKEY)")
 	fs.IntVar(&o.clients, "clients", 16, "concurrent clients")
@@ -175,7 +179,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		suffix := randomHex(4)
 		newClient = func(i int) step { return gatewayClient(hc, o, body, suffix, i) }
 	} else {
-		s, err := setUp(ctx, hc, &o)
+		set := setUp
+		if strings.HasPrefix(o.scenario, "legacy-") {
+			set = setUpLegacy
+		}
+		s, err := set(ctx, hc, &o)
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,7 @@ import (
 	"approvald/engine"
 	"approvald/gateway"
 	"approvald/httpapi"
+	"approvald/legacy"
 	"approvald/store/sqlite"
 )
 
@@ -78,6 +79,7 @@ func startServer(t *testing.T) server {
 	mux := http.NewServeMux()
 	mux.Handle("/", httpapi.New(httpapi.Deps{Engine: eng, Keys: keys, Limits: httpapi.Limits{Rate: -1}}))
 	gateway.Mount(mux, gateway.New(gw, gateway.Deps{Recorder: &gateway.StoreRecorder{Store: st}}))
+	legacy.Mount(mux, legacy.New(legacy.Deps{Engine: eng, Keys: keys}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		srv.Close()
@@ -176,7 +178,7 @@ func TestRun_NativeScenariosAgainstARealServer(t *testing.T) {
 	}
 	checkOps(t, load(t, append(base, "-duration", "300ms")...), "create", "approve") // approve is the default
 	checkOps(t, load(t, append(base, "-scenario", "approve", "-receiver", "ok", "-count", "20")...), "create", "approve", "delivery")
-	for _, scenario := range []string{"get", "list", "inbox"} {
+	for _, scenario := range []string{"get", "list", "inbox", "legacy-create", "legacy-get"} {
 		checkOps(t, load(t, append(base, "-scenario", scenario, "-duration", "200ms")...), scenario)
 	}
 }
