@@ -13,7 +13,7 @@ import (
 // times, as the store would return it.
 func chainOf(t *testing.T, id string, comments int) HistoryChain {
 	t.Helper()
-	r, ch, err := New(id, Draft{Title: "Pay invoice 42"}, alice, DefaultPolicy(), "default", t0)
+	r, ch, err := New(id, Draft{Title: "Pay invoice 42"}, alice, Mandate{Policy: DefaultPolicy(), Source: "default"}, t0)
 	if err != nil {
 		t.Fatal(err)
 	}

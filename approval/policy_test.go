@@ -151,7 +151,7 @@ func TestPolicy_EditByAdminVoidsReviews(t *testing.T) {
 	if err != nil || ch.IsZero() {
 		t.Fatalf("admin edit: %v", err)
 	}
-	if !r.Reviews[0].Void || r.PolicySource != "inline" || r.Policy.Rules[0].RejectThreshold != 1 {
+	if !r.Reviews[0].Void || r.PolicySource != "override:"+root.ID || r.Policy.Rules[0].RejectThreshold != 1 {
 		t.Fatalf("after the policy edit: reviews %+v, source %q, policy %+v", r.Reviews, r.PolicySource, r.Policy)
 	}
 	if _, err := r.Review(bob, ReviewInput{Decision: DecisionApprove}, nil, t0); CodeOf(err) != CodeNotEligible {
@@ -203,7 +203,7 @@ func TestPolicy_Validation(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, _, err := New("id", Draft{Title: "t"}, alice, c.policy, "inline", t0)
+			_, _, err := New("id", Draft{Title: "t"}, alice, Mandate{Policy: c.policy, Source: "inline"}, t0)
 			if c.field == "" {
 				if err != nil {
 					t.Fatalf("err = %v", err)
@@ -267,7 +267,7 @@ func TestDependencies_HoldAndResolve(t *testing.T) {
 	depA, depB := "0190a4e0-0000-7000-8000-00000000000a", "0190a4e0-0000-7000-8000-00000000000b"
 	mk := func(t *testing.T) *Request {
 		r, _, err := New("0190a4e0-0000-7000-8000-000000000001", Draft{Title: "t", DependsOn: []string{depA, depB},
-			Dependencies: Deps{depA: StatusPending, depB: StatusApproved}}, alice, DefaultPolicy(), "default", t0)
+			Dependencies: Deps{depA: StatusPending, depB: StatusApproved}}, alice, Mandate{Policy: DefaultPolicy(), Source: "default"}, t0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -304,7 +304,7 @@ func TestDependencies_HoldAndResolve(t *testing.T) {
 			"rejected":  {Title: "t", DependsOn: []string{depA}, Dependencies: Deps{depA: StatusRejected}},
 			"duplicate": {Title: "t", DependsOn: []string{depA, depA}, Dependencies: Deps{depA: StatusPending}},
 		} {
-			if _, _, err := New("id", d, alice, DefaultPolicy(), "default", t0); CodeOf(err) != CodeValidation {
+			if _, _, err := New("id", d, alice, Mandate{Policy: DefaultPolicy(), Source: "default"}, t0); CodeOf(err) != CodeValidation {
 				t.Errorf("%s: err = %v", name, err)
 			}
 		}
@@ -312,7 +312,7 @@ func TestDependencies_HoldAndResolve(t *testing.T) {
 }
 
 func TestRemind(t *testing.T) {
-	r, _, err := New("0190a4e0-0000-7000-8000-000000000001", Draft{Title: "t", RemindAfter: Duration(time.Hour)}, alice, DefaultPolicy(), "default", t0)
+	r, _, err := New("0190a4e0-0000-7000-8000-000000000001", Draft{Title: "t", RemindAfter: Duration(time.Hour)}, alice, Mandate{Policy: DefaultPolicy(), Source: "default"}, t0)
 	if err != nil {
 		t.Fatal(err)
 	}

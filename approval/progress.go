@@ -61,7 +61,7 @@ func (r *Request) dependencyOutcome() (approved bool, failedID string, failed St
 
 // Progress returns r's progress under its policy and dependencies.
 func (r *Request) Progress() Progress {
-	ev := r.Policy.evaluate(r.Reviews, r.Requester)
+	ev := r.Policy.evaluate(r.live(), r.Requester)
 	p := Progress{Satisfied: ev.satisfied, Rules: ev.rules, Dependencies: []DependencyState{}}
 	if p.Rules == nil {
 		p.Rules = []RuleProgress{}
@@ -167,7 +167,7 @@ func (r *Request) Index() Index {
 		return ix
 	}
 	ix.DependsOn = slices.Clone(r.DependsOn)
-	ev := r.Policy.evaluate(r.Reviews, r.Requester)
+	ev := r.Policy.evaluate(r.live(), r.Requester)
 	ix.Blocked = ev.satisfied && len(r.DependsOn) > 0
 	for _, rp := range ev.rules {
 		if !rp.Open || rp.Satisfied {

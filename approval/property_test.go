@@ -48,7 +48,7 @@ func TestProperty_ApprovedOnlyWhenEveryRuleHolds(t *testing.T) {
 			dl := now.Add(time.Duration(1+rng.IntN(10)) * time.Hour)
 			d.Deadline = &dl
 		}
-		r, _, err := New("0190a4e0-0000-7000-8000-000000000001", d, people[0], pol, "inline", now)
+		r, _, err := New("0190a4e0-0000-7000-8000-000000000001", d, people[0], Mandate{Policy: pol, Source: "inline"}, now)
 		if err != nil {
 			continue // an impossible random policy: refused, as it should be
 		}

@@ -42,6 +42,9 @@ type Review struct {
 	Comment  string    `json:"comment"`
 	At       time.Time `json:"at"`
 	Version  int64     `json:"version"`
+	// Digest is the content digest of the request the reviewer saw (see
+	// Request.ContentDigest); only reviews of the current digest count.
+	Digest string `json:"digest"`
 	// Stage is the index of the policy stage the review was given in.
 	Stage int  `json:"stage"`
 	Void  bool `json:"void"`
@@ -65,9 +68,17 @@ type Request struct {
 	ServiceRule string          `json:"service_rule"`
 	Deadline    *time.Time      `json:"deadline"`
 	Policy      Policy          `json:"policy"`
-	// PolicySource says where the policy came from: "inline",
-	// "policy:<name>", "service_rule:<name>" or "default".
+	// PolicySource says where the policy came from: the mandate
+	// ("service_rule:<name>", "policy:<name>" or "default"), followed by
+	// "+inline" when the requester added requirements, or
+	// "override:<admin>" when an admin replaced it.
 	PolicySource string `json:"policy_source"`
+	// PolicyRequest is what the requester asked of the policy at create;
+	// it is kept to resolve the policy afresh on a change of service rule.
+	PolicyRequest PolicyRequest `json:"-"`
+	// Digest is the digest of the request's content (ContentDigest) as of
+	// its last change; reviews record the digest they saw.
+	Digest string `json:"content_digest"`
 	// DependsOn lists requests that must be approved before this one is.
 	DependsOn []string `json:"depends_on"`
 	// RemindAfter, when set, re-requests reviews that often while pending;
@@ -170,6 +181,10 @@ func (r *Request) Clone() *Request {
 	c.Policy = r.Policy.Clone()
 	c.Reviews = slices.Clone(r.Reviews)
 	c.DependsOn = slices.Clone(r.DependsOn)
+	if r.PolicyRequest.Policy != nil {
+		pol := r.PolicyRequest.Policy.Clone()
+		c.PolicyRequest.Policy = &pol
+	}
 	if r.NextReminderAt != nil {
 		t := *r.NextReminderAt
 		c.NextReminderAt = &t
@@ -199,9 +214,10 @@ type Draft struct {
 	// Dependencies are the statuses of the requests named in DependsOn, as
 	// found by the engine; an id missing here does not exist.
 	Dependencies Deps
-	// Policy and PolicyName are what the requester asked for: an inline
-	// policy or a stored one by name. The engine resolves them (or the
-	// service rule's policy, or the default) into the policy New is given.
+	// Policy and PolicyName are what the requester asked for: extra
+	// requirements inline, and a stored policy by name. The engine resolves
+	// the mandate (the service rule's policy, the named one, or the
+	// default) and New combines it with Policy.
 	Policy     *Policy
 	PolicyName string
 }
@@ -226,6 +242,10 @@ type Patch struct {
 	Comment     Field[string]
 	Policy      Field[Policy]
 	RemindAfter Field[Duration]
+	// Mandate is the policy mandate under the new service rule, resolved by
+	// the engine whenever ServiceRule is set; the request's policy is then
+	// resolved afresh from it and the requester's own requirements.
+	Mandate *Mandate
 }
 
 // fields returns the JSON names of the fields p sets.
@@ -282,6 +302,8 @@ func checkPayload(v *Validation, p json.RawMessage) {
 		v.Add("payload", "must be a JSON object")
 	case !utf8.Valid(trimmed):
 		v.Add("payload", "must be valid UTF-8")
+	default:
+		checkExactNumbers(v, "payload", trimmed)
 	}
 }
 
@@ -345,11 +367,15 @@ func compactPayload(p json.RawMessage) json.RawMessage {
 }
 
 // New validates d and returns the new pending request made by p, with its
-// creation Change. id must be a fresh unique id; pol is the resolved
-// policy, which must be valid for this requester, and source says where it
-// came from (see Request.PolicySource).
-func New(id string, d Draft, p Principal, pol Policy, source string, now time.Time) (*Request, Change, error) {
+// creation Change. id must be a fresh unique id; m is the policy mandate
+// the engine resolved for d, which New combines with the requester's own
+// requirements (d.Policy, see Combine).
+func New(id string, d Draft, p Principal, m Mandate, now time.Time) (*Request, Change, error) {
 	now = TruncateTime(now)
+	pol, source, err := Combine(m, d.Policy)
+	if err != nil {
+		return nil, Change{}, err
+	}
 	var v Validation
 	checkTitle(&v, d.Title)
 	checkText(&v, "description", d.Description, MaxDescriptionLen, false)
@@ -365,8 +391,6 @@ func New(id string, d Draft, p Principal, pol Policy, source string, now time.Ti
 		v.Add("subject", "must not contain control characters")
 	}
 	checkDependencies(&v, d.DependsOn, d.Dependencies)
-	pol = pol.Clone()
-	pol.Normalize()
 	pol.Validate(&v, "policy", selfReviewer(pol, p.ID))
 	if err := v.Err(); err != nil {
 		return nil, Change{}, err
@@ -375,27 +399,33 @@ func New(id string, d Draft, p Principal, pol Policy, source string, now time.Ti
 		return nil, Change{}, Errorf(KindForbidden, CodeMissingScope, "creating a request needs the %s scope", ScopeCreate)
 	}
 	r := &Request{
-		ID:           id,
-		Title:        d.Title,
-		Description:  d.Description,
-		Payload:      compactPayload(d.Payload),
-		Requester:    p.ID,
-		ServiceRule:  d.ServiceRule,
-		Policy:       pol,
-		PolicySource: source,
-		DependsOn:    slices.Clone(d.DependsOn),
-		Subject:      d.Subject,
-		RemindAfter:  d.RemindAfter,
-		Status:       StatusPending,
-		Reviews:      []Review{},
-		CreatedAt:    now,
+		ID:            id,
+		Title:         d.Title,
+		Description:   d.Description,
+		Payload:       compactPayload(d.Payload),
+		Requester:     p.ID,
+		ServiceRule:   d.ServiceRule,
+		Policy:        pol,
+		PolicySource:  source,
+		PolicyRequest: PolicyRequest{Name: d.PolicyName, Policy: d.Policy},
+		DependsOn:     slices.Clone(d.DependsOn),
+		Subject:       d.Subject,
+		RemindAfter:   d.RemindAfter,
+		Status:        StatusPending,
+		Reviews:       []Review{},
+		CreatedAt:     now,
 	}
 	if d.Deadline != nil {
 		t := TruncateTime(*d.Deadline)
 		r.Deadline = &t
 	}
+	if r.PolicyRequest.Policy != nil {
+		c := r.PolicyRequest.Policy.Clone()
+		r.PolicyRequest.Policy = &c
+	}
 	r.scheduleReminder(now)
 	r.deps = d.Dependencies
+	r.Digest = r.ContentDigest()
 	ch := r.record(nil, ActionCreate, p.ID, now)
 	return r, ch, nil
 }

@@ -2,6 +2,7 @@ package approval
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -43,10 +44,6 @@ func ValidAction(a Action) bool { return slices.Contains(Actions(), a) }
 // objectFields are the fields that make up what is being approved; together
 // with comment they are what a PATCH may name.
 var objectFields = []string{"title", "description", "payload", "deadline", "service_rule", "policy", "remind_after"}
-
-// voidingFields are the fields whose change voids earlier reviews: the
-// reviewers did not see the new value, or reviewed under other rules.
-var voidingFields = []string{"payload", "policy"}
 
 // toPrevious, as a target, means "back to the previous status" (redelivery
 // of the decision that failed).
@@ -221,6 +218,10 @@ func (r *Request) Edit(p Principal, patch Patch, expect *int64, now time.Time) (
 	if patch.Policy.Set && !p.IsAdmin() {
 		return Change{}, Errorf(KindForbidden, CodeNotOwner, "only an admin may change the policy of a request")
 	}
+	if patch.ServiceRule.Set && patch.ServiceRule.Value != r.ServiceRule && patch.Mandate == nil {
+		return Change{}, Internal(errors.New("approval: a change of service rule without its policy mandate"))
+	}
+	r.ensureDigest()
 	var v Validation
 	if patch.Policy.Set {
 		patch.Policy.Value = patch.Policy.Value.Clone()
@@ -262,8 +263,20 @@ func (r *Request) Edit(p Principal, patch Patch, expect *int64, now time.Time) (
 	if patch.Payload.Set {
 		r.Payload = compactPayload(patch.Payload.Value)
 	}
-	if patch.ServiceRule.Set {
+	if patch.ServiceRule.Set && patch.ServiceRule.Value != r.ServiceRule {
+		// Another service rule: its mandate applies afresh, with the
+		// requester's own requirements on top.
 		r.ServiceRule = patch.ServiceRule.Value
+		pol, source, err := Combine(*patch.Mandate, r.PolicyRequest.Policy)
+		if err == nil {
+			pol.Validate(&v, "policy", selfReviewer(pol, r.Requester))
+			err = v.Err()
+		}
+		if err != nil {
+			*r = *before
+			return Change{}, err
+		}
+		r.Policy, r.PolicySource = pol, source
 	}
 	if patch.Deadline.Set {
 		r.Deadline = nil
@@ -277,22 +290,17 @@ func (r *Request) Edit(p Principal, patch Patch, expect *int64, now time.Time) (
 	}
 	if patch.Policy.Set {
 		r.Policy = patch.Policy.Value
-		r.PolicySource = "inline"
+		r.PolicySource = sourceOverride + p.ID
 	}
 	if patch.RemindAfter.Set && patch.RemindAfter.Value != r.RemindAfter {
 		r.RemindAfter = patch.RemindAfter.Value
 		r.scheduleReminder(now)
 	}
+	// Any change of content voids the reviews of the content before it.
+	r.refreshDigest()
 	changed := changedFields(before, r)
 	if len(changed) == 0 {
 		return Change{}, nil
-	}
-	for _, f := range voidingFields {
-		if slices.Contains(changed, f) {
-			for i := range r.Reviews {
-				r.Reviews[i].Void = true
-			}
-		}
 	}
 	action := ActionEdit
 	if len(changed) == 1 && changed[0] == "comment" {
@@ -307,6 +315,9 @@ type ReviewInput struct {
 	Decision Decision
 	Comment  string
 	Seen     *int64
+	// SeenDigest, when set, is the content digest the reviewer looked at;
+	// a review of other content is refused.
+	SeenDigest string
 }
 
 // Review records p's decision on r, with an optional comment, and decides the
@@ -326,6 +337,10 @@ func (r *Request) Review(p Principal, in ReviewInput, expect *int64, now time.Ti
 	}
 	if in.Seen != nil && *in.Seen != r.Version {
 		return Change{}, Errorf(KindConflict, CodeStaleVersion, "the review is of version %d but the request is at version %d; read it again before reviewing", *in.Seen, r.Version)
+	}
+	r.refreshDigest()
+	if in.SeenDigest != "" && in.SeenDigest != r.Digest {
+		return Change{}, Errorf(KindConflict, CodeStaleVersion, "the review is of content %s but the request's content is now %s; read it again before reviewing", in.SeenDigest, r.Digest)
 	}
 	if !Allowed(r.Status, ActionReview) {
 		return Change{}, refuse(r.Status, string(d))
@@ -359,10 +374,10 @@ func (r *Request) Review(p Principal, in ReviewInput, expect *int64, now time.Ti
 	}
 	r.Reviews = append(r.Reviews, Review{
 		Reviewer: p.ID, Groups: slices.Clone(p.Groups), Decision: d,
-		Comment: in.Comment, At: now, Version: r.Version, Stage: stage,
+		Comment: in.Comment, At: now, Version: r.Version, Digest: r.Digest, Stage: stage,
 	})
 	action := ActionReview
-	ev := r.Policy.evaluate(r.Reviews, r.Requester)
+	ev := r.Policy.evaluate(r.live(), r.Requester)
 	depsApproved, _, _ := r.dependencyOutcome()
 	switch {
 	case d == DecisionReject && ev.rejected:
@@ -384,10 +399,10 @@ func (r *Request) Review(p Principal, in ReviewInput, expect *int64, now time.Ti
 // rule, and the review keeps the stage of p's earlier review.
 func (r *Request) reviewStage(p Principal) (int, error) {
 	if r.Status == StatusPending {
-		if err := r.Policy.Eligible(p, r.Requester, r.Reviews); err != nil {
+		if err := r.Policy.Eligible(p, r.Requester, r.live()); err != nil {
 			return 0, err
 		}
-		return r.Policy.evaluate(r.Reviews, r.Requester).open, nil
+		return r.Policy.evaluate(r.live(), r.Requester).open, nil
 	}
 	if p.ID == r.Requester && !r.Policy.AllowSelfReview {
 		return 0, Errorf(KindForbidden, CodeSelfReview, "the requester may not review their own request")

@@ -19,7 +19,7 @@ var (
 
 func newRequest(t *testing.T, rule string) *Request {
 	t.Helper()
-	r, ch, err := New("0190a4e0-0000-7000-8000-000000000001", Draft{Title: "Pay invoice 42", Payload: json.RawMessage(`{"amount": 42}`), ServiceRule: rule}, alice, DefaultPolicy(), "default", t0)
+	r, ch, err := New("0190a4e0-0000-7000-8000-000000000001", Draft{Title: "Pay invoice 42", Payload: json.RawMessage(`{"amount": 42}`), ServiceRule: rule}, alice, Mandate{Policy: DefaultPolicy(), Source: "default"}, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,21 +195,53 @@ func TestReview_TwoOfThreePolicyAndDuplicate(t *testing.T) {
 	}
 }
 
-func TestEdit_PayloadVoidsReviews(t *testing.T) {
+// Every change of what a reviewer saw voids the reviews given before it
+// (a review binds to the content digest); a comment or a reminder setting
+// is not content and voids nothing.
+func TestEdit_AnyContentChangeVoidsReviews(t *testing.T) {
+	later := t0.Add(48 * time.Hour)
+	content := map[string]Patch{
+		"title":        {Title: Some("Pay invoice 43")},
+		"description":  {Description: Some("now for another supplier")},
+		"payload":      {Payload: Some(json.RawMessage(`{"amount": 4200}`))},
+		"deadline":     {Deadline: Some(&later)},
+		"service_rule": {ServiceRule: Some("production"), Mandate: &Mandate{Policy: Policy{Rules: []Rule{{Name: "two", MinApprovals: 2}}}, Source: "service_rule:production"}},
+	}
+	for name, patch := range content {
+		t.Run(name, func(t *testing.T) {
+			r := newRequest(t, "")
+			r.Policy = Policy{Rules: []Rule{{Name: "two", MinApprovals: 2, RejectThreshold: 1}}}
+			if _, err := r.Review(bob, ReviewInput{Decision: DecisionApprove}, nil, t0); err != nil {
+				t.Fatal(err)
+			}
+			seen := r.Digest
+			if _, err := r.Edit(alice, patch, nil, t0); err != nil || !r.Reviews[0].Void || r.Digest == seen {
+				t.Fatalf("%s edit kept the review: %v %+v", name, err, r.Reviews)
+			}
+			// Bob may review the new content; his void review does not count.
+			if _, err := r.Review(bob, ReviewInput{Decision: DecisionApprove}, nil, t0); err != nil || r.Status != StatusPending {
+				t.Fatalf("bob again: %v %s", err, r.Status)
+			}
+			if _, err := r.Review(carol, ReviewInput{Decision: DecisionApprove, SeenDigest: seen}, nil, t0); CodeOf(err) != CodeStaleVersion {
+				t.Fatalf("a review of the old content: err = %v, want stale_version", err)
+			}
+		})
+	}
 	r := newRequest(t, "")
-	r.Policy = Policy{Rules: []Rule{{Name: "two", MinApprovals: 2, RejectThreshold: 1}}}
-	if _, err := r.Review(bob, ReviewInput{Decision: DecisionApprove, Comment: ""}, nil, t0); err != nil {
+	if _, err := r.Review(bob, ReviewInput{Decision: DecisionReject}, nil, t0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Edit(alice, Patch{Title: Some("Pay invoice 43")}, nil, t0); err != nil || r.Reviews[0].Void {
-		t.Fatalf("title edit voided the review: %v %+v", err, r.Reviews)
+}
+
+// A comment or a reminder setting is not content: the reviews stay.
+func TestEdit_CommentKeepsReviews(t *testing.T) {
+	r := newRequest(t, "")
+	r.Policy = Policy{Rules: []Rule{{Name: "two", MinApprovals: 2, RejectThreshold: 1}}}
+	if _, err := r.Review(bob, ReviewInput{Decision: DecisionApprove}, nil, t0); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := r.Edit(alice, Patch{Payload: Some(json.RawMessage(`{"amount": 4200}`))}, nil, t0); err != nil || !r.Reviews[0].Void {
-		t.Fatalf("payload edit kept the review: %v %+v", err, r.Reviews)
-	}
-	// Bob may review the new payload; his void review does not count.
-	if _, err := r.Review(bob, ReviewInput{Decision: DecisionApprove, Comment: ""}, nil, t0); err != nil || r.Status != StatusPending {
-		t.Fatalf("bob again: %v %s", err, r.Status)
+	if _, err := r.Edit(alice, Patch{Comment: Some("any news?"), RemindAfter: Some(Duration(time.Hour))}, nil, t0); err != nil || r.Reviews[0].Void {
+		t.Fatalf("comment edit voided the review: %v %+v", err, r.Reviews)
 	}
 }
 
@@ -293,7 +325,7 @@ func TestNew_Validation(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, _, err := New("id", c.d, alice, DefaultPolicy(), "default", t0)
+			_, _, err := New("id", c.d, alice, Mandate{Policy: DefaultPolicy(), Source: "default"}, t0)
 			e := AsError(err)
 			if e == nil || e.Kind != KindInvalid || len(e.Fields) == 0 || e.Fields[0].Field != c.field {
 				t.Fatalf("err = %#v, want invalid %s", err, c.field)
@@ -304,7 +336,7 @@ func TestNew_Validation(t *testing.T) {
 
 func TestHistory_ChainDetectsTampering(t *testing.T) {
 	r := newRequest(t, "")
-	_, ch1, _ := New(r.ID, Draft{Title: "Pay invoice 42", Payload: json.RawMessage(`{"amount":42}`)}, alice, DefaultPolicy(), "default", t0)
+	_, ch1, _ := New(r.ID, Draft{Title: "Pay invoice 42", Payload: json.RawMessage(`{"amount":42}`)}, alice, Mandate{Policy: DefaultPolicy(), Source: "default"}, t0)
 	r2 := newRequest(t, "")
 	c2, _ := r2.Edit(alice, Patch{Comment: Some("hi")}, nil, t0)
 	c3, _ := r2.Review(bob, ReviewInput{Decision: DecisionApprove, Comment: "fine"}, nil, t0)

@@ -77,9 +77,13 @@ type ApprovalRequest struct {
 	ServiceRule string          `json:"service_rule"`
 	Deadline    *time.Time      `json:"deadline"`
 	Policy      Policy          `json:"policy"`
-	// PolicySource says where the policy came from: "inline",
-	// "policy:<name>", "service_rule:<name>" or "default".
-	PolicySource   string          `json:"policy_source"`
+	// PolicySource says where the policy came from: the mandate
+	// ("service_rule:<name>", "policy:<name>" or "default"), with "+inline"
+	// when the requester added requirements, or "override:<admin>".
+	PolicySource string `json:"policy_source"`
+	// ContentDigest is the digest of what reviewers review; reviews record
+	// the digest they saw, and only those of the current one count.
+	ContentDigest  string          `json:"content_digest"`
 	DependsOn      []string        `json:"depends_on"`
 	RemindAfter    string          `json:"remind_after,omitempty"`
 	NextReminderAt *time.Time      `json:"next_reminder_at"`
@@ -126,7 +130,9 @@ type Review struct {
 	At       time.Time `json:"at"`
 	// Version is the version of the request the reviewer reviewed.
 	Version int64 `json:"version"`
-	Stage   int   `json:"stage"`
+	// Digest is the request's content digest the reviewer saw.
+	Digest string `json:"digest"`
+	Stage  int    `json:"stage"`
 	// Void marks a review voided by a later change of the payload or policy.
 	Void bool `json:"void"`
 }

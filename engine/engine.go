@@ -96,7 +96,7 @@ func (e *Engine) Create(ctx context.Context, p approval.Principal, d approval.Dr
 	if err != nil {
 		return nil, err
 	}
-	pol, source, err := e.resolvePolicy(ctx, d, rule)
+	m, err := e.mandate(ctx, rule, d.PolicyName)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +117,7 @@ func (e *Engine) Create(ctx context.Context, p approval.Principal, d approval.Dr
 		return nil, approval.Internal(err)
 	}
 	now := e.Now()
-	r, ch, err := approval.New(id.String(), d, p, pol, source, now)
+	r, ch, err := approval.New(id.String(), d, p, m, now)
 	if err != nil {
 		return nil, err
 	}
@@ -221,9 +221,25 @@ func (e *Engine) List(ctx context.Context, f approval.Filter) ([]*approval.Reque
 // equal the current version (If-Match).
 func (e *Engine) Edit(ctx context.Context, p approval.Principal, id string, patch approval.Patch, expect *int64) (*approval.Request, error) {
 	if patch.ServiceRule.Set {
-		if _, err := e.checkRule(ctx, patch.ServiceRule.Value); err != nil {
+		// The new rule's mandate applies afresh. What the requester asked
+		// of the policy never changes after create, so reading it before
+		// the change's transaction is safe.
+		rule, err := e.checkRule(ctx, patch.ServiceRule.Value)
+		if err != nil {
 			return nil, err
 		}
+		if !ValidID(id) {
+			return nil, errNotFound
+		}
+		cur, err := e.store.GetApproval(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		m, err := e.mandate(ctx, rule, cur.PolicyRequest.Name)
+		if err != nil {
+			return nil, err
+		}
+		patch.Mandate = &m
 	}
 	return e.update(ctx, id, func(r *approval.Request) (approval.Change, error) {
 		return r.Edit(p, patch, expect, e.Now())

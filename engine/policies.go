@@ -8,46 +8,42 @@ import (
 
 // Policy sources, as a request's PolicySource records them.
 const (
-	SourceInline  = "inline"
 	SourceDefault = "default"
 )
 
-// resolvePolicy returns the policy of a new request and where it came
-// from: the inline policy of the draft, else the stored policy it names,
-// else the policy of its service rule (rule, nil when it names none), else
-// the server default.
-func (e *Engine) resolvePolicy(ctx context.Context, d approval.Draft, rule *approval.ServiceRule) (approval.Policy, string, error) {
+// mandate resolves the policy an admin mandates for a request on rule (nil
+// for none) whose requester asked for the stored policy name ("" for
+// none): the policy of the rule when it names one — then a different name
+// is refused —, else the named stored policy, else the server default.
+// Stored policies are written by admins; what a requester adds inline is
+// combined with the mandate by approval.Combine.
+func (e *Engine) mandate(ctx context.Context, rule *approval.ServiceRule, name string) (approval.Mandate, error) {
+	var v approval.Validation
 	switch {
-	case d.Policy != nil && d.PolicyName != "":
-		var v approval.Validation
-		v.Add("policy_name", "give policy or policy_name, not both")
-		return approval.Policy{}, "", v.Err()
-	case d.Policy != nil:
-		return d.Policy.Clone(), SourceInline, nil
-	case d.PolicyName != "":
-		sp, err := e.store.GetPolicy(ctx, d.PolicyName)
-		if approval.KindOf(err) == approval.KindNotFound {
-			var v approval.Validation
-			v.Add("policy_name", "there is no stored policy %q", d.PolicyName)
-			return approval.Policy{}, "", v.Err()
-		}
-		if err != nil {
-			return approval.Policy{}, "", err
-		}
-		return sp.Policy, "policy:" + sp.Name, nil
-	case rule != nil:
-		if rule.Policy == "" {
-			break
+	case rule != nil && rule.Policy != "":
+		if name != "" && name != rule.Policy {
+			v.Add("policy_name", "service rule %q mandates the stored policy %q; add requirements with an inline policy instead", rule.Name, rule.Policy)
+			return approval.Mandate{}, v.Err()
 		}
 		sp, err := e.store.GetPolicy(ctx, rule.Policy)
 		if err != nil {
 			// The store keeps rules from naming missing policies; a
 			// missing one here is a bug, not the caller's fault.
-			return approval.Policy{}, "", approval.Internal(err)
+			return approval.Mandate{}, approval.Internal(err)
 		}
-		return sp.Policy, "service_rule:" + rule.Name, nil
+		return approval.Mandate{Policy: sp.Policy, Source: "service_rule:" + rule.Name}, nil
+	case name != "":
+		sp, err := e.store.GetPolicy(ctx, name)
+		if approval.KindOf(err) == approval.KindNotFound {
+			v.Add("policy_name", "there is no stored policy %q", name)
+			return approval.Mandate{}, v.Err()
+		}
+		if err != nil {
+			return approval.Mandate{}, err
+		}
+		return approval.Mandate{Policy: sp.Policy, Source: "policy:" + sp.Name}, nil
 	}
-	return e.defaultPolicy.Clone(), SourceDefault, nil
+	return approval.Mandate{Policy: e.defaultPolicy.Clone(), Source: SourceDefault}, nil
 }
 
 // WithDefaultPolicy sets the policy of requests that choose none and whose

@@ -375,6 +375,8 @@ type reviewBody struct {
 	Comment  string            `json:"comment"`
 	// Version is the version the reviewer saw; a stale one is refused.
 	Version *int64 `json:"version"`
+	// Digest is the content digest the reviewer saw; another is refused.
+	Digest string `json:"content_digest"`
 }
 
 func (s *server) reviewApproval(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
@@ -390,7 +392,7 @@ func (s *server) reviewApproval(w http.ResponseWriter, r *http.Request, p approv
 	if err := decodeStrict(body, &in); err != nil {
 		return err
 	}
-	review := approval.ReviewInput{Decision: in.Decision, Comment: in.Comment, Seen: in.Version}
+	review := approval.ReviewInput{Decision: in.Decision, Comment: in.Comment, Seen: in.Version, SeenDigest: in.Digest}
 	req, err := s.Engine.Review(r.Context(), p, r.PathValue("id"), review, expect)
 	if err != nil {
 		return err

@@ -18,7 +18,7 @@ func TestWriteRequests_SameBytesAsEncodingThePage(t *testing.T) {
 	for i, title := range []string{"Pay <invoice> & \"co\"", "Déploiement 2.0 \u2028", "plain"} {
 		r, _, err := approval.New("01890000-0000-7000-8000-00000000000"+string(rune('1'+i)), approval.Draft{
 			Title: title, Payload: json.RawMessage(`{"html":"<b>&</b>","n":[1,2.50,"x"]}`),
-		}, approval.Principal{ID: "svc:billing", Scopes: []approval.Scope{approval.ScopeCreate}}, approval.DefaultPolicy(), "default", now)
+		}, approval.Principal{ID: "svc:billing", Scopes: []approval.Scope{approval.ScopeCreate}}, approval.Mandate{Policy: approval.DefaultPolicy(), Source: "default"}, now)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -626,7 +626,7 @@ func sampleApproval(t *testing.T) (*approval.Request, approval.Change) {
 	r, ch, err := approval.New("0190a5f0-0000-7000-8000-000000000001", approval.Draft{
 		Title: "Publish dataset X", Description: "for the quarterly report",
 		Payload: json.RawMessage(`{"dataset":"x","rows":3}`), Deadline: &deadline,
-	}, approval.Principal{ID: "svc:billing", Scopes: []approval.Scope{approval.ScopeCreate}}, approval.DefaultPolicy(), "default", now)
+	}, approval.Principal{ID: "svc:billing", Scopes: []approval.Scope{approval.ScopeCreate}}, approval.Mandate{Policy: approval.DefaultPolicy(), Source: "default"}, now)
 	if err != nil {
 		t.Fatal(err)
 	}

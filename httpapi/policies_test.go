@@ -237,10 +237,11 @@ func TestReview_StaleVersionAndStages(t *testing.T) {
 	requester := f.key("ci", approval.ScopeCreate, approval.ScopeRead)
 	owner := f.keyIn("owner", []string{"owners"}, approval.ScopeReview, approval.ScopeRead)
 	sec := f.keyIn("sec", []string{"security"}, approval.ScopeReview, approval.ScopeRead)
-	r := requester.createWith(map[string]any{"policy": map[string]any{"stages": []map[string]any{
+	f.admin.json(201, "POST", "/v1/policies", map[string]any{"name": "owners-then-security", "policy": map[string]any{"stages": []map[string]any{
 		{"name": "owners", "rules": []map[string]any{{"min_approvals": 1, "groups": []string{"owners"}}}},
 		{"name": "security", "rules": []map[string]any{{"min_approvals": 1, "groups": []string{"security"}}}},
-	}}})
+	}}}, nil)
+	r := requester.createWith(map[string]any{"policy_name": "owners-then-security"})
 	if r.Progress.Stage != "owners" {
 		t.Fatalf("open stage = %q", r.Progress.Stage)
 	}
@@ -281,7 +282,7 @@ func TestPolicyEdit_AdminOnlyAndVoidsReviews(t *testing.T) {
 	}
 	var got full
 	f.admin.json(200, "PATCH", "/v1/approvals/"+r.ID, strict, &got)
-	if got.Reviews[0]["void"] != true || got.PolicySource != "inline" || got.Progress.Rules[0].Approvals != 0 {
+	if got.Reviews[0]["void"] != true || got.PolicySource != "override:svc:admin" || got.Progress.Rules[0].Approvals != 0 {
 		t.Fatalf("after the policy edit: %+v %+v", got.Reviews, got.Progress)
 	}
 	if got := rev.review(r.ID, approval.DecisionApprove); got.Status != "approved" {
@@ -338,9 +339,13 @@ func TestPolicies_CRUDAndServiceRules(t *testing.T) {
 	if req.PolicySource != "service_rule:deploys" || req.Policy.Rules[0].MinApprovals != 3 {
 		t.Fatalf("request for the rule: %q %+v", req.PolicySource, req.Policy)
 	}
+	// An inline policy adds to the rule's policy; it cannot replace it.
 	inline := requester.createWith(map[string]any{"service_rule": "deploys", "policy": map[string]any{"rules": []map[string]any{{"min_approvals": 1}}}})
-	if inline.PolicySource != "inline" {
-		t.Fatalf("inline beats the rule: %q", inline.PolicySource)
+	if inline.PolicySource != "service_rule:deploys+inline" || len(inline.Policy.Rules) != 2 || inline.Policy.Rules[0].MinApprovals != 3 {
+		t.Fatalf("inline with the rule: %q %+v", inline.PolicySource, inline.Policy)
+	}
+	if p := requester.raw("POST", "/v1/approvals", mustJSON(map[string]any{"title": "x", "service_rule": "deploys", "policy_name": "other"})); p.status != 422 {
+		t.Fatalf("policy_name other than the rule's: %d", p.status)
 	}
 	if p := requester.raw("POST", "/v1/approvals", mustJSON(map[string]any{"title": "x", "policy_name": "nope"})); p.status != 422 {
 		t.Fatalf("unknown policy_name: %d", p.status)

@@ -23,7 +23,7 @@ const approvalColumns = `id, title, description, payload, requester, service_rul
 	policy, status, previous_status, comment, reviews, delivery, version,
 	created_at, updated_at, decided_at, history_head,
 	policy_source, depends_on, remind_after, next_reminder_at, reason,
-	subject, outcome`
+	subject, outcome, content_digest, policy_request`
 
 // CreateApproval stores the new request r with its history entry, outbox
 // event and index rows, and idem when it is not nil, in one transaction. If
@@ -259,7 +259,7 @@ func scanApproval(row scanner) (*approval.Request, error) {
 	var (
 		r                                   approval.Request
 		payload, policy, reviews, dependsOn string
-		delivery, outcome                   *string
+		delivery, outcome, policyRequest    *string
 		deadline, decidedAt, nextReminderAt *time.Time
 		status                              int16
 		previousStatus                      *int16
@@ -269,7 +269,7 @@ func scanApproval(row scanner) (*approval.Request, error) {
 		&policy, &status, &previousStatus, &r.Comment, &reviews, &delivery, &r.Version,
 		&r.CreatedAt, &r.UpdatedAt, &decidedAt, &r.HistoryHead,
 		&r.PolicySource, &dependsOn, &remindAfter, &nextReminderAt, &r.Reason,
-		&r.Subject, &outcome)
+		&r.Subject, &outcome, &r.Digest, &policyRequest)
 	if err != nil {
 		return nil, err
 	}
@@ -296,6 +296,11 @@ func scanApproval(row scanner) (*approval.Request, error) {
 	}
 	if r.DependsOn, err = decodeDependsOn(dependsOn); err != nil {
 		return nil, fmt.Errorf("request %s: depends_on: %w", r.ID, err)
+	}
+	if policyRequest != nil {
+		if err := json.Unmarshal([]byte(*policyRequest), &r.PolicyRequest); err != nil {
+			return nil, fmt.Errorf("request %s: policy_request: %w", r.ID, err)
+		}
 	}
 	if delivery != nil {
 		r.Delivery = new(approval.Delivery)
@@ -345,6 +350,7 @@ func approvalValues(r *approval.Request, ix approval.Index) ([]any, error) {
 		string(policy), int16(r.Status), previousStatus, r.Comment, string(reviews), delivery,
 		r.Version, r.UpdatedAt, r.DecidedAt, r.HistoryHead,
 		r.PolicySource, dependsOn, int64(r.RemindAfter), r.NextReminderAt, r.Reason, outcome, ix.Blocked,
+		r.Digest,
 	}, nil
 }
 
@@ -378,6 +384,16 @@ type rowStatement struct {
 	after  approval.Index
 }
 
+// policyRequestValue is the stored policy_request of r: NULL when the
+// requester asked for nothing.
+func policyRequestValue(r *approval.Request) *string {
+	if r.PolicyRequest.IsZero() {
+		return nil
+	}
+	b, _ := json.Marshal(r.PolicyRequest) // a policy always encodes
+	return new(string(b))
+}
+
 // insertApproval is the statement that inserts the new request r. The
 // columns after blocked are those fixed at create, which updateApproval
 // leaves alone.
@@ -389,11 +405,12 @@ func insertApproval(r *approval.Request) rowStatement {
 			policy, status, previous_status, comment, reviews, delivery,
 			version, updated_at, decided_at, history_head,
 			policy_source, depends_on, remind_after, next_reminder_at, reason, outcome, blocked,
-			id, requester, created_at, subject
-		) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)`,
+			content_digest,
+			id, requester, created_at, subject, policy_request
+		) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)`,
 		func() ([]any, error) {
 			values, err := approvalValues(r, ix)
-			return append(values, r.ID, r.Requester, r.CreatedAt, r.Subject), err
+			return append(values, r.ID, r.Requester, r.CreatedAt, r.Subject, policyRequestValue(r)), err
 		},
 		r.ID, nil, ix}
 }
@@ -409,8 +426,9 @@ func updateApproval(loaded, r *approval.Request) rowStatement {
 			title = $1, description = $2, payload = $3, service_rule = $4, deadline = $5,
 			policy = $6, status = $7, previous_status = $8, comment = $9, reviews = $10, delivery = $11,
 			version = $12, updated_at = $13, decided_at = $14, history_head = $15,
-			policy_source = $16, depends_on = $17, remind_after = $18, next_reminder_at = $19, reason = $20, outcome = $21, blocked = $22
-		WHERE id = $23 AND version = $24`,
+			policy_source = $16, depends_on = $17, remind_after = $18, next_reminder_at = $19, reason = $20, outcome = $21, blocked = $22,
+			content_digest = $23
+		WHERE id = $24 AND version = $25`,
 		func() ([]any, error) {
 			values, err := approvalValues(r, ix)
 			return append(values, loaded.ID, loaded.Version), err

@@ -60,7 +60,7 @@ func newRequest(t *testing.T, title string) (*approval.Request, approval.Change)
 	}
 	p := approval.Principal{ID: "user:alice", Scopes: []approval.Scope{approval.ScopeCreate}}
 	now := time.Date(2025, 1, 2, 3, 4, 5, 678901000, time.UTC)
-	r, ch, err := approval.New(id.String(), approval.Draft{Title: title}, p, approval.DefaultPolicy(), "default", now)
+	r, ch, err := approval.New(id.String(), approval.Draft{Title: title}, p, approval.Mandate{Policy: approval.DefaultPolicy(), Source: "default"}, now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ const approvalColumns = `id, title, description, payload, requester, service_rul
 	policy, status, previous_status, comment, reviews, delivery, version,
 	created_at, updated_at, decided_at, history_head,
 	policy_source, depends_on, remind_after, next_reminder_at, reason,
-	subject, outcome`
+	subject, outcome, content_digest, policy_request`
 
 // CreateApproval stores the new request r with its history entry, outbox
 // event and index rows, and idem when it is not nil, in one transaction. If
@@ -201,7 +201,7 @@ func scanApproval(row scanner) (*approval.Request, error) {
 	var (
 		r                                   approval.Request
 		payload, policy, reviews, dependsOn string
-		delivery, outcome                   sql.Null[string]
+		delivery, outcome, policyRequest    sql.Null[string]
 		deadline, decidedAt, nextReminderAt sql.Null[int64]
 		previousStatus                      sql.Null[int64]
 		createdAt, updatedAt, remindAfter   int64
@@ -210,7 +210,7 @@ func scanApproval(row scanner) (*approval.Request, error) {
 		&policy, &r.Status, &previousStatus, &r.Comment, &reviews, &delivery, &r.Version,
 		&createdAt, &updatedAt, &decidedAt, &r.HistoryHead,
 		&r.PolicySource, &dependsOn, &remindAfter, &nextReminderAt, &r.Reason,
-		&r.Subject, &outcome)
+		&r.Subject, &outcome, &r.Digest, &policyRequest)
 	if err != nil {
 		return nil, err
 	}
@@ -236,6 +236,11 @@ func scanApproval(row scanner) (*approval.Request, error) {
 	}
 	if r.DependsOn, err = decodeDependsOn(dependsOn); err != nil {
 		return nil, fmt.Errorf("request %s: depends_on: %w", r.ID, err)
+	}
+	if policyRequest.Valid {
+		if err := json.Unmarshal([]byte(policyRequest.V), &r.PolicyRequest); err != nil {
+			return nil, fmt.Errorf("request %s: policy_request: %w", r.ID, err)
+		}
 	}
 	if delivery.Valid {
 		r.Delivery = new(approval.Delivery)
@@ -283,6 +288,7 @@ func approvalValues(r *approval.Request, ix approval.Index) ([]any, error) {
 		string(policy), int(r.Status), previousStatus, r.Comment, string(reviews), delivery,
 		r.Version, micros(r.UpdatedAt), nullMicros(r.DecidedAt), r.HistoryHead,
 		r.PolicySource, dependsOn, int64(r.RemindAfter), nullMicros(r.NextReminderAt), r.Reason, outcome, ix.Blocked,
+		r.Digest,
 	}, nil
 }
 
@@ -304,6 +310,16 @@ func decodeDependsOn(s string) ([]string, error) {
 	return ids, nil
 }
 
+// policyRequestValue is the stored policy_request of r: NULL when the
+// requester asked for nothing.
+func policyRequestValue(r *approval.Request) sql.Null[string] {
+	if r.PolicyRequest.IsZero() {
+		return sql.Null[string]{}
+	}
+	b, _ := json.Marshal(r.PolicyRequest) // a policy always encodes
+	return sql.Null[string]{V: string(b), Valid: true}
+}
+
 // insertApproval inserts the new request r and its index rows. The columns
 // after blocked are those fixed at create, which updateApproval leaves alone.
 func insertApproval(ctx context.Context, tx *sql.Tx, r *approval.Request) error {
@@ -318,9 +334,10 @@ func insertApproval(ctx context.Context, tx *sql.Tx, r *approval.Request) error 
 			policy, status, previous_status, comment, reviews, delivery,
 			version, updated_at, decided_at, history_head,
 			policy_source, depends_on, remind_after, next_reminder_at, reason, outcome, blocked,
-			id, requester, created_at, subject
-		) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		append(values, r.ID, r.Requester, micros(r.CreatedAt), r.Subject)...)
+			content_digest,
+			id, requester, created_at, subject, policy_request
+		) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		append(values, r.ID, r.Requester, micros(r.CreatedAt), r.Subject, policyRequestValue(r))...)
 	if err != nil {
 		return internal("insert approval", err)
 	}
@@ -343,7 +360,8 @@ func updateApproval(ctx context.Context, tx *sql.Tx, loaded, r *approval.Request
 			title = ?, description = ?, payload = ?, service_rule = ?, deadline = ?,
 			policy = ?, status = ?, previous_status = ?, comment = ?, reviews = ?, delivery = ?,
 			version = ?, updated_at = ?, decided_at = ?, history_head = ?,
-			policy_source = ?, depends_on = ?, remind_after = ?, next_reminder_at = ?, reason = ?, outcome = ?, blocked = ?
+			policy_source = ?, depends_on = ?, remind_after = ?, next_reminder_at = ?, reason = ?, outcome = ?, blocked = ?,
+			content_digest = ?
 		WHERE id = ? AND version = ?`,
 		append(values, id, version)...)
 	if err != nil {

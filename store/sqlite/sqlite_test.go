@@ -49,7 +49,7 @@ func TestOpen_ReopenKeepsData(t *testing.T) {
 	id, _ := uuid.NewV7()
 	now := time.Date(2025, 1, 2, 3, 4, 5, 678901000, time.UTC)
 	p := approval.Principal{ID: "user:alice", Scopes: []approval.Scope{approval.ScopeCreate}}
-	r, ch, err := approval.New(id.String(), approval.Draft{Title: "Keep me"}, p, approval.DefaultPolicy(), "default", now)
+	r, ch, err := approval.New(id.String(), approval.Draft{Title: "Keep me"}, p, approval.Mandate{Policy: approval.DefaultPolicy(), Source: "default"}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestOpen_BackfillsIndex(t *testing.T) {
 	}
 	id, _ := uuid.NewV7()
 	p := approval.Principal{ID: "user:alice", Scopes: []approval.Scope{approval.ScopeCreate}}
-	r, ch, err := approval.New(id.String(), approval.Draft{Title: "Old"}, p, approval.DefaultPolicy(), "default", time.Now())
+	r, ch, err := approval.New(id.String(), approval.Draft{Title: "Old"}, p, approval.Mandate{Policy: approval.DefaultPolicy(), Source: "default"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

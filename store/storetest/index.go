@@ -60,7 +60,7 @@ func testNewFieldsRoundTrip(t *testing.T, s approval.Store) {
 	r, ch, err := approval.New(newID(t), approval.Draft{
 		Title: "Release 2.0", DependsOn: []string{dep.ID}, Dependencies: approval.Deps{dep.ID: dep.Status},
 		RemindAfter: approval.Duration(90 * time.Minute),
-	}, alice, staged, "policy:release", t0)
+	}, alice, approval.Mandate{Policy: staged, Source: "policy:release"}, t0)
 	if err != nil {
 		t.Fatalf("approval.New: %v", err)
 	}
@@ -86,13 +86,26 @@ func testNewFieldsRoundTrip(t *testing.T, s approval.Store) {
 		t.Errorf("after its dependency was cancelled the request is %s, want rejected with a reason", dump(got))
 	}
 
-	// An admin's policy edit makes the source inline; a deadline's expiry gives a reason.
+	// An admin's policy edit is an override; a deadline's expiry gives a reason.
 	deadline := at(time.Hour)
 	other := create(t, s, alice, approval.Draft{Deadline: &deadline, RemindAfter: approval.Duration(time.Hour)}, approval.DefaultPolicy())
 	step(t, s, other, editOp(admin, approval.Patch{Policy: approval.Some(twoApprovals), RemindAfter: approval.Some(approval.Duration(2 * time.Hour))}, at(time.Minute)))
 	step(t, s, other, expireOp(at(2*time.Hour)))
-	if got := get(t, s, other.ID); got.PolicySource != "inline" || got.Reason == "" || got.RemindAfter != approval.Duration(2*time.Hour) {
-		t.Errorf("the edited and expired request is %s, want an inline policy, a reason and remind_after 2h", dump(got))
+	if got := get(t, s, other.ID); got.PolicySource != "override:"+admin.ID || got.Reason == "" || got.RemindAfter != approval.Duration(2*time.Hour) {
+		t.Errorf("the edited and expired request is %s, want an overridden policy, a reason and remind_after 2h", dump(got))
+	}
+
+	// What the requester asked of the policy, and the content digest, are
+	// kept as written (the digest as of the last change).
+	extra := approval.Policy{Rules: []approval.Rule{{Name: "sec", MinApprovals: 1, Groups: []string{"security"}}}}
+	asked := create(t, s, alice, approval.Draft{PolicyName: "release", Policy: &extra}, approval.DefaultPolicy())
+	got := get(t, s, asked.ID)
+	if got.PolicyRequest.Name != "release" || got.PolicyRequest.Policy == nil || len(got.PolicyRequest.Policy.Rules) != 1 ||
+		got.PolicyRequest.Policy.Rules[0].Groups[0] != "security" || got.Digest == "" || got.Digest != got.ContentDigest() {
+		t.Errorf("the request is %s with policy request %+v, want the policy request as created and its content digest", dump(got), got.PolicyRequest)
+	}
+	if plain := get(t, s, other.ID); !plain.PolicyRequest.IsZero() || plain.Digest != plain.ContentDigest() {
+		t.Errorf("a request that asked nothing of its policy reads back with %+v and digest %q", plain.PolicyRequest, plain.Digest)
 	}
 }
 

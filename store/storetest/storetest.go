@@ -122,7 +122,7 @@ func newRequest(t *testing.T, p approval.Principal, d approval.Draft, pol approv
 	if d.Title == "" {
 		d.Title = "Publish dataset"
 	}
-	r, ch, err := approval.New(newID(t), d, p, pol, "default", t0)
+	r, ch, err := approval.New(newID(t), d, p, approval.Mandate{Policy: pol, Source: "default"}, t0)
 	if err != nil {
 		t.Fatalf("approval.New: %v", err)
 	}
