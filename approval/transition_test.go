@@ -383,3 +383,23 @@ func TestStatus_NamesAndCodes(t *testing.T) {
 		t.Errorf("json status = %v / %v", m["status"], m["status_code"])
 	}
 }
+
+// An approval whose delivery failed cannot be redelivered once the request
+// was edited in error: the edit voided the approvals, so the content sent
+// as approved would be content nobody approved. Deciding again can.
+func TestRedeliver_RefusedAfterAnEditVoidedTheApproval(t *testing.T) {
+	r := newRequest(t, "payments")
+	if _, err := r.Review(bob, ReviewInput{Decision: DecisionApprove}, nil, t0); err != nil || r.Status != StatusAcknowledgedApproved {
+		t.Fatalf("approve: %v %s", err, r.Status)
+	}
+	r.DeliveryFailed(3, "receiver said 400", t0)
+	if _, err := r.Edit(alice, Patch{Payload: Some(json.RawMessage(`{"amount": 4200000}`))}, nil, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Redeliver(root, nil, t0); CodeOf(err) != CodeInvalidTransition {
+		t.Fatalf("redelivering an approval of other content: err = %v, status %s", err, r.Status)
+	}
+	if _, err := r.Review(carol, ReviewInput{Decision: DecisionApprove}, nil, t0); err != nil || r.Status != StatusAcknowledgedApproved {
+		t.Fatalf("approving the new content: %v %s", err, r.Status)
+	}
+}
