@@ -251,11 +251,11 @@ func (s *server) actionDone(w http.ResponseWriter, r *http.Request, sess *sessio
 	return err
 }
 
-// review records the principal's decision, with the version they saw: a
-// request that changed meanwhile is refused (stale_version), so nobody
-// approves what they did not read.
+// review records the principal's decision, with the version and content
+// digest they saw: a request that changed meanwhile is refused
+// (stale_version), so nobody approves what they did not read.
 func (s *server) review(w http.ResponseWriter, r *http.Request, sess *session) error {
-	in := approval.ReviewInput{Decision: approval.Decision(r.PostFormValue("decision")), Comment: formComment(r)}
+	in := approval.ReviewInput{Decision: approval.Decision(r.PostFormValue("decision")), Comment: formComment(r), SeenDigest: r.PostFormValue("content_digest")}
 	if v := r.PostFormValue("version"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {

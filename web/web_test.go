@@ -221,6 +221,32 @@ func TestReview_AReviewOfAnOlderVersionIsRefusedKeepingTheComment(t *testing.T) 
 	}
 }
 
+// The review form carries the content digest the reviewer saw, and the page
+// shows the digest of the content and of each review: a review of content
+// that changed meanwhile is refused even without a version.
+func TestReview_TheFormBindsTheReviewToTheContentShown(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	ro := s.roles()
+	c := s.signedIn(ro.reviewer)
+	page := "/ui/requests/" + ro.req.ID
+	seen := s.get(ro.req.ID).Digest
+	body := c.get(page).body
+	mustContain(t, "the request page", body, `name="content_digest" value="`+seen+`"`, seen[:19]+"…")
+	token := c.csrf(page)
+	if _, err := s.eng.Edit(context.Background(), s.principal(ro.requester), ro.req.ID,
+		approval.Patch{Title: approval.Some("Pay invoice 42 twice")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	r := c.post(page+"/review", url.Values{"csrf": {token}, "decision": {"approve"}, "content_digest": {seen}})
+	if r.StatusCode != http.StatusConflict {
+		t.Fatalf("approving content that changed: %d, want 409", r.StatusCode)
+	}
+	if got := s.get(ro.req.ID); got.Status != approval.StatusPending || len(got.Reviews) != 0 {
+		t.Fatalf("status %s, reviews %+v after a review of old content", got.Status, got.Reviews)
+	}
+}
+
 func TestReview_APrincipalWithoutTheReviewScopeSeesNoButtonAndGets403(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
