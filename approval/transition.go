@@ -356,6 +356,11 @@ func (r *Request) Review(p Principal, in ReviewInput, expect *int64, now time.Ti
 	if !p.Has(ScopeReview) {
 		return Change{}, Errorf(KindForbidden, CodeMissingScope, "reviewing needs the %s scope", ScopeReview)
 	}
+	// In pending a reviewer counts once, whatever stage is open now: a
+	// second review is "already reviewed", not "not eligible".
+	if r.Status == StatusPending && slices.ContainsFunc(r.Reviews, func(rv Review) bool { return rv.Reviewer == p.ID && !rv.Void }) {
+		return Change{}, Errorf(KindConflict, CodeAlreadyReviewed, "%s has already reviewed this request", p.ID)
+	}
 	stage, err := r.reviewStage(p)
 	if err != nil {
 		return Change{}, err

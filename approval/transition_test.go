@@ -403,3 +403,19 @@ func TestRedeliver_RefusedAfterAnEditVoidedTheApproval(t *testing.T) {
 		t.Fatalf("approving the new content: %v %s", err, r.Status)
 	}
 }
+
+// A reviewer of an earlier stage who reviews again once a later stage is
+// open has already reviewed: 409, as the API document says, not 403.
+func TestReview_AgainInALaterStageIsAlreadyReviewed(t *testing.T) {
+	r := newRequest(t, "")
+	r.Policy = Policy{Stages: []Stage{
+		{Name: "first", Rules: []Rule{{Name: "one", MinApprovals: 1, Principals: []string{"user:bob"}, RejectThreshold: 1}}},
+		{Name: "second", Rules: []Rule{{Name: "two", MinApprovals: 1, Principals: []string{"user:carol"}, RejectThreshold: 1}}},
+	}}
+	if _, err := r.Review(bob, ReviewInput{Decision: DecisionApprove}, nil, t0); err != nil || r.Status != StatusPending {
+		t.Fatalf("stage 1: %v %s", err, r.Status)
+	}
+	if _, err := r.Review(bob, ReviewInput{Decision: DecisionApprove}, nil, t0); CodeOf(err) != CodeAlreadyReviewed {
+		t.Fatalf("bob again in stage 2: err = %v, want already_reviewed", err)
+	}
+}
