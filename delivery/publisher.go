@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	neturl "net/url"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -44,6 +45,10 @@ func NewPublisher(ctx context.Context, s approval.Store, url string, wake <-chan
 		log = slog.New(slog.DiscardHandler)
 	}
 	nc, err := nats.Connect(url, nats.Name("approvald"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false))
+	if _, bad := errors.AsType[*neturl.Error](err); bad {
+		// url.Parse's error repeats the URL, credentials included.
+		return nil, errors.New("nats: connect: the server URL is not a valid URL")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("nats: connect: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -74,13 +75,15 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	}
 	var level string
 	fs.StringVar(&c.Addr, "addr", env("APPROVALD_ADDR", ":8000"), "listen address (APPROVALD_ADDR)")
-	fs.StringVar(&c.Database, "database", env("APPROVALD_DATABASE", "sqlite:approvald.db"), "database URL: sqlite:<file> or postgres://user@host/db (APPROVALD_DATABASE)")
+	c.Database = env("APPROVALD_DATABASE", "sqlite:approvald.db")
+	fs.Var(redacted{&c.Database, redactDatabase}, "database", "database URL: sqlite:<file> or postgres://user@host/db (APPROVALD_DATABASE)")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", envInt("APPROVALD_DB_MAX_CONNS", 16), "PostgreSQL connection pool size (APPROVALD_DB_MAX_CONNS)")
 	fs.StringVar(&level, "log-level", env("APPROVALD_LOG_LEVEL", "info"), "debug, info, warn or error (APPROVALD_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("APPROVALD_LOG_FORMAT", "auto"), "json, text, or auto: text when stderr is a terminal, else json (APPROVALD_LOG_FORMAT)")
 	fs.DurationVar(&c.SweepInterval, "sweep-interval", envDuration("APPROVALD_SWEEP_INTERVAL", 5*time.Second), "how often overdue requests are expired (APPROVALD_SWEEP_INTERVAL)")
 	fs.DurationVar(&c.KeyCacheTTL, "key-cache-ttl", envDuration("APPROVALD_KEY_CACHE_TTL", 5*time.Second), "how long an authenticated API key is remembered; a key revoked on another instance works there until then; 0 disables (APPROVALD_KEY_CACHE_TTL)")
-	fs.StringVar(&c.NATSURL, "nats-url", env("APPROVALD_NATS_URL", ""), "NATS server to publish every event to, on JetStream (APPROVALD_NATS_URL); empty: no NATS")
+	c.NATSURL = env("APPROVALD_NATS_URL", "")
+	fs.Var(redacted{&c.NATSURL, redactUserinfo}, "nats-url", "NATS server to publish every event to, on JetStream (APPROVALD_NATS_URL); empty: no NATS")
 	fs.BoolVar(&c.AllowPrivate, "allow-private-targets", env("APPROVALD_ALLOW_PRIVATE_TARGETS", "true") == "true", "let service rules deliver to loopback and private addresses (APPROVALD_ALLOW_PRIVATE_TARGETS)")
 	fs.IntVar(&c.Workers, "delivery-workers", envInt("APPROVALD_DELIVERY_WORKERS", 64), "webhook deliveries in flight at most (APPROVALD_DELIVERY_WORKERS)")
 	fs.IntVar(&c.PerRule, "delivery-per-rule", envInt("APPROVALD_DELIVERY_PER_RULE", 32), "webhook deliveries in flight at most per service rule (APPROVALD_DELIVERY_PER_RULE)")
@@ -123,6 +126,50 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		return c, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
 	}
 	return c, c.validate(getenv)
+}
+
+// redacted is a string flag that shows its value, in --help (where a
+// default from the environment appears) and in flag errors, only as redact
+// returns it.
+type redacted struct {
+	value  *string
+	redact func(string) string
+}
+
+func (f redacted) String() string {
+	if f.value == nil || f.redact == nil {
+		return ""
+	}
+	return f.redact(*f.value)
+}
+
+func (f redacted) Set(v string) error {
+	*f.value = v
+	return nil
+}
+
+// redactUserinfo hides the whole userinfo (user and password, or a token)
+// of each URL in a comma-separated list, such as NATS server URLs.
+func redactUserinfo(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		_, rest, hasScheme := strings.Cut(p, "://")
+		if !hasScheme {
+			rest = p
+		}
+		authority := rest
+		if j := strings.IndexAny(rest, "/?#"); j >= 0 {
+			authority = rest[:j]
+		}
+		at := strings.LastIndex(authority, "@")
+		if _, err := url.Parse(p); err != nil && at < 0 {
+			at = strings.LastIndex(rest, "@") // a malformed URL: hide more, not less
+		}
+		if at >= 0 {
+			parts[i] = p[:len(p)-len(rest)] + "xxxxx" + rest[at:]
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // envFloat reads a number variable; a malformed one is reported by validate.

@@ -287,16 +287,11 @@ func openStore(ctx context.Context, cfg config) (approval.Store, error) {
 	}
 }
 
-// redactDatabase hides a password in a database URL before it is logged.
+// redactDatabase hides the secrets of a database URL (see
+// postgres.RedactDSN) before it is logged or shown in an error.
 func redactDatabase(url string) string {
-	scheme, rest, ok := strings.Cut(url, "://")
-	if !ok {
+	if strings.HasPrefix(url, "sqlite:") {
 		return url
 	}
-	if at := strings.LastIndex(rest, "@"); at >= 0 {
-		if user, _, hasPass := strings.Cut(rest[:at], ":"); hasPass {
-			return scheme + "://" + user + ":xxxxx" + rest[at:]
-		}
-	}
-	return url
+	return postgres.RedactDSN(url)
 }

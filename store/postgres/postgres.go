@@ -81,11 +81,20 @@ var _ approval.Store = (*Store)(nil)
 // Migrations run under a PostgreSQL advisory lock, so that several instances
 // starting at once apply them once. It returns an internal *approval.Error
 // when url cannot be parsed, maxConns is out of range, the database cannot
-// be reached or a migration fails.
+// be reached or a migration fails. No error repeats a secret of url (see
+// RedactDSN).
 func Open(ctx context.Context, url string, maxConns int) (*Store, error) {
+	s, err := openStore(ctx, url, maxConns)
+	if err != nil {
+		return nil, scrubOpenError(url, err)
+	}
+	return s, nil
+}
+
+func openStore(ctx context.Context, url string, maxConns int) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, internal("open", err)
+		return nil, internal("open", parseError(url, err))
 	}
 	switch {
 	case maxConns < 0 || maxConns > math.MaxInt32:
