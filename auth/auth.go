@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,13 +69,48 @@ func GenerateKey() (string, error) {
 	return KeyPrefix + base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// prefixOf returns the part of a key that may be shown to identify it.
-func prefixOf(key string) string {
-	const n = len(KeyPrefix) + 6
-	if len(key) < n {
-		return key
+// prefixLen is the length of a generated key's public prefix: KeyPrefix
+// and 6 of its random characters (36 of its 256 bits).
+const prefixLen = len(KeyPrefix) + 6
+
+// generatedKeyLen is the length of every key GenerateKey returns.
+var generatedKeyLen = len(KeyPrefix) + base64.RawURLEncoding.EncodedLen(keyBytes)
+
+// ConfiguredPrefix starts the public id of a key whose secret approvald did
+// not generate (APPROVALD_ADMIN_KEY, a key file).
+const ConfiguredPrefix = "cfg_"
+
+// prefixOf returns the public prefix of a key approvald generated, which
+// listings show to identify it.
+func prefixOf(key string) string { return key[:prefixLen] }
+
+// configuredPrefix returns a new random public id for a key whose secret
+// was chosen outside approvald: the first characters of such a secret are
+// secret material (a person may have chosen it), so they are never shown.
+func configuredPrefix() (string, error) {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
 	}
-	return key[:n]
+	return ConfiguredPrefix + base64.RawURLEncoding.EncodeToString(b)[:6], nil
+}
+
+// LogID returns the part of a presented credential that may be logged: the
+// public prefix of a credential in the exact shape of a key approvald
+// generates (KeyPrefix and 43 base64url characters), as key listings show
+// it — revoked keys included, so that an operator can tell which key is
+// still in use; "" for anything else — a JWT, a secret a person chose,
+// garbage — of which nothing may be logged.
+func LogID(credential string) string {
+	if len(credential) != generatedKeyLen || !strings.HasPrefix(credential, KeyPrefix) {
+		return ""
+	}
+	for _, c := range credential[len(KeyPrefix):] {
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return ""
+		}
+	}
+	return credential[:prefixLen]
 }
 
 // Keys issues and checks API keys.
@@ -173,7 +209,7 @@ func (k *Keys) create(ctx context.Context, nk NewKey, origin string) (approval.A
 	if err != nil {
 		return approval.APIKey{}, "", approval.Internal(err)
 	}
-	key, err := k.newKey(nk, secret, origin)
+	key, err := k.newKey(nk, HashKey(secret), prefixOf(secret), origin)
 	if err != nil {
 		return approval.APIKey{}, "", err
 	}
@@ -204,9 +240,10 @@ func checkKey(v *approval.Validation, name string, scopes []approval.Scope, grou
 	}
 }
 
-// newKey returns the record of a new key of secret: a new id, the scopes
-// sorted, the times truncated as the stores keep them.
-func (k *Keys) newKey(nk NewKey, secret, origin string) (approval.APIKey, error) {
+// newKey returns the record of a new key of the given hash and public
+// prefix: a new id, the scopes sorted, the times truncated as the stores
+// keep them.
+func (k *Keys) newKey(nk NewKey, hash, prefix, origin string) (approval.APIKey, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return approval.APIKey{}, approval.Internal(err)
@@ -218,7 +255,7 @@ func (k *Keys) newKey(nk NewKey, secret, origin string) (approval.APIKey, error)
 		groups = []string{}
 	}
 	key := approval.APIKey{
-		ID: id.String(), Name: nk.Name, Prefix: prefixOf(secret), Hash: HashKey(secret),
+		ID: id.String(), Name: nk.Name, Prefix: prefix, Hash: hash,
 		Scopes: slices.Compact(scopes), Groups: groups, Origin: origin, CreatedAt: approval.TruncateTime(k.now()),
 	}
 	if nk.ExpiresAt != nil {
@@ -437,8 +474,11 @@ func (k *Keys) Close() {
 // admin key of another value; a configured key that was revoked, or that is
 // another key's secret, is refused. Without it, if no live admin-scoped key
 // exists, a key is generated and written once to out — its only appearance.
-// Either is stored with origin "bootstrap". Several instances may bootstrap at once: the one whose insert loses the
-// race sees the winner's key on its next look.
+// Either is stored with origin "bootstrap". The configured key's public
+// prefix is a random id starting with ConfiguredPrefix, as its first
+// characters are secret (a configured key an earlier version stored with
+// them gets one). Several instances may bootstrap at once: the one whose
+// insert loses the race sees the winner's key on its next look.
 func (k *Keys) Bootstrap(ctx context.Context, configured string, out io.Writer) error {
 	if configured != "" && len(configured) < MinKeyLen {
 		return fmt.Errorf("APPROVALD_ADMIN_KEY must be at least %d characters", MinKeyLen)
@@ -462,7 +502,7 @@ func (k *Keys) bootstrap(ctx context.Context, configured string, out io.Writer) 
 		h := HashKey(configured)
 		for _, key := range keys {
 			if key.RevokedAt == nil && key.Name == AdminKeyName && key.Hash == h {
-				return nil
+				return k.hidePrefix(ctx, key, prefixOf(configured))
 			}
 		}
 		// A revoked secret never comes back (a hash is unique among live
@@ -480,7 +520,11 @@ func (k *Keys) bootstrap(ctx context.Context, configured string, out io.Writer) 
 				return err
 			}
 		}
-		key, err := k.newKey(admin, configured, approval.KeyOriginBootstrap)
+		prefix, err := configuredPrefix()
+		if err != nil {
+			return approval.Internal(err)
+		}
+		key, err := k.newKey(admin, h, prefix, approval.KeyOriginBootstrap)
 		if err != nil {
 			return err
 		}
@@ -496,5 +540,26 @@ func (k *Keys) bootstrap(ctx context.Context, configured string, out io.Writer) 
 		return err
 	}
 	_, err = fmt.Fprintf(out, "approvald: generated the admin API key %q (principal svc:%s); it is shown only now:\n%s\n", key.ID, key.Name, secret)
+	return err
+}
+
+// hidePrefix gives key, whose secret approvald did not generate, a random
+// public prefix if an earlier version stored it with shown, the first
+// characters of its secret, as its prefix. A key that another process
+// replaced or revoked meanwhile is left alone: its successor has a random
+// prefix.
+func (k *Keys) hidePrefix(ctx context.Context, key approval.APIKey, shown string) error {
+	if key.Prefix != shown {
+		return nil
+	}
+	prefix, err := configuredPrefix()
+	if err != nil {
+		return approval.Internal(err)
+	}
+	_, err = k.store.RotateAPIKey(ctx, key.ID, key.Hash, prefix, approval.TruncateTime(k.now()))
+	k.forget()
+	if approval.KindOf(err) == approval.KindNotFound {
+		return nil
+	}
 	return err
 }

@@ -25,9 +25,12 @@ const syncAttempts = 3
 
 // fileKey is a key as a secret file defines it.
 type fileKey struct {
-	hash, prefix string
-	scopes       []approval.Scope // sorted, without duplicates
-	groups       []string         // sorted, without duplicates
+	hash string
+	// shown is what an earlier version showed as the key's prefix: the
+	// first characters of the secret, which SyncFiles replaces.
+	shown  string
+	scopes []approval.Scope // sorted, without duplicates
+	groups []string         // sorted, without duplicates
 }
 
 // SyncFiles makes the live keys of origin "file" match the key files in
@@ -41,7 +44,10 @@ type fileKey struct {
 // name replaces that key (the old one is revoked, a new one stored, in one
 // transaction); a new file adds a key; an unchanged one changes nothing.
 // A live file key whose file is gone is revoked. A missing dir is an empty
-// one: every file key is revoked, so that none outlives its file.
+// one: every file key is revoked, so that none outlives its file. A file's
+// key may have been chosen by a person, so its public prefix, which
+// listings show, is a random id starting with ConfiguredPrefix, never the
+// key's first characters (a key an earlier version stored so gets one).
 //
 // A file that cannot be used is skipped with a warning, and the key of its
 // name, if any, is left as it is: a file whose name is not a valid key name
@@ -120,13 +126,16 @@ func (k *Keys) syncFile(ctx context.Context, name string, f fileKey, keys []appr
 			return problem, keys, nil
 		}
 		if live != nil && live.Hash == f.hash && slices.Equal(live.Scopes, f.scopes) && slices.Equal(live.Groups, f.groups) {
-			return "", keys, nil
+			return "", keys, k.hidePrefix(ctx, *live, f.shown)
 		}
-		key, err := k.newKey(NewKey{Name: name, Scopes: f.scopes, Groups: f.groups}, "", approval.KeyOriginFile)
+		prefix, err := configuredPrefix()
+		if err != nil {
+			return "", keys, approval.Internal(err)
+		}
+		key, err := k.newKey(NewKey{Name: name, Scopes: f.scopes, Groups: f.groups}, f.hash, prefix, approval.KeyOriginFile)
 		if err != nil {
 			return "", keys, err
 		}
-		key.Hash, key.Prefix = f.hash, f.prefix
 		if live == nil {
 			err = k.store.CreateAPIKey(ctx, key)
 		} else {
@@ -309,7 +318,7 @@ func parseKeyFile(content string) (fileKey, string) {
 			return fileKey{}, fmt.Sprintf(`line %d is not "scopes: …" or "groups: …"`, i+2)
 		}
 	}
-	f := fileKey{hash: HashKey(secret), prefix: prefixOf(secret), scopes: []approval.Scope{approval.ScopeRead}, groups: []string{}}
+	f := fileKey{hash: HashKey(secret), shown: prefixOf(secret), scopes: []approval.Scope{approval.ScopeRead}, groups: []string{}}
 	if haveScopes {
 		f.scopes = make([]approval.Scope, len(scopes))
 		for i, s := range scopes {

@@ -290,8 +290,11 @@ func (p *StoredPolicy) Raw() json.RawMessage { return p.raw }
 
 // APIKey is an API key as the admin sees it.
 type APIKey struct {
-	ID     string   `json:"id"`
-	Name   string   `json:"name"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Prefix is the key's public id: "apd_" and its next 6 characters for
+	// a key approvald generated, "cfg_" and 6 random characters for a key
+	// chosen outside approvald (APPROVALD_ADMIN_KEY, a key file).
 	Prefix string   `json:"prefix"`
 	Scopes []string `json:"scopes"`
 	Groups []string `json:"groups"`

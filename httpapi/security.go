@@ -13,6 +13,7 @@ import (
 
 	"approvald/access"
 	"approvald/approval"
+	"approvald/auth"
 	"approvald/auth/oidc"
 )
 
@@ -76,7 +77,7 @@ func (s *server) authenticate(r *http.Request) (approval.Principal, error) {
 		reason = oidc.Reason(err)
 	}
 	access.Logger(r.Context()).Warn("authentication failed", "credential", kind, "reason", reason,
-		"key_prefix", keyPrefix(token), "remote_addr", clientAddr(r), "route", r.Pattern)
+		"key_prefix", auth.LogID(token), "remote_addr", clientAddr(r), "route", r.Pattern)
 	if s.Metrics != nil {
 		s.Metrics.AuthFailures.WithLabelValues(kind).Inc()
 	}
@@ -88,16 +89,6 @@ func (s *server) authenticate(r *http.Request) (approval.Principal, error) {
 		return p, lerr
 	}
 	return p, err
-}
-
-// keyPrefix returns the part of an approvald API key that listings show
-// (its prefix), for the log; nothing of any other credential.
-func keyPrefix(token string) string {
-	const n = len("apd_") + 6
-	if strings.HasPrefix(token, "apd_") && len(token) > n {
-		return token[:n]
-	}
-	return ""
 }
 
 // clientAddr is the IP address the request came from.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"approvald/approval"
+	"approvald/auth"
 )
 
 //go:embed templates/*.html
@@ -112,6 +113,14 @@ var funcs = template.FuncMap{
 			return id[len(id)-8:]
 		}
 		return id
+	},
+	// keyPrefix shows a key's public prefix; an ellipsis follows only the
+	// start of a generated key, not the random id of a configured one.
+	"keyPrefix": func(p string) string {
+		if strings.HasPrefix(p, auth.KeyPrefix) {
+			return p + "…"
+		}
+		return p
 	},
 	"add":       func(a, b int) int { return a + b },
 	"verb":      actionVerb,
