@@ -36,8 +36,10 @@ const (
 
 // ServiceRule is a delivery target: where, how and how persistently a
 // decision on a request naming the rule is delivered. ID is the number the
-// legacy API refers to it by. Secret and APIKey are write-only: they are
-// stored (they must be usable) but never shown again after creation.
+// legacy API refers to it by. Secret, APIKey and the values of Headers
+// (where a receiver's credential goes) are write-only: they are stored
+// (they must be usable) but never shown again after creation, so none of
+// them is in the JSON of a ServiceRule.
 type ServiceRule struct {
 	ID          int64             `json:"id"`
 	Name        string            `json:"name"`
@@ -47,7 +49,7 @@ type ServiceRule struct {
 	APIKey      string            `json:"-"`
 	Timeout     time.Duration     `json:"-"`
 	MaxAttempts int               `json:"max_attempts"`
-	Headers     map[string]string `json:"headers"`
+	Headers     map[string]string `json:"-"`
 	// Policy names the stored policy of requests made for this rule that
 	// choose none themselves; empty means the server default.
 	Policy    string    `json:"policy"`

@@ -58,9 +58,16 @@ type ServiceRulePatch struct {
 	APIKey      *string
 	Timeout     *string
 	MaxAttempts *int
-	// Headers, when not nil, replace the rule's headers.
+	// Headers, when not nil, replace the rule's headers with these names
+	// and values (an empty map removes them all), plus those of
+	// KeepHeaders.
 	Headers map[string]string
-	Policy  *string
+	// KeepHeaders names headers of the rule to keep with the values they
+	// have, which the server never shows (each is sent as {}). Headers and
+	// KeepHeaders together are the rule's new set of headers; a name the
+	// rule does not have is refused (422).
+	KeepHeaders []string
+	Policy      *string
 	// RotateSecret has the server make a new signing secret, returned once
 	// in [ServiceRule].Secret.
 	RotateSecret bool
@@ -81,7 +88,16 @@ func (p ServiceRulePatch) MarshalJSON() ([]byte, error) {
 	m.put("api_key", p.APIKey, p.APIKey != nil)
 	m.put("timeout", p.Timeout, p.Timeout != nil)
 	m.put("max_attempts", p.MaxAttempts, p.MaxAttempts != nil)
-	m.put("headers", p.Headers, p.Headers != nil)
+	if p.Headers != nil || p.KeepHeaders != nil {
+		h := make(map[string]any, len(p.Headers)+len(p.KeepHeaders))
+		for name, value := range p.Headers {
+			h[name] = value
+		}
+		for _, name := range p.KeepHeaders {
+			h[name] = struct{}{}
+		}
+		m["headers"] = h
+	}
 	m.put("policy", p.Policy, p.Policy != nil)
 	return json.Marshal(m)
 }

@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -54,6 +55,32 @@ func TestServiceRules_CreateEditRotateDelete(t *testing.T) {
 	}
 	if _, err := a.requester.ServiceRules(ctx); !client.HasCode(err, client.CodeMissingScope) {
 		t.Fatalf("list as a requester: %v", err)
+	}
+}
+
+func TestServiceRules_HeaderValuesAreWriteOnlyAndKeptOnEdit(t *testing.T) {
+	t.Parallel()
+	a, ctx := setup(t), testContext(t)
+	name := clienttest.UniqueName("receiver")
+	rule, err := a.admin.CreateServiceRule(ctx, client.CreateServiceRuleRequest{Name: name, URL: "http://127.0.0.1:9/hook",
+		Headers: map[string]string{"X-Api-Key": "receiver-credential-0123", "X-Team": "payments"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]client.RuleHeader{"X-Api-Key": {HasValue: true}, "X-Team": {HasValue: true}}
+	if !maps.Equal(rule.Headers, want) || strings.Contains(string(rule.Raw()), "receiver-credential") {
+		t.Fatalf("created headers %v: %s", rule.Headers, rule.Raw())
+	}
+	edited, err := a.admin.EditServiceRule(ctx, name, client.ServiceRulePatch{Headers: map[string]string{"X-Env": "prod"}, KeepHeaders: []string{"X-Api-Key"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]client.RuleHeader{"X-Api-Key": {HasValue: true}, "X-Env": {HasValue: true}}
+	if !maps.Equal(edited.Headers, want) {
+		t.Fatalf("edited headers %v, want %v", edited.Headers, want)
+	}
+	if _, err := a.admin.EditServiceRule(ctx, name, client.ServiceRulePatch{KeepHeaders: []string{"X-Team"}}); !client.HasCode(err, client.CodeValidationFailed) {
+		t.Fatalf("keeping a header the rule no longer has: %v", err)
 	}
 }
 

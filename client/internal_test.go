@@ -211,6 +211,10 @@ func TestApprovalPatch_EncodesAMergePatch(t *testing.T) {
 	if string(b) != `{"headers":{},"secret":null}` {
 		t.Fatalf("rule patch %s", b)
 	}
+	b, _ = json.Marshal(ServiceRulePatch{Headers: map[string]string{"X-New": "v"}, KeepHeaders: []string{"X-Api-Key"}})
+	if string(b) != `{"headers":{"X-Api-Key":{},"X-New":"v"}}` {
+		t.Fatalf("rule patch keeping a header %s", b)
+	}
 }
 
 func TestStatus_CodesAndSettledness(t *testing.T) {

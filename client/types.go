@@ -231,19 +231,27 @@ type ServiceRule struct {
 	URL    string `json:"url"`
 	Format string `json:"format"`
 	// Timeout is a duration such as "10s".
-	Timeout     string            `json:"timeout"`
-	MaxAttempts int               `json:"max_attempts"`
-	Headers     map[string]string `json:"headers"`
-	HasAPIKey   bool              `json:"has_api_key"`
-	Policy      string            `json:"policy"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
+	Timeout     string `json:"timeout"`
+	MaxAttempts int    `json:"max_attempts"`
+	// Headers are the extra headers of each delivery, by name. Their values
+	// are write-only, like the API key: the server never sends them.
+	Headers   map[string]RuleHeader `json:"headers"`
+	HasAPIKey bool                  `json:"has_api_key"`
+	Policy    string                `json:"policy"`
+	CreatedAt time.Time             `json:"created_at"`
+	UpdatedAt time.Time             `json:"updated_at"`
 	// Secret is the Standard Webhooks signing secret; the server sends it
 	// only in the response that generated it (a create without a secret, or
 	// a rotation).
 	Secret string `json:"secret,omitempty"`
 
 	raw json.RawMessage
+}
+
+// RuleHeader is a service rule's header as the server shows it: whether it
+// has a value, never the value.
+type RuleHeader struct {
+	HasValue bool `json:"has_value"`
 }
 
 // UnmarshalJSON decodes r and keeps the JSON it came from for [ServiceRule.Raw].

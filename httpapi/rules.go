@@ -1,24 +1,39 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"approvald/approval"
 )
 
-// ruleView is a service rule as the API shows it: never its secret or API
-// key, except the secret in the one response that created or rotated it.
+// ruleView is a service rule as the API shows it: never its secret, API
+// key or header values, except the secret in the one response that created
+// or rotated it. Header values are write-only like the API key, since they
+// are where a standard receiver's credential goes: every scope, admin
+// included, sees only the names.
 type ruleView struct {
 	approval.ServiceRule
-	Timeout   string `json:"timeout"`
-	HasAPIKey bool   `json:"has_api_key"`
-	Secret    string `json:"secret,omitempty"`
+	Timeout   string                `json:"timeout"`
+	HasAPIKey bool                  `json:"has_api_key"`
+	Headers   map[string]headerView `json:"headers"`
+	Secret    string                `json:"secret,omitempty"`
+}
+
+// headerView is a rule header as responses show it, by name.
+type headerView struct {
+	HasValue bool `json:"has_value"`
 }
 
 func viewRule(r *approval.ServiceRule, showSecret bool) ruleView {
-	v := ruleView{ServiceRule: *r, Timeout: r.Timeout.String(), HasAPIKey: r.APIKey != ""}
+	v := ruleView{ServiceRule: *r, Timeout: r.Timeout.String(), HasAPIKey: r.APIKey != "", Headers: map[string]headerView{}}
+	for name, value := range r.Headers {
+		v.Headers[name] = headerView{HasValue: value != ""}
+	}
 	if showSecret {
 		v.Secret = r.Secret
 	}
@@ -26,15 +41,81 @@ func viewRule(r *approval.ServiceRule, showSecret bool) ruleView {
 }
 
 type ruleBody struct {
-	Name        string            `json:"name"`
-	URL         string            `json:"url"`
-	Format      string            `json:"format"`
-	Secret      string            `json:"secret"`
-	APIKey      string            `json:"api_key"`
-	Timeout     string            `json:"timeout"`
-	MaxAttempts int               `json:"max_attempts"`
-	Headers     map[string]string `json:"headers"`
-	Policy      string            `json:"policy"`
+	Name        string          `json:"name"`
+	URL         string          `json:"url"`
+	Format      string          `json:"format"`
+	Secret      string          `json:"secret"`
+	APIKey      string          `json:"api_key"`
+	Timeout     string          `json:"timeout"`
+	MaxAttempts int             `json:"max_attempts"`
+	Headers     json.RawMessage `json:"headers"`
+	Policy      string          `json:"policy"`
+}
+
+// ruleHeaders are the headers of a rule body, by name: a string sets the
+// value; {} or {"has_value": …} — the shape responses show, so that a rule
+// read and sent back keeps its headers — keeps the value the rule has;
+// null is the same as leaving the name out.
+type ruleHeaders struct {
+	set  map[string]string
+	keep []string
+}
+
+// readHeaders reads a rule body's "headers" (nil or null: none), adding
+// what is wrong to v.
+func readHeaders(v *approval.Validation, raw json.RawMessage) ruleHeaders {
+	var h ruleHeaders
+	if len(raw) == 0 || string(raw) == "null" {
+		return h
+	}
+	var entries map[string]json.RawMessage
+	if json.Unmarshal(raw, &entries) != nil {
+		v.Add("headers", "must be an object of header names and values")
+		return h
+	}
+	h.set = make(map[string]string, len(entries))
+	for _, name := range slices.Sorted(maps.Keys(entries)) {
+		if string(entries[name]) == "null" {
+			continue // left out: the header goes
+		}
+		var value string
+		if json.Unmarshal(entries[name], &value) == nil {
+			h.set[name] = value
+			continue
+		}
+		var keep struct {
+			HasValue *bool `json:"has_value"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(entries[name]))
+		dec.DisallowUnknownFields()
+		if bytes.HasPrefix(bytes.TrimSpace(entries[name]), []byte("{")) && dec.Decode(&keep) == nil {
+			h.keep = append(h.keep, name)
+			continue
+		}
+		v.Add("headers", "the value of %q must be a string, or {} to keep the value the rule has", name)
+	}
+	return h
+}
+
+// merge returns the headers h makes of current, the rule's headers.
+func (h ruleHeaders) merge(current map[string]string) map[string]string {
+	out := maps.Clone(h.set)
+	for _, name := range h.keep {
+		if value, ok := current[name]; ok {
+			out[name] = value
+		}
+	}
+	return out
+}
+
+// checkKept adds to v each header h keeps that current, the rule's
+// headers, does not have: there is no value to keep.
+func (h ruleHeaders) checkKept(v *approval.Validation, current map[string]string) {
+	for _, name := range h.keep {
+		if _, ok := current[name]; !ok {
+			v.Add("headers", "the rule has no header %q whose value could be kept: give its value as a string", name)
+		}
+	}
 }
 
 // parseTimeout reads a rule timeout such as "10s"; "" keeps the default.
@@ -60,9 +141,11 @@ func (s *server) createRule(w http.ResponseWriter, r *http.Request, _ approval.P
 		return err
 	}
 	var v approval.Validation
+	headers := readHeaders(&v, in.Headers)
+	headers.checkKept(&v, nil) // a new rule has no values to keep
 	rule := approval.ServiceRule{
 		Name: in.Name, URL: in.URL, Format: approval.RuleFormat(in.Format), Secret: in.Secret, APIKey: in.APIKey,
-		Timeout: parseTimeout(&v, in.Timeout), MaxAttempts: in.MaxAttempts, Headers: in.Headers, Policy: in.Policy,
+		Timeout: parseTimeout(&v, in.Timeout), MaxAttempts: in.MaxAttempts, Headers: headers.set, Policy: in.Policy,
 	}
 	if err := v.Err(); err != nil {
 		return err
@@ -101,6 +184,8 @@ func (s *server) getRule(w http.ResponseWriter, r *http.Request, _ approval.Prin
 
 // editRule applies a merge patch: present fields replace the rule's, and
 // "secret": null rotates the signing secret (the response shows the new one).
+// "headers" replaces the rule's headers as a whole (null: none); a header
+// given as {} keeps the value it has (see ruleHeaders).
 func (s *server) editRule(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
 	body, err := readBody(r, false)
 	if err != nil {
@@ -131,11 +216,8 @@ func (s *server) editRule(w http.ResponseWriter, r *http.Request, _ approval.Pri
 			v.Add("max_attempts", "must be a whole number")
 		}
 	}
-	var headers map[string]string
-	_, setHeaders := raw["headers"]
-	if setHeaders && json.Unmarshal(raw["headers"], &headers) != nil {
-		v.Add("headers", "must be an object of strings")
-	}
+	rawHeaders, setHeaders := raw["headers"]
+	headers := readHeaders(&v, rawHeaders)
 	for field := range raw {
 		switch field {
 		case "url", "format", "secret", "api_key", "timeout", "max_attempts", "headers", "policy":
@@ -151,6 +233,18 @@ func (s *server) editRule(w http.ResponseWriter, r *http.Request, _ approval.Pri
 	}
 	if err := v.Err(); err != nil {
 		return err
+	}
+	if len(headers.keep) > 0 {
+		// Checked before the update, whose edit cannot fail; a header
+		// removed meanwhile is not kept.
+		current, err := s.Engine.Rule(r.Context(), r.PathValue("name"))
+		if err != nil {
+			return err
+		}
+		headers.checkKept(&v, current.Headers)
+		if err := v.Err(); err != nil {
+			return err
+		}
 	}
 	var before string
 	rule, err := s.Engine.UpdateRule(r.Context(), r.PathValue("name"), func(rule *approval.ServiceRule) {
@@ -180,7 +274,7 @@ func (s *server) editRule(w http.ResponseWriter, r *http.Request, _ approval.Pri
 			rule.MaxAttempts = *attempts
 		}
 		if setHeaders {
-			rule.Headers = headers
+			rule.Headers = headers.merge(rule.Headers)
 		}
 		if policy != nil {
 			rule.Policy = *policy

@@ -78,6 +78,14 @@ var ruleColumns = columns[*client.ServiceRule]{
 // emitRule prints a rule, and the secret the server generated, if any.
 func (a *app) emitRule(r *client.ServiceRule) error {
 	err := emitItem(a, ruleColumns, r)
+	if err == nil && len(r.Headers) > 0 && a.output == "table" {
+		names := make([]string, 0, len(r.Headers))
+		for name := range r.Headers {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		fmt.Fprintf(a.stdout, "\nHeaders (values are never shown): %s\n", strings.Join(names, ", "))
+	}
 	if err == nil && r.Secret != "" && a.output == "table" {
 		fmt.Fprintf(a.stdout, "\nSigning secret (shown only now; give it to the receiver): %s\n", r.Secret)
 	}
@@ -99,25 +107,32 @@ func (f *ruleFlags) register(a *app, cmd *cobra.Command) {
 	fl.StringVar(&f.apiKey, "api-key", "", "legacy format: the Authorization header sent with each delivery")
 	fl.StringVar(&f.timeout, "delivery-timeout", "", "how long one delivery attempt may take, such as 10s")
 	fl.IntVar(&f.maxAttempts, "max-attempts", 0, "delivery attempts before the request goes to error (1 to 50)")
-	fl.StringArrayVar(&f.headers, "header", nil, "a header added to every delivery, Name=value (repeat)")
+	fl.StringArrayVar(&f.headers, "header", nil, "a header added to every delivery, Name=value (repeat); on edit the headers given replace the rule's, and Name alone keeps that header's value, which is never shown")
 	fl.StringVar(&f.policy, "policy", "", "a stored policy for the rule's requests")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"standard", "legacy"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("policy", a.completePolicies)
 }
 
-func (f *ruleFlags) headerMap() (map[string]string, error) {
+// headerMap returns the --header values: Name=value sets a header, and, when
+// keeping is allowed (on edit), Name alone keeps the value the rule has.
+func (f *ruleFlags) headerMap(keeping bool) (map[string]string, []string, error) {
 	if f.headers == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	m := map[string]string{}
+	var keep []string
 	for _, h := range f.headers {
 		k, v, ok := strings.Cut(h, "=")
-		if !ok || strings.TrimSpace(k) == "" {
-			return nil, usageError{fmt.Errorf("--header %q is not Name=value", h)}
+		switch {
+		case strings.TrimSpace(k) == "" || !ok && !keeping:
+			return nil, nil, usageError{fmt.Errorf("--header %q is not Name=value", h)}
+		case !ok:
+			keep = append(keep, strings.TrimSpace(k))
+		default:
+			m[strings.TrimSpace(k)] = v
 		}
-		m[strings.TrimSpace(k)] = v
 	}
-	return m, nil
+	return m, keep, nil
 }
 
 func (a *app) rulesCmd() *cobra.Command {
@@ -161,7 +176,7 @@ func (a *app) rulesCmd() *cobra.Command {
 			if cf.maxAttempts != 0 {
 				in.MaxAttempts = cf.maxAttempts
 			}
-			h, err := cf.headerMap()
+			h, _, err := cf.headerMap(false)
 			if err != nil {
 				return err
 			}
@@ -203,7 +218,7 @@ func (a *app) rulesCmd() *cobra.Command {
 				p.MaxAttempts = &ef.maxAttempts
 			}
 			var err error
-			if p.Headers, err = ef.headerMap(); err != nil {
+			if p.Headers, p.KeepHeaders, err = ef.headerMap(true); err != nil {
 				return err
 			}
 			p.RotateSecret = rotate

@@ -14,25 +14,40 @@ func TestCLI_RulesCreateShowEditRotateDelete(t *testing.T) {
 	p := setup(t)
 	name := clienttest.UniqueName("deploys")
 
-	created := p.admin.ok("rules", "create", name, "--url", "http://127.0.0.1:9/hook", "--delivery-timeout", "5s", "--header", "X-Team=payments")
+	created := p.admin.ok("rules", "create", name, "--url", "http://127.0.0.1:9/hook", "--delivery-timeout", "5s",
+		"--header", "X-Team=payments", "--header", "X-Api-Key=receiver-credential-0123")
 	if !strings.Contains(created.stdout, "Signing secret (shown only now") || !strings.Contains(created.stdout, "whsec_") {
 		t.Fatalf("create does not show the secret once:\n%s", created.stdout)
+	}
+	if !strings.Contains(created.stdout, "Headers (values are never shown): X-Api-Key, X-Team") || strings.Contains(created.stdout, "receiver-credential") {
+		t.Fatalf("create does not show the header names alone:\n%s", created.stdout)
+	}
+	type header struct {
+		HasValue bool `json:"has_value"`
 	}
 	var rule struct {
 		Name        string            `json:"name"`
 		URL         string            `json:"url"`
 		Timeout     string            `json:"timeout"`
 		MaxAttempts int               `json:"max_attempts"`
-		Headers     map[string]string `json:"headers"`
+		Headers     map[string]header `json:"headers"`
 		Secret      string            `json:"secret"`
 	}
 	p.admin.okJSON(&rule, "rules", "get", name)
-	if rule.URL != "http://127.0.0.1:9/hook" || rule.Timeout != "5s" || rule.Headers["X-Team"] != "payments" || rule.Secret != "" {
+	if rule.URL != "http://127.0.0.1:9/hook" || rule.Timeout != "5s" || !rule.Headers["X-Team"].HasValue || rule.Secret != "" {
 		t.Fatalf("get %+v", rule)
 	}
 	p.admin.okJSON(&rule, "rules", "edit", name, "--max-attempts", "3", "--rotate-secret")
-	if rule.MaxAttempts != 3 || !strings.HasPrefix(rule.Secret, "whsec_") {
+	if rule.MaxAttempts != 3 || !strings.HasPrefix(rule.Secret, "whsec_") || len(rule.Headers) != 2 {
 		t.Fatalf("edit %+v", rule)
+	}
+	rule.Headers = nil
+	p.admin.okJSON(&rule, "rules", "edit", name, "--header", "X-Api-Key", "--header", "X-Env=prod")
+	if len(rule.Headers) != 2 || !rule.Headers["X-Api-Key"].HasValue || !rule.Headers["X-Env"].HasValue {
+		t.Fatalf("edit keeping X-Api-Key and setting X-Env: %+v", rule)
+	}
+	if r := p.admin.run("rules", "create", name+"-2", "--url", "http://127.0.0.1:9/hook", "--header", "X-Api-Key"); r.code == 0 || !strings.Contains(r.stderr, "is not Name=value") {
+		t.Fatalf("create with a header without a value: %s", r)
 	}
 	if list := p.admin.ok("rules", "list").stdout; !strings.Contains(list, name) || !strings.HasPrefix(list, "NAME ") {
 		t.Fatalf("list:\n%s", list)
