@@ -24,11 +24,12 @@
 //   - Static public key (PublicKeyFile): one or more PEM public keys (RSA of at
 //     least 2048 bits, ECDSA P-256/P-384, Ed25519; "PUBLIC KEY", "RSA PUBLIC
 //     KEY" or "CERTIFICATE" blocks). Nothing is fetched; the issuer is checked
-//     only when Issuer is set.
+//     only when Issuer is set (approvald's --jwt-issuer), and then a token
+//     without "iss" is refused.
 //   - Shared secret (HS256SecretFile): HS256 only, verified with go-jose,
 //     since go-oidc verifies asymmetric signatures only. The secret is the
 //     file's content without surrounding white space and must be at least 32
-//     bytes.
+//     bytes. The issuer is checked as with a static public key.
 //
 // Key-based modes accept RS256, RS384, RS512, PS256, ES256, ES384 and EdDSA,
 // nothing else: "none" is never accepted, and an HS256 token is refused by a
@@ -128,8 +129,9 @@ type Config struct {
 	// Issuer is the expected "iss" (APPROVALD_OIDC_ISSUER). Without a key
 	// file it is also where discovery happens,
 	// <Issuer>/.well-known/openid-configuration, and must then be https, or
-	// http on a loopback host. With a key file it is optional and only
-	// compared with "iss".
+	// http on a loopback host. With a key file it is optional
+	// (APPROVALD_JWT_ISSUER) and compared with "iss", which a token must
+	// then carry.
 	Issuer string
 	// Audience must be one of the token's "aud" values (APPROVALD_OIDC_AUDIENCE).
 	Audience string

@@ -90,6 +90,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.DurationVar(&c.DeliveryLease, "delivery-lease", envDuration("APPROVALD_DELIVERY_LEASE", 2*time.Minute), "how long a claimed delivery is held before another instance (or this one, after a crash) may try it again; keep it above the longest rule timeout (APPROVALD_DELIVERY_LEASE)")
 	fs.DurationVar(&c.OutboxRetention, "outbox-retention", envDuration("APPROVALD_OUTBOX_RETENTION", 7*24*time.Hour), "how long delivered and published events stay in the outbox, for Last-Event-ID resumes (APPROVALD_OUTBOX_RETENTION)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("APPROVALD_SHUTDOWN_TIMEOUT", 20*time.Second), "how long in-flight requests may finish on SIGTERM (APPROVALD_SHUTDOWN_TIMEOUT)")
+	var jwtIssuer string
+	fs.StringVar(&jwtIssuer, "jwt-issuer", env("APPROVALD_JWT_ISSUER", ""), "with APPROVALD_JWT_PUBLIC_KEY_FILE or APPROVALD_JWT_HS256_SECRET_FILE: the issuer (iss) every JWT must carry (APPROVALD_JWT_ISSUER); empty: iss is not checked")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("APPROVALD_DEBUG_ADDR", ""), "a second listen address serving /metrics and /debug/pprof/ without authentication, e.g. 127.0.0.1:6060 (APPROVALD_DEBUG_ADDR); empty: none")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -110,6 +112,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	}
 	var err error
 	if c.OIDC.GroupScopes, err = parseGroupScopes(getenv("APPROVALD_OIDC_GROUP_SCOPES")); err != nil {
+		return c, err
+	}
+	if err := c.setJWTIssuer(jwtIssuer); err != nil {
 		return c, err
 	}
 	c.Limits = httpapi.Limits{
@@ -170,6 +175,23 @@ func redactUserinfo(list string) string {
 		}
 	}
 	return strings.Join(parts, ",")
+}
+
+// setJWTIssuer applies --jwt-issuer, the issuer of the static-key modes.
+// Discovery takes its issuer from APPROVALD_OIDC_ISSUER, which the
+// static-key modes also accept (as before); both set must agree.
+func (c *config) setJWTIssuer(iss string) error {
+	if iss == "" {
+		return nil
+	}
+	if c.OIDC.PublicKeyFile == "" && c.OIDC.HS256SecretFile == "" {
+		return errors.New("--jwt-issuer (APPROVALD_JWT_ISSUER) needs APPROVALD_JWT_PUBLIC_KEY_FILE or APPROVALD_JWT_HS256_SECRET_FILE; with discovery, the issuer is APPROVALD_OIDC_ISSUER")
+	}
+	if c.OIDC.Issuer != "" && c.OIDC.Issuer != iss {
+		return fmt.Errorf("--jwt-issuer %q and APPROVALD_OIDC_ISSUER %q differ: set one", iss, c.OIDC.Issuer)
+	}
+	c.OIDC.Issuer = iss
+	return nil
 }
 
 // envFloat reads a number variable; a malformed one is reported by validate.

@@ -104,6 +104,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		tokens = v
 		log.Info("accepting people's JWTs", "issuer", cfg.OIDC.Issuer, "audience", cfg.OIDC.Audience)
+		if cfg.OIDC.Issuer == "" {
+			log.Warn("JWTs are accepted from any issuer (iss is not checked): set --jwt-issuer")
+		}
 	}
 	apiMetrics := httpapi.NewMetrics(registry)
 
