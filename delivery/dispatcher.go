@@ -11,7 +11,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -332,8 +334,8 @@ func (d *Dispatcher) send(ctx context.Context, rule *approval.ServiceRule, c app
 		return outcome{ok: true}
 	}
 	out := outcome{reason: fmt.Sprintf("HTTP %d from the receiver", code)}
-	if s := bytes.TrimSpace(reply); len(s) > 0 {
-		out.reason += ": " + string(s[:min(len(s), 200)])
+	if s := strings.TrimSpace(withoutCredentials(rule, string(reply))); s != "" {
+		out.reason += ": " + s[:min(len(s), 200)]
 	}
 	switch {
 	case code == http.StatusRequestTimeout, code == http.StatusTooEarly, code == http.StatusTooManyRequests, code >= 500:
@@ -341,6 +343,25 @@ func (d *Dispatcher) send(ctx context.Context, rule *approval.ServiceRule, c app
 		out.retryAfter = retryAfter(resp.Header.Get("Retry-After"), d.cfg.Now())
 	}
 	return out
+}
+
+// withoutCredentials returns a receiver's answer with what rule sends it
+// as credentials — its API key, signing secret and header values, of at
+// least 4 bytes — replaced by "[redacted]": receivers often repeat a
+// refused credential, and the answer becomes the delivery's last_error,
+// which every reader of the request sees, and a log line.
+func withoutCredentials(rule *approval.ServiceRule, reply string) string {
+	creds := []string{rule.APIKey, rule.Secret}
+	for _, v := range rule.Headers {
+		creds = append(creds, v)
+	}
+	slices.SortFunc(creds, func(a, b string) int { return len(b) - len(a) }) // longest first
+	for _, c := range creds {
+		if len(c) >= 4 {
+			reply = strings.ReplaceAll(reply, c, "[redacted]")
+		}
+	}
+	return reply
 }
 
 // retryAfter parses a Retry-After header: seconds or an HTTP date.

@@ -3,10 +3,12 @@ package delivery
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -314,6 +316,29 @@ func TestDispatcher_LegacyFormat(t *testing.T) {
 	want := `{"id":"` + r.ID + `","status":4}`
 	if body.Load() != want || auth.Load() != "s3cret-key" {
 		t.Fatalf("legacy callback %v with Authorization %v, want %s", body.Load(), auth.Load(), want)
+	}
+}
+
+// TestDispatcher_ReceiverRepeatingACredentialDoesNotLeakIt: a receiver that
+// refuses a delivery by repeating its credential (a header value, the
+// legacy API key) does not put it into last_error.
+func TestDispatcher_ReceiverRepeatingACredentialDoesNotLeakIt(t *testing.T) {
+	f := setup(t, Config{})
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = fmt.Fprintf(w, "invalid key %q (authorization %q)", r.Header.Get("X-Api-Key"), r.Header.Get("Authorization"))
+	})
+	const headerCred, apiKey = "receiver-credential-0123", "legacy-api-key-4567"
+	f.rule("echo", rc.URL, func(r *approval.ServiceRule) { r.Headers = map[string]string{"X-Api-Key": headerCred} })
+	f.rule("echo-legacy", rc.URL, func(r *approval.ServiceRule) {
+		r.Format, r.APIKey, r.Headers = approval.FormatLegacy, apiKey, map[string]string{"X-Api-Key": headerCred}
+	})
+	for _, rule := range []string{"echo", "echo-legacy"} {
+		got := f.waitStatus(f.decide(rule, approval.DecisionApprove).ID, approval.StatusError)
+		if e := got.Delivery.LastError; !strings.Contains(e, "HTTP 401") || !strings.Contains(e, "[redacted]") ||
+			strings.Contains(e, headerCred) || strings.Contains(e, apiKey) {
+			t.Errorf("%s: last_error %q", rule, e)
+		}
 	}
 }
 
