@@ -7,10 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"io/fs"
 	"math"
 	"math/rand/v2"
+	"net"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -323,10 +327,44 @@ type querier interface {
 // scanner is a pgx.Row or pgx.Rows.
 type scanner interface{ Scan(dest ...any) error }
 
+// unavailableRetry is the Retry-After of an answer while the database is
+// unreachable: long enough not to hammer it, short enough for a failover.
+const unavailableRetry = 2 * time.Second
+
+// unreachable reports whether err says that the database could not be
+// reached or is going away — a refused or broken connection, a server
+// shutting down or out of connections — rather than that a statement failed.
+func unreachable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
+			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", // shutting down, cannot connect now
+			pgErr.Code == "53300": // too many connections
+			return true
+		}
+		return false
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connectErr) || errors.As(err, &netErr) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
 // internal wraps err, from operation op, as an internal error. Text that
 // PostgreSQL cannot store — invalid UTF-8 or a NUL byte, which SQLite takes —
 // is the caller's fault, not the database's, and becomes a KindInvalid error.
+// A database that cannot be reached is KindUnavailable, with a Retry-After:
+// the caller may try again (clients retry 503).
 func internal(op string, err error) error {
+	if unreachable(err) {
+		return &approval.Error{
+			Kind: approval.KindUnavailable, Code: approval.CodeUnavailable,
+			Message: "the database is not answering; retry later", RetryAfter: unavailableRetry,
+			Err: fmt.Errorf("postgres: %s: %w", op, err),
+		}
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && (pgErr.Code == codeCharacterNotInRepertoire || pgErr.Code == codeUntranslatableCharacter) {
 		return &approval.Error{

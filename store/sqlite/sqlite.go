@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -16,7 +17,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // also registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"approvald/approval"
 )
@@ -36,6 +38,11 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// writeFailed is set when a write failed because the database could
+	// not be written (a full disk, an I/O error) and cleared by the next
+	// write that commits; while it is set, Ping probes with a write.
+	writeFailed atomic.Bool
 }
 
 var _ approval.Store = (*Store)(nil)
@@ -128,9 +135,16 @@ func migrator(db *sql.DB) (*goose.Provider, error) {
 	return p, nil
 }
 
-// Ping checks that both the writer and the readers answer. It returns an
-// internal *approval.Error when one does not.
+// Ping checks that both the writer and the readers answer and, after a
+// write failed because the database could not be written, that a write
+// commits again. It returns a KindUnavailable *approval.Error while the
+// database cannot be written, an internal one when it does not answer.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.writeFailed.Load() {
+		if err := s.probeWrite(ctx); err != nil {
+			return err
+		}
+	}
 	if err := s.writer.PingContext(ctx); err != nil {
 		return internal("ping", err)
 	}
@@ -158,6 +172,11 @@ func (s *Store) Close() error {
 func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) (err error) {
 	ctx, span := tracer.Start(ctx, "sqlite.write", trace.WithAttributes(attribute.String("db.operation", op)))
 	defer func() { endSpan(span, err) }()
+	defer func() {
+		if approval.KindOf(err) == approval.KindUnavailable {
+			s.writeFailed.Store(true)
+		}
+	}()
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return internal(op, err)
@@ -169,7 +188,27 @@ func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error)
 	if err := tx.Commit(); err != nil {
 		return internal(op, err)
 	}
+	s.writeFailed.Store(false)
 	return nil
+}
+
+// probeBytes is the size of Ping's probe write: a few pages, so that the
+// probe needs room as real writes do.
+const probeBytes = 64 << 10
+
+// probeWrite commits a write that allocates pages and frees them again,
+// to learn whether the database can be written now.
+func (s *Store) probeWrite(ctx context.Context) error {
+	return s.write(ctx, "readiness probe", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO readiness_probe (id, filler) VALUES (1, zeroblob(?))
+			ON CONFLICT (id) DO UPDATE SET filler = excluded.filler`, probeBytes); err != nil {
+			return internal("readiness probe", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM readiness_probe`); err != nil {
+			return internal("readiness probe", err)
+		}
+		return nil
+	})
 }
 
 // execCount runs one statement in a write transaction and returns how many
@@ -235,8 +274,41 @@ type querier interface {
 type scanner interface{ Scan(dest ...any) error }
 
 // internal wraps err, from operation op, as an internal error.
+// A database file that cannot be written or read for now — a full disk, an
+// I/O error, a read-only or missing file, a lock held past the busy timeout
+// — is KindUnavailable with a Retry-After: the caller may try again (clients
+// retry 503), and readiness reports it (see Ping).
 func internal(op string, err error) error {
+	if msg := unwritable(err); msg != "" {
+		return &approval.Error{
+			Kind: approval.KindUnavailable, Code: approval.CodeUnavailable,
+			Message: msg, RetryAfter: unavailableRetry,
+			Err: fmt.Errorf("sqlite: %s: %w", op, err),
+		}
+	}
 	return approval.Internal(fmt.Errorf("sqlite: %s: %w", op, err))
+}
+
+// unavailableRetry is the Retry-After of an answer while the database
+// cannot be written.
+const unavailableRetry = 5 * time.Second
+
+// unwritable returns what the client is told when err says that the
+// database cannot be used for now, or "" when err is another failure.
+func unwritable(err error) string {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return ""
+	}
+	switch e.Code() & 0xff { // the primary result code
+	case sqlite3.SQLITE_FULL:
+		return "the database cannot be written: its disk is full; retry later"
+	case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_NOMEM:
+		return "the database cannot be used: an I/O error; retry later"
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return "the database is busy; retry later"
+	}
+	return ""
 }
 
 // micros returns t as stored: unix microseconds.

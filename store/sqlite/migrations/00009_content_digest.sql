@@ -9,6 +9,14 @@
 ALTER TABLE approvals ADD COLUMN content_digest TEXT NOT NULL DEFAULT '';
 ALTER TABLE approvals ADD COLUMN policy_request TEXT;
 
+-- One row at most, written and deleted by the readiness probe that runs
+-- after a write failed for want of room: it needs pages as real writes do.
+CREATE TABLE readiness_probe (
+    id     INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+    filler BLOB    NOT NULL
+);
+
 -- +goose Down
+DROP TABLE readiness_probe;
 ALTER TABLE approvals DROP COLUMN policy_request;
 ALTER TABLE approvals DROP COLUMN content_digest;
