@@ -275,7 +275,7 @@ type scanner interface{ Scan(dest ...any) error }
 
 // internal wraps err, from operation op, as an internal error.
 // A database file that cannot be written or read for now — a full disk, an
-// I/O error, a read-only or missing file, a lock held past the busy timeout
+// I/O error, a read-only file, a lock held past the busy timeout
 // — is KindUnavailable with a Retry-After: the caller may try again (clients
 // retry 503), and readiness reports it (see Ping).
 func internal(op string, err error) error {
@@ -303,7 +303,7 @@ func unwritable(err error) string {
 	switch e.Code() & 0xff { // the primary result code
 	case sqlite3.SQLITE_FULL:
 		return "the database cannot be written: its disk is full; retry later"
-	case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_NOMEM:
+	case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_NOMEM:
 		return "the database cannot be used: an I/O error; retry later"
 	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 		return "the database is busy; retry later"
