@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -271,24 +270,13 @@ func (p Patch) fields() []string {
 // every store keeps, so that a value reads back exactly as written.
 func TruncateTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
+// checkText checks a multi-line text field (see text.go).
 func checkText(v *Validation, field, s string, max int, required bool) {
-	switch {
-	case !utf8.ValidString(s):
-		v.Add(field, "must be valid UTF-8")
-	case strings.ContainsRune(s, 0):
-		v.Add(field, "must not contain NUL characters")
-	case required && strings.TrimSpace(s) == "":
-		v.Add(field, "is required")
-	case utf8.RuneCountInString(s) > max:
-		v.Add(field, "must be at most %d characters", max)
-	}
+	CheckProse(v, field, s, max, required)
 }
 
 func checkTitle(v *Validation, s string) {
-	checkText(v, "title", s, MaxTitleLen, true)
-	if strings.ContainsFunc(s, unicode.IsControl) {
-		v.Add("title", "must not contain control characters")
-	}
+	CheckLine(v, "title", s, MaxTitleLen, true)
 }
 
 func checkPayload(v *Validation, p json.RawMessage) {
@@ -311,10 +299,7 @@ func checkServiceRule(v *Validation, s string) {
 	if s == "" {
 		return
 	}
-	checkText(v, "service_rule", s, MaxServiceRuleLen, false)
-	if strings.ContainsFunc(s, unicode.IsControl) {
-		v.Add("service_rule", "must not contain control characters")
-	}
+	CheckLine(v, "service_rule", s, MaxServiceRuleLen, false)
 }
 
 func checkDeadline(v *Validation, d *time.Time, now time.Time) {
@@ -386,10 +371,7 @@ func New(id string, d Draft, p Principal, m Mandate, now time.Time) (*Request, C
 	checkServiceRule(&v, d.ServiceRule)
 	checkDeadline(&v, d.Deadline, now)
 	checkRemindAfter(&v, d.RemindAfter)
-	checkText(&v, "subject", d.Subject, MaxSubjectLen, false)
-	if strings.ContainsFunc(d.Subject, unicode.IsControl) {
-		v.Add("subject", "must not contain control characters")
-	}
+	CheckLine(&v, "subject", d.Subject, MaxSubjectLen, false)
 	checkDependencies(&v, d.DependsOn, d.Dependencies)
 	pol.Validate(&v, "policy", selfReviewer(pol, p.ID))
 	if err := v.Err(); err != nil {
