@@ -108,7 +108,7 @@ func (s *server) createApproval(w http.ResponseWriter, r *http.Request, p approv
 		return err
 	}
 	var in createBody
-	if err := decodeStrict(body, &in); err != nil {
+	if err := decodeStrict(body, &in, "payload"); err != nil {
 		return err
 	}
 	d := approval.Draft{
@@ -293,7 +293,7 @@ func (s *server) editApproval(w http.ResponseWriter, r *http.Request, p approval
 		return err
 	}
 	var raw map[string]json.RawMessage
-	if err := decodeStrict(body, &raw); err != nil {
+	if err := decodeStrict(body, &raw, "payload"); err != nil {
 		return err
 	}
 	patch, err := parsePatch(raw)

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"testing"
@@ -68,4 +70,57 @@ func BenchmarkApprove(b *testing.B) {
 		}
 	}
 	reportLatencies(b, lat, elapsed)
+}
+
+// decodeBodies are a typical create body (about 1 KB) and one with a
+// payload of about 256 KiB, the largest allowed.
+func decodeBodies(b *testing.B) map[string][]byte {
+	typical := []byte(`{"title":"Pay invoice 2026-0042 to ACME Supplies Ltd","description":"Quarterly office supplies.\nApproved budget line 7.","service_rule":"payments","deadline":"2030-01-02T15:04:05Z","policy":{"rules":[{"name":"finance","groups":["finance"],"min_approvals":2},{"name":"owner","principals":["user:alice","user:bob"],"min_approvals":1}]},"payload":{"invoice":"2026-0042","supplier":{"name":"ACME Supplies Ltd","vat":"GB123456789","iban":"GB33BUKB20201555555555"},"amount":"1200.00","currency":"GBP","lines":[{"sku":"PAPER-A4","qty":40,"unit":"4.50"},{"sku":"TONER-K","qty":6,"unit":"120.00"},{"sku":"PENS-BL","qty":100,"unit":"0.90"}],"cost_centre":"OPS-7","requested_by":"user:carol","notes":"Deliver to the 3rd floor."}}`)
+	var big bytes.Buffer
+	big.WriteString(`{"title":"Publish dataset","payload":{"files":[`)
+	for i := 0; big.Len() < approval.MaxPayloadBytes-200; i++ {
+		if i > 0 {
+			big.WriteByte(',')
+		}
+		fmt.Fprintf(&big, `{"file_path":"staging/project/table_%05d.csv","hash_value":"%064x","total_bytes":%d,"ok":true}`, i, i*7919, i*1024)
+	}
+	big.WriteString(`]}}`)
+	if len(typical) < 900 || len(typical) > 1200 {
+		b.Fatalf("typical body is %d bytes", len(typical))
+	}
+	return map[string][]byte{"create-1KB": typical, "payload-256KiB": big.Bytes()}
+}
+
+// BenchmarkDecodeCreateBody compares decoding a create body as the API did
+// before strict input (encoding/json alone: "plain") with the strict check
+// and the same decoding ("strict"):
+//
+//	go test ./httpapi -run '^$' -bench DecodeCreateBody -benchmem
+func BenchmarkDecodeCreateBody(b *testing.B) {
+	bodies := decodeBodies(b)
+	for _, name := range []string{"create-1KB", "payload-256KiB"} {
+		body := bodies[name]
+		b.Run(name+"/plain", func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var in createBody
+				dec := json.NewDecoder(bytes.NewReader(body))
+				dec.DisallowUnknownFields()
+				if err := dec.Decode(&in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/strict", func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var in createBody
+				if err := decodeStrict(body, &in, "payload"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

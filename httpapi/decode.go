@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"approvald/approval"
+	"approvald/jsonstrict"
 )
 
 // MaxBodyBytes is the largest request body accepted; larger ones get 413.
@@ -50,9 +51,14 @@ func tooLarge() error {
 }
 
 // decodeStrict decodes one JSON value from body into dst, refusing unknown
-// fields and trailing data. Syntax errors are 400; values of the wrong type
-// and unknown fields are 422 with the field named.
-func decodeStrict(body []byte, dst any) error {
+// fields and trailing data. data names the top-level members whose values
+// are data, such as "payload" (see jsonstrict.Options). A body that is not
+// strict JSON (see checkStrict) or not JSON at all is 400; values of the
+// wrong type and unknown fields are 422 with the field named.
+func decodeStrict(body []byte, dst any, data ...string) error {
+	if err := checkStrict(body, data...); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -63,6 +69,21 @@ func decodeStrict(body []byte, dst any) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return approval.Errorf(approval.KindMalformed, approval.CodeMalformed, "unexpected data after the JSON value")
+	}
+	return nil
+}
+
+// checkStrict refuses, as 400 malformed_request naming the place, a body
+// that JSON readers could read in different ways: invalid UTF-8 (an
+// unpaired surrogate escape included), a key given twice (outside data, in
+// any letter case: encoding/json would put both in one field), or nesting
+// deeper than approval.MaxBodyDepth (approval.MaxPayloadDepth within data).
+func checkStrict(body []byte, data ...string) error {
+	err := jsonstrict.Check(body, jsonstrict.Options{
+		MaxDepth: approval.MaxBodyDepth, Data: data, DataMaxDepth: approval.MaxPayloadDepth,
+	})
+	if err != nil {
+		return approval.Errorf(approval.KindMalformed, approval.CodeMalformed, "the request body %s", err)
 	}
 	return nil
 }
