@@ -13,6 +13,7 @@ import (
 
 	"approvald/approval"
 	"approvald/engine"
+	"approvald/jsonstrict"
 )
 
 // MaxBodyBytes is the largest request body accepted; larger ones get 413.
@@ -94,10 +95,15 @@ var hints = map[string]string{
 }
 
 // object parses body as one JSON object and returns its members by
-// lower-cased name, refusing names not in known and names given twice.
-// Syntax errors and non-objects are KindMalformed; unknown fields are
-// KindInvalid, collected in v.
+// lower-cased name, refusing names not in known. Syntax errors, non-objects
+// and bodies that are not strict JSON (invalid UTF-8, a name given twice in
+// any letter case, nesting deeper than approval.MaxBodyDepth; see
+// jsonstrict) are KindMalformed; unknown fields are KindInvalid, collected
+// in v.
 func object(body []byte, known []string, v *approval.Validation) (map[string]json.RawMessage, error) {
+	if err := jsonstrict.Check(body, jsonstrict.Options{MaxDepth: approval.MaxBodyDepth}); err != nil {
+		return nil, approval.Errorf(approval.KindMalformed, approval.CodeMalformed, "the request body %s", err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var raw map[string]json.RawMessage
 	err := dec.Decode(&raw)

@@ -4,9 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"approvald/approval"
 	"approvald/engine"
@@ -200,14 +198,7 @@ func (s *server) listRequests(w http.ResponseWriter, r *http.Request, _ approval
 // back: a create followed by the comment edit.
 func checkComment(c string) error {
 	var v approval.Validation
-	switch {
-	case !utf8.ValidString(c):
-		v.Add("comment", "must be valid UTF-8")
-	case strings.ContainsRune(c, 0):
-		v.Add("comment", "must not contain NUL characters")
-	case utf8.RuneCountInString(c) > approval.MaxCommentLen:
-		v.Add("comment", "must be at most %d characters", approval.MaxCommentLen)
-	}
+	approval.CheckProse(&v, "comment", c, approval.MaxCommentLen, false)
 	return v.Err()
 }
 

@@ -638,8 +638,9 @@ func TestPost_CommentIsRecordedAndCaseInsensitiveNames(t *testing.T) {
 	if out.Item.Title != "T" || out.Item.Description != "D" || out.Item.Comment != "hi" || out.Item.ServiceRule != rule.ID {
 		t.Fatalf("created %+v", out.Item)
 	}
-	// The same field twice under different cases is ambiguous.
-	billing.wantError(422, "POST", "/request", `{"title":"a","Title":"b","description":"d","service_rule":1,"deadline":"`+fromNow(time.Hour)+`"}`)
+	// The same field twice under different cases is ambiguous: the body
+	// is refused as malformed, like any body JSON readers could disagree on.
+	billing.wantError(400, "POST", "/request", `{"title":"a","Title":"b","description":"d","service_rule":1,"deadline":"`+fromNow(time.Hour)+`"}`)
 	// No Content-Type is fine (old clients sent none).
 	req, _ := http.NewRequest("POST", f.base+"/request", strings.NewReader(`{"title":"t","description":"d","service_rule":`+jsonInt(rule.ID)+`,"deadline":"`+fromNow(time.Hour)+`"}`))
 	req.Header.Set("Authorization", billing.key)
