@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"unicode/utf8"
+
+	"approvald/approval"
+	"approvald/jsonstrict"
 )
 
 // MaxBodyBytes bounds a request body and an upstream's response body.
@@ -56,14 +58,32 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *fai
 	return buf.Bytes(), nil
 }
 
-// checkBody returns the run named by body, which must be a JSON object in
-// UTF-8 with the strings project_name and project_start_time and, when they
-// are present, the objects source and destination. Of duplicate keys the
-// last counts, as it does for the upstreams' JSON decoder. Otherwise it
-// returns an error whose message is the client's detail. It does not
-// change body.
+// strict is how strict the gateway is with a body (see jsonstrict): the
+// whole body is data for the upstreams, so keys differing in case are
+// different keys below the top level, and it may nest as deep as a
+// payload (it becomes one, one level down, when an approval step opens a
+// request; see requestPayload).
+var strict = jsonstrict.Options{
+	MaxDepth: approval.MaxPayloadDepth, Data: []string{jsonstrict.AnyMember}, DataMaxDepth: approval.MaxPayloadDepth,
+}
+
+// checkBody returns the run named by body, which must be a JSON object
+// with the strings project_name and project_start_time, single-line text
+// without control or invisible characters (they name the approval request
+// people review), and, when they are present, the objects source and
+// destination. The body must be strict JSON (see jsonstrict): in UTF-8, no
+// key given twice (the upstreams' decoder would take the last, a person
+// reading the body might see the first), nested at most
+// approval.MaxPayloadDepth levels. Otherwise it returns an error whose
+// message is the client's detail. It does not change body.
 func checkBody(body []byte) (Run, error) {
-	if !utf8.Valid(body) || !json.Valid(body) {
+	var se *jsonstrict.Error
+	switch err := jsonstrict.Check(body, strict); {
+	case errors.As(err, &se) && se.Reason != jsonstrict.Syntax:
+		// Valid JSON, but ambiguous or too deep: say which and where.
+		return Run{}, fmt.Errorf("%s The body %s.", detailInvalid, err)
+	case err != nil:
+		// Not JSON: the original's detail, exactly, as the contract says.
 		return Run{}, errors.New(detailInvalid)
 	}
 	var name, start, source, destination []byte
@@ -96,6 +116,11 @@ func checkBody(body []byte) (Run, error) {
 			return Run{}, fmt.Errorf("%s '%s' must be a string.", detailInvalid, k.name)
 		}
 		*k.dst = s
+		var v approval.Validation
+		approval.CheckLine(&v, k.name, s, approval.MaxSubjectLen, false)
+		if e := approval.AsError(v.Err()); e != nil {
+			return Run{}, fmt.Errorf("%s '%s' %s.", detailInvalid, k.name, e.Fields[0].Message)
+		}
 	}
 	if source != nil && source[0] != '{' {
 		return Run{}, fmt.Errorf("%s 'source' must be an object.", detailInvalid)
@@ -106,8 +131,8 @@ func checkBody(body []byte) (Run, error) {
 	return run, nil
 }
 
-// The helpers below walk JSON that json.Valid has accepted, so they need
-// not check its grammar; they only find where each value ends. They
+// The helpers below walk JSON that json.Valid or jsonstrict.Check has
+// accepted, so they need not check its grammar; they only find where each value ends. They
 // allocate nothing, whatever the size of the values they skip.
 
 // members calls fn with the key (quotes included, escapes kept) and the

@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"approvald/approval"
+	"approvald/jsonstrict"
 )
 
 func TestCheckBody_ReadsTheRunAsAJSONDecoderWould(t *testing.T) {
@@ -13,8 +16,6 @@ func TestCheckBody_ReadsTheRunAsAJSONDecoderWould(t *testing.T) {
 		`{"project_name":"Pr004","project_start_time":"20250205_010101"}`: {"Pr004", "20250205_010101"},
 		// Escapes in keys and values are decoded.
 		`{"project\u005fname":"Pr\u00e9 \"q\"","project_start_time":"t"}`: {`Pré "q"`, "t"},
-		// Of duplicate keys the last counts, as in Python's json module.
-		`{"project_name":1,"project_name":"b","project_start_time":"t"}`: {"b", "t"},
 		// Braces and quotes inside strings do not confuse the scan.
 		`{"x":"}{\"project_name\":1","y":[{"z":"]}"}],"project_name":"p","project_start_time":"t","source":{"a":"}"}}`: {"p", "t"},
 		"\t\r\n {\"project_name\" :\n\"p\" , \"project_start_time\":\"t\",\"destination\":{}} \n":                      {"p", "t"},
@@ -22,6 +23,24 @@ func TestCheckBody_ReadsTheRunAsAJSONDecoderWould(t *testing.T) {
 		got, err := checkBody([]byte(body))
 		if err != nil || got != want {
 			t.Errorf("%s: got %+v, %v; want %+v", body, got, err, want)
+		}
+	}
+}
+
+func TestCheckBody_RefusesAmbiguousBodies(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{
+		// The upstreams' decoder would take the last, a person the first.
+		`{"project_name":1,"project_name":"b","project_start_time":"t"}`,
+		`{"project_name":"a","project_start_time":"t","source":{"host_url":"x","host_url":"y"}}`,
+		`{"project_name":"a","PROJECT_NAME":"b","project_start_time":"t"}`,
+		`{"project_name":"\ud800","project_start_time":"t"}`,
+		"{\"project_name\":\"a\xff\",\"project_start_time\":\"t\"}",
+		`{"project_name":"a","project_start_time":"t","x":` + strings.Repeat("[", 65) + strings.Repeat("]", 65) + `}`,
+		`{"project_name":"a\u202e","project_start_time":"t"}`,
+	} {
+		if run, err := checkBody([]byte(body)); err == nil || !strings.HasPrefix(err.Error(), detailInvalid) {
+			t.Errorf("%.80s: got %+v, %v; want refused", body, run, err)
 		}
 	}
 }
@@ -44,17 +63,22 @@ func TestPayloadOf_TakesThePayloadMemberOrTheWholeBody(t *testing.T) {
 	}
 }
 
-// reference checks a body as the contract says, with encoding/json: the
-// answer checkBody must agree with.
+// reference checks a body as the contract says, with encoding/json, once
+// jsonstrict (fuzzed on its own) found it strict: the answer checkBody must
+// agree with.
 func reference(body []byte) (Run, bool) {
 	var m map[string]json.RawMessage
-	if !utf8.Valid(body) || json.Unmarshal(body, &m) != nil || m == nil {
+	if jsonstrict.Check(body, strict) != nil || !utf8.Valid(body) || json.Unmarshal(body, &m) != nil || m == nil {
 		return Run{}, false
 	}
 	var run Run
 	for key, dst := range map[string]*string{"project_name": &run.ProjectName, "project_start_time": &run.StartTime} {
 		v, ok := m[key]
 		if !ok || v[0] != '"' || json.Unmarshal(v, dst) != nil {
+			return Run{}, false
+		}
+		// The text policy, restated: no control or invisible character.
+		if strings.ContainsFunc(*dst, approval.Invisible) || utf8.RuneCountInString(*dst) > approval.MaxSubjectLen {
 			return Run{}, false
 		}
 	}

@@ -92,12 +92,15 @@ func TestPackage_ForwardsTheBodyByteForByte(t *testing.T) {
 	b := setup(t, nil)
 	for name, body := range map[string][]byte{
 		"example": example(t, "package.request.json"),
-		// Unknown keys, number formats, escapes, duplicate keys and
-		// whitespace must all reach the upstream untouched.
+		// Unknown keys, number formats, escapes and whitespace must all
+		// reach the upstream untouched, and so do keys that differ only in
+		// case below the top level: the upstreams read them as different
+		// keys. (Duplicate keys are refused: see
+		// TestBody_AmbiguousOrTooDeepIs422.)
 		"unusual": []byte(" {\"project_name\" : \"Pr\\u0030\\u00304\",\t\"project_start_time\":\"20250205_010101\",\n" +
 			"\"port\": 5432.0, \"big\": 12345678901234567890123, \"exp\": 1E+2, \"neg\": -0.0,\"x-unknown\":{\"a\":[1,2,{}]}," +
 			"\"destination\":{\"type\":\"filestore\",\"name\":\"LSC\",\"format\":\"csv\"},\"emoji\":\"\\ud83d\\ude00 é <&>\"," +
-			"\"dup\":1,\"dup\":2}\r\n"),
+			"\"nested\":{\"Dup\":1,\"dup\":2}}\r\n"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			before := len(b.pub.requests())
@@ -223,6 +226,47 @@ func TestAuth_OtherKeysGoToAuthenticate(t *testing.T) {
 	wantError(t, status, got, http.StatusInternalServerError, detailInternal)
 }
 
+func TestBody_AmbiguousOrTooDeepIs422(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	run := `"project_name":"a","project_start_time":"b"`
+	for name, c := range map[string]struct{ body, detail string }{
+		"duplicate key": {`{` + run + `,"source":{},"source":null}`,
+			`The body is ambiguous: the key "source" is given more than once in the object at the top level.`},
+		"duplicate nested key": {`{` + run + `,"destination":{"name":"LSC","name":"other"}}`,
+			`The body is ambiguous: the key "name" is given more than once in the object at "/destination".`},
+		"duplicate required key": {`{"project_name":"a","project_name":"b","project_start_time":"t"}`,
+			`The body is ambiguous: the key "project_name" is given more than once in the object at the top level.`},
+		"case variant at the top level": {`{` + run + `,"Project_Name":"c"}`,
+			`The body is ambiguous: the keys "project_name" and "Project_Name" of the object at the top level differ only in letter case, so they name the same field.`},
+		"too deep": {`{` + run + `,"x":` + strings.Repeat("[", 64) + strings.Repeat("]", 64) + `}`,
+			`The body is nested more than 64 levels deep, at "/x/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0".`},
+		"bidi override in the project name": {`{"project_name":"Pay \u202egnp.exe","project_start_time":"b"}`,
+			`'project_name' must not contain control or invisible characters (found U+202E at character 5).`},
+		"zero-width space in the start time": {`{"project_name":"a","project_start_time":"20250205\u200b_010101"}`,
+			`'project_start_time' must not contain control or invisible characters (found U+200B at character 9).`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			status, got := b.post(t, RoutePackage, clientKey, []byte(c.body))
+			wantError(t, status, got, http.StatusUnprocessableEntity, "Invalid input provided. Mising required keys or invalid values in the body payload. "+c.detail)
+		})
+	}
+	// Refused before anything is forwarded.
+	if n := len(b.pub.requests()); n != 0 {
+		t.Errorf("refused bodies reached the publish service %d times", n)
+	}
+	// Below the top level, keys that differ in case are different keys
+	// for the upstreams, and a body 64 levels deep is fine.
+	for _, body := range []string{
+		`{` + run + `,"x":{"Name":1,"name":2}}`,
+		`{` + run + `,"x":` + strings.Repeat("[", 63) + strings.Repeat("]", 63) + `}`,
+	} {
+		if status, got := b.post(t, RoutePackage, clientKey, []byte(body)); status != http.StatusOK {
+			t.Errorf("%.60s…: %d %s", body, status, got)
+		}
+	}
+}
+
 func TestBody_NotAnObjectIs422(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
@@ -236,6 +280,7 @@ func TestBody_NotAnObjectIs422(t *testing.T) {
 		"whitespace":       " \n ",
 		"two objects":      `{"project_name":"a","project_start_time":"b"} {}`,
 		"invalid UTF-8":    "{\"project_name\":\"\xff\",\"project_start_time\":\"b\"}",
+		"lone surrogate":   `{"project_name":"\ud800","project_start_time":"b"}`,
 		"trailing comma":   `{"project_name":"a","project_start_time":"b",}`,
 		"single quotes":    `{'project_name':'a','project_start_time':'b'}`,
 		"NaN":              `{"project_name":"a","project_start_time":"b","x":NaN}`,

@@ -11,6 +11,7 @@ import (
 
 	"approvald/approval"
 	"approvald/engine"
+	"approvald/jsonstrict"
 )
 
 // Step is the approval step on the engine: a successful package opens an
@@ -92,13 +93,20 @@ func requestPayload(body []byte, staged json.RawMessage) (json.RawMessage, error
 	if err != nil {
 		return nil, approval.Internal(err)
 	}
-	if len(out) > approval.MaxPayloadBytes {
-		out, _ = json.Marshal(map[string]any{"request": json.RawMessage(body), "staged": "too large to keep; see the Publish service"})
+	if !fits(out) {
+		out, _ = json.Marshal(map[string]any{"request": json.RawMessage(body), "staged": "too large or too deeply nested to keep; see the Publish service"})
 	}
-	if len(out) > approval.MaxPayloadBytes {
-		out, _ = json.Marshal(map[string]any{"request": "too large to keep", "staged": "too large to keep"})
+	if !fits(out) {
+		out, _ = json.Marshal(map[string]any{"request": "too large or too deeply nested to keep", "staged": "too large or too deeply nested to keep"})
 	}
 	return out, nil
+}
+
+// fits reports whether a payload is within the limits of one: its size,
+// and, as the gateway's own body is, strict JSON nested no deeper than a
+// payload may be (the Publish service's answer was never checked).
+func fits(payload []byte) bool {
+	return len(payload) <= approval.MaxPayloadBytes && jsonstrict.Check(payload, strict) == nil
 }
 
 // MayPublish allows publish when the run's newest request is approved.
