@@ -126,13 +126,15 @@ var funcs = template.FuncMap{
 	"verb":      actionVerb,
 	"allScopes": approval.Scopes,
 	"statuses":  approval.Statuses,
-	"pretty": func(raw json.RawMessage) string {
+	"pretty": func(raw json.RawMessage) template.HTML {
 		var b bytes.Buffer
 		if json.Indent(&b, raw, "", "  ") != nil {
-			return string(raw)
+			return visibleLines(string(raw))
 		}
-		return b.String()
+		return visibleLines(b.String())
 	},
+	"visible":      visible,
+	"visibleLines": visibleLines,
 }
 
 // static serves the embedded static files: for ever cacheable when asked

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"html/template"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"approvald/approval"
@@ -399,4 +401,53 @@ func displayPretty(raw json.RawMessage) string {
 		return s
 	}
 	return b.String()
+}
+
+// visible returns s as HTML in which every invisible character (see
+// approval.Invisible: controls, bidirectional overrides, zero-width
+// characters…) is replaced by its JSON escape, "\u202e", in a span of class
+// "invisible". Payload values are data and may hold such characters; shown
+// as they are, they would hide or reorder what a reviewer reads ("gnp.exe"
+// behind U+202E shows as "exe.png"), so the page shows where they are
+// instead. Line breaks and tabs are escaped too, as in JSON.
+func visible(s string) template.HTML { return escapeInvisible(s, false) }
+
+// visibleLines is visible keeping line breaks and tabs, for text shown as
+// preformatted lines (prose, indented JSON).
+func visibleLines(s string) template.HTML { return escapeInvisible(s, true) }
+
+func escapeInvisible(s string, keepLines bool) template.HTML {
+	if !strings.ContainsFunc(s, approval.Invisible) {
+		return template.HTML(template.HTMLEscapeString(s))
+	}
+	var b strings.Builder
+	start := 0
+	for i, r := range s {
+		if !approval.Invisible(r) || (keepLines && (r == '\n' || r == '\t' || r == '\r')) {
+			continue
+		}
+		b.WriteString(template.HTMLEscapeString(s[start:i]))
+		start = i + utf8.RuneLen(r)
+		fmt.Fprintf(&b, `<span class="invisible" title="U+%04X, an invisible character">%s</span>`, r, jsonEscape(r))
+	}
+	b.WriteString(template.HTMLEscapeString(s[start:]))
+	return template.HTML(b.String())
+}
+
+// jsonEscape returns the JSON escape of r: \n, \t and \r, \uXXXX, or a
+// surrogate pair of them beyond the Basic Multilingual Plane.
+func jsonEscape(r rune) string {
+	switch r {
+	case '\n':
+		return `\n`
+	case '\t':
+		return `\t`
+	case '\r':
+		return `\r`
+	}
+	if r > 0xFFFF {
+		hi, lo := utf16.EncodeRune(r)
+		return fmt.Sprintf(`\u%04x\u%04x`, hi, lo)
+	}
+	return fmt.Sprintf(`\u%04x`, r)
 }

@@ -128,3 +128,21 @@ func TestViewEntry_ShowsReviewsAndChangedFields(t *testing.T) {
 		t.Error("a creation lists every field as changed")
 	}
 }
+
+func TestVisible_ShowsInvisibleCharactersAsEscapes(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"gnp\u202e.exe": `gnp<span class="invisible" title="U+202E, an invisible character">\u202e</span>.exe`,
+		"a\u200bb<&>":   `a<span class="invisible" title="U+200B, an invisible character">\u200b</span>b&lt;&amp;&gt;`,
+		"tag\U000E0041": `tag<span class="invisible" title="U+E0041, an invisible character">\udb40\udc41</span>`,
+		"two\nlines":    `two<span class="invisible" title="U+000A, an invisible character">\n</span>lines`,
+		"plain <b>":     `plain &lt;b&gt;`,
+	} {
+		if got := string(visible(in)); got != want {
+			t.Errorf("visible(%q) =\n%s\nwant\n%s", in, got, want)
+		}
+	}
+	if got := string(visibleLines("a\n\tb\u2066")); got != "a\n\tb"+`<span class="invisible" title="U+2066, an invisible character">\u2066</span>` {
+		t.Errorf("visibleLines: %s", got)
+	}
+}

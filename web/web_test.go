@@ -3,6 +3,7 @@ package web
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"html"
 	"net/http"
 	"net/http/httptest"
@@ -747,4 +748,35 @@ func regexpFind(t *testing.T, s, pattern string) string {
 		t.Fatalf("no match for %s", pattern)
 	}
 	return m[1]
+}
+
+func TestRequestPage_ShowsInvisibleCharactersOfThePayloadAsEscapes(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	ro := s.roles()
+	span := func(code, esc string) string {
+		return `<span class="invisible" title="U+` + code + `, an invisible character">` + esc + `</span>`
+	}
+	for _, p := range []string{
+		// A flat payload (a table) and a nested one (a tree), with the
+		// review's deceptive file name in a value and in a key.
+		`{"file":"invoice-42-gnp\u202e.exe","am\u200bount":"1200.00"}`,
+		`{"files":[{"name":"invoice-42-gnp\u202e.exe","am\u200bount":"1200.00"}]}`,
+	} {
+		req := s.create(ro.requester, approval.Draft{Title: "Pay invoice 42", Payload: json.RawMessage(p)})
+		page := s.signedIn(ro.reviewer).get("/ui/requests/" + req.ID)
+		if page.StatusCode != http.StatusOK {
+			t.Fatalf("%d %s", page.StatusCode, page.body)
+		}
+		mustContain(t, "the request page", page.body,
+			"invoice-42-gnp"+span("202E", `\u202e`)+".exe",
+			"am"+span("200B", `\u200b`)+"ount",
+		)
+		// Nowhere on the page, the raw JSON included, does the override
+		// or the zero-width space itself appear.
+		if strings.ContainsAny(page.body, "\u202e\u200b") {
+			i := strings.IndexAny(page.body, "\u202e\u200b")
+			t.Errorf("the page holds an invisible character itself: …%s…", page.body[max(0, i-80):min(len(page.body), i+80)])
+		}
+	}
 }
