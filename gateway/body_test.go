@@ -125,3 +125,26 @@ func FuzzCheckBody(f *testing.F) {
 		}
 	})
 }
+
+func TestRequestPayload_KeepsWithinThePayloadLimits(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"project_name":"a","project_start_time":"t"}`)
+	deep := json.RawMessage(`{"data_retrieved":` + strings.Repeat("[", 80) + strings.Repeat("]", 80) + `}`)
+	ambiguous := json.RawMessage(`{"data_retrieved":[{"file_path":"a","file_path":"b"}]}`)
+	for name, staged := range map[string]json.RawMessage{"too deep": deep, "ambiguous": ambiguous} {
+		got, err := requestPayload(body, staged)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `{"request":{"project_name":"a","project_start_time":"t"},"staged":"too large or too deeply nested to keep; see the Publish service"}`
+		if string(got) != want {
+			t.Errorf("%s: %s", name, got)
+		}
+	}
+	// A body as deep as the gateway takes is one level deeper in a payload.
+	deepBody := []byte(`{"project_name":"a","project_start_time":"t","x":` + strings.Repeat("[", 63) + strings.Repeat("]", 63) + `}`)
+	got, err := requestPayload(deepBody, json.RawMessage(`{}`))
+	if err != nil || jsonstrict.Check(got, strict) != nil {
+		t.Errorf("deep body: %v %s", err, got)
+	}
+}
