@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -94,16 +95,37 @@ func where(ptr string) string {
 // and nested no deeper than the limits of o. Otherwise it returns an
 // *Error. It never changes text.
 func Check(text []byte, o Options) error {
-	c := checker{
-		dec:      jsontext.NewDecoder(bytes.NewBuffer(text)),
-		o:        o,
-		dataBase: -1,
-		anyData:  len(o.Data) == 1 && o.Data[0] == AnyMember,
-	}
+	c := checkers.Get().(*checker)
+	defer c.release()
+	c.buf = *bytes.NewBuffer(text) // parsed in place, not copied
+	c.dec.Reset(&c.buf)
+	c.o, c.dataBase, c.nextIsData, c.started = o, -1, false, false
+	c.anyData = len(o.Data) == 1 && o.Data[0] == AnyMember
 	return c.run()
 }
 
+// checkers keeps checkers for reuse: a decoder's state and the key sets
+// cost more allocations than the check itself.
+var checkers = sync.Pool{New: func() any {
+	return &checker{dec: jsontext.NewDecoder(new(bytes.Buffer)), stack: make([]*keySet, 0, 16)}
+}}
+
+// release forgets the text, so that the pool keeps no body alive, and
+// returns c to the pool.
+func (c *checker) release() {
+	for _, s := range c.stack {
+		if s != nil {
+			c.spare = append(c.spare, s)
+		}
+	}
+	c.stack = c.stack[:0]
+	c.buf = bytes.Buffer{}
+	c.dec.Reset(&c.buf)
+	checkers.Put(c)
+}
+
 type checker struct {
+	buf bytes.Buffer // the text
 	dec *jsontext.Decoder
 	o   Options
 	// stack has one entry per open object or array: the keys seen so far
@@ -177,10 +199,10 @@ func (c *checker) key(tok jsontext.Token, depth int) error {
 		return nil // in data: jsontext refuses exact duplicates
 	}
 	name := tok.String()
-	if depth == 1 && c.isData(name) {
+	folded := fold(name)
+	if depth == 1 && c.isData(folded) {
 		c.nextIsData = true
 	}
-	folded := fold(name)
 	if prev, dup := set.add(folded, name); dup {
 		return &Error{
 			Reason: Duplicate, Pointer: string(c.dec.StackPointer()), Offset: c.dec.InputOffset(),
@@ -191,12 +213,13 @@ func (c *checker) key(tok jsontext.Token, depth int) error {
 	return nil
 }
 
-func (c *checker) isData(name string) bool {
+// isData reports whether the top-level key folded to folded names data.
+func (c *checker) isData(folded string) bool {
 	if c.anyData {
 		return true
 	}
 	for _, d := range c.o.Data {
-		if fold(d) == fold(name) {
+		if fold(d) == folded {
 			return true
 		}
 	}
@@ -275,16 +298,21 @@ func (c *checker) newSet() *keySet {
 		s.reset()
 		return s
 	}
-	return &keySet{}
+	s := &keySet{}
+	s.keys = s.small[:0]
+	return s
 }
 
 // keySet is the set of folded keys of one object. Objects outside data are
 // small (fields of a struct), so a slice does; a map takes over when one is
 // not, to keep a large object linear.
 type keySet struct {
-	folded, names []string
-	big           map[string]string
+	keys  []key
+	small [8]key            // keys' first array
+	big   map[string]string // folded key → the key as given
 }
+
+type key struct{ folded, name string }
 
 const smallSet = 16
 
@@ -298,54 +326,54 @@ func (s *keySet) add(folded, name string) (string, bool) {
 		s.big[folded] = name
 		return "", false
 	}
-	for i, f := range s.folded {
-		if f == folded {
-			return s.names[i], true
+	for _, k := range s.keys {
+		if k.folded == folded {
+			return k.name, true
 		}
 	}
-	s.folded, s.names = append(s.folded, folded), append(s.names, name)
-	if len(s.folded) > smallSet {
+	s.keys = append(s.keys, key{folded, name})
+	if len(s.keys) > smallSet {
 		s.big = make(map[string]string, 2*smallSet)
-		for i, f := range s.folded {
-			s.big[f] = s.names[i]
+		for _, k := range s.keys {
+			s.big[k.folded] = k.name
 		}
 	}
 	return "", false
 }
 
 func (s *keySet) reset() {
-	s.folded, s.names, s.big = s.folded[:0], s.names[:0], nil
+	s.keys, s.big = s.keys[:0], nil
+	if cap(s.keys) > 4*smallSet {
+		s.keys = s.small[:0] // a pooled checker keeps no large set
+	}
 }
 
 // fold returns name folded as encoding/json matches keys to struct fields
 // (bytes.EqualFold, simple Unicode case folding): two keys name the same
 // field exactly when their folds are equal. Each rune becomes the smallest
-// rune of its folding orbit, so "K", "k" and the Kelvin sign K all fold to
-// "K", and "ſ" (long s) with "s" and "S".
+// rune of its folding orbit, and an ASCII letter its lower case, so "K",
+// "k" and the Kelvin sign K all fold to "k", and "ſ" (long s) with "s" and
+// "S" to "s". A key in lower-case ASCII, the usual, is its own fold.
 func fold(name string) string {
-	ascii := true
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c >= utf8.RuneSelf {
-			ascii = false
-			break
-		} else if 'a' <= c && c <= 'z' {
-			ascii = false
+	i := 0
+	for ; i < len(name); i++ {
+		if c := name[i]; c >= utf8.RuneSelf || ('A' <= c && c <= 'Z') {
 			break
 		}
 	}
-	if ascii {
-		return name // already folded: no lower-case letter, nothing beyond ASCII
+	if i == len(name) {
+		return name
 	}
-	b := make([]byte, 0, len(name))
-	for _, r := range name {
-		if r < utf8.RuneSelf {
-			if 'a' <= r && r <= 'z' {
-				r -= 'a' - 'A'
-			}
-			b = append(b, byte(r))
-			continue
+	b := make([]byte, i, len(name))
+	copy(b, name[:i])
+	for _, r := range name[i:] {
+		if r >= utf8.RuneSelf {
+			r = foldRune(r)
 		}
-		b = utf8.AppendRune(b, foldRune(r))
+		if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		b = utf8.AppendRune(b, r)
 	}
 	return string(b)
 }
