@@ -210,6 +210,8 @@ type Draft struct {
 	DependsOn   []string
 	RemindAfter Duration
 	Subject     string
+	// Comment is the request's first comment.
+	Comment string
 	// Dependencies are the statuses of the requests named in DependsOn, as
 	// found by the engine; an id missing here does not exist.
 	Dependencies Deps
@@ -364,6 +366,7 @@ func New(id string, d Draft, p Principal, m Mandate, now time.Time) (*Request, C
 	var v Validation
 	checkTitle(&v, d.Title)
 	checkText(&v, "description", d.Description, MaxDescriptionLen, false)
+	checkText(&v, "comment", d.Comment, MaxCommentLen, false)
 	if d.Payload == nil {
 		d.Payload = json.RawMessage(`{}`)
 	}
@@ -392,6 +395,7 @@ func New(id string, d Draft, p Principal, m Mandate, now time.Time) (*Request, C
 		PolicyRequest: PolicyRequest{Name: d.PolicyName, Policy: d.Policy},
 		DependsOn:     slices.Clone(d.DependsOn),
 		Subject:       d.Subject,
+		Comment:       d.Comment,
 		RemindAfter:   d.RemindAfter,
 		Status:        StatusPending,
 		Reviews:       []Review{},

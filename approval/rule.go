@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -84,8 +85,10 @@ func DeniedAddr(a netip.Addr, allowPrivate bool) string {
 	switch {
 	case a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast():
 		return "a link-local address"
-	case a.IsUnspecified() || a.IsMulticast():
-		return "not a unicast address"
+	case a.IsUnspecified():
+		return "an unspecified address (0.0.0.0 or ::), which names no host"
+	case a.IsMulticast():
+		return "a multicast address"
 	case !allowPrivate && (a.IsLoopback() || a.IsPrivate() || netip.MustParsePrefix("100.64.0.0/10").Contains(a)):
 		return "a loopback or private address, which this server is configured to refuse"
 	}
@@ -106,6 +109,8 @@ func checkRuleURL(v *Validation, raw string, allowPrivate bool) {
 		v.Add("url", "must not hold credentials; use api_key or headers")
 	case u.Fragment != "":
 		v.Add("url", "must not have a fragment")
+	case !validPort(u.Port()):
+		v.Add("url", "has port %q; a port is a number from 1 to 65535", u.Port())
 	default:
 		host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
 		for _, m := range metadataHosts {
@@ -124,6 +129,16 @@ func checkRuleURL(v *Validation, raw string, allowPrivate bool) {
 			v.Add("url", "must not point at localhost, which this server is configured to refuse")
 		}
 	}
+}
+
+// validPort reports whether p, a URL's port ("" for the scheme's), is one
+// a connection can use.
+func validPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 // GenerateSecret returns a new Standard Webhooks signing secret: "whsec_"

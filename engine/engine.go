@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/gowebpki/jcs"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -89,7 +90,7 @@ type Created struct {
 
 // Create makes a new request from d on behalf of p. A non-empty idemKey makes
 // the call idempotent per principal: a retry with the same key and the same
-// body (bodyHash is a digest of the client's body) returns the first
+// body — the same JSON, however spaced or ordered — returns the first
 // response; the same key with another body is a KindInvalid error.
 func (e *Engine) Create(ctx context.Context, p approval.Principal, d approval.Draft, idemKey string, body []byte) (*Created, error) {
 	rule, err := e.checkRule(ctx, d.ServiceRule)
@@ -126,7 +127,15 @@ func (e *Engine) Create(ctx context.Context, p approval.Principal, d approval.Dr
 		return nil, approval.Internal(err)
 	}
 	var idem *approval.Idempotency
+	var rawHash string // of the body's bytes, as records made before canonical hashing hold
 	if idemKey != "" {
+		// The same JSON with other spacing or key order is the same body: a
+		// retry need not reproduce the first one's bytes.
+		raw := sha256.Sum256(body)
+		rawHash = hex.EncodeToString(raw[:])
+		if canonical, err := jcs.Transform(body); err == nil {
+			body = canonical
+		}
 		sum := sha256.Sum256(body)
 		idem = &approval.Idempotency{
 			Principal: p.ID, Key: idemKey, BodyHash: hex.EncodeToString(sum[:]),
@@ -143,7 +152,7 @@ func (e *Engine) Create(ctx context.Context, p approval.Principal, d approval.Dr
 		e.observe(ctx, ch, r)
 	}
 	if prior != nil {
-		if prior.BodyHash != idem.BodyHash {
+		if prior.BodyHash != idem.BodyHash && prior.BodyHash != rawHash {
 			return nil, approval.Errorf(approval.KindInvalid, approval.CodeIdempotencyMismatch,
 				"Idempotency-Key %q was already used with a different request body", idemKey)
 		}

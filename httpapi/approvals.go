@@ -31,7 +31,12 @@ func ifMatch(r *http.Request) (*int64, error) {
 	if h == "" || h == "*" {
 		return nil, nil
 	}
-	v := strings.TrimPrefix(h, "W/")
+	if strings.HasPrefix(h, "W/") {
+		// If-Match compares strongly (RFC 9110 13.1.1): a weak tag never matches.
+		return nil, approval.Errorf(approval.KindPrecondition, approval.CodeVersionMismatch,
+			`If-Match needs a strong ETag such as "3"; a weak one (W/…) never matches`)
+	}
+	v := h
 	if unq, err := strconv.Unquote(v); err == nil {
 		v = unq
 	}
@@ -81,6 +86,7 @@ type createBody struct {
 	DependsOn   []string         `json:"depends_on"`
 	RemindAfter json.RawMessage  `json:"remind_after"`
 	Subject     string           `json:"subject"`
+	Comment     string           `json:"comment"`
 }
 
 // parseDuration reads a duration field: a string such as "30m" or a number
@@ -113,7 +119,7 @@ func (s *server) createApproval(w http.ResponseWriter, r *http.Request, p approv
 	}
 	d := approval.Draft{
 		Title: in.Title, Description: in.Description, Payload: in.Payload, ServiceRule: in.ServiceRule,
-		Policy: in.Policy, PolicyName: in.PolicyName, DependsOn: in.DependsOn, Subject: in.Subject,
+		Policy: in.Policy, PolicyName: in.PolicyName, DependsOn: in.DependsOn, Subject: in.Subject, Comment: in.Comment,
 	}
 	var v approval.Validation
 	if in.Deadline != nil {
@@ -167,6 +173,12 @@ func (s *server) listApprovals(w http.ResponseWriter, r *http.Request, p approva
 	}
 	var v approval.Validation
 	f := approval.Filter{Requester: q.Get("requester"), ServiceRule: q.Get("service_rule"), Subject: q.Get("subject"), Limit: defaultListLimit}
+	// The text filters follow the fields' own rules, so that a value no
+	// request can hold (a NUL, invalid UTF-8) is 422 naming the filter on
+	// every store, not a match of nothing on one and an error on another.
+	approval.CheckLine(&v, "requester", f.Requester, approval.MaxPrincipalLen, false)
+	approval.CheckLine(&v, "service_rule", f.ServiceRule, approval.MaxServiceRuleLen, false)
+	approval.CheckLine(&v, "subject", f.Subject, approval.MaxSubjectLen, false)
 	for _, name := range q["status"] {
 		for part := range strings.SplitSeq(name, ",") {
 			st, err := approval.ParseStatus(part)
@@ -216,6 +228,18 @@ func (s *server) inbox(w http.ResponseWriter, r *http.Request, p approval.Princi
 	}
 	writeRequests(w, items, next)
 	return nil
+}
+
+// unpaged refuses query parameters on a list that returns every item at
+// once (service rules, stored policies, API keys): a cursor or a limit
+// there would be silently ignored, and a client would take one page for
+// the whole list.
+func unpaged(r *http.Request) error {
+	var v approval.Validation
+	for name := range r.URL.Query() {
+		v.Add(name, "this list is not paged and takes no query parameters; it returns every item")
+	}
+	return v.Err()
 }
 
 // parseLimit reads the limit query parameter ("" is the default).

@@ -61,6 +61,9 @@ func (s *server) rotateKey(w http.ResponseWriter, r *http.Request, _ approval.Pr
 }
 
 func (s *server) listKeys(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+	if err := unpaged(r); err != nil {
+		return err
+	}
 	keys, err := s.Keys.List(r.Context())
 	if err != nil {
 		return err

@@ -42,6 +42,9 @@ func (s *server) createPolicy(w http.ResponseWriter, r *http.Request, _ approval
 }
 
 func (s *server) listPolicies(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+	if err := unpaged(r); err != nil {
+		return err
+	}
 	items, err := s.Engine.Policies(r.Context())
 	if err != nil {
 		return err

@@ -161,6 +161,9 @@ func (s *server) createRule(w http.ResponseWriter, r *http.Request, _ approval.P
 }
 
 func (s *server) listRules(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+	if err := unpaged(r); err != nil {
+		return err
+	}
 	rules, err := s.Engine.Rules(r.Context())
 	if err != nil {
 		return err

@@ -194,17 +194,7 @@ func (s *server) listRequests(w http.ResponseWriter, r *http.Request, _ approval
 	return nil
 }
 
-// checkComment validates a comment before a change that cannot take it
-// back: a create followed by the comment edit.
-func checkComment(c string) error {
-	var v approval.Validation
-	approval.CheckProse(&v, "comment", c, approval.MaxCommentLen, false)
-	return v.Err()
-}
-
-// createRequest makes a new request. The engine's create takes no comment,
-// so a comment is a second change (an edit by the same caller) right after:
-// it is checked first, so that only a server failure can separate them.
+// createRequest makes a new request, with its comment, in one change.
 func (s *server) createRequest(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
 	body, err := readBody(r)
 	if err != nil {
@@ -214,25 +204,16 @@ func (s *server) createRequest(w http.ResponseWriter, r *http.Request, p approva
 	if err != nil {
 		return err
 	}
-	if err := checkComment(in.Comment); err != nil {
-		return err
-	}
 	rule, err := s.ruleByID(r.Context(), in.ServiceRule)
 	if err != nil {
 		return err
 	}
-	d := approval.Draft{Title: in.Title, Description: in.Description, ServiceRule: rule.Name, Deadline: &in.Deadline}
+	d := approval.Draft{Title: in.Title, Description: in.Description, ServiceRule: rule.Name, Deadline: &in.Deadline, Comment: in.Comment}
 	c, err := s.Engine.Create(r.Context(), p, d, "", nil)
 	if err != nil {
 		return err
 	}
-	req := c.Request
-	if in.Comment != "" {
-		if req, err = s.Engine.Edit(r.Context(), p, req.ID, approval.Patch{Comment: approval.Some(in.Comment)}, nil); err != nil {
-			return err
-		}
-	}
-	writeJSON(w, http.StatusOK, itemBody{toItem(req, rule.ID)})
+	writeJSON(w, http.StatusOK, itemBody{toItem(c.Request, rule.ID)})
 	return nil
 }
 
