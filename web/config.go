@@ -78,17 +78,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	var errs []error
 	boolean := func(name string, def bool) bool {
-		switch v := strings.ToLower(env(name, "")); v {
-		case "":
+		v := env(name, "")
+		if v == "" {
 			return def
-		case "true", "1", "yes", "on":
-			return true
-		case "false", "0", "no", "off":
-			return false
-		default:
+		}
+		b, ok := ParseBool(v)
+		if !ok {
 			errs = append(errs, fmt.Errorf("%s: %q is not true or false", name, v))
 			return def
 		}
+		return b
 	}
 	secrets := env("SECRETS_MNT_PATH", "./secrets")
 	secret := func(name, file string) string {
@@ -157,4 +156,17 @@ func checkBaseURL(s string) error {
 		return fmt.Errorf("%q is not http(s)://host[:port]", s)
 	}
 	return nil
+}
+
+// ParseBool reads a boolean setting the one way every approvald setting is
+// read: true, 1, yes or on; false, 0, no or off; in any case. ok is false
+// for anything else.
+func ParseBool(v string) (b, ok bool) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "1", "yes", "on":
+		return true, true
+	case "false", "0", "no", "off":
+		return false, true
+	}
+	return false, false
 }

@@ -13,6 +13,7 @@ import (
 
 	"approvald/auth/oidc"
 	"approvald/httpapi"
+	"approvald/web"
 )
 
 // config is approvald's configuration: flags override environment
@@ -73,6 +74,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		}
 		return def
 	}
+	envBool := func(name string, def bool) bool {
+		if b, ok := web.ParseBool(getenv(name)); ok {
+			return b
+		}
+		return def
+	}
 	var level string
 	fs.StringVar(&c.Addr, "addr", env("APPROVALD_ADDR", ":8000"), "listen address (APPROVALD_ADDR)")
 	c.Database = env("APPROVALD_DATABASE", "sqlite:approvald.db")
@@ -84,7 +91,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.DurationVar(&c.KeyCacheTTL, "key-cache-ttl", envDuration("APPROVALD_KEY_CACHE_TTL", 5*time.Second), "how long an authenticated API key is remembered; a key revoked on another instance works there until then; 0 disables (APPROVALD_KEY_CACHE_TTL)")
 	c.NATSURL = env("APPROVALD_NATS_URL", "")
 	fs.Var(redacted{&c.NATSURL, redactUserinfo}, "nats-url", "NATS server to publish every event to, on JetStream (APPROVALD_NATS_URL); empty: no NATS")
-	fs.BoolVar(&c.AllowPrivate, "allow-private-targets", env("APPROVALD_ALLOW_PRIVATE_TARGETS", "true") == "true", "let service rules deliver to loopback and private addresses (APPROVALD_ALLOW_PRIVATE_TARGETS)")
+	fs.BoolVar(&c.AllowPrivate, "allow-private-targets", envBool("APPROVALD_ALLOW_PRIVATE_TARGETS", true), "let service rules deliver to loopback and private addresses (APPROVALD_ALLOW_PRIVATE_TARGETS)")
 	fs.IntVar(&c.Workers, "delivery-workers", envInt("APPROVALD_DELIVERY_WORKERS", 64), "webhook deliveries in flight at most (APPROVALD_DELIVERY_WORKERS)")
 	fs.IntVar(&c.PerRule, "delivery-per-rule", envInt("APPROVALD_DELIVERY_PER_RULE", 32), "webhook deliveries in flight at most per service rule (APPROVALD_DELIVERY_PER_RULE)")
 	fs.DurationVar(&c.DeliveryLease, "delivery-lease", envDuration("APPROVALD_DELIVERY_LEASE", 2*time.Minute), "how long a claimed delivery is held before another instance (or this one, after a crash) may try it again; keep it above the longest rule timeout (APPROVALD_DELIVERY_LEASE)")
@@ -251,8 +258,10 @@ func (c config) validate(getenv func(string) string) error {
 	if c.SweepInterval < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("--sweep-interval: %s is below the minimum of 100ms", c.SweepInterval))
 	}
-	if v := getenv("APPROVALD_ALLOW_PRIVATE_TARGETS"); v != "" && v != "true" && v != "false" {
-		errs = append(errs, fmt.Errorf("APPROVALD_ALLOW_PRIVATE_TARGETS: %q is not true or false", v))
+	if v := getenv("APPROVALD_ALLOW_PRIVATE_TARGETS"); v != "" {
+		if _, ok := web.ParseBool(v); !ok {
+			errs = append(errs, fmt.Errorf("APPROVALD_ALLOW_PRIVATE_TARGETS: %q is not true or false (nor 1/0, yes/no, on/off)", v))
+		}
 	}
 	if c.Workers < 1 || c.Workers > 1024 || c.PerRule < 1 || c.PerRule > c.Workers {
 		errs = append(errs, fmt.Errorf("--delivery-workers must be 1..1024 and --delivery-per-rule 1..workers (got %d and %d)", c.Workers, c.PerRule))
