@@ -69,11 +69,14 @@ func setupNATS(t *testing.T) *natsFixture {
 // publisher connects a publisher to the fixture's server and store.
 func (f *natsFixture) publisher(wake <-chan struct{}) *Publisher {
 	f.t.Helper()
-	p, err := NewPublisher(f.ctx, f.store, f.url, wake, 20*time.Millisecond, nil)
+	p, err := NewPublisher(f.ctx, f.store, f.url, StreamLimits{}, wake, 20*time.Millisecond, nil)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	f.t.Cleanup(p.Close)
+	if err := p.ensureStream(f.ctx); err != nil {
+		f.t.Fatal(err)
+	}
 	return p
 }
 
@@ -270,23 +273,89 @@ func TestPublisher_RepublishingAfterACrashCreatesNoDuplicate(t *testing.T) {
 	f.checkStream(recs)
 }
 
-func TestNewPublisher_UnreachableServerFailsPromptly(t *testing.T) {
+// NATS down at start does not stop approvald: the publisher starts, says
+// it is not ready, keeps the events in the outbox, and publishes them in
+// order once the server is up — with the stream it creates bounded.
+func TestPublisher_StartsWithoutNATSAndPublishesTheBacklogWhenItComes(t *testing.T) {
 	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close() // nothing listens there yet
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	start := time.Now()
-	p, err := NewPublisher(ctx, nil, "nats://"+addr, nil, time.Second, nil)
-	if err == nil {
-		p.Close()
-		t.Fatal("connected to a port nothing listens on")
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("failing took %s", d)
+	defer st.Close()
+	limits := StreamLimits{MaxAge: 48 * time.Hour, MaxBytes: 64 << 20}
+	p, err := NewPublisher(ctx, st, "nats://127.0.0.1:"+strconv.Itoa(port), limits, nil, 20*time.Millisecond, nil)
+	if err != nil {
+		t.Fatalf("a publisher whose NATS is down: %v", err)
+	}
+	defer p.Close()
+	if p.Ready() == nil {
+		t.Fatal("ready without a NATS server")
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { p.Run(runCtx); close(done) }()
+	defer func() { stop(); <-done }()
+	f := &natsFixture{t: t, ctx: ctx, store: st, eng: engine.New(st)}
+	recs := f.changes(3)
+
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("the NATS server did not start")
+	}
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if f.js, err = jetstream.New(nc); err != nil {
+		t.Fatal(err)
+	}
+	f.waitPublished()
+	f.checkStream(recs)
+	if err := p.Ready(); err != nil {
+		t.Fatalf("not ready once NATS is up and the backlog is out: %v", err)
+	}
+	s, err := f.js.Stream(ctx, StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := s.CachedInfo().Config; cfg.MaxAge != limits.MaxAge || cfg.MaxBytes != limits.MaxBytes || cfg.Discard != jetstream.DiscardOld {
+		t.Fatalf("the stream approvald made: max age %s, max bytes %d, discard %v", cfg.MaxAge, cfg.MaxBytes, cfg.Discard)
+	}
+}
+
+// A stream that exists already is the operator's: approvald publishes to
+// it and leaves its configuration alone.
+func TestPublisher_LeavesAnExistingStreamAlone(t *testing.T) {
+	f := setupNATS(t)
+	mine := jetstream.StreamConfig{Name: StreamName, Subjects: []string{SubjectPrefix + ">"}, MaxAge: time.Hour, Storage: jetstream.MemoryStorage}
+	if _, err := f.js.CreateStream(f.ctx, mine); err != nil {
+		t.Fatal(err)
+	}
+	p := f.publisher(nil)
+	recs := f.changes(2)
+	for p.step(f.ctx) {
+	}
+	f.checkStream(recs)
+	s, err := f.js.Stream(f.ctx, StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := s.CachedInfo().Config; cfg.MaxAge != time.Hour || cfg.Storage != jetstream.MemoryStorage || cfg.MaxBytes != -1 {
+		t.Fatalf("the operator's stream was changed: %+v", cfg)
 	}
 }

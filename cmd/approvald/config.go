@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"approvald/auth/oidc"
+	"approvald/delivery"
 	"approvald/httpapi"
 	"approvald/web"
 )
@@ -27,6 +28,8 @@ type config struct {
 	DBMaxConns      int
 	KeyCacheTTL     time.Duration
 	NATSURL         string
+	NATSMaxAge      time.Duration
+	NATSMaxBytes    int64
 	AllowPrivate    bool
 	Workers         int
 	PerRule         int
@@ -91,6 +94,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.DurationVar(&c.KeyCacheTTL, "key-cache-ttl", envDuration("APPROVALD_KEY_CACHE_TTL", 5*time.Second), "how long an authenticated API key is remembered; a key revoked on another instance works there until then; 0 disables (APPROVALD_KEY_CACHE_TTL)")
 	c.NATSURL = env("APPROVALD_NATS_URL", "")
 	fs.Var(redacted{&c.NATSURL, redactUserinfo}, "nats-url", "NATS server to publish every event to, on JetStream (APPROVALD_NATS_URL); empty: no NATS")
+	fs.DurationVar(&c.NATSMaxAge, "nats-max-age", envDuration("APPROVALD_NATS_MAX_AGE", delivery.DefaultStreamMaxAge), "when approvald creates the JetStream stream: how long it keeps events (APPROVALD_NATS_MAX_AGE); an existing stream is left alone")
+	fs.Int64Var(&c.NATSMaxBytes, "nats-max-bytes", int64(envInt("APPROVALD_NATS_MAX_BYTES", delivery.DefaultStreamMaxBytes)), "when approvald creates the JetStream stream: the most bytes it keeps, oldest events dropped first (APPROVALD_NATS_MAX_BYTES)")
 	fs.BoolVar(&c.AllowPrivate, "allow-private-targets", envBool("APPROVALD_ALLOW_PRIVATE_TARGETS", true), "let service rules deliver to loopback and private addresses (APPROVALD_ALLOW_PRIVATE_TARGETS)")
 	fs.IntVar(&c.Workers, "delivery-workers", envInt("APPROVALD_DELIVERY_WORKERS", 64), "webhook deliveries in flight at most (APPROVALD_DELIVERY_WORKERS)")
 	fs.IntVar(&c.PerRule, "delivery-per-rule", envInt("APPROVALD_DELIVERY_PER_RULE", 32), "webhook deliveries in flight at most per service rule (APPROVALD_DELIVERY_PER_RULE)")
@@ -233,7 +238,7 @@ func parseGroupScopes(v string) (map[string][]string, error) {
 
 func (c config) validate(getenv func(string) string) error {
 	var errs []error
-	for _, name := range []string{"APPROVALD_DB_MAX_CONNS", "APPROVALD_DELIVERY_WORKERS", "APPROVALD_DELIVERY_PER_RULE", "APPROVALD_RATE_BURST", "APPROVALD_MAX_STREAMS"} {
+	for _, name := range []string{"APPROVALD_DB_MAX_CONNS", "APPROVALD_DELIVERY_WORKERS", "APPROVALD_DELIVERY_PER_RULE", "APPROVALD_RATE_BURST", "APPROVALD_MAX_STREAMS", "APPROVALD_NATS_MAX_BYTES"} {
 		v := getenv(name)
 		if v == "" {
 			continue
@@ -242,10 +247,13 @@ func (c config) validate(getenv func(string) string) error {
 			errs = append(errs, fmt.Errorf("%s: %q is not a whole number", name, v))
 		}
 	}
+	if c.NATSMaxAge < time.Minute || c.NATSMaxBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("--nats-max-age must be at least 1m and --nats-max-bytes at least 1 MiB (got %s and %d)", c.NATSMaxAge, c.NATSMaxBytes))
+	}
 	if c.DBMaxConns < 1 || c.DBMaxConns > 1000 {
 		errs = append(errs, fmt.Errorf("--db-max-conns: %d is outside 1..1000", c.DBMaxConns))
 	}
-	for _, name := range []string{"APPROVALD_SWEEP_INTERVAL", "APPROVALD_SHUTDOWN_TIMEOUT", "APPROVALD_KEY_CACHE_TTL", "APPROVALD_OUTBOX_RETENTION", "APPROVALD_DELIVERY_LEASE"} {
+	for _, name := range []string{"APPROVALD_SWEEP_INTERVAL", "APPROVALD_SHUTDOWN_TIMEOUT", "APPROVALD_KEY_CACHE_TTL", "APPROVALD_OUTBOX_RETENTION", "APPROVALD_DELIVERY_LEASE", "APPROVALD_NATS_MAX_AGE"} {
 		if v := getenv(name); v != "" {
 			if _, err := time.ParseDuration(v); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 5s", name, v))

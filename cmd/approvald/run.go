@@ -121,7 +121,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 	var publisher *delivery.Publisher
 	if cfg.NATSURL != "" {
-		if publisher, err = delivery.NewPublisher(ctx, store, cfg.NATSURL, waker.Listen(), time.Second, log); err != nil {
+		if publisher, err = delivery.NewPublisher(ctx, store, cfg.NATSURL, delivery.StreamLimits{MaxAge: cfg.NATSMaxAge, MaxBytes: cfg.NATSMaxBytes}, waker.Listen(), time.Second, log); err != nil {
 			return err
 		}
 		defer publisher.Close()
