@@ -71,6 +71,10 @@ type Event struct {
 	Version   int64
 	Data      json.RawMessage
 	Webhook   string
+	// TraceParent is the W3C traceparent of the trace the change was made
+	// in ("" when none), kept with the event so that its delivery and
+	// publishing can be linked to that trace. The engine sets it.
+	TraceParent string
 }
 
 // Change is what a state change must persist, in one transaction with the

@@ -266,6 +266,9 @@ type OutboxRecord struct {
 	Data      []byte
 	CreatedAt time.Time
 	Webhook   string // the service rule to deliver to, if any
+	// TraceParent is the W3C traceparent of the change that made the
+	// event, "" when it was not traced.
+	TraceParent string
 }
 
 // APIKey is a service credential. Only the hash of the secret is stored.

@@ -20,9 +20,11 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"approvald/approval"
+	"approvald/engine"
 	"approvald/webhook"
 )
 
@@ -222,6 +224,16 @@ func (d *Dispatcher) claim(ctx context.Context) bool {
 	return len(claims) == free
 }
 
+// decisionSpan returns the span context of the W3C traceparent tp, invalid
+// when tp is empty or malformed.
+func decisionSpan(tp string) trace.SpanContext {
+	if tp == "" {
+		return trace.SpanContext{}
+	}
+	ctx := propagation.TraceContext{}.Extract(context.Background(), propagation.MapCarrier{"traceparent": tp})
+	return trace.SpanContextFromContext(ctx)
+}
+
 // outcome is the result of one attempt.
 type outcome struct {
 	ok         bool
@@ -232,8 +244,14 @@ type outcome struct {
 
 // deliver makes one attempt at c and records its outcome.
 func (d *Dispatcher) deliver(ctx context.Context, c approval.Claim) {
-	ctx, span := tracer.Start(ctx, "delivery.deliver", trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
-		attribute.String("approval.id", c.RequestID), attribute.String("event.id", c.ID), attribute.String("service_rule", c.Rule)))
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+		attribute.String("approval.id", c.RequestID), attribute.String("event.id", c.ID), attribute.String("service_rule", c.Rule))}
+	if decided := decisionSpan(c.TraceParent); decided.IsValid() {
+		// The delivery is its own trace, linked to the decision's: it
+		// happens later, perhaps in another process, and may be retried.
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: decided}))
+	}
+	ctx, span := tracer.Start(ctx, "delivery.deliver", opts...)
 	defer span.End()
 	log := d.cfg.Logger.With("event_id", c.ID, "approval_id", c.RequestID, "rule", c.Rule)
 	attempts := c.Attempts + 1
@@ -269,7 +287,9 @@ func (d *Dispatcher) deliver(ctx context.Context, c approval.Claim) {
 			if r.Version != c.Version {
 				return approval.Change{}, nil // the request moved on; this outcome is stale
 			}
-			return r.Delivered(attempts, d.cfg.Now()), nil
+			ch := r.Delivered(attempts, d.cfg.Now())
+			ch.Event.TraceParent = engine.TraceParent(ctx)
+			return ch, nil
 		}
 	case out.retryable && attempts < maxAttempts(rule):
 		wait := d.cfg.Backoff(attempts)
@@ -285,7 +305,9 @@ func (d *Dispatcher) deliver(ctx context.Context, c approval.Claim) {
 			if r.Version != c.Version {
 				return approval.Change{}, nil
 			}
-			return r.DeliveryFailed(attempts, out.reason, d.cfg.Now()), nil
+			ch := r.DeliveryFailed(attempts, out.reason, d.cfg.Now())
+			ch.Event.TraceParent = engine.TraceParent(ctx)
+			return ch, nil
 		}
 	}
 	r, err := d.store.FinishDelivery(ctx, res, fn)

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"approvald/approval"
@@ -143,6 +144,7 @@ func (e *Engine) Create(ctx context.Context, p approval.Principal, d approval.Dr
 		}
 	}
 	ctx, span := tracer.Start(ctx, "engine.create")
+	ch.Event.TraceParent = TraceParent(ctx)
 	prior, err := e.store.CreateApproval(ctx, r, ch, idem)
 	endSpan(span, err)
 	if err != nil {
@@ -449,6 +451,18 @@ func endSpan(span trace.Span, err error) {
 	span.End()
 }
 
+// TraceParent returns the W3C traceparent of the span in ctx, "" when ctx
+// has no span. Events carry it, so that what follows from them (a
+// delivery) can be linked to the trace of the change that made them.
+func TraceParent(ctx context.Context) string {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return ""
+	}
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, carrier)
+	return carrier.Get("traceparent")
+}
+
 // apply is every change to an existing request: fn in one transaction of
 // the store (see approval.Store.UpdateApproval), traced as op, and the
 // committed change shown to the observer.
@@ -457,6 +471,7 @@ func (e *Engine) apply(ctx context.Context, op, id string, fn func(*approval.Req
 	var ch approval.Change
 	r, err := e.store.UpdateApproval(ctx, id, func(r *approval.Request) (approval.Change, error) {
 		c, err := fn(r)
+		c.Event.TraceParent = TraceParent(ctx)
 		ch = c // the last try's, when the store retries
 		return c, err
 	})

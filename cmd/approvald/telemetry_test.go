@@ -313,6 +313,28 @@ func TestTracing_SpansFromHTTPToStoreAndDelivery(t *testing.T) {
 		t.Errorf("the receiver got no traceparent of trace %s: %v", traceID, recv.headers())
 	}
 
+	// The delivery's trace is linked to the trace of the decision that
+	// caused it (the review's engine span, which recorded the event).
+	linked := false
+	for _, l := range deliver.Links {
+		for _, s := range spans {
+			if s.Name == "engine.update" && attr(s, "approval.id") == id && string(s.TraceId) == string(l.TraceId) && string(s.SpanId) == string(l.SpanId) {
+				linked = true
+			}
+		}
+	}
+	if !linked {
+		t.Errorf("the delivery span has links %v, none to the decision's engine.update span", deliver.Links)
+	}
+
+	// Background polling (claims, clean-ups) makes no traces of its own:
+	// every root span is a served request or a delivery.
+	for _, s := range spans {
+		if len(s.ParentSpanId) == 0 && s.Kind != tracepb.Span_SPAN_KIND_SERVER && s.Name != "delivery.deliver" {
+			t.Errorf("a root span %q (kind %v) outside any request", s.Name, s.Kind)
+		}
+	}
+
 	// The access log line of that create carries its trace id.
 	serverTrace := hex.EncodeToString(server.TraceId)
 	ok := false

@@ -462,9 +462,9 @@ func (s *Store) changeBatch(row rowStatement, ch approval.Change) (*pgx.Batch, e
 		webhook, due = &ev.Webhook, &e.At
 	}
 	b.Queue(`
-		INSERT INTO outbox (id, type, request_id, version, data, created_at, webhook, next_attempt_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		id.String(), ev.Type, ev.RequestID, ev.Version, string(ev.Data), e.At, webhook, due)
+		INSERT INTO outbox (id, type, request_id, version, data, created_at, webhook, next_attempt_at, trace_parent)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		id.String(), ev.Type, ev.RequestID, ev.Version, string(ev.Data), e.At, webhook, due, ev.TraceParent)
 	queueIndex(b, row.id, row.before, row.after)
 	return b, nil
 }

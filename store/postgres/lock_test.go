@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"testing"
+	"time"
 
 	"approvald/store/postgres/pgtest"
 )
@@ -123,6 +124,20 @@ func TestTryLock_FailedUnlockClosesConnection(t *testing.T) {
 	}
 	if err := s.Ping(t.Context()); err != nil {
 		t.Errorf("Ping after a failed unlock: %v", err)
+	}
+	// pg_terminate_backend only signals the session; its lock goes when the
+	// backend has exited, a moment later on a busy server.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var held int
+		if err := other.pool.QueryRow(t.Context(), `
+			SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+				AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = $1`, runLockID(s.schema, "k")).Scan(&held); err != nil {
+			t.Fatal(err)
+		}
+		if held == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	tryLock(t, s, "k", true)()
 }

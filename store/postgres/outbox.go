@@ -14,7 +14,7 @@ import (
 )
 
 // outboxColumns are the columns of outbox in the order scanOutbox reads them.
-const outboxColumns = "seq, id, type, request_id, version, data, created_at, webhook"
+const outboxColumns = "seq, id, type, request_id, version, data, created_at, webhook, trace_parent"
 
 // claimDeliveriesQuery leases due deliveries, most overdue first, reading
 // the partial index outbox_due, whose WHERE it repeats. FOR UPDATE SKIP
@@ -213,7 +213,7 @@ func scanOutboxInto(row scanner, rec *approval.OutboxRecord, more ...any) error 
 		data    string
 		webhook *string
 	)
-	err := row.Scan(append([]any{&rec.Seq, &rec.ID, &rec.Type, &rec.RequestID, &rec.Version, &data, &rec.CreatedAt, &webhook}, more...)...)
+	err := row.Scan(append([]any{&rec.Seq, &rec.ID, &rec.Type, &rec.RequestID, &rec.Version, &data, &rec.CreatedAt, &webhook, &rec.TraceParent}, more...)...)
 	rec.Data = []byte(data)
 	rec.CreatedAt = rec.CreatedAt.UTC()
 	if webhook != nil {

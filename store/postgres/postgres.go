@@ -234,7 +234,13 @@ var errRollback = errors.New("postgres: roll back")
 // domain errors reach the caller as they are; fn wraps its own database
 // errors (with internal), which keeps their SQLSTATE visible to retry.
 func (s *Store) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) (err error) {
-	ctx, span := tracer.Start(ctx, "postgres.write", trace.WithAttributes(attribute.String("db.operation", op)))
+	// A write is a span of the trace it serves; background polling (claims,
+	// clean-ups) outside any trace makes none, so an idle server emits no
+	// traces.
+	span := trace.SpanFromContext(context.Background()) // does nothing
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		ctx, span = tracer.Start(ctx, "postgres.write", trace.WithAttributes(attribute.String("db.operation", op)))
+	}
 	defer func() { endSpan(span, err) }()
 	return retry(ctx, op, func() error { return s.transact(ctx, op, fn) })
 }

@@ -206,8 +206,8 @@ func TestOpen_UnreachableFails(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	_, err := Open(ctx, "postgres://postgres@127.0.0.1:1/postgres?sslmode=disable&connect_timeout=2", 1)
-	if approval.KindOf(err) != approval.KindInternal {
-		t.Errorf("Open of a closed port = %v, want an internal error", err)
+	if approval.KindOf(err) != approval.KindUnavailable {
+		t.Errorf("Open of a closed port = %v, want an unavailable error", err)
 	}
 	_, err = Open(ctx, "postgres://%zz", 1)
 	if approval.KindOf(err) != approval.KindInternal {

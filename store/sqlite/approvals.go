@@ -397,9 +397,9 @@ func insertChange(ctx context.Context, tx *sql.Tx, ch approval.Change) error {
 		due = sql.Null[int64]{V: micros(e.At), Valid: true}
 	}
 	_, err = tx.ExecContext(ctx, `
-		INSERT INTO outbox (id, type, request_id, version, data, created_at, webhook, next_attempt_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		id.String(), ev.Type, ev.RequestID, ev.Version, string(ev.Data), micros(e.At), webhook, due)
+		INSERT INTO outbox (id, type, request_id, version, data, created_at, webhook, next_attempt_at, trace_parent)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id.String(), ev.Type, ev.RequestID, ev.Version, string(ev.Data), micros(e.At), webhook, due, ev.TraceParent)
 	if err != nil {
 		return internal("insert outbox", err)
 	}

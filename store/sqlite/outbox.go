@@ -13,7 +13,7 @@ import (
 )
 
 // outboxColumns are the columns of outbox in the order scanOutbox reads them.
-const outboxColumns = "seq, id, type, request_id, version, data, created_at, webhook"
+const outboxColumns = "seq, id, type, request_id, version, data, created_at, webhook, trace_parent"
 
 // claimDeliveriesQuery leases due deliveries from the partial index
 // outbox_due, whose WHERE it repeats, most overdue first. The single writer
@@ -202,7 +202,7 @@ func scanOutboxInto(row scanner, rec *approval.OutboxRecord, more ...any) error 
 		createdAt int64
 		webhook   sql.Null[string]
 	)
-	err := row.Scan(append([]any{&rec.Seq, &rec.ID, &rec.Type, &rec.RequestID, &rec.Version, &data, &createdAt, &webhook}, more...)...)
+	err := row.Scan(append([]any{&rec.Seq, &rec.ID, &rec.Type, &rec.RequestID, &rec.Version, &data, &createdAt, &webhook, &rec.TraceParent}, more...)...)
 	rec.Data = []byte(data)
 	rec.CreatedAt = fromMicros(createdAt)
 	rec.Webhook = webhook.V
