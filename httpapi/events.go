@@ -66,6 +66,8 @@ func (s *server) awaitChange(r *http.Request, p approval.Principal, id string, w
 	case <-s.Hub.Ready(): // before that, the hub may miss a change
 	case <-r.Context().Done():
 		return req, nil
+	case <-s.Stopping:
+		return req, nil
 	}
 	sub := s.Hub.Subscribe(id, nil)
 	defer sub.Close()
@@ -79,6 +81,10 @@ func (s *server) awaitChange(r *http.Request, p approval.Principal, id string, w
 		select {
 		case <-r.Context().Done():
 			return req, nil
+		case <-s.Stopping:
+			// The answer a timeout would give, now: the client polls again
+			// (another instance, or this one restarted).
+			return s.Engine.Get(r.Context(), id)
 		case <-timer.C:
 			return s.Engine.Get(r.Context(), id)
 		case rec, ok := <-sub.C:
@@ -134,6 +140,9 @@ func (s *server) events(w http.ResponseWriter, r *http.Request, p approval.Princ
 	case <-s.Hub.Ready():
 	case <-r.Context().Done():
 		return nil
+	case <-s.Stopping:
+		return &approval.Error{Kind: approval.KindUnavailable, Code: approval.CodeUnavailable,
+			Message: "the server is shutting down; reconnect in a moment", RetryAfter: sseShutdownRetry}
 	}
 	sub := s.Hub.Subscribe(requestID, types)
 	defer sub.Close()
@@ -179,6 +188,13 @@ func (s *server) events(w http.ResponseWriter, r *http.Request, p approval.Princ
 		select {
 		case <-r.Context().Done():
 			return nil
+		case <-s.Stopping:
+			// A last word before the stream ends: reconnect in a moment
+			// (EventSource honours retry), resuming with Last-Event-ID.
+			_ = rc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			_, _ = fmt.Fprintf(w, "retry: %d\n: the server is shutting down; reconnect with Last-Event-ID\n\n", sseShutdownRetry.Milliseconds())
+			_ = rc.Flush()
+			return nil
 		case <-beat.C:
 			_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || rc.Flush() != nil {
@@ -197,6 +213,10 @@ func (s *server) events(w http.ResponseWriter, r *http.Request, p approval.Princ
 		}
 	}
 }
+
+// sseShutdownRetry is the reconnection delay an event stream asks for as
+// the server shuts down.
+const sseShutdownRetry = 2 * time.Second
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

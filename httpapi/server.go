@@ -40,6 +40,10 @@ type Deps struct {
 	Gatherer prometheus.Gatherer
 	// Now is the clock of the rate limits (tests); nil is time.Now.
 	Now func() time.Time
+	// Stopping is closed when the server begins to shut down: long-polls
+	// answer at once and event streams end, so that the shutdown need not
+	// wait for their clients. nil never closes.
+	Stopping <-chan struct{}
 }
 
 // server holds the dependencies of the handlers.

@@ -139,7 +139,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// the native 404 and 405 answers, is the native API's.
 	handler := http.NewServeMux()
 	handler.Handle("/", httpapi.New(httpapi.Deps{
-		Engine: eng, Keys: keys, Ready: store.Ping, Logger: log, Hub: hub,
+		Engine: eng, Keys: keys, Ready: store.Ping, Logger: log, Hub: hub, Stopping: ctx.Done(),
 		Tokens: tokens, Limits: cfg.Limits, CORSOrigins: cfg.CORSOrigins, Metrics: apiMetrics, Gatherer: registry,
 	}))
 	legacy.Mount(handler, legacy.New(legacy.Deps{Engine: eng, Keys: keys, Logger: log}))
@@ -196,6 +196,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 		err = srv.Shutdown(sctx)
 		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			// Streams and long-polls end as the shutdown begins; a request
+			// still running now is cut, and the stop is still an orderly one.
+			log.Warn("requests still running at the end of the shutdown timeout were cut", "timeout", cfg.ShutdownTimeout.String())
+			err = srv.Close()
+		}
 	}
 	// Calls answered before the shutdown still get their record.
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
