@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -480,5 +482,56 @@ func TestBrowser_TheDecisionFormIsReachableWithTheKeyboard(t *testing.T) {
 	reviewer.waitFor("the status is approved", `(document.querySelector("#status") || {}).dataset?.status === "approved"`)
 	if got := s.get(ro.req.ID); got.Reviews[0].Comment != "ok by keyboard" {
 		t.Fatalf("review comment %q", got.Reviews[0].Comment)
+	}
+}
+
+// TestBrowser_AFailedDeliveryOfAnApprovalSaysSo checks that a request
+// whose approval could not be delivered reads as such wherever it shows —
+// the status badge and what screen readers are told on its page, the
+// lists, the delivery failures page — and never as being delivered.
+func TestBrowser_AFailedDeliveryOfAnApprovalSaysSo(t *testing.T) {
+	s := newStack(t)
+	ro := s.roles()
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no such invoice", http.StatusBadRequest)
+	}))
+	t.Cleanup(receiver.Close)
+	if _, err := s.eng.CreateRule(context.Background(), approval.ServiceRule{Name: "payments", URL: receiver.URL, Format: approval.FormatStandard, MaxAttempts: 1}); err != nil {
+		t.Fatal(err)
+	}
+	req := s.create(ro.requester, approval.Draft{Title: "Pay invoice 43", ServiceRule: "payments"})
+	if _, err := s.eng.Review(context.Background(), s.principal(ro.reviewer), req.ID, approval.ReviewInput{Decision: approval.DecisionApprove}, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.waitStatus(req.ID, approval.StatusError)
+	const want = "approved — delivery failed"
+	admin := s.newTab(t, "admin")
+	admin.signIn(testAdminKey)
+	admin.open("/ui/requests/" + req.ID)
+	admin.waitFor("the page shows the request", `document.querySelector("#status") !== null`)
+	if got := admin.text("#status"); got != want {
+		t.Errorf("the status badge reads %q, want %q", got, want)
+	}
+	if got := eval[string](admin, `document.querySelector("#live").dataset.announce`); !strings.Contains(got, want) {
+		t.Errorf("screen readers would be told %q, want it to say %q", got, want)
+	}
+	// The timeline: the approval was being delivered, then its delivery failed.
+	if got := admin.text("#timeline li:first-child"); !strings.Contains(got, "could not deliver the decision") || !strings.Contains(got, "approved, delivering\t"+want) {
+		t.Errorf("the newest timeline entry reads:\n%s", got)
+	}
+	// Nothing but the history (and the status filter's choices) says it is
+	// being delivered.
+	for _, page := range []string{"/ui/requests/" + req.ID, "/ui/", "/ui/?status=error", "/ui/admin/deliveries"} {
+		admin.open(page)
+		shown := eval[string](admin, `(() => { const m = document.querySelector("main").cloneNode(true); m.querySelectorAll("#timeline, #filters").forEach(e => e.remove()); document.body.append(m); const t = m.innerText; m.remove(); return t })()`)
+		if strings.Contains(shown, "delivering") {
+			t.Errorf("%s says the failed delivery is being delivered:\n%s", page, shown)
+		}
+		if page != "/ui/requests/"+req.ID {
+			row := eval[string](admin, `[...document.querySelectorAll("tr")].filter(r => r.innerText.includes("Pay invoice 43")).map(r => r.innerText).join("\n")`)
+			if !strings.Contains(row, want) {
+				t.Errorf("%s lists the request as %q, want %q", page, row, want)
+			}
+		}
 	}
 }

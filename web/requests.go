@@ -158,7 +158,7 @@ func (s *server) abilitiesOf(p approval.Principal, r *approval.Request) abilitie
 type dependencyView struct {
 	ID     string
 	Title  string
-	Status approval.Status
+	Status shownStatus
 	Known  bool
 }
 
@@ -218,7 +218,7 @@ func (s *server) renderRequest(w http.ResponseWriter, r *http.Request, sess *ses
 	for _, dep := range d.Progress.Dependencies {
 		dv := dependencyView{ID: dep.ID}
 		if dr, err := s.Engine.Get(ctx, dep.ID); err == nil {
-			dv.Title, dv.Status, dv.Known = dr.Title, dr.Status, true
+			dv.Title, dv.Status, dv.Known = dr.Title, requestStatus(dr), true
 		} else if approval.KindOf(err) != approval.KindNotFound {
 			return err
 		}

@@ -79,6 +79,50 @@ func statusLabel(s approval.Status) string {
 	return s.String()
 }
 
+// shownStatus is a status as a badge shows it. A request in error knows
+// which decision failed to be delivered (its previous status): it reads
+// "approved — delivery failed", never "approved, delivering", which is what
+// its previous status alone would say.
+type shownStatus struct {
+	Status approval.Status
+	// Failed is the acknowledged status whose delivery failed, for a
+	// request in error (StatusUnknown when not known).
+	Failed approval.Status
+}
+
+// requestStatus returns how r's status is shown.
+func requestStatus(r *approval.Request) shownStatus {
+	return statusAfter(r.Status, r.PreviousStatus)
+}
+
+// statusAfter returns how status is shown when the status before it was
+// previous (nil when unknown).
+func statusAfter(status approval.Status, previous *approval.Status) shownStatus {
+	s := shownStatus{Status: status}
+	if status == approval.StatusError && previous != nil && previous.Acknowledged() {
+		s.Failed = *previous
+	}
+	return s
+}
+
+// Label is the badge's text.
+func (s shownStatus) Label() string {
+	if s.Status == approval.StatusError {
+		switch s.Failed {
+		case approval.StatusAcknowledgedApproved:
+			return "approved — delivery failed"
+		case approval.StatusAcknowledgedRejected:
+			return "rejected — delivery failed"
+		case approval.StatusAcknowledgedCancelled:
+			return "cancelled — delivery failed"
+		}
+	}
+	return statusLabel(s.Status)
+}
+
+// Class is the badge's CSS class.
+func (s shownStatus) Class() string { return statusClass(s.Status) }
+
 // deadlineClass is the CSS class of a request's deadline: overdue when it
 // passed on a request that was still open (or expired because of it), soon
 // when it is less than a day away.
@@ -272,6 +316,7 @@ type fieldChange struct {
 	Long bool
 	// Status changes show badges.
 	BeforeStatus, AfterStatus approval.Status
+	BeforeBadge, AfterBadge   shownStatus
 	IsStatus                  bool
 	Created                   bool // a creation: there is no "before"
 }
@@ -341,6 +386,13 @@ func viewEntry(e approval.HistoryEntry) entryView {
 		}
 		return strings.Compare(a, b)
 	})
+	// The previous status, on each side of the change, tells which
+	// decision a request in error failed to deliver.
+	var prevBefore, prevAfter *approval.Status
+	if pc, ok := changes["previous_status"]; ok {
+		_ = json.Unmarshal(pc.Before, &prevBefore)
+		_ = json.Unmarshal(pc.After, &prevAfter)
+	}
 	for _, f := range fields {
 		c := changes[f]
 		fc := fieldChange{Field: f, Created: len(c.Before) == 0}
@@ -348,6 +400,7 @@ func viewEntry(e approval.HistoryEntry) entryView {
 			var b, a approval.Status
 			if json.Unmarshal(c.Before, &b) == nil && json.Unmarshal(c.After, &a) == nil {
 				fc.IsStatus, fc.BeforeStatus, fc.AfterStatus = true, b, a
+				fc.BeforeBadge, fc.AfterBadge = statusAfter(b, prevBefore), statusAfter(a, prevAfter)
 			}
 		}
 		fc.Before, fc.After = displayJSON(c.Before), displayJSON(c.After)

@@ -129,6 +129,40 @@ func TestViewEntry_ShowsReviewsAndChangedFields(t *testing.T) {
 	}
 }
 
+func TestShownStatus_AFailedDeliveryNamesTheDecisionThatFailed(t *testing.T) {
+	t.Parallel()
+	st := func(s approval.Status) *approval.Status { return &s }
+	for _, tc := range []struct {
+		status   approval.Status
+		previous *approval.Status
+		want     string
+	}{
+		{approval.StatusError, st(approval.StatusAcknowledgedApproved), "approved — delivery failed"},
+		{approval.StatusError, st(approval.StatusAcknowledgedRejected), "rejected — delivery failed"},
+		{approval.StatusError, st(approval.StatusAcknowledgedCancelled), "cancelled — delivery failed"},
+		{approval.StatusError, nil, "delivery failed"},
+		{approval.StatusAcknowledgedApproved, st(approval.StatusPending), "approved, delivering"},
+		{approval.StatusAcknowledgedApproved, st(approval.StatusError), "approved, delivering"},
+		{approval.StatusApproved, st(approval.StatusAcknowledgedApproved), "approved"},
+	} {
+		got := requestStatus(&approval.Request{Status: tc.status, PreviousStatus: tc.previous})
+		if got.Label() != tc.want || got.Class() != statusClass(tc.status) {
+			t.Errorf("%s after %v: %q (%s), want %q", tc.status, tc.previous, got.Label(), got.Class(), tc.want)
+		}
+	}
+	// On the timeline: the delivery failed, then it was delivered again.
+	failed := viewEntry(approval.HistoryEntry{Action: approval.ActionDeliveryFailed, Changes: json.RawMessage(
+		`{"status":{"before":"acknowledged_approved","after":"error"},"previous_status":{"before":"pending","after":"acknowledged_approved"}}`)})
+	if c := failed.Changes[0]; c.BeforeBadge.Label() != "approved, delivering" || c.AfterBadge.Label() != "approved — delivery failed" {
+		t.Errorf("delivery failed: %q → %q", c.BeforeBadge.Label(), c.AfterBadge.Label())
+	}
+	again := viewEntry(approval.HistoryEntry{Action: approval.ActionRedeliver, Changes: json.RawMessage(
+		`{"status":{"before":"error","after":"acknowledged_approved"},"previous_status":{"before":"acknowledged_approved","after":"error"}}`)})
+	if c := again.Changes[0]; c.BeforeBadge.Label() != "approved — delivery failed" || c.AfterBadge.Label() != "approved, delivering" {
+		t.Errorf("redelivered: %q → %q", c.BeforeBadge.Label(), c.AfterBadge.Label())
+	}
+}
+
 func TestVisible_ShowsInvisibleCharactersAsEscapes(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
