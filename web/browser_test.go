@@ -270,6 +270,22 @@ func (tb *tab) screenshot(name string, viewport ...bool) {
 	}
 }
 
+// overflow returns by how many pixels the page is wider than the screen,
+// and the elements that stick out (outside of the boxes that scroll by
+// themselves). It measures against the layout viewport: on an emulated
+// phone, window.innerWidth grows with a page that is too wide (the browser
+// zooms out to show all of it).
+func (tb *tab) overflow() (int, string) {
+	tb.t.Helper()
+	w := eval[int](tb, `document.documentElement.scrollWidth - document.documentElement.clientWidth`)
+	if w <= 0 {
+		return w, ""
+	}
+	return w, eval[string](tb, `[...document.querySelectorAll("body *")]
+		.filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1 && !e.parentElement.closest(".scroll, .json, pre"))
+		.slice(0, 10).map(e => "  " + e.tagName.toLowerCase() + (e.className ? "." + e.className.replaceAll(" ", ".") : "") + " to " + Math.round(e.getBoundingClientRect().right) + "px").join("\n")`)
+}
+
 // seedShowcase adds requests of every kind, so that the inbox shows what a
 // real one does (and the screenshots do too).
 func (s *stack) seedShowcase(requester, reviewer string) {
@@ -444,14 +460,14 @@ func TestBrowser_ThePagesWorkOnAPhone(t *testing.T) {
 	phone := s.newTab(t, "phone")
 	phone.do("emulating a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
 	phone.signIn(ro.reviewer)
-	if w := eval[int](phone, `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
-		t.Errorf("the inbox is %dpx wider than a phone's screen", w)
+	if w, wide := phone.overflow(); w > 0 {
+		t.Errorf("the inbox is %dpx wider than a phone's screen:\n%s", w, wide)
 	}
 	phone.screenshot("inbox-phone.png", true)
 	phone.open("/ui/requests/" + ro.req.ID)
 	phone.do("waiting for the form", chromedp.WaitVisible(chromedp.ID("approve")))
-	if w := eval[int](phone, `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
-		t.Errorf("the request page is %dpx wider than a phone's screen", w)
+	if w, wide := phone.overflow(); w > 0 {
+		t.Errorf("the request page is %dpx wider than a phone's screen:\n%s", w, wide)
 	}
 	if !eval[bool](phone, `document.querySelector("#approve").getBoundingClientRect().top < document.querySelector("#payload-h").getBoundingClientRect().top`) {
 		t.Error("on a phone the decision is not above the details")
@@ -482,6 +498,60 @@ func TestBrowser_TheDecisionFormIsReachableWithTheKeyboard(t *testing.T) {
 	reviewer.waitFor("the status is approved", `(document.querySelector("#status") || {}).dataset?.status === "approved"`)
 	if got := s.get(ro.req.ID); got.Reviews[0].Comment != "ok by keyboard" {
 		t.Fatalf("review comment %q", got.Reviews[0].Comment)
+	}
+}
+
+// long returns a word of n characters without a space: what a URL, an id
+// or a hash looks like to the layout.
+func long(prefix string, n int) string {
+	return prefix + strings.Repeat("x", n-len(prefix))
+}
+
+// TestBrowser_ARequestWithLongValuesFitsAPhone opens, on a 390 px wide
+// phone, requests whose every field is as long as it may be and has no
+// space to break at — the title, the principals, the service rule, the
+// subject, payload keys and values, a deep payload, comments, the history
+// — and checks that the page never scrolls sideways.
+func TestBrowser_ARequestWithLongValuesFitsAPhone(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	rule := long("ledger-sync-", 63)
+	if _, err := s.eng.CreateRule(ctx, approval.ServiceRule{Name: rule, URL: "https://ledger.example/" + long("hooks-", 120), Format: approval.FormatStandard}); err != nil {
+		t.Fatal(err)
+	}
+	requester := s.key(long("requester-", 63), approval.ScopeCreate, approval.ScopeRead)
+	reviewer := s.keyIn(long("reviewer-", 63), []string{long("group-", 60)}, approval.ScopeReview, approval.ScopeRead)
+	word := long("https://example.com/invoices/", 180)
+	deep := any(map[string]any{long("leaf-", 60): word})
+	for i := range 12 {
+		deep = map[string]any{fmt.Sprintf("level_%d_", i) + long("k", 30): []any{deep, word}}
+	}
+	dep := s.create(requester, approval.Draft{Title: long("Dependency-", 200)})
+	flat := s.create(requester, approval.Draft{
+		Title: long("Pay-invoice-", 200), Description: word + " " + word, Subject: long("subject-", 200), ServiceRule: rule,
+		DependsOn: []string{dep.ID},
+		Payload:   payload(t, map[string]any{long("key-", 120): word, "amount": strings.Repeat("9", 150), "hash": long("sha256:", 200)}),
+		Policy:    &approval.Policy{Rules: []approval.Rule{{Name: long("rule-", 60), MinApprovals: 2, Groups: []string{long("group-", 60)}}}},
+	})
+	nested := s.create(requester, approval.Draft{Title: long("Nested-", 200), ServiceRule: rule, Payload: payload(t, deep)})
+	for _, id := range []string{flat.ID, nested.ID} {
+		if _, err := s.eng.Edit(ctx, s.principal(requester), id, approval.Patch{Title: approval.Some(long("Edited-title-", 200)), Comment: approval.Some(word)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.eng.Review(ctx, s.principal(reviewer), id, approval.ReviewInput{Decision: approval.DecisionApprove, Comment: word}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	phone := s.newTab(t, "phone")
+	phone.do("emulating a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+	phone.signIn(reviewer)
+	for _, id := range []string{flat.ID, nested.ID} {
+		phone.open("/ui/requests/" + id)
+		phone.waitFor("the page shows the request", `document.querySelector("#status") !== null`)
+		eval[bool](phone, `(document.querySelectorAll("details").forEach(d => d.open = true), true)`)
+		if w, wide := phone.overflow(); w > 0 {
+			t.Errorf("the request page %s is %dpx wider than a 390px phone's screen:\n%s", id, w, wide)
+		}
 	}
 }
 
