@@ -555,6 +555,55 @@ func TestBrowser_ARequestWithLongValuesFitsAPhone(t *testing.T) {
 	}
 }
 
+// TestBrowser_TheKeyFormShowsEachScopeBesideItsCheckbox checks the layout
+// of the API key form: each checkbox on the line of its scope's name, the
+// scopes side by side, and the form apart from the table above it (on the
+// service rules page too).
+func TestBrowser_TheKeyFormShowsEachScopeBesideItsCheckbox(t *testing.T) {
+	s := newStack(t)
+	s.key("billing", approval.ScopeCreate, approval.ScopeRead)
+	s.keyIn("finance-lead", []string{"finance", "approvers"}, approval.ScopeReview, approval.ScopeRead)
+	admin := s.newTab(t, "admin")
+	admin.signIn(testAdminKey)
+	admin.open("/ui/admin/keys")
+	admin.do("waiting for the form", chromedp.WaitVisible(chromedp.ID("create-key")))
+	type box struct{ Top, Bottom, Left, Right float64 }
+	type check struct {
+		Scope       string
+		Input, Text box
+	}
+	checks := eval[[]check](admin, `[...document.querySelectorAll("#newkey-h ~ form input[type=checkbox]")].map(i => {
+		const r = document.createRange();
+		r.selectNodeContents(i.closest("label"));
+		r.setStartAfter(i);
+		const box = b => ({Top: b.top, Bottom: b.bottom, Left: b.left, Right: b.right});
+		return {Scope: i.value, Input: box(i.getBoundingClientRect()), Text: box(r.getBoundingClientRect())};
+	})`)
+	if len(checks) != len(approval.Scopes()) {
+		t.Fatalf("%d scope checkboxes, want %d", len(checks), len(approval.Scopes()))
+	}
+	lines := map[float64]int{}
+	for _, c := range checks {
+		// On one line: the box and the text overlap vertically, and the
+		// text starts after the box.
+		if c.Input.Bottom <= c.Text.Top || c.Text.Bottom <= c.Input.Top || c.Text.Left < c.Input.Right {
+			t.Errorf("scope %s: the checkbox %+v is not beside its label %+v", c.Scope, c.Input, c.Text)
+		}
+		lines[c.Input.Top]++
+	}
+	if len(lines) > 2 {
+		t.Errorf("the %d scopes take %d lines on a wide screen, want them side by side", len(checks), len(lines))
+	}
+	admin.screenshot("keys.png")
+	for _, page := range []string{"/ui/admin/keys", "/ui/admin/rules"} {
+		admin.open(page)
+		gap := eval[float64](admin, `document.querySelector("section.card form").closest("section").getBoundingClientRect().top - document.querySelector("table.list").getBoundingClientRect().bottom`)
+		if gap < 16 {
+			t.Errorf("%s: the new-item form is %.0fpx below the table, want at least 16px", page, gap)
+		}
+	}
+}
+
 // TestBrowser_AFailedDeliveryOfAnApprovalSaysSo checks that a request
 // whose approval could not be delivered reads as such wherever it shows —
 // the status badge and what screen readers are told on its page, the
