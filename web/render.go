@@ -137,6 +137,28 @@ var funcs = template.FuncMap{
 	"visibleLines": visibleLines,
 }
 
+// faviconICO is the UI's icon as an ICO file (one 32 px PNG inside), and
+// faviconVersion a digest of it, its ETag.
+//
+//go:embed static/favicon.ico
+var faviconICO []byte
+
+var faviconVersion = func() string {
+	sum := sha256.Sum256(faviconICO)
+	return hex.EncodeToString(sum[:6])
+}()
+
+// favicon serves the UI's icon (a 32 px PNG in an ICO file) at
+// /favicon.ico, for the browsers and tools that ask there; the pages name
+// the SVG icon of static/.
+func (s *server) favicon(w http.ResponseWriter, r *http.Request, _ *session) error {
+	w.Header().Set("Content-Type", "image/x-icon")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.Header().Set("ETag", `"`+faviconVersion+`"`)
+	http.ServeContent(w, r, "favicon.ico", time.Time{}, bytes.NewReader(faviconICO))
+	return nil
+}
+
 // static serves the embedded static files: for ever cacheable when asked
 // for by their versioned URL, revalidated otherwise.
 func (s *server) static(w http.ResponseWriter, r *http.Request, _ *session) error {

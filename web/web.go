@@ -95,6 +95,8 @@ func (s *server) routes() []route {
 		{method: "GET", pattern: "/ui/auth/login", public: true, handle: s.oidcLogin},
 		{method: "GET", pattern: "/ui/auth/callback", public: true, handle: s.oidcCallback},
 		{method: "GET", pattern: "/ui/static/{file}", public: true, handle: s.static},
+		// Browsers ask for /favicon.ico at the root whatever the page says.
+		{method: "GET", pattern: "/favicon.ico", public: true, handle: s.favicon},
 	}
 }
 
@@ -154,10 +156,12 @@ func New(ctx context.Context, d Deps) (http.Handler, error) {
 	return s.observe(mux), nil
 }
 
-// Mount serves ui under /ui/ on mux, and redirects /ui there.
+// Mount serves ui under /ui/ on mux, redirects /ui there, and serves the
+// UI's icon at /favicon.ico, where browsers look for it.
 func Mount(mux *http.ServeMux, ui http.Handler) {
 	mux.Handle("/ui/", ui)
 	mux.Handle("/ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
+	mux.Handle("GET /favicon.ico", ui)
 }
 
 // wrap checks the origin of forms, opens the session, checks the CSRF

@@ -519,6 +519,24 @@ func TestSecurityHeaders_OnPagesErrorsAndStaticFiles(t *testing.T) {
 	}
 }
 
+func TestFavicon_IsServedAtTheRootAndNamedByThePages(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	c := s.client()
+	r := c.get("/favicon.ico")
+	if r.StatusCode != http.StatusOK || r.Header.Get("Content-Type") != "image/x-icon" || !strings.HasPrefix(r.body, "\x00\x00\x01\x00") {
+		t.Fatalf("GET /favicon.ico: %d, Content-Type %q, %d bytes", r.StatusCode, r.Header.Get("Content-Type"), len(r.body))
+	}
+	if r := c.get("/favicon.ico"); r.Header.Get("ETag") == "" || !strings.HasPrefix(r.Header.Get("Cache-Control"), "public") {
+		t.Errorf("GET /favicon.ico: ETag %q, Cache-Control %q: browsers would ask again and again", r.Header.Get("ETag"), r.Header.Get("Cache-Control"))
+	}
+	page := c.get("/ui/signin").body
+	mustContain(t, "the sign-in page", page, `<link rel="icon" href="`+asset("favicon.svg")+`" type="image/svg+xml">`)
+	if r := c.get(asset("favicon.svg")); r.StatusCode != http.StatusOK || r.Header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(r.body, "<svg") {
+		t.Errorf("GET %s: %d, Content-Type %q", asset("favicon.svg"), r.StatusCode, r.Header.Get("Content-Type"))
+	}
+}
+
 func TestPages_AreReadableWithoutJavaScript(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
