@@ -108,6 +108,7 @@ type client struct {
 	t    *testing.T
 	base string
 	key  string
+	hc   *http.Client // nil: http.DefaultClient
 }
 
 // do sends a JSON request and decodes the JSON answer into a map.
@@ -128,7 +129,11 @@ func (c client) do(method, path string, body any, hdr ...string) (int, http.Head
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc := c.hc
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
 	}
