@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -120,6 +121,40 @@ func BenchmarkDecodeCreateBody(b *testing.B) {
 				if err := decodeStrict(body, &in, "payload"); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// discardWriter is a ResponseWriter that keeps nothing, so that a
+// benchmark counts the wrapper's work and allocations, not a recorder's.
+type discardWriter struct{ h http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *discardWriter) WriteHeader(int)             {}
+
+// BenchmarkSecurityHeaders measures securityHeaders alone (and cors, off
+// without origins, as by default) around a handler writing a small JSON
+// body, beside that handler bare.
+func BenchmarkSecurityHeaders(b *testing.B) {
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	for _, bc := range []struct {
+		name string
+		h    http.Handler
+	}{
+		{"bare", bare},
+		{"headers", securityHeaders(cors(nil, bare))},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", "/healthz", nil)
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				bc.h.ServeHTTP(w, req)
 			}
 		})
 	}

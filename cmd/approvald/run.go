@@ -162,9 +162,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	// (end of the web UI)
 	srv := &http.Server{
-		// Every request is counted and timed by route pattern, and is a
-		// server span when tracing is on.
-		Handler:           traced(meters.Middleware(handler, handler), tracing),
+		Handler:           front(handler, meters, tracing),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -216,6 +214,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("stopped")
 	return err
+}
+
+// front wraps the listener's mux in what every request goes through: it
+// is counted and timed by route pattern, and is a server span when tracing
+// is on.
+func front(mux *http.ServeMux, meters *metrics.Metrics, tracing bool) http.Handler {
+	return traced(meters.Middleware(mux, mux), tracing)
 }
 
 // newLogger returns the logger of cfg's format and level; records logged
