@@ -18,6 +18,8 @@
 //	legacy-create  POST /request of the legacy (stash) API, naming a service
 //	          rule by number
 //	legacy-get     GET /request?id= of legacy requests created beforehand
+//	status    GET /status, the legacy API's public status, without a key:
+//	          what the HTTP layer costs with next to no handler behind it
 //	gateway   POST the CR8TOR contract's example package body, each client
 //	          with a run of its own, with x-api-key, to <url>/project/package
 //	          (or to <url><-path>: point it at the fake upstream or a proxy
@@ -95,19 +97,21 @@ func (o options) target() string {
 		return o.url + o.path
 	case "startup":
 		return o.url + "/readyz"
+	case "status":
+		return o.url + "/status"
 	}
 	return o.url
 }
 
-var scenarios = []string{"create", "approve", "get", "list", "inbox", "legacy-create", "legacy-get", "gateway", "startup"}
+var scenarios = []string{"create", "approve", "get", "list", "inbox", "legacy-create", "legacy-get", "status", "gateway", "startup"}
 
 func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
 	var o options
 	approve := true
 	fs := flag.NewFlagSet("approvald-load", flag.ContinueOnError)
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:8000", "base URL of the target")
-	fs.StringVar(&o.scenario, "scenario", "approve", "create, approve, get, list, inbox, legacy-create, legacy-get, gateway or startup (see the command's doc)")
-	fs.StringVar(&o.adminKey, "key", getenv("APPROVALD_ADMIN_KEY"), "admin API key, used to create the load's own keys and service rule (default $APPROVALD_ADMIN_KEY); not needed by gateway and startup")
+	fs.StringVar(&o.scenario, "scenario", "approve", "create, approve, get, list, inbox, legacy-create, legacy-get, status, gateway or startup (see the command's doc)")
+	fs.StringVar(&o.adminKey, "key", getenv("APPROVALD_ADMIN_KEY"), "admin API key, used to create the load's own keys and service rule (default $APPROVALD_ADMIN_KEY); not needed by status, gateway and startup")
 	fs.StringVar(&o.gatewayKey, "gateway-key", getenv("APPROVALSERVICEAPIKEY"), "gateway: the x-api-key to send (default $APPROVALSERVICEAPIKEY)")
 	fs.IntVar(&o.clients, "clients", 16, "concurrent clients")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long to run (at most 10m); with -count and no -duration, 10m bounds the count's run")
@@ -163,7 +167,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		recv      *receiver
 		bodyBytes int
 	)
-	if o.scenario == "gateway" {
+	switch o.scenario {
+	case "status":
+		newClient = func(int) step { return statusClient(hc, o.target()) }
+	case "gateway":
 		body, err := packageBody(o.bodyBytes)
 		if err != nil {
 			return err
@@ -178,7 +185,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		}
 		suffix := randomHex(4)
 		newClient = func(i int) step { return gatewayClient(hc, o, body, suffix, i) }
-	} else {
+	default:
 		set := setUp
 		if strings.HasPrefix(o.scenario, "legacy-") {
 			set = setUpLegacy
@@ -234,7 +241,7 @@ func (o options) validate() error {
 	for _, s := range scenarios {
 		valid = valid || s == o.scenario
 	}
-	needsKey := o.scenario != "gateway" && o.scenario != "startup"
+	needsKey := o.scenario != "status" && o.scenario != "gateway" && o.scenario != "startup"
 	switch {
 	case !valid:
 		return fmt.Errorf("-scenario %q is not one of %v", o.scenario, scenarios)

@@ -181,6 +181,8 @@ func TestRun_NativeScenariosAgainstARealServer(t *testing.T) {
 	for _, scenario := range []string{"get", "list", "inbox", "legacy-create", "legacy-get"} {
 		checkOps(t, load(t, append(base, "-scenario", scenario, "-duration", "200ms")...), scenario)
 	}
+	// status needs no key.
+	checkOps(t, load(t, "-url", srv.URL, "-clients", "2", "-scenario", "status", "-count", "20"), "status")
 }
 
 func TestRun_RatePacesTheOperations(t *testing.T) {

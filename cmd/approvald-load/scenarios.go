@@ -165,3 +165,18 @@ func readClient(hc *http.Client, op, target, reviewer string) step {
 		}
 	}
 }
+
+// statusClient reads target without a credential (the legacy GET /status).
+func statusClient(hc *http.Client, target string) step {
+	return func(ctx context.Context, t *tallies) {
+		start := time.Now()
+		code, _, err := send(ctx, hc, "GET", target, nil, nil)
+		switch {
+		case ctx.Err() != nil:
+		case err != nil || code != http.StatusOK:
+			t.fail("status", code)
+		default:
+			t.ok("status", time.Since(start))
+		}
+	}
+}
