@@ -67,6 +67,10 @@ type Face struct {
 	Fail func(w http.ResponseWriter, r *http.Request, err error)
 }
 
+// maxLoggedMethod bounds the method logged: the server takes any token up
+// to the header limit as a method.
+const maxLoggedMethod = 32
+
 // Log gives every request an id (the caller's X-Request-Id when it is
 // sane, else a random one; returned in X-Request-Id), a logger carrying it,
 // panic recovery, and one access log line with the route pattern that
@@ -110,7 +114,11 @@ func Log(f Face, next http.Handler) http.Handler {
 			if p, ok := ctx.Value(keyRoute).(*string); ok {
 				*p = route
 			}
-			l.InfoContext(ctx, "http request", "face", f.Name, "method", r.Method, "route", route, "status", rec.Status,
+			method := r.Method
+			if len(method) > maxLoggedMethod {
+				method = method[:maxLoggedMethod]
+			}
+			l.InfoContext(ctx, "http request", "face", f.Name, "method", method, "route", route, "status", rec.Status,
 				"principal", principal, "bytes", rec.Bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000)
 		}()
 		next.ServeHTTP(rec, r)

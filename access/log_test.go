@@ -97,3 +97,12 @@ func TestLog_PanicAnswersWithTheFacesFailure(t *testing.T) {
 		t.Errorf("after a panic: answer %d, log %v", w.Code, rec)
 	}
 }
+
+func TestLog_AMadeUpMethodIsCutShortInTheLine(t *testing.T) {
+	t.Parallel()
+	method := strings.Repeat("X", 1000)
+	_, rec, route := logged(t, httptest.NewRequest(method, "/things/1", nil), func(http.ResponseWriter, *http.Request) {})
+	if rec["method"] != method[:maxLoggedMethod] || route != "unmatched" {
+		t.Errorf("logged method %v, route %q", rec["method"], route)
+	}
+}

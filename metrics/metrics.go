@@ -106,7 +106,10 @@ func (m *Metrics) Upstream(upstream string, status int, timedOut bool, d time.Du
 // Middleware counts and times every request that next answers. The route
 // label is the pattern an access.Log inside next reported (the pattern of
 // the face's own mux), else the pattern of mux that matched, else
-// "unmatched": never the raw path, so the labels stay bounded. The request's trace span, if any, is named after it too.
+// "unmatched": never the raw path; the method and the status class are of
+// closed sets too (MethodLabel, StatusClass), so the labels stay bounded
+// whatever requests say. The request's trace span, if any, is named after
+// the route too.
 func (m *Metrics) Middleware(mux *http.ServeMux, next http.Handler) http.Handler {
 	if m == nil {
 		return next
@@ -129,15 +132,62 @@ func (m *Metrics) Middleware(mux *http.ServeMux, next http.Handler) http.Handler
 			if code == 0 {
 				code = http.StatusOK
 			}
+			method, class := MethodLabel(r.Method), StatusClass(code)
 			name := route // patterns such as "GET /v1/approvals/{id}" name the method
 			if !strings.Contains(route, " ") {
-				name = r.Method + " " + route
+				name = method + " " + route
 			}
 			trace.SpanFromContext(r.Context()).SetName(name)
-			class := strconv.Itoa(code/100) + "xx"
-			m.requests.WithLabelValues(route, r.Method, class).Inc()
-			m.duration.WithLabelValues(route, r.Method, class).Observe(time.Since(start).Seconds())
+			m.requests.WithLabelValues(route, method, class).Inc()
+			m.duration.WithLabelValues(route, method, class).Observe(time.Since(start).Seconds())
 		}()
 		next.ServeHTTP(cw, r)
 	})
+}
+
+// methods are the values of the method label: the methods of RFC 9110 and
+// PATCH, then "other" for any other token a client sends.
+var methods = [...]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "other"}
+
+// classes are the values of the status class label.
+var classes = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx", "other"}
+
+// MethodLabel returns the method label of a request with method: the
+// method itself when it is a standard one (methods are case-sensitive, so
+// "get" is not), else "other", so that made-up methods add no series.
+func MethodLabel(method string) string { return methods[methodIndex(method)] }
+
+func methodIndex(method string) int {
+	switch method {
+	case "GET":
+		return 0
+	case "HEAD":
+		return 1
+	case "POST":
+		return 2
+	case "PUT":
+		return 3
+	case "PATCH":
+		return 4
+	case "DELETE":
+		return 5
+	case "OPTIONS":
+		return 6
+	case "CONNECT":
+		return 7
+	case "TRACE":
+		return 8
+	}
+	return len(methods) - 1
+}
+
+// StatusClass returns the status class label of status: 1xx to 5xx, else
+// "other".
+func StatusClass(status int) string { return classes[statusIndex(status)] }
+
+func statusIndex(status int) int {
+	if status >= 100 && status < 600 {
+		return status/100 - 1
+	}
+	return len(classes) - 1
 }

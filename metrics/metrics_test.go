@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -48,6 +49,46 @@ func TestMiddleware_LabelsByRoutePatternNeverByPath(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(m.requests); n != 3 {
 		t.Errorf("%d label sets, want 3 (no raw paths)", n)
+	}
+}
+
+func TestMethodLabel_StandardMethodsElseOther(t *testing.T) {
+	t.Parallel()
+	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"} {
+		if got := MethodLabel(m); got != m {
+			t.Errorf("MethodLabel(%q) = %q", m, got)
+		}
+	}
+	for _, m := range []string{"get", "PROPFIND", "FOO", "", strings.Repeat("X", 10000)} {
+		if got := MethodLabel(m); got != "other" {
+			t.Errorf("MethodLabel(%.20q) = %q, want other", m, got)
+		}
+	}
+}
+
+func TestStatusClass_OneToFiveHundredsElseOther(t *testing.T) {
+	t.Parallel()
+	for status, want := range map[int]string{100: "1xx", 200: "2xx", 204: "2xx", 301: "3xx", 404: "4xx", 499: "4xx", 500: "5xx", 599: "5xx", 600: "other", 999: "other", 0: "other", 99: "other"} {
+		if got := StatusClass(status); got != want {
+			t.Errorf("StatusClass(%d) = %q, want %q", status, got, want)
+		}
+	}
+}
+
+func TestMiddleware_MadeUpMethodsShareOneSeries(t *testing.T) {
+	t.Parallel()
+	m := New(prometheus.NewRegistry())
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /items/{id}", func(http.ResponseWriter, *http.Request) {})
+	h := m.Middleware(mux, mux)
+	for i := range 300 {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(fmt.Sprintf("M%dX", i), "/items/1", nil))
+	}
+	if n := testutil.CollectAndCount(m.requests); n != 1 {
+		t.Errorf("%d label sets after 300 made-up methods, want 1", n)
+	}
+	if got := testutil.ToFloat64(m.requests.WithLabelValues("unmatched", "other", "4xx")); got != 300 {
+		t.Errorf("requests{unmatched,other,4xx} = %v, want 300", got)
 	}
 }
 

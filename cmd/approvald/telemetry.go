@@ -23,6 +23,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+
+	"approvald/metrics"
 )
 
 // setupTracing exports spans over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT
@@ -66,14 +68,15 @@ func setupTracing(ctx context.Context, getenv func(string) string, version strin
 }
 
 // traced wraps h so that every request is a server span when on; else it
-// returns h. The span is named by the method until metrics.Middleware
-// renames it by the route pattern that matched (never the raw path).
+// returns h. The span is named by the method ("other" for a made-up one)
+// until metrics.Middleware renames it by the route pattern that matched
+// (never the raw path).
 func traced(h http.Handler, on bool) http.Handler {
 	if !on {
 		return h
 	}
 	return otelhttp.NewHandler(h, "approvald", otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
-		return r.Method
+		return metrics.MethodLabel(r.Method)
 	}))
 }
 

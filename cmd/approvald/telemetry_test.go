@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -210,6 +211,79 @@ func TestMetrics_ScrapedAfterAFlow(t *testing.T) {
 	}
 	if code, _, _ := (client{t: t, base: base}).do("GET", "/metrics", nil); code != 401 {
 		t.Errorf("/metrics without a key: %d, want 401", code)
+	}
+}
+
+// TestMetrics_MadeUpMethodsAddNoSeries sends requests with made-up
+// methods, without a credential, to routes of every face, and checks
+// that the HTTP metrics gained no series but one per route and status
+// class, all under method="other" (a made-up method once added a series
+// each, never freed).
+func TestMetrics_MadeUpMethodsAddNoSeries(t *testing.T) {
+	t.Parallel()
+	base := startServer(t, map[string]string{"APPROVALD_ADMIN_KEY": testAdminKey})
+	// requests returns the label sets of approvald_http_requests_total
+	// (their counts) and the number of approvald_http_* samples. The
+	// /metrics route's own series appear from the second scrape on.
+	requests := func() (map[string]float64, int) {
+		sets, samples := map[string]float64{}, 0
+		for sample, v := range scrape(t, base+"/metrics", testAdminKey) {
+			if !strings.HasPrefix(sample, "approvald_http_") {
+				continue
+			}
+			samples++
+			if labels, ok := strings.CutPrefix(sample, "approvald_http_requests_total"); ok {
+				sets[labels] = v
+			}
+		}
+		return sets, samples
+	}
+	requests()
+	before, samplesBefore := requests()
+
+	paths := []string{"/v1/approvals", "/status", "/nowhere/" + strconv.Itoa(os.Getpid()), "/project/package"}
+	const n = 500
+	for i := range n {
+		method := make([]byte, 10)
+		for j := range method {
+			method[j] = byte('A' + rand.IntN(26))
+		}
+		req, err := http.NewRequest(string(method), base+paths[i%len(paths)], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode < 400 {
+			t.Fatalf("%s %s without a key: %d", method, req.URL.Path, resp.StatusCode)
+		}
+	}
+
+	after, samplesAfter := requests()
+	other := 0.0
+	for labels, v := range after {
+		if _, old := before[labels]; old {
+			continue
+		}
+		if !strings.Contains(labels, `method="other"`) {
+			t.Errorf("a new series that is not method=\"other\": %s", labels)
+		}
+		other += v
+	}
+	if added := len(after) - len(before); added > len(paths) {
+		t.Errorf("%d label sets added by %d made-up methods on %d paths, want at most %d", added, n, len(paths), len(paths))
+	}
+	// Each label set is one counter and one histogram (its buckets, sum
+	// and count): as many samples for every label set.
+	if per := samplesBefore / len(before); samplesAfter-samplesBefore > len(paths)*per {
+		t.Errorf("approvald_http_* samples grew from %d to %d", samplesBefore, samplesAfter)
+	}
+	if other != n {
+		t.Errorf("method=\"other\" counted %v requests, want %d", other, n)
 	}
 }
 
