@@ -1,6 +1,9 @@
 // Package access records what an HTTP handler answered — its status and
 // how many body bytes — for the access logs and metrics of approvald's
-// HTTP faces (the native API, the legacy API, the web UI).
+// HTTP faces (the native API, the legacy API, the web UI). Observe keeps
+// those books once per request for the metrics around every face; a
+// face's Log inside it fills them in (request id, principal, route) and
+// writes the access line, without books of its own.
 package access
 
 import "net/http"

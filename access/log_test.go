@@ -9,23 +9,25 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
-// logged runs one request through Log around a mux with pattern and
-// returns the answer and the access log record.
+// logged runs one request through Log around a mux with pattern, under
+// Observe as approvald serves it, and returns the answer, the access log
+// record and the route Observe reported.
 func logged(t *testing.T, req *http.Request, handle http.HandlerFunc) (*httptest.ResponseRecorder, map[string]any, string) {
 	t.Helper()
 	var buf bytes.Buffer
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /things/{id}", handle)
 	var failed error
-	h := Log(Face{Name: "test", Logger: slog.New(slog.NewJSONHandler(&buf, nil)), Fail: func(w http.ResponseWriter, r *http.Request, err error) {
+	var route string
+	h := Observe(Log(Face{Name: "test", Logger: slog.New(slog.NewJSONHandler(&buf, nil)), Fail: func(w http.ResponseWriter, r *http.Request, err error) {
 		failed = err
 		http.Error(w, "internal error", http.StatusInternalServerError)
-	}}, mux)
-	ctx, route := WithRoute(req.Context())
+	}}, mux), func(_ *http.Request, r string, _ int, _ time.Duration) { route = r })
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, req.WithContext(ctx))
+	h.ServeHTTP(w, req)
 	var rec map[string]any
 	for line := range strings.SplitSeq(strings.TrimSpace(buf.String()), "\n") {
 		var m map[string]any
@@ -39,7 +41,7 @@ func logged(t *testing.T, req *http.Request, handle http.HandlerFunc) (*httptest
 	if failed != nil {
 		rec["failed"] = failed.Error()
 	}
-	return w, rec, *route
+	return w, rec, route
 }
 
 func TestLog_OneLinePerRequestWithRouteAndPrincipal(t *testing.T) {
@@ -98,11 +100,91 @@ func TestLog_PanicAnswersWithTheFacesFailure(t *testing.T) {
 	}
 }
 
+func TestLog_OnItsOwnGivesTheRequestAnIDAndALine(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	mux := http.NewServeMux()
+	var seen string
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		seen = RequestID(r.Context())
+		Logger(r.Context()).Info("inside")
+	})
+	h := Log(Face{Name: "legacy", Logger: slog.New(slog.NewJSONHandler(&buf, nil))}, mux)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/status", nil))
+	id := w.Header().Get("X-Request-Id")
+	if len(id) != 24 || seen != id {
+		t.Errorf("X-Request-Id %q, the handler saw %q", id, seen)
+	}
+	var lines []map[string]any
+	for line := range strings.SplitSeq(strings.TrimSpace(buf.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, m)
+	}
+	if len(lines) != 2 || lines[0]["msg"] != "inside" || lines[0]["request_id"] != id ||
+		lines[1]["msg"] != "http request" || lines[1]["request_id"] != id || lines[1]["route"] != "GET /status" {
+		t.Errorf("log lines %v, want the handler's then the access line, both with id %s", lines, id)
+	}
+}
+
 func TestLog_AMadeUpMethodIsCutShortInTheLine(t *testing.T) {
 	t.Parallel()
 	method := strings.Repeat("X", 1000)
 	_, rec, route := logged(t, httptest.NewRequest(method, "/things/1", nil), func(http.ResponseWriter, *http.Request) {})
 	if rec["method"] != method[:maxLoggedMethod] || route != "unmatched" {
 		t.Errorf("logged method %v, route %q", rec["method"], route)
+	}
+}
+
+func TestObserve_ReportsTheMuxPatternWhenNoFaceDoes(t *testing.T) {
+	t.Parallel()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/project/", func(w http.ResponseWriter, r *http.Request) {
+		if RequestID(r.Context()) != "" {
+			t.Error("a request id without a face")
+		}
+	})
+	got := map[string][2]any{}
+	h := Observe(mux, func(r *http.Request, route string, status int, _ time.Duration) {
+		got[r.URL.Path] = [2]any{route, status}
+	})
+	for _, path := range []string{"/project/package", "/elsewhere/42"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", path, nil))
+	}
+	want := map[string][2]any{"/project/package": {"/project/", 200}, "/elsewhere/42": {"unmatched", 404}}
+	for path, w := range want {
+		if got[path] != w {
+			t.Errorf("%s reported as %v, want %v", path, got[path], w)
+		}
+	}
+}
+
+// wrapped is a ResponseWriter of some other middleware.
+type wrapped struct{ http.ResponseWriter }
+
+func TestLog_UnderObserveBehindAnotherWriterKeepsItsOwnRecorder(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /things/{id}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	logged := Log(Face{Name: "test", Logger: slog.New(slog.NewJSONHandler(&buf, nil))}, mux)
+	var route string
+	var status int
+	h := Observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		logged.ServeHTTP(wrapped{w}, r)
+	}), func(_ *http.Request, rt string, st int, _ time.Duration) { route, status = rt, st })
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/things/7", nil))
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec["status"] != float64(http.StatusTeapot) || rec["route"] != "GET /things/{id}" {
+		t.Errorf("access line %v", rec)
+	}
+	if status != http.StatusTeapot || route != "GET /things/{id}" {
+		t.Errorf("Observe reported %q %d", route, status)
 	}
 }

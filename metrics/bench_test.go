@@ -32,7 +32,7 @@ func BenchmarkMiddleware(b *testing.B) {
 		h    http.Handler
 	}{
 		{"bare", mux},
-		{"middleware", m.Middleware(mux, mux)},
+		{"middleware", m.Middleware(mux)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			req := httptest.NewRequest("GET", "/status", nil)

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +27,8 @@ type Metrics struct {
 	deliveries      *prometheus.CounterVec
 	deliveryLatency prometheus.Histogram
 	upstreamLatency *prometheus.HistogramVec
+
+	routes sync.Map // route → *routeChildren
 }
 
 // latencyBuckets suit requests answered from memory or one database
@@ -103,46 +107,32 @@ func (m *Metrics) Upstream(upstream string, status int, timedOut bool, d time.Du
 	m.upstreamLatency.WithLabelValues(upstream, label).Observe(d.Seconds())
 }
 
-// Middleware counts and times every request that next answers. The route
-// label is the pattern an access.Log inside next reported (the pattern of
-// the face's own mux), else the pattern of mux that matched, else
-// "unmatched": never the raw path; the method and the status class are of
-// closed sets too (MethodLabel, StatusClass), so the labels stay bounded
-// whatever requests say. The request's trace span, if any, is named after
-// the route too.
-func (m *Metrics) Middleware(mux *http.ServeMux, next http.Handler) http.Handler {
+// Middleware counts and times every request that next answers, by route
+// pattern (a registered pattern or "unmatched", never the raw path: see
+// access.Observe), method and status class (see MethodLabel and
+// StatusClass): every label is of a closed set, whatever requests say.
+// The request's trace span, if one is recording, is named after the route
+// too; when none is (tracing off), naming costs nothing.
+func (m *Metrics) Middleware(next http.Handler) http.Handler {
 	if m == nil {
 		return next
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		ctx, reported := access.WithRoute(r.Context())
-		r = r.WithContext(ctx)
-		cw := &access.Recorder{ResponseWriter: w}
-		defer func() {
-			route := *reported
-			if route == "" {
-				if _, pattern := mux.Handler(r); pattern != "" {
-					route = pattern
-				} else {
-					route = "unmatched"
-				}
-			}
-			code := cw.Status
-			if code == 0 {
-				code = http.StatusOK
-			}
-			method, class := MethodLabel(r.Method), StatusClass(code)
-			name := route // patterns such as "GET /v1/approvals/{id}" name the method
-			if !strings.Contains(route, " ") {
-				name = method + " " + route
-			}
-			trace.SpanFromContext(r.Context()).SetName(name)
-			m.requests.WithLabelValues(route, method, class).Inc()
-			m.duration.WithLabelValues(route, method, class).Observe(time.Since(start).Seconds())
-		}()
-		next.ServeHTTP(cw, r)
-	})
+	return access.Observe(next, m.observe)
+}
+
+// observe records one request; Middleware's access.Observe calls it.
+func (m *Metrics) observe(r *http.Request, route string, status int, elapsed time.Duration) {
+	method, class := methodIndex(r.Method), statusIndex(status)
+	if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+		name := route // patterns such as "GET /v1/approvals/{id}" name the method
+		if !strings.Contains(route, " ") {
+			name = methods[method] + " " + route
+		}
+		span.SetName(name)
+	}
+	c := m.children(route, method, class)
+	c.requests.Inc()
+	c.duration.Observe(elapsed.Seconds())
 }
 
 // methods are the values of the method label: the methods of RFC 9110 and
@@ -190,4 +180,31 @@ func statusIndex(status int) int {
 		return status/100 - 1
 	}
 	return len(classes) - 1
+}
+
+// routeChildren are the request counters and duration histograms of one
+// route, by method and status class, looked up once each: WithLabelValues
+// hashes its labels and takes a lock on every call.
+type routeChildren [len(methods)][len(classes)]atomic.Pointer[children]
+
+type children struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// children returns the collectors of one label set. The routes are the
+// registered patterns and "unmatched", so the map stays as small as the
+// route table.
+func (m *Metrics) children(route string, method, class int) *children {
+	rc, ok := m.routes.Load(route)
+	if !ok {
+		rc, _ = m.routes.LoadOrStore(route, new(routeChildren))
+	}
+	slot := &rc.(*routeChildren)[method][class]
+	if c := slot.Load(); c != nil {
+		return c
+	}
+	labels := []string{route, methods[method], classes[class]}
+	slot.CompareAndSwap(nil, &children{requests: m.requests.WithLabelValues(labels...), duration: m.duration.WithLabelValues(labels...)})
+	return slot.Load()
 }

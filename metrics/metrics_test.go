@@ -31,7 +31,7 @@ func TestMiddleware_LabelsByRoutePatternNeverByPath(t *testing.T) {
 	inner := http.NewServeMux()
 	inner.HandleFunc("GET /api/things/{id}", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
 	mux.Handle("/api/", access.Log(access.Face{Name: "test"}, inner))
-	h := m.Middleware(mux, mux)
+	h := m.Middleware(mux)
 	for _, path := range []string{"/items/1", "/items/2"} {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", path, nil))
 	}
@@ -80,7 +80,7 @@ func TestMiddleware_MadeUpMethodsShareOneSeries(t *testing.T) {
 	m := New(prometheus.NewRegistry())
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /items/{id}", func(http.ResponseWriter, *http.Request) {})
-	h := m.Middleware(mux, mux)
+	h := m.Middleware(mux)
 	for i := range 300 {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(fmt.Sprintf("M%dX", i), "/items/1", nil))
 	}
@@ -101,7 +101,7 @@ func TestMiddleware_KeepsTheWriterFlushable(t *testing.T) {
 			t.Errorf("Flush through the middleware: %v", err)
 		}
 	})
-	m.Middleware(mux, mux).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	m.Middleware(mux).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 }
 
 func TestNilMetrics_RecordNothing(t *testing.T) {
@@ -111,7 +111,7 @@ func TestNilMetrics_RecordNothing(t *testing.T) {
 	m.DeliveryAttempt("delivered", time.Second)
 	m.Upstream("publish", 200, false, time.Second)
 	h := http.NotFoundHandler()
-	if got := m.Middleware(nil, h); got == nil {
+	if got := m.Middleware(h); got == nil {
 		t.Error("a nil Metrics' middleware is nil")
 	}
 }

@@ -219,8 +219,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // front wraps the listener's mux in what every request goes through: it
 // is counted and timed by route pattern, and is a server span when tracing
 // is on.
-func front(mux *http.ServeMux, meters *metrics.Metrics, tracing bool) http.Handler {
-	return traced(meters.Middleware(mux, mux), tracing)
+func front(mux http.Handler, meters *metrics.Metrics, tracing bool) http.Handler {
+	return traced(meters.Middleware(mux), tracing)
 }
 
 // newLogger returns the logger of cfg's format and level; records logged

@@ -68,9 +68,9 @@ func setupTracing(ctx context.Context, getenv func(string) string, version strin
 }
 
 // traced wraps h so that every request is a server span when on; else it
-// returns h. The span is named by the method ("other" for a made-up one)
-// until metrics.Middleware renames it by the route pattern that matched
-// (never the raw path).
+// returns h, and costs nothing. The span is named by the method ("other"
+// for a made-up one) until metrics.Middleware renames it by the route
+// pattern that matched (never the raw path).
 func traced(h http.Handler, on bool) http.Handler {
 	if !on {
 		return h
