@@ -130,11 +130,20 @@ func (s *server) openStream(p approval.Principal) (func(), error) {
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
+		h["X-Content-Type-Options"] = nosniff
+		h["Referrer-Policy"] = noReferrer
 		next.ServeHTTP(w, r)
 	})
 }
+
+// The values of the headers every response carries, shared by every
+// response rather than allocated for each. Nothing writes into a header's
+// values in place, and a handler's Header().Add copies them (their
+// capacity is their length).
+var (
+	nosniff    = []string{"nosniff"}
+	noReferrer = []string{"no-referrer"}
+)
 
 // htmlHeaders are the headers of HTML responses.
 func htmlHeaders(w http.ResponseWriter) {
