@@ -24,7 +24,17 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request, _ approval.Princ
 		defer cancel()
 		if err := s.Ready(ctx); err != nil {
 			access.Logger(r.Context()).Warn("not ready", "err", err)
-			return approval.Errorf(approval.KindUnavailable, approval.CodeUnavailable, "the database does not answer")
+			msg := "the database does not answer"
+			if e := approval.AsError(err); e.Kind == approval.KindUnavailable {
+				msg = e.Message // such as a full disk
+			}
+			return approval.Errorf(approval.KindUnavailable, approval.CodeUnavailable, "%s", msg)
+		}
+	}
+	if s.EventsReady != nil {
+		if err := s.EventsReady(); err != nil {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "events": "not ready: " + err.Error()})
+			return nil
 		}
 	}
 	writeRaw(w, http.StatusOK, statusOK)

@@ -24,8 +24,11 @@ type Deps struct {
 	Engine *engine.Engine
 	Keys   *auth.Keys
 	// Ready reports whether the service can serve (the database answers).
-	Ready  func(context.Context) error
-	Logger *slog.Logger
+	Ready func(context.Context) error
+	// EventsReady, when set, reports whether events are being published
+	// (to NATS); /readyz shows why not but stays ready.
+	EventsReady func() error
+	Logger      *slog.Logger
 	// Hub feeds long-polls and the event stream; without it they answer 503.
 	Hub *delivery.Hub
 	// Tokens verifies people's JWTs; nil accepts API keys only.

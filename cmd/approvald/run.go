@@ -120,11 +120,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Observe: meters.DeliveryAttempt,
 	})
 	var publisher *delivery.Publisher
+	var eventsReady func() error // nil without NATS
 	if cfg.NATSURL != "" {
 		if publisher, err = delivery.NewPublisher(ctx, store, cfg.NATSURL, delivery.StreamLimits{MaxAge: cfg.NATSMaxAge, MaxBytes: cfg.NATSMaxBytes}, waker.Listen(), time.Second, log); err != nil {
 			return err
 		}
 		defer publisher.Close()
+		eventsReady = publisher.Ready
+		registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "approvald_events_publishing",
+			Help: "1 while events are being published to NATS, 0 while they wait in the outbox (NATS unreachable, stream not ready).",
+		}, func() float64 {
+			if publisher.Ready() != nil {
+				return 0
+			}
+			return 1
+		}))
 	}
 	wg.Go(func() { keys.WatchFiles(bg, keyDir, 30*time.Second) })
 	wg.Go(func() { waker.Run(bg, store.Changes()) })
@@ -139,7 +150,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// the native 404 and 405 answers, is the native API's.
 	handler := http.NewServeMux()
 	handler.Handle("/", httpapi.New(httpapi.Deps{
-		Engine: eng, Keys: keys, Ready: store.Ping, Logger: log, Hub: hub, Stopping: ctx.Done(),
+		Engine: eng, Keys: keys, Ready: store.Ping, Logger: log, Hub: hub, Stopping: ctx.Done(), EventsReady: eventsReady,
 		Tokens: tokens, Limits: cfg.Limits, CORSOrigins: cfg.CORSOrigins, Metrics: apiMetrics, Gatherer: registry,
 	}))
 	legacy.Mount(handler, legacy.New(legacy.Deps{Engine: eng, Keys: keys, Logger: log}))
