@@ -41,6 +41,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"limit"}),
 	}
 	reg.MustRegister(m.AuthFailures, m.RateLimited)
+	// Known label values start at 0, so that alerts see data at once.
+	for _, c := range []string{"api_key", "jwt", "none"} {
+		m.AuthFailures.WithLabelValues(c)
+	}
+	for _, l := range []string{"requests", "streams", "failed_auth"} {
+		m.RateLimited.WithLabelValues(l)
+	}
 	return m
 }
 

@@ -67,8 +67,23 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"upstream", "status"}),
 	}
 	reg.MustRegister(m.requests, m.duration, m.decisions, m.deliveries, m.deliveryLatency, m.upstreamLatency)
+	// Series whose label values are known start at 0, so that an alert
+	// or a rate() on them sees data before the first event.
+	for _, o := range Outcomes {
+		m.decisions.WithLabelValues(o)
+	}
+	for _, r := range DeliveryResults {
+		m.deliveries.WithLabelValues(r)
+	}
 	return m
 }
+
+// Outcomes are the values of approvald_decisions_total's outcome label.
+var Outcomes = []string{"approved", "rejected", "cancelled", "expired"}
+
+// DeliveryResults are the values of approvald_delivery_attempts_total's
+// result label.
+var DeliveryResults = []string{"delivered", "retry", "failed"}
 
 // Decision counts a decision with outcome (approved, rejected, cancelled
 // or expired).

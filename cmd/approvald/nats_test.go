@@ -28,3 +28,20 @@ func TestNATS_DownAtStartIsNotFatal(t *testing.T) {
 		t.Errorf("approvald_events_publishing = %v (present: %v), want 0", v, ok)
 	}
 }
+
+// Counters whose label values are known exist at 0 from the start, so an
+// alert on them has data before the first event.
+func TestMetrics_KnownSeriesStartAtZero(t *testing.T) {
+	t.Parallel()
+	base := startServer(t, map[string]string{"APPROVALD_ADMIN_KEY": testAdminKey})
+	m := scrape(t, base+"/metrics", testAdminKey)
+	for _, sample := range []string{
+		`approvald_decisions_total{outcome="approved"}`, `approvald_decisions_total{outcome="expired"}`,
+		`approvald_delivery_attempts_total{result="failed"}`, `approvald_rate_limited_total{limit="requests"}`,
+		`approvald_auth_failures_total{credential="jwt"}`,
+	} {
+		if v, ok := m[sample]; !ok || v != 0 {
+			t.Errorf("%s = %v (present: %v) on a fresh server, want 0", sample, v, ok)
+		}
+	}
+}

@@ -49,10 +49,16 @@ func setupTracing(ctx context.Context, getenv func(string) string, version strin
 	}
 	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
 	if err != nil {
-		return nil, false, fmt.Errorf("OTLP trace exporter: %w", err)
+		// The exporter's error may repeat the endpoint, credentials included.
+		return nil, false, fmt.Errorf("OTLP trace exporter: the endpoint %s cannot be used", redactUserinfo(endpoint))
 	}
+	// approvald's name and version, then what the environment says
+	// (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES), which wins.
 	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
 		attribute.String("service.name", "approvald"), attribute.String("service.version", version)))
+	if err == nil {
+		res, err = resource.Merge(res, resource.EnvironmentWithContext(ctx))
+	}
 	if err != nil {
 		return nil, false, err
 	}

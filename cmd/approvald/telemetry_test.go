@@ -290,8 +290,9 @@ func TestMetrics_MadeUpMethodsAddNoSeries(t *testing.T) {
 // collector is a fake OpenTelemetry collector: it keeps the spans
 // exported to it over OTLP/HTTP.
 type collector struct {
-	mu    sync.Mutex
-	spans []*tracepb.Span
+	mu       sync.Mutex
+	spans    []*tracepb.Span
+	resource map[string]string // the attributes of the last resource
 }
 
 func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -303,6 +304,10 @@ func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.mu.Lock()
 	for _, rs := range req.ResourceSpans {
+		c.resource = map[string]string{}
+		for _, a := range rs.GetResource().GetAttributes() {
+			c.resource[a.Key] = a.Value.GetStringValue()
+		}
 		for _, ss := range rs.ScopeSpans {
 			c.spans = append(c.spans, ss.Spans...)
 		}
@@ -316,6 +321,9 @@ func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // TestTracing_SpansFromHTTPToStoreAndDelivery is not parallel: tracing
 // installs a global provider while the server runs.
 func TestTracing_SpansFromHTTPToStoreAndDelivery(t *testing.T) {
+	// The OpenTelemetry SDK reads these from the process environment.
+	t.Setenv("OTEL_SERVICE_NAME", "approvald-ci")
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=ci")
 	coll := &collector{}
 	otlp := httptest.NewServer(coll)
 	t.Cleanup(otlp.Close)
@@ -327,8 +335,11 @@ func TestTracing_SpansFromHTTPToStoreAndDelivery(t *testing.T) {
 	stop() // flushes the spans
 
 	coll.mu.Lock()
-	spans := coll.spans
+	spans, res := coll.spans, coll.resource
 	coll.mu.Unlock()
+	if res["service.name"] != "approvald-ci" || res["deployment.environment"] != "ci" || res["service.version"] == "" {
+		t.Errorf("the exported resource is %v, want OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES honoured", res)
+	}
 	byID := map[string]*tracepb.Span{}
 	for _, s := range spans {
 		byID[hex.EncodeToString(s.SpanId)] = s
