@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"approvald/access"
 	"approvald/approval"
 )
 
@@ -138,8 +139,19 @@ type Call struct {
 	At              time.Time     // when the request arrived
 }
 
-// Mount routes the gateway's prefix on mux to h, the handler New returns.
-func Mount(mux *http.ServeMux, h http.Handler) { mux.Handle(Prefix, h) }
+// Mount routes the gateway's prefix on mux to h, the handler New returns,
+// under the access log every face shares: a request id (X-Request-Id), one
+// access line per call and panic recovery, answering a panic with the
+// gateway's own error envelope.
+func Mount(mux *http.ServeMux, h http.Handler) {
+	log := slog.New(slog.DiscardHandler)
+	if g, ok := h.(*Gateway); ok {
+		log = g.log
+	}
+	mux.Handle(Prefix, access.Log(access.Face{Name: "gateway", Logger: log, Fail: func(w http.ResponseWriter, _ *http.Request, _ error) {
+		writeError(w, http.StatusInternalServerError, detailInternal)
+	}}, h))
+}
 
 // Gateway is the handler of the gateway's routes. Its zero value is not
 // usable; use New.
@@ -307,6 +319,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, c *Call) (json.R
 		return nil, f
 	}
 	c.Caller = p.ID
+	access.SetPrincipal(r.Context(), p.ID)
 	body, f := readBody(w, r, MaxBodyBytes)
 	if f != nil {
 		return nil, f
