@@ -238,8 +238,11 @@ func TestLog_OneLinePerCallWithoutKeysOrBodies(t *testing.T) {
 			t.Errorf("the log shows %q: %s", secret, out)
 		}
 	}
-	if n := strings.Count(out, "\n"); n != 1 || !strings.Contains(out, `"level":"ERROR"`) ||
-		!strings.Contains(out, "cause-for-the-operator") || !strings.Contains(out, `"project":"Pr004"`) {
-		t.Errorf("want one error line with the cause and the project, got: %s", out)
+	// The gateway's own line (the cause, the project) and the access line
+	// every face writes; nothing else.
+	if n := strings.Count(out, "\n"); n != 2 || strings.Count(out, `"level":"ERROR"`) != 1 ||
+		!strings.Contains(out, "cause-for-the-operator") || !strings.Contains(out, `"project":"Pr004"`) ||
+		!strings.Contains(out, `"msg":"http request"`) {
+		t.Errorf("want one error line with the cause and the project, and one access line, got: %s", out)
 	}
 }
