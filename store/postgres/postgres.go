@@ -12,6 +12,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -166,10 +167,23 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := p.Up(ctx); err != nil {
+	applied, err := p.Up(ctx)
+	if err != nil {
 		return internal("migrate", err)
 	}
+	if len(applied) > 0 {
+		dropParseBuffers()
+	}
 	return nil
+}
+
+// dropParseBuffers frees the buffers goose parsed the migrations with: 4 MiB
+// scan buffers from a sync.Pool, which count as live heap, and so set the
+// first heap goals at 25–35 MB, until two collections have passed (a pooled
+// buffer survives one as a victim).
+func dropParseBuffers() {
+	runtime.GC()
+	runtime.GC()
 }
 
 // migrator returns the goose provider of the embedded migrations on db,
