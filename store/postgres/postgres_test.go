@@ -200,6 +200,29 @@ func TestOpen_MaxConns(t *testing.T) {
 	}
 }
 
+func TestOpen_DescriptionCacheOnlyInCacheDescribeMode(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	if got := open(t, url).pool.Config().ConnConfig.DescriptionCacheCapacity; got != 0 {
+		t.Errorf("DescriptionCacheCapacity in the default mode = %d, want 0", got)
+	}
+	// A URL that chooses the mode that uses the cache keeps it, and works.
+	param := " default_query_exec_mode=cache_describe" // keyword/value form
+	if strings.Contains(url, "://") {
+		param = "?default_query_exec_mode=cache_describe"
+		if strings.Contains(url, "?") {
+			param = "&" + param[1:]
+		}
+	}
+	s := open(t, url+param)
+	if got := s.pool.Config().ConnConfig.DescriptionCacheCapacity; got == 0 {
+		t.Error("DescriptionCacheCapacity in cache_describe mode = 0")
+	}
+	if _, err := s.ListApprovals(t.Context(), approval.Filter{Limit: 1}); err != nil {
+		t.Errorf("ListApprovals in cache_describe mode: %v", err)
+	}
+}
+
 func TestOpen_UnreachableFails(t *testing.T) {
 	t.Parallel()
 	pgtest.URL(t) // skips without a server, like the other tests
