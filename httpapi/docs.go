@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"bufio"
 	"bytes"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"maps"
@@ -13,6 +15,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/text"
 )
 
 // docsTemplate lays out the /docs page; docs.go fills it from openapiJSON.
@@ -21,9 +29,10 @@ import (
 var docsTemplate string
 
 // docsPage returns the API page, rendered from openapiJSON on first use
-// and kept: rendering takes about 20 ms and 3 MB, which every start paid
-// when it was done at package initialisation. Both inputs are embedded, so
-// a document or template that cannot be rendered fails the page's tests.
+// and kept: rendering takes tens of milliseconds and a few MB, which every
+// start paid when it was done at package initialisation. Both inputs are
+// embedded, so a document or template that cannot be rendered fails the
+// page's tests.
 var docsPage = sync.OnceValue(func() []byte { return mustRenderDocs(openapiJSON) })
 
 func mustRenderDocs(doc []byte) []byte {
@@ -34,116 +43,16 @@ func mustRenderDocs(doc []byte) []byte {
 	return page
 }
 
-// The subset of an OpenAPI 3.1 document that the page shows. Only the
-// constructs openapi.json uses are modelled; the kin-openapi tests check the
-// document itself.
-type (
-	oaDoc struct {
-		Info struct {
-			Title       string `json:"title"`
-			Version     string `json:"version"`
-			Summary     string `json:"summary"`
-			Description string `json:"description"`
-		} `json:"info"`
-		Tags       []oaTag                               `json:"tags"`
-		Paths      map[string]map[string]json.RawMessage `json:"paths"`
-		Components struct {
-			Schemas    map[string]*oaSchema    `json:"schemas"`
-			Parameters map[string]*oaParameter `json:"parameters"`
-			Headers    map[string]*oaHeader    `json:"headers"`
-			Responses  map[string]*oaResponse  `json:"responses"`
-		} `json:"components"`
-		ProblemCodes []oaProblemCode `json:"x-problem-codes"`
-	}
-	oaTag struct {
-		Name        string `json:"name"`
-		Description string `json:"description"`
-	}
-	oaProblemCode struct {
-		Code        string `json:"code"`
-		Status      int    `json:"status"`
-		Description string `json:"description"`
-	}
-	oaOperation struct {
-		OperationID string                 `json:"operationId"`
-		Tags        []string               `json:"tags"`
-		Summary     string                 `json:"summary"`
-		Description string                 `json:"description"`
-		Scope       string                 `json:"x-required-scope"`
-		Parameters  []*oaParameter         `json:"parameters"`
-		RequestBody *oaRequestBody         `json:"requestBody"`
-		Responses   map[string]*oaResponse `json:"responses"`
-	}
-	oaParameter struct {
-		Ref         string    `json:"$ref"`
-		Name        string    `json:"name"`
-		In          string    `json:"in"`
-		Description string    `json:"description"`
-		Required    bool      `json:"required"`
-		Schema      *oaSchema `json:"schema"`
-	}
-	oaHeader struct {
-		Ref         string    `json:"$ref"`
-		Description string    `json:"description"`
-		Required    bool      `json:"required"`
-		Schema      *oaSchema `json:"schema"`
-	}
-	oaRequestBody struct {
-		Description string              `json:"description"`
-		Required    bool                `json:"required"`
-		Content     map[string]*oaMedia `json:"content"`
-	}
-	oaResponse struct {
-		Ref         string               `json:"$ref"`
-		Description string               `json:"description"`
-		Headers     map[string]*oaHeader `json:"headers"`
-		Content     map[string]*oaMedia  `json:"content"`
-	}
-	oaMedia struct {
-		Schema *oaSchema `json:"schema"`
-	}
-	oaSchema struct {
-		Ref                  string               `json:"$ref"`
-		Type                 oaTypes              `json:"type"`
-		Format               string               `json:"format"`
-		Description          string               `json:"description"`
-		Enum                 []any                `json:"enum"`
-		Const                any                  `json:"const"`
-		Default              any                  `json:"default"`
-		Pattern              string               `json:"pattern"`
-		MinLength            *int                 `json:"minLength"`
-		MaxLength            *int                 `json:"maxLength"`
-		MinItems             *int                 `json:"minItems"`
-		MaxItems             *int                 `json:"maxItems"`
-		Minimum              *float64             `json:"minimum"`
-		Maximum              *float64             `json:"maximum"`
-		Properties           map[string]*oaSchema `json:"properties"`
-		Required             []string             `json:"required"`
-		AdditionalProperties json.RawMessage      `json:"additionalProperties"`
-		Items                *oaSchema            `json:"items"`
-		AllOf                []*oaSchema          `json:"allOf"`
-		AnyOf                []*oaSchema          `json:"anyOf"`
-		OneOf                []*oaSchema          `json:"oneOf"`
-	}
-	// oaTypes is a schema's type: one name or, in OpenAPI 3.1, a list.
-	oaTypes []string
-)
-
-func (t *oaTypes) UnmarshalJSON(b []byte) error {
-	var one string
-	if err := json.Unmarshal(b, &one); err == nil {
-		*t = oaTypes{one}
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return fmt.Errorf("type must be a string or a list of strings: %w", err)
-	}
-	*t = many
-	return nil
+// oaProblemCode is an entry of the document's x-problem-codes, which the
+// problem types (/docs#problem-<code>) link to.
+type oaProblemCode struct {
+	Code        string `json:"code"`
+	Status      int    `json:"status"`
+	Description string `json:"description"`
 }
 
-// What the template shows.
+// What the template shows. Every template.HTML below is built from
+// escaped text or by goldmark.
 type (
 	docsView struct {
 		Title, Version, Summary string
@@ -205,23 +114,39 @@ type (
 	}
 )
 
-// methodOrder is the order in which a path's operations are shown.
-var methodOrder = []string{"get", "post", "put", "patch", "delete"}
-
 // renderDocs renders the page for the OpenAPI document doc.
 func renderDocs(doc []byte) ([]byte, error) {
-	var d oaDoc
-	if err := json.Unmarshal(doc, &d); err != nil {
-		return nil, fmt.Errorf("decoding the document: %w", err)
+	d, err := openapi3.NewLoader().LoadFromData(doc)
+	if err != nil {
+		return nil, fmt.Errorf("loading the document: %w", err)
 	}
-	r := docsRenderer{doc: &d, codes: map[string]bool{}}
-	for _, pc := range d.ProblemCodes {
+	if d.Info == nil {
+		return nil, errors.New("the document has no info")
+	}
+	var problems []oaProblemCode
+	if x, ok := d.Extensions["x-problem-codes"]; ok {
+		raw, err := json.Marshal(x)
+		if err == nil {
+			err = json.Unmarshal(raw, &problems)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("x-problem-codes: %w", err)
+		}
+	}
+	r := docsRenderer{
+		doc:   d,
+		codes: map[string]bool{},
+		// Raw HTML in a description is omitted, as goldmark does by
+		// default; alignments become attributes, not inline styles.
+		md: goldmark.New(goldmark.WithExtensions(extension.NewTable(
+			extension.WithTableCellAlignMethod(extension.TableCellAlignAttribute)))),
+		rendered: map[markdownKey]template.HTML{},
+	}
+	r.w = bufio.NewWriter(&r.buf)
+	for _, pc := range problems {
 		r.codes[pc.Code] = true
 	}
-	view, err := r.view()
-	if err != nil {
-		return nil, err
-	}
+	view := r.view(problems)
 	tmpl, err := template.New("docs").Funcs(template.FuncMap{"lower": strings.ToLower}).Parse(docsTemplate)
 	if err != nil {
 		return nil, fmt.Errorf("parsing the template: %w", err)
@@ -234,11 +159,22 @@ func renderDocs(doc []byte) ([]byte, error) {
 }
 
 type docsRenderer struct {
-	doc   *oaDoc
+	doc   *openapi3.T
 	codes map[string]bool // the problem codes, which inline code spans link to
+	md    goldmark.Markdown
+	// Shared components repeat their descriptions in every operation:
+	// each is rendered once, through one buffer.
+	rendered map[markdownKey]template.HTML
+	buf      bytes.Buffer
+	w        *bufio.Writer
 }
 
-func (r *docsRenderer) view() (*docsView, error) {
+type markdownKey struct {
+	s      string
+	inline bool
+}
+
+func (r *docsRenderer) view(problems []oaProblemCode) *docsView {
 	d := r.doc
 	v := &docsView{
 		Title:       d.Info.Title,
@@ -249,54 +185,36 @@ func (r *docsRenderer) view() (*docsView, error) {
 	group := map[string]int{} // tag name → index in v.Groups
 	for _, t := range d.Tags {
 		group[t.Name] = len(v.Groups)
-		v.Groups = append(v.Groups, opGroup{Name: t.Name, Description: r.inline(t.Description)})
+		v.Groups = append(v.Groups, opGroup{Name: t.Name, Description: r.text(t.Description)})
 	}
-	for _, path := range slices.Sorted(maps.Keys(d.Paths)) {
-		item := d.Paths[path]
-		var shared []*oaParameter
-		if raw, ok := item["parameters"]; ok {
-			if err := json.Unmarshal(raw, &shared); err != nil {
-				return nil, fmt.Errorf("%s: parameters: %w", path, err)
-			}
-		}
-		for _, method := range methodOrder {
-			raw, ok := item[method]
-			if !ok {
-				continue
-			}
-			var op oaOperation
-			if err := json.Unmarshal(raw, &op); err != nil {
-				return nil, fmt.Errorf("%s %s: %w", method, path, err)
-			}
-			ov, err := r.operation(method, path, shared, &op)
-			if err != nil {
-				return nil, fmt.Errorf("%s %s: %w", method, path, err)
-			}
-			tag := "other"
-			if len(op.Tags) > 0 {
-				tag = op.Tags[0]
-			}
-			g, ok := group[tag]
+	paths := d.Paths.Map()
+	for _, path := range slices.Sorted(maps.Keys(paths)) {
+		for _, ov := range r.pathItem(path, paths[path]) {
+			g, ok := group[ov.tag]
 			if !ok {
 				g = len(v.Groups)
-				group[tag] = g
-				v.Groups = append(v.Groups, opGroup{Name: tag})
+				group[ov.tag] = g
+				v.Groups = append(v.Groups, opGroup{Name: ov.tag})
 			}
-			v.Groups[g].Ops = append(v.Groups[g].Ops, ov)
+			v.Groups[g].Ops = append(v.Groups[g].Ops, ov.opView)
 		}
 	}
-	for _, pc := range d.ProblemCodes {
+	for _, pc := range problems {
 		v.Problems = append(v.Problems, problemView{
 			Code: pc.Code, Status: pc.Status, StatusText: http.StatusText(pc.Status),
 			Description: r.inline(pc.Description),
 		})
 	}
-	for _, name := range slices.Sorted(maps.Keys(d.Components.Schemas)) {
-		s := d.Components.Schemas[name]
+	var schemas openapi3.Schemas
+	if d.Components != nil {
+		schemas = d.Components.Schemas
+	}
+	for _, name := range slices.Sorted(maps.Keys(schemas)) {
+		s := schemas[name]
 		sv := schemaView{
 			Name:        name,
 			Type:        r.typeOf(s, false),
-			Description: r.inline(joinSentences(s.Description, r.constraints(s))),
+			Description: r.text(joinSentences(s.Value.Description, r.constraints(s))),
 			Fields:      r.fields(s),
 		}
 		if len(sv.Fields) > 0 {
@@ -304,31 +222,53 @@ func (r *docsRenderer) view() (*docsView, error) {
 		}
 		v.Schemas = append(v.Schemas, sv)
 	}
-	return v, nil
+	return v
 }
 
-func (r *docsRenderer) operation(method, path string, shared []*oaParameter, op *oaOperation) (opView, error) {
+type taggedOp struct {
+	opView
+	tag string
+}
+
+// pathItem returns the operations of a path in the order GET, POST, PUT, PATCH, DELETE.
+func (r *docsRenderer) pathItem(path string, item *openapi3.PathItem) []taggedOp {
+	var out []taggedOp
+	for _, m := range []struct {
+		method string
+		op     *openapi3.Operation
+	}{{"GET", item.Get}, {"POST", item.Post}, {"PUT", item.Put}, {"PATCH", item.Patch}, {"DELETE", item.Delete}} {
+		if m.op == nil {
+			continue
+		}
+		tag := "other"
+		if len(m.op.Tags) > 0 {
+			tag = m.op.Tags[0]
+		}
+		out = append(out, taggedOp{r.operation(m.method, path, item.Parameters, m.op), tag})
+	}
+	return out
+}
+
+func (r *docsRenderer) operation(method, path string, shared openapi3.Parameters, op *openapi3.Operation) opView {
 	ov := opView{
 		ID:          op.OperationID,
-		Method:      strings.ToUpper(method),
+		Method:      method,
 		Path:        path,
 		Summary:     op.Summary,
 		Description: r.text(op.Description),
-		Scope:       op.Scope,
 	}
-	for _, p := range append(slices.Clone(shared), op.Parameters...) {
-		p, err := r.parameter(p)
-		if err != nil {
-			return ov, err
-		}
+	ov.Scope, _ = op.Extensions["x-required-scope"].(string)
+	for _, p := range slices.Concat(shared, op.Parameters) {
+		p := p.Value
 		ov.Params = append(ov.Params, paramView{
 			Name: p.Name, In: p.In, Required: p.Required, Type: r.typeOf(p.Schema, true),
 			Description: r.inline(joinSentences(p.Description, r.constraints(p.Schema))),
 		})
 	}
-	if rb := op.RequestBody; rb != nil {
-		bv := &bodyView{Required: rb.Required, Description: r.inline(rb.Description)}
-		var schema *oaSchema
+	if op.RequestBody != nil {
+		rb := op.RequestBody.Value
+		bv := &bodyView{Required: rb.Required, Description: r.text(rb.Description)}
+		var schema *openapi3.SchemaRef
 		for _, ct := range slices.Sorted(maps.Keys(rb.Content)) {
 			bv.ContentTypes = append(bv.ContentTypes, ct)
 			if schema == nil {
@@ -339,71 +279,36 @@ func (r *docsRenderer) operation(method, path string, shared []*oaParameter, op 
 			bv.Type = r.typeOf(schema, true)
 			bv.Fields = r.fields(schema)
 			if bv.Description == "" {
-				bv.Description = r.inline(r.resolve(schema).Description)
+				bv.Description = r.text(schema.Value.Description)
 			}
 		}
 		ov.Body = bv
 	}
-	for _, status := range slices.Sorted(maps.Keys(op.Responses)) {
-		resp, err := r.response(op.Responses[status])
-		if err != nil {
-			return ov, fmt.Errorf("response %s: %w", status, err)
+	responses := op.Responses.Map()
+	for _, status := range slices.Sorted(maps.Keys(responses)) {
+		resp := responses[status].Value
+		rv := responseView{Status: status}
+		if resp.Description != nil {
+			rv.Description = r.inline(*resp.Description)
 		}
-		rv := responseView{Status: status, Description: r.inline(resp.Description)}
-		for _, name := range slices.Sorted(maps.Keys(resp.Headers)) {
-			rv.Headers = append(rv.Headers, name)
-		}
+		rv.Headers = slices.Sorted(maps.Keys(resp.Headers))
 		for _, ct := range slices.Sorted(maps.Keys(resp.Content)) {
 			rv.ContentType = ct
 			rv.Type = r.typeOf(resp.Content[ct].Schema, true)
-			rv.Codes = r.problemCodes(resp.Content[ct].Schema)
+			rv.Codes = problemCodes(resp.Content[ct].Schema)
 		}
 		ov.Responses = append(ov.Responses, rv)
 	}
-	return ov, nil
+	return ov
 }
 
 // refName returns the last segment of a local reference.
 func refName(ref string) string { return ref[strings.LastIndex(ref, "/")+1:] }
 
-func (r *docsRenderer) parameter(p *oaParameter) (*oaParameter, error) {
-	if p.Ref == "" {
-		return p, nil
-	}
-	if q, ok := r.doc.Components.Parameters[refName(p.Ref)]; ok {
-		return q, nil
-	}
-	return nil, fmt.Errorf("unknown parameter %s", p.Ref)
-}
-
-func (r *docsRenderer) response(resp *oaResponse) (*oaResponse, error) {
-	if resp.Ref != "" {
-		var ok bool
-		if resp, ok = r.doc.Components.Responses[refName(resp.Ref)]; !ok {
-			return nil, fmt.Errorf("unknown response %s", resp.Ref)
-		}
-	}
-	return resp, nil
-}
-
-// resolve follows a schema reference; an unknown one resolves to an empty schema.
-func (r *docsRenderer) resolve(s *oaSchema) *oaSchema {
-	if s == nil {
-		return &oaSchema{}
-	}
-	if s.Ref != "" {
-		if t, ok := r.doc.Components.Schemas[refName(s.Ref)]; ok {
-			return t
-		}
-		return &oaSchema{}
-	}
-	return s
-}
-
 // typeOf summarises a schema's type in a few words, linking named schemas.
 // Inline object schemas are named "object" (their fields are listed apart).
-func (r *docsRenderer) typeOf(s *oaSchema, link bool) template.HTML {
-	if s == nil {
+func (r *docsRenderer) typeOf(s *openapi3.SchemaRef, link bool) template.HTML {
+	if s == nil || s.Value == nil {
 		return "any"
 	}
 	if s.Ref != "" {
@@ -413,31 +318,32 @@ func (r *docsRenderer) typeOf(s *oaSchema, link bool) template.HTML {
 		}
 		return template.HTML(`<a href="#schema-` + name + `">` + name + `</a>`)
 	}
+	v := s.Value
 	var alts []string
-	for _, sub := range slices.Concat(s.AnyOf, s.OneOf) {
+	for _, sub := range slices.Concat(v.AnyOf, v.OneOf) {
 		alts = append(alts, string(r.typeOf(sub, link)))
 	}
 	if len(alts) > 0 {
 		return template.HTML(strings.Join(alts, " or "))
 	}
-	for _, sub := range s.AllOf {
+	for _, sub := range v.AllOf {
 		if sub.Ref != "" {
 			return r.typeOf(sub, link)
 		}
 	}
 	var out []string
-	for _, t := range s.Type {
+	for _, t := range v.Type.Slice() {
 		switch {
 		case t == "array":
-			out = append(out, "array of "+string(r.typeOf(s.Items, link)))
-		case t != "null" && s.Format != "":
-			out = append(out, template.HTMLEscapeString(t+" ("+s.Format+")"))
+			out = append(out, "array of "+string(r.typeOf(v.Items, link)))
+		case t != "null" && v.Format != "":
+			out = append(out, template.HTMLEscapeString(t+" ("+v.Format+")"))
 		default:
 			out = append(out, template.HTMLEscapeString(t))
 		}
 	}
 	if len(out) == 0 {
-		if len(s.AllOf) > 0 || s.Properties != nil {
+		if len(v.AllOf) > 0 || v.Properties != nil {
 			return "object"
 		}
 		return "any"
@@ -445,12 +351,13 @@ func (r *docsRenderer) typeOf(s *oaSchema, link bool) template.HTML {
 	return template.HTML(strings.Join(out, " or "))
 }
 
-// constraints describes the limits a schema sets on a value, as text with
-// code spans.
-func (r *docsRenderer) constraints(s *oaSchema) string {
-	if s == nil {
+// constraints describes the limits a schema sets on a value, as Markdown
+// with code spans; a named schema's are shown in its own section.
+func (r *docsRenderer) constraints(ref *openapi3.SchemaRef) string {
+	if ref == nil || ref.Value == nil || ref.Ref != "" {
 		return ""
 	}
+	s := ref.Value
 	var out []string
 	if s.Items != nil && s.Items.Ref == "" {
 		if c := r.constraints(s.Items); c != "" {
@@ -469,30 +376,30 @@ func (r *docsRenderer) constraints(s *oaSchema) string {
 	}
 	num := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 	switch {
-	case s.MinLength != nil && s.MaxLength != nil:
-		out = append(out, fmt.Sprintf("%d to %d characters", *s.MinLength, *s.MaxLength))
+	case s.MinLength > 0 && s.MaxLength != nil:
+		out = append(out, fmt.Sprintf("%d to %d characters", s.MinLength, *s.MaxLength))
 	case s.MaxLength != nil:
 		out = append(out, fmt.Sprintf("at most %d characters", *s.MaxLength))
-	case s.MinLength != nil && *s.MinLength == 1:
+	case s.MinLength == 1:
 		out = append(out, "not empty")
-	case s.MinLength != nil:
-		out = append(out, fmt.Sprintf("at least %d characters", *s.MinLength))
+	case s.MinLength > 0:
+		out = append(out, fmt.Sprintf("at least %d characters", s.MinLength))
 	}
 	switch {
-	case s.MinItems != nil && s.MaxItems != nil:
-		out = append(out, fmt.Sprintf("%d to %d items", *s.MinItems, *s.MaxItems))
+	case s.MinItems > 0 && s.MaxItems != nil:
+		out = append(out, fmt.Sprintf("%d to %d items", s.MinItems, *s.MaxItems))
 	case s.MaxItems != nil:
 		out = append(out, fmt.Sprintf("at most %d items", *s.MaxItems))
-	case s.MinItems != nil:
-		out = append(out, fmt.Sprintf("at least %d items", *s.MinItems))
+	case s.MinItems > 0:
+		out = append(out, fmt.Sprintf("at least %d items", s.MinItems))
 	}
 	switch {
-	case s.Minimum != nil && s.Maximum != nil:
-		out = append(out, fmt.Sprintf("from %s to %s", num(*s.Minimum), num(*s.Maximum)))
-	case s.Minimum != nil:
-		out = append(out, "at least "+num(*s.Minimum))
-	case s.Maximum != nil:
-		out = append(out, "at most "+num(*s.Maximum))
+	case s.Min != nil && s.Max != nil:
+		out = append(out, fmt.Sprintf("from %s to %s", num(*s.Min), num(*s.Max)))
+	case s.Min != nil:
+		out = append(out, "at least "+num(*s.Min))
+	case s.Max != nil:
+		out = append(out, "at most "+num(*s.Max))
 	}
 	if s.Pattern != "" {
 		out = append(out, "matches "+codeSpan(s.Pattern))
@@ -500,7 +407,7 @@ func (r *docsRenderer) constraints(s *oaSchema) string {
 	if s.Default != nil {
 		out = append(out, "default "+codeSpan(s.Default))
 	}
-	if string(s.AdditionalProperties) == "false" {
+	if s.AdditionalProperties.Has != nil && !*s.AdditionalProperties.Has {
 		out = append(out, "unknown fields are refused")
 	}
 	if len(out) == 0 {
@@ -509,14 +416,22 @@ func (r *docsRenderer) constraints(s *oaSchema) string {
 	return strings.ToUpper(out[0][:1]) + strings.Join(out, "; ")[1:] + "."
 }
 
-// codeSpan writes v as an inline code span, JSON-encoded unless it is a string.
+// codeSpan writes v as a Markdown code span, JSON-encoded unless it is a
+// string, with backticks enough to hold the backticks in it.
 func codeSpan(v any) string {
 	s, ok := v.(string)
 	if !ok {
 		b, _ := json.Marshal(v)
 		s = string(b)
 	}
-	return "`" + strings.ReplaceAll(s, "`", "'") + "`"
+	fence := "`"
+	for strings.Contains(s, fence) {
+		fence += "`"
+	}
+	if s == "" || s[0] == '`' || s[len(s)-1] == '`' {
+		s = " " + s + " " // CommonMark strips one space each side
+	}
+	return fence + s + fence
 }
 
 func joinSentences(a, b string) string {
@@ -531,21 +446,23 @@ func joinSentences(a, b string) string {
 
 // fields lists the properties of an object schema, those of allOf members
 // included, in the order required first, then by name.
-func (r *docsRenderer) fields(s *oaSchema) []fieldView {
-	props := map[string]*oaSchema{}
+func (r *docsRenderer) fields(s *openapi3.SchemaRef) []fieldView {
+	props := map[string]*openapi3.SchemaRef{}
 	required := map[string]bool{}
-	var collect func(s *oaSchema)
-	collect = func(s *oaSchema) {
-		s = r.resolve(s)
-		for name, p := range s.Properties {
+	var collect func(s *openapi3.SchemaRef)
+	collect = func(s *openapi3.SchemaRef) {
+		if s == nil || s.Value == nil {
+			return
+		}
+		for name, p := range s.Value.Properties {
 			if _, seen := props[name]; !seen {
 				props[name] = p
 			}
 		}
-		for _, name := range s.Required {
+		for _, name := range s.Value.Required {
 			required[name] = true
 		}
-		for _, sub := range s.AllOf {
+		for _, sub := range s.Value.AllOf {
 			collect(sub)
 		}
 	}
@@ -563,28 +480,28 @@ func (r *docsRenderer) fields(s *oaSchema) []fieldView {
 	var out []fieldView
 	for _, name := range names {
 		p := props[name]
-		desc := p.Description
-		if desc == "" && p.Ref != "" {
-			desc = r.resolve(p).Description
-		}
 		out = append(out, fieldView{
 			Name: name, Required: required[name], Type: r.typeOf(p, true),
-			Description: r.inline(joinSentences(desc, r.constraints(p))),
+			// A $ref's own description, else the referenced schema's.
+			Description: r.inline(joinSentences(p.Value.Description, r.constraints(p))),
 		})
 	}
 	return out
 }
 
 // problemCodes returns the problem codes a response schema allows: the enum
-// of its "code" property, in an allOf member or the schema itself.
-func (r *docsRenderer) problemCodes(s *oaSchema) []string {
-	if s == nil {
+// of its "code" property, in an inline allOf member or the schema itself.
+func problemCodes(s *openapi3.SchemaRef) []string {
+	if s == nil || s.Value == nil {
 		return nil
 	}
 	var out []string
-	for _, sub := range append([]*oaSchema{s}, s.AllOf...) {
-		if c, ok := sub.Properties["code"]; ok {
-			for _, e := range c.Enum {
+	for _, sub := range append(openapi3.SchemaRefs{s}, s.Value.AllOf...) {
+		if sub.Ref != "" {
+			continue // a named schema such as Problem allows every code
+		}
+		if c, ok := sub.Value.Properties["code"]; ok && c.Value != nil {
+			for _, e := range c.Value.Enum {
 				if code, ok := e.(string); ok {
 					out = append(out, code)
 				}
@@ -594,100 +511,78 @@ func (r *docsRenderer) problemCodes(s *oaSchema) []string {
 	return out
 }
 
-var (
-	headingLine = regexp.MustCompile(`^(#{2,4}) +(.*)$`)
-	tableRule   = regexp.MustCompile(`^\|[\s|:-]+\|$`)
-	emphasis    = regexp.MustCompile(`\*([^*\s][^*]*)\*`)
-	slugJunk    = regexp.MustCompile(`[^a-z0-9]+`)
-)
+// text renders a description's CommonMark (and GFM tables) as blocks.
+func (r *docsRenderer) text(s string) template.HTML { return r.markdown(s, false) }
 
-// text renders the small subset of CommonMark the document's descriptions
-// use: paragraphs, "## " headings, "- " lists, pipe tables, fenced code
-// blocks and inline code spans and *emphasis*. Everything is escaped first.
-func (r *docsRenderer) text(s string) template.HTML {
-	var b strings.Builder
-	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
-	var para []string
-	flush := func() {
-		if len(para) > 0 {
-			b.WriteString("<p>" + string(r.inline(strings.Join(para, " "))) + "</p>\n")
-			para = nil
-		}
+// inline renders a short description, for a table cell: a lone paragraph
+// loses its <p>.
+func (r *docsRenderer) inline(s string) template.HTML { return r.markdown(s, true) }
+
+var slugJunk = regexp.MustCompile(`[^a-z0-9]+`)
+
+// markdown renders s with goldmark, after moving headings a level down
+// (the page's own sections are h2) with an id "about-<slug>", and linking
+// each code span that names a problem code to its entry.
+func (r *docsRenderer) markdown(s string, inline bool) template.HTML {
+	if s == "" {
+		return ""
 	}
-	for i := 0; i < len(lines); i++ {
-		line := strings.TrimRight(lines[i], " \t")
-		switch {
-		case strings.HasPrefix(line, "```"):
-			flush()
-			var code []string
-			for i++; i < len(lines) && !strings.HasPrefix(lines[i], "```"); i++ {
-				code = append(code, lines[i])
-			}
-			b.WriteString("<pre>" + template.HTMLEscapeString(strings.Join(code, "\n")) + "</pre>\n")
-		case line == "":
-			flush()
-		case headingLine.MatchString(line):
-			flush()
-			m := headingLine.FindStringSubmatch(line)
-			level := len(m[1]) + 1 // the page's own sections are h2
-			slug := strings.Trim(slugJunk.ReplaceAllString(strings.ToLower(m[2]), "-"), "-")
-			fmt.Fprintf(&b, "<h%d id=\"about-%s\">%s</h%d>\n", level, slug, r.inline(m[2]), level)
-		case strings.HasPrefix(line, "- "):
-			flush()
-			b.WriteString("<ul>\n")
-			for ; i < len(lines) && strings.HasPrefix(lines[i], "- "); i++ {
-				b.WriteString("<li>" + string(r.inline(strings.TrimPrefix(lines[i], "- "))) + "</li>\n")
-			}
-			i--
-			b.WriteString("</ul>\n")
-		case strings.HasPrefix(line, "|"):
-			flush()
-			b.WriteString("<table>\n")
-			for row := 0; i < len(lines) && strings.HasPrefix(lines[i], "|"); i++ {
-				l := strings.TrimSpace(lines[i])
-				if tableRule.MatchString(l) {
-					continue
-				}
-				cell := "td"
-				if row == 0 {
-					cell = "th"
-				}
-				b.WriteString("<tr>")
-				for _, c := range strings.Split(strings.Trim(l, "|"), "|") {
-					b.WriteString("<" + cell + ">" + string(r.inline(strings.TrimSpace(c))) + "</" + cell + ">")
-				}
-				b.WriteString("</tr>\n")
-				row++
-			}
-			i--
-			b.WriteString("</table>\n")
-		default:
-			para = append(para, strings.TrimSpace(line))
-		}
+	if html, ok := r.rendered[markdownKey{s, inline}]; ok {
+		return html
 	}
-	flush()
-	return template.HTML(b.String())
+	src := []byte(s)
+	doc := r.md.Parser().Parse(text.NewReader(src))
+	var problems []ast.Node
+	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if !entering {
+			return ast.WalkContinue, nil
+		}
+		switch n := n.(type) {
+		case *ast.Heading:
+			n.Level = min(n.Level+1, 6)
+			slug := strings.Trim(slugJunk.ReplaceAllString(strings.ToLower(plainText(n, src)), "-"), "-")
+			n.SetAttributeString("id", []byte("about-"+slug))
+		case *ast.CodeSpan:
+			if _, isLink := n.Parent().(*ast.Link); !isLink && r.codes[plainText(n, src)] {
+				problems = append(problems, n)
+			}
+			return ast.WalkSkipChildren, nil
+		}
+		return ast.WalkContinue, nil
+	})
+	for _, n := range problems { // changed after the walk, which follows siblings
+		link := ast.NewLink()
+		link.Destination = []byte("#problem-" + plainText(n, src))
+		n.Parent().ReplaceChild(n.Parent(), n, link)
+		link.AppendChild(link, n)
+	}
+	if p := doc.FirstChild(); inline && p != nil && p.NextSibling() == nil && p.Kind() == ast.KindParagraph {
+		tb := ast.NewTextBlock()
+		for c := p.FirstChild(); c != nil; {
+			next := c.NextSibling()
+			tb.AppendChild(tb, c)
+			c = next
+		}
+		doc.ReplaceChild(doc, p, tb)
+	}
+	r.buf.Reset()
+	html := template.HTML(template.HTMLEscapeString(s))
+	// Only a failing writer fails, and a bytes.Buffer does not.
+	if err := r.md.Renderer().Render(r.w, src, doc); err == nil {
+		html = template.HTML(strings.TrimSuffix(r.buf.String(), "\n"))
+	}
+	r.rendered[markdownKey{s, inline}] = html
+	return html
 }
 
-// inline renders code spans and emphasis in one line of text. A code span
-// naming a problem code links to its explanation.
-func (r *docsRenderer) inline(s string) template.HTML {
-	parts := strings.Split(s, "`")
-	if len(parts)%2 == 0 { // an unclosed backtick: show it as it is
-		parts[len(parts)-2] += "`" + parts[len(parts)-1]
-		parts = parts[:len(parts)-1]
-	}
+// plainText returns the text of a node's descendants, without markup.
+func plainText(n ast.Node, src []byte) string {
 	var b strings.Builder
-	for i, p := range parts {
-		esc := template.HTMLEscapeString(p)
-		switch {
-		case i%2 == 0:
-			b.WriteString(emphasis.ReplaceAllString(esc, "<em>$1</em>"))
-		case r.codes[p]:
-			b.WriteString(`<a href="#problem-` + esc + `"><code>` + esc + `</code></a>`)
-		default:
-			b.WriteString("<code>" + esc + "</code>")
+	_ = ast.Walk(n, func(c ast.Node, entering bool) (ast.WalkStatus, error) {
+		if t, ok := c.(*ast.Text); ok && entering {
+			b.Write(t.Segment.Value(src))
 		}
-	}
-	return template.HTML(b.String())
+		return ast.WalkContinue, nil
+	})
+	return b.String()
 }

@@ -1,6 +1,154 @@
 package httpapi
 
-import "testing"
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// docsPageFor renders the page for an OpenAPI document given as JSON.
+func docsPageFor(t *testing.T, doc string) string {
+	t.Helper()
+	page, err := renderDocs([]byte(doc))
+	if err != nil {
+		t.Fatalf("renderDocs: %v", err)
+	}
+	return string(page)
+}
+
+var (
+	idAttr     = regexp.MustCompile(`\sid="([^"]*)"`)
+	anchorHref = regexp.MustCompile(`\shref="#([^"]*)"`)
+)
+
+func TestDocsPage_ProblemTypesResolve(t *testing.T) {
+	t.Parallel()
+	page := string(docsPage())
+	ids := map[string]int{}
+	for _, m := range idAttr.FindAllStringSubmatch(page, -1) {
+		ids[m[1]]++
+	}
+	for _, code := range allProblemCodes {
+		typ := problemTypeBase + code // what problem bodies link to
+		anchor := strings.TrimPrefix(typ, "/docs#")
+		if ids[anchor] != 1 {
+			t.Errorf("problem type %s: %d elements with id %q, want 1", typ, ids[anchor], anchor)
+		}
+		if !strings.Contains(page, `<tr id="`+anchor+`"><td><code>`+code+`</code></td>`) {
+			t.Errorf("problem %s has no row in the problems table", code)
+		}
+	}
+	for id, n := range ids {
+		if n > 1 {
+			t.Errorf("id %q appears %d times", id, n)
+		}
+	}
+	for _, m := range anchorHref.FindAllStringSubmatch(page, -1) {
+		if ids[m[1]] == 0 {
+			t.Errorf("link to #%s, which no element has as id", m[1])
+		}
+	}
+}
+
+func TestDocsPage_InfoDescriptionIsMarkdown(t *testing.T) {
+	t.Parallel()
+	page := string(docsPage())
+	about := page[strings.Index(page, `<h2 id="about">`):strings.Index(page, `<h2 id="tag-`)]
+	for _, want := range []string{
+		`<h3 id="about-state-machine">State machine</h3>`,
+		"<table>\n<thead>\n<tr>\n<th>code</th>",
+		"<td><code>pending</code></td>",
+		"<ul>\n<li>",
+		"<pre><code>",
+		`<a href="#problem-validation_failed"><code>validation_failed</code></a>`,
+		"<em>Delivery</em>",
+	} {
+		if !strings.Contains(about, want) {
+			t.Errorf("the description of the API does not render %q", want)
+		}
+	}
+	for _, raw := range []string{"| code |", "```", "\n- ", "## "} {
+		if strings.Contains(about, raw) {
+			t.Errorf("the description of the API shows Markdown %q as it is", raw)
+		}
+	}
+}
+
+const docsTestDocument = `{
+  "openapi": "3.1.0",
+  "info": {"title": "T <script>alert(1)</script>", "version": "1", "summary": "S <b>", "description": %q},
+  "paths": {
+    "/things": {"get": {
+      "operationId": "listThings", "tags": ["things"], "summary": "List <script>x</script>",
+      "description": "Inline <script>alert(2)</script> and [a link](https://example.com/a?b=1&c=2), [a bad one](javascript:alert(3)), ` + "`gone`" + `.",
+      "x-required-scope": "things:read", "x-audit": true,
+      "responses": {"200": {"description": "<img src=x onerror=alert(4)> OK"}}
+    }}
+  },
+  "webhooks": {"thingChanged": {"post": {
+    "operationId": "thingChanged", "summary": "A thing changed",
+    "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"id": {"type": "string", "description": "<script>alert(5)</script>"}}}}}},
+    "responses": {"2XX": {"description": "Received."}}
+  }}},
+  "x-problem-codes": [{"code": "gone", "status": 410, "description": "<script>alert(6)</script> it is gone"}]
+}`
+
+func TestDocsPage_TablesCodeListsAndLinks(t *testing.T) {
+	t.Parallel()
+	md := "Intro with *emphasis*.\n\n## Limits\n\n| name | max |\n|---|---:|\n| `title` | 200 |\n| body | 1 MiB |\n\n" +
+		"- one\n- two\n\n```\ncurl -H 'Authorization: Bearer <key>' /v1\n```\n\nSee [the contract](/openapi.json) and `gone`."
+	page := docsPageFor(t, strings.Replace(docsTestDocument, "%q", strconv.Quote(md), 1))
+	for _, want := range []string{
+		"<p>Intro with <em>emphasis</em>.</p>",
+		`<h3 id="about-limits">Limits</h3>`,
+		"<table>\n<thead>\n<tr>\n<th>name</th>\n<th align=\"right\">max</th>\n</tr>\n</thead>",
+		"<td><code>title</code></td>\n<td align=\"right\">200</td>",
+		"<ul>\n<li>one</li>\n<li>two</li>\n</ul>",
+		"<pre><code>curl -H 'Authorization: Bearer &lt;key&gt;' /v1\n</code></pre>",
+		`<a href="/openapi.json">the contract</a>`,
+		`<a href="#problem-gone"><code>gone</code></a>`,
+		`<tr id="problem-gone"><td><code>gone</code></td><td>410 Gone</td>`,
+		`<section class="op" id="op-listThings">`,
+		`Required scope: <code>things:read</code>`,
+		`<a href="https://example.com/a?b=1&amp;c=2">a link</a>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page has no %q", want)
+		}
+	}
+}
+
+func TestDocsPage_EscapesHTMLFromTheDocument(t *testing.T) {
+	t.Parallel()
+	md := "Before.\n\n<script>alert(7)</script>\n\nAfter <script>alert(8)</script>, `<script>in code</script>`."
+	page := docsPageFor(t, strings.Replace(docsTestDocument, "%q", strconv.Quote(md), 1))
+	if strings.Contains(page, "<script") || strings.Contains(page, "<img") || strings.Contains(page, "<b>") {
+		t.Error("HTML in the document reached the page as markup")
+	}
+	if strings.Contains(page, "javascript:") {
+		t.Error("a javascript: link reached the page")
+	}
+	for _, want := range []string{
+		"<title>T &lt;script&gt;alert(1)&lt;/script&gt; (v1)</title>",
+		"<strong>S &lt;b&gt;</strong>",
+		"List &lt;script&gt;x&lt;/script&gt;",
+		"<code>&lt;script&gt;in code&lt;/script&gt;</code>",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page has no %q", want)
+		}
+	}
+}
+
+// TestDocsPage_ShowsAllOfTheDocument guards against text the Markdown
+// renderer drops: goldmark omits raw HTML, and openapi.json must not need it.
+func TestDocsPage_ShowsAllOfTheDocument(t *testing.T) {
+	t.Parallel()
+	if page := string(docsPage()); strings.Contains(page, "raw HTML omitted") {
+		t.Errorf("a description of openapi.json holds raw HTML, which the page omits: write it in a code span")
+	}
+}
 
 // BenchmarkDocsRender measures what the first GET /docs costs: loading
 // openapi.json, parsing the template and rendering the page.
