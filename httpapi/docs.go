@@ -58,6 +58,7 @@ type (
 		Title, Version, Summary string
 		Description             template.HTML
 		Groups                  []opGroup
+		Webhooks                []opView
 		Problems                []problemView
 		Schemas                 []schemaView
 	}
@@ -68,8 +69,10 @@ type (
 	}
 	opView struct {
 		ID, Method, Path, Summary string
+		Webhook                   bool // Path is the webhook's name: approvald sends this request
 		Description               template.HTML
 		Scope                     string // "" for a public operation
+		Audit                     bool   // the audit scope may call it too
 		Params                    []paramView
 		Body                      *bodyView
 		Responses                 []responseView
@@ -199,6 +202,12 @@ func (r *docsRenderer) view(problems []oaProblemCode) *docsView {
 			v.Groups[g].Ops = append(v.Groups[g].Ops, ov.opView)
 		}
 	}
+	for _, name := range slices.Sorted(maps.Keys(d.Webhooks)) {
+		for _, ov := range r.pathItem(name, d.Webhooks[name]) {
+			ov.Webhook = true
+			v.Webhooks = append(v.Webhooks, ov.opView)
+		}
+	}
 	for _, pc := range problems {
 		v.Problems = append(v.Problems, problemView{
 			Code: pc.Code, Status: pc.Status, StatusText: http.StatusText(pc.Status),
@@ -230,7 +239,8 @@ type taggedOp struct {
 	tag string
 }
 
-// pathItem returns the operations of a path in the order GET, POST, PUT, PATCH, DELETE.
+// pathItem returns the operations of a path, or of a webhook, in the
+// order GET, POST, PUT, PATCH, DELETE.
 func (r *docsRenderer) pathItem(path string, item *openapi3.PathItem) []taggedOp {
 	var out []taggedOp
 	for _, m := range []struct {
@@ -258,6 +268,7 @@ func (r *docsRenderer) operation(method, path string, shared openapi3.Parameters
 		Description: r.text(op.Description),
 	}
 	ov.Scope, _ = op.Extensions["x-required-scope"].(string)
+	ov.Audit, _ = op.Extensions["x-audit"].(bool)
 	for _, p := range slices.Concat(shared, op.Parameters) {
 		p := p.Value
 		ov.Params = append(ov.Params, paramView{

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,7 +21,43 @@ func docsPageFor(t *testing.T, doc string) string {
 var (
 	idAttr     = regexp.MustCompile(`\sid="([^"]*)"`)
 	anchorHref = regexp.MustCompile(`\shref="#([^"]*)"`)
+	headingTag = regexp.MustCompile(`<h([1-6])[\s>]`)
+	anyTag     = regexp.MustCompile(`<[a-zA-Z][^>]*>`)
+	scripted   = regexp.MustCompile(`(?i)^<script|\son[a-z]+=|\sstyle=|javascript:`)
 )
+
+func TestDocsPage_EveryOperationAndWebhookHasItsSection(t *testing.T) {
+	t.Parallel()
+	c := mustContract(t)
+	page := string(docsPage())
+	check := func(kind, path, method, id string) {
+		if !strings.Contains(page, `<section class="op" id="op-`+id+`">`) {
+			t.Errorf("%s %s %s: no section op-%s", kind, method, path, id)
+		}
+		if !strings.Contains(page, `<span class="method `+strings.ToLower(method)+`">`+method+"</span>"+path+"</h3>") {
+			t.Errorf("%s %s %s: no heading", kind, method, path)
+		}
+		if !strings.Contains(page, `<a href="#op-`+id+`">`) {
+			t.Errorf("%s %s %s: not in the contents", kind, method, path)
+		}
+	}
+	for path, item := range c.doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			check("operation", path, method, op.OperationID)
+		}
+	}
+	if len(c.doc.Webhooks) == 0 {
+		t.Fatal("the document has no webhooks: this test checks nothing of them")
+	}
+	for name, item := range c.doc.Webhooks {
+		for method, op := range item.Operations() {
+			check("webhook", name, method, op.OperationID)
+		}
+	}
+	if !strings.Contains(page, `id="webhooks"`) {
+		t.Error("the page has no Webhooks section")
+	}
+}
 
 func TestDocsPage_ProblemTypesResolve(t *testing.T) {
 	t.Parallel()
@@ -47,6 +84,43 @@ func TestDocsPage_ProblemTypesResolve(t *testing.T) {
 	for _, m := range anchorHref.FindAllStringSubmatch(page, -1) {
 		if ids[m[1]] == 0 {
 			t.Errorf("link to #%s, which no element has as id", m[1])
+		}
+	}
+}
+
+func TestDocsPage_LandmarksAndHeadings(t *testing.T) {
+	t.Parallel()
+	page := string(docsPage())
+	for _, landmark := range []string{"<header>", `<nav aria-labelledby="contents">`, "<main>", "</main>"} {
+		if strings.Count(page, landmark) != 1 {
+			t.Errorf("the page has %d %s, want 1", strings.Count(page, landmark), landmark)
+		}
+	}
+	if !strings.Contains(page, `<html lang="en">`) {
+		t.Error("the page does not declare its language")
+	}
+	prev := 0
+	for i, m := range headingTag.FindAllStringSubmatch(page, -1) {
+		level, _ := strconv.Atoi(m[1])
+		if (i == 0) != (level == 1) || level > prev+1 {
+			t.Fatalf("heading %d is h%d after h%d: headings must start at h1 and skip no level", i, level, prev)
+		}
+		prev = level
+	}
+}
+
+// TestDocsPage_NeedsNoScript keeps the page within a CSP without scripts
+// and, but for its own <style>, without inline styles.
+func TestDocsPage_NeedsNoScript(t *testing.T) {
+	t.Parallel()
+	res := serveAndCheck(t, New(Deps{}), httptest.NewRequest("GET", "/docs", nil))
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("Content-Security-Policy %q does not start from default-src 'none'", csp)
+	}
+	page := string(responseBody(t, res))
+	for _, tag := range anyTag.FindAllString(page, -1) {
+		if scripted.MatchString(tag) {
+			t.Errorf("the page has a tag %s, which runs script or which the CSP would block", tag)
 		}
 	}
 }
@@ -111,6 +185,9 @@ func TestDocsPage_TablesCodeListsAndLinks(t *testing.T) {
 		`<tr id="problem-gone"><td><code>gone</code></td><td>410 Gone</td>`,
 		`<section class="op" id="op-listThings">`,
 		`Required scope: <code>things:read</code>`,
+		`The <code>audit</code> scope may call it too.`,
+		`<section class="op" id="op-thingChanged">`,
+		`<span class="method post">POST</span>thingChanged</h3>`,
 		`<a href="https://example.com/a?b=1&amp;c=2">a link</a>`,
 	} {
 		if !strings.Contains(page, want) {
