@@ -29,10 +29,10 @@ import (
 var docsTemplate string
 
 // docsPage returns the API page, rendered from openapiJSON on first use
-// and kept: rendering takes tens of milliseconds and a few MB, which every
-// start paid when it was done at package initialisation. Both inputs are
-// embedded, so a document or template that cannot be rendered fails the
-// page's tests.
+// and kept: rendering takes about 50 ms and 21 MB (most of it kin-openapi
+// reading the document, through its YAML parser), which no start should
+// pay (BenchmarkDocsRender). Both inputs are embedded, so a document or
+// template that cannot be rendered fails the page's tests.
 var docsPage = sync.OnceValue(func() []byte { return mustRenderDocs(openapiJSON) })
 
 func mustRenderDocs(doc []byte) []byte {
