@@ -1,19 +1,22 @@
 package httpapi
 
 import (
+	"bytes"
 	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"approvald/httpapi/docspage"
 )
 
 // docsPageFor renders the page for an OpenAPI document given as JSON.
 func docsPageFor(t *testing.T, doc string) string {
 	t.Helper()
-	page, err := renderDocs([]byte(doc))
+	page, err := docspage.Render([]byte(doc))
 	if err != nil {
-		t.Fatalf("renderDocs: %v", err)
+		t.Fatalf("docspage.Render: %v", err)
 	}
 	return string(page)
 }
@@ -29,7 +32,7 @@ var (
 func TestDocsPage_EveryOperationAndWebhookHasItsSection(t *testing.T) {
 	t.Parallel()
 	c := mustContract(t)
-	page := string(docsPage())
+	page := string(docsHTML)
 	check := func(kind, path, method, id string) {
 		if !strings.Contains(page, `<section class="op" id="op-`+id+`">`) {
 			t.Errorf("%s %s %s: no section op-%s", kind, method, path, id)
@@ -61,7 +64,7 @@ func TestDocsPage_EveryOperationAndWebhookHasItsSection(t *testing.T) {
 
 func TestDocsPage_ProblemTypesResolve(t *testing.T) {
 	t.Parallel()
-	page := string(docsPage())
+	page := string(docsHTML)
 	ids := map[string]int{}
 	for _, m := range idAttr.FindAllStringSubmatch(page, -1) {
 		ids[m[1]]++
@@ -90,7 +93,7 @@ func TestDocsPage_ProblemTypesResolve(t *testing.T) {
 
 func TestDocsPage_LandmarksAndHeadings(t *testing.T) {
 	t.Parallel()
-	page := string(docsPage())
+	page := string(docsHTML)
 	for _, landmark := range []string{"<header>", `<nav aria-labelledby="contents">`, "<main>", "</main>"} {
 		if strings.Count(page, landmark) != 1 {
 			t.Errorf("the page has %d %s, want 1", strings.Count(page, landmark), landmark)
@@ -127,7 +130,7 @@ func TestDocsPage_NeedsNoScript(t *testing.T) {
 
 func TestDocsPage_InfoDescriptionIsMarkdown(t *testing.T) {
 	t.Parallel()
-	page := string(docsPage())
+	page := string(docsHTML)
 	about := page[strings.Index(page, `<h2 id="about">`):strings.Index(page, `<h2 id="tag-`)]
 	for _, want := range []string{
 		`<h3 id="about-state-machine">State machine</h3>`,
@@ -222,18 +225,31 @@ func TestDocsPage_EscapesHTMLFromTheDocument(t *testing.T) {
 // renderer drops: goldmark omits raw HTML, and openapi.json must not need it.
 func TestDocsPage_ShowsAllOfTheDocument(t *testing.T) {
 	t.Parallel()
-	if page := string(docsPage()); strings.Contains(page, "raw HTML omitted") {
+	if page := string(docsHTML); strings.Contains(page, "raw HTML omitted") {
 		t.Errorf("a description of openapi.json holds raw HTML, which the page omits: write it in a code span")
 	}
 }
 
-// BenchmarkDocsRender measures what the first GET /docs costs: loading
-// openapi.json, parsing the template and rendering the page.
+// BenchmarkDocsRender measures what rendering the page costs (at build
+// time): loading openapi.json, parsing the template and rendering.
 func BenchmarkDocsRender(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := renderDocs(openapiJSON); err != nil {
+		if _, err := docspage.Render(openapiJSON); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDocsPage_IsCurrent: the page the server embeds is what docspage
+// renders from the document it serves.
+func TestDocsPage_IsCurrent(t *testing.T) {
+	t.Parallel()
+	page, err := docspage.Render(openapiJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(page, docsHTML) {
+		t.Fatal("httpapi/docs.html is not the page openapi.json renders to: run go generate ./httpapi")
 	}
 }

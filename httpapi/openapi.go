@@ -21,6 +21,6 @@ func (s *server) openapi(w http.ResponseWriter, _ *http.Request, _ approval.Prin
 func (s *server) docs(w http.ResponseWriter, _ *http.Request, _ approval.Principal) error {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	htmlHeaders(w)
-	_, err := w.Write(docsPage())
+	_, err := w.Write(docsHTML)
 	return err
 }

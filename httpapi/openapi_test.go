@@ -406,6 +406,13 @@ func docExtension(t *testing.T, c *contract, name string, dst any) {
 	}
 }
 
+// oaProblemCode is an entry of the document's x-problem-codes.
+type oaProblemCode struct {
+	Code        string `json:"code"`
+	Status      int    `json:"status"`
+	Description string `json:"description"`
+}
+
 func TestOpenAPI_ProblemCodesMatchTheCode(t *testing.T) {
 	t.Parallel()
 	c := mustContract(t)
