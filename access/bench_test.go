@@ -5,27 +5,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"syscall"
 	"testing"
-	"time"
+
+	"approvald/internal/httpbench"
 )
-
-// discardWriter is a ResponseWriter that keeps nothing, so that a
-// benchmark counts the wrapper's work and allocations, not a recorder's.
-type discardWriter struct{ h http.Header }
-
-func (w *discardWriter) Header() http.Header         { return w.h }
-func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w *discardWriter) WriteHeader(int)             {}
-
-// cpuTime is the CPU time (user and system, every thread: the garbage
-// collector's work included) the process has used so far. On a shared
-// machine it says more about a request's cost than the wall time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // BenchmarkLog measures Log alone: a face's mux serving GET /status bare,
 // then wrapped in Log with its line encoded as JSON into io.Discard (level
@@ -49,14 +32,7 @@ func BenchmarkLog(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			req := httptest.NewRequest("GET", "/status", nil)
-			w := &discardWriter{h: http.Header{}}
-			b.ReportAllocs()
-			cpu := cpuTime()
-			for b.Loop() {
-				clear(w.h)
-				bc.h.ServeHTTP(w, req)
-			}
-			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+			httpbench.Serve(b, bc.h, req)
 		})
 	}
 }

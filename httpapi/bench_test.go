@@ -7,11 +7,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
 	"approvald/approval"
+
+	"approvald/internal/httpbench"
 )
 
 // benchAPI is the fuzz tests' set-up, for benchmarks.
@@ -127,23 +128,6 @@ func BenchmarkDecodeCreateBody(b *testing.B) {
 	}
 }
 
-// discardWriter is a ResponseWriter that keeps nothing, so that a
-// benchmark counts the wrapper's work and allocations, not a recorder's.
-type discardWriter struct{ h http.Header }
-
-func (w *discardWriter) Header() http.Header         { return w.h }
-func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w *discardWriter) WriteHeader(int)             {}
-
-// cpuTime is the CPU time (user and system, every thread: the garbage
-// collector's work included) the process has used so far. On a shared
-// machine it says more about a request's cost than the wall time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkSecurityHeaders measures securityHeaders alone (and cors, off
 // without origins, as by default) around a handler writing a small JSON
 // body, beside that handler bare.
@@ -160,14 +144,7 @@ func BenchmarkSecurityHeaders(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			req := httptest.NewRequest("GET", "/healthz", nil)
-			w := &discardWriter{h: http.Header{}}
-			b.ReportAllocs()
-			cpu := cpuTime()
-			for b.Loop() {
-				clear(w.h)
-				bc.h.ServeHTTP(w, req)
-			}
-			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+			httpbench.Serve(b, bc.h, req)
 		})
 	}
 }

@@ -6,47 +6,19 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"approvald/gateway"
 	"approvald/httpapi"
+	"approvald/internal/httpbench"
 	"approvald/legacy"
 	"approvald/metrics"
 )
 
-// discardWriter is a ResponseWriter that keeps nothing, so that a
-// benchmark counts the handler's work and allocations, not a recorder's.
-type discardWriter struct{ h http.Header }
-
-func (w *discardWriter) Header() http.Header         { return w.h }
-func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w *discardWriter) WriteHeader(int)             {}
-
-// cpuTime is the CPU time (user and system, every thread: the garbage
-// collector's work included) the process has used so far. On a shared
-// machine it says more about a request's cost than the wall time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// serveLoop serves req b.N times through h into one reused writer.
-func serveLoop(b *testing.B, h http.Handler, req *http.Request) {
-	b.Helper()
-	w := &discardWriter{h: http.Header{}}
-	b.ReportAllocs()
-	cpu := cpuTime()
-	for b.Loop() {
-		clear(w.h)
-		h.ServeHTTP(w, req)
-	}
-	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
-}
+// serveLoop serves req b.N times through h (httpbench.Serve).
+func serveLoop(b *testing.B, h http.Handler, req *http.Request) { httpbench.Serve(b, h, req) }
 
 // benchMux is the listener's mux as run builds it, with the handlers the
 // benchmarked routes need: the native API, the legacy API and the gateway
