@@ -185,7 +185,8 @@ func (c Config) String() string {
 		c.APIKey, c.MetadataKey, c.PublishKey, c.Timeout, c.ValidateTimeout, c.Approval)
 }
 
-// LogValue returns c as a log group; keys are redacted.
+// LogValue returns c as a log group; keys are redacted and durations are
+// strings such as "1h0m0s" (slog's JSON handler would write nanoseconds).
 func (c Config) LogValue() slog.Value {
 	c = c.withDefaults()
 	return slog.GroupValue(
@@ -195,8 +196,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("api_key", c.APIKey),
 		slog.Any("metadata_key", c.MetadataKey),
 		slog.Any("publish_key", c.PublishKey),
-		slog.Duration("timeout", c.Timeout),
-		slog.Duration("validate_timeout", c.ValidateTimeout),
+		slog.String("timeout", c.Timeout.String()),
+		slog.String("validate_timeout", c.ValidateTimeout.String()),
 		slog.String("approval", string(c.Approval)),
 	)
 }
