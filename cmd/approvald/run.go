@@ -43,6 +43,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	getenv = cfg.Getenv // a flag given replaces its variable for every reader
 	log := newLogger(cfg, stderr)
 
 	// Listen first: a taken port fails before anything is written.
