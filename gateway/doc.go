@@ -19,5 +19,6 @@
 // Upstream failures keep the original's details but get honest statuses:
 // 502 when a service cannot be reached, 504 when it does not answer in
 // time, and the upstream's own status when it answers with an error.
-// The wire contract is shared/contracts/cr8tor.md.
+// The wire contract is described in docs/migrating-from-cr8tor.md; its
+// example bodies are in testdata/cr8tor.
 package gateway

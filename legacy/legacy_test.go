@@ -268,16 +268,19 @@ func TestDefect_ErrorsAreJSONWithProperStatuses(t *testing.T) {
 		billing.wantError(413, "POST", "/request", big)
 	})
 	t.Run("not JSON content", func(t *testing.T) {
-		req, _ := http.NewRequest("POST", f.base+"/request", strings.NewReader(`{}`))
-		req.Header.Set("Authorization", billing.key)
-		req.Header.Set("Content-Type", "text/plain")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 415 {
-			t.Fatalf("status %d, want 415", resp.StatusCode)
+		// A form's type is what curl -d sends by default (docs/migrating-from-stash.md).
+		for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded"} {
+			req, _ := http.NewRequest("POST", f.base+"/request", strings.NewReader(`{}`))
+			req.Header.Set("Authorization", billing.key)
+			req.Header.Set("Content-Type", ct)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 415 {
+				t.Fatalf("%s: status %d, want 415", ct, resp.StatusCode)
+			}
 		}
 	})
 	t.Run("405 names the allowed methods", func(t *testing.T) {

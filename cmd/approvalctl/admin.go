@@ -153,7 +153,7 @@ func (a *app) rulesCmd() *cobra.Command {
 		Use:   "create NAME --url URL",
 		Short: "Create a service rule; its signing secret is shown once",
 		Example: `  approvalctl rules create deploys --url https://ci.example.com/hooks/approvald --delivery-timeout 10s
-  approvalctl rules create stash --url http://stash.internal/callback --format legacy --api-key "$STASH_KEY"`,
+  approvalctl rules create stash --url https://stash.example.com/callback --format legacy --api-key "$STASH_KEY"`,
 		Args: argsExactly("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var in client.CreateServiceRuleRequest
