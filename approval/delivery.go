@@ -58,7 +58,7 @@ func (r *Request) Redeliver(p Principal, expect *int64, now time.Time) (Change, 
 	if r.ServiceRule == "" {
 		return Change{}, Errorf(KindConflict, CodeInvalidTransition, "the request has no service rule to deliver to; decide it again instead")
 	}
-	r.refreshDigest()
+	r.ensureDigest()
 	if *r.PreviousStatus == StatusAcknowledgedApproved && !r.Policy.evaluate(r.live(), r.Requester).satisfied {
 		// Edited in error after the approval: the approval was of other
 		// content, so it may not be delivered as an approval of this one.

@@ -79,20 +79,32 @@ func CheckLine(v *Validation, field, s string, max int, required bool) {
 
 // CheckProse adds to v what is wrong with s as the value of the multi-line
 // text field named field, which people read: invalid UTF-8, NUL, more than
-// max characters, a control character other than tab, line feed and
-// carriage return, a bidirectional formatting character (see BidiControl;
-// the message names the first one), or nothing visible at all. An empty s
-// is wrong only when required.
+// max characters, a bidirectional formatting character (see BidiControl),
+// another control or invisible character (see Invisible) other than tab,
+// line feed, carriage return and the zero-width (non-)joiner — the message
+// names the first one —, or nothing visible at all. An empty s is wrong
+// only when required.
 func CheckProse(v *Validation, field, s string, max int, required bool) {
 	if !checkCommon(v, field, s, max, required) {
 		return
 	}
-	control := func(r rune) bool { return unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' }
-	if i := strings.IndexFunc(s, control); i >= 0 {
-		v.Add(field, "must not contain control characters other than tab and line breaks (found %s)", describeRune(s, i))
-	}
 	if i := strings.IndexFunc(s, BidiControl); i >= 0 {
 		v.Add(field, "must not contain bidirectional formatting characters, which change the order in which text is shown (found %s)", describeRune(s, i))
+		return
+	}
+	// Tab and line breaks (U+2028, U+2029 too) shape prose; the zero-width
+	// joiner and non-joiner are needed to write some languages, and a soft
+	// hyphen shows where a line breaks. Any other invisible character could
+	// hide text from the reviewer who reads it.
+	hidden := func(r rune) bool {
+		switch r {
+		case '\t', '\n', '\r', 0x200C, 0x200D, 0x00AD, 0x2028, 0x2029:
+			return false // tab, line breaks, joiners, the soft hyphen
+		}
+		return Invisible(r)
+	}
+	if i := strings.IndexFunc(s, hidden); i >= 0 {
+		v.Add(field, "must not contain control characters other than tab and line breaks, nor invisible ones (found %s)", describeRune(s, i))
 	}
 }
 
@@ -108,7 +120,7 @@ func checkCommon(v *Validation, field, s string, max int, required bool) bool {
 		if required {
 			v.Add(field, "is required")
 		}
-		return false
+		return false // spaces alone hide nothing
 	case utf8.RuneCountInString(s) > max:
 		v.Add(field, "must be at most %d characters", max)
 	case blank(s):

@@ -79,7 +79,7 @@ func TestCheckProse_KeepsLineBreaksButRefusesBidiControls(t *testing.T) {
 		"isolate \u2067x":    "U+2067",
 		"mark \u200f":        "U+200F",
 		"arabic mark \u061c": "U+061C",
-		"esc \x1b[2J":        "must not contain control characters other than tab and line breaks (found U+001B at character 5)",
+		"esc \x1b[2J":        "must not contain control characters other than tab and line breaks, nor invisible ones (found U+001B at character 5)",
 		"\u200b":             "must contain a visible character",
 		"nul \x00":           "must not contain NUL characters",
 		"bad \xff":           "must be valid UTF-8",
@@ -117,5 +117,22 @@ func TestNew_TitleWithBidiOverrideIsRefused(t *testing.T) {
 	_, _, err = New("01890000-0000-7000-8000-000000000001", Draft{Title: "ok", Subject: "cr8tor:\u200bp/r"}, p, Mandate{Policy: DefaultPolicy(), Source: "default"}, testNow)
 	if KindOf(err) != KindInvalid || !strings.Contains(err.Error(), "subject") {
 		t.Fatalf("subject: got %v", err)
+	}
+}
+
+// A zero-width space or a tag character in prose could hide text from the
+// reviewer: refused; the joiners some scripts need are kept.
+func TestCheckProse_RefusesHiddenCharactersKeepsJoiners(t *testing.T) {
+	for _, s := range []string{"pay\u200b 10", "word\u2060joiner", "bom\ufeff", "tag\U000E0041"} {
+		var v Validation
+		CheckProse(&v, "description", s, 100, false)
+		if v.Err() == nil {
+			t.Errorf("%q was accepted", s)
+		}
+	}
+	var v Validation
+	CheckProse(&v, "description", "\u0915\u094d\u200d\u0937 and \u200c", 100, false)
+	if err := v.Err(); err != nil {
+		t.Errorf("joiners refused: %v", err)
 	}
 }

@@ -221,6 +221,10 @@ func (r *Request) Edit(p Principal, patch Patch, expect *int64, now time.Time) (
 	if patch.ServiceRule.Set && patch.ServiceRule.Value != r.ServiceRule && patch.Mandate == nil {
 		return Change{}, Internal(errors.New("approval: a change of service rule without its policy mandate"))
 	}
+	if patch.ServiceRule.Set && patch.ServiceRule.Value != r.ServiceRule && strings.HasPrefix(r.PolicySource, sourceOverride) && !p.IsAdmin() {
+		// Moving resolves the policy afresh, which would undo the admin's.
+		return Change{}, Errorf(KindForbidden, CodeNotOwner, "an admin set this request's policy; only an admin may move it to another service rule")
+	}
 	r.ensureDigest()
 	var v Validation
 	if patch.Policy.Set {
@@ -297,7 +301,7 @@ func (r *Request) Edit(p Principal, patch Patch, expect *int64, now time.Time) (
 		r.scheduleReminder(now)
 	}
 	// Any change of content voids the reviews of the content before it.
-	r.refreshDigest()
+	r.redigest(before)
 	changed := changedFields(before, r)
 	if len(changed) == 0 {
 		return Change{}, nil
@@ -338,7 +342,7 @@ func (r *Request) Review(p Principal, in ReviewInput, expect *int64, now time.Ti
 	if in.Seen != nil && *in.Seen != r.Version {
 		return Change{}, Errorf(KindConflict, CodeStaleVersion, "the review is of version %d but the request is at version %d; read it again before reviewing", *in.Seen, r.Version)
 	}
-	r.refreshDigest()
+	r.ensureDigest()
 	if in.SeenDigest != "" && in.SeenDigest != r.Digest {
 		return Change{}, Errorf(KindConflict, CodeStaleVersion, "the review is of content %s but the request's content is now %s; read it again before reviewing", in.SeenDigest, r.Digest)
 	}

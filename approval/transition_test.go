@@ -419,3 +419,19 @@ func TestReview_AgainInALaterStageIsAlreadyReviewed(t *testing.T) {
 		t.Fatalf("bob again in stage 2: err = %v, want already_reviewed", err)
 	}
 }
+
+// Numbers canonical JSON cannot keep exactly are refused, tiny ones too:
+// 1e-400 and 0 would share a digest, as would two close subnormals.
+func TestNew_PayloadNumbersMustSurviveCanonicalJSON(t *testing.T) {
+	for payload, ok := range map[string]bool{
+		`{"a":0}`: true, `{"a":0.0}`: true, `{"a":-0}`: true, `{"a":1e-300}`: true, `{"a":5e-324}`: true,
+		`{"a":123456789012345}`: true, `{"a":9007199254740993}`: false,
+		`{"a":1e-400}`: false, `{"a":1.5e-323}`: true, `{"a":1.6e-323}`: false, `{"a":1.0000000000000001}`: false, `{"a":1e400}`: false,
+	} {
+		_, _, err := New("0190a4e0-0000-7000-8000-000000000001", Draft{Title: "t", Payload: json.RawMessage(payload)}, alice,
+			Mandate{Policy: DefaultPolicy(), Source: "default"}, t0)
+		if (err == nil) != ok {
+			t.Errorf("%s: err = %v, want accepted %v", payload, err, ok)
+		}
+	}
+}

@@ -29,9 +29,9 @@ import (
 //
 // Review binding. Every review records the content digest of the request
 // it saw (ContentDigest): SHA-256 over the RFC 8785 canonical JSON of every
-// field of the request except those that record its review state
-// (stateFields). A change of content voids earlier reviews, and only
-// reviews of the current digest count.
+// field of the request, as the API shows it, except those that record its
+// review state (stateFields). An edit that changes the content voids the
+// reviews before it, and only reviews of the request's digest count.
 
 // PolicyRequest is what the requester asked of the policy at create: a
 // stored policy by name and extra requirements inline. It never changes
@@ -135,11 +135,10 @@ var stateFields = []string{
 }
 
 // ContentDigest returns the digest of r's content: "sha256:" and the hex
-// SHA-256 of the RFC 8785 (JCS) canonical JSON of r's fields other than
-// stateFields. Anyone holding the request's JSON can recompute it.
+// SHA-256 of the RFC 8785 (JCS) canonical JSON of r as the API shows it,
+// without stateFields. Anyone holding the request's JSON can recompute it.
 func (r *Request) ContentDigest() string {
-	type plain Request // without MarshalJSON: no computed fields
-	encoded, err := json.Marshal(plain(*r))
+	encoded, err := json.Marshal(r) // the API's encoding: empty lists as [], not null
 	if err != nil {
 		panic(fmt.Sprintf("approval: a request does not encode: %v", err)) // its fields always encode
 	}
@@ -154,7 +153,7 @@ func (r *Request) ContentDigest() string {
 	canonical, err := jcs.Transform(content)
 	if err != nil {
 		// Payloads are checked to canonicalise (checkExactNumbers); a
-		// failure here is a bug, and the digest must still never match.
+		// failure here is a bug.
 		panic(fmt.Sprintf("approval: a request's content does not canonicalise: %v", err))
 	}
 	sum := sha256.Sum256(canonical)
@@ -189,15 +188,26 @@ func (r *Request) ensureDigest() {
 	}
 }
 
-// refreshDigest recomputes r's content digest and, when the content
-// changed since the last one, voids the reviews of the old content. Every
-// change runs it, so what counts is decided by the content as it is, never
-// by a digest that something forgot to update.
-func (r *Request) refreshDigest() {
-	r.ensureDigest()
-	if d := r.ContentDigest(); d != r.Digest {
-		r.Digest = d
+// redigest sets r's digest after an edit from before: when the content
+// changed, the reviews of the old content are void; when only its encoding
+// did (a newer version of approvald that encodes a field differently), the
+// reviews of the content as it was are carried over to the new digest.
+// Both digests are computed by this version, so an upgrade never voids a
+// review by itself.
+func (r *Request) redigest(before *Request) {
+	now := r.ContentDigest()
+	if before.ContentDigest() != now {
+		r.Digest = now
 		r.voidStale()
+		return
+	}
+	if r.Digest != now {
+		for i := range r.Reviews {
+			if r.Reviews[i].Digest == r.Digest {
+				r.Reviews[i].Digest = now
+			}
+		}
+		r.Digest = now
 	}
 }
 
@@ -254,8 +264,11 @@ func exactNumber(s string) bool {
 	if strings.Contains(mant, ".") {
 		digits = strings.TrimRight(digits, "0")
 	}
-	if len(digits) <= maxExactDigits {
-		return true
+	switch {
+	case f == 0:
+		return digits == "" // a literal that rounds to zero must be zero
+	case len(digits) <= maxExactDigits && math.Abs(f) >= 0x1p-1022:
+		return true // a normal double keeps 15 significant digits
 	}
 	want, ok1 := new(big.Rat).SetString(s)
 	got, ok2 := new(big.Rat).SetString(strconv.FormatFloat(f, 'g', -1, 64))

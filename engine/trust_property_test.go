@@ -113,6 +113,9 @@ func TestProperty_RequesterCannotWeakenTheMandatedReview(t *testing.T) {
 			case op < 3 || len(ids) == 0:
 				d := approval.Draft{Title: "transfer", Payload: json.RawMessage(fmt.Sprintf(`{"amount":%d}`, rng.IntN(1000))),
 					ServiceRule: ruleNames[rng.IntN(len(ruleNames))], PolicyName: policyNames[rng.IntN(len(policyNames))], Policy: inline(rng)}
+				if rng.IntN(2) == 0 {
+					d.DependsOn = []string{} // stored as none: the digest must not notice
+				}
 				c, err := eng.Create(ctx, p, d, "", nil)
 				log = append(log, fmt.Sprintf("create by %s %v rule=%q name=%q inline=%v: %v", p.ID, p.Scopes, d.ServiceRule, d.PolicyName, d.Policy, err))
 				if err == nil {

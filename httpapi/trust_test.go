@@ -1,7 +1,12 @@
 package httpapi
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"testing"
+
+	"github.com/gowebpki/jcs"
 
 	"approvald/approval"
 )
@@ -134,5 +139,56 @@ func TestTrust_EditsOfAnyContentVoidReviews(t *testing.T) {
 				t.Fatalf("the review before the %s edit is not void: %v", field, got.Reviews)
 			}
 		})
+	}
+}
+
+// The content digest is what anyone can recompute from the request as the
+// API shows it — every field but the review state, in RFC 8785 form — and
+// it stays the same when the request is read back (an empty depends_on
+// included), so a review naming it is taken.
+func TestTrust_ContentDigestIsRecomputableFromTheAPI(t *testing.T) {
+	f := setupTrust(t)
+	r := f.billing.createWith(map[string]any{"title": "Pay 10", "depends_on": []string{}, "payload": map[string]any{"amount": 10}})
+	raw := f.lead.raw("GET", "/v1/approvals/"+r.ID, nil)
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw.body, &m); err != nil {
+		t.Fatal(err)
+	}
+	var shown string
+	_ = json.Unmarshal(m["content_digest"], &shown)
+	for _, f := range []string{"status", "status_code", "previous_status", "comment", "reviews", "delivery", "version",
+		"created_at", "updated_at", "decided_at", "progress", "reason", "next_reminder_at", "remind_after", "outcome", "content_digest"} {
+		delete(m, f)
+	}
+	content, _ := json.Marshal(m)
+	canonical, err := jcs.Transform(content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(canonical)
+	if want := "sha256:" + hex.EncodeToString(sum[:]); shown != want {
+		t.Fatalf("content_digest %s, recomputed from the API's JSON %s", shown, want)
+	}
+	f.lead.json(200, "POST", "/v1/approvals/"+r.ID+"/reviews", map[string]any{"decision": "approve", "content_digest": shown}, nil)
+}
+
+// An admin's override cannot be undone by the requester moving the request
+// to another service rule and back: only an admin may move it.
+func TestTrust_RequesterCannotUndoAnAdminOverrideByMovingRules(t *testing.T) {
+	f := setupTrust(t)
+	r := f.billing.createWith(map[string]any{"title": "Transfer", "service_rule": "harmless"})
+	strict := map[string]any{"policy": map[string]any{"rules": []map[string]any{{"name": "cfo", "min_approvals": 1, "principals": []string{"svc:cfo"}}}}}
+	f.admin.json(200, "PATCH", "/v1/approvals/"+r.ID, strict, nil)
+	p := f.billing.raw("PATCH", "/v1/approvals/"+r.ID, mustJSON(map[string]any{"service_rule": "payments"}))
+	if p.status != 403 || p.problem(t).Code != approval.CodeNotOwner {
+		t.Fatalf("the requester moving an overridden request: %d %s", p.status, p.body)
+	}
+	if got := f.lead.get(r.ID); got.PolicySource != "override:svc:admin" {
+		t.Fatalf("the override is gone: %q", got.PolicySource)
+	}
+	var moved full
+	f.admin.json(200, "PATCH", "/v1/approvals/"+r.ID, map[string]any{"service_rule": "payments"}, &moved)
+	if moved.PolicySource != "service_rule:payments" {
+		t.Fatalf("an admin's move resolves the mandate afresh: %q", moved.PolicySource)
 	}
 }

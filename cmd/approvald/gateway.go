@@ -43,7 +43,16 @@ func newGateway(getenv func(string) string, eng *engine.Engine, keys *auth.Keys,
 		d.Locker = gateway.KeyLocker(l.TryLock)
 	}
 	if cfg.Approval == gateway.ApprovalPublish {
-		d.Approval = &gateway.Step{Engine: eng, PolicyName: getenv("APPROVALD_GATEWAY_POLICY"), ServiceRule: getenv("APPROVALD_GATEWAY_SERVICE_RULE")}
+		step := &gateway.Step{Engine: eng, PolicyName: getenv("APPROVALD_GATEWAY_POLICY"), ServiceRule: getenv("APPROVALD_GATEWAY_SERVICE_RULE")}
+		// A service rule's policy is mandated: a different policy name would
+		// make every publication request fail (422), so say so now.
+		if step.PolicyName != "" && step.ServiceRule != "" {
+			rule, err := eng.CachedRule(context.Background(), step.ServiceRule)
+			if err == nil && rule.Policy != "" && rule.Policy != step.PolicyName {
+				return nil, fmt.Errorf("gateway: APPROVALD_GATEWAY_POLICY is %q but the service rule %q (APPROVALD_GATEWAY_SERVICE_RULE) mandates the policy %q; set one of them only", step.PolicyName, step.ServiceRule, rule.Policy)
+			}
+		}
+		d.Approval = step
 	}
 	log.Info("CR8TOR gateway", "config", cfg)
 	return gateway.New(cfg, d), nil
