@@ -374,11 +374,8 @@ func (r *Request) Review(p Principal, in ReviewInput, expect *int64, now time.Ti
 		if rv.Reviewer != p.ID || rv.Void {
 			continue
 		}
-		// In pending a reviewer counts once; in error (deciding again after a
-		// failed delivery) a reviewer's new decision replaces the old one.
-		if r.Status == StatusPending {
-			return Change{}, Errorf(KindConflict, CodeAlreadyReviewed, "%s has already reviewed this request", p.ID)
-		}
+		// Only in error (deciding again after a failed delivery; pending
+		// refused a second review above): the new decision replaces the old.
 		r.Reviews[i].Void = true
 	}
 	r.Reviews = append(r.Reviews, Review{

@@ -44,11 +44,6 @@ func (e *Engine) Rule(ctx context.Context, name string) (*approval.ServiceRule, 
 	return e.store.GetServiceRule(ctx, name)
 }
 
-// RuleByID returns the service rule numbered id.
-func (e *Engine) RuleByID(ctx context.Context, id int64) (*approval.ServiceRule, error) {
-	return e.store.GetServiceRuleByID(ctx, id)
-}
-
 // Rules returns every service rule.
 func (e *Engine) Rules(ctx context.Context) ([]approval.ServiceRule, error) {
 	return e.store.ListServiceRules(ctx)

@@ -74,9 +74,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="approvald"`)
 	}
-	if e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
-	}
+	SetRetryAfter(w, e)
 	p := Problem{
 		Type:      problemTypeBase + e.Code,
 		Title:     http.StatusText(status),
@@ -96,6 +94,15 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // writeJSON writes v as JSON with the given status.
+// SetRetryAfter sets the Retry-After header of an answer to e, when e
+// says how long to wait (rate limits, an unavailable database); every face
+// answers such errors with it.
+func SetRetryAfter(w http.ResponseWriter, e *approval.Error) {
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+	}
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -3,10 +3,8 @@ package legacy
 import (
 	"encoding/json"
 	"log/slog"
-	"math"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 
 	"approvald/access"
@@ -170,9 +168,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `APIKey realm="approvald"`)
 	}
-	if e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
-	}
+	httpapi.SetRetryAfter(w, e)
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, status, ErrorBody{Error: message(e)})
 }
