@@ -31,6 +31,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"approvald/approval"
+	"approvald/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -56,6 +57,7 @@ const (
 // concurrent use, and several Stores, in one process or many, may share one
 // database.
 type Store struct {
+	*sqlstore.Store
 	pool *pgxpool.Pool
 	// schema is the schema the store's tables live in; run locks (see
 	// TryLock) are per schema, as the migration lock is.
@@ -137,6 +139,10 @@ func (s *Store) start(ctx context.Context) error {
 		return internal("open", errors.New("no schema of the search_path exists"))
 	}
 	if err := migrate(ctx, s.pool, *schema); err != nil {
+		return err
+	}
+	var err error
+	if s.Store, err = sqlstore.Open(ctx, (*database)(s), dialect); err != nil {
 		return err
 	}
 	if err := s.backfillIndex(ctx); err != nil {

@@ -22,6 +22,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"approvald/approval"
+	"approvald/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -33,6 +34,7 @@ const readers = 4
 // Store is an [approval.Store] on one SQLite database file. It is safe for
 // concurrent use.
 type Store struct {
+	*sqlstore.Store
 	writer  *sql.DB // one connection: every transaction that writes
 	reader  *sql.DB // read-only connections for everything else
 	changes chan struct{}
@@ -59,6 +61,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		"_pragma=synchronous(NORMAL)",
 		"_pragma=foreign_keys(1)",
 		"_txlock=immediate", // take the write lock at BEGIN, not at the first write
+		"_time_integer_format=unix_micro",
 	))
 	if err != nil {
 		return nil, internal("open", err)
@@ -74,6 +77,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	reader, err := sql.Open("sqlite", dsn(path,
 		"_pragma=busy_timeout(10000)",
 		"_pragma=query_only(1)",
+		"_time_integer_format=unix_micro",
 	))
 	if err != nil {
 		writer.Close()
@@ -83,6 +87,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	reader.SetMaxIdleConns(readers)
 	s := &Store{writer: writer, reader: reader, changes: make(chan struct{}, 1)}
 	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.Store, err = sqlstore.Open(ctx, (*database)(s), dialect); err != nil {
 		s.Close()
 		return nil, err
 	}

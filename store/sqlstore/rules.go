@@ -1,10 +1,8 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -19,32 +17,31 @@ const ruleColumns = "id, name, url, format, secret, api_key, timeout_ms, max_att
 // CreatedAt with the current time and a zero UpdatedAt with CreatedAt, and
 // makes nil headers empty, so that r is as it reads back. It returns a
 // KindInvalid *approval.Error when r names a policy that is not stored; a
-// KindConflict one when a rule of the same name exists; and an internal one
-// when the database fails.
+// KindConflict one when a rule of the same name exists (or is being created
+// concurrently, and then commits); and an internal one when the database
+// fails.
 func (s *Store) CreateServiceRule(ctx context.Context, r *approval.ServiceRule) error {
+	const op = "create service rule"
 	r.Normalize(time.Now())
 	values, err := ruleValues(r)
 	if err != nil {
-		return internal("create service rule", err)
+		return s.fail(op, err)
 	}
 	var id int64
-	err = s.change(ctx, "create service rule", func(tx *sql.Tx) error {
-		if err := checkRulePolicy(ctx, tx, r); err != nil {
+	err = s.change(ctx, op, func(tx Tx) error {
+		if err := s.checkRulePolicy(ctx, tx, r); err != nil {
 			return err
 		}
-		err := tx.QueryRowContext(ctx, `
+		err := tx.QueryRow(ctx, `
 			INSERT INTO service_rules (url, format, secret, api_key, timeout_ms, max_attempts, headers, policy, updated_at, name, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 			ON CONFLICT (name) DO NOTHING RETURNING id`,
-			append(values, r.Name, micros(r.CreatedAt))...,
+			append(values, r.Name, r.CreatedAt)...,
 		).Scan(&id)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
+		if isNoRows(err) {
 			return approval.Errorf(approval.KindConflict, approval.CodeConflict, "a service rule named %q exists", r.Name)
-		case err != nil:
-			return internal("create service rule", err)
 		}
-		return nil
+		return s.fail(op, err)
 	})
 	if err == nil {
 		r.ID = id
@@ -56,34 +53,37 @@ func (s *Store) CreateServiceRule(ctx context.Context, r *approval.ServiceRule) 
 // *approval.Error when there is none, and an internal one when the database
 // fails.
 func (s *Store) GetServiceRule(ctx context.Context, name string) (*approval.ServiceRule, error) {
-	return getRule(ctx, s.reader, "name = ?", name)
+	return s.getRule(ctx, s.db, "name = $1", name)
 }
 
 // GetServiceRuleByID returns the rule numbered id. It returns a KindNotFound
 // *approval.Error when there is none, and an internal one when the database
 // fails.
 func (s *Store) GetServiceRuleByID(ctx context.Context, id int64) (*approval.ServiceRule, error) {
-	return getRule(ctx, s.reader, "id = ?", id)
+	return s.getRule(ctx, s.db, "id = $1", id)
 }
 
 // ListServiceRules returns every rule in the order of their ids. It returns
 // an internal *approval.Error when the database fails.
 func (s *Store) ListServiceRules(ctx context.Context) ([]approval.ServiceRule, error) {
-	return queryAll(ctx, s.reader, "list service rules", scanRule,
+	return queryAll(ctx, s, s.db, "list service rules", s.scanRule,
 		"SELECT "+ruleColumns+" FROM service_rules ORDER BY id")
 }
 
-// UpdateServiceRule loads the rule named name and calls fn with it, in one
-// write transaction; unless fn returns an error, it stores the rule as fn
-// left it (normalized as by CreateServiceRule) and returns it. It returns
-// fn's error unchanged; a KindNotFound *approval.Error for an unknown name;
-// a KindInvalid one when the rule names a policy that is not stored; and an
-// internal one when fn changed the rule's id, name or creation time, or the
-// database fails.
+// UpdateServiceRule loads the rule named name, locking its row, and calls
+// fn with it, in one write transaction; unless fn returns an error, it
+// stores the rule as fn left it (normalized as by CreateServiceRule) and
+// returns it. After a conflict the transaction may run again, fn included.
+// It returns fn's error unchanged; a KindNotFound *approval.Error for an
+// unknown name; a KindInvalid one when the rule names a policy that is not
+// stored; and an internal one when fn changed the rule's id, name or
+// creation time, or the database fails.
 func (s *Store) UpdateServiceRule(ctx context.Context, name string, fn func(*approval.ServiceRule) error) (*approval.ServiceRule, error) {
+	const op = "update service rule"
 	var out *approval.ServiceRule
-	err := s.change(ctx, "update service rule", func(tx *sql.Tx) error {
-		r, err := getRule(ctx, tx, "name = ?", name)
+	err := s.change(ctx, op, func(tx Tx) error {
+		out = nil
+		r, err := s.getRule(ctx, tx, "name = $1"+s.lock("UPDATE"), name)
 		if err != nil {
 			return err
 		}
@@ -92,26 +92,23 @@ func (s *Store) UpdateServiceRule(ctx context.Context, name string, fn func(*app
 			return err
 		}
 		if r.ID != id || r.Name != name || !r.CreatedAt.Equal(createdAt) {
-			return internal("update service rule", fmt.Errorf("rule %q: its id, name and creation time cannot change", name))
+			return s.fail(op, fmt.Errorf("rule %q: its id, name and creation time cannot change", name))
 		}
 		r.Normalize(time.Now())
-		if err := checkRulePolicy(ctx, tx, r); err != nil {
+		if err := s.checkRulePolicy(ctx, tx, r); err != nil {
 			return err
 		}
 		values, err := ruleValues(r)
 		if err != nil {
-			return internal("update service rule", err)
+			return s.fail(op, err)
 		}
-		_, err = tx.ExecContext(ctx, `
+		_, err = tx.Exec(ctx, `
 			UPDATE service_rules SET
-				url = ?, format = ?, secret = ?, api_key = ?, timeout_ms = ?, max_attempts = ?, headers = ?, policy = ?, updated_at = ?
-			WHERE id = ?`,
+				url = $1, format = $2, secret = $3, api_key = $4, timeout_ms = $5, max_attempts = $6, headers = $7, policy = $8, updated_at = $9
+			WHERE id = $10`,
 			append(values, id)...)
-		if err != nil {
-			return internal("update service rule", err)
-		}
 		out = r
-		return nil
+		return s.fail(op, err)
 	})
 	if err != nil {
 		return nil, err
@@ -124,22 +121,23 @@ func (s *Store) UpdateServiceRule(ctx context.Context, name string, fn func(*app
 // rule, and deletes nothing then; a KindNotFound one for an unknown name;
 // and an internal one when the database fails.
 func (s *Store) DeleteServiceRule(ctx context.Context, name string) error {
-	return s.change(ctx, "delete service rule", func(tx *sql.Tx) error {
-		n, err := execTx(ctx, tx, "delete service rule", "DELETE FROM service_rules WHERE name = ?", name)
+	const op = "delete service rule"
+	return s.change(ctx, op, func(tx Tx) error {
+		n, err := tx.Exec(ctx, "DELETE FROM service_rules WHERE name = $1", name)
 		switch {
 		case err != nil:
-			return err
+			return s.fail(op, err)
 		case n == 0:
 			return approval.NotFound("service rule")
 		}
 		// 3, 4, 5 and 9 are the final statuses.
 		var users int
-		err = tx.QueryRowContext(ctx,
-			"SELECT count(*) FROM approvals WHERE service_rule = ? AND status NOT IN (3, 4, 5, 9)", name,
+		err = tx.QueryRow(ctx,
+			"SELECT count(*) FROM approvals WHERE service_rule = $1 AND status NOT IN (3, 4, 5, 9)", name,
 		).Scan(&users)
 		switch {
 		case err != nil:
-			return internal("delete service rule", err)
+			return s.fail(op, err)
 		case users > 0:
 			return approval.Errorf(approval.KindConflict, approval.CodeConflict,
 				"the service rule %q is named by %d request(s) not in a final status; it can be deleted once they are final", name, users)
@@ -149,7 +147,8 @@ func (s *Store) DeleteServiceRule(ctx context.Context, name string) error {
 }
 
 // ruleValues are the stored values of r's mutable columns, in the order of
-// the INSERT and UPDATE statements above. The timeout is kept in milliseconds.
+// the INSERT and UPDATE statements above. The timeout is kept in
+// milliseconds; headers go as a JSON string, which both drivers send as it is.
 func ruleValues(r *approval.ServiceRule) ([]any, error) {
 	headers, err := json.Marshal(r.Headers)
 	if err != nil {
@@ -157,60 +156,59 @@ func ruleValues(r *approval.ServiceRule) ([]any, error) {
 	}
 	return []any{
 		r.URL, string(r.Format), r.Secret, r.APIKey, r.Timeout.Milliseconds(), r.MaxAttempts,
-		string(headers), r.Policy, micros(r.UpdatedAt),
+		string(headers), r.Policy, r.UpdatedAt,
 	}, nil
 }
 
 // checkRulePolicy returns a KindInvalid *approval.Error when rule r names a
 // policy that is not stored, and an internal one when the database fails.
-// In the write transaction, no policy can be deleted before it commits.
-func checkRulePolicy(ctx context.Context, tx *sql.Tx, r *approval.ServiceRule) error {
+// Where transactions run concurrently it locks the policy's row (FOR KEY
+// SHARE) until tx ends: DeletePolicy waits for it and then finds the rule; a
+// policy being deleted is waited for and, once gone, not found. With one
+// writer, no policy can be deleted before tx commits.
+func (s *Store) checkRulePolicy(ctx context.Context, tx Tx, r *approval.ServiceRule) error {
 	if r.Policy == "" {
 		return nil
 	}
 	var one int
-	err := tx.QueryRowContext(ctx, "SELECT 1 FROM policies WHERE name = ?", r.Policy).Scan(&one)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	err := tx.QueryRow(ctx, "SELECT 1 FROM policies WHERE name = $1"+s.lock("KEY SHARE"), r.Policy).Scan(&one)
+	if isNoRows(err) {
 		var v approval.Validation
 		v.Add("policy", "there is no stored policy %q", r.Policy)
 		return v.Err()
-	case err != nil:
-		return internal("check service rule policy", err)
 	}
-	return nil
+	return s.fail("check service rule policy", err)
 }
 
-// getRule reads the rule selected by where, with its one argument arg, through q.
-func getRule(ctx context.Context, q querier, where string, arg any) (*approval.ServiceRule, error) {
-	r, err := scanRule(q.QueryRowContext(ctx, "SELECT "+ruleColumns+" FROM service_rules WHERE "+where, arg))
+// getRule reads the rule selected by where, with its one argument arg,
+// through q; where may end in a locking clause.
+func (s *Store) getRule(ctx context.Context, q Querier, where string, arg any) (*approval.ServiceRule, error) {
+	r, err := s.scanRule(q.QueryRow(ctx, "SELECT "+ruleColumns+" FROM service_rules WHERE "+where, arg))
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	case isNoRows(err):
 		return nil, approval.NotFound("service rule")
 	case err != nil:
-		return nil, internal("get service rule", err)
+		return nil, s.fail("get service rule", err)
 	}
 	return &r, nil
 }
 
 // scanRule reads one row of ruleColumns.
-func scanRule(row scanner) (approval.ServiceRule, error) {
+func (s *Store) scanRule(row Row) (approval.ServiceRule, error) {
 	var (
-		r                    approval.ServiceRule
-		headers              string
-		timeoutMS            int64
-		createdAt, updatedAt int64
+		r               approval.ServiceRule
+		format, headers string
+		timeoutMS       int64
 	)
-	err := row.Scan(&r.ID, &r.Name, &r.URL, &r.Format, &r.Secret, &r.APIKey, &timeoutMS, &r.MaxAttempts,
-		&headers, &r.Policy, &createdAt, &updatedAt)
+	err := row.Scan(&r.ID, &r.Name, &r.URL, &format, &r.Secret, &r.APIKey, &timeoutMS, &r.MaxAttempts,
+		&headers, &r.Policy, s.d.Time(&r.CreatedAt), s.d.Time(&r.UpdatedAt))
 	if err != nil {
 		return r, err
 	}
 	if err := json.Unmarshal([]byte(headers), &r.Headers); err != nil {
 		return r, fmt.Errorf("rule %q: headers: %w", r.Name, err)
 	}
+	r.Format = approval.RuleFormat(format)
 	r.Timeout = time.Duration(timeoutMS) * time.Millisecond
-	r.CreatedAt = fromMicros(createdAt)
-	r.UpdatedAt = fromMicros(updatedAt)
 	return r, nil
 }

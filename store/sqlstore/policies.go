@@ -1,10 +1,8 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"approvald/approval"
@@ -16,23 +14,25 @@ const policyColumns = "name, description, policy, version, created_at, updated_a
 // CreatePolicy stores the new policy p at version 1, setting p.Version, and
 // keeps p's times at store precision, so that p is as it reads back. It
 // returns a KindConflict *approval.Error when a policy of the same name
-// exists, and an internal one when the database fails.
+// exists (or is being created concurrently, and then commits), and an
+// internal one when the database fails.
 func (s *Store) CreatePolicy(ctx context.Context, p *approval.StoredPolicy) error {
+	const op = "create policy"
 	p.Version = 1
 	p.CreatedAt, p.UpdatedAt = approval.TruncateTime(p.CreatedAt), approval.TruncateTime(p.UpdatedAt)
 	values, err := policyValues(p)
 	if err != nil {
-		return internal("create policy", err)
+		return s.fail(op, err)
 	}
-	return s.change(ctx, "create policy", func(tx *sql.Tx) error {
-		n, err := execTx(ctx, tx, "create policy", `
+	return s.change(ctx, op, func(tx Tx) error {
+		n, err := tx.Exec(ctx, `
 			INSERT INTO policies (description, policy, version, updated_at, name, created_at)
-			VALUES (?, ?, ?, ?, ?, ?)
+			VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (name) DO NOTHING`,
-			append(values, p.Name, micros(p.CreatedAt))...)
+			append(values, p.Name, p.CreatedAt)...)
 		switch {
 		case err != nil:
-			return err
+			return s.fail(op, err)
 		case n == 0:
 			return approval.Errorf(approval.KindConflict, approval.CodeConflict, "a policy named %q exists", p.Name)
 		}
@@ -44,26 +44,32 @@ func (s *Store) CreatePolicy(ctx context.Context, p *approval.StoredPolicy) erro
 // *approval.Error when there is none, and an internal one when the database
 // fails.
 func (s *Store) GetPolicy(ctx context.Context, name string) (*approval.StoredPolicy, error) {
-	return getPolicy(ctx, s.reader, name)
+	return s.getPolicy(ctx, s.db, name, "")
 }
 
 // ListPolicies returns every policy in the order of their names. It returns
 // an internal *approval.Error when the database fails.
 func (s *Store) ListPolicies(ctx context.Context) ([]approval.StoredPolicy, error) {
-	return queryAll(ctx, s.reader, "list policies", scanPolicy,
+	return queryAll(ctx, s, s.db, "list policies", s.scanPolicy,
 		"SELECT "+policyColumns+" FROM policies ORDER BY name")
 }
 
-// UpdatePolicy loads the policy named name and calls fn with it, in one
-// write transaction; unless fn returns an error, it stores the policy as fn
-// left it, one version above the loaded one and with its times at store
-// precision, and returns it. It returns fn's error unchanged; a KindNotFound
-// *approval.Error for an unknown name; and an internal one when fn changed
-// the policy's name or creation time, or the database fails.
+// UpdatePolicy loads the policy named name, locking its row, and calls fn
+// with it, in one write transaction; unless fn returns an error, it stores
+// the policy as fn left it, one version above the loaded one and with its
+// times at store precision, and returns it. After a conflict the
+// transaction may run again, fn included. It returns fn's error unchanged;
+// a KindNotFound *approval.Error for an unknown name; and an internal one
+// when fn changed the policy's name or creation time, or the database fails.
+//
+// The lock (FOR NO KEY UPDATE) does not keep service rules from naming the
+// policy meanwhile (see checkRulePolicy): the name does not change.
 func (s *Store) UpdatePolicy(ctx context.Context, name string, fn func(*approval.StoredPolicy) error) (*approval.StoredPolicy, error) {
+	const op = "update policy"
 	var out *approval.StoredPolicy
-	err := s.change(ctx, "update policy", func(tx *sql.Tx) error {
-		p, err := getPolicy(ctx, tx, name)
+	err := s.change(ctx, op, func(tx Tx) error {
+		out = nil
+		p, err := s.getPolicy(ctx, tx, name, s.lock("NO KEY UPDATE"))
 		if err != nil {
 			return err
 		}
@@ -72,23 +78,23 @@ func (s *Store) UpdatePolicy(ctx context.Context, name string, fn func(*approval
 			return err
 		}
 		if p.Name != name || !p.CreatedAt.Equal(createdAt) {
-			return internal("update policy", fmt.Errorf("policy %q: its name and creation time cannot change", name))
+			return s.fail(op, fmt.Errorf("policy %q: its name and creation time cannot change", name))
 		}
 		p.Version = version + 1
 		p.CreatedAt, p.UpdatedAt = createdAt, approval.TruncateTime(p.UpdatedAt)
 		values, err := policyValues(p)
 		if err != nil {
-			return internal("update policy", err)
+			return s.fail(op, err)
 		}
-		n, err := execTx(ctx, tx, "update policy", `
-			UPDATE policies SET description = ?, policy = ?, version = ?, updated_at = ?
-			WHERE name = ? AND version = ?`,
+		n, err := tx.Exec(ctx, `
+			UPDATE policies SET description = $1, policy = $2, version = $3, updated_at = $4
+			WHERE name = $5 AND version = $6`,
 			append(values, name, version)...)
 		switch {
 		case err != nil:
-			return err
+			return s.fail(op, err)
 		case n != 1:
-			return internal("update policy", fmt.Errorf("policy %q at version %d: %d rows updated", name, version, n))
+			return s.fail(op, fmt.Errorf("policy %q at version %d: %d rows updated", name, version, n))
 		}
 		out = p
 		return nil
@@ -102,23 +108,26 @@ func (s *Store) UpdatePolicy(ctx context.Context, name string, fn func(*approval
 // DeletePolicy deletes the policy named name. It returns a KindConflict
 // *approval.Error while a service rule names the policy, and deletes nothing
 // then; a KindNotFound one for an unknown name; and an internal one when
-// the database fails.
+// the database fails. The delete comes first: it waits for transactions
+// that are making a rule name the policy (see checkRulePolicy), and the
+// check after it, in a new snapshot, sees their rules.
 func (s *Store) DeletePolicy(ctx context.Context, name string) error {
-	return s.change(ctx, "delete policy", func(tx *sql.Tx) error {
-		n, err := execTx(ctx, tx, "delete policy", "DELETE FROM policies WHERE name = ?", name)
+	const op = "delete policy"
+	return s.change(ctx, op, func(tx Tx) error {
+		n, err := tx.Exec(ctx, "DELETE FROM policies WHERE name = $1", name)
 		switch {
 		case err != nil:
-			return err
+			return s.fail(op, err)
 		case n == 0:
 			return approval.NotFound("policy")
 		}
 		var rule string
-		err = tx.QueryRowContext(ctx, "SELECT name FROM service_rules WHERE policy = ? ORDER BY id LIMIT 1", name).Scan(&rule)
+		err = tx.QueryRow(ctx, "SELECT name FROM service_rules WHERE policy = $1 ORDER BY id LIMIT 1", name).Scan(&rule)
 		switch {
-		case errors.Is(err, sql.ErrNoRows):
+		case isNoRows(err):
 			return nil
 		case err != nil:
-			return internal("delete policy", err)
+			return s.fail(op, err)
 		}
 		return approval.Errorf(approval.KindConflict, approval.CodeConflict, "policy %q is used by service rule %q", name, rule)
 	})
@@ -131,35 +140,33 @@ func policyValues(p *approval.StoredPolicy) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy %q: %w", p.Name, err)
 	}
-	return []any{p.Description, string(policy), p.Version, micros(p.UpdatedAt)}, nil
+	return []any{p.Description, string(policy), p.Version, p.UpdatedAt}, nil
 }
 
-// getPolicy reads the policy named name through q.
-func getPolicy(ctx context.Context, q querier, name string) (*approval.StoredPolicy, error) {
-	p, err := scanPolicy(q.QueryRowContext(ctx, "SELECT "+policyColumns+" FROM policies WHERE name = ?", name))
+// getPolicy reads the policy named name through q, with the locking clause
+// lock.
+func (s *Store) getPolicy(ctx context.Context, q Querier, name, lock string) (*approval.StoredPolicy, error) {
+	p, err := s.scanPolicy(q.QueryRow(ctx, "SELECT "+policyColumns+" FROM policies WHERE name = $1"+lock, name))
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	case isNoRows(err):
 		return nil, approval.NotFound("policy")
 	case err != nil:
-		return nil, internal("get policy", err)
+		return nil, s.fail("get policy", err)
 	}
 	return &p, nil
 }
 
 // scanPolicy reads one row of policyColumns.
-func scanPolicy(row scanner) (approval.StoredPolicy, error) {
+func (s *Store) scanPolicy(row Row) (approval.StoredPolicy, error) {
 	var (
-		p                    approval.StoredPolicy
-		policy               string
-		createdAt, updatedAt int64
+		p      approval.StoredPolicy
+		policy string
 	)
-	if err := row.Scan(&p.Name, &p.Description, &policy, &p.Version, &createdAt, &updatedAt); err != nil {
+	if err := row.Scan(&p.Name, &p.Description, &policy, &p.Version, s.d.Time(&p.CreatedAt), s.d.Time(&p.UpdatedAt)); err != nil {
 		return p, err
 	}
 	if err := json.Unmarshal([]byte(policy), &p.Policy); err != nil {
 		return p, fmt.Errorf("policy %q: %w", p.Name, err)
 	}
-	p.CreatedAt = fromMicros(createdAt)
-	p.UpdatedAt = fromMicros(updatedAt)
 	return p, nil
 }

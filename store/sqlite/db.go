@@ -1,0 +1,134 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"approvald/store/sqlstore"
+)
+
+// database is the Store as sqlstore runs on it: reads on the read-only
+// connections, writes in transactions of the one writer connection.
+type database Store
+
+func (d *database) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	return query(d.reader.QueryContext(ctx, sql, args...))
+}
+
+func (d *database) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
+	return d.reader.QueryRowContext(ctx, sql, args...)
+}
+
+func (d *database) Write(ctx context.Context, op string, fn func(sqlstore.Tx) error) error {
+	return (*Store)(d).write(ctx, op, func(t *sql.Tx) error { return fn(tx{t}) })
+}
+
+// Batch runs stmts one by one in a write transaction.
+func (d *database) Batch(ctx context.Context, op string, stmts []sqlstore.Stmt) (n []int64, err error) {
+	err = d.Write(ctx, op, func(t sqlstore.Tx) error {
+		if n, err = t.Batch(ctx, stmts); err != nil {
+			return internal(op, err)
+		}
+		return nil
+	})
+	return n, err
+}
+
+func (d *database) Changed() { (*Store)(d).changed() }
+
+// tx is a write transaction as sqlstore writes in it.
+type tx struct{ *sql.Tx }
+
+func (t tx) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	return query(t.QueryContext(ctx, sql, args...))
+}
+
+func (t tx) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
+	return t.QueryRowContext(ctx, sql, args...)
+}
+
+func (t tx) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	res, err := t.ExecContext(ctx, sql, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (t tx) Batch(ctx context.Context, stmts []sqlstore.Stmt) ([]int64, error) {
+	n := make([]int64, len(stmts))
+	for i, st := range stmts {
+		var err error
+		if st.Dest != nil {
+			n[i] = 1
+			err = t.QueryRowContext(ctx, st.SQL, st.Args...).Scan(st.Dest...)
+		} else {
+			n[i], err = t.Exec(ctx, st.SQL, st.Args...)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+// rows are *sql.Rows as sqlstore reads them.
+type rows struct{ *sql.Rows }
+
+func (r rows) Close() { r.Rows.Close() }
+
+func query(r *sql.Rows, err error) (sqlstore.Rows, error) {
+	if err != nil {
+		return nil, err
+	}
+	return rows{r}, nil
+}
+
+// microsDest and nullMicrosDest are scan destinations that read a time
+// stored as unix microseconds, in UTC.
+type (
+	microsDest     struct{ p *time.Time }
+	nullMicrosDest struct{ p **time.Time }
+)
+
+func (m microsDest) Scan(src any) error {
+	v, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("a time stored as %T", src)
+	}
+	*m.p = time.UnixMicro(v).UTC()
+	return nil
+}
+
+func (m nullMicrosDest) Scan(src any) error {
+	*m.p = nil
+	if src == nil {
+		return nil
+	}
+	var t time.Time
+	if err := (microsDest{&t}).Scan(src); err != nil {
+		return err
+	}
+	*m.p = &t
+	return nil
+}
+
+// dialect is what SQLite does its own way. Times go to the driver as
+// time.Time, which it stores as unix microseconds (_time_integer_format).
+var dialect = &sqlstore.Dialect{
+	Error:    internal,
+	NoIndex:  "+",
+	Time:     func(p *time.Time) any { return microsDest{p} },
+	NullTime: func(p **time.Time) any { return nullMicrosDest{p} },
+	Array: func(list any) any {
+		b, _ := json.Marshal(list) // lists of strings and numbers always encode
+		return string(b)
+	},
+	In: func(column, param string) string { return column + " IN (SELECT value FROM json_each(" + param + "))" },
+	IndexInsert: func(table, column, _ string) string {
+		return "INSERT INTO " + table + " (request_id, " + column + ") SELECT $1, value FROM json_each($2)"
+	},
+}
