@@ -1,14 +1,11 @@
-package postgres
+package sqlstore
 
 import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"approvald/approval"
 )
@@ -23,56 +20,56 @@ const touchInterval = time.Minute
 // CreateAPIKey stores the new key k, an empty Origin as
 // approval.KeyOriginAPI. It returns a KindConflict *approval.Error when a
 // live (not revoked) key has the same name or hash, and an internal one
-// when k's id is not a canonical UUID or the database fails, for instance
-// on a duplicate id.
+// when k's id cannot be an id (not a canonical UUID on PostgreSQL) or the
+// database fails, for instance on a duplicate id.
 func (s *Store) CreateAPIKey(ctx context.Context, k approval.APIKey) error {
-	return s.write(ctx, "create api key", func(tx pgx.Tx) error {
-		return insertAPIKey(ctx, tx, "create api key", k)
+	return s.write(ctx, "create api key", func(tx Tx) error {
+		return s.insertAPIKey(ctx, tx, "create api key", k)
 	})
 }
 
 // ReplaceAPIKey revokes the live key oldID at t and stores k as
 // CreateAPIKey does, in one transaction. It returns a KindNotFound
 // *approval.Error, and writes nothing, when oldID is not a live key (or not
-// a UUID); a KindConflict one when another live key has k's name or hash;
+// an id); a KindConflict one when another live key has k's name or hash;
 // and an internal one when the database fails.
 func (s *Store) ReplaceAPIKey(ctx context.Context, oldID string, k approval.APIKey, t time.Time) error {
 	const op = "replace api key"
-	if !validID(oldID) {
+	if !s.validID(oldID) {
 		return approval.NotFound("api key")
 	}
-	return s.write(ctx, op, func(tx pgx.Tx) error {
+	return s.write(ctx, op, func(tx Tx) error {
 		// The row lock makes a concurrent replacement of the same key wait,
 		// then find it revoked.
-		tag, err := tx.Exec(ctx,
-			"UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL", t, oldID)
+		n, err := tx.Exec(ctx, "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL", t, oldID)
 		switch {
 		case err != nil:
-			return internal(op, err)
-		case tag.RowsAffected() == 0:
+			return s.fail(op, err)
+		case n == 0:
 			return approval.NotFound("api key")
 		}
-		return insertAPIKey(ctx, tx, op, k)
+		return s.insertAPIKey(ctx, tx, op, k)
 	})
 }
 
 // insertAPIKey stores k in tx after checking that no live key has its name
-// or hash. A concurrent transaction may take either between the check and
-// the insert; the unique indexes api_keys_live_name and api_keys_live_hash
-// then make the insert wait for it and fail, which is a conflict too.
-func insertAPIKey(ctx context.Context, tx pgx.Tx, op string, k approval.APIKey) error {
-	if !validID(k.ID) {
-		return internal(op, fmt.Errorf("key id %q is not a canonical UUID", k.ID))
+// or hash. With one writer nothing can take either between the check and
+// the insert; with concurrent ones the unique indexes api_keys_live_name
+// and api_keys_live_hash make the insert wait for a transaction that did,
+// and fail, which is a conflict too.
+func (s *Store) insertAPIKey(ctx context.Context, tx Tx, op string, k approval.APIKey) error {
+	if !s.validID(k.ID) {
+		return s.fail(op, fmt.Errorf("key id %q is not a canonical UUID", k.ID))
 	}
 	scopes, err := json.Marshal(k.Scopes)
 	if err != nil {
-		return internal(op, err)
+		return s.fail(op, err)
 	}
 	groups, err := json.Marshal(k.Groups)
 	if err != nil {
-		return internal(op, err)
+		return s.fail(op, err)
 	}
-	if err := liveKeyConflict(ctx, tx, op, k.Name, k.Hash, nil); err != nil {
+	if err := s.liveKeyConflict(ctx, tx, op, k.Name, k.Hash, nil); err != nil {
 		return err
 	}
 	_, err = tx.Exec(ctx, `
@@ -80,15 +77,26 @@ func insertAPIKey(ctx context.Context, tx pgx.Tx, op string, k approval.APIKey) 
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		k.ID, k.Name, k.Prefix, k.Hash, string(scopes), string(groups), cmp.Or(k.Origin, approval.KeyOriginAPI),
 		k.CreatedAt, k.ExpiresAt, k.LastUsedAt, k.RevokedAt)
+	return s.keyError(op, k.Name, err)
+}
+
+// keyError returns err, a failure of op to write a key named name, as
+// KindConflict *approval.Error when another live key holds the name or the
+// hash, as an internal one otherwise; nil for nil.
+func (s *Store) keyError(op, name string, err error) error {
 	switch {
-	case isUniqueViolation(err, "api_keys_live_name"):
-		return nameTaken(k.Name)
-	case isUniqueViolation(err, "api_keys_live_hash"):
+	case s.unique(err, "api_keys_live_name"):
+		return nameTaken(name)
+	case s.unique(err, "api_keys_live_hash"):
 		return errHashTaken
-	case err != nil:
-		return internal(op, err)
 	}
-	return nil
+	return s.fail(op, err)
+}
+
+// unique reports whether err violates the unique constraint or index
+// named constraint.
+func (s *Store) unique(err error, constraint string) bool {
+	return err != nil && s.d.UniqueViolation != nil && s.d.UniqueViolation(err, constraint)
 }
 
 // nameTaken is the error of a name held by another live key.
@@ -102,17 +110,17 @@ var errHashTaken = approval.Errorf(approval.KindConflict, approval.CodeConflict,
 // liveKeyConflict returns a KindConflict *approval.Error when a live key
 // other than the key except (nil: none) holds the name (unless name is "")
 // or the hash.
-func liveKeyConflict(ctx context.Context, tx pgx.Tx, op, name, hash string, except *string) error {
+func (s *Store) liveKeyConflict(ctx context.Context, tx Tx, op, name, hash string, except any) error {
 	var nameIsTaken, hashIsTaken bool
 	err := tx.QueryRow(ctx, `
 		SELECT
-			EXISTS (SELECT 1 FROM api_keys WHERE name = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $3::uuid),
-			EXISTS (SELECT 1 FROM api_keys WHERE hash = $2 AND revoked_at IS NULL AND id IS DISTINCT FROM $3::uuid)`,
+			EXISTS (SELECT 1 FROM api_keys WHERE name = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $3),
+			EXISTS (SELECT 1 FROM api_keys WHERE hash = $2 AND revoked_at IS NULL AND id IS DISTINCT FROM $3)`,
 		name, hash, except,
 	).Scan(&nameIsTaken, &hashIsTaken)
 	switch {
 	case err != nil:
-		return internal(op, err)
+		return s.fail(op, err)
 	case nameIsTaken && name != "":
 		return nameTaken(name)
 	case hashIsTaken:
@@ -125,14 +133,13 @@ func liveKeyConflict(ctx context.Context, tx pgx.Tx, op, name, hash string, exce
 // expired or not. It returns a KindNotFound *approval.Error when there is
 // none, and an internal one when the database fails.
 func (s *Store) APIKeyByHash(ctx context.Context, hash string) (*approval.APIKey, error) {
-	row := s.pool.QueryRow(ctx,
-		"SELECT "+apiKeyColumns+" FROM api_keys WHERE hash = $1 AND revoked_at IS NULL", hash)
-	k, err := scanAPIKey(row)
+	k, err := s.scanAPIKey(s.db.QueryRow(ctx,
+		"SELECT "+apiKeyColumns+" FROM api_keys WHERE hash = $1 AND revoked_at IS NULL", hash))
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	case isNoRows(err):
 		return nil, approval.NotFound("api key")
 	case err != nil:
-		return nil, internal("api key by hash", err)
+		return nil, s.fail("api key by hash", err)
 	}
 	return &k, nil
 }
@@ -140,41 +147,35 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash string) (*approval.APIKey
 // ListAPIKeys returns every key, revoked ones included, oldest first. It
 // returns an internal *approval.Error when the database fails.
 func (s *Store) ListAPIKeys(ctx context.Context) ([]approval.APIKey, error) {
-	return queryAll(ctx, s.pool, "list api keys", scanAPIKey,
+	return queryAll(ctx, s, s.db, "list api keys", s.scanAPIKey,
 		"SELECT "+apiKeyColumns+" FROM api_keys ORDER BY created_at, id")
 }
 
 // RevokeAPIKey marks the key with the given id revoked at t; a key revoked
 // before keeps its first revocation time. It returns a KindNotFound
-// *approval.Error for an unknown id, or one that is not a UUID, and an
+// *approval.Error for an unknown id, or one that cannot be an id, and an
 // internal one when the database fails.
 func (s *Store) RevokeAPIKey(ctx context.Context, id string, t time.Time) error {
-	if !validID(id) {
+	if !s.validID(id) {
 		return approval.NotFound("api key")
 	}
-	return s.write(ctx, "revoke api key", func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx,
-			"UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2", t, id)
-		switch {
-		case err != nil:
-			return internal("revoke api key", err)
-		case tag.RowsAffected() == 0:
-			return approval.NotFound("api key")
-		}
-		return nil
-	})
+	n, err := s.exec(ctx, "revoke api key", "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2", t, id)
+	if err == nil && n == 0 {
+		return approval.NotFound("api key")
+	}
+	return err
 }
 
 // TouchAPIKey sets the last use of the key with the given id to t when it
-// is unset or more than a minute before t; an unknown id, or one that is
-// not a UUID, changes nothing. A key whose last use is recent is neither
-// written nor locked. It returns an internal *approval.Error when the
-// database fails.
+// is unset or more than a minute before t; an unknown id, or one that
+// cannot be an id, changes nothing. A key whose last use is recent is
+// neither written nor locked. It returns an internal *approval.Error when
+// the database fails.
 func (s *Store) TouchAPIKey(ctx context.Context, id string, t time.Time) error {
-	if !validID(id) {
+	if !s.validID(id) {
 		return nil
 	}
-	_, err := s.execCount(ctx, "touch api key", `
+	_, err := s.exec(ctx, "touch api key", `
 		UPDATE api_keys SET last_used_at = $1
 		WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)`,
 		t, id, t.Add(-touchInterval))
@@ -183,33 +184,33 @@ func (s *Store) TouchAPIKey(ctx context.Context, id string, t time.Time) error {
 
 // RotateAPIKey replaces the hash and prefix of the key with the given id,
 // which must be live at t (not revoked, not expired), clears its last use
-// and returns it, in one statement. It returns a KindNotFound
-// *approval.Error when there is no such key (or the id is not a UUID), a
-// KindConflict one when another live key has the hash, and an internal one
-// when the database fails.
+// and returns it. It returns a KindNotFound *approval.Error when there is
+// no such key (or the id cannot be one), a KindConflict one when another
+// live key has the hash, and an internal one when the database fails.
+// Where the database tells unique violations apart (PostgreSQL), it is one
+// statement; elsewhere a check that no live key has the hash comes first.
 func (s *Store) RotateAPIKey(ctx context.Context, id, hash, prefix string, t time.Time) (*approval.APIKey, error) {
 	const op = "rotate api key"
-	if !validID(id) {
+	if !s.validID(id) {
 		return nil, approval.NotFound("api key")
 	}
 	var k approval.APIKey
-	err := s.write(ctx, op, func(tx pgx.Tx) error {
-		row := tx.QueryRow(ctx, `
+	err := s.write(ctx, op, func(tx Tx) error {
+		if s.d.UniqueViolation == nil {
+			if err := s.liveKeyConflict(ctx, tx, op, "", hash, id); err != nil {
+				return err
+			}
+		}
+		var err error
+		k, err = s.scanAPIKey(tx.QueryRow(ctx, `
 			UPDATE api_keys SET hash = $1, prefix = $2, last_used_at = NULL
 			WHERE id = $3 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $4)
 			RETURNING `+apiKeyColumns,
-			hash, prefix, id, t)
-		var err error
-		k, err = scanAPIKey(row)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
+			hash, prefix, id, t))
+		if isNoRows(err) {
 			return approval.NotFound("api key")
-		case isUniqueViolation(err, "api_keys_live_hash"):
-			return errHashTaken
-		case err != nil:
-			return internal(op, err)
 		}
-		return nil
+		return s.keyError(op, "", err)
 	})
 	if err != nil {
 		return nil, err
@@ -218,14 +219,13 @@ func (s *Store) RotateAPIKey(ctx context.Context, id, hash, prefix string, t tim
 }
 
 // scanAPIKey reads one row of apiKeyColumns.
-func scanAPIKey(row scanner) (approval.APIKey, error) {
+func (s *Store) scanAPIKey(row Row) (approval.APIKey, error) {
 	var (
-		k                                approval.APIKey
-		scopes, groups                   string
-		expiresAt, lastUsedAt, revokedAt *time.Time
+		k              approval.APIKey
+		scopes, groups string
 	)
-	if err := row.Scan(&k.ID, &k.Name, &k.Prefix, &k.Hash, &scopes, &groups, &k.Origin,
-		&k.CreatedAt, &expiresAt, &lastUsedAt, &revokedAt); err != nil {
+	if err := row.Scan(&k.ID, &k.Name, &k.Prefix, &k.Hash, &scopes, &groups, &k.Origin, s.d.Time(&k.CreatedAt),
+		s.d.NullTime(&k.ExpiresAt), s.d.NullTime(&k.LastUsedAt), s.d.NullTime(&k.RevokedAt)); err != nil {
 		return k, err
 	}
 	if err := json.Unmarshal([]byte(scopes), &k.Scopes); err != nil {
@@ -234,9 +234,5 @@ func scanAPIKey(row scanner) (approval.APIKey, error) {
 	if err := json.Unmarshal([]byte(groups), &k.Groups); err != nil {
 		return k, fmt.Errorf("api key %s: groups: %w", k.ID, err)
 	}
-	k.CreatedAt = k.CreatedAt.UTC()
-	k.ExpiresAt = nullUTC(expiresAt)
-	k.LastUsedAt = nullUTC(lastUsedAt)
-	k.RevokedAt = nullUTC(revokedAt)
 	return k, nil
 }
