@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -126,4 +127,29 @@ var dialect = &sqlstore.Dialect{
 	IndexInsert: func(table, column, typ string) string {
 		return "INSERT INTO " + table + " (request_id, " + column + ") SELECT $1::uuid, unnest($2::text[])::" + typ
 	},
+	ListApprovals: listQuery,
+	Inbox: func(keys []string, after, principal string, limit int) (string, []any) {
+		return inboxQuery, []any{keys, after, principal, limit}
+	},
+	Chains:           chainsStatement,
+	Overdue:          overdueQuery,
+	Reminders:        remindersQuery,
+	Unresolved:       unresolvedQuery,
+	LatestOutboxSeq:  latestOutboxSeqQuery,
+	ClaimDeliveries:  claimDeliveriesQuery,
+	ClaimUnpublished: claimUnpublishedQuery,
+}
+
+// PoolStats returns the connection pool's statistics in database/sql's
+// terms, so that one collector reads both stores.
+func (s *Store) PoolStats() map[string]sql.DBStats {
+	st := s.pool.Stat()
+	return map[string]sql.DBStats{"pool": {
+		MaxOpenConnections: int(st.MaxConns()),
+		OpenConnections:    int(st.TotalConns()),
+		InUse:              int(st.AcquiredConns()),
+		Idle:               int(st.IdleConns()),
+		WaitCount:          st.EmptyAcquireCount(),
+		WaitDuration:       st.EmptyAcquireWaitTime(),
+	}}
 }

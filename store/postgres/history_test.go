@@ -28,14 +28,14 @@ func TestListHistory_ReadsIndexesInOrder(t *testing.T) {
 		"request":                   {approval.HistoryFilter{RequestID: id}, "using history_request_seq", true},
 		"request, after and action": {approval.HistoryFilter{RequestID: id, After: 10, Action: approval.ActionComment}, "using history_request_seq", true},
 	} {
-		query, args := historyQuery(tc.filter)
+		query, args := dialect.HistoryQuery(tc.filter)
 		got := explainWith(t, s, []string{"enable_seqscan", "enable_bitmapscan"}, query, args...)
 		if !strings.Contains(got, tc.want) || (!tc.sorted && strings.Contains(got, "Sort")) {
 			t.Errorf("%s: the list does not read %s in order; plan:\n%s", name, tc.want, got)
 		}
 	}
 	// The plan a prepared statement settles on, not knowing the actor.
-	query, _ := historyQuery(approval.HistoryFilter{Actor: "user:alice", After: 10})
+	query, _ := dialect.HistoryQuery(approval.HistoryFilter{Actor: "user:alice", After: 10})
 	if got := explainGeneric(t, s, query, "'user:alice'", "10", "50"); !strings.Contains(got, "Index Scan using history_actor") || strings.Contains(got, "Sort") {
 		t.Errorf("the generic plan of a list by actor does not read history_actor in order; plan:\n%s", got)
 	}

@@ -26,9 +26,6 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 
 	"approvald/approval"
 	"approvald/store/sqlstore"
@@ -145,9 +142,6 @@ func (s *Store) start(ctx context.Context) error {
 	if s.Store, err = sqlstore.Open(ctx, (*database)(s), dialect); err != nil {
 		return err
 	}
-	if err := s.backfillIndex(ctx); err != nil {
-		return err
-	}
 	s.schema = *schema
 	s.channel = channelName(*schema)
 	conn, err := s.subscribe(ctx)
@@ -250,10 +244,6 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// errRollback, returned by a write function, ends its transaction without
-// writing anything; write then returns nil.
-var errRollback = errors.New("postgres: roll back")
-
 // write runs fn in a READ COMMITTED transaction and commits it when fn
 // returns nil. When PostgreSQL aborts the transaction with a serialization
 // failure or a deadlock, it runs fn again in a new transaction, up to
@@ -261,14 +251,8 @@ var errRollback = errors.New("postgres: roll back")
 // domain errors reach the caller as they are; fn wraps its own database
 // errors (with internal), which keeps their SQLSTATE visible to retry.
 func (s *Store) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) (err error) {
-	// A write is a span of the trace it serves; background polling (claims,
-	// clean-ups) outside any trace makes none, so an idle server emits no
-	// traces.
-	span := trace.SpanFromContext(context.Background()) // does nothing
-	if trace.SpanContextFromContext(ctx).IsValid() {
-		ctx, span = tracer.Start(ctx, "postgres.write", trace.WithAttributes(attribute.String("db.operation", op)))
-	}
-	defer func() { endSpan(span, err) }()
+	ctx, span := sqlstore.StartSpan(ctx, tracer, "postgres.write", op)
+	defer func() { sqlstore.EndSpan(span, err) }()
 	return retry(ctx, op, func() error { return s.transact(ctx, op, fn) })
 }
 
@@ -279,45 +263,13 @@ func (s *Store) transact(ctx context.Context, op string, fn func(tx pgx.Tx) erro
 		return internal(op, err)
 	}
 	defer tx.Rollback(ctx) // a no-op after Commit; if it fails, pgx closes the connection
-	switch err := fn(tx); {
-	case errors.Is(err, errRollback):
-		return nil
-	case err != nil:
+	if err := fn(tx); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return internal(op, err)
 	}
 	return nil
-}
-
-// change runs fn like write and, when the transaction commits, wakes this
-// process's readers of Changes and announces the change to the other
-// processes (see notifier). Writes that only lease or mark outbox rows use
-// write: they make no work for anyone, and a worker woken by its own claim
-// would claim again for nothing.
-func (s *Store) change(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
-	err := s.write(ctx, op, fn)
-	if err == nil {
-		s.changed()
-	}
-	return err
-}
-
-// execCount runs one statement in a write transaction and returns how many
-// rows it changed. It returns an internal error, naming op, when the
-// database fails.
-func (s *Store) execCount(ctx context.Context, op, query string, args ...any) (int64, error) {
-	var n int64
-	err := s.write(ctx, op, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, query, args...)
-		if err != nil {
-			return internal(op, err)
-		}
-		n = tag.RowsAffected()
-		return nil
-	})
-	return n, err
 }
 
 // retry calls attempt until it returns anything but a serialization failure
@@ -349,16 +301,6 @@ func retryable(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (pgErr.Code == codeSerializationFailure || pgErr.Code == codeDeadlockDetected)
 }
-
-// querier is what reading needs; both *pgxpool.Pool and pgx.Tx have it, so
-// the same code reads on the pool and inside a write transaction.
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// scanner is a pgx.Row or pgx.Rows.
-type scanner interface{ Scan(dest ...any) error }
 
 // unavailableRetry is the Retry-After of an answer while the database is
 // unreachable: long enough not to hammer it, short enough for a failover.
@@ -425,61 +367,6 @@ func validID(id string) bool {
 	return err == nil && u.String() == id
 }
 
-// nullUTC returns *t in UTC, nil for nil. pgx reads timestamptz values in
-// the local time zone; the stores return UTC.
-func nullUTC(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
-// limitOr returns limit, or def when limit is not positive.
-func limitOr(limit, def int) int {
-	if limit <= 0 {
-		return def
-	}
-	return limit
-}
-
-// queryAll runs query through q and returns every row as read by scan. It
-// returns an internal error, naming op, when the query or a scan fails.
-func queryAll[T any](ctx context.Context, q querier, op string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.Query(ctx, query, args...)
-	if err != nil {
-		return nil, internal(op, err)
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, internal(op, err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal(op, err)
-	}
-	return out, nil
-}
-
-// scanString reads a row of one text (or uuid) column.
-func scanString(row scanner) (string, error) {
-	var s string
-	err := row.Scan(&s)
-	return s, err
-}
-
 // tracer makes a span per write transaction (with its retries); without a
 // configured OpenTelemetry provider it does nothing.
 var tracer = otel.Tracer("approvald/store/postgres")
-
-// endSpan ends span, marking it failed when err is not nil.
-func endSpan(span trace.Span, err error) {
-	if err != nil {
-		span.SetStatus(codes.Error, err.Error())
-	}
-	span.End()
-}

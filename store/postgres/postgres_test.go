@@ -602,21 +602,17 @@ func TestCreateApproval_WaitsForConcurrentIdempotencyKey(t *testing.T) {
 	}
 }
 
-// TestSendChange_DuplicateSeqIsConflict stores a history entry twice,
+// TestUpdateApproval_DuplicateSeqIsConflict stores a history entry twice,
 // which the row lock of UpdateApproval rules out: the unique constraint
 // makes the second a conflict, not an internal error.
-func TestSendChange_DuplicateSeqIsConflict(t *testing.T) {
+func TestUpdateApproval_DuplicateSeqIsConflict(t *testing.T) {
 	t.Parallel()
 	s := open(t, pgtest.URL(t))
 	r, ch := newRequest(t, "Twice")
 	if _, err := s.CreateApproval(t.Context(), r, ch, nil); err != nil {
 		t.Fatal(err)
 	}
-	b, err := s.changeBatch(updateApproval(r, r), ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = s.write(t.Context(), "test", func(tx pgx.Tx) error { return sendChange(t.Context(), tx, b, "test") })
+	_, err := s.UpdateApproval(t.Context(), r.ID, func(*approval.Request) (approval.Change, error) { return ch, nil })
 	if approval.KindOf(err) != approval.KindConflict {
 		t.Errorf("inserting the creation change again = %v, want a conflict", err)
 	}

@@ -131,4 +131,18 @@ var dialect = &sqlstore.Dialect{
 	IndexInsert: func(table, column, _ string) string {
 		return "INSERT INTO " + table + " (request_id, " + column + ") SELECT $1, value FROM json_each($2)"
 	},
+	ListApprovals:    listQuery,
+	Inbox:            inbox,
+	Chains:           chainsStatement,
+	Overdue:          overdueQuery,
+	Reminders:        remindersQuery,
+	Unresolved:       unresolvedQuery,
+	LatestOutboxSeq:  latestOutboxSeqQuery,
+	ClaimDeliveries:  claimDeliveriesQuery,
+	ClaimUnpublished: claimUnpublishedQuery,
+}
+
+// PoolStats returns the statistics of the writer and the reader pools.
+func (s *Store) PoolStats() map[string]sql.DBStats {
+	return map[string]sql.DBStats{"writer": s.writer.Stats(), "reader": s.reader.Stats()}
 }

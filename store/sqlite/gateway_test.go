@@ -35,14 +35,14 @@ func TestListGatewayCalls_ReadsIndexesInOrder(t *testing.T) {
 		"run":                   {approval.GatewayCallFilter{ProjectName: "p", StartTime: "s"}, "USING INDEX gateway_calls_run (project_name=? AND start_time=?)"},
 		"run, before and limit": {approval.GatewayCallFilter{ProjectName: "p", StartTime: "s", Before: 10, Limit: 5}, "USING INDEX gateway_calls_run (project_name=? AND start_time=? AND id<?)"},
 	} {
-		query, args := gatewayCallsQuery(tc.filter)
+		query, args := dialect.GatewayCallsQuery(tc.filter)
 		got := explain(t, s.reader, query, args...)
 		if !strings.Contains(got, tc.want) || strings.Contains(got, "TEMP B-TREE") {
 			t.Errorf("%s: the list does not %s in order; plan:\n%s", name, tc.want, got)
 		}
 	}
 	// A project alone is a range of the index, sorted.
-	query, args := gatewayCallsQuery(approval.GatewayCallFilter{ProjectName: "p"})
+	query, args := dialect.GatewayCallsQuery(approval.GatewayCallFilter{ProjectName: "p"})
 	if got := explain(t, s.reader, query, args...); !strings.Contains(got, "INDEX gateway_calls_run (project_name=?)") {
 		t.Errorf("the calls of a project are not a range of gateway_calls_run; plan:\n%s", got)
 	}

@@ -28,7 +28,7 @@ func TestListHistory_ReadsIndexesInOrder(t *testing.T) {
 		"request and actor":         {approval.HistoryFilter{RequestID: id, Actor: "svc:ops"}, "USING INDEX sqlite_autoindex_history_1 (request_id=?)", true},
 		"request, after and action": {approval.HistoryFilter{RequestID: id, After: 10, Action: approval.ActionComment}, "USING INDEX sqlite_autoindex_history_1 (request_id=?)", true},
 	} {
-		query, args := historyQuery(tc.filter)
+		query, args := dialect.HistoryQuery(tc.filter)
 		got := explain(t, s.reader, query, args...)
 		if !strings.Contains(got, tc.want) || (!tc.sorted && strings.Contains(got, "TEMP B-TREE")) {
 			t.Errorf("%s: the list does not %s in order; plan:\n%s", name, tc.want, got)

@@ -15,9 +15,6 @@ import (
 
 	"github.com/pressly/goose/v3"
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 	"modernc.org/sqlite" // also registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -91,10 +88,6 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	if s.Store, err = sqlstore.Open(ctx, (*database)(s), dialect); err != nil {
-		s.Close()
-		return nil, err
-	}
-	if err := s.backfillIndex(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -196,14 +189,8 @@ func (s *Store) Close() error {
 // Errors from fn are returned unchanged, so that fn's domain errors reach
 // the caller as they are; fn wraps its own database errors.
 func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) (err error) {
-	// A write is a span of the trace it serves; background polling (claims,
-	// clean-ups) outside any trace makes none, so an idle server emits no
-	// traces.
-	span := trace.SpanFromContext(context.Background()) // does nothing
-	if trace.SpanContextFromContext(ctx).IsValid() {
-		ctx, span = tracer.Start(ctx, "sqlite.write", trace.WithAttributes(attribute.String("db.operation", op)))
-	}
-	defer func() { endSpan(span, err) }()
+	ctx, span := sqlstore.StartSpan(ctx, tracer, "sqlite.write", op)
+	defer func() { sqlstore.EndSpan(span, err) }()
 	defer func() {
 		if approval.KindOf(err) == approval.KindUnavailable {
 			s.writeFailed.Store(true)
@@ -243,44 +230,6 @@ func (s *Store) probeWrite(ctx context.Context) error {
 	})
 }
 
-// execCount runs one statement in a write transaction and returns how many
-// rows it changed. It returns an internal error, naming op, when the
-// database fails.
-func (s *Store) execCount(ctx context.Context, op, query string, args ...any) (int64, error) {
-	var n int64
-	err := s.write(ctx, op, func(tx *sql.Tx) (err error) {
-		n, err = execTx(ctx, tx, op, query, args...)
-		return err
-	})
-	return n, err
-}
-
-// execTx runs one statement in tx and returns how many rows it changed. It
-// returns an internal error, naming op, when the database fails.
-func execTx(ctx context.Context, tx *sql.Tx, op, query string, args ...any) (int64, error) {
-	res, err := tx.ExecContext(ctx, query, args...)
-	var n int64
-	if err == nil {
-		n, err = res.RowsAffected()
-	}
-	if err != nil {
-		return 0, internal(op, err)
-	}
-	return n, nil
-}
-
-// change runs fn like write and, when the transaction commits, wakes the
-// readers of Changes. Writes that only lease or mark outbox rows use write:
-// they make no work for anyone, and a worker woken by its own claim would
-// claim again for nothing.
-func (s *Store) change(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	err := s.write(ctx, op, fn)
-	if err == nil {
-		s.changed()
-	}
-	return err
-}
-
 // changed puts a wake-up on the Changes channel unless one is waiting there.
 func (s *Store) changed() {
 	select {
@@ -294,16 +243,6 @@ func (s *Store) changed() {
 // service rule committed. Only this Store's writes are seen: every writer
 // of a SQLite file is meant to be this process's one Store.
 func (s *Store) Changes() <-chan struct{} { return s.changes }
-
-// querier is what reading needs; both *sql.DB and *sql.Tx have it, so the
-// same code reads on the reader pool and inside a write transaction.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// scanner is a *sql.Row or *sql.Rows.
-type scanner interface{ Scan(dest ...any) error }
 
 // internal wraps err, from operation op, as an internal error.
 // A database file that cannot be written or read for now — a full disk, an
@@ -343,74 +282,6 @@ func unwritable(err error) string {
 	return ""
 }
 
-// micros returns t as stored: unix microseconds.
-func micros(t time.Time) int64 { return t.UnixMicro() }
-
-// fromMicros returns the time stored as v, in UTC.
-func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
-
-// nullMicros returns t as stored, NULL for nil.
-func nullMicros(t *time.Time) sql.Null[int64] {
-	if t == nil {
-		return sql.Null[int64]{}
-	}
-	return sql.Null[int64]{V: micros(*t), Valid: true}
-}
-
-// fromNullMicros returns the time stored as v, nil for NULL.
-func fromNullMicros(v sql.Null[int64]) *time.Time {
-	if !v.Valid {
-		return nil
-	}
-	t := fromMicros(v.V)
-	return &t
-}
-
-// limitOr returns limit, or def when limit is not positive.
-func limitOr(limit, def int) int {
-	if limit <= 0 {
-		return def
-	}
-	return limit
-}
-
-// queryAll runs query through q and returns every row as read by scan. It
-// returns an internal error, naming op, when the query or a scan fails.
-func queryAll[T any](ctx context.Context, q querier, op string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, internal(op, err)
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, internal(op, err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal(op, err)
-	}
-	return out, nil
-}
-
-// scanString reads a row of one text column.
-func scanString(row scanner) (string, error) {
-	var s string
-	err := row.Scan(&s)
-	return s, err
-}
-
 // tracer makes a span per write transaction; without a configured
 // OpenTelemetry provider it does nothing.
 var tracer = otel.Tracer("approvald/store/sqlite")
-
-// endSpan ends span, marking it failed when err is not nil.
-func endSpan(span trace.Span, err error) {
-	if err != nil {
-		span.SetStatus(codes.Error, err.Error())
-	}
-	span.End()
-}

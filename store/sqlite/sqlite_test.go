@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -81,7 +82,7 @@ func TestOpen_Pragmas(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "approvald.db"))
 	tests := []struct {
 		name   string
-		db     querier
+		db     *sql.DB
 		pragma string
 		want   string
 	}{
@@ -127,7 +128,7 @@ func TestOverdue_UsesPartialIndex(t *testing.T) {
 }
 
 // explain returns the query plan of query with args on db.
-func explain(t *testing.T, db querier, query string, args ...any) string {
+func explain(t *testing.T, db *sql.DB, query string, args ...any) string {
 	t.Helper()
 	rows, err := db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
@@ -273,11 +274,8 @@ func TestOpen_BackfillsIndex(t *testing.T) {
 
 func TestInbox_ReadsIndexRanges(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "approvald.db"))
-	var args []any
-	for _, k := range []string{"*", "g:ops", "p:user:dave"} {
-		args = append(args, k, "", "user:dave", 10)
-	}
-	got := explain(t, s.reader, inboxQuery(3), append(args, 10)...)
+	query, args := inbox([]string{"*", "g:ops", "p:user:dave"}, "", "user:dave", 10)
+	got := explain(t, s.reader, query, args...)
 	for _, want := range []string{
 		"SEARCH i USING PRIMARY KEY (key=? AND request_id>?)",
 		"SEARCH x USING PRIMARY KEY (request_id=? AND principal=?)",

@@ -99,9 +99,8 @@ type Dialect struct {
 	// into an index table: one a value of the list $2.
 	IndexInsert func(table, column, typ string) string
 
-	// ListApprovals returns the statement of ListApprovals, or the error
-	// of an invalid filter.
-	ListApprovals func(f approval.Filter) (string, []any, error)
+	// ListApprovals returns the statement of ListApprovals (see Where).
+	ListApprovals func(f approval.Filter) (string, []any)
 	// Inbox selects the requests of an inbox: keys $1… (as the statement
 	// wants them), after the cursor, not excluding principal, up to limit.
 	Inbox func(keys []string, after, principal string, limit int) (string, []any)
@@ -132,6 +131,9 @@ type Store struct {
 // an *approval.Error when the database fails.
 func Open(ctx context.Context, db DB, d *Dialect) (*Store, error) {
 	s := &Store{db: db, d: d}
+	if err := s.backfillIndex(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -1,0 +1,161 @@
+package sqlite
+
+import (
+	"fmt"
+	"strings"
+
+	"approvald/approval"
+	"approvald/store/sqlstore"
+)
+
+// listQuery returns the statement of ListApprovals for f, with its
+// arguments.
+func listQuery(f approval.Filter) (string, []any) {
+	var a sqlstore.Args
+	where := sqlstore.Where(f, &a)
+	if len(f.Statuses) > 0 {
+		params := make([]string, len(f.Statuses))
+		for i, st := range f.Statuses {
+			params[i] = a.Add(int(st))
+		}
+		where = append(where, "status IN ("+strings.Join(params, ", ")+")")
+	}
+	from := "approvals"
+	if f.Subject != "" {
+		// A subject has few requests, so its range of approvals_subject,
+		// read in id order, beats any other index; SQLite, without
+		// statistics, might pick another.
+		from = "approvals INDEXED BY approvals_subject"
+	}
+	query := "SELECT " + sqlstore.ApprovalColumns + " FROM " + from
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	return query + " ORDER BY id DESC LIMIT " + a.Add(sqlstore.Limit(f.Limit)), a
+}
+
+// overdueQuery selects overdue requests from the partial index
+// approvals_overdue; its WHERE repeats the index's (2 is pending). Without
+// statistics SQLite would rather use approvals_status and scan every pending
+// request; INDEXED BY also makes a schema change that drops the index an
+// error instead of a slow sweep.
+const overdueQuery = `
+	SELECT id FROM approvals INDEXED BY approvals_overdue
+	WHERE status = 2 AND deadline IS NOT NULL AND deadline <= $1
+	ORDER BY deadline, id LIMIT $2`
+
+// remindersQuery selects due reminders from the partial index
+// approvals_reminders, whose WHERE it repeats (2 is pending), in its order.
+const remindersQuery = `
+	SELECT id FROM approvals INDEXED BY approvals_reminders
+	WHERE status = 2 AND next_reminder_at IS NOT NULL AND next_reminder_at <= $1 AND blocked = 0
+	ORDER BY next_reminder_at, id LIMIT $2`
+
+// unresolvedQuery selects pending requests that their dependencies decide:
+// one has failed (4, 5 and 9 are rejected, cancelled and expired), or the
+// request is blocked and every dependency is approved (3) — a dependency
+// that is not stored is not approved. Dependency rows exist only for
+// pending requests, so the first branch reads no more than those: CROSS
+// JOIN keeps SQLite, which has no statistics, from starting at the
+// failed requests, whose number only grows, instead.
+const unresolvedQuery = `
+	SELECT d.request_id AS id FROM approval_deps AS d
+	CROSS JOIN approvals AS a ON a.id = d.request_id
+	CROSS JOIN approvals AS dep ON dep.id = d.depends_on
+	WHERE a.status = 2 AND dep.status IN (4, 5, 9)
+	UNION
+	SELECT a.id FROM approvals AS a INDEXED BY approvals_blocked
+	WHERE a.status = 2 AND a.blocked = 1 AND NOT EXISTS (
+		SELECT 1 FROM approval_deps AS d LEFT JOIN approvals AS dep ON dep.id = d.depends_on
+		WHERE d.request_id = a.id AND (dep.status IS NULL OR dep.status <> 3))
+	ORDER BY id LIMIT $1`
+
+// inboxBranch selects the first requests of the inbox key %s after the
+// cursor $1 that do not exclude the principal $2, up to the limit $3.
+// approval_inbox is WITHOUT ROWID with the primary key (key, request_id),
+// so the branch is a range of that key read in order, and the exclusion a
+// lookup in the primary key of approval_excluded. EXPLAIN QUERY PLAN, per
+// branch:
+//
+//	SEARCH i USING PRIMARY KEY (key=? AND request_id>?)
+//	CORRELATED SCALAR SUBQUERY: SEARCH x USING PRIMARY KEY (request_id=? AND principal=?)
+//
+// The branches merge (MERGE (UNION), sorting at most limit rows of each in
+// a temporary b-tree) and each request is found by its primary key
+// (SEARCH approvals USING INDEX sqlite_autoindex_approvals_1 (id=?)).
+const inboxBranch = `
+	SELECT request_id FROM (
+		SELECT i.request_id FROM approval_inbox AS i
+		WHERE i.key = %s AND i.request_id > $1
+			AND NOT EXISTS (SELECT 1 FROM approval_excluded AS x WHERE x.request_id = i.request_id AND x.principal = $2)
+		ORDER BY i.request_id LIMIT $3)`
+
+// inboxQuery returns the statement of an inbox of n keys, $4 and on: the
+// union of n inboxBranches, its first $3 ids, and their requests.
+func inboxQuery(n int) string {
+	branches := make([]string, n)
+	for i := range branches {
+		branches[i] = fmt.Sprintf(inboxBranch, fmt.Sprintf("$%d", i+4))
+	}
+	return "SELECT " + sqlstore.ApprovalColumns + " FROM approvals WHERE id IN (" +
+		strings.Join(branches, " UNION") + " ORDER BY request_id LIMIT $3) ORDER BY id"
+}
+
+// inbox returns the statement of an inbox, with its arguments.
+func inbox(keys []string, after, principal string, limit int) (string, []any) {
+	args := []any{after, principal, limit}
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	return inboxQuery(len(keys)), args
+}
+
+// chainsQuery reads the requests of a batch, by id, each joined to its
+// entries in order: a walk of the primary key of approvals and, per
+// request, a range of the (request_id, seq) index of history. A request
+// without entries is one row of NULLs (the LEFT JOIN). %s is the condition
+// on the requests' ids.
+const chainsQuery = `
+	SELECT a.id, a.version, a.history_head,
+		h.seq, h.actor, h.action, h.changes, h.at, h.prev_hash, h.hash
+	FROM (SELECT id, version, history_head FROM approvals WHERE %s ORDER BY id LIMIT $2) AS a
+	LEFT JOIN history AS h ON h.request_id = a.id
+	ORDER BY a.id, h.seq`
+
+// chainsStatement returns the statement of HistoryChains for f, with its
+// arguments.
+func chainsStatement(f approval.ChainFilter) (string, []any) {
+	cond, arg := "id > $1", f.After
+	if f.RequestID != "" {
+		cond, arg = "id = $1", f.RequestID
+	}
+	return fmt.Sprintf(chainsQuery, cond), []any{arg, sqlstore.Limit(f.Limit)}
+}
+
+// claimDeliveriesQuery leases due deliveries from the partial index
+// outbox_due, whose WHERE it repeats, most overdue first. The single writer
+// connection runs one claim at a time, so two claims never take one row.
+const claimDeliveriesQuery = `
+	UPDATE outbox SET next_attempt_at = $1
+	WHERE seq IN (
+		SELECT seq FROM outbox INDEXED BY outbox_due
+		WHERE webhook IS NOT NULL AND webhook_done_at IS NULL AND next_attempt_at <= $2
+			AND webhook NOT IN (SELECT value FROM json_each($3))
+		ORDER BY next_attempt_at, seq LIMIT $4)
+	RETURNING ` + sqlstore.OutboxColumns + ", attempts"
+
+// claimUnpublishedQuery leases unpublished events, oldest first, from the
+// partial index outbox_unpublished.
+const claimUnpublishedQuery = `
+	UPDATE outbox SET publish_after = $1
+	WHERE seq IN (
+		SELECT seq FROM outbox INDEXED BY outbox_unpublished
+		WHERE published_at IS NULL AND (publish_after IS NULL OR publish_after <= $2)
+		ORDER BY seq LIMIT $3)
+	RETURNING ` + sqlstore.OutboxColumns + ", attempts"
+
+// latestOutboxSeqQuery selects the highest outbox sequence number stored
+// or, when every event has been deleted, the highest ever stored (which
+// AUTOINCREMENT keeps in sqlite_sequence); 0 before the first.
+const latestOutboxSeqQuery = `
+	SELECT COALESCE((SELECT max(seq) FROM outbox), (SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)`

@@ -1,0 +1,81 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+
+	"approvald/approval"
+)
+
+// RecordGatewayCalls normalizes each of calls (see
+// approval.GatewayCall.Normalize), appends them in order to the gateway
+// call log in one transaction (one round trip on PostgreSQL) and sets each
+// one's ID, which is above the id of every call recorded before it. Calls
+// recorded concurrently may commit out of id order (PostgreSQL). It
+// returns an internal *approval.Error when the database fails; then no
+// call is recorded.
+func (s *Store) RecordGatewayCalls(ctx context.Context, calls []*approval.GatewayCall) error {
+	if len(calls) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(calls))
+	stmts := make([]Stmt, len(calls))
+	for i, c := range calls {
+		c.Normalize()
+		stmts[i] = Stmt{SQL: `
+			INSERT INTO gateway_calls (at, caller, route, project_name, start_time,
+				upstream_status, status, duration_us, detail, approval_request)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			RETURNING id`,
+			Args: []any{c.At, c.Caller, c.Route, c.ProjectName, c.StartTime,
+				c.UpstreamStatus, c.Status, c.DurationMicros, c.Detail, c.ApprovalRequest},
+			Dest: []any{&ids[i]},
+		}
+	}
+	if _, err := s.db.Batch(ctx, "record gateway calls", stmts); err != nil {
+		return s.fail("record gateway calls", err)
+	}
+	for i, c := range calls {
+		c.ID = ids[i]
+	}
+	return nil
+}
+
+// ListGatewayCalls returns up to f.Limit (by default 50) gateway calls
+// matching f, newest (highest id) first, with ids below f.Before when it is
+// positive. A project, or a project and a start time, is a range of
+// gateway_calls_run; the unfiltered list walks the primary key down. It
+// returns an internal *approval.Error when the database fails.
+func (s *Store) ListGatewayCalls(ctx context.Context, f approval.GatewayCallFilter) ([]approval.GatewayCall, error) {
+	query, args := s.d.GatewayCallsQuery(f)
+	return queryAll(ctx, s, s.db, "list gateway calls", func(row Row) (approval.GatewayCall, error) {
+		var c approval.GatewayCall
+		err := row.Scan(&c.ID, s.d.Time(&c.At), &c.Caller, &c.Route, &c.ProjectName, &c.StartTime,
+			&c.UpstreamStatus, &c.Status, &c.DurationMicros, &c.Detail, &c.ApprovalRequest)
+		return c, err
+	}, query, args...)
+}
+
+// GatewayCallsQuery returns the statement of ListGatewayCalls for f, with
+// its arguments.
+func (d *Dialect) GatewayCallsQuery(f approval.GatewayCallFilter) (string, []any) {
+	var (
+		a     Args
+		where []string
+	)
+	if f.ProjectName != "" {
+		where = append(where, "project_name = "+a.Add(f.ProjectName))
+	}
+	if f.StartTime != "" {
+		where = append(where, "start_time = "+a.Add(f.StartTime))
+	}
+	if f.Before > 0 {
+		where = append(where, "id < "+a.Add(f.Before))
+	}
+	query := `SELECT id, at, caller, route, project_name, start_time,
+		upstream_status, status, duration_us, detail, approval_request FROM gateway_calls`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	return query + " ORDER BY id DESC LIMIT " + a.Add(Limit(f.Limit)), a
+}

@@ -1,0 +1,153 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"approvald/approval"
+)
+
+// History returns the history entries of request id in order. It returns a
+// KindNotFound *approval.Error for an unknown id, or one that cannot be an
+// id (every stored request has at least its creation entry), and an
+// internal one when the database fails.
+func (s *Store) History(ctx context.Context, id string) ([]approval.HistoryEntry, error) {
+	if !s.validID(id) {
+		return nil, approval.NotFound("approval request")
+	}
+	out, err := queryAll(ctx, s, s.db, "history", func(row Row) (approval.HistoryEntry, error) {
+		var e approval.HistoryEntry
+		return e, s.scanEntry(row, &e)
+	}, `
+		SELECT request_id, seq, actor, action, changes, at, prev_hash, hash
+		FROM history WHERE request_id = $1 ORDER BY seq`, id)
+	if err == nil && len(out) == 0 {
+		return nil, approval.NotFound("approval request")
+	}
+	return out, err
+}
+
+// scanEntry reads the columns of a history entry into e, after the columns
+// more.
+func (s *Store) scanEntry(row Row, e *approval.HistoryEntry, more ...any) error {
+	var action, changes string
+	err := row.Scan(append(more, &e.RequestID, &e.Seq, &e.Actor, &action, &changes, s.d.Time(&e.At), &e.PrevHash, &e.Hash)...)
+	e.Action = approval.Action(action)
+	e.Changes = []byte(changes)
+	return err
+}
+
+// ListHistory returns up to f.Limit (by default 50) history entries of any
+// request matching f, in id order, with ids above f.After. The list walks
+// the primary key; an actor's entries are a range of history_actor, a
+// request's a range of its (request_id, seq) index.
+//
+// With one writer, entries commit in id order, so a reader walking forward
+// never passes one that commits later. Where transactions commit
+// concurrently (PostgreSQL), ids come from an identity sequence when the
+// entry is written and transactions commit in any order, so an entry may
+// become visible after entries with higher ids: a reader following a
+// cursor close behind the newest entries may pass one. Each change commits
+// in one short transaction, so further back every entry is there. It
+// returns an internal *approval.Error when the database fails.
+func (s *Store) ListHistory(ctx context.Context, f approval.HistoryFilter) ([]approval.HistoryRecord, error) {
+	if f.RequestID != "" && !s.validID(f.RequestID) {
+		return nil, nil // not the id of anything
+	}
+	query, args := s.d.HistoryQuery(f)
+	return queryAll(ctx, s, s.db, "list history", func(row Row) (approval.HistoryRecord, error) {
+		var r approval.HistoryRecord
+		return r, s.scanEntry(row, &r.HistoryEntry, &r.ID)
+	}, query, args...)
+}
+
+// HistoryQuery returns the statement of ListHistory for f, with its
+// arguments.
+func (d *Dialect) HistoryQuery(f approval.HistoryFilter) (string, []any) {
+	var (
+		a     Args
+		where []string
+	)
+	add := func(cond string, v any) { where = append(where, cond+" "+a.Add(v)) }
+	// A request has few entries: read them from its range of the
+	// (request_id, seq) index, whatever else the filter names. SQLite,
+	// without statistics, would rather read an actor's range of
+	// history_actor, which may be long.
+	actor := "actor ="
+	if f.RequestID != "" {
+		add("request_id =", f.RequestID)
+		actor = d.NoIndex + actor
+	}
+	if f.Actor != "" {
+		add(actor, f.Actor)
+	}
+	if f.Action != "" {
+		add("action =", string(f.Action))
+	}
+	if !f.Since.IsZero() {
+		add("at >=", f.Since)
+	}
+	if !f.Until.IsZero() {
+		add("at <", f.Until)
+	}
+	if f.After > 0 {
+		add("id >", f.After)
+	}
+	query := "SELECT id, request_id, seq, actor, action, changes, at, prev_hash, hash FROM history"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	return query + " ORDER BY id LIMIT " + a.Add(Limit(f.Limit)), a
+}
+
+// HistoryChains returns the history chains of up to f.Limit (by default 50)
+// requests with ids above f.After, or of f.RequestID alone, by id: each
+// request's version and history head and its entries in order, read in one
+// statement, which reads one snapshot, so that a request's head and its
+// entries agree. It returns an internal *approval.Error when f.After cannot
+// be an id (not a canonical UUID on PostgreSQL) or the database fails.
+func (s *Store) HistoryChains(ctx context.Context, f approval.ChainFilter) ([]approval.HistoryChain, error) {
+	const op = "history chains"
+	switch {
+	case f.RequestID != "" && !s.validID(f.RequestID):
+		return nil, nil // not the id of anything
+	case f.RequestID == "" && f.After != "" && !s.validID(f.After):
+		return nil, s.fail(op, fmt.Errorf("cursor %q is not a canonical UUID", f.After))
+	}
+	query, args := s.d.Chains(f)
+	rows, err := s.db.Query(ctx, query, args...)
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	defer rows.Close()
+	var out []approval.HistoryChain
+	for rows.Next() {
+		var (
+			c                                      approval.HistoryChain
+			seq                                    *int64
+			at                                     *time.Time
+			actor, action, changes, prevHash, hash *string
+		)
+		err := rows.Scan(&c.RequestID, &c.Version, &c.Head, &seq, &actor, &action, &changes, s.d.NullTime(&at), &prevHash, &hash)
+		if err != nil {
+			return nil, s.fail(op, err)
+		}
+		if n := len(out); n == 0 || out[n-1].RequestID != c.RequestID {
+			out = append(out, c)
+		}
+		if seq == nil {
+			continue // no entries
+		}
+		last := &out[len(out)-1]
+		last.Entries = append(last.Entries, approval.HistoryEntry{
+			RequestID: c.RequestID, Seq: *seq, Actor: *actor, Action: approval.Action(*action),
+			Changes: []byte(*changes), At: *at, PrevHash: *prevHash, Hash: *hash,
+		})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(op, err)
+	}
+	return out, nil
+}

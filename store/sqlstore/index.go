@@ -1,0 +1,162 @@
+package sqlstore
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"approvald/approval"
+)
+
+// indexTables are the tables of the request index (approval.Request.Index),
+// one per list in it: each row pairs a request id with one value of the
+// list, of type typ (on PostgreSQL).
+var indexTables = []struct {
+	name, column, typ string
+	part              func(approval.Index) []string
+}{
+	{"approval_inbox", "key", "text", func(ix approval.Index) []string { return ix.Inbox }},
+	{"approval_excluded", "principal", "text", func(ix approval.Index) []string { return ix.Excluded }},
+	{"approval_deps", "depends_on", "uuid", func(ix approval.Index) []string { return ix.DependsOn }},
+}
+
+// indexStmts appends to stmts the writes that bring the index rows of
+// request id from before to after. before is nil for a new request, which
+// has no rows; otherwise each table whose list differs between before and
+// after loses the request's rows and gets after's, and the others are left
+// alone. Each table takes one INSERT of a list, whatever its length. The
+// blocked column is written with the request's row.
+func (s *Store) indexStmts(stmts []Stmt, id string, before *approval.Index, after approval.Index) []Stmt {
+	for _, t := range indexTables {
+		values := t.part(after)
+		if before != nil {
+			if slices.Equal(t.part(*before), values) {
+				continue
+			}
+			stmts = append(stmts, Stmt{SQL: "DELETE FROM " + t.name + " WHERE request_id = $1", Args: []any{id}})
+		}
+		if len(values) > 0 {
+			stmts = append(stmts, Stmt{SQL: s.d.IndexInsert(t.name, t.column, t.typ), Args: []any{id, s.d.Array(values)}})
+		}
+	}
+	return stmts
+}
+
+// backfillPage is how many requests backfillIndex reads at a time.
+const backfillPage = 500
+
+// backfillIndex writes the index rows of the pending requests stored before
+// migration 00005 added the index, which SQL could not compute. It runs
+// while the row backfill_index of meta, which that migration inserts, is
+// present, and deletes it in the same transaction, so it runs once: the
+// delete of a store opening at the same time waits for this transaction
+// and then finds no row. The requests are locked while their rows are
+// written, against writers that do not know of the index.
+func (s *Store) backfillIndex(ctx context.Context) error {
+	const op = "backfill index"
+	return s.write(ctx, op, func(tx Tx) error {
+		n, err := tx.Exec(ctx, "DELETE FROM meta WHERE key = 'backfill_index'")
+		if err != nil || n == 0 {
+			return s.fail(op, err)
+		}
+		after := s.d.MinID
+		for {
+			page, err := queryAll(ctx, s, tx, op, s.scanApproval,
+				"SELECT "+ApprovalColumns+" FROM approvals WHERE status = 2 AND id > $1 ORDER BY id LIMIT $2"+s.lock("UPDATE"),
+				after, backfillPage)
+			if err != nil {
+				return err
+			}
+			var stmts []Stmt
+			for _, r := range page {
+				ix := r.Index()
+				stmts = s.indexStmts(stmts, r.ID, &approval.Index{}, ix)
+				stmts = append(stmts, Stmt{SQL: "UPDATE approvals SET blocked = $1 WHERE id = $2", Args: []any{ix.Blocked, r.ID}})
+			}
+			if len(stmts) > 0 {
+				if _, err := tx.Batch(ctx, stmts); err != nil {
+					return s.fail(op, err)
+				}
+			}
+			if len(page) < backfillPage {
+				return nil
+			}
+			after = page[len(page)-1].ID
+		}
+	})
+}
+
+// Inbox returns up to q.Limit (by default 50) pending requests whose review
+// is needed from q.Principal — an inbox key of the principal is indexed for
+// them and the principal is not excluded — with ids above q.After, oldest
+// first. It returns a KindInvalid *approval.Error when q.After cannot be an
+// id (not a canonical UUID on PostgreSQL), and an internal one when the
+// database fails.
+func (s *Store) Inbox(ctx context.Context, q approval.InboxQuery) ([]*approval.Request, error) {
+	after := q.After
+	switch {
+	case after == "":
+		after = s.d.MinID
+	case !s.validID(after):
+		return nil, errInvalidCursor
+	}
+	query, args := s.d.Inbox(approval.InboxKeys(q.Principal), after, q.Principal.ID, Limit(q.Limit))
+	return queryAll(ctx, s, s.db, "inbox", s.scanApproval, query, args...)
+}
+
+// Statuses returns the statuses of the requests with the given ids; ids of
+// no request, and strings that cannot be ids, are absent. It returns an
+// internal *approval.Error when the database fails.
+func (s *Store) Statuses(ctx context.Context, ids []string) (approval.Deps, error) {
+	const op = "statuses"
+	ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !s.validID(id) })
+	out := approval.Deps{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.Query(ctx, "SELECT id, status FROM approvals WHERE "+s.d.In("id", "$1"), s.d.Array(ids))
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id string
+			st int16
+		)
+		if err := rows.Scan(&id, &st); err != nil {
+			return nil, s.fail(op, err)
+		}
+		out[id] = approval.Status(st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(op, err)
+	}
+	return out, nil
+}
+
+// Dependents returns the ids of the pending requests that depend on request
+// id, oldest first; none when id cannot be an id. It returns an internal
+// *approval.Error when the database fails.
+func (s *Store) Dependents(ctx context.Context, id string) ([]string, error) {
+	if !s.validID(id) {
+		return nil, nil
+	}
+	return queryAll(ctx, s, s.db, "dependents", scanString,
+		"SELECT request_id FROM approval_deps WHERE depends_on = $1 ORDER BY request_id", id)
+}
+
+// Unresolved returns the ids of up to limit (by default 50) pending requests
+// that their dependencies decide now, oldest first. It returns an internal
+// *approval.Error when the database fails.
+func (s *Store) Unresolved(ctx context.Context, limit int) ([]string, error) {
+	return queryAll(ctx, s, s.db, "unresolved", scanString, s.d.Unresolved, Limit(limit))
+}
+
+// DueReminders returns the ids of up to limit (by default 50) pending
+// requests that are not blocked and whose next reminder is at or before
+// now, earliest first. It returns an internal *approval.Error when the
+// database fails.
+func (s *Store) DueReminders(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	return queryAll(ctx, s, s.db, "due reminders", scanString, s.d.Reminders, now, Limit(limit))
+}
