@@ -6,69 +6,43 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"approvald/store/sqlstore"
 )
 
-// database is the Store as sqlstore runs on it: reads on the pool, retried
-// READ COMMITTED write transactions, pipelined batches.
-type database Store
-
-func (d *database) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
-	return d.pool.Query(ctx, sql, args...)
-}
-
-func (d *database) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
-	return d.pool.QueryRow(ctx, sql, args...)
-}
-
-func (d *database) Write(ctx context.Context, op string, fn func(sqlstore.Tx) error) error {
-	return (*Store)(d).write(ctx, op, func(t pgx.Tx) error { return fn(tx{t}) })
-}
-
-// Batch sends stmts in one round trip: a pipelined batch runs as one
-// implicit transaction.
-func (d *database) Batch(ctx context.Context, op string, stmts []sqlstore.Stmt) ([]int64, error) {
-	n, err := sendBatch(ctx, d.pool, stmts)
-	if err != nil {
-		return nil, internal(op, err)
+// conn is the pool or a transaction as sqlstore reads and writes through it.
+type conn struct {
+	q interface {
+		Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+		QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+		Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+		SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 	}
-	return n, nil
 }
 
-func (d *database) Changed() { (*Store)(d).changed() }
-
-// tx is a transaction as sqlstore writes in it.
-type tx struct{ pgx.Tx }
-
-func (t tx) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
-	return t.Tx.Query(ctx, sql, args...)
+func (c conn) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	return c.q.Query(ctx, sql, args...)
 }
 
-func (t tx) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
-	return t.Tx.QueryRow(ctx, sql, args...)
+func (c conn) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
+	return c.q.QueryRow(ctx, sql, args...)
 }
 
-func (t tx) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
-	tag, err := t.Tx.Exec(ctx, sql, args...)
+func (c conn) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := c.q.Exec(ctx, sql, args...)
 	return tag.RowsAffected(), err
 }
 
-func (t tx) Batch(ctx context.Context, stmts []sqlstore.Stmt) ([]int64, error) {
-	return sendBatch(ctx, t.Tx, stmts)
-}
-
-// sendBatch sends stmts in one round trip and reads their results in order,
-// stopping at the first error.
-func sendBatch(ctx context.Context, q interface {
-	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
-}, stmts []sqlstore.Stmt) (n []int64, err error) {
+// Batch sends stmts in one round trip (on the pool, a pipelined batch runs
+// as one implicit transaction) and reads their results in order.
+func (c conn) Batch(ctx context.Context, stmts []sqlstore.Stmt) (n []int64, err error) {
 	b := &pgx.Batch{}
 	for _, st := range stmts {
 		b.Queue(st.SQL, st.Args...)
 	}
-	br := q.SendBatch(ctx, b)
+	br := c.q.SendBatch(ctx, b)
 	defer func() {
 		if cerr := br.Close(); err == nil && cerr != nil {
 			n, err = nil, cerr
@@ -77,38 +51,52 @@ func sendBatch(ctx context.Context, q interface {
 	n = make([]int64, len(stmts))
 	for i, st := range stmts {
 		if st.Dest != nil {
-			if err := br.QueryRow().Scan(st.Dest...); err != nil {
-				return nil, err
-			}
-			n[i] = 1
-			continue
+			n[i], err = 1, br.QueryRow().Scan(st.Dest...)
+		} else {
+			var tag pgconn.CommandTag
+			tag, err = br.Exec()
+			n[i] = tag.RowsAffected()
 		}
-		tag, err := br.Exec()
 		if err != nil {
 			return nil, err
 		}
-		n[i] = tag.RowsAffected()
 	}
 	return n, nil
 }
 
-// utcDest and nullUTCDest are scan destinations that read a timestamptz in UTC:
+// database is the Store as sqlstore's DB: reads on the pool, retried READ
+// COMMITTED write transactions, pipelined batches.
+type database struct {
+	conn
+	s *Store
+}
+
+func (d database) Write(ctx context.Context, op string, fn func(sqlstore.Tx) error) error {
+	return d.s.write(ctx, op, func(tx pgx.Tx) error { return fn(conn{tx}) })
+}
+
+func (d database) WriteBatch(ctx context.Context, _ string, stmts []sqlstore.Stmt) ([]int64, error) {
+	return d.Batch(ctx, stmts)
+}
+
+func (d database) Changed() { d.s.changed() }
+
+// utc and nullUTC are scan destinations that read a timestamptz in UTC:
 // pgx reads them in the local time zone, the stores return UTC.
 type (
-	utcDest     struct{ p *time.Time }
-	nullUTCDest struct{ p **time.Time }
+	utc     struct{ p *time.Time }
+	nullUTC struct{ p **time.Time }
 )
 
-func (u utcDest) ScanTimestamptz(v pgtype.Timestamptz) error {
+func (u utc) ScanTimestamptz(v pgtype.Timestamptz) error {
 	*u.p = v.Time.UTC()
 	return nil
 }
 
-func (u nullUTCDest) ScanTimestamptz(v pgtype.Timestamptz) error {
+func (u nullUTC) ScanTimestamptz(v pgtype.Timestamptz) error {
 	*u.p = nil
 	if v.Valid {
-		t := v.Time.UTC()
-		*u.p = &t
+		*u.p = new(v.Time.UTC())
 	}
 	return nil
 }
@@ -120,8 +108,8 @@ var dialect = &sqlstore.Dialect{
 	ValidID:         validID,
 	MinID:           "00000000-0000-0000-0000-000000000000",
 	RowLocks:        true,
-	Time:            func(p *time.Time) any { return utcDest{p} },
-	NullTime:        func(p **time.Time) any { return nullUTCDest{p} },
+	Time:            func(p *time.Time) any { return utc{p} },
+	NullTime:        func(p **time.Time) any { return nullUTC{p} },
 	Array:           func(list any) any { return list },
 	In:              func(column, param string) string { return column + " = ANY (" + param + ")" },
 	IndexInsert: func(table, column, typ string) string {

@@ -2,17 +2,14 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
-	"io/fs"
 	"math"
 	"math/rand/v2"
 	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -139,7 +136,7 @@ func (s *Store) start(ctx context.Context) error {
 		return err
 	}
 	var err error
-	if s.Store, err = sqlstore.Open(ctx, (*database)(s), dialect); err != nil {
+	if s.Store, err = sqlstore.Open(ctx, database{conn{s.pool}, s}, dialect); err != nil {
 		return err
 	}
 	s.schema = *schema
@@ -170,44 +167,10 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	}
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
-	p, err := migrator(db, goose.WithSessionLocker(locker))
-	if err != nil {
-		return err
-	}
-	applied, err := p.Up(ctx)
-	if err != nil {
+	if err := sqlstore.Migrate(ctx, db, goose.DialectPostgres, migrations, goose.WithSessionLocker(locker)); err != nil {
 		return internal("migrate", err)
 	}
-	if len(applied) > 0 {
-		go dropParseBuffers() // not on the start-up path: it takes 5–15 ms on a busy machine
-	}
 	return nil
-}
-
-// dropParseBuffers frees the buffers goose parsed the migrations with: 4 MiB
-// scan buffers from a sync.Pool, which count as live heap, and so set the
-// first heap goals at 25–35 MB, until two collections have passed (a pooled
-// buffer survives one as a victim).
-func dropParseBuffers() {
-	runtime.GC()
-	runtime.GC()
-}
-
-// migrator returns the goose provider of the embedded migrations on db,
-// with the options opts.
-func migrator(db *sql.DB, opts ...goose.ProviderOption) (*goose.Provider, error) {
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return nil, internal("migrations", err)
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, append([]goose.ProviderOption{
-		goose.WithDisableGlobalRegistry(true), // only our files, no Go migrations registered elsewhere
-		goose.WithVerbose(false),
-	}, opts...)...)
-	if err != nil {
-		return nil, internal("migrations", err)
-	}
-	return p, nil
 }
 
 // migrationLockID returns the advisory lock key that guards the migrations

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,9 +17,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 
 	"approvald/approval"
 	"approvald/store/postgres/pgtest"
+	"approvald/store/sqlstore"
 	"approvald/store/storetest"
 )
 
@@ -919,4 +922,9 @@ func TestMigration6_APIKeyOriginsAndHashes(t *testing.T) {
 	if !reflect.DeepEqual(ids, []string{again.ID}) {
 		t.Errorf("after migrating down the keys of the shared hash are %v, want only the live %s", ids, again.ID)
 	}
+}
+
+// migrator returns the goose provider of the embedded migrations on db.
+func migrator(db *sql.DB) (*goose.Provider, error) {
+	return sqlstore.Migrator(db, goose.DialectPostgres, migrations)
 }

@@ -10,63 +10,45 @@ import (
 	"approvald/store/sqlstore"
 )
 
-// database is the Store as sqlstore runs on it: reads on the read-only
-// connections, writes in transactions of the one writer connection.
-type database Store
-
-func (d *database) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
-	return query(d.reader.QueryContext(ctx, sql, args...))
+// conn is the reader pool or a write transaction as sqlstore reads and
+// writes through it.
+type conn struct {
+	q interface {
+		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	}
 }
 
-func (d *database) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
-	return d.reader.QueryRowContext(ctx, sql, args...)
+func (c conn) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	r, err := c.q.QueryContext(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rows{r}, nil
 }
 
-func (d *database) Write(ctx context.Context, op string, fn func(sqlstore.Tx) error) error {
-	return (*Store)(d).write(ctx, op, func(t *sql.Tx) error { return fn(tx{t}) })
+func (c conn) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
+	return c.q.QueryRowContext(ctx, sql, args...)
 }
 
-// Batch runs stmts one by one in a write transaction.
-func (d *database) Batch(ctx context.Context, op string, stmts []sqlstore.Stmt) (n []int64, err error) {
-	err = d.Write(ctx, op, func(t sqlstore.Tx) error {
-		if n, err = t.Batch(ctx, stmts); err != nil {
-			return internal(op, err)
-		}
-		return nil
-	})
-	return n, err
-}
-
-func (d *database) Changed() { (*Store)(d).changed() }
-
-// tx is a write transaction as sqlstore writes in it.
-type tx struct{ *sql.Tx }
-
-func (t tx) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
-	return query(t.QueryContext(ctx, sql, args...))
-}
-
-func (t tx) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
-	return t.QueryRowContext(ctx, sql, args...)
-}
-
-func (t tx) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
-	res, err := t.ExecContext(ctx, sql, args...)
+func (c conn) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	res, err := c.q.ExecContext(ctx, sql, args...)
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
 }
 
-func (t tx) Batch(ctx context.Context, stmts []sqlstore.Stmt) ([]int64, error) {
+// Batch runs stmts one by one.
+func (c conn) Batch(ctx context.Context, stmts []sqlstore.Stmt) ([]int64, error) {
 	n := make([]int64, len(stmts))
 	for i, st := range stmts {
 		var err error
 		if st.Dest != nil {
-			n[i] = 1
-			err = t.QueryRowContext(ctx, st.SQL, st.Args...).Scan(st.Dest...)
+			n[i], err = 1, c.q.QueryRowContext(ctx, st.SQL, st.Args...).Scan(st.Dest...)
 		} else {
-			n[i], err = t.Exec(ctx, st.SQL, st.Args...)
+			n[i], err = c.Exec(ctx, st.SQL, st.Args...)
 		}
 		if err != nil {
 			return nil, err
@@ -80,12 +62,28 @@ type rows struct{ *sql.Rows }
 
 func (r rows) Close() { r.Rows.Close() }
 
-func query(r *sql.Rows, err error) (sqlstore.Rows, error) {
-	if err != nil {
-		return nil, err
-	}
-	return rows{r}, nil
+// database is the Store as sqlstore's DB: reads on the read-only
+// connections, writes in transactions of the one writer connection.
+type database struct {
+	conn
+	s *Store
 }
+
+func (d database) Write(ctx context.Context, op string, fn func(sqlstore.Tx) error) error {
+	return d.s.write(ctx, op, func(tx *sql.Tx) error { return fn(conn{tx}) })
+}
+
+func (d database) WriteBatch(ctx context.Context, op string, stmts []sqlstore.Stmt) (n []int64, err error) {
+	err = d.Write(ctx, op, func(tx sqlstore.Tx) (err error) {
+		if n, err = tx.Batch(ctx, stmts); err != nil {
+			return internal(op, err)
+		}
+		return nil
+	})
+	return n, err
+}
+
+func (d database) Changed() { d.s.changed() }
 
 // microsDest and nullMicrosDest are scan destinations that read a time
 // stored as unix microseconds, in UTC.

@@ -6,9 +6,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,7 +85,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	if s.Store, err = sqlstore.Open(ctx, (*database)(s), dialect); err != nil {
+	if s.Store, err = sqlstore.Open(ctx, database{conn{reader}, s}, dialect); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -111,47 +109,10 @@ func dsn(path string, params ...string) string {
 
 // migrate applies the embedded migrations that db does not have yet.
 func migrate(ctx context.Context, db *sql.DB) error {
-	p, err := migrator(db)
-	if err != nil {
-		return err
-	}
-	applied, err := p.Up(ctx)
-	if err != nil {
+	if err := sqlstore.Migrate(ctx, db, goose.DialectSQLite3, migrations); err != nil {
 		return internal("migrate", err)
 	}
-	if len(applied) > 0 {
-		go dropParseBuffers() // not on the start-up path: it takes 5–15 ms on a busy machine
-	}
 	return nil
-}
-
-// dropParseBuffers frees the buffers goose parsed the migrations with: it
-// reads each file through a 4 MiB scan buffer from a sync.Pool, two at a
-// time, and the pool keeps them through the next collection. Until then
-// they count as live heap, so the first heap goals are 25–35 MB instead of
-// 4, and a server that starts on a new (or upgraded) database lets that
-// much garbage become resident before its first collection under load.
-// A pooled buffer survives one collection (as a victim) and goes with the
-// second.
-func dropParseBuffers() {
-	runtime.GC()
-	runtime.GC()
-}
-
-// migrator returns the goose provider of the embedded migrations on db.
-func migrator(db *sql.DB) (*goose.Provider, error) {
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return nil, internal("migrations", err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
-		goose.WithDisableGlobalRegistry(true), // only our files, no Go migrations registered elsewhere
-		goose.WithVerbose(false),
-	)
-	if err != nil {
-		return nil, internal("migrations", err)
-	}
-	return p, nil
 }
 
 // Ping checks that both the writer and the readers answer and, after a

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/pressly/goose/v3"
 
 	"approvald/approval"
+	"approvald/store/sqlstore"
 	"approvald/store/storetest"
 )
 
@@ -359,4 +361,9 @@ func TestMigration6_APIKeyOriginsAndHashes(t *testing.T) {
 	if !reflect.DeepEqual(ids, []string{again.ID}) {
 		t.Errorf("after migrating down the keys of the shared hash are %v, want only the live %s", ids, again.ID)
 	}
+}
+
+// migrator returns the goose provider of the embedded migrations on db.
+func migrator(db *sql.DB) (*goose.Provider, error) {
+	return sqlstore.Migrator(db, goose.DialectSQLite3, migrations)
 }

@@ -20,19 +20,16 @@ const touchInterval = time.Minute
 // CreateAPIKey stores the new key k, an empty Origin as
 // approval.KeyOriginAPI. It returns a KindConflict *approval.Error when a
 // live (not revoked) key has the same name or hash, and an internal one
-// when k's id cannot be an id (not a canonical UUID on PostgreSQL) or the
-// database fails, for instance on a duplicate id.
+// when k's id cannot be an id or the database fails (a duplicate id, say).
 func (s *Store) CreateAPIKey(ctx context.Context, k approval.APIKey) error {
-	return s.write(ctx, "create api key", func(tx Tx) error {
-		return s.insertAPIKey(ctx, tx, "create api key", k)
-	})
+	return s.write(ctx, "create api key", func(tx Tx) error { return s.insertAPIKey(ctx, tx, "create api key", k) })
 }
 
 // ReplaceAPIKey revokes the live key oldID at t and stores k as
 // CreateAPIKey does, in one transaction. It returns a KindNotFound
-// *approval.Error, and writes nothing, when oldID is not a live key (or not
-// an id); a KindConflict one when another live key has k's name or hash;
-// and an internal one when the database fails.
+// *approval.Error, and writes nothing, when oldID is not a live key; a
+// KindConflict one when another live key has k's name or hash; and an
+// internal one when the database fails.
 func (s *Store) ReplaceAPIKey(ctx context.Context, oldID string, k approval.APIKey, t time.Time) error {
 	const op = "replace api key"
 	if !s.validID(oldID) {
@@ -53,10 +50,10 @@ func (s *Store) ReplaceAPIKey(ctx context.Context, oldID string, k approval.APIK
 }
 
 // insertAPIKey stores k in tx after checking that no live key has its name
-// or hash. With one writer nothing can take either between the check and
-// the insert; with concurrent ones the unique indexes api_keys_live_name
-// and api_keys_live_hash make the insert wait for a transaction that did,
-// and fail, which is a conflict too.
+// or hash. With one writer nothing can take either meanwhile; with
+// concurrent ones the unique indexes api_keys_live_name and
+// api_keys_live_hash make the insert wait for a transaction that did, and
+// fail, which is a conflict too.
 func (s *Store) insertAPIKey(ctx context.Context, tx Tx, op string, k approval.APIKey) error {
 	if !s.validID(k.ID) {
 		return s.fail(op, fmt.Errorf("key id %q is not a canonical UUID", k.ID))
@@ -72,17 +69,15 @@ func (s *Store) insertAPIKey(ctx context.Context, tx Tx, op string, k approval.A
 	if err := s.liveKeyConflict(ctx, tx, op, k.Name, k.Hash, nil); err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `
-		INSERT INTO api_keys (`+apiKeyColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	_, err = tx.Exec(ctx, "INSERT INTO api_keys ("+apiKeyColumns+") VALUES ("+params(11)+")",
 		k.ID, k.Name, k.Prefix, k.Hash, string(scopes), string(groups), cmp.Or(k.Origin, approval.KeyOriginAPI),
 		k.CreatedAt, k.ExpiresAt, k.LastUsedAt, k.RevokedAt)
 	return s.keyError(op, k.Name, err)
 }
 
-// keyError returns err, a failure of op to write a key named name, as
-// KindConflict *approval.Error when another live key holds the name or the
-// hash, as an internal one otherwise; nil for nil.
+// keyError returns err, of op writing a key named name: a KindConflict
+// *approval.Error when another live key holds the name or the hash, as
+// fail does otherwise.
 func (s *Store) keyError(op, name string, err error) error {
 	switch {
 	case s.unique(err, "api_keys_live_name"):
@@ -91,12 +86,6 @@ func (s *Store) keyError(op, name string, err error) error {
 		return errHashTaken
 	}
 	return s.fail(op, err)
-}
-
-// unique reports whether err violates the unique constraint or index
-// named constraint.
-func (s *Store) unique(err error, constraint string) bool {
-	return err != nil && s.d.UniqueViolation != nil && s.d.UniqueViolation(err, constraint)
 }
 
 // nameTaken is the error of a name held by another live key.
@@ -133,13 +122,10 @@ func (s *Store) liveKeyConflict(ctx context.Context, tx Tx, op, name, hash strin
 // expired or not. It returns a KindNotFound *approval.Error when there is
 // none, and an internal one when the database fails.
 func (s *Store) APIKeyByHash(ctx context.Context, hash string) (*approval.APIKey, error) {
-	k, err := s.scanAPIKey(s.db.QueryRow(ctx,
-		"SELECT "+apiKeyColumns+" FROM api_keys WHERE hash = $1 AND revoked_at IS NULL", hash))
-	switch {
-	case isNoRows(err):
-		return nil, approval.NotFound("api key")
-	case err != nil:
-		return nil, s.fail("api key by hash", err)
+	var k approval.APIKey
+	err := s.scanAPIKey(s.db.QueryRow(ctx, "SELECT "+apiKeyColumns+" FROM api_keys WHERE hash = $1 AND revoked_at IS NULL", hash), &k)
+	if err != nil {
+		return nil, s.found("api key by hash", "api key", err)
 	}
 	return &k, nil
 }
@@ -147,14 +133,13 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash string) (*approval.APIKey
 // ListAPIKeys returns every key, revoked ones included, oldest first. It
 // returns an internal *approval.Error when the database fails.
 func (s *Store) ListAPIKeys(ctx context.Context) ([]approval.APIKey, error) {
-	return queryAll(ctx, s, s.db, "list api keys", s.scanAPIKey,
-		"SELECT "+apiKeyColumns+" FROM api_keys ORDER BY created_at, id")
+	return queryAll(ctx, s, s.db, "list api keys", s.scanAPIKey, "SELECT "+apiKeyColumns+" FROM api_keys ORDER BY created_at, id")
 }
 
 // RevokeAPIKey marks the key with the given id revoked at t; a key revoked
 // before keeps its first revocation time. It returns a KindNotFound
-// *approval.Error for an unknown id, or one that cannot be an id, and an
-// internal one when the database fails.
+// *approval.Error for an unknown id, and an internal one when the database
+// fails.
 func (s *Store) RevokeAPIKey(ctx context.Context, id string, t time.Time) error {
 	if !s.validID(id) {
 		return approval.NotFound("api key")
@@ -167,10 +152,9 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string, t time.Time) error 
 }
 
 // TouchAPIKey sets the last use of the key with the given id to t when it
-// is unset or more than a minute before t; an unknown id, or one that
-// cannot be an id, changes nothing. A key whose last use is recent is
-// neither written nor locked. It returns an internal *approval.Error when
-// the database fails.
+// is unset or more than a minute before t; an unknown id changes nothing.
+// A key whose last use is recent is neither written nor locked. It returns
+// an internal *approval.Error when the database fails.
 func (s *Store) TouchAPIKey(ctx context.Context, id string, t time.Time) error {
 	if !s.validID(id) {
 		return nil
@@ -185,10 +169,10 @@ func (s *Store) TouchAPIKey(ctx context.Context, id string, t time.Time) error {
 // RotateAPIKey replaces the hash and prefix of the key with the given id,
 // which must be live at t (not revoked, not expired), clears its last use
 // and returns it. It returns a KindNotFound *approval.Error when there is
-// no such key (or the id cannot be one), a KindConflict one when another
-// live key has the hash, and an internal one when the database fails.
-// Where the database tells unique violations apart (PostgreSQL), it is one
-// statement; elsewhere a check that no live key has the hash comes first.
+// no such key, a KindConflict one when another live key has the hash, and
+// an internal one when the database fails. Where the database tells which
+// unique index a write violates, it is one statement; elsewhere a check
+// that no live key has the hash comes first.
 func (s *Store) RotateAPIKey(ctx context.Context, id, hash, prefix string, t time.Time) (*approval.APIKey, error) {
 	const op = "rotate api key"
 	if !s.validID(id) {
@@ -201,13 +185,11 @@ func (s *Store) RotateAPIKey(ctx context.Context, id, hash, prefix string, t tim
 				return err
 			}
 		}
-		var err error
-		k, err = s.scanAPIKey(tx.QueryRow(ctx, `
+		err := s.scanAPIKey(tx.QueryRow(ctx, `
 			UPDATE api_keys SET hash = $1, prefix = $2, last_used_at = NULL
 			WHERE id = $3 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $4)
-			RETURNING `+apiKeyColumns,
-			hash, prefix, id, t))
-		if isNoRows(err) {
+			RETURNING `+apiKeyColumns, hash, prefix, id, t), &k)
+		if noRows(err) {
 			return approval.NotFound("api key")
 		}
 		return s.keyError(op, "", err)
@@ -218,21 +200,18 @@ func (s *Store) RotateAPIKey(ctx context.Context, id, hash, prefix string, t tim
 	return &k, nil
 }
 
-// scanAPIKey reads one row of apiKeyColumns.
-func (s *Store) scanAPIKey(row Row) (approval.APIKey, error) {
-	var (
-		k              approval.APIKey
-		scopes, groups string
-	)
+// scanAPIKey reads one row of apiKeyColumns into k.
+func (s *Store) scanAPIKey(row Row, k *approval.APIKey) error {
+	var scopes, groups string
 	if err := row.Scan(&k.ID, &k.Name, &k.Prefix, &k.Hash, &scopes, &groups, &k.Origin, s.d.Time(&k.CreatedAt),
 		s.d.NullTime(&k.ExpiresAt), s.d.NullTime(&k.LastUsedAt), s.d.NullTime(&k.RevokedAt)); err != nil {
-		return k, err
+		return err
 	}
-	if err := json.Unmarshal([]byte(scopes), &k.Scopes); err != nil {
-		return k, fmt.Errorf("api key %s: scopes: %w", k.ID, err)
+	if err := unmarshal("scopes", &scopes, &k.Scopes); err != nil {
+		return fmt.Errorf("api key %s: %w", k.ID, err)
 	}
-	if err := json.Unmarshal([]byte(groups), &k.Groups); err != nil {
-		return k, fmt.Errorf("api key %s: groups: %w", k.ID, err)
+	if err := unmarshal("groups", &groups, &k.Groups); err != nil {
+		return fmt.Errorf("api key %s: %w", k.ID, err)
 	}
-	return k, nil
+	return nil
 }

@@ -32,7 +32,7 @@ func (s *Store) RecordGatewayCalls(ctx context.Context, calls []*approval.Gatewa
 			Dest: []any{&ids[i]},
 		}
 	}
-	if _, err := s.db.Batch(ctx, "record gateway calls", stmts); err != nil {
+	if _, err := s.db.WriteBatch(ctx, "record gateway calls", stmts); err != nil {
 		return s.fail("record gateway calls", err)
 	}
 	for i, c := range calls {
@@ -48,11 +48,9 @@ func (s *Store) RecordGatewayCalls(ctx context.Context, calls []*approval.Gatewa
 // returns an internal *approval.Error when the database fails.
 func (s *Store) ListGatewayCalls(ctx context.Context, f approval.GatewayCallFilter) ([]approval.GatewayCall, error) {
 	query, args := s.d.GatewayCallsQuery(f)
-	return queryAll(ctx, s, s.db, "list gateway calls", func(row Row) (approval.GatewayCall, error) {
-		var c approval.GatewayCall
-		err := row.Scan(&c.ID, s.d.Time(&c.At), &c.Caller, &c.Route, &c.ProjectName, &c.StartTime,
+	return queryAll(ctx, s, s.db, "list gateway calls", func(row Row, c *approval.GatewayCall) error {
+		return row.Scan(&c.ID, s.d.Time(&c.At), &c.Caller, &c.Route, &c.ProjectName, &c.StartTime,
 			&c.UpstreamStatus, &c.Status, &c.DurationMicros, &c.Detail, &c.ApprovalRequest)
-		return c, err
 	}, query, args...)
 }
 

@@ -17,20 +17,18 @@ func (s *Store) History(ctx context.Context, id string) ([]approval.HistoryEntry
 	if !s.validID(id) {
 		return nil, approval.NotFound("approval request")
 	}
-	out, err := queryAll(ctx, s, s.db, "history", func(row Row) (approval.HistoryEntry, error) {
-		var e approval.HistoryEntry
-		return e, s.scanEntry(row, &e)
-	}, `
-		SELECT request_id, seq, actor, action, changes, at, prev_hash, hash
-		FROM history WHERE request_id = $1 ORDER BY seq`, id)
+	out, err := queryAll(ctx, s, s.db, "history", func(row Row, e *approval.HistoryEntry) error { return s.scanEntry(row, e) },
+		"SELECT "+entryColumns+" FROM history WHERE request_id = $1 ORDER BY seq", id)
 	if err == nil && len(out) == 0 {
 		return nil, approval.NotFound("approval request")
 	}
 	return out, err
 }
 
-// scanEntry reads the columns of a history entry into e, after the columns
-// more.
+// entryColumns are the columns of history that scanEntry reads.
+const entryColumns = "request_id, seq, actor, action, changes, at, prev_hash, hash"
+
+// scanEntry reads the entryColumns of row into e, after the columns more.
 func (s *Store) scanEntry(row Row, e *approval.HistoryEntry, more ...any) error {
 	var action, changes string
 	err := row.Scan(append(more, &e.RequestID, &e.Seq, &e.Actor, &action, &changes, s.d.Time(&e.At), &e.PrevHash, &e.Hash)...)
@@ -57,9 +55,8 @@ func (s *Store) ListHistory(ctx context.Context, f approval.HistoryFilter) ([]ap
 		return nil, nil // not the id of anything
 	}
 	query, args := s.d.HistoryQuery(f)
-	return queryAll(ctx, s, s.db, "list history", func(row Row) (approval.HistoryRecord, error) {
-		var r approval.HistoryRecord
-		return r, s.scanEntry(row, &r.HistoryEntry, &r.ID)
+	return queryAll(ctx, s, s.db, "list history", func(row Row, r *approval.HistoryRecord) error {
+		return s.scanEntry(row, &r.HistoryEntry, &r.ID)
 	}, query, args...)
 }
 
@@ -95,7 +92,7 @@ func (d *Dialect) HistoryQuery(f approval.HistoryFilter) (string, []any) {
 	if f.After > 0 {
 		add("id >", f.After)
 	}
-	query := "SELECT id, request_id, seq, actor, action, changes, at, prev_hash, hash FROM history"
+	query := "SELECT id, " + entryColumns + " FROM history"
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}

@@ -23,10 +23,8 @@ const OutboxColumns = "seq, id, type, request_id, version, data, created_at, web
 // settled outbox (tests, inspection); the delivery workers claim rows
 // instead of following a cursor.
 func (s *Store) Outbox(ctx context.Context, after int64, limit int) ([]approval.OutboxRecord, error) {
-	return queryAll(ctx, s, s.db, "outbox", func(row Row) (approval.OutboxRecord, error) {
-		var rec approval.OutboxRecord
-		return rec, s.scanOutbox(row, &rec)
-	}, "SELECT "+OutboxColumns+" FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2", after, Limit(limit))
+	return queryAll(ctx, s, s.db, "outbox", func(row Row, rec *approval.OutboxRecord) error { return s.scanOutbox(row, rec) },
+		"SELECT "+OutboxColumns+" FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2", after, Limit(limit))
 }
 
 // LatestOutboxSeq returns the sequence number of the latest event: the
@@ -76,11 +74,10 @@ func (s *Store) ClaimUnpublished(ctx context.Context, now, leaseUntil time.Time,
 func (s *Store) claim(ctx context.Context, op, query string, args ...any) ([]approval.Claim, error) {
 	var out []approval.Claim
 	err := s.write(ctx, op, func(tx Tx) (err error) {
-		out, err = queryAll(ctx, s, tx, op, func(row Row) (approval.Claim, error) {
-			var c approval.Claim
+		out, err = queryAll(ctx, s, tx, op, func(row Row, c *approval.Claim) error {
 			err := s.scanOutbox(row, &c.OutboxRecord, &c.Attempts)
 			c.Rule = c.Webhook
-			return c, err
+			return err
 		}, query, args...)
 		return err
 	})
@@ -117,13 +114,8 @@ func (s *Store) FinishDelivery(ctx context.Context, res approval.DeliveryResult,
 			WHERE seq = $5 RETURNING request_id`,
 			res.Attempts, res.LastError, done, next, res.Seq,
 		).Scan(&requestID)
-		switch {
-		case isNoRows(err):
-			return approval.NotFound("outbox event")
-		case err != nil:
-			return s.fail("finish delivery", err)
-		case fn == nil:
-			return nil
+		if err != nil || fn == nil {
+			return s.found("finish delivery", "outbox event", err)
 		}
 		out, _, err = s.applyChange(ctx, tx, requestID, fn)
 		return err
@@ -189,7 +181,7 @@ func (s *Store) PendingDelivery(ctx context.Context, requestID string) (*approva
 		WHERE request_id = $1 AND webhook IS NOT NULL AND webhook_done_at IS NULL
 		ORDER BY seq DESC LIMIT 1`, requestID).Scan(&d.Attempts, &lastErr, s.d.NullTime(&d.NextAttempt))
 	switch {
-	case isNoRows(err):
+	case noRows(err):
 		return nil, nil
 	case err != nil:
 		return nil, s.fail("pending delivery", err)

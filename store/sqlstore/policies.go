@@ -8,8 +8,12 @@ import (
 	"approvald/approval"
 )
 
-// policyColumns are the columns of policies in the order scanPolicy reads them.
-const policyColumns = "name, description, policy, version, created_at, updated_at"
+// policyColumns are the columns of policies in the order scanPolicy reads
+// them; policyMutable those that policyValues writes.
+const (
+	policyColumns = "name, created_at, " + policyMutable
+	policyMutable = "description, policy, version, updated_at"
+)
 
 // CreatePolicy stores the new policy p at version 1, setting p.Version, and
 // keeps p's times at store precision, so that p is as it reads back. It
@@ -25,11 +29,8 @@ func (s *Store) CreatePolicy(ctx context.Context, p *approval.StoredPolicy) erro
 		return s.fail(op, err)
 	}
 	return s.change(ctx, op, func(tx Tx) error {
-		n, err := tx.Exec(ctx, `
-			INSERT INTO policies (description, policy, version, updated_at, name, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (name) DO NOTHING`,
-			append(values, p.Name, p.CreatedAt)...)
+		n, err := tx.Exec(ctx, "INSERT INTO policies ("+policyMutable+", name, created_at) VALUES ("+params(6)+
+			") ON CONFLICT (name) DO NOTHING", append(values, p.Name, p.CreatedAt)...)
 		switch {
 		case err != nil:
 			return s.fail(op, err)
@@ -50,8 +51,7 @@ func (s *Store) GetPolicy(ctx context.Context, name string) (*approval.StoredPol
 // ListPolicies returns every policy in the order of their names. It returns
 // an internal *approval.Error when the database fails.
 func (s *Store) ListPolicies(ctx context.Context) ([]approval.StoredPolicy, error) {
-	return queryAll(ctx, s, s.db, "list policies", s.scanPolicy,
-		"SELECT "+policyColumns+" FROM policies ORDER BY name")
+	return queryAll(ctx, s, s.db, "list policies", s.scanPolicy, "SELECT "+policyColumns+" FROM policies ORDER BY name")
 }
 
 // UpdatePolicy loads the policy named name, locking its row, and calls fn
@@ -86,9 +86,7 @@ func (s *Store) UpdatePolicy(ctx context.Context, name string, fn func(*approval
 		if err != nil {
 			return s.fail(op, err)
 		}
-		n, err := tx.Exec(ctx, `
-			UPDATE policies SET description = $1, policy = $2, version = $3, updated_at = $4
-			WHERE name = $5 AND version = $6`,
+		n, err := tx.Exec(ctx, "UPDATE policies SET ("+policyMutable+") = ("+params(4)+") WHERE name = $5 AND version = $6",
 			append(values, name, version)...)
 		switch {
 		case err != nil:
@@ -124,7 +122,7 @@ func (s *Store) DeletePolicy(ctx context.Context, name string) error {
 		var rule string
 		err = tx.QueryRow(ctx, "SELECT name FROM service_rules WHERE policy = $1 ORDER BY id LIMIT 1", name).Scan(&rule)
 		switch {
-		case isNoRows(err):
+		case noRows(err):
 			return nil
 		case err != nil:
 			return s.fail(op, err)
@@ -133,8 +131,7 @@ func (s *Store) DeletePolicy(ctx context.Context, name string) error {
 	})
 }
 
-// policyValues are the stored values of p's mutable columns, in the order
-// of the INSERT and UPDATE statements above.
+// policyValues are the stored values of p's policyMutable columns.
 func policyValues(p *approval.StoredPolicy) ([]any, error) {
 	policy, err := json.Marshal(p.Policy)
 	if err != nil {
@@ -146,27 +143,21 @@ func policyValues(p *approval.StoredPolicy) ([]any, error) {
 // getPolicy reads the policy named name through q, with the locking clause
 // lock.
 func (s *Store) getPolicy(ctx context.Context, q Querier, name, lock string) (*approval.StoredPolicy, error) {
-	p, err := s.scanPolicy(q.QueryRow(ctx, "SELECT "+policyColumns+" FROM policies WHERE name = $1"+lock, name))
-	switch {
-	case isNoRows(err):
-		return nil, approval.NotFound("policy")
-	case err != nil:
-		return nil, s.fail("get policy", err)
+	var p approval.StoredPolicy
+	if err := s.scanPolicy(q.QueryRow(ctx, "SELECT "+policyColumns+" FROM policies WHERE name = $1"+lock, name), &p); err != nil {
+		return nil, s.found("get policy", "policy", err)
 	}
 	return &p, nil
 }
 
-// scanPolicy reads one row of policyColumns.
-func (s *Store) scanPolicy(row Row) (approval.StoredPolicy, error) {
-	var (
-		p      approval.StoredPolicy
-		policy string
-	)
-	if err := row.Scan(&p.Name, &p.Description, &policy, &p.Version, s.d.Time(&p.CreatedAt), s.d.Time(&p.UpdatedAt)); err != nil {
-		return p, err
+// scanPolicy reads one row of policyColumns into p.
+func (s *Store) scanPolicy(row Row, p *approval.StoredPolicy) error {
+	var policy string
+	if err := row.Scan(&p.Name, s.d.Time(&p.CreatedAt), &p.Description, &policy, &p.Version, s.d.Time(&p.UpdatedAt)); err != nil {
+		return err
 	}
 	if err := json.Unmarshal([]byte(policy), &p.Policy); err != nil {
-		return p, fmt.Errorf("policy %q: %w", p.Name, err)
+		return fmt.Errorf("policy %q: %w", p.Name, err)
 	}
-	return p, nil
+	return nil
 }

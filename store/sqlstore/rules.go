@@ -9,8 +9,12 @@ import (
 	"approvald/approval"
 )
 
-// ruleColumns are the columns of service_rules in the order scanRule reads them.
-const ruleColumns = "id, name, url, format, secret, api_key, timeout_ms, max_attempts, headers, policy, created_at, updated_at"
+// ruleColumns are the columns of service_rules in the order scanRule reads
+// them; ruleMutable those that ruleValues writes.
+const (
+	ruleColumns = "id, name, created_at, " + ruleMutable
+	ruleMutable = "url, format, secret, api_key, timeout_ms, max_attempts, headers, policy, updated_at"
+)
 
 // CreateServiceRule stores the new rule r and sets r.ID to a number never
 // handed out before. It keeps r's times at store precision, filling a zero
@@ -32,13 +36,9 @@ func (s *Store) CreateServiceRule(ctx context.Context, r *approval.ServiceRule) 
 		if err := s.checkRulePolicy(ctx, tx, r); err != nil {
 			return err
 		}
-		err := tx.QueryRow(ctx, `
-			INSERT INTO service_rules (url, format, secret, api_key, timeout_ms, max_attempts, headers, policy, updated_at, name, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-			ON CONFLICT (name) DO NOTHING RETURNING id`,
-			append(values, r.Name, r.CreatedAt)...,
-		).Scan(&id)
-		if isNoRows(err) {
+		err := tx.QueryRow(ctx, "INSERT INTO service_rules ("+ruleMutable+", name, created_at) VALUES ("+params(11)+
+			") ON CONFLICT (name) DO NOTHING RETURNING id", append(values, r.Name, r.CreatedAt)...).Scan(&id)
+		if noRows(err) {
 			return approval.Errorf(approval.KindConflict, approval.CodeConflict, "a service rule named %q exists", r.Name)
 		}
 		return s.fail(op, err)
@@ -66,8 +66,7 @@ func (s *Store) GetServiceRuleByID(ctx context.Context, id int64) (*approval.Ser
 // ListServiceRules returns every rule in the order of their ids. It returns
 // an internal *approval.Error when the database fails.
 func (s *Store) ListServiceRules(ctx context.Context) ([]approval.ServiceRule, error) {
-	return queryAll(ctx, s, s.db, "list service rules", s.scanRule,
-		"SELECT "+ruleColumns+" FROM service_rules ORDER BY id")
+	return queryAll(ctx, s, s.db, "list service rules", s.scanRule, "SELECT "+ruleColumns+" FROM service_rules ORDER BY id")
 }
 
 // UpdateServiceRule loads the rule named name, locking its row, and calls
@@ -102,11 +101,7 @@ func (s *Store) UpdateServiceRule(ctx context.Context, name string, fn func(*app
 		if err != nil {
 			return s.fail(op, err)
 		}
-		_, err = tx.Exec(ctx, `
-			UPDATE service_rules SET
-				url = $1, format = $2, secret = $3, api_key = $4, timeout_ms = $5, max_attempts = $6, headers = $7, policy = $8, updated_at = $9
-			WHERE id = $10`,
-			append(values, id)...)
+		_, err = tx.Exec(ctx, "UPDATE service_rules SET ("+ruleMutable+") = ("+params(9)+") WHERE id = $10", append(values, id)...)
 		out = r
 		return s.fail(op, err)
 	})
@@ -146,9 +141,8 @@ func (s *Store) DeleteServiceRule(ctx context.Context, name string) error {
 	})
 }
 
-// ruleValues are the stored values of r's mutable columns, in the order of
-// the INSERT and UPDATE statements above. The timeout is kept in
-// milliseconds; headers go as a JSON string, which both drivers send as it is.
+// ruleValues are the stored values of r's ruleMutable columns. The timeout
+// is kept in milliseconds; headers go as a JSON string.
 func ruleValues(r *approval.ServiceRule) ([]any, error) {
 	headers, err := json.Marshal(r.Headers)
 	if err != nil {
@@ -172,7 +166,7 @@ func (s *Store) checkRulePolicy(ctx context.Context, tx Tx, r *approval.ServiceR
 	}
 	var one int
 	err := tx.QueryRow(ctx, "SELECT 1 FROM policies WHERE name = $1"+s.lock("KEY SHARE"), r.Policy).Scan(&one)
-	if isNoRows(err) {
+	if noRows(err) {
 		var v approval.Validation
 		v.Add("policy", "there is no stored policy %q", r.Policy)
 		return v.Err()
@@ -183,32 +177,28 @@ func (s *Store) checkRulePolicy(ctx context.Context, tx Tx, r *approval.ServiceR
 // getRule reads the rule selected by where, with its one argument arg,
 // through q; where may end in a locking clause.
 func (s *Store) getRule(ctx context.Context, q Querier, where string, arg any) (*approval.ServiceRule, error) {
-	r, err := s.scanRule(q.QueryRow(ctx, "SELECT "+ruleColumns+" FROM service_rules WHERE "+where, arg))
-	switch {
-	case isNoRows(err):
-		return nil, approval.NotFound("service rule")
-	case err != nil:
-		return nil, s.fail("get service rule", err)
+	var r approval.ServiceRule
+	if err := s.scanRule(q.QueryRow(ctx, "SELECT "+ruleColumns+" FROM service_rules WHERE "+where, arg), &r); err != nil {
+		return nil, s.found("get service rule", "service rule", err)
 	}
 	return &r, nil
 }
 
-// scanRule reads one row of ruleColumns.
-func (s *Store) scanRule(row Row) (approval.ServiceRule, error) {
+// scanRule reads one row of ruleColumns into r.
+func (s *Store) scanRule(row Row, r *approval.ServiceRule) error {
 	var (
-		r               approval.ServiceRule
 		format, headers string
 		timeoutMS       int64
 	)
-	err := row.Scan(&r.ID, &r.Name, &r.URL, &format, &r.Secret, &r.APIKey, &timeoutMS, &r.MaxAttempts,
-		&headers, &r.Policy, s.d.Time(&r.CreatedAt), s.d.Time(&r.UpdatedAt))
+	err := row.Scan(&r.ID, &r.Name, s.d.Time(&r.CreatedAt), &r.URL, &format, &r.Secret, &r.APIKey, &timeoutMS,
+		&r.MaxAttempts, &headers, &r.Policy, s.d.Time(&r.UpdatedAt))
 	if err != nil {
-		return r, err
-	}
-	if err := json.Unmarshal([]byte(headers), &r.Headers); err != nil {
-		return r, fmt.Errorf("rule %q: headers: %w", r.Name, err)
+		return err
 	}
 	r.Format = approval.RuleFormat(format)
 	r.Timeout = time.Duration(timeoutMS) * time.Millisecond
-	return r, nil
+	if err := unmarshal("headers", &headers, &r.Headers); err != nil {
+		return fmt.Errorf("rule %q: %w", r.Name, err)
+	}
+	return nil
 }
