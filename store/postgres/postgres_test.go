@@ -874,54 +874,24 @@ func TestMigration6_APIKeyOriginsAndHashes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.DownTo(t.Context(), 5); err != nil {
-		t.Fatalf("migrating down to 5: %v", err)
-	}
-	admin, billing := uuid.NewString(), uuid.NewString()
-	if _, err := s.pool.Exec(t.Context(), `
-		INSERT INTO api_keys (id, name, prefix, hash, scopes, groups, created_at, revoked_at)
-		VALUES ($1, 'admin', 'apd_adm', 'hash-admin', '["admin"]', '[]', now(), NULL),
-		       ($2, 'billing', 'apd_bil', 'hash-billing', '["approvals:read"]', '[]', now(), now())`, admin, billing); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Up(t.Context()); err != nil {
-		t.Fatalf("migrating up: %v", err)
-	}
-	keys, err := s.ListAPIKeys(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	origins := map[string]string{}
-	for _, k := range keys {
-		origins[k.ID] = k.Origin
-		if k.ExpiresAt != nil || k.LastUsedAt != nil {
-			t.Errorf("key %s has expiry %v and last use %v after the migration, want none", k.Name, k.ExpiresAt, k.LastUsedAt)
+	storetest.Migration6(t, s, m, func(admin, billing string) {
+		if _, err := s.pool.Exec(t.Context(), `
+			INSERT INTO api_keys (id, name, prefix, hash, scopes, groups, created_at, revoked_at)
+			VALUES ($1, 'admin', 'apd_adm', 'hash-admin', '["admin"]', '[]', now(), NULL),
+			       ($2, 'billing', 'apd_bil', 'hash-billing', '["approvals:read"]', '[]', now(), now())`, admin, billing); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if want := map[string]string{admin: approval.KeyOriginBootstrap, billing: approval.KeyOriginAPI}; !reflect.DeepEqual(origins, want) {
-		t.Errorf("origins %v, want %v", origins, want)
-	}
-
-	// The revoked billing key's hash comes back; migrating down keeps the live one.
-	again := approval.APIKey{ID: uuid.NewString(), Name: "billing", Prefix: "apd_bil", Hash: "hash-billing",
-		Scopes: []approval.Scope{approval.ScopeRead}, Groups: []string{}, CreatedAt: time.Now()}
-	if err := s.CreateAPIKey(t.Context(), again); err != nil {
-		t.Fatalf("CreateAPIKey with a revoked key's hash: %v", err)
-	}
-	if _, err := m.DownTo(t.Context(), 5); err != nil {
-		t.Fatalf("migrating down to 5 with a shared hash: %v", err)
-	}
-	rows, err := s.pool.Query(t.Context(), "SELECT id::text FROM api_keys WHERE hash = 'hash-billing'")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(ids, []string{again.ID}) {
-		t.Errorf("after migrating down the keys of the shared hash are %v, want only the live %s", ids, again.ID)
-	}
+	}, func() []string {
+		rows, err := s.pool.Query(t.Context(), "SELECT id::text FROM api_keys WHERE hash = 'hash-billing'")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	})
 }
 
 // migrator returns the goose provider of the embedded migrations on db.

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,49 +29,40 @@ const (
 
 // The statements that write a request: insertApproval takes its id and
 // approvalFixed, then approvalValues; updateApproval approvalValues, then
-// the id and the version it was loaded at.
+// the id and the version it was loaded at (which guards against a bug that
+// would let the row change since).
 var (
 	insertApproval = "INSERT INTO approvals (id, " + approvalFixed + ", " + approvalMutable + ", blocked) VALUES (" + params(28) + ")"
 	updateApproval = "UPDATE approvals SET (" + approvalMutable + ", blocked) = (" + params(23) + ") WHERE id = $24 AND version = $25"
 )
 
-// params returns the parameters $1 to $n.
-func params(n int) string {
-	p := make([]string, n)
-	for i := range p {
-		p[i] = "$" + strconv.Itoa(i+1)
-	}
-	return strings.Join(p, ", ")
-}
-
-// CreateApproval stores the new request r with its history entry, outbox
-// event and index rows, and idem when it is not nil, in one transaction. If
-// an idempotency record for idem's principal and key exists, it writes
-// nothing and returns that record; otherwise it returns nil. Of concurrent
-// creates under one key, exactly one stores its request and the others get
-// its record. It returns an internal *approval.Error when r's id cannot be
-// an id or the database fails.
+// CreateApproval stores the new request r with its change ch, and idem when
+// it is not nil, in one transaction. When principal and key of idem have a
+// record already, it writes nothing and returns that record (of concurrent
+// creates under one key, one stores its request, the others get its
+// record); otherwise nil. It returns an internal *approval.Error when r's
+// id cannot be an id or the database fails.
 func (s *Store) CreateApproval(ctx context.Context, r *approval.Request, ch approval.Change, idem *approval.Idempotency) (*approval.Idempotency, error) {
 	const op = "create approval"
 	if !s.validID(r.ID) {
 		return nil, s.fail(op, fmt.Errorf("request id %q is not a canonical UUID", r.ID))
 	}
-	ix := r.Index()
-	var policyRequest *string
-	if !r.PolicyRequest.IsZero() { // NULL when the requester asked for nothing
+	var policyRequest *string // NULL when the requester asked for nothing
+	if !r.PolicyRequest.IsZero() {
 		b, _ := json.Marshal(r.PolicyRequest) // a policy always encodes
 		policyRequest = new(string(b))
 	}
+	ix := r.Index()
 	values, err := approvalValues(r, ix)
 	if err != nil {
 		return nil, s.fail(op, err)
 	}
 	stmts, err := s.changeStmts(Stmt{SQL: insertApproval,
 		Args: append([]any{r.ID, r.Requester, r.CreatedAt, r.Subject, policyRequest}, values...)}, r.ID, nil, ix, ch)
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, s.fail(op, err)
-	}
-	if idem == nil {
+	case idem == nil:
 		// One round trip on PostgreSQL: a pipelined batch runs as one
 		// implicit transaction.
 		n, err := s.db.WriteBatch(ctx, op, stmts)
@@ -86,7 +75,7 @@ func (s *Store) CreateApproval(ctx context.Context, r *approval.Request, ch appr
 	var found *approval.Idempotency
 	err = s.write(ctx, op, func(tx Tx) (err error) {
 		if found, err = s.claimIdempotency(ctx, tx, idem); err != nil || found != nil {
-			return cmp.Or(err, errRollback) // with a record found, write nothing
+			return cmp.Or(err, errRollback) // a record exists: write nothing
 		}
 		n, err := tx.Batch(ctx, stmts)
 		return s.changeError(op, n, err)
@@ -101,16 +90,15 @@ func (s *Store) CreateApproval(ctx context.Context, r *approval.Request, ch appr
 }
 
 // GetApproval returns the request with the given id. It returns a
-// KindNotFound *approval.Error when there is none (or id cannot be an id),
-// and an internal one when the database fails.
+// KindNotFound *approval.Error when there is none, and an internal one when
+// the database fails.
 func (s *Store) GetApproval(ctx context.Context, id string) (*approval.Request, error) {
 	return s.getApproval(ctx, s.db, id, "")
 }
 
 // ListApprovals returns up to f.Limit (by default 50) requests matching f,
-// newest first, with ids below f.Before when it is set. It returns a
-// KindInvalid *approval.Error when f.Before cannot be an id, and an
-// internal one when the database fails.
+// newest first. It returns a KindInvalid *approval.Error when f.Before
+// cannot be an id, and an internal one when the database fails.
 func (s *Store) ListApprovals(ctx context.Context, f approval.Filter) ([]*approval.Request, error) {
 	if f.Before != "" && !s.validID(f.Before) {
 		return nil, errInvalidCursor
@@ -119,7 +107,6 @@ func (s *Store) ListApprovals(ctx context.Context, f approval.Filter) ([]*approv
 	return queryAll(ctx, s, s.db, "list approvals", s.scanApproval, query, args...)
 }
 
-// errInvalidCursor is the error of a list cursor that cannot be an id.
 var errInvalidCursor = approval.Errorf(approval.KindInvalid, approval.CodeValidation, "invalid cursor")
 
 // Where returns the conditions of f but its statuses, adding their
@@ -127,27 +114,25 @@ var errInvalidCursor = approval.Errorf(approval.KindInvalid, approval.CodeValida
 func Where(f approval.Filter, a *Args) []string {
 	var where []string
 	for _, c := range []struct{ cond, v string }{
-		{"requester = ", f.Requester}, {"service_rule = ", f.ServiceRule}, {"subject = ", f.Subject},
 		// SQLite compares ids as text: for canonical UUIDs, the order of
 		// PostgreSQL's uuid values.
-		{"id < ", f.Before},
+		{"requester = ", f.Requester}, {"service_rule = ", f.ServiceRule}, {"subject = ", f.Subject}, {"id < ", f.Before},
 	} {
 		if c.v != "" {
 			where = append(where, c.cond+a.Add(c.v))
 		}
 	}
 	if f.Subject != "" {
-		// The partial index approvals_subject holds subjects that are not
-		// empty; a parameter (a generic plan) does not tell the planner so.
+		// The partial index approvals_subject holds the subjects that are
+		// not empty; a parameter (a generic plan) does not tell the planner.
 		where = append(where, "subject <> ''")
 	}
 	return where
 }
 
 // ListByDeadline returns up to limit requests in any of statuses (all when
-// empty), by deadline ascending with requests without one last, then by
-// id, after skipping offset. It returns an internal *approval.Error when the
-// database fails.
+// empty) by deadline, those without one last, then by id, after skipping
+// offset. It returns an internal *approval.Error when the database fails.
 func (s *Store) ListByDeadline(ctx context.Context, statuses []approval.Status, offset, limit int) ([]*approval.Request, error) {
 	var a Args
 	query := "SELECT " + ApprovalColumns + " FROM approvals"
@@ -162,16 +147,14 @@ func (s *Store) ListByDeadline(ctx context.Context, statuses []approval.Status, 
 	return queryAll(ctx, s, s.db, "list approvals by deadline", s.scanApproval, query, a...)
 }
 
-// UpdateApproval loads the request with the given id, locking its row, and
-// calls fn with it, in one write transaction. Unless fn returns an error or
-// a zero Change, it stores the changed request, the history entry and the
-// outbox event of the Change, and brings the request's index rows up to
-// date. It returns the request as it is afterwards; fn's error unchanged; a
-// KindNotFound *approval.Error for an unknown id (or one that cannot be an
-// id); and an internal one when the database fails. After a conflict
-// (PostgreSQL: a serialization failure, a deadlock) the transaction runs
-// again, loading the request afresh: fn may be called more than once, and
-// must not have effects outside the request it is given.
+// UpdateApproval loads the request with the given id and calls fn with it in
+// one write transaction; unless fn fails or returns a zero Change, it stores
+// the request, the Change's history entry and outbox event, and the index.
+// It returns the request as it is afterwards; fn's error unchanged; a
+// KindNotFound *approval.Error for an unknown id; and an internal one when
+// the database fails. After a conflict (PostgreSQL: a serialization failure,
+// a deadlock) it runs again, loading the request afresh: fn may be called
+// more than once, and must not have effects outside the request.
 func (s *Store) UpdateApproval(ctx context.Context, id string, fn func(*approval.Request) (approval.Change, error)) (*approval.Request, error) {
 	if !s.validID(id) {
 		return nil, approval.NotFound("approval request")
@@ -195,11 +178,8 @@ func (s *Store) UpdateApproval(ctx context.Context, id string, fn func(*approval
 	return out, nil
 }
 
-// applyChange loads request id in tx, locking its row, and calls fn with
-// it; unless fn returns an error or a zero Change, it stores the changed
-// request, the history entry and the outbox event, and updates the index
-// rows. It returns the request as it is afterwards and whether it wrote
-// anything. UpdateApproval and FinishDelivery share it.
+// applyChange is UpdateApproval's (and FinishDelivery's) work in tx: it
+// returns the request as it is afterwards and whether it wrote anything.
 func (s *Store) applyChange(ctx context.Context, tx Tx, id string, fn func(*approval.Request) (approval.Change, error)) (*approval.Request, bool, error) {
 	// The row lock serializes changes to one request: another change to it
 	// waits here until this transaction ends.
@@ -209,14 +189,9 @@ func (s *Store) applyChange(ctx context.Context, tx Tx, id string, fn func(*appr
 	}
 	loaded := r.Clone() // what to return if fn changes nothing
 	ch, err := fn(r)
-	switch {
-	case err != nil:
-		return nil, false, err
-	case ch.IsZero():
-		return loaded, false, nil
+	if err != nil || ch.IsZero() {
+		return loaded, false, err
 	}
-	// The version check guards against a bug that would let the row change
-	// since it was loaded.
 	before, ix := loaded.Index(), r.Index()
 	values, err := approvalValues(r, ix)
 	if err != nil {
@@ -227,17 +202,14 @@ func (s *Store) applyChange(ctx context.Context, tx Tx, id string, fn func(*appr
 		return nil, false, s.fail("update approval", err)
 	}
 	n, err := tx.Batch(ctx, stmts)
-	if err := s.changeError("update approval", n, err); err != nil {
-		return nil, false, err
-	}
-	return r, true, nil
+	return r, true, s.changeError("update approval", n, err)
 }
 
 // changeStmts returns the writes of a change ch to request id, to be sent
-// in one round trip: row, which writes the request's row; the history
-// entry; the outbox event under a new event id (due for delivery at once
-// when it has a webhook); and the changes to the index rows from before
-// (nil for a new request) to after (see indexStmts).
+// in one round trip: row, which writes the request;
+// the history entry; the outbox event under a new event id (due for
+// delivery at once when it has a webhook); and the changes to the index
+// from before (nil for a new request) to after (see indexStmts).
 func (s *Store) changeStmts(row Stmt, id string, before *approval.Index, after approval.Index, ch approval.Change) ([]Stmt, error) {
 	eventID, err := uuid.NewV7()
 	if err != nil {
@@ -250,28 +222,23 @@ func (s *Store) changeStmts(row Stmt, id string, before *approval.Index, after a
 		webhook, due = &ev.Webhook, &e.At
 	}
 	stmts := []Stmt{row, {
-		SQL:  "INSERT INTO history (request_id, seq, actor, action, changes, at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+		SQL:  "INSERT INTO history (" + entryColumns + ") VALUES (" + params(8) + ")",
 		Args: []any{e.RequestID, e.Seq, e.Actor, string(e.Action), string(e.Changes), e.At, e.PrevHash, e.Hash},
 	}, {
-		SQL: `INSERT INTO outbox (id, type, request_id, version, data, created_at, webhook, next_attempt_at, trace_parent)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		SQL:  "INSERT INTO outbox (id, type, request_id, version, data, created_at, webhook, next_attempt_at, trace_parent) VALUES (" + params(9) + ")",
 		Args: []any{eventID.String(), ev.Type, ev.RequestID, ev.Version, string(ev.Data), e.At, webhook, due, ev.TraceParent},
 	}}
 	return s.indexStmts(stmts, id, before, after), nil
 }
 
-// changeError checks the outcome of changeStmts, rows changed n or err: the
-// row statement must touch one row, and a second history entry with the
-// same sequence number, which applyChange's row lock rules out, is a
-// conflict rather than a failure.
+// changeError checks the outcome of changeStmts, n rows changed or err: the
+// request's row must be one, and a second history entry with the same
+// number, which applyChange's row lock rules out, is a conflict.
 func (s *Store) changeError(op string, n []int64, err error) error {
 	switch {
 	case s.unique(err, "history_request_seq"):
-		return &approval.Error{
-			Kind: approval.KindConflict, Code: approval.CodeConflict,
-			Message: "the request was changed concurrently; try again",
-			Err:     fmt.Errorf("insert history: %w", err),
-		}
+		return &approval.Error{Kind: approval.KindConflict, Code: approval.CodeConflict,
+			Message: "the request was changed concurrently; try again", Err: fmt.Errorf("insert history: %w", err)}
 	case err == nil && n[0] != 1:
 		err = fmt.Errorf("%d request rows written, want 1", n[0])
 	}
@@ -280,18 +247,17 @@ func (s *Store) changeError(op string, n []int64, err error) error {
 
 // getApproval reads one request through q, with the locking clause lock.
 func (s *Store) getApproval(ctx context.Context, q Querier, id, lock string) (*approval.Request, error) {
+	var r *approval.Request
 	if !s.validID(id) {
 		return nil, approval.NotFound("approval request")
 	}
-	var r *approval.Request
-	err := s.scanApproval(q.QueryRow(ctx, "SELECT "+ApprovalColumns+" FROM approvals WHERE id = $1"+lock, id), &r)
-	if err != nil {
+	if err := s.scanApproval(q.QueryRow(ctx, "SELECT "+ApprovalColumns+" FROM approvals WHERE id = $1"+lock, id), &r); err != nil {
 		return nil, s.found("get approval", "approval request", err)
 	}
 	return r, nil
 }
 
-// scanApproval reads one row of ApprovalColumns into a new request *out.
+// scanApproval reads a row of ApprovalColumns into a new request *out.
 func (s *Store) scanApproval(row Row, out **approval.Request) error {
 	var (
 		r                                   approval.Request
@@ -304,27 +270,24 @@ func (s *Store) scanApproval(row Row, out **approval.Request) error {
 	t, nt := s.d.Time, s.d.NullTime
 	err := row.Scan(&r.ID, &r.Requester, t(&r.CreatedAt), &r.Subject, &policyRequest,
 		&r.Title, &r.Description, &payload, &r.ServiceRule, nt(&r.Deadline), &policy, &status, &previousStatus,
-		&r.Comment, &reviews, &delivery, &r.Version, t(&r.UpdatedAt), nt(&r.DecidedAt), &r.HistoryHead, &r.PolicySource, &dependsOn,
-		&remindAfter, nt(&r.NextReminderAt), &outcome, &r.Digest, &r.Reason)
+		&r.Comment, &reviews, &delivery, &r.Version, t(&r.UpdatedAt), nt(&r.DecidedAt), &r.HistoryHead, &r.PolicySource,
+		&dependsOn, &remindAfter, nt(&r.NextReminderAt), &outcome, &r.Digest, &r.Reason)
 	if err != nil {
 		return err
 	}
-	r.Payload = json.RawMessage(payload)
+	r.Payload, r.RemindAfter, r.Status = json.RawMessage(payload), approval.Duration(remindAfter), approval.Status(status)
 	if outcome != nil {
 		r.Outcome = json.RawMessage(*outcome)
 	}
-	r.RemindAfter = approval.Duration(remindAfter)
-	r.Status = approval.Status(status)
 	if previousStatus != nil {
 		r.PreviousStatus = new(approval.Status(*previousStatus))
 	}
-	err = errors.Join(unmarshal("policy", &policy, &r.Policy), unmarshal("reviews", &reviews, &r.Reviews),
-		unmarshal("depends_on", &dependsOn, &r.DependsOn), unmarshal("policy_request", policyRequest, &r.PolicyRequest))
 	if delivery != nil {
 		r.Delivery = new(approval.Delivery)
-		err = errors.Join(err, unmarshal("delivery", delivery, r.Delivery))
 	}
-	if err != nil {
+	if err := errors.Join(unmarshal("policy", &policy, &r.Policy), unmarshal("reviews", &reviews, &r.Reviews),
+		unmarshal("depends_on", &dependsOn, &r.DependsOn), unmarshal("policy_request", policyRequest, &r.PolicyRequest),
+		unmarshal("delivery", delivery, r.Delivery)); err != nil {
 		return fmt.Errorf("request %s: %w", r.ID, err)
 	}
 	if len(r.DependsOn) == 0 {
@@ -346,10 +309,9 @@ func unmarshal(column string, s *string, v any) error {
 }
 
 // approvalValues are the stored values of r's approvalMutable columns and
-// blocked, from ix, r's Index. JSON goes as a string, which
-// both drivers send as it is, so that PostgreSQL's json columns keep its
-// exact bytes. The dependencies are a JSON array, "[]" when none; the
-// outcome is NULL until one is recorded.
+// of blocked, from ix, r's Index. JSON goes as a string, which PostgreSQL's
+// json columns keep byte for byte. The dependencies are an array, "[]" for
+// none; the outcome is NULL until one is recorded.
 func approvalValues(r *approval.Request, ix approval.Index) ([]any, error) {
 	var err error
 	encode := func(column string, v any) string {
@@ -376,57 +338,45 @@ func approvalValues(r *approval.Request, ix approval.Index) ([]any, error) {
 	}
 	return []any{
 		r.Title, r.Description, string(r.Payload), r.ServiceRule, r.Deadline, encode("policy", r.Policy), int16(r.Status), previousStatus,
-		r.Comment, encode("reviews", r.Reviews), delivery, r.Version, r.UpdatedAt, r.DecidedAt, r.HistoryHead, r.PolicySource, dependsOn,
-		int64(r.RemindAfter), r.NextReminderAt, outcome, r.Digest, r.Reason, ix.Blocked,
+		r.Comment, encode("reviews", r.Reviews), delivery, r.Version, r.UpdatedAt, r.DecidedAt, r.HistoryHead, r.PolicySource,
+		dependsOn, int64(r.RemindAfter), r.NextReminderAt, outcome, r.Digest, r.Reason, ix.Blocked,
 	}, err
 }
 
 // Overdue returns the ids of up to limit (by default 50) pending requests
-// whose deadline is at or before now, earliest deadline first. It returns an
+// whose deadline is at or before now, earliest first. It returns an
 // internal *approval.Error when the database fails.
 func (s *Store) Overdue(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	return queryAll(ctx, s, s.db, "overdue", scanString, s.d.Overdue, now, Limit(limit))
 }
 
-// claimAttempts bounds how often claimIdempotency tries again when the
-// record it collided with is deleted before it can read it.
-const claimAttempts = 3
-
 // claimIdempotency inserts rec, unless its principal's key has a record
-// already; then it returns that record and inserts nothing. It returns nil
-// when it inserted rec.
-//
-// The insert comes first in CreateApproval's transaction so that concurrent
-// creates under one key cannot both store a request: while the first holds
-// the key, the others' inserts wait for its transaction to end; if it
-// commits, they insert nothing and, in READ COMMITTED, their next statement
-// sees its record.
+// already, which it returns instead; nil when it inserted rec. The insert
+// comes first in CreateApproval's transaction so that concurrent creates
+// under one key cannot both store a request: while the first holds the key,
+// the others' inserts wait for its transaction to end; if it commits, they
+// insert nothing and, in READ COMMITTED, their next statement sees its
+// record. When that record is deleted (DeleteIdempotencyBefore) before it
+// can be read, the key is claimed again, three times at most.
 func (s *Store) claimIdempotency(ctx context.Context, tx Tx, rec *approval.Idempotency) (*approval.Idempotency, error) {
 	response := rec.Response
 	if response == nil {
 		response = []byte{} // the column is NOT NULL
 	}
-	for range claimAttempts {
-		n, err := tx.Exec(ctx, `
-			INSERT INTO idempotency_keys (principal, key, body_hash, request_id, response, created_at)
+	for range 3 {
+		n, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (principal, key, body_hash, request_id, response, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (principal, key) DO NOTHING`,
 			rec.Principal, rec.Key, rec.BodyHash, rec.RequestID, response, rec.CreatedAt)
 		if err != nil || n == 1 {
 			return nil, s.fail("insert idempotency key", err)
 		}
 		prev := new(approval.Idempotency)
-		err = tx.QueryRow(ctx, `
-			SELECT principal, key, body_hash, request_id, response, created_at
+		err = tx.QueryRow(ctx, `SELECT principal, key, body_hash, request_id, response, created_at
 			FROM idempotency_keys WHERE principal = $1 AND key = $2`, rec.Principal, rec.Key,
 		).Scan(&prev.Principal, &prev.Key, &prev.BodyHash, &prev.RequestID, &prev.Response, s.d.Time(&prev.CreatedAt))
-		switch {
-		case err == nil:
-			return prev, nil
-		case !noRows(err):
-			return nil, s.fail("get idempotency key", err)
+		if !noRows(err) { // found, or failed
+			return prev, s.fail("get idempotency key", err)
 		}
-		// DeleteIdempotencyBefore removed the record in between: claim the
-		// key again.
 	}
 	return nil, s.fail("insert idempotency key", errors.New("the conflicting record keeps disappearing"))
 }

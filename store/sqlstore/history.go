@@ -10,9 +10,8 @@ import (
 )
 
 // History returns the history entries of request id in order. It returns a
-// KindNotFound *approval.Error for an unknown id, or one that cannot be an
-// id (every stored request has at least its creation entry), and an
-// internal one when the database fails.
+// KindNotFound *approval.Error for an unknown id (every request has its
+// creation entry), and an internal one when the database fails.
 func (s *Store) History(ctx context.Context, id string) ([]approval.HistoryEntry, error) {
 	if !s.validID(id) {
 		return nil, approval.NotFound("approval request")
@@ -38,18 +37,15 @@ func (s *Store) scanEntry(row Row, e *approval.HistoryEntry, more ...any) error 
 }
 
 // ListHistory returns up to f.Limit (by default 50) history entries of any
-// request matching f, in id order, with ids above f.After. The list walks
-// the primary key; an actor's entries are a range of history_actor, a
-// request's a range of its (request_id, seq) index.
-//
-// With one writer, entries commit in id order, so a reader walking forward
-// never passes one that commits later. Where transactions commit
-// concurrently (PostgreSQL), ids come from an identity sequence when the
-// entry is written and transactions commit in any order, so an entry may
-// become visible after entries with higher ids: a reader following a
-// cursor close behind the newest entries may pass one. Each change commits
-// in one short transaction, so further back every entry is there. It
-// returns an internal *approval.Error when the database fails.
+// request matching f, by id, with ids above f.After: a walk of the primary
+// key, a range of history_actor (an actor's) or of the (request_id, seq)
+// index (a request's). With one writer, entries commit in id order. Where
+// transactions commit concurrently (PostgreSQL), ids are taken when an
+// entry is written, so an entry may become visible after ones with higher
+// ids: a reader following a cursor close behind the newest entries may pass
+// one; further back every entry is there (each change commits in one short
+// transaction). It returns an internal *approval.Error when the database
+// fails.
 func (s *Store) ListHistory(ctx context.Context, f approval.HistoryFilter) ([]approval.HistoryRecord, error) {
 	if f.RequestID != "" && !s.validID(f.RequestID) {
 		return nil, nil // not the id of anything
@@ -102,49 +98,37 @@ func (d *Dialect) HistoryQuery(f approval.HistoryFilter) (string, []any) {
 // HistoryChains returns the history chains of up to f.Limit (by default 50)
 // requests with ids above f.After, or of f.RequestID alone, by id: each
 // request's version and history head and its entries in order, read in one
-// statement, which reads one snapshot, so that a request's head and its
-// entries agree. It returns an internal *approval.Error when f.After cannot
-// be an id (not a canonical UUID on PostgreSQL) or the database fails.
+// statement, so that they agree. It returns an internal *approval.Error
+// when f.After cannot be an id or the database fails.
 func (s *Store) HistoryChains(ctx context.Context, f approval.ChainFilter) ([]approval.HistoryChain, error) {
-	const op = "history chains"
 	switch {
 	case f.RequestID != "" && !s.validID(f.RequestID):
 		return nil, nil // not the id of anything
 	case f.RequestID == "" && f.After != "" && !s.validID(f.After):
-		return nil, s.fail(op, fmt.Errorf("cursor %q is not a canonical UUID", f.After))
+		return nil, s.fail("history chains", fmt.Errorf("cursor %q is not a canonical UUID", f.After))
+	}
+	// A row is a request and one of its entries, or NULLs when it has none.
+	type row struct {
+		approval.HistoryChain
+		seq                                    *int64
+		at                                     *time.Time
+		actor, action, changes, prevHash, hash *string
 	}
 	query, args := s.d.Chains(f)
-	rows, err := s.db.Query(ctx, query, args...)
-	if err != nil {
-		return nil, s.fail(op, err)
-	}
-	defer rows.Close()
+	rows, err := queryAll(ctx, s, s.db, "history chains", func(r Row, v *row) error {
+		return r.Scan(&v.RequestID, &v.Version, &v.Head, &v.seq, &v.actor, &v.action, &v.changes, s.d.NullTime(&v.at), &v.prevHash, &v.hash)
+	}, query, args...)
 	var out []approval.HistoryChain
-	for rows.Next() {
-		var (
-			c                                      approval.HistoryChain
-			seq                                    *int64
-			at                                     *time.Time
-			actor, action, changes, prevHash, hash *string
-		)
-		err := rows.Scan(&c.RequestID, &c.Version, &c.Head, &seq, &actor, &action, &changes, s.d.NullTime(&at), &prevHash, &hash)
-		if err != nil {
-			return nil, s.fail(op, err)
+	for _, v := range rows {
+		if n := len(out); n == 0 || out[n-1].RequestID != v.RequestID {
+			out = append(out, v.HistoryChain)
 		}
-		if n := len(out); n == 0 || out[n-1].RequestID != c.RequestID {
-			out = append(out, c)
+		if last := &out[len(out)-1]; v.seq != nil {
+			last.Entries = append(last.Entries, approval.HistoryEntry{
+				RequestID: v.RequestID, Seq: *v.seq, Actor: *v.actor, Action: approval.Action(*v.action),
+				Changes: []byte(*v.changes), At: *v.at, PrevHash: *v.prevHash, Hash: *v.hash,
+			})
 		}
-		if seq == nil {
-			continue // no entries
-		}
-		last := &out[len(out)-1]
-		last.Entries = append(last.Entries, approval.HistoryEntry{
-			RequestID: c.RequestID, Seq: *seq, Actor: *actor, Action: approval.Action(*action),
-			Changes: []byte(*changes), At: *at, PrevHash: *prevHash, Hash: *hash,
-		})
 	}
-	if err := rows.Err(); err != nil {
-		return nil, s.fail(op, err)
-	}
-	return out, nil
+	return out, err
 }

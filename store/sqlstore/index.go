@@ -21,11 +21,10 @@ var indexTables = []struct {
 }
 
 // indexStmts appends to stmts the writes that bring the index rows of
-// request id from before to after. before is nil for a new request, which
-// has no rows; otherwise each table whose list differs between before and
-// after loses the request's rows and gets after's, and the others are left
-// alone. Each table takes one INSERT of a list, whatever its length. The
-// blocked column is written with the request's row.
+// request id from before (nil for a new request, which has none) to after:
+// each table whose list differs loses the request's rows and gets after's,
+// in one INSERT whatever their number. (The blocked column is written with
+// the request's row.)
 func (s *Store) indexStmts(stmts []Stmt, id string, before *approval.Index, after approval.Index) []Stmt {
 	for _, t := range indexTables {
 		values := t.part(after)
@@ -48,10 +47,9 @@ const backfillPage = 500
 // backfillIndex writes the index rows of the pending requests stored before
 // migration 00005 added the index, which SQL could not compute. It runs
 // while the row backfill_index of meta, which that migration inserts, is
-// present, and deletes it in the same transaction, so it runs once: the
-// delete of a store opening at the same time waits for this transaction
-// and then finds no row. The requests are locked while their rows are
-// written, against writers that do not know of the index.
+// there, and deletes it in the same transaction, so it runs once (a store
+// opening at the same time waits, then finds no row). It locks the
+// requests, against writers that do not know of the index.
 func (s *Store) backfillIndex(ctx context.Context) error {
 	const op = "backfill index"
 	return s.write(ctx, op, func(tx Tx) error {
@@ -86,12 +84,10 @@ func (s *Store) backfillIndex(ctx context.Context) error {
 	})
 }
 
-// Inbox returns up to q.Limit (by default 50) pending requests whose review
-// is needed from q.Principal — an inbox key of the principal is indexed for
-// them and the principal is not excluded — with ids above q.After, oldest
-// first. It returns a KindInvalid *approval.Error when q.After cannot be an
-// id (not a canonical UUID on PostgreSQL), and an internal one when the
-// database fails.
+// Inbox returns up to q.Limit (by default 50) pending requests awaiting a
+// review by q.Principal (an inbox key of theirs, and no exclusion) with ids
+// above q.After, oldest first. It returns a KindInvalid *approval.Error when
+// q.After cannot be an id, and an internal one when the database fails.
 func (s *Store) Inbox(ctx context.Context, q approval.InboxQuery) ([]*approval.Request, error) {
 	after := q.After
 	switch {
@@ -105,39 +101,28 @@ func (s *Store) Inbox(ctx context.Context, q approval.InboxQuery) ([]*approval.R
 }
 
 // Statuses returns the statuses of the requests with the given ids; ids of
-// no request, and strings that cannot be ids, are absent. It returns an
-// internal *approval.Error when the database fails.
+// no request are absent. It returns an internal *approval.Error when the
+// database fails.
 func (s *Store) Statuses(ctx context.Context, ids []string) (approval.Deps, error) {
-	const op = "statuses"
-	ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !s.validID(id) })
 	out := approval.Deps{}
-	if len(ids) == 0 {
+	if ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !s.validID(id) }); len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.db.Query(ctx, "SELECT id, status FROM approvals WHERE "+s.d.In("id", "$1"), s.d.Array(ids))
-	if err != nil {
-		return nil, s.fail(op, err)
+	type status struct {
+		id string
+		st int16
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			id string
-			st int16
-		)
-		if err := rows.Scan(&id, &st); err != nil {
-			return nil, s.fail(op, err)
-		}
-		out[id] = approval.Status(st)
+	list, err := queryAll(ctx, s, s.db, "statuses", func(row Row, v *status) error { return row.Scan(&v.id, &v.st) },
+		"SELECT id, status FROM approvals WHERE "+s.d.In("id", "$1"), s.d.Array(ids))
+	for _, v := range list {
+		out[v.id] = approval.Status(v.st)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, s.fail(op, err)
-	}
-	return out, nil
+	return out, err
 }
 
 // Dependents returns the ids of the pending requests that depend on request
-// id, oldest first; none when id cannot be an id. It returns an internal
-// *approval.Error when the database fails.
+// id, oldest first. It returns an internal *approval.Error when the
+// database fails.
 func (s *Store) Dependents(ctx context.Context, id string) ([]string, error) {
 	if !s.validID(id) {
 		return nil, nil
@@ -147,16 +132,15 @@ func (s *Store) Dependents(ctx context.Context, id string) ([]string, error) {
 }
 
 // Unresolved returns the ids of up to limit (by default 50) pending requests
-// that their dependencies decide now, oldest first. It returns an internal
+// their dependencies decide now, oldest first. It returns an internal
 // *approval.Error when the database fails.
 func (s *Store) Unresolved(ctx context.Context, limit int) ([]string, error) {
 	return queryAll(ctx, s, s.db, "unresolved", scanString, s.d.Unresolved, Limit(limit))
 }
 
 // DueReminders returns the ids of up to limit (by default 50) pending
-// requests that are not blocked and whose next reminder is at or before
-// now, earliest first. It returns an internal *approval.Error when the
-// database fails.
+// requests not blocked whose next reminder is at or before now, earliest
+// first. It returns an internal *approval.Error when the database fails.
 func (s *Store) DueReminders(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	return queryAll(ctx, s, s.db, "due reminders", scanString, s.d.Reminders, now, Limit(limit))
 }

@@ -13,26 +13,21 @@ import (
 // them: what a Dialect's claims return, before attempts.
 const OutboxColumns = "seq, id, type, request_id, version, data, created_at, webhook, trace_parent"
 
-// Outbox returns up to limit (by default 50) outbox records with a sequence
-// number greater than after, in order. It returns an internal
-// *approval.Error when the database fails.
-//
-// Where transactions commit concurrently (PostgreSQL), they can commit in
-// another order than the one they took sequence numbers in: a record may
-// appear below a cursor that has already passed it. Outbox suits reading a
-// settled outbox (tests, inspection); the delivery workers claim rows
-// instead of following a cursor.
+// Outbox returns up to limit (by default 50) outbox records with sequence
+// numbers above after, in order. It returns an internal *approval.Error
+// when the database fails. Where transactions commit concurrently
+// (PostgreSQL), a record may appear below a cursor that has passed it:
+// Outbox suits a settled outbox (tests, inspection); workers claim rows.
 func (s *Store) Outbox(ctx context.Context, after int64, limit int) ([]approval.OutboxRecord, error) {
 	return queryAll(ctx, s, s.db, "outbox", func(row Row, rec *approval.OutboxRecord) error { return s.scanOutbox(row, rec) },
 		"SELECT "+OutboxColumns+" FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2", after, Limit(limit))
 }
 
 // LatestOutboxSeq returns the sequence number of the latest event: the
-// highest stored or, when every event has been deleted, the highest ever
-// handed out, so that a reader starting there sees the next event follow
-// it; 0 before the first event. Where numbers of transactions that roll
-// back are never used (PostgreSQL), a reader must allow for gaps. It
-// returns an internal *approval.Error when the database fails.
+// highest stored or, when every event has been deleted, the highest handed
+// out, so that the next event follows it; 0 before the first. (PostgreSQL
+// never uses the numbers of transactions that roll back: there are gaps.)
+// It returns an internal *approval.Error when the database fails.
 func (s *Store) LatestOutboxSeq(ctx context.Context) (int64, error) {
 	var seq int64
 	if err := s.db.QueryRow(ctx, s.d.LatestOutboxSeq).Scan(&seq); err != nil {
@@ -43,9 +38,9 @@ func (s *Store) LatestOutboxSeq(ctx context.Context) (int64, error) {
 
 // ClaimDeliveries leases up to limit (by default 50) due webhook deliveries
 // whose rule is not in skip, the most overdue first, until leaseUntil, and
-// returns them in sequence order. Concurrent claims, by any number of
-// Stores, never return the same delivery while its lease lasts. It returns
-// an internal *approval.Error when the database fails.
+// returns them by sequence number. Concurrent claims never return the same
+// delivery while its lease lasts. It returns an internal *approval.Error
+// when the database fails.
 func (s *Store) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, skip []string, limit int) ([]approval.Claim, error) {
 	if skip == nil {
 		skip = []string{} // a NULL list would hold nothing, but say what is meant
@@ -54,9 +49,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, 
 }
 
 // ClaimUnpublished leases up to limit (by default 50) events not yet
-// published and not leased at now, oldest first, until leaseUntil, as
-// ClaimDeliveries does. It returns an internal *approval.Error when the
-// database fails.
+// published nor leased at now, oldest first, until leaseUntil, as
+// ClaimDeliveries does, with its errors.
 func (s *Store) ClaimUnpublished(ctx context.Context, now, leaseUntil time.Time, limit int) ([]approval.OutboxRecord, error) {
 	claims, err := s.claim(ctx, "claim unpublished", s.d.ClaimUnpublished, leaseUntil, now, Limit(limit))
 	if err != nil {
@@ -69,8 +63,8 @@ func (s *Store) ClaimUnpublished(ctx context.Context, now, leaseUntil time.Time,
 	return out, nil
 }
 
-// claim runs a claim statement in a write transaction and returns the rows
-// it leased in sequence order (RETURNING has none).
+// claim runs a claim statement and returns the rows it leased by sequence
+// number (RETURNING has no order).
 func (s *Store) claim(ctx context.Context, op, query string, args ...any) ([]approval.Claim, error) {
 	var out []approval.Claim
 	err := s.write(ctx, op, func(tx Tx) (err error) {
@@ -90,12 +84,10 @@ func (s *Store) claim(ctx context.Context, op, query string, args ...any) ([]app
 
 // FinishDelivery records the outcome res of a delivery attempt and, when fn
 // is not nil, applies fn to the event's request as UpdateApproval does, in
-// one transaction, which may run again (fn included) after a conflict. A
-// finished delivery stays finished, whatever a late outcome says. It
-// returns the request as it is afterwards when fn ran (nil otherwise); fn's
-// error unchanged, after which nothing is written; a KindNotFound
-// *approval.Error for an unknown sequence number; and an internal one when
-// the database fails.
+// one transaction. A finished delivery stays finished, whatever a late
+// outcome says. It returns the request when fn ran (else nil); fn's error
+// unchanged, writing nothing; a KindNotFound *approval.Error for an unknown
+// sequence number; and an internal one when the database fails.
 func (s *Store) FinishDelivery(ctx context.Context, res approval.DeliveryResult, fn func(*approval.Request) (approval.Change, error)) (*approval.Request, error) {
 	var done, next *time.Time
 	if res.Done {
@@ -105,7 +97,6 @@ func (s *Store) FinishDelivery(ctx context.Context, res approval.DeliveryResult,
 	}
 	var out *approval.Request
 	err := s.change(ctx, "finish delivery", func(tx Tx) error {
-		out = nil
 		var requestID string
 		err := tx.QueryRow(ctx, `
 			UPDATE outbox SET attempts = $1, last_error = NULLIF($2, ''),
@@ -138,10 +129,10 @@ func (s *Store) MarkPublished(ctx context.Context, seqs []int64, now time.Time) 
 	return err
 }
 
-// DeleteOutboxBefore deletes the events created before t that have no
-// webhook delivery or a finished one and, when published is true, that were
-// published, and returns how many there were. It returns an internal
-// *approval.Error when the database fails.
+// DeleteOutboxBefore deletes the events created before t whose delivery is
+// finished (or that have none) and, when published is true, that were
+// published; it returns how many. It returns an internal *approval.Error
+// when the database fails.
 func (s *Store) DeleteOutboxBefore(ctx context.Context, t time.Time, published bool) (int64, error) {
 	return s.exec(ctx, "delete outbox", `
 		DELETE FROM outbox
@@ -166,8 +157,8 @@ func (s *Store) scanOutbox(row Row, rec *approval.OutboxRecord, more ...any) err
 }
 
 // PendingDelivery returns the state of request requestID's unfinished
-// webhook delivery, or nil when none is under way (or requestID cannot be
-// an id). It returns an internal *approval.Error when the database fails.
+// webhook delivery, or nil when none is under way. It returns an internal
+// *approval.Error when the database fails.
 func (s *Store) PendingDelivery(ctx context.Context, requestID string) (*approval.Delivery, error) {
 	if !s.validID(requestID) {
 		return nil, nil
@@ -192,9 +183,8 @@ func (s *Store) PendingDelivery(ctx context.Context, requestID string) (*approva
 	return &d, nil
 }
 
-// OutboxStats counts the deliveries to service rules not finished yet and
-// finds when the oldest was decided. It returns an internal
-// *approval.Error when the database fails.
+// OutboxStats counts the unfinished deliveries and finds when the oldest
+// was decided. It returns an internal *approval.Error when the database fails.
 func (s *Store) OutboxStats(ctx context.Context) (approval.OutboxStats, error) {
 	var (
 		st     approval.OutboxStats

@@ -10,18 +10,19 @@ import (
 )
 
 // ruleColumns are the columns of service_rules in the order scanRule reads
-// them; ruleMutable those that ruleValues writes.
+// them, ruleMutable those that ruleValues writes; likewise for policies.
 const (
-	ruleColumns = "id, name, created_at, " + ruleMutable
-	ruleMutable = "url, format, secret, api_key, timeout_ms, max_attempts, headers, policy, updated_at"
+	ruleColumns   = "id, name, created_at, " + ruleMutable
+	ruleMutable   = "url, format, secret, api_key, timeout_ms, max_attempts, headers, policy, updated_at"
+	policyColumns = "name, created_at, " + policyMutable
+	policyMutable = "description, policy, version, updated_at"
 )
 
-// CreateServiceRule stores the new rule r and sets r.ID to a number never
-// handed out before. It keeps r's times at store precision, filling a zero
-// CreatedAt with the current time and a zero UpdatedAt with CreatedAt, and
-// makes nil headers empty, so that r is as it reads back. It returns a
-// KindInvalid *approval.Error when r names a policy that is not stored; a
-// KindConflict one when a rule of the same name exists (or is being created
+// CreateServiceRule stores the new rule r, normalized (see
+// approval.ServiceRule.Normalize) so that it is as it reads back, and sets
+// r.ID to a number never handed out before. It returns a KindInvalid
+// *approval.Error when r names a policy that is not stored; a KindConflict
+// one when a rule of the same name exists (or is being created
 // concurrently, and then commits); and an internal one when the database
 // fails.
 func (s *Store) CreateServiceRule(ctx context.Context, r *approval.ServiceRule) error {
@@ -50,38 +51,35 @@ func (s *Store) CreateServiceRule(ctx context.Context, r *approval.ServiceRule) 
 }
 
 // GetServiceRule returns the rule named name. It returns a KindNotFound
-// *approval.Error when there is none, and an internal one when the database
-// fails.
+// *approval.Error when there is none, and an internal one when the
+// database fails.
 func (s *Store) GetServiceRule(ctx context.Context, name string) (*approval.ServiceRule, error) {
 	return s.getRule(ctx, s.db, "name = $1", name)
 }
 
-// GetServiceRuleByID returns the rule numbered id. It returns a KindNotFound
-// *approval.Error when there is none, and an internal one when the database
-// fails.
+// GetServiceRuleByID returns the rule numbered id, with the errors of
+// GetServiceRule.
 func (s *Store) GetServiceRuleByID(ctx context.Context, id int64) (*approval.ServiceRule, error) {
 	return s.getRule(ctx, s.db, "id = $1", id)
 }
 
-// ListServiceRules returns every rule in the order of their ids. It returns
-// an internal *approval.Error when the database fails.
+// ListServiceRules returns every rule by id. It returns an internal
+// *approval.Error when the database fails.
 func (s *Store) ListServiceRules(ctx context.Context) ([]approval.ServiceRule, error) {
 	return queryAll(ctx, s, s.db, "list service rules", s.scanRule, "SELECT "+ruleColumns+" FROM service_rules ORDER BY id")
 }
 
-// UpdateServiceRule loads the rule named name, locking its row, and calls
-// fn with it, in one write transaction; unless fn returns an error, it
-// stores the rule as fn left it (normalized as by CreateServiceRule) and
-// returns it. After a conflict the transaction may run again, fn included.
-// It returns fn's error unchanged; a KindNotFound *approval.Error for an
-// unknown name; a KindInvalid one when the rule names a policy that is not
-// stored; and an internal one when fn changed the rule's id, name or
-// creation time, or the database fails.
+// UpdateServiceRule loads the rule named name, locking its row, calls fn
+// with it and, unless fn fails, stores it as CreateServiceRule does and
+// returns it, in one write transaction, which may run again (fn included)
+// after a conflict. It returns fn's error unchanged; a KindNotFound
+// *approval.Error for an unknown name; a KindInvalid one when the rule names
+// a policy that is not stored; and an internal one when fn changed the
+// rule's id, name or creation time, or the database fails.
 func (s *Store) UpdateServiceRule(ctx context.Context, name string, fn func(*approval.ServiceRule) error) (*approval.ServiceRule, error) {
 	const op = "update service rule"
 	var out *approval.ServiceRule
 	err := s.change(ctx, op, func(tx Tx) error {
-		out = nil
 		r, err := s.getRule(ctx, tx, "name = $1"+s.lock("UPDATE"), name)
 		if err != nil {
 			return err
@@ -98,10 +96,9 @@ func (s *Store) UpdateServiceRule(ctx context.Context, name string, fn func(*app
 			return err
 		}
 		values, err := ruleValues(r)
-		if err != nil {
-			return s.fail(op, err)
+		if err == nil {
+			_, err = tx.Exec(ctx, "UPDATE service_rules SET ("+ruleMutable+") = ("+params(9)+") WHERE id = $10", append(values, id)...)
 		}
-		_, err = tx.Exec(ctx, "UPDATE service_rules SET ("+ruleMutable+") = ("+params(9)+") WHERE id = $10", append(values, id)...)
 		out = r
 		return s.fail(op, err)
 	})
@@ -112,33 +109,33 @@ func (s *Store) UpdateServiceRule(ctx context.Context, name string, fn func(*app
 }
 
 // DeleteServiceRule deletes the rule named name. It returns a KindConflict
-// *approval.Error while a request that is not in a final status names the
-// rule, and deletes nothing then; a KindNotFound one for an unknown name;
-// and an internal one when the database fails.
+// *approval.Error, deleting nothing, while a request that is not in a final
+// status names the rule; a KindNotFound one for an unknown name; and an
+// internal one when the database fails.
 func (s *Store) DeleteServiceRule(ctx context.Context, name string) error {
 	const op = "delete service rule"
 	return s.change(ctx, op, func(tx Tx) error {
-		n, err := tx.Exec(ctx, "DELETE FROM service_rules WHERE name = $1", name)
-		switch {
-		case err != nil:
-			return s.fail(op, err)
-		case n == 0:
-			return approval.NotFound("service rule")
-		}
-		// 3, 4, 5 and 9 are the final statuses.
 		var users int
-		err = tx.QueryRow(ctx,
-			"SELECT count(*) FROM approvals WHERE service_rule = $1 AND status NOT IN (3, 4, 5, 9)", name,
-		).Scan(&users)
-		switch {
-		case err != nil:
-			return s.fail(op, err)
-		case users > 0:
+		err := s.deleteNamed(ctx, tx, op, "service_rules", "service rule", name)
+		if err == nil { // 3, 4, 5 and 9 are the final statuses
+			err = tx.QueryRow(ctx, "SELECT count(*) FROM approvals WHERE service_rule = $1 AND status NOT IN (3, 4, 5, 9)", name).Scan(&users)
+		}
+		if err == nil && users > 0 {
 			return approval.Errorf(approval.KindConflict, approval.CodeConflict,
 				"the service rule %q is named by %d request(s) not in a final status; it can be deleted once they are final", name, users)
 		}
-		return nil
+		return s.fail(op, err)
 	})
+}
+
+// deleteNamed deletes the row named name of table, a what: KindNotFound
+// when there is none.
+func (s *Store) deleteNamed(ctx context.Context, tx Tx, op, table, what, name string) error {
+	n, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE name = $1", name)
+	if err == nil && n == 0 {
+		return approval.NotFound(what)
+	}
+	return s.fail(op, err)
 }
 
 // ruleValues are the stored values of r's ruleMutable columns. The timeout
@@ -148,18 +145,15 @@ func ruleValues(r *approval.ServiceRule) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rule %q: headers: %w", r.Name, err)
 	}
-	return []any{
-		r.URL, string(r.Format), r.Secret, r.APIKey, r.Timeout.Milliseconds(), r.MaxAttempts,
-		string(headers), r.Policy, r.UpdatedAt,
-	}, nil
+	return []any{r.URL, string(r.Format), r.Secret, r.APIKey, r.Timeout.Milliseconds(), r.MaxAttempts,
+		string(headers), r.Policy, r.UpdatedAt}, nil
 }
 
 // checkRulePolicy returns a KindInvalid *approval.Error when rule r names a
 // policy that is not stored, and an internal one when the database fails.
 // Where transactions run concurrently it locks the policy's row (FOR KEY
-// SHARE) until tx ends: DeletePolicy waits for it and then finds the rule; a
-// policy being deleted is waited for and, once gone, not found. With one
-// writer, no policy can be deleted before tx commits.
+// SHARE) until tx ends: DeletePolicy waits for it and then finds the rule;
+// a policy being deleted is waited for and, once gone, not found.
 func (s *Store) checkRulePolicy(ctx context.Context, tx Tx, r *approval.ServiceRule) error {
 	if r.Policy == "" {
 		return nil
@@ -174,8 +168,8 @@ func (s *Store) checkRulePolicy(ctx context.Context, tx Tx, r *approval.ServiceR
 	return s.fail("check service rule policy", err)
 }
 
-// getRule reads the rule selected by where, with its one argument arg,
-// through q; where may end in a locking clause.
+// getRule reads the rule selected by where (which may end in a locking
+// clause), with its one argument arg, through q.
 func (s *Store) getRule(ctx context.Context, q Querier, where string, arg any) (*approval.ServiceRule, error) {
 	var r approval.ServiceRule
 	if err := s.scanRule(q.QueryRow(ctx, "SELECT "+ruleColumns+" FROM service_rules WHERE "+where, arg), &r); err != nil {
@@ -184,7 +178,7 @@ func (s *Store) getRule(ctx context.Context, q Querier, where string, arg any) (
 	return &r, nil
 }
 
-// scanRule reads one row of ruleColumns into r.
+// scanRule reads a row of ruleColumns into r.
 func (s *Store) scanRule(row Row, r *approval.ServiceRule) error {
 	var (
 		format, headers string
@@ -195,10 +189,141 @@ func (s *Store) scanRule(row Row, r *approval.ServiceRule) error {
 	if err != nil {
 		return err
 	}
-	r.Format = approval.RuleFormat(format)
-	r.Timeout = time.Duration(timeoutMS) * time.Millisecond
+	r.Format, r.Timeout = approval.RuleFormat(format), time.Duration(timeoutMS)*time.Millisecond
 	if err := unmarshal("headers", &headers, &r.Headers); err != nil {
 		return fmt.Errorf("rule %q: %w", r.Name, err)
+	}
+	return nil
+}
+
+// CreatePolicy stores the new policy p at version 1, setting p.Version and
+// its times to store precision, so that p is as it reads back. It returns a
+// KindConflict *approval.Error when a policy of the same name exists (or is
+// being created concurrently, and then commits), and an internal one when
+// the database fails.
+func (s *Store) CreatePolicy(ctx context.Context, p *approval.StoredPolicy) error {
+	const op = "create policy"
+	p.Version = 1
+	p.CreatedAt, p.UpdatedAt = approval.TruncateTime(p.CreatedAt), approval.TruncateTime(p.UpdatedAt)
+	values, err := policyValues(p)
+	if err != nil {
+		return s.fail(op, err)
+	}
+	return s.change(ctx, op, func(tx Tx) error {
+		n, err := tx.Exec(ctx, "INSERT INTO policies ("+policyMutable+", name, created_at) VALUES ("+params(6)+
+			") ON CONFLICT (name) DO NOTHING", append(values, p.Name, p.CreatedAt)...)
+		if err == nil && n == 0 {
+			return approval.Errorf(approval.KindConflict, approval.CodeConflict, "a policy named %q exists", p.Name)
+		}
+		return s.fail(op, err)
+	})
+}
+
+// GetPolicy returns the policy named name. It returns a KindNotFound
+// *approval.Error when there is none, and an internal one when the
+// database fails.
+func (s *Store) GetPolicy(ctx context.Context, name string) (*approval.StoredPolicy, error) {
+	return s.getPolicy(ctx, s.db, name, "")
+}
+
+// ListPolicies returns every policy by name. It returns an internal
+// *approval.Error when the database fails.
+func (s *Store) ListPolicies(ctx context.Context) ([]approval.StoredPolicy, error) {
+	return queryAll(ctx, s, s.db, "list policies", s.scanPolicy, "SELECT "+policyColumns+" FROM policies ORDER BY name")
+}
+
+// UpdatePolicy loads the policy named name, locking its row, calls fn with
+// it and, unless fn fails, stores it one version up with its times at
+// store precision and returns it, in one write transaction, which may run
+// again (fn included) after a conflict. It returns fn's error unchanged; a
+// KindNotFound *approval.Error for an unknown name; and an internal one
+// when fn changed the policy's name or creation time, or the database
+// fails. The lock (FOR NO KEY UPDATE) lets service rules name the policy
+// meanwhile (see checkRulePolicy): the name does not change.
+func (s *Store) UpdatePolicy(ctx context.Context, name string, fn func(*approval.StoredPolicy) error) (*approval.StoredPolicy, error) {
+	const op = "update policy"
+	var out *approval.StoredPolicy
+	err := s.change(ctx, op, func(tx Tx) error {
+		p, err := s.getPolicy(ctx, tx, name, s.lock("NO KEY UPDATE"))
+		if err != nil {
+			return err
+		}
+		version, createdAt := p.Version, p.CreatedAt
+		if err := fn(p); err != nil {
+			return err
+		}
+		if p.Name != name || !p.CreatedAt.Equal(createdAt) {
+			return s.fail(op, fmt.Errorf("policy %q: its name and creation time cannot change", name))
+		}
+		p.Version, p.CreatedAt, p.UpdatedAt = version+1, createdAt, approval.TruncateTime(p.UpdatedAt)
+		values, err := policyValues(p)
+		var n int64
+		if err == nil {
+			n, err = tx.Exec(ctx, "UPDATE policies SET ("+policyMutable+") = ("+params(4)+") WHERE name = $5 AND version = $6",
+				append(values, name, version)...)
+		}
+		if err == nil && n != 1 {
+			err = fmt.Errorf("policy %q at version %d: %d rows updated", name, version, n)
+		}
+		out = p
+		return s.fail(op, err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeletePolicy deletes the policy named name. It returns a KindConflict
+// *approval.Error, deleting nothing, while a service rule names the policy;
+// a KindNotFound one for an unknown name; and an internal one when the
+// database fails. The delete comes first: it waits for transactions that
+// are making a rule name the policy (see checkRulePolicy), and the check
+// after it, in a new snapshot, sees their rules.
+func (s *Store) DeletePolicy(ctx context.Context, name string) error {
+	const op = "delete policy"
+	return s.change(ctx, op, func(tx Tx) error {
+		var rule string
+		err := s.deleteNamed(ctx, tx, op, "policies", "policy", name)
+		if err == nil {
+			err = tx.QueryRow(ctx, "SELECT name FROM service_rules WHERE policy = $1 ORDER BY id LIMIT 1", name).Scan(&rule)
+		}
+		if err == nil {
+			return approval.Errorf(approval.KindConflict, approval.CodeConflict, "policy %q is used by service rule %q", name, rule)
+		}
+		if noRows(err) {
+			return nil
+		}
+		return s.fail(op, err)
+	})
+}
+
+// policyValues are the stored values of p's policyMutable columns.
+func policyValues(p *approval.StoredPolicy) ([]any, error) {
+	policy, err := json.Marshal(p.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("policy %q: %w", p.Name, err)
+	}
+	return []any{p.Description, string(policy), p.Version, p.UpdatedAt}, nil
+}
+
+// getPolicy reads the policy named name through q, with the locking clause lock.
+func (s *Store) getPolicy(ctx context.Context, q Querier, name, lock string) (*approval.StoredPolicy, error) {
+	var p approval.StoredPolicy
+	if err := s.scanPolicy(q.QueryRow(ctx, "SELECT "+policyColumns+" FROM policies WHERE name = $1"+lock, name), &p); err != nil {
+		return nil, s.found("get policy", "policy", err)
+	}
+	return &p, nil
+}
+
+// scanPolicy reads a row of policyColumns into p.
+func (s *Store) scanPolicy(row Row, p *approval.StoredPolicy) error {
+	var policy string
+	if err := row.Scan(&p.Name, s.d.Time(&p.CreatedAt), &p.Description, &policy, &p.Version, s.d.Time(&p.UpdatedAt)); err != nil {
+		return err
+	}
+	if err := unmarshal("policy", &policy, &p.Policy); err != nil {
+		return fmt.Errorf("policy %q: %w", p.Name, err)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -36,9 +37,8 @@ type Querier interface {
 
 // Stmt is a statement of a batch; one with Dest returns a row, scanned into Dest.
 type Stmt struct {
-	SQL  string
-	Args []any
-	Dest []any
+	SQL        string
+	Args, Dest []any
 }
 
 // Tx is a write transaction. Its methods return the driver's errors.
@@ -58,52 +58,46 @@ type DB interface {
 	// nil. It returns fn's error unchanged and its own as an
 	// *approval.Error naming op; it may run fn again after a conflict.
 	Write(ctx context.Context, op string, fn func(Tx) error) error
-	// WriteBatch runs stmts as Tx.Batch does, as a transaction of their own,
-	// in as few round trips as the database allows.
+	// WriteBatch runs stmts as Tx.Batch does, as a transaction of their
+	// own, in as few round trips as the database allows.
 	WriteBatch(ctx context.Context, op string, stmts []Stmt) ([]int64, error)
 	// Changed wakes the readers of Changes after a change committed.
 	Changed()
 }
 
-// Dialect is what a database does its own way. Its statements number
-// their parameters ($1, …) as their comments say.
+// Dialect is what a database does its own way. Statements number their
+// parameters as their comments say.
 type Dialect struct {
 	// Error returns err, a failure of op, as an internal *approval.Error or
 	// one of a kind the database's error tells (unavailable, invalid).
 	Error func(op string, err error) error
 	// UniqueViolation reports whether err violates the unique constraint or
-	// index named constraint; nil where writers check before writing.
+	// index named constraint; nil where writers check before they write.
 	UniqueViolation func(err error, constraint string) bool
-	// ValidID reports whether id can be an id; nil: any string can.
-	ValidID func(id string) bool
-	// MinID is below every id.
-	MinID string
-	// RowLocks locks the rows that write transactions read (FOR UPDATE …),
-	// where transactions run concurrently.
-	RowLocks bool
-	// NoIndex, before a column in a condition, keeps the planner off its index.
-	NoIndex string
+	ValidID         func(id string) bool // whether id can be an id; nil: any can
+	MinID           string               // below every id
+	RowLocks        bool                 // lock rows read to write (FOR UPDATE…)
+	NoIndex         string               // before a column, keeps the planner off its index
 	// Time and NullTime return scan destinations that read a time in UTC.
 	Time     func(p *time.Time) any
 	NullTime func(p **time.Time) any
 	// Array returns a list ([]string, []int16, []int64) as In, IndexInsert
-	// and ClaimDeliveries take it.
+	// and ClaimDeliveries take it; In the condition that column is in the
+	// list param.
 	Array func(list any) any
-	// In returns the condition that column is in the list param.
-	In func(column, param string) string
+	In    func(column, param string) string
 	// IndexInsert inserts the rows of request $1 into an index table, one
 	// per value of the list $2.
 	IndexInsert func(table, column, typ string) string
-
-	// ListApprovals returns the statement of ListApprovals (see Where).
+	// ListApprovals, Inbox and Chains return statements with their
+	// arguments: ListApprovals' (see Where), an inbox's, HistoryChains' (a
+	// request's id, version and history head, then an entry's columns or
+	// NULLs).
 	ListApprovals func(f approval.Filter) (string, []any)
-	// Inbox returns the statement of an inbox, with its arguments.
-	Inbox func(keys []string, after, principal string, limit int) (string, []any)
-	// Chains returns the statement of HistoryChains: request id, version,
-	// history head, and an entry's columns (NULLs for none).
-	Chains func(f approval.ChainFilter) (string, []any)
-	// Overdue and Reminders select due requests' ids: $1 now, $2 limit.
-	// Unresolved selects those their dependencies decide: $1 limit.
+	Inbox         func(keys []string, after, principal string, limit int) (string, []any)
+	Chains        func(f approval.ChainFilter) (string, []any)
+	// Overdue and Reminders select due requests' ids ($1 now, $2 limit),
+	// Unresolved those their dependencies decide ($1 limit).
 	Overdue, Reminders, Unresolved string
 	// LatestOutboxSeq selects the latest outbox sequence number.
 	LatestOutboxSeq string
@@ -125,14 +119,11 @@ type Store struct {
 // returns an *approval.Error when the database fails.
 func Open(ctx context.Context, db DB, d *Dialect) (*Store, error) {
 	s := &Store{db: db, d: d}
-	if err := s.backfillIndex(ctx); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return s, s.backfillIndex(ctx)
 }
 
 // Migrate applies the migrations in the folder migrations of fsys that db
-// lacks, as goose's provider for dialect with opts does; see Migrator.
+// lacks, with the provider Migrator returns.
 func Migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, fsys fs.FS, opts ...goose.ProviderOption) error {
 	p, err := Migrator(db, dialect, fsys, opts...)
 	if err != nil {
@@ -152,10 +143,8 @@ func Migrator(db *sql.DB, dialect goose.Dialect, fsys fs.FS, opts ...goose.Provi
 	if err != nil {
 		return nil, err
 	}
-	return goose.NewProvider(dialect, db, sub, append([]goose.ProviderOption{
-		goose.WithDisableGlobalRegistry(true), // only our files, no Go migrations registered elsewhere
-		goose.WithVerbose(false),
-	}, opts...)...)
+	return goose.NewProvider(dialect, db, sub,
+		append([]goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithVerbose(false)}, opts...)...)
 }
 
 // dropParseBuffers frees the buffers goose parsed the migrations with: it
@@ -188,6 +177,16 @@ func (a *Args) Add(v any) string {
 	return "$" + strconv.Itoa(len(*a))
 }
 
+// params returns the parameters $1 to $n.
+func params(n int) string {
+	var a Args
+	p := make([]string, n)
+	for i := range p {
+		p[i] = a.Add(nil)
+	}
+	return strings.Join(p, ", ")
+}
+
 // errRollback, returned by a write function, ends its transaction without
 // writing anything; write then returns nil.
 var errRollback = errors.New("sqlstore: roll back")
@@ -200,10 +199,10 @@ func (s *Store) write(ctx context.Context, op string, fn func(Tx) error) error {
 	return nil
 }
 
-// change runs fn like write and, when the transaction commits, wakes the
-// readers of Changes. Writes that only lease or mark outbox rows use write:
-// they make no work for anyone, and a worker woken by its own claim would
-// claim again for nothing.
+// change runs fn like write and, when it commits, wakes the readers of
+// Changes. Writes that only lease or mark outbox rows use write: they make
+// no work for anyone, and a worker woken by its own claim would claim again
+// for nothing.
 func (s *Store) change(ctx context.Context, op string, fn func(Tx) error) error {
 	err := s.write(ctx, op, fn)
 	if err == nil {
@@ -212,11 +211,10 @@ func (s *Store) change(ctx context.Context, op string, fn func(Tx) error) error 
 	return err
 }
 
-// exec runs one statement in a write transaction and returns how many rows
-// it changed.
-func (s *Store) exec(ctx context.Context, op, query string, args ...any) (int64, error) {
-	var n int64
-	err := s.write(ctx, op, func(tx Tx) (err error) {
+// exec runs a statement in a write transaction and returns how many rows it
+// changed.
+func (s *Store) exec(ctx context.Context, op, query string, args ...any) (n int64, err error) {
+	err = s.write(ctx, op, func(tx Tx) (err error) {
 		n, err = tx.Exec(ctx, query, args...)
 		return s.fail(op, err)
 	})
@@ -231,8 +229,8 @@ func (s *Store) fail(op string, err error) error {
 	return s.d.Error(op, err)
 }
 
-// found returns err, of reading one what in op: KindNotFound when there was
-// no row, as fail does otherwise.
+// found returns err, of op reading one what: KindNotFound for no row, as
+// fail does otherwise.
 func (s *Store) found(op, what string, err error) error {
 	if noRows(err) {
 		return approval.NotFound(what)
@@ -244,10 +242,8 @@ func (s *Store) found(op, what string, err error) error {
 // is database/sql's too).
 func noRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 
-// validID reports whether id can be an id.
 func (s *Store) validID(id string) bool { return s.d.ValidID == nil || s.d.ValidID(id) }
 
-// unique reports whether err violates the constraint or index constraint.
 func (s *Store) unique(err error, constraint string) bool {
 	return err != nil && s.d.UniqueViolation != nil && s.d.UniqueViolation(err, constraint)
 }
@@ -281,12 +277,11 @@ func queryAll[T any](ctx context.Context, s *Store, q Querier, op string, scan f
 	return out, nil
 }
 
-// scanString reads a row of one text (or uuid) column.
 func scanString(row Row, v *string) error { return row.Scan(v) }
 
-// StartSpan starts the span, named name, of a write transaction of the trace
-// that ctx carries; outside any trace (background polling) it makes none,
-// so that an idle server emits no traces. End it with EndSpan.
+// StartSpan starts the span, named name, of a write transaction of the
+// trace that ctx carries; outside any trace (background polling) it makes
+// none, so that an idle server emits no traces.
 func StartSpan(ctx context.Context, tracer trace.Tracer, name, op string) (context.Context, trace.Span) {
 	if !trace.SpanContextFromContext(ctx).IsValid() {
 		return ctx, trace.SpanFromContext(context.Background()) // does nothing
