@@ -10,8 +10,11 @@ import (
 	"approvald/approval"
 )
 
-// apiKeyColumns are the columns of api_keys in the order scanAPIKey reads them.
+// apiKeyColumns are the columns of api_keys in the order scanAPIKey reads
+// them, and insertAPIKey writes them.
 const apiKeyColumns = "id, name, prefix, hash, scopes, groups, origin, created_at, expires_at, last_used_at, revoked_at"
+
+var insertKey = "INSERT INTO api_keys (" + apiKeyColumns + ") VALUES (" + params(11) + ")"
 
 // touchInterval is how much older than the new time a key's last use must
 // be for TouchAPIKey to write it.
@@ -69,7 +72,7 @@ func (s *Store) insertAPIKey(ctx context.Context, tx Tx, op string, k approval.A
 	if err := s.liveKeyConflict(ctx, tx, op, k.Name, k.Hash, nil); err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, "INSERT INTO api_keys ("+apiKeyColumns+") VALUES ("+params(11)+")",
+	_, err = tx.Exec(ctx, insertKey,
 		k.ID, k.Name, k.Prefix, k.Hash, string(scopes), string(groups), cmp.Or(k.Origin, approval.KeyOriginAPI),
 		k.CreatedAt, k.ExpiresAt, k.LastUsedAt, k.RevokedAt)
 	return s.keyError(op, k.Name, err)

@@ -17,6 +17,9 @@ import (
 // reads them: what a Dialect's lists of requests select.
 const ApprovalColumns = "id, " + approvalFixed + ", " + approvalMutable
 
+// selectApproval reads a request; Store.lockApproval, locking its row.
+const selectApproval = "SELECT " + ApprovalColumns + " FROM approvals WHERE id = $1"
+
 // approvalFixed are the columns set at create, which updates leave alone;
 // approvalMutable the others, in the order of approvalValues, which adds
 // blocked (from the request's Index: written, never read).
@@ -27,13 +30,16 @@ const (
 	remind_after, next_reminder_at, outcome, content_digest, reason`
 )
 
-// The statements that write a request: insertApproval takes its id and
-// approvalFixed, then approvalValues; updateApproval approvalValues, then
-// the id and the version it was loaded at (which guards against a bug that
-// would let the row change since).
+// The statements that write a change: insertApproval takes the request's
+// id and approvalFixed, then approvalValues; updateApproval approvalValues,
+// then the id and the version it was loaded at (which guards against a bug
+// that would let the row change since); insertHistory an entry's
+// entryColumns.
 var (
 	insertApproval = "INSERT INTO approvals (id, " + approvalFixed + ", " + approvalMutable + ", blocked) VALUES (" + params(28) + ")"
 	updateApproval = "UPDATE approvals SET (" + approvalMutable + ", blocked) = (" + params(23) + ") WHERE id = $24 AND version = $25"
+	insertHistory  = "INSERT INTO history (" + entryColumns + ") VALUES (" + params(8) + ")"
+	insertOutbox   = "INSERT INTO outbox (id, type, request_id, version, data, created_at, webhook, next_attempt_at, trace_parent) VALUES (" + params(9) + ")"
 )
 
 // CreateApproval stores the new request r with its change ch, and idem when
@@ -93,7 +99,7 @@ func (s *Store) CreateApproval(ctx context.Context, r *approval.Request, ch appr
 // KindNotFound *approval.Error when there is none, and an internal one when
 // the database fails.
 func (s *Store) GetApproval(ctx context.Context, id string) (*approval.Request, error) {
-	return s.getApproval(ctx, s.db, id, "")
+	return s.getApproval(ctx, s.db, id, false)
 }
 
 // ListApprovals returns up to f.Limit (by default 50) requests matching f,
@@ -183,7 +189,7 @@ func (s *Store) UpdateApproval(ctx context.Context, id string, fn func(*approval
 func (s *Store) applyChange(ctx context.Context, tx Tx, id string, fn func(*approval.Request) (approval.Change, error)) (*approval.Request, bool, error) {
 	// The row lock serializes changes to one request: another change to it
 	// waits here until this transaction ends.
-	r, err := s.getApproval(ctx, tx, id, s.lock("UPDATE"))
+	r, err := s.getApproval(ctx, tx, id, true)
 	if err != nil {
 		return nil, false, err
 	}
@@ -221,13 +227,9 @@ func (s *Store) changeStmts(row Stmt, id string, before *approval.Index, after a
 	if ev.Webhook != "" {
 		webhook, due = &ev.Webhook, &e.At
 	}
-	stmts := []Stmt{row, {
-		SQL:  "INSERT INTO history (" + entryColumns + ") VALUES (" + params(8) + ")",
-		Args: []any{e.RequestID, e.Seq, e.Actor, string(e.Action), string(e.Changes), e.At, e.PrevHash, e.Hash},
-	}, {
-		SQL:  "INSERT INTO outbox (id, type, request_id, version, data, created_at, webhook, next_attempt_at, trace_parent) VALUES (" + params(9) + ")",
-		Args: []any{eventID.String(), ev.Type, ev.RequestID, ev.Version, string(ev.Data), e.At, webhook, due, ev.TraceParent},
-	}}
+	stmts := append(make([]Stmt, 0, 3+2*len(indexTables)), row,
+		Stmt{SQL: insertHistory, Args: []any{e.RequestID, e.Seq, e.Actor, string(e.Action), string(e.Changes), e.At, e.PrevHash, e.Hash}},
+		Stmt{SQL: insertOutbox, Args: []any{eventID.String(), ev.Type, ev.RequestID, ev.Version, string(ev.Data), e.At, webhook, due, ev.TraceParent}})
 	return s.indexStmts(stmts, id, before, after), nil
 }
 
@@ -245,13 +247,17 @@ func (s *Store) changeError(op string, n []int64, err error) error {
 	return s.fail(op, err)
 }
 
-// getApproval reads one request through q, with the locking clause lock.
-func (s *Store) getApproval(ctx context.Context, q Querier, id, lock string) (*approval.Request, error) {
+// getApproval reads one request through q, locking its row when lock is set.
+func (s *Store) getApproval(ctx context.Context, q Querier, id string, lock bool) (*approval.Request, error) {
 	var r *approval.Request
 	if !s.validID(id) {
 		return nil, approval.NotFound("approval request")
 	}
-	if err := s.scanApproval(q.QueryRow(ctx, "SELECT "+ApprovalColumns+" FROM approvals WHERE id = $1"+lock, id), &r); err != nil {
+	query := selectApproval
+	if lock {
+		query = s.lockApproval
+	}
+	if err := s.scanApproval(q.QueryRow(ctx, query, id), &r); err != nil {
 		return nil, s.found("get approval", "approval request", err)
 	}
 	return r, nil

@@ -11,13 +11,16 @@ import (
 // indexTables are the tables of the request index (approval.Request.Index),
 // one per list in it: each row pairs a request id with one value of the
 // list, of type typ (on PostgreSQL).
-var indexTables = []struct {
-	name, column, typ string
-	part              func(approval.Index) []string
+var indexTables = [...]struct {
+	name, column, typ, delete string
+	part                      func(approval.Index) []string
 }{
-	{"approval_inbox", "key", "text", func(ix approval.Index) []string { return ix.Inbox }},
-	{"approval_excluded", "principal", "text", func(ix approval.Index) []string { return ix.Excluded }},
-	{"approval_deps", "depends_on", "uuid", func(ix approval.Index) []string { return ix.DependsOn }},
+	{"approval_inbox", "key", "text", "DELETE FROM approval_inbox WHERE request_id = $1",
+		func(ix approval.Index) []string { return ix.Inbox }},
+	{"approval_excluded", "principal", "text", "DELETE FROM approval_excluded WHERE request_id = $1",
+		func(ix approval.Index) []string { return ix.Excluded }},
+	{"approval_deps", "depends_on", "uuid", "DELETE FROM approval_deps WHERE request_id = $1",
+		func(ix approval.Index) []string { return ix.DependsOn }},
 }
 
 // indexStmts appends to stmts the writes that bring the index rows of
@@ -26,16 +29,16 @@ var indexTables = []struct {
 // in one INSERT whatever their number. (The blocked column is written with
 // the request's row.)
 func (s *Store) indexStmts(stmts []Stmt, id string, before *approval.Index, after approval.Index) []Stmt {
-	for _, t := range indexTables {
+	for i, t := range indexTables {
 		values := t.part(after)
 		if before != nil {
 			if slices.Equal(t.part(*before), values) {
 				continue
 			}
-			stmts = append(stmts, Stmt{SQL: "DELETE FROM " + t.name + " WHERE request_id = $1", Args: []any{id}})
+			stmts = append(stmts, Stmt{SQL: t.delete, Args: []any{id}})
 		}
 		if len(values) > 0 {
-			stmts = append(stmts, Stmt{SQL: s.d.IndexInsert(t.name, t.column, t.typ), Args: []any{id, s.d.Array(values)}})
+			stmts = append(stmts, Stmt{SQL: s.indexInsert[i], Args: []any{id, s.d.Array(values)}})
 		}
 	}
 	return stmts

@@ -18,6 +18,15 @@ const (
 	policyMutable = "description, policy, version, updated_at"
 )
 
+// The statements that write rules and policies, from their values and
+// then the columns that do not change.
+var (
+	insertRule   = "INSERT INTO service_rules (" + ruleMutable + ", name, created_at) VALUES (" + params(11) + ") ON CONFLICT (name) DO NOTHING RETURNING id"
+	updateRule   = "UPDATE service_rules SET (" + ruleMutable + ") = (" + params(9) + ") WHERE id = $10"
+	insertPolicy = "INSERT INTO policies (" + policyMutable + ", name, created_at) VALUES (" + params(6) + ") ON CONFLICT (name) DO NOTHING"
+	updatePolicy = "UPDATE policies SET (" + policyMutable + ") = (" + params(4) + ") WHERE name = $5 AND version = $6"
+)
+
 // CreateServiceRule stores the new rule r, normalized (see
 // approval.ServiceRule.Normalize) so that it is as it reads back, and sets
 // r.ID to a number never handed out before. It returns a KindInvalid
@@ -37,8 +46,7 @@ func (s *Store) CreateServiceRule(ctx context.Context, r *approval.ServiceRule) 
 		if err := s.checkRulePolicy(ctx, tx, r); err != nil {
 			return err
 		}
-		err := tx.QueryRow(ctx, "INSERT INTO service_rules ("+ruleMutable+", name, created_at) VALUES ("+params(11)+
-			") ON CONFLICT (name) DO NOTHING RETURNING id", append(values, r.Name, r.CreatedAt)...).Scan(&id)
+		err := tx.QueryRow(ctx, insertRule, append(values, r.Name, r.CreatedAt)...).Scan(&id)
 		if noRows(err) {
 			return approval.Errorf(approval.KindConflict, approval.CodeConflict, "a service rule named %q exists", r.Name)
 		}
@@ -97,7 +105,7 @@ func (s *Store) UpdateServiceRule(ctx context.Context, name string, fn func(*app
 		}
 		values, err := ruleValues(r)
 		if err == nil {
-			_, err = tx.Exec(ctx, "UPDATE service_rules SET ("+ruleMutable+") = ("+params(9)+") WHERE id = $10", append(values, id)...)
+			_, err = tx.Exec(ctx, updateRule, append(values, id)...)
 		}
 		out = r
 		return s.fail(op, err)
@@ -210,8 +218,7 @@ func (s *Store) CreatePolicy(ctx context.Context, p *approval.StoredPolicy) erro
 		return s.fail(op, err)
 	}
 	return s.change(ctx, op, func(tx Tx) error {
-		n, err := tx.Exec(ctx, "INSERT INTO policies ("+policyMutable+", name, created_at) VALUES ("+params(6)+
-			") ON CONFLICT (name) DO NOTHING", append(values, p.Name, p.CreatedAt)...)
+		n, err := tx.Exec(ctx, insertPolicy, append(values, p.Name, p.CreatedAt)...)
 		if err == nil && n == 0 {
 			return approval.Errorf(approval.KindConflict, approval.CodeConflict, "a policy named %q exists", p.Name)
 		}
@@ -259,8 +266,7 @@ func (s *Store) UpdatePolicy(ctx context.Context, name string, fn func(*approval
 		values, err := policyValues(p)
 		var n int64
 		if err == nil {
-			n, err = tx.Exec(ctx, "UPDATE policies SET ("+policyMutable+") = ("+params(4)+") WHERE name = $5 AND version = $6",
-				append(values, name, version)...)
+			n, err = tx.Exec(ctx, updatePolicy, append(values, name, version)...)
 		}
 		if err == nil && n != 1 {
 			err = fmt.Errorf("policy %q at version %d: %d rows updated", name, version, n)

@@ -112,6 +112,9 @@ type Dialect struct {
 type Store struct {
 	db DB
 	d  *Dialect
+	// The statements that vary with the dialect, made once.
+	lockApproval string
+	indexInsert  [len(indexTables)]string
 }
 
 // Open returns the Store on db in dialect d, after writing the index rows
@@ -119,6 +122,10 @@ type Store struct {
 // returns an *approval.Error when the database fails.
 func Open(ctx context.Context, db DB, d *Dialect) (*Store, error) {
 	s := &Store{db: db, d: d}
+	s.lockApproval = selectApproval + s.lock("UPDATE")
+	for i, t := range indexTables {
+		s.indexInsert[i] = d.IndexInsert(t.name, t.column, t.typ)
+	}
 	return s, s.backfillIndex(ctx)
 }
 
