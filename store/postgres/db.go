@@ -112,8 +112,10 @@ var dialect = &sqlstore.Dialect{
 	NullTime:        func(p **time.Time) any { return nullUTC{p} },
 	Array:           func(list any) any { return list },
 	In:              func(column, param string) string { return column + " = ANY (" + param + ")" },
-	IndexInsert: func(table, column, typ string) string {
-		return "INSERT INTO " + table + " (request_id, " + column + ") SELECT $1::uuid, unnest($2::text[])::" + typ
+	// One INSERT of an array per table, whatever the number of rows.
+	IndexInsert: func(stmts []sqlstore.Stmt, table, column, typ, id string, values []string) []sqlstore.Stmt {
+		return append(stmts, sqlstore.Stmt{Args: []any{id, values},
+			SQL: "INSERT INTO " + table + " (request_id, " + column + ") SELECT $1::uuid, unnest($2::text[])::" + typ})
 	},
 	ListApprovals: listQuery,
 	Inbox: func(keys []string, after, principal string, limit int) (string, []any) {

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"approvald/store/sqlstore"
@@ -85,6 +87,25 @@ func (d database) WriteBatch(ctx context.Context, op string, stmts []sqlstore.St
 
 func (d database) Changed() { d.s.changed() }
 
+// indexChunk is the most index rows one INSERT writes.
+const indexChunk = 400
+
+// indexInsert appends the inserts of the rows of request id into an index
+// table, as VALUES lists of up to indexChunk rows: SQLite prepares them for
+// less than a SELECT from json_each.
+func indexInsert(stmts []sqlstore.Stmt, table, column, _, id string, values []string) []sqlstore.Stmt {
+	for chunk := range slices.Chunk(values, indexChunk) {
+		a := sqlstore.Args{id}
+		rows := make([]string, len(chunk))
+		for i, v := range chunk {
+			rows[i] = "($1, " + a.Add(v) + ")"
+		}
+		stmts = append(stmts, sqlstore.Stmt{Args: a,
+			SQL: "INSERT INTO " + table + " (request_id, " + column + ") VALUES " + strings.Join(rows, ", ")})
+	}
+	return stmts
+}
+
 // microsDest and nullMicrosDest are scan destinations that read a time
 // stored as unix microseconds, in UTC.
 type (
@@ -125,10 +146,8 @@ var dialect = &sqlstore.Dialect{
 		b, _ := json.Marshal(list) // lists of strings and numbers always encode
 		return string(b)
 	},
-	In: func(column, param string) string { return column + " IN (SELECT value FROM json_each(" + param + "))" },
-	IndexInsert: func(table, column, _ string) string {
-		return "INSERT INTO " + table + " (request_id, " + column + ") SELECT $1, value FROM json_each($2)"
-	},
+	In:               func(column, param string) string { return column + " IN (SELECT value FROM json_each(" + param + "))" },
+	IndexInsert:      indexInsert,
 	ListApprovals:    listQuery,
 	Inbox:            inbox,
 	Chains:           chainsStatement,

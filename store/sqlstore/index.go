@@ -25,11 +25,10 @@ var indexTables = [...]struct {
 
 // indexStmts appends to stmts the writes that bring the index rows of
 // request id from before (nil for a new request, which has none) to after:
-// each table whose list differs loses the request's rows and gets after's,
-// in one INSERT whatever their number. (The blocked column is written with
-// the request's row.)
+// each table whose list differs loses the request's rows and gets after's.
+// (The blocked column is written with the request's row.)
 func (s *Store) indexStmts(stmts []Stmt, id string, before *approval.Index, after approval.Index) []Stmt {
-	for i, t := range indexTables {
+	for _, t := range indexTables {
 		values := t.part(after)
 		if before != nil {
 			if slices.Equal(t.part(*before), values) {
@@ -38,7 +37,7 @@ func (s *Store) indexStmts(stmts []Stmt, id string, before *approval.Index, afte
 			stmts = append(stmts, Stmt{SQL: t.delete, Args: []any{id}})
 		}
 		if len(values) > 0 {
-			stmts = append(stmts, Stmt{SQL: s.indexInsert[i], Args: []any{id, s.d.Array(values)}})
+			stmts = s.d.IndexInsert(stmts, t.name, t.column, t.typ, id, values)
 		}
 	}
 	return stmts

@@ -81,14 +81,14 @@ type Dialect struct {
 	// Time and NullTime return scan destinations that read a time in UTC.
 	Time     func(p *time.Time) any
 	NullTime func(p **time.Time) any
-	// Array returns a list ([]string, []int16, []int64) as In, IndexInsert
-	// and ClaimDeliveries take it; In the condition that column is in the
-	// list param.
+	// Array returns a list ([]string, []int16, []int64) as In and
+	// ClaimDeliveries take it; In the condition that column is in the list
+	// param.
 	Array func(list any) any
 	In    func(column, param string) string
-	// IndexInsert inserts the rows of request $1 into an index table, one
-	// per value of the list $2.
-	IndexInsert func(table, column, typ string) string
+	// IndexInsert appends to stmts the inserts of the rows of request id
+	// into an index table, one per value, of type typ.
+	IndexInsert func(stmts []Stmt, table, column, typ, id string, values []string) []Stmt
 	// ListApprovals, Inbox and Chains return statements with their
 	// arguments: ListApprovals' (see Where), an inbox's, HistoryChains' (a
 	// request's id, version and history head, then an entry's columns or
@@ -110,11 +110,9 @@ type Dialect struct {
 // Store is an [approval.Store], but for Ping, Close and Changes, on a DB in
 // a Dialect. It is safe for concurrent use.
 type Store struct {
-	db DB
-	d  *Dialect
-	// The statements that vary with the dialect, made once.
-	lockApproval string
-	indexInsert  [len(indexTables)]string
+	db           DB
+	d            *Dialect
+	lockApproval string // selectApproval, locking the row
 }
 
 // Open returns the Store on db in dialect d, after writing the index rows
@@ -123,9 +121,6 @@ type Store struct {
 func Open(ctx context.Context, db DB, d *Dialect) (*Store, error) {
 	s := &Store{db: db, d: d}
 	s.lockApproval = selectApproval + s.lock("UPDATE")
-	for i, t := range indexTables {
-		s.indexInsert[i] = d.IndexInsert(t.name, t.column, t.typ)
-	}
 	return s, s.backfillIndex(ctx)
 }
 
