@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"approvald/store/sqlstore"
@@ -23,7 +26,7 @@ type conn struct {
 }
 
 func (c conn) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
-	r, err := c.q.QueryContext(ctx, sql, args...)
+	r, err := c.q.QueryContext(ctx, positional(sql), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -31,11 +34,11 @@ func (c conn) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows
 }
 
 func (c conn) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
-	return c.q.QueryRowContext(ctx, sql, args...)
+	return c.q.QueryRowContext(ctx, positional(sql), args...)
 }
 
 func (c conn) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
-	res, err := c.q.ExecContext(ctx, sql, args...)
+	res, err := c.q.ExecContext(ctx, positional(sql), args...)
 	if err != nil {
 		return 0, err
 	}
@@ -48,7 +51,7 @@ func (c conn) Batch(ctx context.Context, stmts []sqlstore.Stmt) ([]int64, error)
 	for i, st := range stmts {
 		var err error
 		if st.Dest != nil {
-			n[i], err = 1, c.q.QueryRowContext(ctx, st.SQL, st.Args...).Scan(st.Dest...)
+			n[i], err = 1, c.QueryRow(ctx, st.SQL, st.Args...).Scan(st.Dest...)
 		} else {
 			n[i], err = c.Exec(ctx, st.SQL, st.Args...)
 		}
@@ -95,16 +98,56 @@ const indexChunk = 400
 // less than a SELECT from json_each.
 func indexInsert(stmts []sqlstore.Stmt, table, column, _, id string, values []string) []sqlstore.Stmt {
 	for chunk := range slices.Chunk(values, indexChunk) {
-		a := sqlstore.Args{id}
-		rows := make([]string, len(chunk))
-		for i, v := range chunk {
-			rows[i] = "($1, " + a.Add(v) + ")"
+		args := make([]any, 0, 2*len(chunk))
+		for _, v := range chunk {
+			args = append(args, id, v)
 		}
-		stmts = append(stmts, sqlstore.Stmt{Args: a,
-			SQL: "INSERT INTO " + table + " (request_id, " + column + ") VALUES " + strings.Join(rows, ", ")})
+		stmts = append(stmts, sqlstore.Stmt{Args: args, SQL: "INSERT INTO " + table + " (request_id, " + column + ") VALUES " +
+			strings.TrimSuffix(strings.Repeat("(?, ?), ", len(chunk)), ", ")})
 	}
 	return stmts
 }
+
+// positional returns query with its parameters, when they are $1 to $n
+// each once and in order, as ?s, else as it is. SQLite binds ?s by
+// position; numbered parameters it looks up by name as it parses, and
+// modernc.org/sqlite asks each one's name as it binds. The first
+// positionalsMax statements seen are remembered.
+func positional(query string) string {
+	if q, ok := positionals.Load(query); ok {
+		return q.(string)
+	}
+	var b strings.Builder
+	next := 1
+	for i := 0; i < len(query); i++ {
+		if query[i] != '$' {
+			b.WriteByte(query[i])
+			continue
+		}
+		j := i + 1
+		for j < len(query) && '0' <= query[j] && query[j] <= '9' {
+			j++
+		}
+		if query[i+1:j] != strconv.Itoa(next) {
+			return query
+		}
+		b.WriteByte('?')
+		next, i = next+1, j-1
+	}
+	if positionalsSeen.Add(1) <= positionalsMax {
+		positionals.Store(query, b.String())
+	}
+	return b.String()
+}
+
+var (
+	positionals     sync.Map // query → its positional form
+	positionalsSeen atomic.Int64
+)
+
+// positionalsMax bounds the statements positional remembers; the stores'
+// statements are a few hundred.
+const positionalsMax = 4096
 
 // microsDest and nullMicrosDest are scan destinations that read a time
 // stored as unix microseconds, in UTC.

@@ -70,8 +70,9 @@ const unresolvedQuery = `
 		WHERE d.request_id = a.id AND (dep.status IS NULL OR dep.status <> 3))
 	ORDER BY id LIMIT $1`
 
-// inboxBranch selects the first requests of the inbox key %s after the
-// cursor $1 that do not exclude the principal $2, up to the limit $3.
+// inboxBranch selects the first requests of an inbox key after a cursor
+// that do not exclude the principal; its arguments are the key, the cursor,
+// the principal and the limit.
 // approval_inbox is WITHOUT ROWID with the primary key (key, request_id),
 // so the branch is a range of that key read in order, and the exclusion a
 // lookup in the primary key of approval_excluded. EXPLAIN QUERY PLAN, per
@@ -86,28 +87,24 @@ const unresolvedQuery = `
 const inboxBranch = `
 	SELECT request_id FROM (
 		SELECT i.request_id FROM approval_inbox AS i
-		WHERE i.key = %s AND i.request_id > $1
-			AND NOT EXISTS (SELECT 1 FROM approval_excluded AS x WHERE x.request_id = i.request_id AND x.principal = $2)
-		ORDER BY i.request_id LIMIT $3)`
+		WHERE i.key = ? AND i.request_id > ?
+			AND NOT EXISTS (SELECT 1 FROM approval_excluded AS x WHERE x.request_id = i.request_id AND x.principal = ?)
+		ORDER BY i.request_id LIMIT ?)`
 
-// inboxQuery returns the statement of an inbox of n keys, $4 and on: the
-// union of n inboxBranches, its first $3 ids, and their requests.
+// inboxQuery returns the statement of an inbox of n keys: the union of n
+// inboxBranches, its first limit ids (the last argument), and their requests.
 func inboxQuery(n int) string {
-	branches := make([]string, n)
-	for i := range branches {
-		branches[i] = fmt.Sprintf(inboxBranch, fmt.Sprintf("$%d", i+4))
-	}
 	return "SELECT " + sqlstore.ApprovalColumns + " FROM approvals WHERE id IN (" +
-		strings.Join(branches, " UNION") + " ORDER BY request_id LIMIT $3) ORDER BY id"
+		strings.Repeat(inboxBranch+" UNION", n-1) + inboxBranch + " ORDER BY request_id LIMIT ?) ORDER BY id"
 }
 
 // inbox returns the statement of an inbox, with its arguments.
 func inbox(keys []string, after, principal string, limit int) (string, []any) {
-	args := []any{after, principal, limit}
+	args := make([]any, 0, 4*len(keys)+1)
 	for _, k := range keys {
-		args = append(args, k)
+		args = append(args, k, after, principal, limit)
 	}
-	return inboxQuery(len(keys)), args
+	return inboxQuery(len(keys)), append(args, limit)
 }
 
 // chainsQuery reads the requests of a batch, by id, each joined to its

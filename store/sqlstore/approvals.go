@@ -37,7 +37,7 @@ const (
 // entryColumns.
 var (
 	insertApproval = "INSERT INTO approvals (id, " + approvalFixed + ", " + approvalMutable + ", blocked) VALUES (" + params(28) + ")"
-	updateApproval = "UPDATE approvals SET (" + approvalMutable + ", blocked) = (" + params(23) + ") WHERE id = $24 AND version = $25"
+	updateApproval = "UPDATE approvals SET " + assign(approvalMutable+", blocked") + " WHERE id = $24 AND version = $25"
 	insertHistory  = "INSERT INTO history (" + entryColumns + ") VALUES (" + params(8) + ")"
 	insertOutbox   = "INSERT INTO outbox (id, type, request_id, version, data, created_at, webhook, next_attempt_at, trace_parent) VALUES (" + params(9) + ")"
 )

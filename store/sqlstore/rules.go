@@ -22,9 +22,9 @@ const (
 // then the columns that do not change.
 var (
 	insertRule   = "INSERT INTO service_rules (" + ruleMutable + ", name, created_at) VALUES (" + params(11) + ") ON CONFLICT (name) DO NOTHING RETURNING id"
-	updateRule   = "UPDATE service_rules SET (" + ruleMutable + ") = (" + params(9) + ") WHERE id = $10"
+	updateRule   = "UPDATE service_rules SET " + assign(ruleMutable) + " WHERE id = $10"
 	insertPolicy = "INSERT INTO policies (" + policyMutable + ", name, created_at) VALUES (" + params(6) + ") ON CONFLICT (name) DO NOTHING"
-	updatePolicy = "UPDATE policies SET (" + policyMutable + ") = (" + params(4) + ") WHERE name = $5 AND version = $6"
+	updatePolicy = "UPDATE policies SET " + assign(policyMutable) + " WHERE name = $5 AND version = $6"
 )
 
 // CreateServiceRule stores the new rule r, normalized (see

@@ -189,6 +189,18 @@ func params(n int) string {
 	return strings.Join(p, ", ")
 }
 
+// assign returns the assignments of the parameters $1… to columns, a list
+// ("a = $1, b = $2"): the form SQLite prepares fastest, where (a, b) = (…)
+// costs it more.
+func assign(columns string) string {
+	var a Args
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = strings.TrimSpace(c) + " = " + a.Add(nil)
+	}
+	return strings.Join(cols, ", ")
+}
+
 // errRollback, returned by a write function, ends its transaction without
 // writing anything; write then returns nil.
 var errRollback = errors.New("sqlstore: roll back")
