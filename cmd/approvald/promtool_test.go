@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,30 +57,11 @@ func TestMetrics_PromtoolAcceptsTheScrape(t *testing.T) {
 
 	// A scrape after an end-to-end flow, so that every labelled series
 	// exists: deliveries, decisions, refusals, the gateway upstream.
-	recv := newReceiver(t)
-	publish := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"payload":{"data_retrieved":[{"file_path":"a.csv"}]}}`)
-	}))
-	t.Cleanup(publish.Close)
-	pu, _ := url.Parse(publish.URL)
-	base := startServer(t, map[string]string{
-		"APPROVALD_ADMIN_KEY":   testAdminKey,
-		"APPROVALSERVICEAPIKEY": "cr8tor-cli-key-0123456789", "PUBLISH_CONTAINER_NAME": pu.Hostname(), "PUBLISH_CONTAINER_PORT": pu.Port(),
-	})
+	base, _, _ := flowWithGateway(t, nil)
 	admin := client{t: t, base: base, key: testAdminKey}
-	flow(t, admin, recv)
-	req, _ := http.NewRequest("POST", base+"/project/package", strings.NewReader(`{"project_name":"p","project_start_time":"20250101_000000"}`))
-	req.Header.Set("x-api-key", "cr8tor-cli-key-0123456789")
-	if resp, err := http.DefaultClient.Do(req); err != nil {
-		t.Fatal(err)
-	} else {
-		resp.Body.Close()
-	}
 	admin.as("apd_not-a-key-0123456789abcdefghijklmn").must(401, "GET", "/v1/approvals", nil)
 
-	req, _ = http.NewRequest("GET", base+"/metrics", nil)
+	req, _ := http.NewRequest("GET", base+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer "+testAdminKey)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

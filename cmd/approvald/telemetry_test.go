@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -121,8 +122,12 @@ func flow(t *testing.T, admin client, recv *receiver) string {
 	return delivered
 }
 
-func TestMetrics_ScrapedAfterAFlow(t *testing.T) {
-	t.Parallel()
+// flowWithGateway starts a server (with env besides the admin key and a
+// fake Publish upstream), runs the end-to-end flow and one gateway package
+// call through it, and returns its base URL, its log and the status of
+// the gateway call: after it every labelled series exists.
+func flowWithGateway(t *testing.T, env map[string]string) (string, *syncBuffer, int) {
+	t.Helper()
 	recv := newReceiver(t)
 	publish := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -131,12 +136,13 @@ func TestMetrics_ScrapedAfterAFlow(t *testing.T) {
 	}))
 	t.Cleanup(publish.Close)
 	pu, _ := url.Parse(publish.URL)
-	base, logs, _ := startServerLogs(t, map[string]string{
-		"APPROVALD_ADMIN_KEY": testAdminKey, "APPROVALD_DEBUG_ADDR": "127.0.0.1:0",
+	all := map[string]string{
+		"APPROVALD_ADMIN_KEY":   testAdminKey,
 		"APPROVALSERVICEAPIKEY": "cr8tor-cli-key-0123456789", "PUBLISH_CONTAINER_NAME": pu.Hostname(), "PUBLISH_CONTAINER_PORT": pu.Port(),
-	})
-	admin := client{t: t, base: base, key: testAdminKey}
-	flow(t, admin, recv)
+	}
+	maps.Copy(all, env)
+	base, logs, _ := startServerLogs(t, all)
+	flow(t, client{t: t, base: base, key: testAdminKey}, recv)
 	req, _ := http.NewRequest("POST", base+"/project/package", strings.NewReader(`{"project_name":"p","project_start_time":"20250101_000000"}`))
 	req.Header.Set("x-api-key", "cr8tor-cli-key-0123456789")
 	resp, err := http.DefaultClient.Do(req)
@@ -144,8 +150,14 @@ func TestMetrics_ScrapedAfterAFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("gateway package: %d", resp.StatusCode)
+	return base, logs, resp.StatusCode
+}
+
+func TestMetrics_ScrapedAfterAFlow(t *testing.T) {
+	t.Parallel()
+	base, logs, status := flowWithGateway(t, map[string]string{"APPROVALD_DEBUG_ADDR": "127.0.0.1:0"})
+	if status != 200 {
+		t.Fatalf("gateway package: %d", status)
 	}
 
 	// The gateway answers before it records the call, so its request is
@@ -196,7 +208,7 @@ func TestMetrics_ScrapedAfterAFlow(t *testing.T) {
 	if d := scrape(t, "http://"+debug[1]+"/metrics", ""); d[`approvald_decisions_total{outcome="approved"}`] != 1 {
 		t.Errorf("the debug listener's /metrics lacks the decisions")
 	}
-	resp, err = http.Get("http://" + debug[1] + "/debug/pprof/goroutine?debug=1")
+	resp, err := http.Get("http://" + debug[1] + "/debug/pprof/goroutine?debug=1")
 	if err != nil {
 		t.Fatal(err)
 	}
