@@ -2,16 +2,29 @@ package approval
 
 import (
 	"context"
-	"strings"
 	"time"
-	"unicode/utf8"
 )
 
-// Store is what the engine needs from a database. Every method that changes
-// a request writes the request, its history entry and its outbox event in one
-// transaction. Methods return *Error values of KindNotFound for unknown ids
-// and wrap other failures as internal errors.
+// Store is what approvald needs from a database: every concern below, on
+// one database. Each consumer takes only the interface of its concern. Every
+// method that changes a request writes the request, its history entry and its
+// outbox event in one transaction. Methods return *Error values of
+// KindNotFound for unknown ids and wrap other failures as internal errors.
 type Store interface {
+	Requests
+	Deliveries
+	Keys
+	Catalog
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+}
+
+// Requests is the store of approval requests, their history, their index
+// (inbox, dependencies, deadlines) and idempotency records. The engine is
+// its one writer.
+type Requests interface {
 	// CreateApproval stores a new request r with its creation change ch. When
 	// idem is non-nil it is recorded in the same transaction; if a record with
 	// the same principal and key exists already, nothing is written and that
@@ -50,13 +63,6 @@ type Store interface {
 	// Overdue returns the ids of up to limit pending requests whose deadline
 	// is at or before now.
 	Overdue(ctx context.Context, now time.Time, limit int) ([]string, error)
-	// Outbox returns up to limit outbox records with a sequence number
-	// greater than after, in sequence order. With concurrent writers a lower
-	// sequence number may commit after a higher one, so this is a reading
-	// aid, not a delivery cursor.
-	Outbox(ctx context.Context, after int64, limit int) ([]OutboxRecord, error)
-	// LatestOutboxSeq returns the highest outbox sequence number, 0 if none.
-	LatestOutboxSeq(ctx context.Context) (int64, error)
 	// Inbox returns up to q.Limit pending requests awaiting a review by
 	// q.Principal, oldest (lowest id) first, with ids above q.After: those
 	// whose Index().Inbox holds one of InboxKeys(q.Principal) and whose
@@ -78,7 +84,53 @@ type Store interface {
 	DueReminders(ctx context.Context, now time.Time, limit int) ([]string, error)
 	// DeleteIdempotencyBefore forgets idempotency records created before t.
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error)
+}
 
+// Deliveries is the transactional outbox: the events that changes wrote, their
+// webhook deliveries and their publication to the event bus.
+type Deliveries interface {
+	// Outbox returns up to limit outbox records with a sequence number
+	// greater than after, in sequence order. With concurrent writers a lower
+	// sequence number may commit after a higher one, so this is a reading
+	// aid, not a delivery cursor.
+	Outbox(ctx context.Context, after int64, limit int) ([]OutboxRecord, error)
+	// LatestOutboxSeq returns the highest outbox sequence number, 0 if none.
+	LatestOutboxSeq(ctx context.Context) (int64, error)
+	// ClaimDeliveries leases up to limit due webhook deliveries: outbox
+	// events with a Webhook target, not finished, whose next attempt is at
+	// or before now, skipping the rules in skip. A claimed delivery's next
+	// attempt moves to leaseUntil, so no other worker takes it meanwhile;
+	// if the worker dies, it is due again then.
+	ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, skip []string, limit int) ([]Claim, error)
+	// FinishDelivery records the outcome of an attempt and, when fn is not
+	// nil, applies fn to the delivery's request exactly as UpdateApproval
+	// does — all in one transaction. It returns the request when fn ran.
+	FinishDelivery(ctx context.Context, res DeliveryResult, fn func(*Request) (Change, error)) (*Request, error)
+	// PendingDelivery returns the state of the request's unfinished webhook
+	// delivery — attempts so far, the last error, when the next attempt is
+	// due (while an attempt is in flight: when its lease ends) — or nil
+	// when none is under way.
+	PendingDelivery(ctx context.Context, requestID string) (*Delivery, error)
+	// ClaimUnpublished leases up to limit events not yet published to the
+	// event bus, oldest first, in the same way as ClaimDeliveries.
+	ClaimUnpublished(ctx context.Context, now, leaseUntil time.Time, limit int) ([]OutboxRecord, error)
+	// MarkPublished records that the events with these sequence numbers were published.
+	MarkPublished(ctx context.Context, seqs []int64, now time.Time) error
+	// DeleteOutboxBefore deletes events created before t whose webhook
+	// delivery is finished (or that have none) and, when published is true,
+	// that were published.
+	DeleteOutboxBefore(ctx context.Context, t time.Time, published bool) (int64, error)
+	// OutboxStats describes the deliveries not finished yet (for metrics).
+	OutboxStats(ctx context.Context) (OutboxStats, error)
+
+	// Changes returns a channel that receives a value, coalesced, after
+	// changes are committed — by this process or, where the database can
+	// tell, another. It is a wake-up hint, not a guarantee: readers still poll.
+	Changes() <-chan struct{}
+}
+
+// Keys is the store of API keys.
+type Keys interface {
 	// CreateAPIKey stores a new API key, every field as given except that
 	// an empty Origin is stored as KeyOriginAPI. A live key of the same name,
 	// or with the same hash, is a KindConflict error; a revoked key's hash
@@ -112,7 +164,10 @@ type Store interface {
 	// KindNotFound, as it is for an unknown id; a hash held by another live
 	// key is a KindConflict error.
 	RotateAPIKey(ctx context.Context, id, hash, prefix string, t time.Time) (*APIKey, error)
+}
 
+// Catalog is the store of service rules and stored policies.
+type Catalog interface {
 	// CreateServiceRule stores a new rule and sets its ID (a positive
 	// integer, never reused) and times; a rule of the same name is a
 	// conflict. A rule naming a policy that is not stored is a KindInvalid
@@ -144,53 +199,6 @@ type Store interface {
 	// DeletePolicy deletes the policy; while a service rule names it, that
 	// is a KindConflict error.
 	DeletePolicy(ctx context.Context, name string) error
-
-	// ClaimDeliveries leases up to limit due webhook deliveries: outbox
-	// events with a Webhook target, not finished, whose next attempt is at
-	// or before now, skipping the rules in skip. A claimed delivery's next
-	// attempt moves to leaseUntil, so no other worker takes it meanwhile;
-	// if the worker dies, it is due again then.
-	ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, skip []string, limit int) ([]Claim, error)
-	// FinishDelivery records the outcome of an attempt and, when fn is not
-	// nil, applies fn to the delivery's request exactly as UpdateApproval
-	// does — all in one transaction. It returns the request when fn ran.
-	FinishDelivery(ctx context.Context, res DeliveryResult, fn func(*Request) (Change, error)) (*Request, error)
-	// PendingDelivery returns the state of the request's unfinished webhook
-	// delivery — attempts so far, the last error, when the next attempt is
-	// due (while an attempt is in flight: when its lease ends) — or nil
-	// when none is under way.
-	PendingDelivery(ctx context.Context, requestID string) (*Delivery, error)
-	// ClaimUnpublished leases up to limit events not yet published to the
-	// event bus, oldest first, in the same way as ClaimDeliveries.
-	ClaimUnpublished(ctx context.Context, now, leaseUntil time.Time, limit int) ([]OutboxRecord, error)
-	// MarkPublished records that the events with these sequence numbers were published.
-	MarkPublished(ctx context.Context, seqs []int64, now time.Time) error
-	// DeleteOutboxBefore deletes events created before t whose webhook
-	// delivery is finished (or that have none) and, when published is true,
-	// that were published.
-	DeleteOutboxBefore(ctx context.Context, t time.Time, published bool) (int64, error)
-	// RecordGatewayCalls appends calls, in one transaction and in their
-	// order, to the gateway call log and sets each one's ID to a number
-	// above that of every call recorded before it. It first normalizes each
-	// call (see GatewayCall.Normalize), so that it is as it reads back. It
-	// does not signal Changes: the log makes no work for anyone.
-	RecordGatewayCalls(ctx context.Context, calls []*GatewayCall) error
-	// ListGatewayCalls returns up to f.Limit (by default 50) gateway calls
-	// matching f, newest (highest id) first.
-	ListGatewayCalls(ctx context.Context, f GatewayCallFilter) ([]GatewayCall, error)
-
-	// OutboxStats describes the deliveries not finished yet (for metrics).
-	OutboxStats(ctx context.Context) (OutboxStats, error)
-
-	// Changes returns a channel that receives a value, coalesced, after
-	// changes are committed — by this process or, where the database can
-	// tell, another. It is a wake-up hint, not a guarantee: readers still poll.
-	Changes() <-chan struct{}
-
-	// Ping checks that the database answers.
-	Ping(ctx context.Context) error
-	// Close releases the database.
-	Close() error
 }
 
 // Filter selects requests for a list.
@@ -312,66 +320,6 @@ func (k APIKey) Expired(now time.Time) bool {
 // Principal returns the principal the key authenticates as: svc:<name>.
 func (k APIKey) Principal() Principal {
 	return Principal{ID: "svc:" + k.Name, Groups: k.Groups, Scopes: k.Scopes}
-}
-
-// MaxGatewayDetailLen is the most characters of GatewayCall.Detail that a
-// store keeps; a longer detail is cut to its first MaxGatewayDetailLen.
-const MaxGatewayDetailLen = 1000
-
-// GatewayCall is one call of the CR8TOR gateway routes, kept for the record.
-type GatewayCall struct {
-	ID     int64     `json:"id"` // assigned by the store, increasing
-	At     time.Time `json:"at"`
-	Caller string    `json:"caller"` // principal id, "" when unauthenticated
-	Route  string    `json:"route"`  // e.g. "/project/package", "" for unknown paths
-	// ProjectName and StartTime name the run the call was about (the
-	// body's project_name and project_start_time), "" when it named none.
-	ProjectName string `json:"project_name"`
-	StartTime   string `json:"project_start_time"`
-	// UpstreamStatus is the status the CR8TOR service answered, 0 when no
-	// upstream answered.
-	UpstreamStatus int `json:"upstream_status"`
-	// Status is the status the gateway returned (499 when the client left).
-	Status         int   `json:"status"`
-	DurationMicros int64 `json:"duration_us"`
-	// Detail is the error detail returned, "" on success; at most
-	// MaxGatewayDetailLen characters are kept.
-	Detail string `json:"detail"`
-	// ApprovalRequest is the id of the approval request the call opened or
-	// checked, "" if none.
-	ApprovalRequest string `json:"approval_request"`
-}
-
-// Normalize brings c into the form every store keeps, so that c is as it
-// reads back: At in UTC at microsecond precision; text as valid UTF-8
-// without NUL characters, which PostgreSQL, unlike SQLite, cannot store
-// (each run of invalid bytes and each NUL becomes U+FFFD); and Detail cut
-// to MaxGatewayDetailLen characters. Stores call it in RecordGatewayCalls.
-func (c *GatewayCall) Normalize() {
-	c.At = TruncateTime(c.At)
-	for _, s := range []*string{&c.Caller, &c.Route, &c.ProjectName, &c.StartTime, &c.Detail, &c.ApprovalRequest} {
-		*s = cleanText(*s)
-	}
-	if utf8.RuneCountInString(c.Detail) > MaxGatewayDetailLen {
-		c.Detail = string([]rune(c.Detail)[:MaxGatewayDetailLen])
-	}
-}
-
-// cleanText returns s as valid UTF-8 without NUL characters: each run of
-// invalid bytes, and each NUL, is replaced by U+FFFD.
-func cleanText(s string) string {
-	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
-		return s
-	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
-}
-
-// GatewayCallFilter selects gateway calls for a list, newest first.
-type GatewayCallFilter struct {
-	ProjectName string // only calls about this project, when set
-	StartTime   string // only calls about runs started then, when set
-	Before      int64  // keyset cursor: only ids below this, when it is > 0
-	Limit       int
 }
 
 // OutboxStats describes the work left in the outbox: the events whose

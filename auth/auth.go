@@ -115,7 +115,7 @@ func LogID(credential string) string {
 
 // Keys issues and checks API keys.
 type Keys struct {
-	store approval.Store
+	store approval.Keys
 	now   func() time.Time
 	log   *slog.Logger
 
@@ -153,7 +153,7 @@ const maxCachedKeys = 10_000
 
 // NewKeys returns the API key service on store s, with no cache, logging
 // to slog.Default().
-func NewKeys(s approval.Store, now func() time.Time) *Keys {
+func NewKeys(s approval.Keys, now func() time.Time) *Keys {
 	return &Keys{store: s, now: now, log: slog.Default()}
 }
 

@@ -22,7 +22,7 @@ const subBuffer = 256
 // subscribers: the server-sent-events stream and long-polls. It sees events
 // committed by every instance, because it reads the database.
 type Hub struct {
-	store approval.Store
+	store approval.Deliveries
 	wake  <-chan struct{}
 	poll  time.Duration
 	log   *slog.Logger
@@ -43,7 +43,7 @@ type Subscription struct {
 }
 
 // NewHub returns a hub on store s, woken by wake and polling every poll.
-func NewHub(s approval.Store, wake <-chan struct{}, poll time.Duration, log *slog.Logger) *Hub {
+func NewHub(s approval.Deliveries, wake <-chan struct{}, poll time.Duration, log *slog.Logger) *Hub {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

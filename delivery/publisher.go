@@ -45,7 +45,7 @@ const (
 // dropped by JetStream's duplicate window. The events wait in the outbox
 // while NATS is unreachable and are published, in order, once it is back.
 type Publisher struct {
-	store  approval.Store
+	store  approval.Deliveries
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	limits StreamLimits
@@ -64,7 +64,7 @@ type Publisher struct {
 // wait in the outbox (see Ready). It returns an error only for a URL that
 // cannot be used. limits apply to the stream if approvald creates it;
 // zero values take the defaults.
-func NewPublisher(ctx context.Context, s approval.Store, url string, limits StreamLimits, wake <-chan struct{}, poll time.Duration, log *slog.Logger) (*Publisher, error) {
+func NewPublisher(ctx context.Context, s approval.Deliveries, url string, limits StreamLimits, wake <-chan struct{}, poll time.Duration, log *slog.Logger) (*Publisher, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -433,11 +433,6 @@ func (e *Engine) RecordOutcome(ctx context.Context, p approval.Principal, id str
 	})
 }
 
-// GatewayCalls returns the CR8TOR gateway's call log, newest first.
-func (e *Engine) GatewayCalls(ctx context.Context, f approval.GatewayCallFilter) ([]approval.GatewayCall, error) {
-	return e.store.ListGatewayCalls(ctx, f)
-}
-
 // tracer makes the engine's spans: one per state change, around its one
 // transaction. Without a configured OpenTelemetry provider it does nothing.
 var tracer = otel.Tracer("approvald/engine")

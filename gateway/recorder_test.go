@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"approvald/approval"
+	"approvald/gateway/calllog"
 )
 
 // batchStore is the part of a store StoreRecorder uses: it keeps the
@@ -24,7 +25,7 @@ type batchStore struct {
 	nextID  int64
 }
 
-func (s *batchStore) RecordGatewayCalls(_ context.Context, calls []*approval.GatewayCall) error {
+func (s *batchStore) RecordGatewayCalls(_ context.Context, calls []*calllog.Record) error {
 	s.mu.Lock()
 	first := len(s.batches) == 0
 	s.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 
 	"approvald/approval"
 	"approvald/engine"
+	"approvald/gateway/calllog"
 	"approvald/jsonstrict"
 )
 
@@ -153,7 +154,9 @@ func (s *Step) latest(ctx context.Context, run Run) (*approval.Request, error) {
 // call is committed, but the database sees one transaction per batch, not
 // one per call. The zero value is not usable: set Store; never copy one.
 type StoreRecorder struct {
-	Store  approval.Store
+	Store interface {
+		RecordGatewayCalls(ctx context.Context, calls []*calllog.Record) error
+	}
 	Logger interface{ Error(msg string, args ...any) }
 
 	mu      sync.Mutex
@@ -164,7 +167,7 @@ type StoreRecorder struct {
 // callBatch is calls written in one transaction. done is closed once they
 // are; lead hands the next write to one of the batch's callers.
 type callBatch struct {
-	calls []*approval.GatewayCall
+	calls []*calllog.Record
 	done  chan struct{}
 	lead  chan struct{} // buffered, 1
 	err   error
@@ -173,7 +176,7 @@ type callBatch struct {
 // Record stores c and returns once it is committed; a failure is logged
 // (the call has been answered).
 func (s *StoreRecorder) Record(ctx context.Context, c Call) {
-	gc := &approval.GatewayCall{
+	gc := &calllog.Record{
 		At: c.At, Caller: c.Caller, Route: c.Route, ProjectName: c.Run.ProjectName, StartTime: c.Run.StartTime,
 		UpstreamStatus: c.UpstreamStatus, Status: c.Status, DurationMicros: c.Duration.Microseconds(),
 		Detail: c.Detail, ApprovalRequest: c.ApprovalRequest,

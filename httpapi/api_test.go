@@ -73,7 +73,7 @@ func setupWith(t *testing.T, opts ...func(*Deps)) *fixture {
 	if err := keys.Bootstrap(ctx, admin, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	d := Deps{Engine: eng, Keys: keys, Ready: st.Ping, Limits: noLimits, Now: clock.Now}
+	d := Deps{Engine: eng, Keys: keys, Ready: st.Ping, GatewayLog: st, Limits: noLimits, Now: clock.Now}
 	for _, o := range opts {
 		o(&d)
 	}

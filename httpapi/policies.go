@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"approvald/approval"
+	"approvald/gateway/calllog"
 )
 
 // policyBody is the body of POST /v1/policies and PUT /v1/policies/{name}.
@@ -102,19 +103,22 @@ func (s *server) deletePolicy(w http.ResponseWriter, r *http.Request, _ approval
 func (s *server) gatewayCalls(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
 	q := r.URL.Query()
 	var v approval.Validation
-	f := approval.GatewayCallFilter{ProjectName: q.Get("project_name"), StartTime: q.Get("project_start_time"), Limit: parseLimit(&v, q.Get("limit"))}
+	f := calllog.Filter{ProjectName: q.Get("project_name"), StartTime: q.Get("project_start_time"), Limit: parseLimit(&v, q.Get("limit"))}
 	f.Before = parseNumberCursor(&v, q.Get("cursor"))
 	if err := v.Err(); err != nil {
 		return err
 	}
 	f.Limit++
-	calls, err := s.Engine.GatewayCalls(r.Context(), f)
+	if s.GatewayLog == nil {
+		return approval.Errorf(approval.KindUnavailable, approval.CodeUnavailable, "the gateway call log is not configured")
+	}
+	calls, err := s.GatewayLog.ListGatewayCalls(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	page := listPage[approval.GatewayCall]{Items: calls}
+	page := listPage[calllog.Record]{Items: calls}
 	if page.Items == nil {
-		page.Items = []approval.GatewayCall{}
+		page.Items = []calllog.Record{}
 	}
 	if len(calls) == f.Limit {
 		page.Items = calls[:f.Limit-1]

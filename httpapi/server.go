@@ -17,6 +17,7 @@ import (
 	"approvald/auth"
 	"approvald/delivery"
 	"approvald/engine"
+	"approvald/gateway/calllog"
 )
 
 // Deps is what the API needs.
@@ -43,6 +44,9 @@ type Deps struct {
 	Gatherer prometheus.Gatherer
 	// Now is the clock of the rate limits (tests); nil is time.Now.
 	Now func() time.Time
+	// GatewayLog lists the CR8TOR gateway's call log (GET
+	// /v1/gateway/calls); nil: 503.
+	GatewayLog calllog.Log
 	// Stopping is closed when the server begins to shut down: long-polls
 	// answer at once and event streams end, so that the shutdown need not
 	// wait for their clients. nil never closes.

@@ -16,7 +16,7 @@ import (
 // service's variables, see gateway.ConfigFromEnv, plus
 // APPROVALD_GATEWAY_POLICY and APPROVALD_GATEWAY_SERVICE_RULE for the
 // approval step).
-func newGateway(getenv func(string) string, eng *engine.Engine, keys *auth.Keys, store approval.Store, log *slog.Logger, meters *metrics.Metrics, traced bool) (*gateway.Gateway, error) {
+func newGateway(getenv func(string) string, eng *engine.Engine, keys *auth.Keys, store database, log *slog.Logger, meters *metrics.Metrics, traced bool) (*gateway.Gateway, error) {
 	cfg, err := gateway.ConfigFromEnv(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

@@ -24,6 +24,7 @@ import (
 	"approvald/delivery"
 	"approvald/engine"
 	"approvald/gateway"
+	"approvald/gateway/calllog"
 	"approvald/httpapi"
 	"approvald/legacy"
 	"approvald/metrics"
@@ -151,7 +152,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// the native 404 and 405 answers, is the native API's.
 	handler := http.NewServeMux()
 	handler.Handle("/", httpapi.New(httpapi.Deps{
-		Engine: eng, Keys: keys, Ready: store.Ping, Logger: log, Hub: hub, Stopping: ctx.Done(), EventsReady: eventsReady,
+		Engine: eng, Keys: keys, Ready: store.Ping, GatewayLog: store, Logger: log, Hub: hub, Stopping: ctx.Done(), EventsReady: eventsReady,
 		Tokens: tokens, Limits: cfg.Limits, CORSOrigins: cfg.CORSOrigins, Metrics: apiMetrics, Gatherer: registry,
 	}))
 	legacy.Mount(handler, legacy.New(legacy.Deps{Engine: eng, Keys: keys, Logger: log}))
@@ -295,9 +296,16 @@ func buildVersion() string {
 	return "devel"
 }
 
+// database is what both stores are: approval's store and the gateway's call
+// log on one database.
+type database interface {
+	approval.Store
+	calllog.Log
+}
+
 // openStore opens the database named by cfg.Database: sqlite:<file> or a
 // postgres:// URL.
-func openStore(ctx context.Context, cfg config) (approval.Store, error) {
+func openStore(ctx context.Context, cfg config) (database, error) {
 	url := cfg.Database
 	switch {
 	case strings.HasPrefix(url, "sqlite:"):

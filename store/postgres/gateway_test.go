@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"approvald/approval"
+	"approvald/gateway/calllog"
 	"approvald/store/postgres/pgtest"
 )
 
@@ -65,13 +66,13 @@ func TestListGatewayCalls_ReadsIndexesInOrder(t *testing.T) {
 	t.Parallel()
 	s := open(t, pgtest.URL(t))
 	for name, tc := range map[string]struct {
-		filter approval.GatewayCallFilter
+		filter calllog.Filter
 		want   string
 	}{
-		"all":                   {approval.GatewayCallFilter{}, "Index Scan Backward using gateway_calls_pkey"},
-		"all, before":           {approval.GatewayCallFilter{Before: 10}, "Index Scan Backward using gateway_calls_pkey"},
-		"run":                   {approval.GatewayCallFilter{ProjectName: "p", StartTime: "s"}, "Index Scan using gateway_calls_run"},
-		"run, before and limit": {approval.GatewayCallFilter{ProjectName: "p", StartTime: "s", Before: 10, Limit: 5}, "Index Scan using gateway_calls_run"},
+		"all":                   {calllog.Filter{}, "Index Scan Backward using gateway_calls_pkey"},
+		"all, before":           {calllog.Filter{Before: 10}, "Index Scan Backward using gateway_calls_pkey"},
+		"run":                   {calllog.Filter{ProjectName: "p", StartTime: "s"}, "Index Scan using gateway_calls_run"},
+		"run, before and limit": {calllog.Filter{ProjectName: "p", StartTime: "s", Before: 10, Limit: 5}, "Index Scan using gateway_calls_run"},
 	} {
 		query, args := dialect.GatewayCallsQuery(tc.filter)
 		got := explainWith(t, s, []string{"enable_seqscan", "enable_bitmapscan"}, query, args...)

@@ -45,9 +45,9 @@ func open(t *testing.T, url string) *Store {
 }
 
 func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) approval.Store {
+	storetest.Run(t, func(t *testing.T) storetest.Store {
 		return open(t, pgtest.URL(t))
-	}, func(t *testing.T, s approval.Store, statement string) {
+	}, func(t *testing.T, s storetest.Store, statement string) {
 		if _, err := s.(*Store).pool.Exec(t.Context(), statement); err != nil {
 			t.Fatalf("%s: %v", statement, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"approvald/approval"
+	"approvald/gateway/calllog"
 )
 
 func TestListApprovals_BySubjectReadsSubjectIndex(t *testing.T) {
@@ -27,13 +28,13 @@ func TestListApprovals_BySubjectReadsSubjectIndex(t *testing.T) {
 func TestListGatewayCalls_ReadsIndexesInOrder(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "approvald.db"))
 	for name, tc := range map[string]struct {
-		filter approval.GatewayCallFilter
+		filter calllog.Filter
 		want   string
 	}{
-		"all":                   {approval.GatewayCallFilter{}, "SCAN gateway_calls"},
-		"all, before":           {approval.GatewayCallFilter{Before: 10}, "SEARCH gateway_calls USING INTEGER PRIMARY KEY (rowid<?)"},
-		"run":                   {approval.GatewayCallFilter{ProjectName: "p", StartTime: "s"}, "USING INDEX gateway_calls_run (project_name=? AND start_time=?)"},
-		"run, before and limit": {approval.GatewayCallFilter{ProjectName: "p", StartTime: "s", Before: 10, Limit: 5}, "USING INDEX gateway_calls_run (project_name=? AND start_time=? AND id<?)"},
+		"all":                   {calllog.Filter{}, "SCAN gateway_calls"},
+		"all, before":           {calllog.Filter{Before: 10}, "SEARCH gateway_calls USING INTEGER PRIMARY KEY (rowid<?)"},
+		"run":                   {calllog.Filter{ProjectName: "p", StartTime: "s"}, "USING INDEX gateway_calls_run (project_name=? AND start_time=?)"},
+		"run, before and limit": {calllog.Filter{ProjectName: "p", StartTime: "s", Before: 10, Limit: 5}, "USING INDEX gateway_calls_run (project_name=? AND start_time=? AND id<?)"},
 	} {
 		query, args := dialect.GatewayCallsQuery(tc.filter)
 		got := explain(t, s.reader, query, args...)
@@ -42,7 +43,7 @@ func TestListGatewayCalls_ReadsIndexesInOrder(t *testing.T) {
 		}
 	}
 	// A project alone is a range of the index, sorted.
-	query, args := dialect.GatewayCallsQuery(approval.GatewayCallFilter{ProjectName: "p"})
+	query, args := dialect.GatewayCallsQuery(calllog.Filter{ProjectName: "p"})
 	if got := explain(t, s.reader, query, args...); !strings.Contains(got, "INDEX gateway_calls_run (project_name=?)") {
 		t.Errorf("the calls of a project are not a range of gateway_calls_run; plan:\n%s", got)
 	}

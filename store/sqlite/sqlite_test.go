@@ -34,9 +34,9 @@ func open(t *testing.T, path string) *Store {
 }
 
 func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) approval.Store {
+	storetest.Run(t, func(t *testing.T) storetest.Store {
 		return open(t, filepath.Join(t.TempDir(), "approvald.db"))
-	}, func(t *testing.T, s approval.Store, statement string) {
+	}, func(t *testing.T, s storetest.Store, statement string) {
 		if _, err := s.(*Store).writer.ExecContext(t.Context(), statement); err != nil {
 			t.Fatalf("%s: %v", statement, err)
 		}

@@ -21,7 +21,7 @@
 // attempt moves to the lease's end), so that no two take the same one and
 // a dead worker's events come due again. The event-bus publisher leases
 // unpublished events the same way. The gateway call log
-// ([approval.GatewayCall]) is a table of its own, appended to outside any
+// ([calllog.Record]) is a table of its own, appended to outside any
 // request's transaction.
 //
 // Statements number their parameters ($1, $2, …), which both drivers take.

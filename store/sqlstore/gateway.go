@@ -4,17 +4,17 @@ import (
 	"context"
 	"strings"
 
-	"approvald/approval"
+	"approvald/gateway/calllog"
 )
 
 // RecordGatewayCalls normalizes each of calls (see
-// approval.GatewayCall.Normalize), appends them in order to the gateway
+// calllog.Record.Normalize), appends them in order to the gateway
 // call log in one transaction (one round trip on PostgreSQL) and sets each
 // one's ID, which is above the id of every call recorded before it. Calls
 // recorded concurrently may commit out of id order (PostgreSQL). It
 // returns an internal *approval.Error when the database fails; then no
 // call is recorded.
-func (s *Store) RecordGatewayCalls(ctx context.Context, calls []*approval.GatewayCall) error {
+func (s *Store) RecordGatewayCalls(ctx context.Context, calls []*calllog.Record) error {
 	if len(calls) == 0 {
 		return nil
 	}
@@ -46,9 +46,9 @@ func (s *Store) RecordGatewayCalls(ctx context.Context, calls []*approval.Gatewa
 // positive. A project, or a project and a start time, is a range of
 // gateway_calls_run; the unfiltered list walks the primary key down. It
 // returns an internal *approval.Error when the database fails.
-func (s *Store) ListGatewayCalls(ctx context.Context, f approval.GatewayCallFilter) ([]approval.GatewayCall, error) {
+func (s *Store) ListGatewayCalls(ctx context.Context, f calllog.Filter) ([]calllog.Record, error) {
 	query, args := s.d.GatewayCallsQuery(f)
-	return queryAll(ctx, s, s.db, "list gateway calls", func(row Row, c *approval.GatewayCall) error {
+	return queryAll(ctx, s, s.db, "list gateway calls", func(row Row, c *calllog.Record) error {
 		return row.Scan(&c.ID, s.d.Time(&c.At), &c.Caller, &c.Route, &c.ProjectName, &c.StartTime,
 			&c.UpstreamStatus, &c.Status, &c.DurationMicros, &c.Detail, &c.ApprovalRequest)
 	}, query, args...)
@@ -56,7 +56,7 @@ func (s *Store) ListGatewayCalls(ctx context.Context, f approval.GatewayCallFilt
 
 // GatewayCallsQuery returns the statement of ListGatewayCalls for f, with
 // its arguments.
-func (d *Dialect) GatewayCallsQuery(f approval.GatewayCallFilter) (string, []any) {
+func (d *Dialect) GatewayCallsQuery(f calllog.Filter) (string, []any) {
 	var (
 		a     Args
 		where []string

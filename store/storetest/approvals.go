@@ -11,7 +11,7 @@ import (
 	"approvald/approval"
 )
 
-func testCreateGet(t *testing.T, s approval.Store) {
+func testCreateGet(t *testing.T, s Store) {
 	deadline := at(48*time.Hour + 123*time.Microsecond)
 	pol := approval.Policy{Rules: []approval.Rule{
 		{Name: "finance", MinApprovals: 2, Groups: []string{"finance", "audit"}, RejectThreshold: 2},
@@ -53,7 +53,7 @@ func testCreateGet(t *testing.T, s approval.Store) {
 // testEveryField moves a request through changes that set every optional
 // field — reviews with groups, delivery, previous status, decision time —
 // and checks that each reads back exactly.
-func testEveryField(t *testing.T, s approval.Store) {
+func testEveryField(t *testing.T, s Store) {
 	deadline := at(24 * time.Hour)
 	r := create(t, s, alice, approval.Draft{ServiceRule: "publisher", Deadline: &deadline}, approval.DefaultPolicy())
 
@@ -80,7 +80,7 @@ func testEveryField(t *testing.T, s approval.Store) {
 	}
 }
 
-func testUnknownID(t *testing.T, s approval.Store) {
+func testUnknownID(t *testing.T, s Store) {
 	create(t, s, alice, approval.Draft{}, approval.DefaultPolicy())
 	id := newID(t)
 
@@ -101,7 +101,7 @@ func testUnknownID(t *testing.T, s approval.Store) {
 	wantKind(t, "History", err, approval.KindNotFound)
 }
 
-func testHistoryAndOutbox(t *testing.T, s approval.Store) {
+func testHistoryAndOutbox(t *testing.T, s Store) {
 	r, created := newRequest(t, alice, approval.Draft{}, twoApprovals)
 	if _, err := s.CreateApproval(t.Context(), r.Clone(), created, nil); err != nil {
 		t.Fatalf("CreateApproval: %v", err)
@@ -187,7 +187,7 @@ func checkRecord(t *testing.T, rec approval.OutboxRecord, ch approval.Change) {
 
 // unchanged checks that request want is stored as it is, with its history
 // and outbox at the given lengths.
-func unchanged(t *testing.T, s approval.Store, want *approval.Request, entries, events int) {
+func unchanged(t *testing.T, s Store, want *approval.Request, entries, events int) {
 	t.Helper()
 	equalRequest(t, "GetApproval", get(t, s, want.ID), want)
 	if h := history(t, s, want.ID); len(h) != entries {
@@ -198,7 +198,7 @@ func unchanged(t *testing.T, s approval.Store, want *approval.Request, entries, 
 	}
 }
 
-func testFnError(t *testing.T, s approval.Store) {
+func testFnError(t *testing.T, s Store) {
 	r := create(t, s, alice, approval.Draft{}, approval.DefaultPolicy())
 
 	errBoom := errors.New("boom")
@@ -220,7 +220,7 @@ func testFnError(t *testing.T, s approval.Store) {
 	unchanged(t, s, r, 1, 1)
 }
 
-func testZeroChange(t *testing.T, s approval.Store) {
+func testZeroChange(t *testing.T, s Store) {
 	deadline := at(time.Hour)
 	r := create(t, s, alice, approval.Draft{Title: "Same", Deadline: &deadline}, approval.DefaultPolicy())
 
@@ -244,7 +244,7 @@ func testZeroChange(t *testing.T, s approval.Store) {
 	}
 }
 
-func testTransitions(t *testing.T, s approval.Store) {
+func testTransitions(t *testing.T, s Store) {
 	deadline := at(time.Hour)
 	tests := []struct {
 		name   string
@@ -301,7 +301,7 @@ func testTransitions(t *testing.T, s approval.Store) {
 	}
 }
 
-func testListFilters(t *testing.T, s approval.Store) {
+func testListFilters(t *testing.T, s Store) {
 	local := map[string]*approval.Request{}
 	add := func(p approval.Principal, rule string, fns ...op) string {
 		r := create(t, s, p, approval.Draft{ServiceRule: rule}, approval.DefaultPolicy())
@@ -361,7 +361,7 @@ func testListFilters(t *testing.T, s approval.Store) {
 	}
 }
 
-func testListPaging(t *testing.T, s approval.Store) {
+func testListPaging(t *testing.T, s Store) {
 	const n = 55
 	var all, bobs []string
 	for i := range n {
@@ -415,7 +415,7 @@ func testListPaging(t *testing.T, s approval.Store) {
 	}
 }
 
-func testOverdue(t *testing.T, s approval.Store) {
+func testOverdue(t *testing.T, s Store) {
 	withDeadline := func(d time.Duration) approval.Draft {
 		deadline := at(d)
 		return approval.Draft{Deadline: &deadline}

@@ -14,7 +14,7 @@ import (
 // testConcurrentReviews has 50 reviewers approve one request at once under a
 // policy that one approval decides: exactly one decides it, every other
 // sees it decided and gets the domain's conflict.
-func testConcurrentReviews(t *testing.T, s approval.Store) {
+func testConcurrentReviews(t *testing.T, s Store) {
 	r := create(t, s, alice, approval.Draft{}, approval.DefaultPolicy())
 
 	const n = 50
@@ -69,7 +69,7 @@ func testConcurrentReviews(t *testing.T, s approval.Store) {
 
 // testConcurrentEdits edits several requests, each from several goroutines
 // at once: every edit applies, none is lost, and every chain holds.
-func testConcurrentEdits(t *testing.T, s approval.Store) {
+func testConcurrentEdits(t *testing.T, s Store) {
 	const requests, editors = 8, 5
 	var rs [requests]*approval.Request
 	for i := range rs {
@@ -125,7 +125,7 @@ func testConcurrentEdits(t *testing.T, s approval.Store) {
 	}
 }
 
-func testCancelledContext(t *testing.T, s approval.Store) {
+func testCancelledContext(t *testing.T, s Store) {
 	r := create(t, s, alice, approval.Draft{}, approval.DefaultPolicy())
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -150,7 +150,7 @@ func testCancelledContext(t *testing.T, s approval.Store) {
 	unchanged(t, s, r, 1, 1)
 }
 
-func testPing(t *testing.T, s approval.Store) {
+func testPing(t *testing.T, s Store) {
 	if err := s.Ping(t.Context()); err != nil {
 		t.Errorf("Ping: %v", err)
 	}
@@ -158,7 +158,7 @@ func testPing(t *testing.T, s approval.Store) {
 
 // testConcurrentAPIKeysSameName creates keys of one name at once: exactly
 // one is stored, every other create is a conflict.
-func testConcurrentAPIKeysSameName(t *testing.T, s approval.Store) {
+func testConcurrentAPIKeysSameName(t *testing.T, s Store) {
 	const n = 10
 	var (
 		wg    sync.WaitGroup
@@ -199,7 +199,7 @@ func testConcurrentAPIKeysSameName(t *testing.T, s approval.Store) {
 // testConcurrentReplaceAPIKey replaces one key many times at once, as
 // processes syncing the same secret file do: one replacement is stored,
 // every other finds the key replaced already or its successor's name taken.
-func testConcurrentReplaceAPIKey(t *testing.T, s approval.Store) {
+func testConcurrentReplaceAPIKey(t *testing.T, s Store) {
 	old := approval.APIKey{
 		ID: newID(t), Name: "synced", Prefix: "apd_syn", Hash: "hash-old",
 		Scopes: []approval.Scope{approval.ScopeRead}, Groups: []string{}, Origin: approval.KeyOriginFile, CreatedAt: t0,

@@ -10,7 +10,7 @@ import (
 
 // testListByDeadline checks the order (deadline ascending, none last, ties
 // by id), the status filter and offset/limit paging.
-func testListByDeadline(t *testing.T, s approval.Store) {
+func testListByDeadline(t *testing.T, s Store) {
 	withDeadline := func(d time.Duration) approval.Draft {
 		deadline := at(d)
 		return approval.Draft{Deadline: &deadline}

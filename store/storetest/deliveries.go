@@ -15,7 +15,7 @@ import (
 const lease = 30 * time.Second
 
 // claim calls ClaimDeliveries with a limit of 10 and returns what it claimed.
-func claim(t *testing.T, s approval.Store, now, leaseUntil time.Time, skip ...string) []approval.Claim {
+func claim(t *testing.T, s Store, now, leaseUntil time.Time, skip ...string) []approval.Claim {
 	t.Helper()
 	got, err := s.ClaimDeliveries(t.Context(), now, leaseUntil, skip, 10)
 	if err != nil {
@@ -26,7 +26,7 @@ func claim(t *testing.T, s approval.Store, now, leaseUntil time.Time, skip ...st
 
 // claimOne claims at now and fails the test unless that yields exactly the
 // delivery of event rec, after attempts attempts.
-func claimOne(t *testing.T, s approval.Store, now time.Time, rec approval.OutboxRecord, attempts int) approval.Claim {
+func claimOne(t *testing.T, s Store, now time.Time, rec approval.OutboxRecord, attempts int) approval.Claim {
 	t.Helper()
 	got := claim(t, s, now, now.Add(lease))
 	want := []approval.Claim{{OutboxRecord: rec, Rule: rec.Webhook, Attempts: attempts}}
@@ -37,7 +37,7 @@ func claimOne(t *testing.T, s approval.Store, now time.Time, rec approval.Outbox
 }
 
 // claimNone fails the test unless a claim at now yields nothing.
-func claimNone(t *testing.T, s approval.Store, what string, now time.Time, skip ...string) {
+func claimNone(t *testing.T, s Store, what string, now time.Time, skip ...string) {
 	t.Helper()
 	if got := claim(t, s, now, now.Add(lease), skip...); len(got) != 0 {
 		t.Errorf("ClaimDeliveries %s returned %+v, want nothing", what, got)
@@ -45,7 +45,7 @@ func claimNone(t *testing.T, s approval.Store, what string, now time.Time, skip 
 }
 
 // finish calls FinishDelivery and returns the request.
-func finish(t *testing.T, s approval.Store, res approval.DeliveryResult, fn op) *approval.Request {
+func finish(t *testing.T, s Store, res approval.DeliveryResult, fn op) *approval.Request {
 	t.Helper()
 	r, err := s.FinishDelivery(t.Context(), res, fn)
 	if err != nil {
@@ -56,7 +56,7 @@ func finish(t *testing.T, s approval.Store, res approval.DeliveryResult, fn op) 
 
 // decided creates a request naming rule r1 and has it approved, which
 // acknowledges it; it returns the test's copy and the event to deliver.
-func decided(t *testing.T, s approval.Store, fns ...op) (*approval.Request, approval.OutboxRecord) {
+func decided(t *testing.T, s Store, fns ...op) (*approval.Request, approval.OutboxRecord) {
 	t.Helper()
 	r := create(t, s, alice, approval.Draft{ServiceRule: "r1"}, approval.DefaultPolicy())
 	for _, fn := range fns {
@@ -82,7 +82,7 @@ func decided(t *testing.T, s approval.Store, fns ...op) (*approval.Request, appr
 
 // lastEvent checks that the latest event of local is that of ch, without a
 // webhook, and that ch's entry ends local's history.
-func lastEvent(t *testing.T, s approval.Store, local *approval.Request, ch approval.Change) {
+func lastEvent(t *testing.T, s Store, local *approval.Request, ch approval.Change) {
 	t.Helper()
 	recs := outbox(t, s, local.ID)
 	checkRecord(t, recs[len(recs)-1], ch)
@@ -98,7 +98,7 @@ func lastEvent(t *testing.T, s approval.Store, local *approval.Request, ch appro
 // testDeliveries follows the delivery of a decision: due at once, leased to
 // one claim, due again when the lease runs out, retried when the attempt
 // says so, and finished with the request settling in one transaction.
-func testDeliveries(t *testing.T, s approval.Store) {
+func testDeliveries(t *testing.T, s Store) {
 	createRule(t, s, newRule("r1"))
 	r, rec := decided(t, s)
 	pending := func(what string, want *approval.Delivery) {
@@ -170,7 +170,7 @@ func testDeliveries(t *testing.T, s approval.Store) {
 
 // testDeliveryFailed gives up on a delivery: the request moves to error,
 // keeping where it was in previous_status and its comment as it was.
-func testDeliveryFailed(t *testing.T, s approval.Store) {
+func testDeliveryFailed(t *testing.T, s Store) {
 	r, rec := decided(t, s, commentOp(alice, "keep me", at(30*time.Second)))
 	c := claimOne(t, s, at(time.Minute), rec, 0)
 
@@ -205,7 +205,7 @@ func testDeliveryFailed(t *testing.T, s approval.Store) {
 
 // testClaimDeliveriesConcurrent has 8 workers claim 100 due deliveries at
 // once: each is claimed exactly once.
-func testClaimDeliveriesConcurrent(t *testing.T, s approval.Store) {
+func testClaimDeliveriesConcurrent(t *testing.T, s Store) {
 	const n, workers = 100, 8
 	for range n {
 		r, ch := newRequest(t, alice, approval.Draft{ServiceRule: "r1"}, approval.DefaultPolicy())
@@ -259,7 +259,7 @@ func testClaimDeliveriesConcurrent(t *testing.T, s approval.Store) {
 
 // testClaimUnpublished leases events to the publisher, oldest first, until
 // they are marked published.
-func testClaimUnpublished(t *testing.T, s approval.Store) {
+func testClaimUnpublished(t *testing.T, s Store) {
 	for range 3 {
 		create(t, s, alice, approval.Draft{}, approval.DefaultPolicy())
 	}
@@ -295,7 +295,7 @@ func testClaimUnpublished(t *testing.T, s approval.Store) {
 }
 
 // latest checks that LatestOutboxSeq returns want.
-func latest(t *testing.T, s approval.Store, when string, want int64) {
+func latest(t *testing.T, s Store, when string, want int64) {
 	t.Helper()
 	if got, err := s.LatestOutboxSeq(t.Context()); err != nil || got != want {
 		t.Errorf("LatestOutboxSeq %s = %d, %v; want %d", when, got, err, want)
@@ -306,7 +306,7 @@ func latest(t *testing.T, s approval.Store, when string, want int64) {
 // is pending, nor, when asked, one not yet published. The latest sequence
 // number survives the deletion of every event, so that the next event
 // follows it.
-func testDeleteOutboxBefore(t *testing.T, s approval.Store) {
+func testDeleteOutboxBefore(t *testing.T, s Store) {
 	latest(t, s, "of an empty outbox", 0)
 	a := create(t, s, alice, approval.Draft{}, approval.DefaultPolicy())
 	step(t, s, a, commentOp(alice, "noted", at(time.Minute)))
@@ -345,7 +345,7 @@ func testDeleteOutboxBefore(t *testing.T, s approval.Store) {
 
 // testChanges checks that every kind of change wakes the readers of
 // Changes by the time it returns.
-func testChanges(t *testing.T, s approval.Store) {
+func testChanges(t *testing.T, s Store) {
 	changes := s.Changes()
 	woke := func(what string, do func()) {
 		t.Helper()
@@ -388,7 +388,7 @@ func testChanges(t *testing.T, s approval.Store) {
 // testOutboxStats: an empty outbox has nothing undelivered; a decision to
 // deliver counts until its delivery is finished, and the oldest is the
 // decision's time.
-func testOutboxStats(t *testing.T, s approval.Store) {
+func testOutboxStats(t *testing.T, s Store) {
 	stats := func(what string, want approval.OutboxStats) {
 		t.Helper()
 		got, err := s.OutboxStats(t.Context())

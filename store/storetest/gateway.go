@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"approvald/approval"
+	"approvald/gateway/calllog"
 )
 
 // createSubject stores a new request by p about subject under the default
 // policy, applies fns to it, and returns the test's copy.
-func createSubject(t *testing.T, s approval.Store, p approval.Principal, subject string, fns ...op) *approval.Request {
+func createSubject(t *testing.T, s Store, p approval.Principal, subject string, fns ...op) *approval.Request {
 	t.Helper()
 	r := create(t, s, p, approval.Draft{Subject: subject}, approval.DefaultPolicy())
 	if r.Subject != subject {
@@ -35,7 +36,7 @@ func outcomeOp(p approval.Principal, outcome string, now time.Time) op {
 // records its outcome twice: both fields read back exactly, through
 // GetApproval and ListApprovals, and a request without them reads back
 // with neither.
-func testSubjectOutcome(t *testing.T, s approval.Store) {
+func testSubjectOutcome(t *testing.T, s Store) {
 	const subject = "cr8tor:Projekt Café/20250314_150926"
 	r := createSubject(t, s, alice, subject)
 	if got := get(t, s, r.ID); got.Subject != subject || got.Outcome != nil {
@@ -71,7 +72,7 @@ func testSubjectOutcome(t *testing.T, s approval.Store) {
 
 // testListBySubject lists the requests of one subject, alone and with the
 // other filters, and pages through them.
-func testListBySubject(t *testing.T, s approval.Store) {
+func testListBySubject(t *testing.T, s Store) {
 	const s1, s2 = "cr8tor:p/20250101_000000", "cr8tor:p/20250102_000000"
 	local := map[string]*approval.Request{}
 	add := func(p approval.Principal, subject string, fns ...op) string {
@@ -154,13 +155,13 @@ func testListBySubject(t *testing.T, s approval.Store) {
 // testGatewayCalls records gateway calls of a few runs and lists them:
 // ids increase, filters and paging select the right calls newest first,
 // and every call reads back as RecordGatewayCalls left it, normalized.
-func testGatewayCalls(t *testing.T, s approval.Store) {
+func testGatewayCalls(t *testing.T, s Store) {
 	type run struct{ project, start string }
 	runs := []run{{"alpha", "20250101_000000"}, {"alpha", "20250102_000000"}, {"beta", "20250101_000000"}, {"", ""}}
-	var recorded []approval.GatewayCall // oldest first
-	record := func(c approval.GatewayCall) approval.GatewayCall {
+	var recorded []calllog.Record // oldest first
+	record := func(c calllog.Record) calllog.Record {
 		t.Helper()
-		if err := s.RecordGatewayCalls(t.Context(), []*approval.GatewayCall{&c}); err != nil {
+		if err := s.RecordGatewayCalls(t.Context(), []*calllog.Record{&c}); err != nil {
 			t.Fatalf("RecordGatewayCalls: %v", err)
 		}
 		if n := len(recorded); n > 0 && c.ID <= recorded[n-1].ID {
@@ -172,7 +173,7 @@ func testGatewayCalls(t *testing.T, s approval.Store) {
 	zone := time.FixedZone("CET", 3600)
 	for i := range 56 {
 		r := runs[i%len(runs)]
-		c := approval.GatewayCall{
+		c := calllog.Record{
 			At:     t0.In(zone).Add(time.Duration(i)*time.Second + 999), // nanoseconds, not UTC
 			Caller: "svc:cr8tor", Route: "/project/package", ProjectName: r.project, StartTime: r.start,
 			UpstreamStatus: 200, Status: 200, DurationMicros: int64(1000 + i),
@@ -193,8 +194,8 @@ func testGatewayCalls(t *testing.T, s approval.Store) {
 		}
 	}
 
-	newestFirst := func(keep func(approval.GatewayCall) bool) []approval.GatewayCall {
-		var out []approval.GatewayCall
+	newestFirst := func(keep func(calllog.Record) bool) []calllog.Record {
+		var out []calllog.Record
 		for _, c := range slices.Backward(recorded) {
 			if keep(c) {
 				out = append(out, c)
@@ -202,26 +203,26 @@ func testGatewayCalls(t *testing.T, s approval.Store) {
 		}
 		return out
 	}
-	every := newestFirst(func(approval.GatewayCall) bool { return true })
-	alpha := newestFirst(func(c approval.GatewayCall) bool { return c.ProjectName == "alpha" })
-	alpha1 := newestFirst(func(c approval.GatewayCall) bool { return c.ProjectName == "alpha" && c.StartTime == runs[0].start })
-	started1 := newestFirst(func(c approval.GatewayCall) bool { return c.StartTime == runs[0].start })
+	every := newestFirst(func(calllog.Record) bool { return true })
+	alpha := newestFirst(func(c calllog.Record) bool { return c.ProjectName == "alpha" })
+	alpha1 := newestFirst(func(c calllog.Record) bool { return c.ProjectName == "alpha" && c.StartTime == runs[0].start })
+	started1 := newestFirst(func(c calllog.Record) bool { return c.StartTime == runs[0].start })
 	tests := []struct {
 		name   string
-		filter approval.GatewayCallFilter
-		want   []approval.GatewayCall
+		filter calllog.Filter
+		want   []calllog.Record
 	}{
-		{"all, default limit", approval.GatewayCallFilter{}, every[:50]},
-		{"all, limit", approval.GatewayCallFilter{Limit: 3}, every[:3]},
-		{"all, before", approval.GatewayCallFilter{Before: every[5].ID}, every[6:56]},
-		{"all, before and limit", approval.GatewayCallFilter{Before: every[5].ID, Limit: 2}, every[6:8]},
-		{"project", approval.GatewayCallFilter{ProjectName: "alpha"}, alpha},
-		{"project, before and limit", approval.GatewayCallFilter{ProjectName: "alpha", Before: alpha[3].ID, Limit: 4}, alpha[4:8]},
-		{"run", approval.GatewayCallFilter{ProjectName: "alpha", StartTime: runs[0].start}, alpha1},
-		{"run, before and limit", approval.GatewayCallFilter{ProjectName: "alpha", StartTime: runs[0].start, Before: alpha1[1].ID, Limit: 3}, alpha1[2:5]},
-		{"start time", approval.GatewayCallFilter{StartTime: runs[0].start}, started1},
-		{"unknown project", approval.GatewayCallFilter{ProjectName: "gamma"}, nil},
-		{"before the first", approval.GatewayCallFilter{Before: every[len(every)-1].ID}, nil},
+		{"all, default limit", calllog.Filter{}, every[:50]},
+		{"all, limit", calllog.Filter{Limit: 3}, every[:3]},
+		{"all, before", calllog.Filter{Before: every[5].ID}, every[6:56]},
+		{"all, before and limit", calllog.Filter{Before: every[5].ID, Limit: 2}, every[6:8]},
+		{"project", calllog.Filter{ProjectName: "alpha"}, alpha},
+		{"project, before and limit", calllog.Filter{ProjectName: "alpha", Before: alpha[3].ID, Limit: 4}, alpha[4:8]},
+		{"run", calllog.Filter{ProjectName: "alpha", StartTime: runs[0].start}, alpha1},
+		{"run, before and limit", calllog.Filter{ProjectName: "alpha", StartTime: runs[0].start, Before: alpha1[1].ID, Limit: 3}, alpha1[2:5]},
+		{"start time", calllog.Filter{StartTime: runs[0].start}, started1},
+		{"unknown project", calllog.Filter{ProjectName: "gamma"}, nil},
+		{"before the first", calllog.Filter{Before: every[len(every)-1].ID}, nil},
 	}
 	for _, tc := range tests {
 		got, err := s.ListGatewayCalls(t.Context(), tc.filter)
@@ -234,8 +235,8 @@ func testGatewayCalls(t *testing.T, s approval.Store) {
 	}
 
 	// Paging the calls of a project three at a time.
-	var seen []approval.GatewayCall
-	for f := (approval.GatewayCallFilter{ProjectName: "alpha", Limit: 3}); ; {
+	var seen []calllog.Record
+	for f := (calllog.Filter{ProjectName: "alpha", Limit: 3}); ; {
 		page, err := s.ListGatewayCalls(t.Context(), f)
 		if err != nil {
 			t.Fatalf("ListGatewayCalls(%+v): %v", f, err)
@@ -255,29 +256,29 @@ func testGatewayCalls(t *testing.T, s approval.Store) {
 // is: a detail over the limit is cut to its first MaxGatewayDetailLen
 // characters, and NUL characters and invalid UTF-8 become U+FFFD, alike
 // on every store.
-func testGatewayCallText(t *testing.T, s approval.Store) {
-	long := strings.Repeat("é", approval.MaxGatewayDetailLen-1) + "ab" + strings.Repeat("x", 500)
-	exact := strings.Repeat("ü", approval.MaxGatewayDetailLen)
+func testGatewayCallText(t *testing.T, s Store) {
+	long := strings.Repeat("é", calllog.MaxDetailLen-1) + "ab" + strings.Repeat("x", 500)
+	exact := strings.Repeat("ü", calllog.MaxDetailLen)
 	tests := []struct {
 		name string
-		in   approval.GatewayCall
-		want approval.GatewayCall
+		in   calllog.Record
+		want calllog.Record
 	}{
 		{"long detail",
-			approval.GatewayCall{At: t0, Status: 500, Detail: long},
-			approval.GatewayCall{At: t0, Status: 500, Detail: strings.Repeat("é", approval.MaxGatewayDetailLen-1) + "a"}},
+			calllog.Record{At: t0, Status: 500, Detail: long},
+			calllog.Record{At: t0, Status: 500, Detail: strings.Repeat("é", calllog.MaxDetailLen-1) + "a"}},
 		{"detail at the limit",
-			approval.GatewayCall{At: t0, Status: 500, Detail: exact},
-			approval.GatewayCall{At: t0, Status: 500, Detail: exact}},
+			calllog.Record{At: t0, Status: 500, Detail: exact},
+			calllog.Record{At: t0, Status: 500, Detail: exact}},
 		{"NUL and invalid UTF-8",
-			approval.GatewayCall{At: t0, Status: 400, ProjectName: "al\x00pha", StartTime: "2025\xff\xfe", Caller: "user:\xc3", Detail: "bad \x00 body"},
-			approval.GatewayCall{At: t0, Status: 400, ProjectName: "al\uFFFDpha", StartTime: "2025\uFFFD", Caller: "user:\uFFFD", Detail: "bad \uFFFD body"}},
-		{"nothing but a time", approval.GatewayCall{At: time.Unix(0, 0)}, approval.GatewayCall{At: time.Unix(0, 0).UTC()}},
+			calllog.Record{At: t0, Status: 400, ProjectName: "al\x00pha", StartTime: "2025\xff\xfe", Caller: "user:\xc3", Detail: "bad \x00 body"},
+			calllog.Record{At: t0, Status: 400, ProjectName: "al\uFFFDpha", StartTime: "2025\uFFFD", Caller: "user:\uFFFD", Detail: "bad \uFFFD body"}},
+		{"nothing but a time", calllog.Record{At: time.Unix(0, 0)}, calllog.Record{At: time.Unix(0, 0).UTC()}},
 	}
 	for i := range tests {
 		tc := &tests[i]
 		c := tc.in
-		if err := s.RecordGatewayCalls(t.Context(), []*approval.GatewayCall{&c}); err != nil {
+		if err := s.RecordGatewayCalls(t.Context(), []*calllog.Record{&c}); err != nil {
 			t.Fatalf("%s: RecordGatewayCalls: %v", tc.name, err)
 		}
 		tc.want.ID = c.ID
@@ -285,7 +286,7 @@ func testGatewayCallText(t *testing.T, s approval.Store) {
 			t.Errorf("%s: RecordGatewayCalls left\n %+v\nwant %+v", tc.name, c, tc.want)
 		}
 	}
-	got, err := s.ListGatewayCalls(t.Context(), approval.GatewayCallFilter{})
+	got, err := s.ListGatewayCalls(t.Context(), calllog.Filter{})
 	if err != nil {
 		t.Fatalf("ListGatewayCalls: %v", err)
 	}
@@ -303,13 +304,13 @@ func testGatewayCallText(t *testing.T, s approval.Store) {
 // testGatewayCallBatch records several calls at once: each gets an id above
 // the one before it in the batch, and the list reads them back newest
 // first; an empty batch records nothing.
-func testGatewayCallBatch(t *testing.T, s approval.Store) {
+func testGatewayCallBatch(t *testing.T, s Store) {
 	if err := s.RecordGatewayCalls(t.Context(), nil); err != nil {
 		t.Fatalf("RecordGatewayCalls(nil): %v", err)
 	}
-	var batch []*approval.GatewayCall
+	var batch []*calllog.Record
 	for i := range 5 {
-		batch = append(batch, &approval.GatewayCall{At: t0.Add(time.Duration(i) * time.Second), Route: "/project/publish",
+		batch = append(batch, &calllog.Record{At: t0.Add(time.Duration(i) * time.Second), Route: "/project/publish",
 			ProjectName: "batch", StartTime: "20250101_000000", Status: 200, UpstreamStatus: 200, DurationMicros: int64(i)})
 	}
 	if err := s.RecordGatewayCalls(t.Context(), batch); err != nil {
@@ -320,7 +321,7 @@ func testGatewayCallBatch(t *testing.T, s approval.Store) {
 			t.Errorf("call %d of the batch got id %d, not above %d", i, batch[i].ID, batch[i-1].ID)
 		}
 	}
-	got, err := s.ListGatewayCalls(t.Context(), approval.GatewayCallFilter{ProjectName: "batch"})
+	got, err := s.ListGatewayCalls(t.Context(), calllog.Filter{ProjectName: "batch"})
 	if err != nil {
 		t.Fatalf("ListGatewayCalls: %v", err)
 	}
@@ -333,9 +334,9 @@ func testGatewayCallBatch(t *testing.T, s approval.Store) {
 		}
 	}
 	// A batch larger than a store may write in one statement keeps its order.
-	var big []*approval.GatewayCall
+	var big []*calllog.Record
 	for i := range 250 {
-		big = append(big, &approval.GatewayCall{At: t0, Route: "/project/package", ProjectName: "big", Status: 200, DurationMicros: int64(i)})
+		big = append(big, &calllog.Record{At: t0, Route: "/project/package", ProjectName: "big", Status: 200, DurationMicros: int64(i)})
 	}
 	if err := s.RecordGatewayCalls(t.Context(), big); err != nil {
 		t.Fatalf("RecordGatewayCalls(250): %v", err)
@@ -345,7 +346,7 @@ func testGatewayCallBatch(t *testing.T, s approval.Store) {
 			t.Fatalf("call %d of 250 got id %d, not above %d", i, big[i].ID, big[i-1].ID)
 		}
 	}
-	first, err := s.ListGatewayCalls(t.Context(), approval.GatewayCallFilter{ProjectName: "big", Limit: 1})
+	first, err := s.ListGatewayCalls(t.Context(), calllog.Filter{ProjectName: "big", Limit: 1})
 	if err != nil || len(first) != 1 || first[0].ID != big[len(big)-1].ID || first[0].DurationMicros != 249 {
 		t.Errorf("newest of the 250 reads back as %+v (%v), want the last recorded", first, err)
 	}

@@ -16,14 +16,14 @@ import (
 // back, as someone with write access to the database could; it fails the
 // test if the statement fails. The suite writes statements that both
 // stores' SQL understands, with literal values.
-type Exec func(t *testing.T, s approval.Store, statement string)
+type Exec func(t *testing.T, s Store, statement string)
 
 // historyLog is the test's own record of the entries it made, in the order
 // it made them: what ListHistory must return.
 type historyLog []approval.HistoryEntry
 
 // create stores a new request by p at t0 and logs its creation entry.
-func (l *historyLog) create(t *testing.T, s approval.Store, p approval.Principal) *approval.Request {
+func (l *historyLog) create(t *testing.T, s Store, p approval.Principal) *approval.Request {
 	t.Helper()
 	r, ch := newRequest(t, p, approval.Draft{}, approval.DefaultPolicy())
 	if _, err := s.CreateApproval(t.Context(), r.Clone(), ch, nil); err != nil {
@@ -34,7 +34,7 @@ func (l *historyLog) create(t *testing.T, s approval.Store, p approval.Principal
 }
 
 // step applies fn to r (see step) and logs the entry.
-func (l *historyLog) step(t *testing.T, s approval.Store, r *approval.Request, fn op) {
+func (l *historyLog) step(t *testing.T, s Store, r *approval.Request, fn op) {
 	t.Helper()
 	*l = append(*l, step(t, s, r, fn).Entry)
 }
@@ -53,7 +53,7 @@ func (l historyLog) where(keep func(approval.HistoryEntry) bool) []approval.Hist
 // listHistory returns every entry matching f, reading pages of f.Limit
 // from f.After on. It checks that IDs rise and that no page is longer
 // than asked.
-func listHistory(t *testing.T, s approval.Store, f approval.HistoryFilter) []approval.HistoryEntry {
+func listHistory(t *testing.T, s Store, f approval.HistoryFilter) []approval.HistoryEntry {
 	t.Helper()
 	var out []approval.HistoryEntry
 	for pages := 0; ; pages++ {
@@ -106,7 +106,7 @@ func entryList(entries []approval.HistoryEntry) string {
 // several times, interleaved, and lists them: every entry in the order
 // written, page by page, exactly as stored, and each filter alone and
 // combined.
-func testListHistory(t *testing.T, s approval.Store) {
+func testListHistory(t *testing.T, s Store) {
 	var log historyLog
 	dave, erin := reviewer("dave"), reviewer("erin")
 	r1 := log.create(t, s, alice)
@@ -190,7 +190,7 @@ func testListHistory(t *testing.T, s approval.Store) {
 
 // chains returns every chain, reading batches of limit from the start (or
 // only requestID's, when set).
-func chains(t *testing.T, s approval.Store, requestID string, limit int) []approval.HistoryChain {
+func chains(t *testing.T, s Store, requestID string, limit int) []approval.HistoryChain {
 	t.Helper()
 	var out []approval.HistoryChain
 	f := approval.ChainFilter{RequestID: requestID, Limit: limit}
@@ -221,7 +221,7 @@ func chains(t *testing.T, s approval.Store, requestID string, limit int) []appro
 // testHistoryChains stores requests with histories of different lengths
 // and reads their chains in batches: every request once, in id order, with
 // its version, head and entries exactly as stored, and each verifies.
-func testHistoryChains(t *testing.T, s approval.Store) {
+func testHistoryChains(t *testing.T, s Store) {
 	if got := chains(t, s, "", 10); len(got) != 0 {
 		t.Errorf("HistoryChains of an empty store = %d chains, want none", len(got))
 	}
@@ -272,7 +272,7 @@ func testHistoryChains(t *testing.T, s approval.Store) {
 // an entry's changes rewritten, the newest entry deleted, every entry of a
 // request deleted, a request's head rewritten — and checks that the chains
 // the store returns show each, while the untouched requests still verify.
-func testTamperedHistory(t *testing.T, s approval.Store, exec Exec) {
+func testTamperedHistory(t *testing.T, s Store, exec Exec) {
 	var log historyLog
 	newChain := func(comments int) *approval.Request {
 		r := log.create(t, s, alice)

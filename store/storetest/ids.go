@@ -15,7 +15,7 @@ import (
 // the canonical form the stores hand out — garbage, and other spellings of
 // a stored id — and finds nothing: a store that keeps ids as UUIDs must not
 // fail on them, nor match them to the stored id.
-func testMalformedID(t *testing.T, s approval.Store) {
+func testMalformedID(t *testing.T, s Store) {
 	r := create(t, s, alice, approval.Draft{}, approval.DefaultPolicy())
 	key := approval.APIKey{
 		ID: newID(t), Name: "billing", Prefix: "apd_bil", Hash: "hash-billing",
@@ -62,7 +62,7 @@ func testMalformedID(t *testing.T, s approval.Store) {
 // testListCursorNotStored pages from cursors that are valid ids but not the
 // id of a stored request, as when the request a client paged past is gone:
 // the list continues below the cursor all the same.
-func testListCursorNotStored(t *testing.T, s approval.Store) {
+func testListCursorNotStored(t *testing.T, s Store) {
 	older := []string{
 		create(t, s, alice, approval.Draft{}, approval.DefaultPolicy()).ID,
 		create(t, s, alice, approval.Draft{}, approval.DefaultPolicy()).ID,

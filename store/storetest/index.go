@@ -16,7 +16,7 @@ var admin = approval.Principal{ID: "user:root", Scopes: []approval.Scope{approva
 // stored requests whose statuses in the test's copies are current, and
 // returns the test's copy of it. The statuses of the dependencies are not
 // stored, so the copy forgets them too.
-func createDependent(t *testing.T, s approval.Store, p approval.Principal, pol approval.Policy, deps ...*approval.Request) *approval.Request {
+func createDependent(t *testing.T, s Store, p approval.Principal, pol approval.Policy, deps ...*approval.Request) *approval.Request {
 	t.Helper()
 	d := approval.Draft{Dependencies: approval.Deps{}}
 	for _, dep := range deps {
@@ -51,7 +51,7 @@ func sortedIDs(rs ...*approval.Request) []string {
 
 // testNewFieldsRoundTrip stores requests with every field of stored
 // policies, dependencies and reminders set, and changes them.
-func testNewFieldsRoundTrip(t *testing.T, s approval.Store) {
+func testNewFieldsRoundTrip(t *testing.T, s Store) {
 	dep := create(t, s, bob, approval.Draft{}, approval.DefaultPolicy())
 	staged := approval.Policy{Stages: []approval.Stage{
 		{Name: "owners", Rules: []approval.Rule{{Name: "owner", MinApprovals: 1, Principals: []string{"user:dave"}, RejectThreshold: 1}}},
@@ -110,7 +110,7 @@ func testNewFieldsRoundTrip(t *testing.T, s approval.Store) {
 }
 
 // inbox returns the ids of p's inbox after the cursor after, at most limit.
-func inbox(t *testing.T, s approval.Store, p approval.Principal, after string, limit int) []string {
+func inbox(t *testing.T, s Store, p approval.Principal, after string, limit int) []string {
 	t.Helper()
 	got, err := s.Inbox(t.Context(), approval.InboxQuery{Principal: p, After: after, Limit: limit})
 	if err != nil {
@@ -121,7 +121,7 @@ func inbox(t *testing.T, s approval.Store, p approval.Principal, after string, l
 
 // wantInbox checks that p's inbox holds exactly want, oldest first, as the
 // test's copies of those requests.
-func wantInbox(t *testing.T, s approval.Store, what string, p approval.Principal, want ...*approval.Request) {
+func wantInbox(t *testing.T, s Store, what string, p approval.Principal, want ...*approval.Request) {
 	t.Helper()
 	got, err := s.Inbox(t.Context(), approval.InboxQuery{Principal: p})
 	if err != nil {
@@ -140,7 +140,7 @@ func wantInbox(t *testing.T, s approval.Store, what string, p approval.Principal
 	}
 }
 
-func testInbox(t *testing.T, s approval.Store) {
+func testInbox(t *testing.T, s Store) {
 	dave := reviewer("dave", "finance")
 	erin := reviewer("erin")
 	frank := reviewer("frank", "ops")
@@ -198,7 +198,7 @@ func testInbox(t *testing.T, s approval.Store) {
 
 // testInboxPaging pages through an inbox whose requests match the
 // principal under several keys each.
-func testInboxPaging(t *testing.T, s approval.Store) {
+func testInboxPaging(t *testing.T, s Store) {
 	dave := reviewer("dave", "finance", "ops")
 	daveRequests := approval.Principal{ID: dave.ID, Scopes: []approval.Scope{approval.ScopeCreate}}
 	policies := []approval.Policy{
@@ -252,7 +252,7 @@ func testInboxPaging(t *testing.T, s approval.Store) {
 	}
 }
 
-func testStatuses(t *testing.T, s approval.Store) {
+func testStatuses(t *testing.T, s Store) {
 	pending := create(t, s, alice, approval.Draft{}, approval.DefaultPolicy())
 	cancelled := create(t, s, alice, approval.Draft{}, approval.DefaultPolicy())
 	step(t, s, cancelled, cancelOp(alice, at(time.Minute)))
@@ -278,7 +278,7 @@ func testStatuses(t *testing.T, s approval.Store) {
 	}
 }
 
-func testDependents(t *testing.T, s approval.Store) {
+func testDependents(t *testing.T, s Store) {
 	dependents := func(id string) []string {
 		t.Helper()
 		got, err := s.Dependents(t.Context(), id)
@@ -311,7 +311,7 @@ func testDependents(t *testing.T, s approval.Store) {
 	}
 }
 
-func testUnresolved(t *testing.T, s approval.Store) {
+func testUnresolved(t *testing.T, s Store) {
 	unresolved := func(limit int) []string {
 		t.Helper()
 		got, err := s.Unresolved(t.Context(), limit)
@@ -374,7 +374,7 @@ func testUnresolved(t *testing.T, s approval.Store) {
 	}
 }
 
-func testDueReminders(t *testing.T, s approval.Store) {
+func testDueReminders(t *testing.T, s Store) {
 	due := func(now time.Time, limit int) []string {
 		t.Helper()
 		got, err := s.DueReminders(t.Context(), now, limit)

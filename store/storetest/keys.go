@@ -20,7 +20,7 @@ func idempotency(p approval.Principal, key string, r *approval.Request, created 
 	}
 }
 
-func testIdempotency(t *testing.T, s approval.Store) {
+func testIdempotency(t *testing.T, s Store) {
 	r1, ch1 := newRequest(t, alice, approval.Draft{}, approval.DefaultPolicy())
 	first := idempotency(alice, "key-1", r1, at(time.Minute))
 	found, err := s.CreateApproval(t.Context(), r1, ch1, first)
@@ -63,7 +63,7 @@ func testIdempotency(t *testing.T, s approval.Store) {
 
 // testIdempotencyConcurrent sends the same create, under one key, many
 // times at once: one is stored and every other gets its record.
-func testIdempotencyConcurrent(t *testing.T, s approval.Store) {
+func testIdempotencyConcurrent(t *testing.T, s Store) {
 	const n = 10
 	var (
 		wg     sync.WaitGroup
@@ -114,7 +114,7 @@ func testIdempotencyConcurrent(t *testing.T, s approval.Store) {
 	}
 }
 
-func testDeleteIdempotency(t *testing.T, s approval.Store) {
+func testDeleteIdempotency(t *testing.T, s Store) {
 	createWithKey := func(key string, created time.Time) (*approval.Request, *approval.Idempotency) {
 		t.Helper()
 		r, ch := newRequest(t, alice, approval.Draft{}, approval.DefaultPolicy())
@@ -147,7 +147,7 @@ func testDeleteIdempotency(t *testing.T, s approval.Store) {
 	deleteBefore(at(3*time.Hour), 3)
 }
 
-func testAPIKeys(t *testing.T, s approval.Store) {
+func testAPIKeys(t *testing.T, s Store) {
 	ctx := t.Context()
 	billing := approval.APIKey{
 		ID: newID(t), Name: "billing", Prefix: "apd_bil", Hash: "hash-billing",
@@ -233,7 +233,7 @@ func apiKey(t *testing.T, name, hash string, created time.Duration) approval.API
 }
 
 // listAPIKeys returns ListAPIKeys or fails the test.
-func listAPIKeys(t *testing.T, s approval.Store) []approval.APIKey {
+func listAPIKeys(t *testing.T, s Store) []approval.APIKey {
 	t.Helper()
 	keys, err := s.ListAPIKeys(t.Context())
 	if err != nil {
@@ -243,7 +243,7 @@ func listAPIKeys(t *testing.T, s approval.Store) []approval.APIKey {
 }
 
 // keyByID returns the stored key with the given id or fails the test.
-func keyByID(t *testing.T, s approval.Store, id string) approval.APIKey {
+func keyByID(t *testing.T, s Store, id string) approval.APIKey {
 	t.Helper()
 	for _, k := range listAPIKeys(t, s) {
 		if k.ID == id {
@@ -256,7 +256,7 @@ func keyByID(t *testing.T, s approval.Store, id string) approval.APIKey {
 
 // testAPIKeyFields stores keys with and without the optional fields: they
 // come back exactly, an empty origin as "api".
-func testAPIKeyFields(t *testing.T, s approval.Store) {
+func testAPIKeyFields(t *testing.T, s Store) {
 	ctx := t.Context()
 	full := apiKey(t, "full", "hash-full", 0)
 	full.Origin = approval.KeyOriginBootstrap
@@ -291,7 +291,7 @@ func testAPIKeyFields(t *testing.T, s approval.Store) {
 }
 
 // testAPIKeyHashes checks that a hash is unique among live keys only.
-func testAPIKeyHashes(t *testing.T, s approval.Store) {
+func testAPIKeyHashes(t *testing.T, s Store) {
 	ctx := t.Context()
 	a := apiKey(t, "a", "hash-shared", 0)
 	if err := s.CreateAPIKey(ctx, a); err != nil {
@@ -312,7 +312,7 @@ func testAPIKeyHashes(t *testing.T, s approval.Store) {
 }
 
 // testTouchAPIKey records last uses: at most one write a minute.
-func testTouchAPIKey(t *testing.T, s approval.Store) {
+func testTouchAPIKey(t *testing.T, s Store) {
 	ctx := t.Context()
 	k := apiKey(t, "busy", "hash-busy", 0)
 	k.LastUsedAt = nil
@@ -344,7 +344,7 @@ func testTouchAPIKey(t *testing.T, s approval.Store) {
 }
 
 // testRotateAPIKey replaces a key's secret in place.
-func testRotateAPIKey(t *testing.T, s approval.Store) {
+func testRotateAPIKey(t *testing.T, s Store) {
 	ctx := t.Context()
 	k := apiKey(t, "rot", "hash-old", 0)
 	k.Origin = approval.KeyOriginAPI
@@ -391,7 +391,7 @@ func testRotateAPIKey(t *testing.T, s approval.Store) {
 }
 
 // testReplaceAPIKey revokes a key and stores its successor at once.
-func testReplaceAPIKey(t *testing.T, s approval.Store) {
+func testReplaceAPIKey(t *testing.T, s Store) {
 	ctx := t.Context()
 	old := apiKey(t, "synced", "hash-synced", 0)
 	other := apiKey(t, "other", "hash-other", 0)

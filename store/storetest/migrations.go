@@ -19,7 +19,7 @@ import (
 // expiry or last use; a new live key may then reuse the revoked key's hash,
 // and migrating down again keeps only the live one, as billingIDs, the ids
 // of the keys of hash hash-billing, must show.
-func Migration6(t *testing.T, s approval.Store, m *goose.Provider, insert func(admin, billing string), billingIDs func() []string) {
+func Migration6(t *testing.T, s Store, m *goose.Provider, insert func(admin, billing string), billingIDs func() []string) {
 	t.Helper()
 	if _, err := m.DownTo(t.Context(), 5); err != nil {
 		t.Fatalf("migrating down to 5: %v", err)

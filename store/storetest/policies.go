@@ -26,7 +26,7 @@ func newPolicy(name string) *approval.StoredPolicy {
 }
 
 // policyIs checks that GetPolicy(want.Name) returns want.
-func policyIs(t *testing.T, s approval.Store, want *approval.StoredPolicy) {
+func policyIs(t *testing.T, s Store, want *approval.StoredPolicy) {
 	t.Helper()
 	got, err := s.GetPolicy(t.Context(), want.Name)
 	if err != nil || !reflect.DeepEqual(got, want) {
@@ -35,7 +35,7 @@ func policyIs(t *testing.T, s approval.Store, want *approval.StoredPolicy) {
 }
 
 // policies checks that ListPolicies returns want.
-func policies(t *testing.T, s approval.Store, want ...approval.StoredPolicy) {
+func policies(t *testing.T, s Store, want ...approval.StoredPolicy) {
 	t.Helper()
 	got, err := s.ListPolicies(t.Context())
 	if err != nil {
@@ -46,7 +46,7 @@ func policies(t *testing.T, s approval.Store, want ...approval.StoredPolicy) {
 	}
 }
 
-func testPolicies(t *testing.T, s approval.Store) {
+func testPolicies(t *testing.T, s Store) {
 	ctx := t.Context()
 	policies(t, s)
 	_, err := s.GetPolicy(ctx, "nope")
@@ -140,7 +140,7 @@ func wantPolicyField(t *testing.T, what string, err error) {
 
 // testServiceRulePolicies checks that service rules name only stored
 // policies and that a named policy cannot be deleted.
-func testServiceRulePolicies(t *testing.T, s approval.Store) {
+func testServiceRulePolicies(t *testing.T, s Store) {
 	ctx := t.Context()
 	if err := s.CreatePolicy(ctx, newPolicy("release")); err != nil {
 		t.Fatalf("CreatePolicy: %v", err)

@@ -20,7 +20,7 @@ func newRule(name string) *approval.ServiceRule {
 }
 
 // createRule stores rule r and returns the test's copy of it.
-func createRule(t *testing.T, s approval.Store, r *approval.ServiceRule) *approval.ServiceRule {
+func createRule(t *testing.T, s Store, r *approval.ServiceRule) *approval.ServiceRule {
 	t.Helper()
 	if err := s.CreateServiceRule(t.Context(), r); err != nil {
 		t.Fatalf("CreateServiceRule(%s): %v", r.Name, err)
@@ -29,7 +29,7 @@ func createRule(t *testing.T, s approval.Store, r *approval.ServiceRule) *approv
 }
 
 // rules checks that ListServiceRules returns want.
-func rules(t *testing.T, s approval.Store, want ...approval.ServiceRule) {
+func rules(t *testing.T, s Store, want ...approval.ServiceRule) {
 	t.Helper()
 	got, err := s.ListServiceRules(t.Context())
 	if err != nil {
@@ -41,7 +41,7 @@ func rules(t *testing.T, s approval.Store, want ...approval.ServiceRule) {
 }
 
 // ruleIs checks that the rule of r's name, and of r's id, reads back as r.
-func ruleIs(t *testing.T, s approval.Store, r *approval.ServiceRule) {
+func ruleIs(t *testing.T, s Store, r *approval.ServiceRule) {
 	t.Helper()
 	byName, err := s.GetServiceRule(t.Context(), r.Name)
 	if err != nil || !reflect.DeepEqual(byName, r) {
@@ -53,7 +53,7 @@ func ruleIs(t *testing.T, s approval.Store, r *approval.ServiceRule) {
 	}
 }
 
-func testServiceRules(t *testing.T, s approval.Store) {
+func testServiceRules(t *testing.T, s Store) {
 	ctx := t.Context()
 	billing := createRule(t, s, newRule("billing"))
 	legacy := createRule(t, s, &approval.ServiceRule{
@@ -148,7 +148,7 @@ func testServiceRules(t *testing.T, s approval.Store) {
 
 // testDeleteServiceRuleInUse deletes a rule while a request names it, in
 // each status that is not final, and after it settles.
-func testDeleteServiceRuleInUse(t *testing.T, s approval.Store) {
+func testDeleteServiceRuleInUse(t *testing.T, s Store) {
 	createRule(t, s, newRule("r1"))
 	createRule(t, s, newRule("r2"))
 	deleteIsConflict := func(when string) {

@@ -10,17 +10,25 @@ import (
 	"github.com/google/uuid"
 
 	"approvald/approval"
+	"approvald/gateway/calllog"
 )
+
+// Store is what a store package provides: approval's store and the
+// gateway's call log, on one database.
+type Store interface {
+	approval.Store
+	calllog.Log
+}
 
 // Run runs the conformance suite. Each subtest runs in parallel with the
 // others and calls open for a fresh, empty store of its own; open must fail
 // the test if it cannot make one, and close the store when the test ends
 // (with t.Cleanup). exec alters a store's database behind its back, for the
 // cases that check that tampering shows.
-func Run(t *testing.T, open func(t *testing.T) approval.Store, exec Exec) {
+func Run(t *testing.T, open func(t *testing.T) Store, exec Exec) {
 	tests := []struct {
 		name string
-		test func(t *testing.T, s approval.Store)
+		test func(t *testing.T, s Store)
 	}{
 		{"CreateApproval_GetApprovalReturnsItExactly", testCreateGet},
 		{"UpdateApproval_StoresEveryField", testEveryField},
@@ -73,7 +81,7 @@ func Run(t *testing.T, open func(t *testing.T) approval.Store, exec Exec) {
 		{"GatewayCalls_TextNormalized", testGatewayCallText},
 		{"ListHistory_OrderPagingFilters", testListHistory},
 		{"HistoryChains_EveryRequestInBatches", testHistoryChains},
-		{"HistoryChains_ShowTampering", func(t *testing.T, s approval.Store) { testTamperedHistory(t, s, exec) }},
+		{"HistoryChains_ShowTampering", func(t *testing.T, s Store) { testTamperedHistory(t, s, exec) }},
 		{"CancelledContext_Fails", testCancelledContext},
 		{"Ping", testPing},
 	}
@@ -131,7 +139,7 @@ func newRequest(t *testing.T, p approval.Principal, d approval.Draft, pol approv
 
 // create stores a new request made by p at t0 and returns it, as the test's
 // own copy.
-func create(t *testing.T, s approval.Store, p approval.Principal, d approval.Draft, pol approval.Policy) *approval.Request {
+func create(t *testing.T, s Store, p approval.Principal, d approval.Draft, pol approval.Policy) *approval.Request {
 	t.Helper()
 	r, ch := newRequest(t, p, d, pol)
 	if _, err := s.CreateApproval(t.Context(), r.Clone(), ch, nil); err != nil {
@@ -168,7 +176,7 @@ func expireOp(now time.Time) op {
 // step applies fn both to the stored request, through UpdateApproval, and to
 // local, the test's own copy; it checks that the store passed fn the request
 // as stored and kept what fn made of it. It returns the change.
-func step(t *testing.T, s approval.Store, local *approval.Request, fn op) approval.Change {
+func step(t *testing.T, s Store, local *approval.Request, fn op) approval.Change {
 	t.Helper()
 	ch, err := fn(local)
 	if err != nil {
@@ -186,7 +194,7 @@ func step(t *testing.T, s approval.Store, local *approval.Request, fn op) approv
 	return ch
 }
 
-func get(t *testing.T, s approval.Store, id string) *approval.Request {
+func get(t *testing.T, s Store, id string) *approval.Request {
 	t.Helper()
 	r, err := s.GetApproval(t.Context(), id)
 	if err != nil {
@@ -195,7 +203,7 @@ func get(t *testing.T, s approval.Store, id string) *approval.Request {
 	return r
 }
 
-func history(t *testing.T, s approval.Store, id string) []approval.HistoryEntry {
+func history(t *testing.T, s Store, id string) []approval.HistoryEntry {
 	t.Helper()
 	h, err := s.History(t.Context(), id)
 	if err != nil {
@@ -206,7 +214,7 @@ func history(t *testing.T, s approval.Store, id string) []approval.HistoryEntry 
 
 // outbox returns every outbox record of request id, or of every request when
 // id is empty, reading page by page. It checks that sequence numbers rise.
-func outbox(t *testing.T, s approval.Store, id string) []approval.OutboxRecord {
+func outbox(t *testing.T, s Store, id string) []approval.OutboxRecord {
 	t.Helper()
 	var out []approval.OutboxRecord
 	var after int64
