@@ -40,14 +40,14 @@ func BenchmarkForward(b *testing.B) {
 	defer upstream.Close()
 	u, _ := url.Parse(upstream.URL)
 	cfg := Config{APIKey: clientKey, PublishHost: u.Hostname(), PublishPort: u.Port(), PublishKey: publishKey, Timeout: time.Minute}
-	bare := httptest.NewServer(New(cfg, Deps{}))
+	bare := httptest.NewServer(mustNew(b, cfg, Deps{}))
 	defer bare.Close()
 	store, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	logged := httptest.NewServer(New(cfg, Deps{Recorder: &StoreRecorder{Store: store}}))
+	logged := httptest.NewServer(mustNew(b, cfg, Deps{Recorder: &StoreRecorder{Store: store}}))
 	defer logged.Close()
 
 	const clients = 64

@@ -167,7 +167,7 @@ func TestLongCall_OutlivesTheServersReadAndWriteTimeouts(t *testing.T) {
 		answer(http.StatusOK, string(pkg))(w, r)
 	})
 	// A server like approvald's, with timeouts far shorter than a package.
-	srv := httptest.NewUnstartedServer(New(b.cfg, Deps{}))
+	srv := httptest.NewUnstartedServer(mustNew(t, b.cfg, Deps{}))
 	srv.Config.ReadTimeout, srv.Config.WriteTimeout = 200*time.Millisecond, 200*time.Millisecond
 	srv.Start()
 	t.Cleanup(srv.Close)

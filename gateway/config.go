@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"approvald/auth"
+	"approvald/approval"
 )
 
 // Defaults of the configuration, the original service's where it had one.
@@ -44,9 +43,12 @@ const (
 	ApprovalPublish ApprovalMode = "publish"
 )
 
-// Config is the gateway's configuration. The zero value of a field means
-// its default, except for the keys: an empty APIKey accepts no client by
-// itself (only Deps.Authenticate can), and empty upstream keys are not sent.
+// Config is the gateway's configuration, filled by the caller (approvald
+// reads it from the CR8TOR service's variables, named beside each field).
+// The zero value of a field means its default, except for the keys: an
+// empty APIKey accepts no client by itself (only Deps.Authenticate can),
+// and empty upstream keys are not sent. Validate checks it; New refuses a
+// Config that Validate refuses.
 type Config struct {
 	MetadataHost string // METADATA_CONTAINER_NAME
 	MetadataPort string // METADATA_CONTAINER_PORT
@@ -70,65 +72,6 @@ type Config struct {
 	Approval ApprovalMode
 }
 
-// ConfigFromEnv reads the configuration from the environment through
-// getenv, and the keys from the files in SECRETS_MNT_PATH (a missing file
-// is an empty key; content is whitespace-trimmed). APPROVALSERVICEAPIKEY,
-// when set, overrides the file approvalserviceapikey. It returns an error
-// naming the variable when a port, a host, a duration or the approval mode
-// is invalid, or when a secret file exists but cannot be read.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	env := func(name, def string) string {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
-		}
-		return def
-	}
-	c := Config{
-		MetadataHost: env("METADATA_CONTAINER_NAME", DefaultMetadataHost),
-		MetadataPort: env("METADATA_CONTAINER_PORT", DefaultMetadataPort),
-		PublishHost:  env("PUBLISH_CONTAINER_NAME", DefaultPublishHost),
-		PublishPort:  env("PUBLISH_CONTAINER_PORT", DefaultPublishPort),
-		SecretsPath:  env("SECRETS_MNT_PATH", DefaultSecretsPath),
-		Approval:     ApprovalMode(env("APPROVALD_GATEWAY_APPROVAL", string(ApprovalOff))),
-	}
-	var errs []error
-	for _, s := range []struct {
-		name string
-		dst  *Secret
-	}{{SecretApprovalKey, &c.APIKey}, {SecretMetadataKey, &c.MetadataKey}, {SecretPublishKey, &c.PublishKey}} {
-		v, err := auth.ReadSecretFile(c.SecretsPath, s.name)
-		errs = append(errs, err)
-		*s.dst = Secret(v)
-	}
-	if v := strings.TrimSpace(getenv("APPROVALSERVICEAPIKEY")); v != "" {
-		c.APIKey = Secret(v)
-	}
-	var err error
-	if c.Timeout, err = envDuration(getenv, "APPROVALD_GATEWAY_TIMEOUT", DefaultTimeout); err != nil {
-		errs = append(errs, err)
-	}
-	if c.ValidateTimeout, err = envDuration(getenv, "APPROVALD_GATEWAY_VALIDATE_TIMEOUT", DefaultValidateTimeout); err != nil {
-		errs = append(errs, err)
-	}
-	errs = append(errs, c.validate())
-	if err := errors.Join(errs...); err != nil {
-		return Config{}, err
-	}
-	return c, nil
-}
-
-func envDuration(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
-	v := strings.TrimSpace(getenv(name))
-	if v == "" {
-		return def, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%s: %q is not a positive duration such as 90s, 30m or 1h", name, v)
-	}
-	return d, nil
-}
-
 // withDefaults returns c with every empty field that has a default set to it.
 func (c Config) withDefaults() Config {
 	set := func(p *string, def string) {
@@ -140,10 +83,10 @@ func (c Config) withDefaults() Config {
 	set(&c.MetadataPort, DefaultMetadataPort)
 	set(&c.PublishHost, DefaultPublishHost)
 	set(&c.PublishPort, DefaultPublishPort)
-	if c.Timeout <= 0 {
+	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
 	}
-	if c.ValidateTimeout <= 0 {
+	if c.ValidateTimeout == 0 {
 		c.ValidateTimeout = DefaultValidateTimeout
 	}
 	if c.Approval == "" {
@@ -152,25 +95,47 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// validate returns an error naming each invalid host, port or approval mode.
-func (c Config) validate() error {
-	var errs []error
-	for _, u := range []struct{ hostVar, portVar, host, port string }{
-		{"METADATA_CONTAINER_NAME", "METADATA_CONTAINER_PORT", c.MetadataHost, c.MetadataPort},
-		{"PUBLISH_CONTAINER_NAME", "PUBLISH_CONTAINER_PORT", c.PublishHost, c.PublishPort},
+// Validate checks c as New uses it, empty fields at their defaults. It
+// returns nil, or an *approval.Error of KindInvalid whose Fields name each
+// invalid field of Config (such as "PublishPort") with what is wrong: a
+// port that is not 1-65535, a host that is not a host name, a negative
+// timeout, an unknown approval mode. No message shows a key.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var fields []approval.FieldError
+	bad := func(field, format string, args ...any) {
+		fields = append(fields, approval.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	for _, u := range []struct{ hostField, portField, host, port string }{
+		{"MetadataHost", "MetadataPort", c.MetadataHost, c.MetadataPort},
+		{"PublishHost", "PublishPort", c.PublishHost, c.PublishPort},
 	} {
 		if n, err := strconv.Atoi(u.port); err != nil || n < 1 || n > 65535 {
-			errs = append(errs, fmt.Errorf("%s: %q is not a port number (1-65535)", u.portVar, u.port))
+			bad(u.portField, "%q is not a port number (1-65535)", u.port)
 		}
-		hp := net.JoinHostPort(u.host, u.port)
+		hp := net.JoinHostPort(u.host, "80") // the host alone: a bad port is the port's error
 		if p, err := url.Parse("http://" + hp + "/"); err != nil || p.Host != hp || strings.ContainsAny(u.host, "@/?# \t") {
-			errs = append(errs, fmt.Errorf("%s: %q is not a host name", u.hostVar, u.host))
+			bad(u.hostField, "%q is not a host name", u.host)
 		}
+	}
+	if c.Timeout < 0 {
+		bad("Timeout", "%s is not a positive duration", c.Timeout)
+	}
+	if c.ValidateTimeout < 0 {
+		bad("ValidateTimeout", "%s is not a positive duration", c.ValidateTimeout)
 	}
 	if c.Approval != ApprovalOff && c.Approval != ApprovalPublish {
-		errs = append(errs, fmt.Errorf("APPROVALD_GATEWAY_APPROVAL: %q is not one of %q, %q", c.Approval, ApprovalOff, ApprovalPublish))
+		bad("Approval", "%q is not one of %q, %q", c.Approval, ApprovalOff, ApprovalPublish)
 	}
-	return errors.Join(errs...)
+	if len(fields) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(fields))
+	for i, f := range fields {
+		msgs[i] = f.Field + ": " + f.Message
+	}
+	return &approval.Error{Kind: approval.KindInvalid, Code: approval.CodeValidation,
+		Message: "invalid gateway configuration: " + strings.Join(msgs, "; "), Fields: fields}
 }
 
 // baseURL returns the original's base URL of an upstream, as shown in

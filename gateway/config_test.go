@@ -4,105 +4,84 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"approvald/approval"
 )
 
-// envOf returns a getenv over vars.
-func envOf(vars map[string]string) func(string) string {
-	return func(k string) string { return vars[k] }
+// mustNew returns New(cfg, d), failing tb on an error.
+func mustNew(tb testing.TB, cfg Config, d Deps) *Gateway {
+	tb.Helper()
+	g, err := New(cfg, d)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return g
 }
 
-func TestConfigFromEnv_Defaults(t *testing.T) {
+func TestNew_ZeroConfigTakesTheDefaults(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir() // no secret files
-	c, err := ConfigFromEnv(envOf(map[string]string{"SECRETS_MNT_PATH": dir}))
-	if err != nil {
-		t.Fatal(err)
+	if err := (Config{}).Validate(); err != nil {
+		t.Fatalf("the zero Config: %v", err)
 	}
-	want := Config{
-		MetadataHost: "metadata-container", MetadataPort: "8002",
-		PublishHost: "publish-container", PublishPort: "8003",
-		SecretsPath: dir, Timeout: time.Hour, ValidateTimeout: 2 * time.Minute, Approval: ApprovalOff,
-	}
-	if c != want {
-		t.Errorf("got %#v\nwant %#v", c, want)
-	}
-	if c, err = ConfigFromEnv(envOf(nil)); err != nil || c.SecretsPath != "./secrets" {
-		t.Errorf("without SECRETS_MNT_PATH: secrets %q, err %v; want ./secrets", c.SecretsPath, err)
-	}
-	g := New(Config{}, Deps{})
+	g := mustNew(t, Config{}, Deps{})
 	if g.publish.base != "http://publish-container:8003/" || g.metadata.base != "http://metadata-container:8002/" {
 		t.Errorf("New with the zero Config: publish %s, metadata %s", g.publish.base, g.metadata.base)
 	}
-}
-
-func TestConfigFromEnv_Overrides(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	for name, content := range map[string]string{
-		"approvalserviceapikey": "  file-approval-key\n",
-		"metadataserviceapikey": "\tmeta-key \r\n",
-		"publishserviceapikey":  "pub-key\n\n",
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	env := map[string]string{
-		"METADATA_CONTAINER_NAME": "meta.internal", "METADATA_CONTAINER_PORT": "9002",
-		"PUBLISH_CONTAINER_NAME": "10.0.0.7", "PUBLISH_CONTAINER_PORT": "9003",
-		"SECRETS_MNT_PATH": dir, "APPROVALD_GATEWAY_TIMEOUT": "90m", "APPROVALD_GATEWAY_VALIDATE_TIMEOUT": "45s",
-		"APPROVALD_GATEWAY_APPROVAL": "publish",
-	}
-	c, err := ConfigFromEnv(envOf(env))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := Config{
-		MetadataHost: "meta.internal", MetadataPort: "9002", PublishHost: "10.0.0.7", PublishPort: "9003",
-		SecretsPath: dir, APIKey: "file-approval-key", MetadataKey: "meta-key", PublishKey: "pub-key",
-		Timeout: 90 * time.Minute, ValidateTimeout: 45 * time.Second, Approval: ApprovalPublish,
-	}
-	if c != want {
-		t.Errorf("got %#v\nwant %#v", c, want) // redacted, but the comparison is not
-	}
-
-	// APPROVALSERVICEAPIKEY overrides the file.
-	env["APPROVALSERVICEAPIKEY"] = " env-key "
-	if c, err = ConfigFromEnv(envOf(env)); err != nil || c.APIKey != "env-key" {
-		t.Errorf("with APPROVALSERVICEAPIKEY: key match %v, err %v", c.APIKey == "env-key", err)
+	if g.cfg.Timeout != DefaultTimeout || g.cfg.ValidateTimeout != DefaultValidateTimeout || g.cfg.Approval != ApprovalOff {
+		t.Errorf("New with the zero Config: timeouts %s and %s, approval %q", g.cfg.Timeout, g.cfg.ValidateTimeout, g.cfg.Approval)
 	}
 }
 
-func TestConfigFromEnv_RefusesInvalidValues(t *testing.T) {
+func TestConfig_ValidateNamesEachInvalidField(t *testing.T) {
 	t.Parallel()
-	for name, tc := range map[string]struct{ key, value string }{
-		"port":          {"PUBLISH_CONTAINER_PORT", "http"},
-		"port range":    {"METADATA_CONTAINER_PORT", "70000"},
-		"host":          {"PUBLISH_CONTAINER_NAME", "publish/evil"},
-		"host userinfo": {"METADATA_CONTAINER_NAME", "user@host"},
-		"timeout":       {"APPROVALD_GATEWAY_TIMEOUT", "3600"},
-		"negative":      {"APPROVALD_GATEWAY_VALIDATE_TIMEOUT", "-1m"},
-		"approval":      {"APPROVALD_GATEWAY_APPROVAL", "yes"},
+	for name, tc := range map[string]struct {
+		cfg   Config
+		field string
+	}{
+		"port":          {Config{PublishPort: "http"}, "PublishPort"},
+		"port range":    {Config{MetadataPort: "70000"}, "MetadataPort"},
+		"port zero":     {Config{MetadataPort: "0"}, "MetadataPort"},
+		"host":          {Config{PublishHost: "publish/evil"}, "PublishHost"},
+		"host userinfo": {Config{MetadataHost: "user@host"}, "MetadataHost"},
+		"host space":    {Config{MetadataHost: "meta data"}, "MetadataHost"},
+		"timeout":       {Config{Timeout: -time.Second}, "Timeout"},
+		"negative":      {Config{ValidateTimeout: -time.Minute}, "ValidateTimeout"},
+		"approval":      {Config{Approval: "yes"}, "Approval"},
 	} {
-		_, err := ConfigFromEnv(envOf(map[string]string{tc.key: tc.value, "SECRETS_MNT_PATH": t.TempDir()}))
-		if err == nil || !strings.Contains(err.Error(), tc.key) {
-			t.Errorf("%s: %s=%q: err = %v, want one naming %s", name, tc.key, tc.value, err, tc.key)
+		err := tc.cfg.Validate()
+		var e *approval.Error
+		if !errors.As(err, &e) || e.Kind != approval.KindInvalid || len(e.Fields) != 1 || e.Fields[0].Field != tc.field {
+			t.Errorf("%s: Validate() = %v, want a KindInvalid error naming only %s", name, err, tc.field)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: the message does not name %s: %v", name, tc.field, err)
+		}
+		if g, err := New(tc.cfg, Deps{}); g != nil || err == nil {
+			t.Errorf("%s: New accepted the configuration", name)
 		}
 	}
-	// A secret that exists but cannot be read (here: a folder) is an error.
-	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "publishserviceapikey"), 0o700); err != nil {
-		t.Fatal(err)
+	err := Config{PublishPort: "x", MetadataHost: "a/b", APIKey: "s3cret-key"}.Validate()
+	var e *approval.Error
+	if !errors.As(err, &e) || len(e.Fields) != 2 {
+		t.Fatalf("two invalid fields: %v", err)
 	}
-	if _, err := ConfigFromEnv(envOf(map[string]string{"SECRETS_MNT_PATH": dir})); err == nil || !strings.Contains(err.Error(), "publishserviceapikey") {
-		t.Errorf("unreadable secret: err = %v", err)
+	if strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("the error shows a key: %v", err)
+	}
+	for _, ok := range []Config{
+		{MetadataHost: "meta.internal", MetadataPort: "9002", PublishHost: "10.0.0.7", PublishPort: "65535"},
+		{PublishHost: "::1", Timeout: time.Minute, ValidateTimeout: time.Second, Approval: ApprovalPublish},
+	} {
+		if err := ok.Validate(); err != nil {
+			t.Errorf("%+v: %v", ok, err)
+		}
 	}
 }
 

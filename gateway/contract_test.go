@@ -486,7 +486,7 @@ func TestValidate_FailsWhenEitherServiceFails(t *testing.T) {
 
 func TestBody_Over64MiBIs413(t *testing.T) {
 	t.Parallel()
-	h := New(Config{APIKey: clientKey, PublishHost: "127.0.0.1", PublishPort: closedPort(t)}, Deps{})
+	h := mustNew(t, Config{APIKey: clientKey, PublishHost: "127.0.0.1", PublishPort: closedPort(t)}, Deps{})
 	detail := "The request body is larger than the limit of 64 MiB (67108864 bytes)."
 
 	t.Run("streamed without a length", func(t *testing.T) {

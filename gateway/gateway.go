@@ -195,18 +195,18 @@ func internal(err error) *failure {
 
 // New returns the handler of the gateway's routes, everything under
 // Prefix: the three routes, 404 for other paths and 405 for other methods.
-// Empty fields of cfg take their defaults; an invalid cfg is logged (use
-// ConfigFromEnv to have it refused).
-func New(cfg Config, d Deps) *Gateway {
+// Empty fields of cfg take their defaults. It returns the error of
+// cfg.Validate when cfg is invalid.
+func New(cfg Config, d Deps) (*Gateway, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	if d.Locker == nil {
 		d.Locker = &LocalLocker{}
-	}
-	if err := cfg.validate(); err != nil {
-		d.Logger.Error("gateway: invalid configuration", "err", err)
 	}
 	g := &Gateway{
 		recordSlots: make(chan struct{}, maxPendingRecords),
@@ -232,7 +232,7 @@ func New(cfg Config, d Deps) *Gateway {
 		RoutePackage:  {cfg.Timeout, g.pack},
 		RoutePublish:  {cfg.Timeout, g.publishRun},
 	}
-	return g
+	return g, nil
 }
 
 // ServeHTTP answers one call, then logs and records it.

@@ -170,7 +170,7 @@ func setup(t testing.TB, edit func(*Config, *Deps)) *bundle {
 		edit(&b.cfg, &d)
 	}
 	mux := http.NewServeMux()
-	Mount(mux, New(b.cfg, d))
+	Mount(mux, mustNew(t, b.cfg, d))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	b.url = srv.URL

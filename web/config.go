@@ -1,17 +1,15 @@
 package web
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
-	"approvald/auth"
+	"approvald/approval"
 )
 
-// Names of the secret files read from SECRETS_MNT_PATH.
+// Names of the secret files in SECRETS_MNT_PATH that hold the UI's secrets.
 const (
 	// SessionKeyFile holds the session key when APPROVALD_UI_SESSION_KEY is unset.
 	SessionKeyFile = "approvald-ui-session-key"
@@ -22,13 +20,15 @@ const (
 
 // Defaults and limits of the configuration.
 const (
-	DefaultSessionTTL = 12 * time.Hour      // how long a sign-in lasts by default
-	MaxSessionTTL     = 30 * 24 * time.Hour // the longest APPROVALD_UI_SESSION_TTL
-	MinSessionKeyLen  = 32                  // characters of APPROVALD_UI_SESSION_KEY, at least
-	defaultOIDCScopes = "openid profile email"
+	DefaultSessionTTL = 12 * time.Hour         // how long a sign-in lasts by default
+	MaxSessionTTL     = 30 * 24 * time.Hour    // the longest APPROVALD_UI_SESSION_TTL
+	MinSessionKeyLen  = 32                     // characters of APPROVALD_UI_SESSION_KEY, at least
+	DefaultOIDCScopes = "openid profile email" // the scopes asked for at sign-in by default
 )
 
-// Config is the web UI's configuration. ConfigFromEnv reads it.
+// Config is the web UI's configuration, filled by the caller (approvald
+// reads it from its APPROVALD_UI_* and APPROVALD_OIDC_* settings and the
+// secret files SessionKeyFile and ClientSecretFile). Validate checks it.
 type Config struct {
 	// Enabled serves the UI under /ui/ (APPROVALD_UI, default true).
 	Enabled bool
@@ -55,97 +55,55 @@ type OIDCConfig struct {
 	Issuer       string
 	ClientID     string
 	ClientSecret string // empty for a public client (PKCE alone)
-	Scopes       []string
+	// Scopes are asked for at sign-in; the provider needs "openid" among
+	// them, which approvald always adds.
+	Scopes []string
 }
 
 // Enabled reports whether OIDC sign-in is configured.
 func (c OIDCConfig) Enabled() bool { return c.ClientID != "" }
 
-// ConfigFromEnv reads the UI's configuration through getenv:
-// APPROVALD_UI, APPROVALD_UI_SESSION_KEY, APPROVALD_UI_SESSION_TTL,
-// APPROVALD_UI_BASE_URL, APPROVALD_UI_KEY_SIGNIN, APPROVALD_OIDC_ISSUER,
-// APPROVALD_OIDC_CLIENT_ID, APPROVALD_OIDC_CLIENT_SECRET and
-// APPROVALD_UI_OIDC_SCOPES, and the secret files SessionKeyFile and
-// ClientSecretFile in SECRETS_MNT_PATH (default ./secrets) for the values
-// not in the environment. It returns an error naming each variable that
-// is invalid, or a secret file that exists but cannot be read.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	env := func(name, def string) string {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
-		}
-		return def
-	}
-	var errs []error
-	boolean := func(name string, def bool) bool {
-		v := env(name, "")
-		if v == "" {
-			return def
-		}
-		b, ok := ParseBool(v)
-		if !ok {
-			errs = append(errs, fmt.Errorf("%s: %q is not true or false", name, v))
-			return def
-		}
-		return b
-	}
-	secrets := env("SECRETS_MNT_PATH", "./secrets")
-	secret := func(name, file string) string {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
-		}
-		v, err := auth.ReadSecretFile(secrets, file)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		return v
-	}
-	c := Config{
-		Enabled:   boolean("APPROVALD_UI", true),
-		KeySignIn: boolean("APPROVALD_UI_KEY_SIGNIN", true),
-		BaseURL:   strings.TrimRight(env("APPROVALD_UI_BASE_URL", ""), "/"),
-		OIDC: OIDCConfig{
-			Issuer:       env("APPROVALD_OIDC_ISSUER", ""),
-			ClientID:     env("APPROVALD_OIDC_CLIENT_ID", ""),
-			ClientSecret: secret("APPROVALD_OIDC_CLIENT_SECRET", ClientSecretFile),
-			Scopes:       strings.Fields(strings.ReplaceAll(env("APPROVALD_UI_OIDC_SCOPES", defaultOIDCScopes), ",", " ")),
-		},
-	}
+// Validate checks c when the UI is enabled (a UI that is off has nothing
+// to check). It returns nil, or an *approval.Error of KindInvalid whose
+// Fields name each invalid field of Config (such as "SessionTTL") with
+// what is wrong: a session key under MinSessionKeyLen characters, a
+// session TTL outside 1m to MaxSessionTTL (zero is the default), a
+// BaseURL that is not http(s)://host[:port], OIDC sign-in without an
+// issuer, or no way left to sign in. No message shows a secret.
+func (c Config) Validate() error {
 	if !c.Enabled {
-		return c, errors.Join(errs...)
+		return nil
 	}
-	if k := secret("APPROVALD_UI_SESSION_KEY", SessionKeyFile); k != "" {
-		if len(k) < MinSessionKeyLen {
-			errs = append(errs, fmt.Errorf("APPROVALD_UI_SESSION_KEY (or the secret file %s) must be at least %d characters", SessionKeyFile, MinSessionKeyLen))
-		}
-		c.SessionKey = []byte(k)
+	var fields []approval.FieldError
+	bad := func(field, format string, args ...any) {
+		fields = append(fields, approval.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 	}
-	c.SessionTTL = DefaultSessionTTL
-	if v := env("APPROVALD_UI_SESSION_TTL", ""); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Minute || d > MaxSessionTTL {
-			errs = append(errs, fmt.Errorf("APPROVALD_UI_SESSION_TTL: %q is not a duration from 1m to %s", v, MaxSessionTTL))
-		} else {
-			c.SessionTTL = d
-		}
+	if len(c.SessionKey) > 0 && len(c.SessionKey) < MinSessionKeyLen {
+		bad("SessionKey", "must be at least %d characters", MinSessionKeyLen)
+	}
+	if c.SessionTTL != 0 && (c.SessionTTL < time.Minute || c.SessionTTL > MaxSessionTTL) {
+		bad("SessionTTL", "%s is not a duration from 1m to %s", c.SessionTTL, MaxSessionTTL)
 	}
 	if c.BaseURL != "" {
 		if err := checkBaseURL(c.BaseURL); err != nil {
-			errs = append(errs, fmt.Errorf("APPROVALD_UI_BASE_URL: %w", err))
+			bad("BaseURL", "%v", err)
 		}
 	}
-	if c.OIDC.Enabled() {
-		if c.OIDC.Issuer == "" {
-			errs = append(errs, errors.New("APPROVALD_OIDC_CLIENT_ID needs APPROVALD_OIDC_ISSUER (the provider to sign in at)"))
-		}
-		if !slices.Contains(c.OIDC.Scopes, "openid") {
-			c.OIDC.Scopes = append([]string{"openid"}, c.OIDC.Scopes...)
-		}
+	if c.OIDC.Enabled() && c.OIDC.Issuer == "" {
+		bad("OIDC.Issuer", "is needed with an OIDC client id (the provider to sign in at)")
 	}
 	if !c.OIDC.Enabled() && !c.KeySignIn {
-		errs = append(errs, errors.New("APPROVALD_UI_KEY_SIGNIN=false needs APPROVALD_OIDC_CLIENT_ID: otherwise nobody can sign in to the UI (set APPROVALD_UI=false to turn it off)"))
+		bad("KeySignIn", "false needs an OIDC client id: otherwise nobody can sign in to the UI (turn the UI off instead)")
 	}
-	return c, errors.Join(errs...)
+	if len(fields) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(fields))
+	for i, f := range fields {
+		msgs[i] = f.Field + ": " + f.Message
+	}
+	return &approval.Error{Kind: approval.KindInvalid, Code: approval.CodeValidation,
+		Message: "invalid web UI configuration: " + strings.Join(msgs, "; "), Fields: fields}
 }
 
 // checkBaseURL checks that s is scheme://host[:port] without a path.
@@ -156,17 +114,4 @@ func checkBaseURL(s string) error {
 		return fmt.Errorf("%q is not http(s)://host[:port]", s)
 	}
 	return nil
-}
-
-// ParseBool reads a boolean setting the one way every approvald setting is
-// read: true, 1, yes or on; false, 0, no or off; in any case. ok is false
-// for anything else.
-func ParseBool(v string) (b, ok bool) {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "true", "1", "yes", "on":
-		return true, true
-	case "false", "0", "no", "off":
-		return false, true
-	}
-	return false, false
 }

@@ -1,82 +1,70 @@
 package web
 
 import (
-	"os"
-	"path/filepath"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"approvald/approval"
 )
 
-func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-
-func TestConfigFromEnv_Defaults(t *testing.T) {
+func TestConfig_ValidateAcceptsTheDefaultsAndATurnedOffUI(t *testing.T) {
 	t.Parallel()
-	c, err := ConfigFromEnv(envOf(map[string]string{"SECRETS_MNT_PATH": t.TempDir()}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !c.Enabled || !c.KeySignIn || c.SessionKey != nil || c.SessionTTL != DefaultSessionTTL || c.BaseURL != "" || c.OIDC.Enabled() {
-		t.Fatalf("defaults: %+v", c)
-	}
-}
-
-func TestConfigFromEnv_ReadsSecretsFromFilesAndTheEnvironmentFirst(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	key := strings.Repeat("k", 40)
-	if err := os.WriteFile(filepath.Join(dir, SessionKeyFile), []byte(key+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, ClientSecretFile), []byte(" from-file \n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := ConfigFromEnv(envOf(map[string]string{
-		"SECRETS_MNT_PATH": dir, "APPROVALD_OIDC_ISSUER": "https://idp.example", "APPROVALD_OIDC_CLIENT_ID": "ui",
-		"APPROVALD_UI_OIDC_SCOPES": "profile,groups", "APPROVALD_UI_SESSION_TTL": "30m", "APPROVALD_UI_BASE_URL": "https://approvals.example/",
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(c.SessionKey) != key || c.OIDC.ClientSecret != "from-file" || c.SessionTTL != 30*time.Minute || c.BaseURL != "https://approvals.example" {
-		t.Errorf("config %+v", c)
-	}
-	if got := strings.Join(c.OIDC.Scopes, " "); got != "openid profile groups" {
-		t.Errorf("scopes %q, want openid added", got)
-	}
-	c, err = ConfigFromEnv(envOf(map[string]string{"SECRETS_MNT_PATH": dir, "APPROVALD_OIDC_CLIENT_SECRET": "from-env", "APPROVALD_UI_SESSION_KEY": strings.Repeat("e", 32)}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.OIDC.ClientSecret != "from-env" || string(c.SessionKey) != strings.Repeat("e", 32) {
-		t.Errorf("the environment does not come first: %+v", c)
-	}
-}
-
-func TestConfigFromEnv_NamesEachInvalidVariable(t *testing.T) {
-	t.Parallel()
-	_, err := ConfigFromEnv(envOf(map[string]string{
-		"SECRETS_MNT_PATH":         t.TempDir(),
-		"APPROVALD_UI_SESSION_KEY": "short",
-		"APPROVALD_UI_SESSION_TTL": "forever",
-		"APPROVALD_UI_BASE_URL":    "approvals.example/ui",
-		"APPROVALD_UI_KEY_SIGNIN":  "maybe",
-		"APPROVALD_OIDC_CLIENT_ID": "ui",
-	}))
-	if err == nil {
-		t.Fatal("no error")
-	}
-	for _, want := range []string{"APPROVALD_UI_SESSION_KEY", "APPROVALD_UI_SESSION_TTL", "APPROVALD_UI_BASE_URL", "APPROVALD_UI_KEY_SIGNIN", "APPROVALD_OIDC_ISSUER"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("the error does not name %s: %v", want, err)
+	for _, c := range []Config{
+		{Enabled: true, KeySignIn: true},
+		{Enabled: true, KeySignIn: true, SessionTTL: DefaultSessionTTL, SessionKey: []byte(strings.Repeat("k", MinSessionKeyLen)), BaseURL: "https://approvals.example"},
+		{Enabled: true, SessionTTL: time.Minute, OIDC: OIDCConfig{Issuer: "https://idp.example", ClientID: "ui", Scopes: []string{"openid"}}},
+		{Enabled: true, KeySignIn: true, SessionTTL: MaxSessionTTL, BaseURL: "http://127.0.0.1:8000/"},
+		{Enabled: false, SessionKey: []byte("short"), SessionTTL: time.Second},
+	} {
+		if err := c.Validate(); err != nil {
+			t.Errorf("%+v: %v", c, err)
 		}
 	}
-	_, err = ConfigFromEnv(envOf(map[string]string{"SECRETS_MNT_PATH": t.TempDir(), "APPROVALD_UI_KEY_SIGNIN": "false"}))
-	if err == nil || !strings.Contains(err.Error(), "nobody can sign in") {
-		t.Errorf("no way to sign in: %v", err)
+}
+
+func TestConfig_ValidateNamesEachInvalidField(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cret-short"
+	err := Config{
+		Enabled:    true,
+		SessionKey: []byte(secret),
+		SessionTTL: 30 * time.Second,
+		BaseURL:    "approvals.example/ui",
+		OIDC:       OIDCConfig{ClientID: "ui", ClientSecret: "s3cret-client"},
+	}.Validate()
+	var e *approval.Error
+	if !errors.As(err, &e) || e.Kind != approval.KindInvalid {
+		t.Fatalf("Validate() = %v, want a KindInvalid *approval.Error", err)
 	}
-	c, err := ConfigFromEnv(envOf(map[string]string{"SECRETS_MNT_PATH": t.TempDir(), "APPROVALD_UI": "false", "APPROVALD_UI_SESSION_KEY": "short"}))
-	if err != nil || c.Enabled {
-		t.Errorf("a turned-off UI: %+v, %v", c, err)
+	var fields []string
+	for _, f := range e.Fields {
+		fields = append(fields, f.Field)
+	}
+	if got, want := strings.Join(fields, " "), "SessionKey SessionTTL BaseURL OIDC.Issuer"; got != want {
+		t.Errorf("fields %s, want %s", got, want)
+	}
+	if strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("the error shows a secret: %v", err)
+	}
+
+	for name, tc := range map[string]struct {
+		cfg   Config
+		field string
+	}{
+		"ttl above the maximum":  {Config{Enabled: true, KeySignIn: true, SessionTTL: MaxSessionTTL + time.Hour}, "SessionTTL"},
+		"negative ttl":           {Config{Enabled: true, KeySignIn: true, SessionTTL: -time.Hour}, "SessionTTL"},
+		"base URL with a path":   {Config{Enabled: true, KeySignIn: true, BaseURL: "https://approvals.example/ui"}, "BaseURL"},
+		"base URL with userinfo": {Config{Enabled: true, KeySignIn: true, BaseURL: "https://user@approvals.example"}, "BaseURL"},
+		"nobody can sign in":     {Config{Enabled: true}, "KeySignIn"},
+	} {
+		err := tc.cfg.Validate()
+		if !errors.As(err, &e) || len(e.Fields) != 1 || e.Fields[0].Field != tc.field {
+			t.Errorf("%s: Validate() = %v, want an error naming only %s", name, err, tc.field)
+		}
+	}
+	if err := (Config{Enabled: true}).Validate(); err == nil || !strings.Contains(err.Error(), "nobody can sign in") {
+		t.Errorf("no way to sign in: %v", err)
 	}
 }

@@ -63,8 +63,12 @@ func BenchmarkGatewayCallLog(b *testing.B) {
 						d.Recorder = a
 					}
 				}
+				gw, err := gateway.New(cfg, d)
+				if err != nil {
+					b.Fatal(err)
+				}
 				mux := http.NewServeMux()
-				gateway.Mount(mux, gateway.New(cfg, d))
+				gateway.Mount(mux, gw)
 				srv := httptest.NewServer(mux)
 				defer srv.Close()
 				args := []string{"-url", srv.URL, "-scenario", "gateway", "-gateway-key", string(cfg.APIKey), "-upstream-addr", upstreamAddr,

@@ -76,9 +76,13 @@ func startServer(t *testing.T) server {
 	upstreamAddr := freeAddr(t)
 	host, port, _ := net.SplitHostPort(upstreamAddr)
 	gw := gateway.Config{APIKey: "gateway-key-0123456789", PublishHost: host, PublishPort: port, Timeout: time.Minute}
+	g, err := gateway.New(gw, gateway.Deps{Recorder: &gateway.StoreRecorder{Store: st}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/", httpapi.New(httpapi.Deps{Engine: eng, Keys: keys, Limits: httpapi.Limits{Rate: -1}}))
-	gateway.Mount(mux, gateway.New(gw, gateway.Deps{Recorder: &gateway.StoreRecorder{Store: st}}))
+	gateway.Mount(mux, g)
 	legacy.Mount(mux, legacy.New(legacy.Deps{Engine: eng, Keys: keys}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {

@@ -28,7 +28,11 @@ func benchMux(level slog.Level, reg *prometheus.Registry) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/", httpapi.New(httpapi.Deps{Logger: log, Metrics: httpapi.NewMetrics(reg), Gatherer: reg}))
 	legacy.Mount(mux, legacy.New(legacy.Deps{Logger: log}))
-	gateway.Mount(mux, gateway.New(gateway.Config{}, gateway.Deps{}))
+	gw, err := gateway.New(gateway.Config{}, gateway.Deps{})
+	if err != nil {
+		panic(err) // the zero Config is valid
+	}
+	gateway.Mount(mux, gw)
 	return mux
 }
 
@@ -54,8 +58,7 @@ func BenchmarkChain(b *testing.B) {
 				}
 				b.Run(name, func(b *testing.B) {
 					if tracing {
-						env := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL}
-						stop, _, err := setupTracing(context.Background(), func(k string) string { return env[k] }, "bench")
+						stop, _, err := setupTracing(context.Background(), tracingConfig{Endpoint: collector.URL + "/v1/traces"}, "bench")
 						if err != nil {
 							b.Fatal(err)
 						}
@@ -85,8 +88,7 @@ func BenchmarkTraced(b *testing.B) {
 			_, _ = io.Copy(io.Discard, r.Body)
 		}))
 		b.Cleanup(collector.Close)
-		env := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL}
-		stop, _, err := setupTracing(context.Background(), func(k string) string { return env[k] }, "bench")
+		stop, _, err := setupTracing(context.Background(), tracingConfig{Endpoint: collector.URL + "/v1/traces"}, "bench")
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -2,15 +2,17 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"approvald/approval"
+	"approvald/auth"
 	"approvald/auth/oidc"
 	"approvald/delivery"
 	"approvald/gateway"
@@ -18,8 +20,10 @@ import (
 	"approvald/web"
 )
 
-// config is approvald's configuration: flags override environment
-// variables, which override the defaults.
+// config is approvald's configuration, read once by parseConfig: flags
+// override environment variables, which override the defaults. The
+// packages it configures get their part as a plain struct (UI, Gateway)
+// and never read the environment themselves.
 type config struct {
 	Addr            string
 	Database        string
@@ -48,10 +52,27 @@ type config struct {
 	// DebugAddr, when set, is a second listener serving /metrics and
 	// /debug/pprof/ without authentication: bind it to loopback.
 	DebugAddr string
-	// Getenv reads a variable as approvald sees it: the value of the
-	// variable's flag when one was given, else the environment's. The web
-	// UI, the CR8TOR gateway and tracing read their settings through it.
-	Getenv func(string) string
+	// UI is the web UI's configuration, checked by its Validate.
+	UI web.Config
+	// Gateway is the CR8TOR gateway's configuration, checked by its
+	// Validate; GatewayPolicy and GatewayServiceRule configure its
+	// approval step when Gateway.Approval is gateway.ApprovalPublish.
+	Gateway            gateway.Config
+	GatewayPolicy      string
+	GatewayServiceRule string
+	// Tracing configures the export of spans.
+	Tracing tracingConfig
+}
+
+// tracingConfig is what approvald reads of OpenTelemetry's variables; the
+// exporter and the SDK read the others (headers, service name…) from the
+// process environment themselves.
+type tracingConfig struct {
+	// Endpoint is the URL spans are sent to over OTLP/HTTP; empty: no
+	// tracing.
+	Endpoint string
+	// BatchDelay is how often spans are sent; 0: the SDK's default.
+	BatchDelay time.Duration
 }
 
 // environmentOnly are the settings approvald reads from the environment
@@ -81,230 +102,209 @@ func usageFooter() string {
 	return b.String()
 }
 
-// envFlag is the flag of a setting that is read through getenv, by
-// parseConfig or by another package (the web UI, the gateway): a value
-// given on the command line replaces the variable's (config.Getenv).
-type envFlag struct {
-	given  map[string]string // the values given as flags, by variable
-	name   string            // the variable
-	def    string            // shown in --help: the variable's value, else the default
-	check  func(string) error
-	isBool bool
-}
-
-func (f *envFlag) String() string {
-	if f == nil {
-		return ""
-	}
-	return f.def
-}
-
-func (f *envFlag) Set(v string) error {
-	if f.check != nil {
-		if err := f.check(v); err != nil {
-			return err
-		}
-	}
-	f.given[f.name] = v
-	return nil
-}
-
-// IsBoolFlag lets a boolean setting be given as --ui alone.
-func (f *envFlag) IsBoolFlag() bool { return f != nil && f.isBool }
-
-// The checks of envFlag values, by kind.
-func anyString(string) error { return nil }
-
-func isDuration(v string) error {
-	_, err := time.ParseDuration(v)
-	return err
-}
-
-func isPositiveDuration(v string) error {
-	if d, err := time.ParseDuration(v); err != nil || d <= 0 {
-		return errors.New("not a positive duration such as 90s, 30m or 1h")
-	}
-	return nil
-}
-
-func isInt(v string) error {
-	_, err := strconv.Atoi(v)
-	return err
-}
-
-func isNumber(v string) error {
-	_, err := strconv.ParseFloat(v, 64)
-	return err
-}
-
-func isBool(v string) error {
-	if _, ok := web.ParseBool(v); !ok {
-		return errors.New("not true or false (nor 1/0, yes/no, on/off)")
-	}
-	return nil
-}
-
-// parseConfig reads flags from args and variables through getenv. Help
-// output goes to out.
+// parseConfig reads the configuration from the flags in args and the
+// variables through getenv, each once, and checks it. Help output goes to
+// out. It returns flag.ErrHelp after --help, and otherwise an error for
+// each setting that is malformed or invalid, naming it (flag and
+// variable) and what is wrong; a secret's value is never shown.
 func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
 	var c config
-	fs := flag.NewFlagSet("approvald", flag.ContinueOnError)
-	fs.SetOutput(out)
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
+	s := newSettings(getenv, out)
+	var jwtIssuer, uiScopes string
+	s.text(&c.Addr, "addr", "APPROVALD_ADDR", ":8000", "listen address (APPROVALD_ADDR)")
+	s.redacted(&c.Database, "database", "APPROVALD_DATABASE", "sqlite:approvald.db", "database `URL`: sqlite:<file> or postgres://user@host/db (APPROVALD_DATABASE)", redactDatabase)
+	s.integer(&c.DBMaxConns, "db-max-conns", "APPROVALD_DB_MAX_CONNS", 16, "PostgreSQL connection pool size (APPROVALD_DB_MAX_CONNS)")
+	s.converted("log-level", "APPROVALD_LOG_LEVEL", "info", "debug, info, warn or error (APPROVALD_LOG_LEVEL)", func(v string) error {
+		if c.LogLevel.UnmarshalText([]byte(v)) != nil {
+			return errors.New("is not one of debug, info, warn, error")
 		}
-		return def
-	}
-	envDuration := func(name string, def time.Duration) time.Duration {
-		if v := getenv(name); v != "" {
-			if d, err := time.ParseDuration(v); err == nil {
-				return d
+		return nil
+	})
+	s.text(&c.LogFormat, "log-format", "APPROVALD_LOG_FORMAT", "auto", "json, text, or auto: text when stderr is a terminal, else json (APPROVALD_LOG_FORMAT)")
+	s.duration(&c.SweepInterval, "sweep-interval", "APPROVALD_SWEEP_INTERVAL", 5*time.Second, "how often overdue requests are expired (APPROVALD_SWEEP_INTERVAL)")
+	s.duration(&c.KeyCacheTTL, "key-cache-ttl", "APPROVALD_KEY_CACHE_TTL", 5*time.Second, "how long an authenticated API key is remembered; a key revoked on another instance works there until then; 0 disables (APPROVALD_KEY_CACHE_TTL)")
+	s.redacted(&c.NATSURL, "nats-url", "APPROVALD_NATS_URL", "", "NATS server `URL` to publish every event to, on JetStream (APPROVALD_NATS_URL); empty: no NATS", redactUserinfo)
+	s.duration(&c.NATSMaxAge, "nats-max-age", "APPROVALD_NATS_MAX_AGE", delivery.DefaultStreamMaxAge, "when approvald creates the JetStream stream: how long it keeps events (APPROVALD_NATS_MAX_AGE); an existing stream is left alone")
+	s.integer64(&c.NATSMaxBytes, "nats-max-bytes", "APPROVALD_NATS_MAX_BYTES", delivery.DefaultStreamMaxBytes, "when approvald creates the JetStream stream: the most bytes it keeps, oldest events dropped first (APPROVALD_NATS_MAX_BYTES)")
+	s.boolean(&c.AllowPrivate, "allow-private-targets", "APPROVALD_ALLOW_PRIVATE_TARGETS", true, "let service rules deliver to loopback and private addresses (APPROVALD_ALLOW_PRIVATE_TARGETS)")
+	s.integer(&c.Workers, "delivery-workers", "APPROVALD_DELIVERY_WORKERS", 64, "webhook deliveries in flight at most (APPROVALD_DELIVERY_WORKERS)")
+	s.integer(&c.PerRule, "delivery-per-rule", "APPROVALD_DELIVERY_PER_RULE", 32, "webhook deliveries in flight at most per service rule (APPROVALD_DELIVERY_PER_RULE)")
+	s.duration(&c.DeliveryLease, "delivery-lease", "APPROVALD_DELIVERY_LEASE", 2*time.Minute, "how long a claimed delivery is held before another instance (or this one, after a crash) may try it again; keep it above the longest rule timeout (APPROVALD_DELIVERY_LEASE)")
+	s.duration(&c.OutboxRetention, "outbox-retention", "APPROVALD_OUTBOX_RETENTION", 7*24*time.Hour, "how long delivered and published events stay in the outbox, for Last-Event-ID resumes (APPROVALD_OUTBOX_RETENTION)")
+	s.duration(&c.ShutdownTimeout, "shutdown-timeout", "APPROVALD_SHUTDOWN_TIMEOUT", 20*time.Second, "how long in-flight requests may finish on SIGTERM (APPROVALD_SHUTDOWN_TIMEOUT)")
+	s.text(&jwtIssuer, "jwt-issuer", "APPROVALD_JWT_ISSUER", "", "with APPROVALD_JWT_PUBLIC_KEY_FILE or APPROVALD_JWT_HS256_SECRET_FILE: the issuer (iss) every JWT must carry (APPROVALD_JWT_ISSUER); empty: iss is not checked")
+	s.text(&c.DebugAddr, "debug-addr", "APPROVALD_DEBUG_ADDR", "", "a second listen address serving /metrics and /debug/pprof/ without authentication, e.g. 127.0.0.1:6060 (APPROVALD_DEBUG_ADDR); empty: none")
+
+	// People's JWTs, and the web UI's sign-in.
+	s.text(&c.OIDC.Issuer, "oidc-issuer", "APPROVALD_OIDC_ISSUER", "", "OpenID Connect issuer `URL` whose JWTs authenticate people (keys by discovery); with --oidc-client-id also the web UI's sign-in provider (APPROVALD_OIDC_ISSUER)")
+	s.text(&c.OIDC.Audience, "oidc-audience", "APPROVALD_OIDC_AUDIENCE", "", "the `audience` (aud) every JWT must carry; required with any JWT setting (APPROVALD_OIDC_AUDIENCE)")
+	s.text(&c.OIDC.PrincipalClaim, "oidc-principal-claim", "APPROVALD_OIDC_PRINCIPAL_CLAIM", "sub", "the JWT `claim` naming the person: principal user:<claim> (APPROVALD_OIDC_PRINCIPAL_CLAIM)")
+	s.text(&c.OIDC.GroupsClaim, "oidc-groups-claim", "APPROVALD_OIDC_GROUPS_CLAIM", "groups", "the JWT `claim` with the person's groups (APPROVALD_OIDC_GROUPS_CLAIM)")
+	s.text(&c.OIDC.ScopesClaim, "oidc-scopes-claim", "APPROVALD_OIDC_SCOPES_CLAIM", "scope", "the JWT `claim` with the scopes, space-separated (APPROVALD_OIDC_SCOPES_CLAIM)")
+	s.converted("oidc-group-scopes", "APPROVALD_OIDC_GROUP_SCOPES", "", "scopes granted by group, a `list` such as approvers=approvals:review approvals:read;auditors=audit (APPROVALD_OIDC_GROUP_SCOPES)",
+		func(v string) (err error) {
+			c.OIDC.GroupScopes, err = parseGroupScopes(v)
+			return err
+		})
+	s.text(&c.OIDC.PublicKeyFile, "jwt-public-key-file", "APPROVALD_JWT_PUBLIC_KEY_FILE", "", "verify JWTs with the PEM public key in this `file` instead of discovery (APPROVALD_JWT_PUBLIC_KEY_FILE)")
+	s.text(&c.OIDC.HS256SecretFile, "jwt-hs256-secret-file", "APPROVALD_JWT_HS256_SECRET_FILE", "", "verify HS256 JWTs with the shared secret (at least 32 bytes) in this `file` (APPROVALD_JWT_HS256_SECRET_FILE)")
+
+	// The API's limits.
+	s.number(&c.Limits.Rate, "rate-limit", "APPROVALD_RATE_LIMIT", httpapi.DefaultRateLimit, "requests per second per principal, a `number`; -1: no limit (APPROVALD_RATE_LIMIT)")
+	s.integer(&c.Limits.Burst, "rate-burst", "APPROVALD_RATE_BURST", httpapi.DefaultRateBurst, "requests a principal may make at once, an `int` (APPROVALD_RATE_BURST)")
+	s.integer(&c.Limits.MaxStreams, "max-streams", "APPROVALD_MAX_STREAMS", httpapi.DefaultMaxStreams, "event streams and long-polls a principal may hold open, an `int` (APPROVALD_MAX_STREAMS)")
+	s.converted("cors-origins", "APPROVALD_CORS_ORIGINS", "", "comma-separated `origins` browsers may call the API from, or *; empty: CORS off (APPROVALD_CORS_ORIGINS)", func(v string) error {
+		c.CORSOrigins = nil
+		for o := range strings.SplitSeq(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				c.CORSOrigins = append(c.CORSOrigins, o)
 			}
 		}
-		return def
-	}
-	envInt := func(name string, def int) int {
-		if v := getenv(name); v != "" {
-			if n, err := strconv.Atoi(v); err == nil {
-				return n
-			}
-		}
-		return def
-	}
-	envBool := func(name string, def bool) bool {
-		if b, ok := web.ParseBool(getenv(name)); ok {
-			return b
-		}
-		return def
-	}
-	var level string
-	fs.StringVar(&c.Addr, "addr", env("APPROVALD_ADDR", ":8000"), "listen address (APPROVALD_ADDR)")
-	c.Database = env("APPROVALD_DATABASE", "sqlite:approvald.db")
-	fs.Var(redacted{&c.Database, redactDatabase}, "database", "database `URL`: sqlite:<file> or postgres://user@host/db (APPROVALD_DATABASE)")
-	fs.IntVar(&c.DBMaxConns, "db-max-conns", envInt("APPROVALD_DB_MAX_CONNS", 16), "PostgreSQL connection pool size (APPROVALD_DB_MAX_CONNS)")
-	fs.StringVar(&level, "log-level", env("APPROVALD_LOG_LEVEL", "info"), "debug, info, warn or error (APPROVALD_LOG_LEVEL)")
-	fs.StringVar(&c.LogFormat, "log-format", env("APPROVALD_LOG_FORMAT", "auto"), "json, text, or auto: text when stderr is a terminal, else json (APPROVALD_LOG_FORMAT)")
-	fs.DurationVar(&c.SweepInterval, "sweep-interval", envDuration("APPROVALD_SWEEP_INTERVAL", 5*time.Second), "how often overdue requests are expired (APPROVALD_SWEEP_INTERVAL)")
-	fs.DurationVar(&c.KeyCacheTTL, "key-cache-ttl", envDuration("APPROVALD_KEY_CACHE_TTL", 5*time.Second), "how long an authenticated API key is remembered; a key revoked on another instance works there until then; 0 disables (APPROVALD_KEY_CACHE_TTL)")
-	c.NATSURL = env("APPROVALD_NATS_URL", "")
-	fs.Var(redacted{&c.NATSURL, redactUserinfo}, "nats-url", "NATS server `URL` to publish every event to, on JetStream (APPROVALD_NATS_URL); empty: no NATS")
-	fs.DurationVar(&c.NATSMaxAge, "nats-max-age", envDuration("APPROVALD_NATS_MAX_AGE", delivery.DefaultStreamMaxAge), "when approvald creates the JetStream stream: how long it keeps events (APPROVALD_NATS_MAX_AGE); an existing stream is left alone")
-	fs.Int64Var(&c.NATSMaxBytes, "nats-max-bytes", int64(envInt("APPROVALD_NATS_MAX_BYTES", delivery.DefaultStreamMaxBytes)), "when approvald creates the JetStream stream: the most bytes it keeps, oldest events dropped first (APPROVALD_NATS_MAX_BYTES)")
-	fs.BoolVar(&c.AllowPrivate, "allow-private-targets", envBool("APPROVALD_ALLOW_PRIVATE_TARGETS", true), "let service rules deliver to loopback and private addresses (APPROVALD_ALLOW_PRIVATE_TARGETS)")
-	fs.IntVar(&c.Workers, "delivery-workers", envInt("APPROVALD_DELIVERY_WORKERS", 64), "webhook deliveries in flight at most (APPROVALD_DELIVERY_WORKERS)")
-	fs.IntVar(&c.PerRule, "delivery-per-rule", envInt("APPROVALD_DELIVERY_PER_RULE", 32), "webhook deliveries in flight at most per service rule (APPROVALD_DELIVERY_PER_RULE)")
-	fs.DurationVar(&c.DeliveryLease, "delivery-lease", envDuration("APPROVALD_DELIVERY_LEASE", 2*time.Minute), "how long a claimed delivery is held before another instance (or this one, after a crash) may try it again; keep it above the longest rule timeout (APPROVALD_DELIVERY_LEASE)")
-	fs.DurationVar(&c.OutboxRetention, "outbox-retention", envDuration("APPROVALD_OUTBOX_RETENTION", 7*24*time.Hour), "how long delivered and published events stay in the outbox, for Last-Event-ID resumes (APPROVALD_OUTBOX_RETENTION)")
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("APPROVALD_SHUTDOWN_TIMEOUT", 20*time.Second), "how long in-flight requests may finish on SIGTERM (APPROVALD_SHUTDOWN_TIMEOUT)")
-	var jwtIssuer string
-	fs.StringVar(&jwtIssuer, "jwt-issuer", env("APPROVALD_JWT_ISSUER", ""), "with APPROVALD_JWT_PUBLIC_KEY_FILE or APPROVALD_JWT_HS256_SECRET_FILE: the issuer (iss) every JWT must carry (APPROVALD_JWT_ISSUER); empty: iss is not checked")
-	fs.StringVar(&c.DebugAddr, "debug-addr", env("APPROVALD_DEBUG_ADDR", ""), "a second listen address serving /metrics and /debug/pprof/ without authentication, e.g. 127.0.0.1:6060 (APPROVALD_DEBUG_ADDR); empty: none")
+		return nil
+	})
 
-	// The settings read through getenv, here and by other packages: a flag
-	// given replaces its variable for every reader.
-	given := map[string]string{}
-	envVar := func(flagName, name, def string, check func(string) error, usage string) {
-		fs.Var(&envFlag{given: given, name: name, def: env(name, def), check: check}, flagName, usage+" ("+name+")")
-	}
-	envBoolVar := func(flagName, name string, def bool, usage string) {
-		fs.Var(&envFlag{given: given, name: name, def: strconv.FormatBool(envBool(name, def)), check: isBool, isBool: true}, flagName, usage+" ("+name+")")
-	}
-	envVar("oidc-issuer", "APPROVALD_OIDC_ISSUER", "", anyString, "OpenID Connect issuer `URL` whose JWTs authenticate people (keys by discovery); with --oidc-client-id also the web UI's sign-in provider")
-	envVar("oidc-audience", "APPROVALD_OIDC_AUDIENCE", "", anyString, "the `audience` (aud) every JWT must carry; required with any JWT setting")
-	envVar("oidc-principal-claim", "APPROVALD_OIDC_PRINCIPAL_CLAIM", "sub", anyString, "the JWT `claim` naming the person: principal user:<claim>")
-	envVar("oidc-groups-claim", "APPROVALD_OIDC_GROUPS_CLAIM", "groups", anyString, "the JWT `claim` with the person's groups")
-	envVar("oidc-scopes-claim", "APPROVALD_OIDC_SCOPES_CLAIM", "scope", anyString, "the JWT `claim` with the scopes, space-separated")
-	envVar("oidc-group-scopes", "APPROVALD_OIDC_GROUP_SCOPES", "", anyString, "scopes granted by group, a `list` such as approvers=approvals:review approvals:read;auditors=audit")
-	envVar("jwt-public-key-file", "APPROVALD_JWT_PUBLIC_KEY_FILE", "", anyString, "verify JWTs with the PEM public key in this `file` instead of discovery")
-	envVar("jwt-hs256-secret-file", "APPROVALD_JWT_HS256_SECRET_FILE", "", anyString, "verify HS256 JWTs with the shared secret (at least 32 bytes) in this `file`")
-	envVar("rate-limit", "APPROVALD_RATE_LIMIT", strconv.FormatFloat(httpapi.DefaultRateLimit, 'f', -1, 64), isNumber, "requests per second per principal, a `number`; -1: no limit")
-	envVar("rate-burst", "APPROVALD_RATE_BURST", strconv.Itoa(httpapi.DefaultRateBurst), isInt, "requests a principal may make at once, an `int`")
-	envVar("max-streams", "APPROVALD_MAX_STREAMS", strconv.Itoa(httpapi.DefaultMaxStreams), isInt, "event streams and long-polls a principal may hold open, an `int`")
-	envVar("cors-origins", "APPROVALD_CORS_ORIGINS", "", anyString, "comma-separated `origins` browsers may call the API from, or *; empty: CORS off")
-	envBoolVar("ui", "APPROVALD_UI", true, "serve the reviewers' web UI under /ui/")
-	envVar("ui-session-ttl", "APPROVALD_UI_SESSION_TTL", web.DefaultSessionTTL.String(), isDuration, "the longest a UI sign-in lasts, a `duration` from 1m to 720h")
-	envVar("ui-base-url", "APPROVALD_UI_BASE_URL", "", anyString, "the UI's public `URL` behind a proxy (https://approvals.example.com); empty: from each request")
-	envBoolVar("ui-key-signin", "APPROVALD_UI_KEY_SIGNIN", true, "allow signing in to the UI by pasting an API key or JWT")
-	envVar("oidc-client-id", "APPROVALD_OIDC_CLIENT_ID", "", anyString, "OIDC client `id`: turns on UI sign-in at --oidc-issuer's provider; its secret is APPROVALD_OIDC_CLIENT_SECRET")
-	envVar("ui-oidc-scopes", "APPROVALD_UI_OIDC_SCOPES", "openid profile email", anyString, "`scopes` requested at UI sign-in")
-	envVar("gateway-approval", "APPROVALD_GATEWAY_APPROVAL", string(gateway.ApprovalOff), anyString, "CR8TOR gateway: `mode` off, or publish: a package opens an approval request, publish waits for its approval")
-	envVar("gateway-policy", "APPROVALD_GATEWAY_POLICY", "", anyString, "CR8TOR gateway: the stored `policy` of the publication requests")
-	envVar("gateway-service-rule", "APPROVALD_GATEWAY_SERVICE_RULE", "", anyString, "CR8TOR gateway: the service `rule` the publication decisions are delivered to")
-	envVar("gateway-timeout", "APPROVALD_GATEWAY_TIMEOUT", gateway.DefaultTimeout.String(), isPositiveDuration, "CR8TOR gateway: how long a package or publish may take upstream, a `duration`")
-	envVar("gateway-validate-timeout", "APPROVALD_GATEWAY_VALIDATE_TIMEOUT", gateway.DefaultValidateTimeout.String(), isPositiveDuration, "CR8TOR gateway: how long validate's two calls may take, a `duration`")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage of approvald:")
-		fs.PrintDefaults()
-		fmt.Fprint(fs.Output(), usageFooter())
-	}
+	// The web UI.
+	s.boolean(&c.UI.Enabled, "ui", "APPROVALD_UI", true, "serve the reviewers' web UI under /ui/ (APPROVALD_UI)")
+	s.positiveDuration(&c.UI.SessionTTL, "ui-session-ttl", "APPROVALD_UI_SESSION_TTL", web.DefaultSessionTTL, "the longest a UI sign-in lasts, a `duration` from 1m to 720h (APPROVALD_UI_SESSION_TTL)")
+	s.text(&c.UI.BaseURL, "ui-base-url", "APPROVALD_UI_BASE_URL", "", "the UI's public `URL` behind a proxy (https://approvals.example.com); empty: from each request (APPROVALD_UI_BASE_URL)")
+	s.boolean(&c.UI.KeySignIn, "ui-key-signin", "APPROVALD_UI_KEY_SIGNIN", true, "allow signing in to the UI by pasting an API key or JWT (APPROVALD_UI_KEY_SIGNIN)")
+	s.text(&c.UI.OIDC.ClientID, "oidc-client-id", "APPROVALD_OIDC_CLIENT_ID", "", "OIDC client `id`: turns on UI sign-in at --oidc-issuer's provider; its secret is APPROVALD_OIDC_CLIENT_SECRET (APPROVALD_OIDC_CLIENT_ID)")
+	s.text(&uiScopes, "ui-oidc-scopes", "APPROVALD_UI_OIDC_SCOPES", web.DefaultOIDCScopes, "`scopes` requested at UI sign-in (APPROVALD_UI_OIDC_SCOPES)")
 
-	if err := fs.Parse(args); err != nil {
+	// The CR8TOR gateway.
+	s.converted("gateway-approval", "APPROVALD_GATEWAY_APPROVAL", string(gateway.ApprovalOff), "CR8TOR gateway: `mode` off, or publish: a package opens an approval request, publish waits for its approval (APPROVALD_GATEWAY_APPROVAL)", func(v string) error {
+		c.Gateway.Approval = gateway.ApprovalMode(v) // checked by its Validate
+		return nil
+	})
+	s.text(&c.GatewayPolicy, "gateway-policy", "APPROVALD_GATEWAY_POLICY", "", "CR8TOR gateway: the stored `policy` of the publication requests (APPROVALD_GATEWAY_POLICY)")
+	s.text(&c.GatewayServiceRule, "gateway-service-rule", "APPROVALD_GATEWAY_SERVICE_RULE", "", "CR8TOR gateway: the service `rule` the publication decisions are delivered to (APPROVALD_GATEWAY_SERVICE_RULE)")
+	s.positiveDuration(&c.Gateway.Timeout, "gateway-timeout", "APPROVALD_GATEWAY_TIMEOUT", gateway.DefaultTimeout, "CR8TOR gateway: how long a package or publish may take upstream, a `duration` (APPROVALD_GATEWAY_TIMEOUT)")
+	s.positiveDuration(&c.Gateway.ValidateTimeout, "gateway-validate-timeout", "APPROVALD_GATEWAY_VALIDATE_TIMEOUT", gateway.DefaultValidateTimeout, "CR8TOR gateway: how long validate's two calls may take, a `duration` (APPROVALD_GATEWAY_VALIDATE_TIMEOUT)")
+
+	// Read only from the environment (environmentOnly): the CR8TOR
+	// service's variables, secrets, OpenTelemetry's variables.
+	s.text(&c.SecretsPath, "", "SECRETS_MNT_PATH", gateway.DefaultSecretsPath, "")
+	s.text(&c.Gateway.MetadataHost, "", "METADATA_CONTAINER_NAME", gateway.DefaultMetadataHost, "")
+	s.text(&c.Gateway.MetadataPort, "", "METADATA_CONTAINER_PORT", gateway.DefaultMetadataPort, "")
+	s.text(&c.Gateway.PublishHost, "", "PUBLISH_CONTAINER_NAME", gateway.DefaultPublishHost, "")
+	s.text(&c.Gateway.PublishPort, "", "PUBLISH_CONTAINER_PORT", gateway.DefaultPublishPort, "")
+	var apiKey, sessionKey string
+	s.secretText(&apiKey, "APPROVALSERVICEAPIKEY").also = "(or the secret file " + gateway.SecretApprovalKey + ")"
+	s.secretText(&sessionKey, "APPROVALD_UI_SESSION_KEY").also = "(or the secret file " + web.SessionKeyFile + ")"
+	s.secretText(&c.UI.OIDC.ClientSecret, "APPROVALD_OIDC_CLIENT_SECRET").also = "(or the secret file " + web.ClientSecretFile + ")"
+	var tracesEndpoint, endpoint string
+	s.redacted(&tracesEndpoint, "", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "", "", redactUserinfo)
+	s.redacted(&endpoint, "", "OTEL_EXPORTER_OTLP_ENDPOINT", "", "", redactUserinfo)
+	s.add(&setting{env: "OTEL_BSP_SCHEDULE_DELAY", kind: "int", set: func(v string) error {
+		if v == "" {
+			return nil // the SDK's
+		}
+		ms, err := strconv.Atoi(v)
+		if err != nil || ms <= 0 {
+			return errors.New("is not a positive whole number of milliseconds")
+		}
+		c.Tracing.BatchDelay = time.Duration(ms) * time.Millisecond
+		return nil
+	}}, "")
+
+	if err := s.parseFlags(args); err != nil {
 		return c, err
 	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
-	}
-	environment := getenv
-	getenv = func(name string) string {
-		if v, ok := given[name]; ok {
-			return v
-		}
-		return environment(name)
-	}
-	c.Getenv = getenv
+	errs := s.read()
+	// The admin key is taken as it is, white space included, as it always
+	// was: its hash identifies the bootstrap key across restarts.
 	c.AdminKey = getenv("APPROVALD_ADMIN_KEY")
-	c.SecretsPath = env("SECRETS_MNT_PATH", "./secrets")
-	c.OIDC = oidc.Config{
-		Issuer:          getenv("APPROVALD_OIDC_ISSUER"),
-		Audience:        getenv("APPROVALD_OIDC_AUDIENCE"),
-		PrincipalClaim:  env("APPROVALD_OIDC_PRINCIPAL_CLAIM", "sub"),
-		GroupsClaim:     env("APPROVALD_OIDC_GROUPS_CLAIM", "groups"),
-		ScopesClaim:     env("APPROVALD_OIDC_SCOPES_CLAIM", "scope"),
-		PublicKeyFile:   getenv("APPROVALD_JWT_PUBLIC_KEY_FILE"),
-		HS256SecretFile: getenv("APPROVALD_JWT_HS256_SECRET_FILE"),
-	}
-	var err error
-	if c.OIDC.GroupScopes, err = parseGroupScopes(getenv("APPROVALD_OIDC_GROUP_SCOPES")); err != nil {
-		return c, err
-	}
+	c.UI.OIDC.Issuer = c.OIDC.Issuer // the sign-in provider: never --jwt-issuer's
 	if err := c.setJWTIssuer(jwtIssuer); err != nil {
-		return c, err
+		errs = append(errs, err)
 	}
-	c.Limits = httpapi.Limits{
-		Rate:       envFloat(getenv, "APPROVALD_RATE_LIMIT", httpapi.DefaultRateLimit),
-		Burst:      envInt("APPROVALD_RATE_BURST", httpapi.DefaultRateBurst),
-		MaxStreams: envInt("APPROVALD_MAX_STREAMS", httpapi.DefaultMaxStreams),
+	c.Tracing.Endpoint = tracesEndpoint
+	if endpoint != "" && tracesEndpoint == "" {
+		c.Tracing.Endpoint = strings.TrimSuffix(endpoint, "/") + "/v1/traces"
 	}
-	for o := range strings.SplitSeq(getenv("APPROVALD_CORS_ORIGINS"), ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			c.CORSOrigins = append(c.CORSOrigins, o)
+
+	// The web UI: its secrets, in the environment or in files, are read
+	// only when it is on.
+	c.UI.BaseURL = strings.TrimRight(c.UI.BaseURL, "/")
+	c.UI.OIDC.Scopes = strings.Fields(strings.ReplaceAll(uiScopes, ",", " "))
+	if c.UI.OIDC.Enabled() && !slices.Contains(c.UI.OIDC.Scopes, "openid") {
+		c.UI.OIDC.Scopes = append([]string{"openid"}, c.UI.OIDC.Scopes...)
+	}
+	if c.UI.Enabled {
+		errs = append(errs, fromSecretFile(&c.UI.OIDC.ClientSecret, c.SecretsPath, web.ClientSecretFile))
+		errs = append(errs, fromSecretFile(&sessionKey, c.SecretsPath, web.SessionKeyFile))
+		if sessionKey != "" {
+			c.UI.SessionKey = []byte(sessionKey)
 		}
 	}
-	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
-		return c, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
+
+	// The gateway: its keys are files in SECRETS_MNT_PATH;
+	// APPROVALSERVICEAPIKEY, when set, replaces the file approvalserviceapikey.
+	c.Gateway.SecretsPath = c.SecretsPath
+	errs = append(errs, fromSecretFile(&apiKey, c.SecretsPath, gateway.SecretApprovalKey))
+	var metadataKey, publishKey string
+	errs = append(errs, fromSecretFile(&metadataKey, c.SecretsPath, gateway.SecretMetadataKey))
+	errs = append(errs, fromSecretFile(&publishKey, c.SecretsPath, gateway.SecretPublishKey))
+	c.Gateway.APIKey, c.Gateway.MetadataKey, c.Gateway.PublishKey = gateway.Secret(apiKey), gateway.Secret(metadataKey), gateway.Secret(publishKey)
+
+	errs = append(errs, c.validate(s.label)...)
+	errs = append(errs, fieldErrors(c.UI.Validate(), uiFields, s.label)...)
+	errs = append(errs, fieldErrors(c.Gateway.Validate(), gatewayFields, s.label)...)
+	return c, errors.Join(errs...)
+}
+
+// fromSecretFile fills *dst, a secret not set in the environment, from the
+// secret file name in dir; a missing file leaves it empty.
+func fromSecretFile(dst *string, dir, name string) error {
+	if *dst != "" {
+		return nil
 	}
-	return c, c.validate(getenv)
+	v, err := auth.ReadSecretFile(dir, name)
+	*dst = v
+	return err
 }
 
-// redacted is a string flag that shows its value, in --help (where a
-// default from the environment appears) and in flag errors, only as redact
-// returns it.
-type redacted struct {
-	value  *string
-	redact func(string) string
-}
-
-func (f redacted) String() string {
-	if f.value == nil || f.redact == nil {
-		return ""
+// uiFields and gatewayFields name the variable of each field of web.Config
+// and gateway.Config that their Validate may find invalid.
+var (
+	uiFields = map[string]string{
+		"SessionKey":  "APPROVALD_UI_SESSION_KEY",
+		"SessionTTL":  "APPROVALD_UI_SESSION_TTL",
+		"BaseURL":     "APPROVALD_UI_BASE_URL",
+		"KeySignIn":   "APPROVALD_UI_KEY_SIGNIN",
+		"OIDC.Issuer": "APPROVALD_OIDC_ISSUER",
 	}
-	return f.redact(*f.value)
-}
+	gatewayFields = map[string]string{
+		"MetadataHost":    "METADATA_CONTAINER_NAME",
+		"MetadataPort":    "METADATA_CONTAINER_PORT",
+		"PublishHost":     "PUBLISH_CONTAINER_NAME",
+		"PublishPort":     "PUBLISH_CONTAINER_PORT",
+		"Timeout":         "APPROVALD_GATEWAY_TIMEOUT",
+		"ValidateTimeout": "APPROVALD_GATEWAY_VALIDATE_TIMEOUT",
+		"Approval":        "APPROVALD_GATEWAY_APPROVAL",
+	}
+)
 
-func (f redacted) Set(v string) error {
-	*f.value = v
-	return nil
+// fieldErrors returns the error of a package's Config.Validate as one
+// error per invalid field, each named by its setting (label of the
+// variable fields gives it).
+func fieldErrors(err error, fields map[string]string, label func(string) string) []error {
+	var e *approval.Error
+	switch {
+	case err == nil:
+		return nil
+	case !errors.As(err, &e) || len(e.Fields) == 0:
+		return []error{err}
+	}
+	out := make([]error, 0, len(e.Fields))
+	for _, f := range e.Fields {
+		name := f.Field
+		if v, ok := fields[f.Field]; ok {
+			name = label(v)
+		}
+		out = append(out, fmt.Errorf("%s: %s", name, f.Message))
+	}
+	return out
 }
 
 // redactUserinfo hides the whole userinfo (user and password, or a token)
@@ -348,17 +348,8 @@ func (c *config) setJWTIssuer(iss string) error {
 	return nil
 }
 
-// envFloat reads a number variable; a malformed one is reported by validate.
-func envFloat(getenv func(string) string, name string, def float64) float64 {
-	if v := getenv(name); v != "" {
-		if f, err := strconv.ParseFloat(v, 64); err == nil {
-			return f
-		}
-	}
-	return def
-}
-
 // parseGroupScopes reads --oidc-group-scopes: "group=scope scope;group2=scope".
+// Its error says which part is malformed, after the value.
 func parseGroupScopes(v string) (map[string][]string, error) {
 	if strings.TrimSpace(v) == "" {
 		return nil, nil
@@ -371,79 +362,66 @@ func parseGroupScopes(v string) (map[string][]string, error) {
 		group, scopes, ok := strings.Cut(part, "=")
 		group = strings.TrimSpace(group)
 		if !ok || group == "" || strings.TrimSpace(scopes) == "" {
-			return nil, fmt.Errorf("--oidc-group-scopes (APPROVALD_OIDC_GROUP_SCOPES): %q is not group=scope[ scope…]", part)
+			return nil, fmt.Errorf("has %q, which is not group=scope[ scope…]", part)
 		}
 		out[group] = append(out[group], strings.Fields(strings.ReplaceAll(scopes, ",", " "))...)
 	}
 	return out, nil
 }
 
-func (c config) validate(getenv func(string) string) error {
+// validate checks the ranges of approvald's own settings, and returns an
+// error for each one outside its range, named by label of its variable.
+func (c config) validate(label func(string) string) []error {
 	var errs []error
-	for _, name := range []string{"APPROVALD_DB_MAX_CONNS", "APPROVALD_DELIVERY_WORKERS", "APPROVALD_DELIVERY_PER_RULE", "APPROVALD_RATE_BURST", "APPROVALD_MAX_STREAMS", "APPROVALD_NATS_MAX_BYTES"} {
-		v := getenv(name)
-		if v == "" {
-			continue
-		}
-		if _, err := strconv.Atoi(v); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not a whole number", name, v))
-		}
-	}
-	if c.NATSMaxAge < time.Minute || c.NATSMaxBytes < 1<<20 {
-		errs = append(errs, fmt.Errorf("--nats-max-age must be at least 1m and --nats-max-bytes at least 1 MiB (got %s and %d)", c.NATSMaxAge, c.NATSMaxBytes))
+	bad := func(env, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", label(env), fmt.Sprintf(format, args...)))
 	}
 	if c.DBMaxConns < 1 || c.DBMaxConns > 1000 {
-		errs = append(errs, fmt.Errorf("--db-max-conns: %d is outside 1..1000", c.DBMaxConns))
-	}
-	for _, name := range []string{"APPROVALD_SWEEP_INTERVAL", "APPROVALD_SHUTDOWN_TIMEOUT", "APPROVALD_KEY_CACHE_TTL", "APPROVALD_OUTBOX_RETENTION", "APPROVALD_DELIVERY_LEASE", "APPROVALD_NATS_MAX_AGE"} {
-		if v := getenv(name); v != "" {
-			if _, err := time.ParseDuration(v); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 5s", name, v))
-			}
-		}
+		bad("APPROVALD_DB_MAX_CONNS", "%d is outside 1..1000", c.DBMaxConns)
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" && c.LogFormat != "auto" {
-		errs = append(errs, fmt.Errorf("--log-format: %q is not json, text or auto", c.LogFormat))
+		bad("APPROVALD_LOG_FORMAT", "%q is not json, text or auto", c.LogFormat)
 	}
 	if c.SweepInterval < 100*time.Millisecond {
-		errs = append(errs, fmt.Errorf("--sweep-interval: %s is below the minimum of 100ms", c.SweepInterval))
-	}
-	if v := getenv("APPROVALD_ALLOW_PRIVATE_TARGETS"); v != "" {
-		if _, ok := web.ParseBool(v); !ok {
-			errs = append(errs, fmt.Errorf("APPROVALD_ALLOW_PRIVATE_TARGETS: %q is not true or false (nor 1/0, yes/no, on/off)", v))
-		}
-	}
-	if c.Workers < 1 || c.Workers > 1024 || c.PerRule < 1 || c.PerRule > c.Workers {
-		errs = append(errs, fmt.Errorf("--delivery-workers must be 1..1024 and --delivery-per-rule 1..workers (got %d and %d)", c.Workers, c.PerRule))
-	}
-	if c.DeliveryLease < time.Second {
-		errs = append(errs, fmt.Errorf("--delivery-lease: %s is below the minimum of 1s", c.DeliveryLease))
-	}
-	if c.OutboxRetention < time.Hour {
-		errs = append(errs, fmt.Errorf("--outbox-retention: %s is below the minimum of 1h", c.OutboxRetention))
+		bad("APPROVALD_SWEEP_INTERVAL", "%s is below the minimum of 100ms", c.SweepInterval)
 	}
 	if c.KeyCacheTTL < 0 || c.KeyCacheTTL > time.Minute {
-		errs = append(errs, fmt.Errorf("--key-cache-ttl: %s is outside 0..1m", c.KeyCacheTTL))
+		bad("APPROVALD_KEY_CACHE_TTL", "%s is outside 0..1m", c.KeyCacheTTL)
+	}
+	if c.NATSMaxAge < time.Minute {
+		bad("APPROVALD_NATS_MAX_AGE", "%s is below the minimum of 1m", c.NATSMaxAge)
+	}
+	if c.NATSMaxBytes < 1<<20 {
+		bad("APPROVALD_NATS_MAX_BYTES", "%d is below the minimum of 1 MiB (1048576)", c.NATSMaxBytes)
+	}
+	if c.Workers < 1 || c.Workers > 1024 {
+		bad("APPROVALD_DELIVERY_WORKERS", "%d is outside 1..1024", c.Workers)
+	} else if c.PerRule < 1 || c.PerRule > c.Workers {
+		bad("APPROVALD_DELIVERY_PER_RULE", "%d is outside 1..%d, the delivery workers", c.PerRule, c.Workers)
+	}
+	if c.DeliveryLease < time.Second {
+		bad("APPROVALD_DELIVERY_LEASE", "%s is below the minimum of 1s", c.DeliveryLease)
+	}
+	if c.OutboxRetention < time.Hour {
+		bad("APPROVALD_OUTBOX_RETENTION", "%s is below the minimum of 1h", c.OutboxRetention)
 	}
 	if c.ShutdownTimeout <= 0 {
-		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
+		bad("APPROVALD_SHUTDOWN_TIMEOUT", "%s is not positive", c.ShutdownTimeout)
 	}
-	if c.Addr == "" {
-		errs = append(errs, errors.New("--addr must not be empty"))
+	if c.Limits.Rate <= 0 && c.Limits.Rate != -1 {
+		bad("APPROVALD_RATE_LIMIT", "%v is not a positive number of requests per second (or -1 for no limit)", c.Limits.Rate)
 	}
-	if v := getenv("APPROVALD_RATE_LIMIT"); v != "" {
-		if f, err := strconv.ParseFloat(v, 64); err != nil || (f <= 0 && f != -1) {
-			errs = append(errs, fmt.Errorf("--rate-limit (APPROVALD_RATE_LIMIT): %q is not a positive number of requests per second (or -1 for no limit)", v))
-		}
+	if c.Limits.Burst < 1 {
+		bad("APPROVALD_RATE_BURST", "%d is below the minimum of 1", c.Limits.Burst)
 	}
-	if c.Limits.Burst < 1 || c.Limits.MaxStreams < 1 {
-		errs = append(errs, fmt.Errorf("--rate-burst (APPROVALD_RATE_BURST) and --max-streams (APPROVALD_MAX_STREAMS) must be at least 1 (got %d and %d)", c.Limits.Burst, c.Limits.MaxStreams))
+	if c.Limits.MaxStreams < 1 {
+		bad("APPROVALD_MAX_STREAMS", "%d is below the minimum of 1", c.Limits.MaxStreams)
 	}
 	if err := httpapi.ValidateOrigins(c.CORSOrigins); err != nil {
-		errs = append(errs, fmt.Errorf("--cors-origins (APPROVALD_CORS_ORIGINS): %w", err))
+		bad("APPROVALD_CORS_ORIGINS", "%v", err)
 	}
 	if c.OIDC.Enabled() && c.OIDC.Audience == "" {
-		errs = append(errs, errors.New("--oidc-audience (APPROVALD_OIDC_AUDIENCE) is required with --oidc-issuer or a JWT key file"))
+		bad("APPROVALD_OIDC_AUDIENCE", "is required with --oidc-issuer or a JWT key file")
 	}
-	return errors.Join(errs...)
+	return errs
 }

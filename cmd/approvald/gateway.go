@@ -12,15 +12,10 @@ import (
 	"approvald/metrics"
 )
 
-// newGateway builds the CR8TOR gateway from its environment (the original
-// service's variables, see gateway.ConfigFromEnv, plus
-// APPROVALD_GATEWAY_POLICY and APPROVALD_GATEWAY_SERVICE_RULE for the
-// approval step).
-func newGateway(getenv func(string) string, eng *engine.Engine, keys *auth.Keys, store database, log *slog.Logger, meters *metrics.Metrics, traced bool) (*gateway.Gateway, error) {
-	cfg, err := gateway.ConfigFromEnv(getenv)
-	if err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
-	}
+// newGateway builds the CR8TOR gateway of cfg.Gateway, with its approval
+// step (cfg.GatewayPolicy, cfg.GatewayServiceRule) when cfg.Gateway.Approval
+// asks for one.
+func newGateway(cfg config, eng *engine.Engine, keys *auth.Keys, store database, log *slog.Logger, meters *metrics.Metrics, traced bool) (*gateway.Gateway, error) {
 	d := gateway.Deps{
 		// Native API keys with the gateway scope are accepted besides the
 		// configured approvalserviceapikey.
@@ -42,8 +37,8 @@ func newGateway(getenv func(string) string, eng *engine.Engine, keys *auth.Keys,
 	}); ok {
 		d.Locker = gateway.KeyLocker(l.TryLock)
 	}
-	if cfg.Approval == gateway.ApprovalPublish {
-		step := &gateway.Step{Engine: eng, PolicyName: getenv("APPROVALD_GATEWAY_POLICY"), ServiceRule: getenv("APPROVALD_GATEWAY_SERVICE_RULE")}
+	if cfg.Gateway.Approval == gateway.ApprovalPublish {
+		step := &gateway.Step{Engine: eng, PolicyName: cfg.GatewayPolicy, ServiceRule: cfg.GatewayServiceRule}
 		// A service rule's policy is mandated: a different policy name would
 		// make every publication request fail (422), so say so now.
 		if step.PolicyName != "" && step.ServiceRule != "" {
@@ -54,6 +49,10 @@ func newGateway(getenv func(string) string, eng *engine.Engine, keys *auth.Keys,
 		}
 		d.Approval = step
 	}
-	log.Info("CR8TOR gateway", "config", cfg)
-	return gateway.New(cfg, d), nil
+	gw, err := gateway.New(cfg.Gateway, d)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	log.Info("CR8TOR gateway", "config", cfg.Gateway)
+	return gw, nil
 }

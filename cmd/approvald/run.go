@@ -44,7 +44,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	getenv = cfg.Getenv // a flag given replaces its variable for every reader
 	log := newLogger(cfg, stderr)
 
 	// Listen first: a taken port fails before anything is written.
@@ -58,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer store.Close()
-	stopTracing, tracing, err := setupTracing(ctx, getenv, buildVersion())
+	stopTracing, tracing, err := setupTracing(ctx, cfg.Tracing, buildVersion())
 	if err != nil {
 		return err
 	}
@@ -156,18 +155,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Tokens: tokens, Limits: cfg.Limits, CORSOrigins: cfg.CORSOrigins, Metrics: apiMetrics, Gatherer: registry,
 	}))
 	legacy.Mount(handler, legacy.New(legacy.Deps{Engine: eng, Keys: keys, Logger: log}))
-	gw, err := newGateway(getenv, eng, keys, store, log, meters, tracing)
+	gw, err := newGateway(cfg, eng, keys, store, log, meters, tracing)
 	if err != nil {
 		return err
 	}
 	gateway.Mount(handler, gw)
 	// The reviewers' web UI (package web), under /ui/ on the same listener.
-	uiConfig, err := web.ConfigFromEnv(getenv)
-	if err != nil {
-		return fmt.Errorf("web UI: %w", err)
-	}
-	if uiConfig.Enabled {
-		ui, err := web.New(ctx, web.Deps{Engine: eng, Keys: keys, Tokens: tokens, Hub: hub, Logger: log.With("component", "web"), Config: uiConfig})
+	if cfg.UI.Enabled {
+		ui, err := web.New(ctx, web.Deps{Engine: eng, Keys: keys, Tokens: tokens, Hub: hub, Logger: log.With("component", "web"), Config: cfg.UI})
 		if err != nil {
 			return fmt.Errorf("web UI: %w", err)
 		}

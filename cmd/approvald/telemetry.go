@@ -8,8 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,25 +25,23 @@ import (
 	"approvald/metrics"
 )
 
-// setupTracing exports spans over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT
-// (spans go to its /v1/traces) or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is
-// set; OTEL_BSP_SCHEDULE_DELAY (ms) sets how often spans are sent, and the
-// exporter reads the other standard OTEL_EXPORTER_OTLP_* variables (headers,
-// timeout, compression) from the process environment itself. It installs the provider and the
-// W3C trace-context propagator globally, and returns a function that
-// flushes the spans and uninstalls them. Without the variables it does
-// nothing: every tracer stays a no-op.
-func setupTracing(ctx context.Context, getenv func(string) string, version string) (stop func(context.Context) error, enabled bool, err error) {
-	endpoint := getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-	if base := getenv("OTEL_EXPORTER_OTLP_ENDPOINT"); endpoint == "" && base != "" {
-		endpoint = strings.TrimSuffix(base, "/") + "/v1/traces"
-	}
+// setupTracing exports spans over OTLP/HTTP to cfg.Endpoint when it is set
+// (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or OTEL_EXPORTER_OTLP_ENDPOINT's
+// /v1/traces), every cfg.BatchDelay when that is set
+// (OTEL_BSP_SCHEDULE_DELAY); the exporter reads the other standard
+// OTEL_EXPORTER_OTLP_* variables (headers, timeout, compression) from the
+// process environment itself. It installs the provider and the W3C
+// trace-context propagator globally, and returns a function that flushes
+// the spans and uninstalls them. Without an endpoint it does nothing:
+// every tracer stays a no-op.
+func setupTracing(ctx context.Context, cfg tracingConfig, version string) (stop func(context.Context) error, enabled bool, err error) {
+	endpoint := cfg.Endpoint
 	if endpoint == "" {
 		return func(context.Context) error { return nil }, false, nil
 	}
 	batch := []sdktrace.BatchSpanProcessorOption{}
-	if ms, err := strconv.Atoi(getenv("OTEL_BSP_SCHEDULE_DELAY")); err == nil && ms > 0 {
-		batch = append(batch, sdktrace.WithBatchTimeout(time.Duration(ms)*time.Millisecond))
+	if cfg.BatchDelay > 0 {
+		batch = append(batch, sdktrace.WithBatchTimeout(cfg.BatchDelay))
 	}
 	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
 	if err != nil {
