@@ -42,6 +42,22 @@ func (r *Request) DeliveryFailed(attempts int, reason string, now time.Time) Cha
 	return r.record(before, ActionDeliveryFailed, System.ID, now)
 }
 
+// FinishDelivery applies the outcome res of an attempt to deliver the event
+// that the change to version version made: a delivered decision settles
+// (Delivered), one given up on moves to error (DeliveryFailed). It returns
+// a zero Change for an attempt that will be retried, and for a stale
+// outcome — the request changed after the event, or is no longer
+// acknowledged.
+func (r *Request) FinishDelivery(version int64, res DeliveryResult, now time.Time) Change {
+	switch {
+	case !res.Done || r.Version != version:
+		return Change{}
+	case res.Delivered:
+		return r.Delivered(res.Attempts, now)
+	}
+	return r.DeliveryFailed(res.Attempts, res.LastError, now)
+}
+
 // Redeliver sends the decision whose delivery failed again: from error back
 // to the acknowledged status it failed in. Only an admin may redeliver.
 func (r *Request) Redeliver(p Principal, expect *int64, now time.Time) (Change, error) {

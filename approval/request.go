@@ -200,6 +200,19 @@ func (r *Request) Overdue(now time.Time) bool {
 	return r.Status == StatusPending && r.Deadline != nil && !r.Deadline.After(now)
 }
 
+// AsOf returns r as a read at now shows it: an overdue pending request as
+// the expiry that the sweeper, or the next change to it, will record leaves
+// it (expired, with its reason); r itself otherwise. It writes nothing and
+// leaves r as it is: reads decide nothing, only a write transaction expires.
+func (r *Request) AsOf(now time.Time) *Request {
+	if !r.Overdue(now) {
+		return r
+	}
+	v := r.Clone()
+	v.Expire(now)
+	return v
+}
+
 // Draft is the input of a new request.
 type Draft struct {
 	Title       string

@@ -34,12 +34,14 @@ type Requests interface {
 	GetApproval(ctx context.Context, id string) (*Request, error)
 	// ListApprovals returns up to f.Limit requests matching f, newest first.
 	ListApprovals(ctx context.Context, f Filter) ([]*Request, error)
-	// UpdateApproval loads the request, calls fn with it, and — unless fn
-	// returns an error or a zero Change — writes the changed request, the
-	// entry and the event in the same transaction, no other change to the
-	// same request interleaving. It returns the request as it is afterwards.
-	// A store may retry a transaction that lost a conflict, so fn may run
-	// more than once and must not have effects outside the request.
+	// UpdateApproval loads the request, tells it the statuses of its
+	// dependencies (SetDependencies) read in the same transaction, calls fn
+	// with it, and — unless fn returns an error or a zero Change — writes
+	// the changed request, the entry and the event in the same transaction,
+	// no other change to the same request interleaving. It returns the
+	// request as it is afterwards, with those statuses. A store may retry a
+	// transaction that lost a conflict, so fn may run more than once and
+	// must not have effects outside the request.
 	UpdateApproval(ctx context.Context, id string, fn func(*Request) (Change, error)) (*Request, error)
 	// ListByDeadline returns requests in any of statuses (all when empty)
 	// ordered by deadline ascending — requests without a deadline last,
@@ -260,6 +262,7 @@ type DeliveryResult struct {
 	Seq         int64
 	Attempts    int       // attempts made, this one included
 	Done        bool      // finished: delivered, or given up
+	Delivered   bool      // the receiver took the decision (Done, no LastError)
 	NextAttempt time.Time // when not Done: when to try again
 	LastError   string    // "" after a success
 }

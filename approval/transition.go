@@ -144,10 +144,24 @@ func Target(s Status, a Action, hasRule bool) (Status, bool) {
 // settle maps an acknowledged status to its final status when there is no
 // service rule to deliver the decision to.
 func settle(to Status, hasRule bool) Status {
-	if hasRule || !to.Acknowledged() {
+	if hasRule {
 		return to
 	}
-	return table[to].actions[ActionDelivered]
+	return to.Settled()
+}
+
+// Settled returns the final status that a decision in status s settles in
+// once it is delivered — the target of ActionDelivered in the transition
+// table: approved for acknowledged_approved, rejected for
+// acknowledged_rejected, cancelled for acknowledged_cancelled — and s itself
+// for any status that has no decision to deliver. Everything that maps an
+// acknowledged status to its decision (the legacy callback, metrics, labels)
+// uses it, so that the mapping lives in the table alone.
+func (s Status) Settled() Status {
+	if to, ok := table[s].actions[ActionDelivered]; ok {
+		return to
+	}
+	return s
 }
 
 // refuse returns the 409 error for action a in status s, naming what is allowed.

@@ -435,3 +435,26 @@ func TestNew_PayloadNumbersMustSurviveCanonicalJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestStatus_SettledFollowsTheTable: the final status of each acknowledged
+// decision is the one delivery leads to in the table; other statuses map to
+// themselves.
+func TestStatus_SettledFollowsTheTable(t *testing.T) {
+	want := map[Status]Status{
+		StatusAcknowledgedApproved:  StatusApproved,
+		StatusAcknowledgedRejected:  StatusRejected,
+		StatusAcknowledgedCancelled: StatusCancelled,
+	}
+	for _, s := range Statuses() {
+		w, ok := want[s]
+		if !ok {
+			w = s
+		}
+		if got := s.Settled(); got != w {
+			t.Errorf("%s.Settled() = %s, want %s", s, got, w)
+		}
+		if to, ok := Target(s, ActionDelivered, true); ok && to != s.Settled() {
+			t.Errorf("%s: delivered leads to %s, Settled says %s", s, to, s.Settled())
+		}
+	}
+}

@@ -54,18 +54,17 @@ type Config struct {
 	Now     func() time.Time
 	// Backoff returns the wait before attempt n+1 after n failed attempts.
 	Backoff func(n int) time.Duration
-	// Settled, when set, is called with the request after each delivery
-	// outcome that changed it (the engine resolves its dependents).
-	Settled func(context.Context, *approval.Request)
 	// Observe, when set, is told each attempt's result (delivered, retry
 	// or failed) and the time since the decision was committed.
 	Observe func(result string, sinceDecision time.Duration)
 }
 
-// Dispatcher delivers decisions to service rules.
+// Dispatcher delivers decisions to service rules. It claims deliveries and
+// records their outcomes through the engine, which is the only writer of
+// request state.
 type Dispatcher struct {
-	store approval.Store
-	cfg   Config
+	eng *engine.Engine
+	cfg Config
 
 	mu       sync.Mutex
 	inflight map[string]int // per rule, claimed and not finished
@@ -75,8 +74,8 @@ type Dispatcher struct {
 	wg       sync.WaitGroup
 }
 
-// NewDispatcher returns a dispatcher on store s.
-func NewDispatcher(s approval.Store, cfg Config) *Dispatcher {
+// NewDispatcher returns a dispatcher of the deliveries of eng's decisions.
+func NewDispatcher(eng *engine.Engine, cfg Config) *Dispatcher {
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
 	}
@@ -101,7 +100,7 @@ func NewDispatcher(s approval.Store, cfg Config) *Dispatcher {
 	if cfg.Backoff == nil {
 		cfg.Backoff = Backoff
 	}
-	return &Dispatcher{store: s, cfg: cfg, inflight: map[string]int{}, rules: map[string]cachedRule{}, freed: make(chan struct{}, 1)}
+	return &Dispatcher{eng: eng, cfg: cfg, inflight: map[string]int{}, rules: map[string]cachedRule{}, freed: make(chan struct{}, 1)}
 }
 
 // ruleCacheTTL is how long a loaded service rule is reused: an edit of a
@@ -126,7 +125,7 @@ func (d *Dispatcher) rule(ctx context.Context, name string, created time.Time) (
 	if ok && now.Before(c.expires) && c.loaded.After(created) {
 		return c.rule, nil
 	}
-	r, err := d.store.GetServiceRule(ctx, name)
+	r, err := d.eng.Rule(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +177,7 @@ func (d *Dispatcher) claim(ctx context.Context) bool {
 		return false
 	}
 	now := d.cfg.Now()
-	claims, err := d.store.ClaimDeliveries(ctx, now, now.Add(d.cfg.Lease), skip, free)
+	claims, err := d.eng.ClaimDeliveries(ctx, now, now.Add(d.cfg.Lease), skip, free)
 	if err != nil {
 		if ctx.Err() == nil {
 			d.cfg.Logger.Error("claiming deliveries failed", "err", err)
@@ -201,8 +200,8 @@ func (d *Dispatcher) claim(ctx context.Context) bool {
 	}
 	d.mu.Unlock()
 	for _, c := range overflow {
-		res := approval.DeliveryResult{Seq: c.Seq, Attempts: c.Attempts, NextAttempt: now}
-		if _, err := d.store.FinishDelivery(ctx, res, nil); err != nil && ctx.Err() == nil {
+		res := approval.DeliveryResult{Attempts: c.Attempts, NextAttempt: now}
+		if _, err := d.eng.FinishDelivery(ctx, c, res); err != nil && ctx.Err() == nil {
 			d.cfg.Logger.Error("handing back a claimed delivery failed; it is due again when its lease ends", "err", err)
 		}
 	}
@@ -277,20 +276,12 @@ func (d *Dispatcher) deliver(ctx context.Context, c approval.Claim) {
 			d.cfg.Observe(result, now.Sub(c.CreatedAt))
 		}
 	}()
-	res := approval.DeliveryResult{Seq: c.Seq, Attempts: attempts, Done: true, LastError: out.reason}
-	var fn func(*approval.Request) (approval.Change, error)
+	res := approval.DeliveryResult{Attempts: attempts, Done: true, LastError: out.reason}
 	switch {
 	case out.ok:
 		result = "delivered"
+		res.Delivered = true
 		log.Debug("delivered", "attempts", attempts)
-		fn = func(r *approval.Request) (approval.Change, error) {
-			if r.Version != c.Version {
-				return approval.Change{}, nil // the request moved on; this outcome is stale
-			}
-			ch := r.Delivered(attempts, d.cfg.Now())
-			ch.Event.TraceParent = engine.TraceParent(ctx)
-			return ch, nil
-		}
 	case out.retryable && attempts < maxAttempts(rule):
 		wait := d.cfg.Backoff(attempts)
 		if out.retryAfter > 0 {
@@ -301,23 +292,10 @@ func (d *Dispatcher) deliver(ctx context.Context, c approval.Claim) {
 		log.Info("delivery attempt failed; will retry", "attempts", attempts, "reason", out.reason, "retry_in", wait.String())
 	default:
 		log.Warn("delivery failed", "attempts", attempts, "reason", out.reason)
-		fn = func(r *approval.Request) (approval.Change, error) {
-			if r.Version != c.Version {
-				return approval.Change{}, nil
-			}
-			ch := r.DeliveryFailed(attempts, out.reason, d.cfg.Now())
-			ch.Event.TraceParent = engine.TraceParent(ctx)
-			return ch, nil
-		}
 	}
-	r, err := d.store.FinishDelivery(ctx, res, fn)
-	if err != nil {
+	if _, err := d.eng.FinishDelivery(ctx, c, res); err != nil {
 		// The claim's lease will run out and the delivery come due again.
 		log.Error("recording the delivery outcome failed", "err", err)
-		return
-	}
-	if r != nil && d.cfg.Settled != nil {
-		d.cfg.Settled(ctx, r)
 	}
 }
 
@@ -401,11 +379,13 @@ func retryAfter(h string, now time.Time) time.Duration {
 }
 
 // legacyStatus is the decision a legacy callback reports: the final status
-// of the acknowledged one.
-var legacyStatus = map[approval.Status]approval.Status{
-	approval.StatusAcknowledgedApproved:  approval.StatusApproved,
-	approval.StatusAcknowledgedRejected:  approval.StatusRejected,
-	approval.StatusAcknowledgedCancelled: approval.StatusCancelled,
+// that the acknowledged status s settles in, and 0 (unknown) for any other,
+// which an event delivered to a rule never has.
+func legacyStatus(s approval.Status) approval.Status {
+	if !s.Acknowledged() {
+		return approval.StatusUnknown
+	}
+	return s.Settled()
 }
 
 // buildRequest makes the HTTP request delivering c to rule in its format.
@@ -423,7 +403,7 @@ func buildRequest(ctx context.Context, rule *approval.ServiceRule, c approval.Cl
 		body, err = json.Marshal(struct {
 			ID     string `json:"id"`
 			Status int    `json:"status"`
-		}{c.RequestID, int(legacyStatus[r.Status])})
+		}{c.RequestID, int(legacyStatus(r.Status))})
 	default:
 		body = EventJSON(c.OutboxRecord)
 	}

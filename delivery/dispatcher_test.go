@@ -16,6 +16,7 @@ import (
 
 	"approvald/approval"
 	"approvald/engine"
+	"approvald/internal/testkit"
 	"approvald/store/sqlite"
 	"approvald/webhook"
 )
@@ -48,11 +49,12 @@ func setup(t *testing.T, cfg Config) *fixture {
 	}
 	cfg.Poll = 20 * time.Millisecond
 	cfg.Wake = st.Changes()
-	d := NewDispatcher(st, cfg)
+	eng := engine.New(st)
+	d := NewDispatcher(eng, cfg)
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; st.Close() })
-	return &fixture{t: t, store: st, eng: engine.New(st), ctx: ctx}
+	return &fixture{t: t, store: st, eng: eng, ctx: ctx}
 }
 
 func (f *fixture) rule(name, url string, mut func(*approval.ServiceRule)) *approval.ServiceRule {
@@ -61,7 +63,7 @@ func (f *fixture) rule(name, url string, mut func(*approval.ServiceRule)) *appro
 	if mut != nil {
 		mut(&r)
 	}
-	created, err := f.eng.CreateRule(f.ctx, r)
+	created, err := f.eng.CreateRule(f.ctx, admin, r)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -85,20 +87,15 @@ func (f *fixture) decide(rule string, d approval.Decision) *approval.Request {
 // waitStatus polls until the request reaches status, or fails.
 func (f *fixture) waitStatus(id string, want approval.Status) *approval.Request {
 	f.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		r, err := f.eng.Get(f.ctx, id)
-		if err != nil {
+	var r *approval.Request
+	testkit.Eventually(f.t, 10*time.Second, func() (bool, string) {
+		var err error
+		if r, err = f.eng.Get(f.ctx, id); err != nil {
 			f.t.Fatal(err)
 		}
-		if r.Status == want {
-			return r
-		}
-		if time.Now().After(deadline) {
-			f.t.Fatalf("request %s is %s, want %s (delivery %+v)", id, r.Status, want, r.Delivery)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return r.Status == want, fmt.Sprintf("request %s is %s, want %s (delivery %+v)", id, r.Status, want, r.Delivery)
+	})
+	return r
 }
 
 // receiver is a loopback webhook receiver answering with handle.
@@ -225,7 +222,7 @@ func TestDispatcher_PermanentRefusalMovesToErrorKeepingTheComment(t *testing.T) 
 		t.Fatalf("a 400 was retried: %d hits", rc.hits.Load())
 	}
 	// From error: fix the receiver's side and redeliver.
-	if _, err := f.eng.UpdateRule(f.ctx, "strict", func(r *approval.ServiceRule) { r.URL = newReceiver(t, ok).URL }); err != nil {
+	if _, err := f.eng.UpdateRule(f.ctx, admin, "strict", func(r *approval.ServiceRule) { r.URL = newReceiver(t, ok).URL }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.eng.Redeliver(f.ctx, admin, c.Request.ID, nil); err != nil {
@@ -441,22 +438,16 @@ func TestDispatcher_ReadsShowTheDeliveryInProgress(t *testing.T) {
 	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
 	f.rule("later", rc.URL, nil)
 	r := f.decide("later", approval.DecisionApprove)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got, err := f.eng.Get(f.ctx, r.ID)
-		if err != nil {
+	var got *approval.Request
+	testkit.Eventually(t, 10*time.Second, func() (bool, string) {
+		var err error
+		if got, err = f.eng.Get(f.ctx, r.ID); err != nil {
 			t.Fatal(err)
 		}
-		if d := got.Delivery; d != nil && d.Attempts == 1 {
-			if got.Status != approval.StatusAcknowledgedApproved || d.LastError == "" || d.NextAttempt == nil ||
-				d.NextAttempt.Before(time.Now().Add(50*time.Minute)) || d.DeliveredAt != nil {
-				t.Fatalf("delivery in progress: %s %+v", got.Status, d)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no attempt shown: %+v", got.Delivery)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return got.Delivery != nil && got.Delivery.Attempts == 1, fmt.Sprintf("no attempt shown: %+v", got.Delivery)
+	})
+	if d := got.Delivery; got.Status != approval.StatusAcknowledgedApproved || d.LastError == "" || d.NextAttempt == nil ||
+		d.NextAttempt.Before(time.Now().Add(50*time.Minute)) || d.DeliveredAt != nil {
+		t.Fatalf("delivery in progress: %s %+v", got.Status, d)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"approvald/approval"
 	"approvald/engine"
+	"approvald/internal/testkit"
 	"approvald/store/sqlite"
 )
 
@@ -56,13 +57,10 @@ func receive(t *testing.T, sub *Subscription, n int) []approval.OutboxRecord {
 // then every matching subscriber has been sent its share.
 func waitCursor(t *testing.T, h *Hub, seq int64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for h.Cursor() < seq {
-		if time.Now().After(deadline) {
-			t.Fatalf("the hub's cursor is %d, want %d", h.Cursor(), seq)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, func() (bool, string) {
+		c := h.Cursor()
+		return c >= seq, fmt.Sprintf("the hub's cursor is %d, want %d", c, seq)
+	})
 }
 
 // assertNothingMore fails if sub holds an event beyond the ones received.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 
 	"approvald/approval"
 	"approvald/engine"
+	"approvald/internal/testkit"
 	"approvald/store/sqlite"
 	"approvald/webhook"
 )
@@ -129,13 +131,13 @@ func (f *natsFixture) streamMsgs() uint64 {
 // waitStream waits until the stream holds n messages.
 func (f *natsFixture) waitStream(n uint64) {
 	f.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for got := f.streamMsgs(); got != n; got = f.streamMsgs() {
-		if got > n || time.Now().After(deadline) {
+	testkit.Eventually(f.t, 10*time.Second, func() (bool, string) {
+		got := f.streamMsgs()
+		if got > n {
 			f.t.Fatalf("the stream holds %d messages, want %d", got, n)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return got == n, fmt.Sprintf("the stream holds %d messages, want %d", got, n)
+	})
 }
 
 // unpublished returns the events not yet marked published, whether leased
@@ -153,13 +155,10 @@ func (f *natsFixture) unpublished() []approval.OutboxRecord {
 // waitPublished waits until every event is marked published.
 func (f *natsFixture) waitPublished() {
 	f.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for left := f.unpublished(); len(left) > 0; left = f.unpublished() {
-		if time.Now().After(deadline) {
-			f.t.Fatalf("%d events are still not marked published: %v", len(left), seqs(left))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(f.t, 10*time.Second, func() (bool, string) {
+		left := f.unpublished()
+		return len(left) == 0, fmt.Sprintf("%d events are still not marked published: %v", len(left), seqs(left))
+	})
 }
 
 // checkStream asserts that the stream holds exactly the events recs, in

@@ -10,7 +10,7 @@ import (
 // ListByDeadline returns the requests in one of statuses (any status when
 // statuses is empty) ordered by deadline ascending — requests without a
 // deadline last, ties by id — skipping the first offset and returning at
-// most limit. Overdue requests are expired first, as List does. It returns a
+// most limit. Overdue requests read as expired, as in List. It returns a
 // KindInvalid error for a negative offset or a limit below 1.
 func (e *Engine) ListByDeadline(ctx context.Context, statuses []approval.Status, offset, limit int) ([]*approval.Request, error) {
 	var v approval.Validation
@@ -23,9 +23,6 @@ func (e *Engine) ListByDeadline(ctx context.Context, statuses []approval.Status,
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if _, err := e.ExpireDue(ctx); err != nil {
-		return nil, err
-	}
 	statuses = slices.Compact(slices.Sorted(slices.Values(statuses)))
-	return e.store.ListByDeadline(ctx, statuses, offset, limit)
+	return e.byDeadlineAsOf(ctx, statuses, offset, limit)
 }

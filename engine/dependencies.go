@@ -7,8 +7,9 @@ import (
 	"approvald/approval"
 )
 
-// annotate tells each request the current statuses of its dependencies,
-// for its progress and for the decision a review may take.
+// annotate tells each request read outside a change the current statuses
+// of its dependencies, for its progress. (A change gets them from its own
+// transaction: see apply.)
 func (e *Engine) annotate(ctx context.Context, rs ...*approval.Request) error {
 	var ids []string
 	for _, r := range rs {
@@ -30,31 +31,19 @@ func (e *Engine) annotate(ctx context.Context, rs ...*approval.Request) error {
 	return nil
 }
 
-// dependencies returns the statuses of the dependencies of request id, read
-// before a change to it. Dependencies only ever move towards a final status,
-// and every change that makes one final is followed by resolving its
-// dependents (see settled), so a status read here that is stale by the time
-// the change commits is corrected right after.
-func (e *Engine) dependencies(ctx context.Context, id string) (approval.Deps, error) {
-	r, err := e.store.GetApproval(ctx, id)
-	if err != nil || len(r.DependsOn) == 0 {
-		return nil, err
-	}
-	return e.store.Statuses(ctx, r.DependsOn)
-}
-
 // maxCascade bounds how many requests one settlement resolves in a chain;
 // the sweeper (ResolveDue) picks up anything beyond.
 const maxCascade = 1000
 
-// Settled follows up a committed change to r: when r is final, its pending
+// settled follows up a committed change to r: when r is final, its pending
 // dependents are resolved (rejected if r failed; approved if r's approval
 // was all that held them); when r is pending and held only by its
 // dependencies, it is resolved itself, in case a dependency settled while
-// the change was being made. Failures are logged: the sweeper retries.
-// Adapters that change requests without the engine (the delivery
-// dispatcher) call it after each change.
-func (e *Engine) Settled(ctx context.Context, r *approval.Request) {
+// the change was being made. Dependencies only ever move towards a final
+// status, and every change that makes one final is followed up here, so a
+// status that a change's transaction read and that was stale by its commit
+// is corrected right after. Failures are logged: the sweeper retries.
+func (e *Engine) settled(ctx context.Context, r *approval.Request) {
 	if r == nil {
 		return
 	}
@@ -87,26 +76,14 @@ func (e *Engine) Settled(ctx context.Context, r *approval.Request) {
 	}
 }
 
-// resolve decides request id by its dependencies, if they decide it now.
-// It returns the request when it changed, else nil.
+// resolve decides request id by its dependencies, if they decide it now
+// (or expires it, when it is overdue: see apply). It returns the request
+// when it changed, else nil.
 func (e *Engine) resolve(ctx context.Context, id string) (*approval.Request, error) {
-	deps, err := e.dependencies(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	changed := false
-	r, err := e.apply(ctx, "engine.resolve", id, func(r *approval.Request) (approval.Change, error) {
-		r.SetDependencies(deps)
-		if r.Overdue(e.Now()) {
-			ch := r.Expire(e.Now())
-			changed = !ch.IsZero()
-			return ch, nil
-		}
-		ch := r.Resolve(e.Now())
-		changed = !ch.IsZero()
-		return ch, nil
+	r, ch, err := e.apply(ctx, "engine.resolve", id, nil, func(r *approval.Request) (approval.Change, error) {
+		return r.Resolve(e.Now()), nil
 	})
-	if err != nil || !changed {
+	if err != nil || ch.IsZero() {
 		return nil, err
 	}
 	return r, nil
@@ -116,7 +93,7 @@ func (e *Engine) resolve(ctx context.Context, id string) (*approval.Request, err
 const resolveBatch = 100
 
 // ResolveDue resolves every pending request that its dependencies decide
-// now — normally done right after each change (Settled); this catches
+// now — normally done right after each change (settled); this catches
 // what a crash between a commit and its follow-up left behind. It returns
 // how many requests it decided.
 func (e *Engine) ResolveDue(ctx context.Context) (int, error) {
@@ -135,7 +112,7 @@ func (e *Engine) ResolveDue(ctx context.Context) (int, error) {
 			if r != nil {
 				n++
 				progressed = true
-				e.Settled(ctx, r)
+				e.settled(ctx, r)
 			}
 		}
 		if len(ids) < resolveBatch || !progressed {
@@ -155,16 +132,17 @@ func (e *Engine) RemindDue(ctx context.Context) (int, error) {
 		}
 		progressed := false
 		for _, id := range ids {
-			changed := false
-			_, err := e.apply(ctx, "engine.remind", id, func(r *approval.Request) (approval.Change, error) {
-				ch := r.Remind(e.Now())
-				changed = !ch.IsZero()
-				return ch, nil
+			r, ch, err := e.apply(ctx, "engine.remind", id, nil, func(r *approval.Request) (approval.Change, error) {
+				return r.Remind(e.Now()), nil
 			})
 			if err != nil {
 				return n, err
 			}
-			if changed {
+			switch {
+			case expired(ch): // overdue, which the sweeper's expiry had not reached
+				e.followUp(ctx, r)
+				progressed = true
+			case !ch.IsZero():
 				n++
 				progressed = true
 			}
@@ -178,7 +156,7 @@ func (e *Engine) RemindDue(ctx context.Context) (int, error) {
 // Inbox returns up to limit pending requests awaiting p's review — p is
 // eligible for a rule of the open stage that still needs approvals and has
 // not reviewed — oldest first, after the cursor, and the next cursor ("" on
-// the last page).
+// the last page). Overdue requests read as expired, so they are not in it.
 func (e *Engine) Inbox(ctx context.Context, p approval.Principal, after string, limit int) ([]*approval.Request, string, error) {
 	if after != "" && !ValidID(after) {
 		var v approval.Validation
@@ -188,10 +166,7 @@ func (e *Engine) Inbox(ctx context.Context, p approval.Principal, after string, 
 	if !p.Has(approval.ScopeReview) {
 		return []*approval.Request{}, "", nil // only reviewers have an inbox
 	}
-	if _, err := e.ExpireDue(ctx); err != nil {
-		return nil, "", err
-	}
-	rs, err := e.store.Inbox(ctx, approval.InboxQuery{Principal: p, After: after, Limit: limit + 1})
+	rs, err := e.inboxAsOf(ctx, approval.InboxQuery{Principal: p, After: after, Limit: limit + 1})
 	if err != nil {
 		return nil, "", err
 	}

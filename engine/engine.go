@@ -1,7 +1,9 @@
 // Package engine runs the approval use cases on top of an approval.Store:
-// it assigns ids and times, resolves policies, honours idempotency keys and
-// expires overdue requests. Every adapter (the HTTP API now; the legacy API,
-// the gateway and the CLI later) goes through it, so they share one set of rules.
+// it assigns ids and times, resolves policies, honours idempotency keys,
+// expires overdue requests and records the outcomes of deliveries. Every
+// adapter (the HTTP API, the legacy API, the web UI, the delivery
+// dispatcher) goes through it, so they share one set of rules: the engine
+// is the only writer of request state.
 package engine
 
 import (
@@ -167,8 +169,11 @@ func (e *Engine) Create(ctx context.Context, p approval.Principal, d approval.Dr
 	return &Created{Request: r, Body: resp}, nil
 }
 
-// Get returns the request with the given id. An overdue pending request is
-// expired first, so a read never shows it as pending.
+// Get returns the request with the given id. An overdue pending request
+// is expired first, through the write path that decides expiry (apply), so
+// that what the read shows agrees with the request's history and with its
+// dependents, which the API shows too; lists only show overdue requests as
+// expired (see listAsOf) and leave the writing to the sweeper.
 func (e *Engine) Get(ctx context.Context, id string) (*approval.Request, error) {
 	if !ValidID(id) {
 		return nil, errNotFound
@@ -178,7 +183,7 @@ func (e *Engine) Get(ctx context.Context, id string) (*approval.Request, error) 
 		return nil, err
 	}
 	if r.Overdue(e.Now()) {
-		return e.expire(ctx, id)
+		return e.expire(ctx, id) // with its dependencies' statuses, from the transaction
 	}
 	if r.Status.Acknowledged() {
 		// While a decision is being delivered, show how that is going: the
@@ -198,22 +203,18 @@ func (e *Engine) Get(ctx context.Context, id string) (*approval.Request, error) 
 }
 
 // List returns up to f.Limit requests matching f, newest first, and the
-// cursor of the next page ("" on the last page). Overdue requests are
-// expired first, so a list never shows one as pending.
+// cursor of the next page ("" on the last page). Overdue requests read as
+// expired (see Get), and a filter on status matches the status read.
 func (e *Engine) List(ctx context.Context, f approval.Filter) ([]*approval.Request, string, error) {
 	if f.Before != "" && !ValidID(f.Before) {
 		var v approval.Validation
 		v.Add("cursor", "is not a cursor returned by this API")
 		return nil, "", v.Err()
 	}
-	if _, err := e.ExpireDue(ctx); err != nil {
-		return nil, "", err
-	}
 	slices.Sort(f.Statuses)
 	f.Statuses = slices.Compact(f.Statuses)
 	limit := f.Limit
-	f.Limit = limit + 1
-	rs, err := e.store.ListApprovals(ctx, f)
+	rs, err := e.listAsOf(ctx, f, limit+1)
 	if err != nil {
 		return nil, "", err
 	}
@@ -258,17 +259,10 @@ func (e *Engine) Edit(ctx context.Context, p approval.Principal, id string, patc
 }
 
 // Review records p's decision on the request. An approval that satisfies
-// the policy decides only when every dependency is approved.
+// the policy decides only when every dependency is approved, as the
+// change's transaction reads them.
 func (e *Engine) Review(ctx context.Context, p approval.Principal, id string, in approval.ReviewInput, expect *int64) (*approval.Request, error) {
-	if !ValidID(id) {
-		return nil, errNotFound
-	}
-	deps, err := e.dependencies(ctx, id)
-	if err != nil {
-		return nil, err
-	}
 	return e.update(ctx, id, func(r *approval.Request) (approval.Change, error) {
-		r.SetDependencies(deps)
 		return r.Review(p, in, expect, e.Now())
 	})
 }
@@ -298,35 +292,32 @@ func (e *Engine) History(ctx context.Context, id string) (approval.HistoryChain,
 	return chains[0], nil
 }
 
-// update applies fn to the request in one transaction. A request whose
-// deadline has passed is expired instead, in that same transaction, and the
-// caller gets a conflict: the action met an expired request.
+// update applies fn to the request in one transaction, then follows the
+// change up. A request whose deadline has passed is expired instead (see
+// apply) and the caller gets a conflict: the action met an expired request.
+// The request returned knows its dependencies' statuses as the transaction
+// read them.
 func (e *Engine) update(ctx context.Context, id string, fn func(*approval.Request) (approval.Change, error)) (*approval.Request, error) {
 	if !ValidID(id) {
 		return nil, errNotFound
 	}
-	var expired bool
-	r, err := e.apply(ctx, "engine.update", id, func(r *approval.Request) (approval.Change, error) {
-		expired = r.Overdue(e.Now())
-		if expired {
-			return r.Expire(e.Now()), nil
-		}
-		return fn(r)
-	})
+	r, ch, err := e.apply(ctx, "engine.update", id, nil, fn)
 	if err != nil {
 		return nil, err
 	}
 	e.followUp(ctx, r)
-	if expired {
+	if expired(ch) {
 		return nil, approval.Errorf(approval.KindConflict, approval.CodeInvalidTransition,
 			"the deadline of this request passed at %s; it is expired", r.Deadline.Format(time.RFC3339))
 	}
-	return r, e.annotate(ctx, r)
+	return r, nil
 }
 
+// expire expires request id if it is overdue (apply does; nothing else
+// changes) and follows that up.
 func (e *Engine) expire(ctx context.Context, id string) (*approval.Request, error) {
-	r, err := e.apply(ctx, "engine.expire", id, func(r *approval.Request) (approval.Change, error) {
-		return r.Expire(e.Now()), nil
+	r, _, err := e.apply(ctx, "engine.expire", id, nil, func(*approval.Request) (approval.Change, error) {
+		return approval.Change{}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -335,11 +326,14 @@ func (e *Engine) expire(ctx context.Context, id string) (*approval.Request, erro
 	return r, nil
 }
 
+// expired reports whether ch is an expiry.
+func expired(ch approval.Change) bool { return ch.Entry.Action == approval.ActionExpire }
+
 // followUpTimeout bounds the work that follows one committed change; the
 // sweeper (ResolveDue) finishes whatever it leaves.
 const followUpTimeout = 30 * time.Second
 
-// followUp runs Settled after a change the caller made has committed, on a
+// followUp runs settled after a change the caller made has committed, on a
 // context that keeps the caller's values (trace, request id) but not its
 // cancellation, and that ends with the engine's lifetime (WithLifetime):
 // the change is done whether or not its caller is still connected, so
@@ -349,14 +343,15 @@ func (e *Engine) followUp(ctx context.Context, r *approval.Request) {
 	defer cancel()
 	stop := context.AfterFunc(e.lifetime, cancel)
 	defer stop()
-	e.Settled(ctx, r)
+	e.settled(ctx, r)
 }
 
 // expireBatch bounds the work of one sweep step.
 const expireBatch = 100
 
 // ExpireDue expires every pending request whose deadline has passed and
-// returns how many it expired.
+// returns how many it expired. The sweeper runs it; reads show overdue
+// requests as expired without writing (approval.Request.AsOf).
 func (e *Engine) ExpireDue(ctx context.Context) (int, error) {
 	n := 0
 	for {
@@ -458,21 +453,40 @@ func TraceParent(ctx context.Context) string {
 	return carrier.Get("traceparent")
 }
 
-// apply is every change to an existing request: fn in one transaction of
-// the store (see approval.Store.UpdateApproval), traced as op, and the
-// committed change shown to the observer.
-func (e *Engine) apply(ctx context.Context, op, id string, fn func(*approval.Request) (approval.Change, error)) (*approval.Request, error) {
+// apply is every change to an existing request, in one transaction of the
+// store (approval.Store.UpdateApproval; FinishDelivery when res is not nil,
+// which records that delivery outcome in the same transaction), traced as
+// op, the committed change shown to the observer. The request comes with
+// its dependencies' statuses read in that transaction. It is the one place
+// that decides a deadline: a request overdue at the transaction's time is
+// expired instead of being given to fn. It returns the request as it is
+// afterwards and the change made (zero when none).
+func (e *Engine) apply(ctx context.Context, op, id string, res *approval.DeliveryResult, fn func(*approval.Request) (approval.Change, error)) (*approval.Request, approval.Change, error) {
 	ctx, span := tracer.Start(ctx, op, trace.WithAttributes(attribute.String("approval.id", id)))
 	var ch approval.Change
-	r, err := e.store.UpdateApproval(ctx, id, func(r *approval.Request) (approval.Change, error) {
-		c, err := fn(r)
+	change := func(r *approval.Request) (approval.Change, error) {
+		c := r.Expire(e.Now())
+		var err error
+		if c.IsZero() {
+			c, err = fn(r)
+		}
 		c.Event.TraceParent = TraceParent(ctx)
 		ch = c // the last try's, when the store retries
 		return c, err
-	})
+	}
+	var r *approval.Request
+	var err error
+	if res != nil {
+		r, err = e.store.FinishDelivery(ctx, *res, change)
+	} else {
+		r, err = e.store.UpdateApproval(ctx, id, change)
+	}
 	endSpan(span, err)
-	if err == nil && !ch.IsZero() && e.observe != nil {
+	if err != nil {
+		return nil, approval.Change{}, err
+	}
+	if !ch.IsZero() && e.observe != nil {
 		e.observe(ctx, ch, r)
 	}
-	return r, err
+	return r, ch, nil
 }

@@ -50,8 +50,12 @@ func (e *Engine) mandate(ctx context.Context, rule *approval.ServiceRule, name s
 // service rule names none (by default approval.DefaultPolicy).
 func WithDefaultPolicy(p approval.Policy) Option { return func(e *Engine) { e.defaultPolicy = p } }
 
-// CreatePolicy validates and stores a new named policy.
-func (e *Engine) CreatePolicy(ctx context.Context, sp approval.StoredPolicy) (*approval.StoredPolicy, error) {
+// CreatePolicy validates and stores a new named policy on behalf of p, who
+// must be an admin (a KindForbidden error otherwise).
+func (e *Engine) CreatePolicy(ctx context.Context, p approval.Principal, sp approval.StoredPolicy) (*approval.StoredPolicy, error) {
+	if err := mayAdminister(p, "creating a policy"); err != nil {
+		return nil, err
+	}
 	if err := sp.Validate(); err != nil {
 		return nil, err
 	}
@@ -64,9 +68,13 @@ func (e *Engine) CreatePolicy(ctx context.Context, sp approval.StoredPolicy) (*a
 }
 
 // ReplacePolicy replaces the description and policy of the stored policy
-// name. expect, when set, must equal its current version (If-Match).
+// name on behalf of p, who must be an admin (a KindForbidden error
+// otherwise). expect, when set, must equal its current version (If-Match).
 // Requests keep the copy they were created with.
-func (e *Engine) ReplacePolicy(ctx context.Context, name string, with approval.StoredPolicy, expect *int64) (*approval.StoredPolicy, error) {
+func (e *Engine) ReplacePolicy(ctx context.Context, p approval.Principal, name string, with approval.StoredPolicy, expect *int64) (*approval.StoredPolicy, error) {
+	if err := mayAdminister(p, "replacing a policy"); err != nil {
+		return nil, err
+	}
 	return e.store.UpdatePolicy(ctx, name, func(sp *approval.StoredPolicy) error {
 		if expect != nil && *expect != sp.Version {
 			return approval.Errorf(approval.KindPrecondition, approval.CodeVersionMismatch, "policy is at version %d, not %d", sp.Version, *expect)
@@ -90,8 +98,12 @@ func (e *Engine) Policies(ctx context.Context) ([]approval.StoredPolicy, error) 
 	return e.store.ListPolicies(ctx)
 }
 
-// DeletePolicy deletes the stored policy name; while a service rule names
+// DeletePolicy deletes the stored policy name on behalf of p, who must be
+// an admin (a KindForbidden error otherwise); while a service rule names
 // it, that is a KindConflict error.
-func (e *Engine) DeletePolicy(ctx context.Context, name string) error {
+func (e *Engine) DeletePolicy(ctx context.Context, p approval.Principal, name string) error {
+	if err := mayAdminister(p, "deleting a policy"); err != nil {
+		return err
+	}
 	return e.store.DeletePolicy(ctx, name)
 }

@@ -44,7 +44,7 @@ func newCountingEngine(t *testing.T) (*engine.Engine, *countingStore) {
 func TestRuleCache_CreatesReadTheRuleOnce(t *testing.T) {
 	eng, cs := newCountingEngine(t)
 	ctx := context.Background()
-	if _, err := eng.CreateRule(ctx, approval.ServiceRule{Name: "payments", URL: "http://127.0.0.1:9/hook", Format: approval.FormatStandard}); err != nil {
+	if _, err := eng.CreateRule(ctx, engineAdmin, approval.ServiceRule{Name: "payments", URL: "http://127.0.0.1:9/hook", Format: approval.FormatStandard}); err != nil {
 		t.Fatal(err)
 	}
 	p := approval.Principal{ID: "svc:billing", Scopes: []approval.Scope{approval.ScopeCreate}}
@@ -70,14 +70,14 @@ func TestRuleCache_OwnChangesAreSeenAtOnce(t *testing.T) {
 	if _, err := eng.CachedRule(ctx, "payments"); approval.KindOf(err) != approval.KindNotFound {
 		t.Fatalf("unknown rule: %v", err)
 	}
-	created, err := eng.CreateRule(ctx, approval.ServiceRule{Name: "payments", URL: "http://127.0.0.1:9/a", Format: approval.FormatStandard})
+	created, err := eng.CreateRule(ctx, engineAdmin, approval.ServiceRule{Name: "payments", URL: "http://127.0.0.1:9/a", Format: approval.FormatStandard})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r, err := eng.CachedRule(ctx, "payments"); err != nil || r.URL != "http://127.0.0.1:9/a" {
 		t.Fatalf("after create: %+v, %v", r, err)
 	}
-	if _, err := eng.UpdateRule(ctx, "payments", func(r *approval.ServiceRule) { r.URL = "http://127.0.0.1:9/b" }); err != nil {
+	if _, err := eng.UpdateRule(ctx, engineAdmin, "payments", func(r *approval.ServiceRule) { r.URL = "http://127.0.0.1:9/b" }); err != nil {
 		t.Fatal(err)
 	}
 	if r, err := eng.CachedRuleByID(ctx, created.ID); err != nil || r.URL != "http://127.0.0.1:9/b" {
@@ -86,7 +86,7 @@ func TestRuleCache_OwnChangesAreSeenAtOnce(t *testing.T) {
 	if r, err := eng.CachedRule(ctx, "payments"); err != nil || r.URL != "http://127.0.0.1:9/b" {
 		t.Fatalf("after update, by name: %+v, %v", r, err)
 	}
-	if err := eng.DeleteRule(ctx, "payments"); err != nil {
+	if err := eng.DeleteRule(ctx, engineAdmin, "payments"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := eng.CachedRule(ctx, "payments"); approval.KindOf(err) != approval.KindNotFound {

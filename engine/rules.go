@@ -11,9 +11,13 @@ import (
 func WithPrivateTargets(allow bool) Option { return func(e *Engine) { e.allowPrivate = allow } }
 
 // CreateRule validates r (generating a signing secret for the standard
-// format when none is given) and stores it. The returned rule still holds
+// format when none is given) and stores it on behalf of p, who must be an
+// admin (a KindForbidden error otherwise). The returned rule still holds
 // its secret, for the one response that shows it.
-func (e *Engine) CreateRule(ctx context.Context, r approval.ServiceRule) (*approval.ServiceRule, error) {
+func (e *Engine) CreateRule(ctx context.Context, p approval.Principal, r approval.ServiceRule) (*approval.ServiceRule, error) {
+	if err := mayAdminister(p, "creating a service rule"); err != nil {
+		return nil, err
+	}
 	if err := r.Validate(e.allowPrivate); err != nil {
 		return nil, err
 	}
@@ -26,8 +30,12 @@ func (e *Engine) CreateRule(ctx context.Context, r approval.ServiceRule) (*appro
 	return &r, nil
 }
 
-// UpdateRule applies edit to the rule named name and validates the result.
-func (e *Engine) UpdateRule(ctx context.Context, name string, edit func(*approval.ServiceRule)) (*approval.ServiceRule, error) {
+// UpdateRule applies edit to the rule named name on behalf of p, who must
+// be an admin (a KindForbidden error otherwise), and validates the result.
+func (e *Engine) UpdateRule(ctx context.Context, p approval.Principal, name string, edit func(*approval.ServiceRule)) (*approval.ServiceRule, error) {
+	if err := mayAdminister(p, "changing a service rule"); err != nil {
+		return nil, err
+	}
 	defer e.rules.invalidate()
 	return e.store.UpdateServiceRule(ctx, name, func(r *approval.ServiceRule) error {
 		edit(r)
@@ -49,9 +57,13 @@ func (e *Engine) Rules(ctx context.Context) ([]approval.ServiceRule, error) {
 	return e.store.ListServiceRules(ctx)
 }
 
-// DeleteRule deletes the rule named name; a rule that a request which is
+// DeleteRule deletes the rule named name on behalf of p, who must be an
+// admin (a KindForbidden error otherwise); a rule that a request which is
 // not final names is a KindConflict error.
-func (e *Engine) DeleteRule(ctx context.Context, name string) error {
+func (e *Engine) DeleteRule(ctx context.Context, p approval.Principal, name string) error {
+	if err := mayAdminister(p, "deleting a service rule"); err != nil {
+		return err
+	}
 	defer e.rules.invalidate()
 	return e.store.DeleteServiceRule(ctx, name)
 }
@@ -76,4 +88,16 @@ func (e *Engine) Redeliver(ctx context.Context, p approval.Principal, id string,
 	return e.update(ctx, id, func(r *approval.Request) (approval.Change, error) {
 		return r.Redeliver(p, expect, e.Now())
 	})
+}
+
+// mayAdminister returns the error the API's route table gives a caller
+// without the admin scope — KindForbidden, CodeMissingScope — when p is not
+// an admin, so that what only admins may do is refused by the engine too,
+// whichever face the call came through.
+func mayAdminister(p approval.Principal, what string) error {
+	if p.Has(approval.ScopeAdmin) {
+		return nil
+	}
+	return approval.Errorf(approval.KindForbidden, approval.CodeMissingScope,
+		"%s needs the %s scope, which %s does not have", what, approval.ScopeAdmin, p.ID)
 }

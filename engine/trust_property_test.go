@@ -48,13 +48,13 @@ func TestProperty_RequesterCannotWeakenTheMandatedReview(t *testing.T) {
 		}},
 	}
 	for name, pol := range stored {
-		if _, err := eng.CreatePolicy(ctx, approval.StoredPolicy{Name: name, Policy: pol}); err != nil {
+		if _, err := eng.CreatePolicy(ctx, engineAdmin, approval.StoredPolicy{Name: name, Policy: pol}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ruleMandate := map[string]string{"plain": "", "payments": "cfo-only", "treasury": "two-of-finance", "release": "staged"}
 	for name, pol := range ruleMandate {
-		if _, err := eng.CreateRule(ctx, approval.ServiceRule{Name: name, URL: "http://127.0.0.1:1/" + name, Format: approval.FormatStandard, Policy: pol}); err != nil {
+		if _, err := eng.CreateRule(ctx, engineAdmin, approval.ServiceRule{Name: name, URL: "http://127.0.0.1:1/" + name, Format: approval.FormatStandard, Policy: pol}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -28,12 +28,12 @@ func writePolicy(w http.ResponseWriter, status int, sp *approval.StoredPolicy) {
 	writeJSON(w, status, sp)
 }
 
-func (s *server) createPolicy(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+func (s *server) createPolicy(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
 	in, err := s.readPolicy(r)
 	if err != nil {
 		return err
 	}
-	sp, err := s.Engine.CreatePolicy(r.Context(), approval.StoredPolicy{Name: in.Name, Description: in.Description, Policy: in.Policy})
+	sp, err := s.Engine.CreatePolicy(r.Context(), p, approval.StoredPolicy{Name: in.Name, Description: in.Description, Policy: in.Policy})
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func (s *server) getPolicy(w http.ResponseWriter, r *http.Request, _ approval.Pr
 
 // replacePolicy replaces a stored policy's description and rules; a name
 // in the body must match the path. Open requests keep their own copy.
-func (s *server) replacePolicy(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+func (s *server) replacePolicy(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
 	expect, err := ifMatch(r)
 	if err != nil {
 		return err
@@ -83,7 +83,7 @@ func (s *server) replacePolicy(w http.ResponseWriter, r *http.Request, _ approva
 		v.Add("name", "cannot be changed; create a new policy instead")
 		return v.Err()
 	}
-	sp, err := s.Engine.ReplacePolicy(r.Context(), name, approval.StoredPolicy{Description: in.Description, Policy: in.Policy}, expect)
+	sp, err := s.Engine.ReplacePolicy(r.Context(), p, name, approval.StoredPolicy{Description: in.Description, Policy: in.Policy}, expect)
 	if err != nil {
 		return err
 	}
@@ -91,8 +91,8 @@ func (s *server) replacePolicy(w http.ResponseWriter, r *http.Request, _ approva
 	return nil
 }
 
-func (s *server) deletePolicy(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
-	if err := s.Engine.DeletePolicy(r.Context(), r.PathValue("name")); err != nil {
+func (s *server) deletePolicy(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
+	if err := s.Engine.DeletePolicy(r.Context(), p, r.PathValue("name")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

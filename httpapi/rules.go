@@ -131,7 +131,7 @@ func parseTimeout(v *approval.Validation, s string) time.Duration {
 	return d
 }
 
-func (s *server) createRule(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+func (s *server) createRule(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
 	body, err := readBody(r, false)
 	if err != nil {
 		return err
@@ -150,7 +150,7 @@ func (s *server) createRule(w http.ResponseWriter, r *http.Request, _ approval.P
 	if err := v.Err(); err != nil {
 		return err
 	}
-	created, err := s.Engine.CreateRule(r.Context(), rule)
+	created, err := s.Engine.CreateRule(r.Context(), p, rule)
 	if err != nil {
 		return err
 	}
@@ -189,7 +189,7 @@ func (s *server) getRule(w http.ResponseWriter, r *http.Request, _ approval.Prin
 // "secret": null rotates the signing secret (the response shows the new one).
 // "headers" replaces the rule's headers as a whole (null: none); a header
 // given as {} keeps the value it has (see ruleHeaders).
-func (s *server) editRule(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
+func (s *server) editRule(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
 	body, err := readBody(r, false)
 	if err != nil {
 		return err
@@ -250,7 +250,7 @@ func (s *server) editRule(w http.ResponseWriter, r *http.Request, _ approval.Pri
 		}
 	}
 	var before string
-	rule, err := s.Engine.UpdateRule(r.Context(), r.PathValue("name"), func(rule *approval.ServiceRule) {
+	rule, err := s.Engine.UpdateRule(r.Context(), p, r.PathValue("name"), func(rule *approval.ServiceRule) {
 		before = rule.Secret
 		if url != nil {
 			rule.URL = *url
@@ -294,8 +294,8 @@ func (s *server) editRule(w http.ResponseWriter, r *http.Request, _ approval.Pri
 	return nil
 }
 
-func (s *server) deleteRule(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
-	if err := s.Engine.DeleteRule(r.Context(), r.PathValue("name")); err != nil {
+func (s *server) deleteRule(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
+	if err := s.Engine.DeleteRule(r.Context(), p, r.PathValue("name")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -44,7 +44,7 @@ func setup(t *testing.T) *fixture {
 	ctx, cancel := context.WithCancel(context.Background())
 	eng := engine.New(st)
 	keys := auth.NewKeys(st, time.Now)
-	d := delivery.NewDispatcher(st, delivery.Config{
+	d := delivery.NewDispatcher(eng, delivery.Config{
 		Poll: 20 * time.Millisecond, Wake: st.Changes(),
 		Backoff: func(int) time.Duration { return 20 * time.Millisecond },
 	})
@@ -86,7 +86,7 @@ func (f *fixture) rule(name, url string, mut func(*approval.ServiceRule)) *appro
 	if mut != nil {
 		mut(&r)
 	}
-	created, err := f.eng.CreateRule(f.ctx, r)
+	created, err := f.eng.CreateRule(f.ctx, approval.Principal{ID: "svc:admin", Scopes: []approval.Scope{approval.ScopeAdmin}}, r)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func (s *server) createRule(w http.ResponseWriter, r *http.Request, sess *sessio
 	err := v.Err()
 	var created *approval.ServiceRule
 	if err == nil {
-		created, err = s.Engine.CreateRule(r.Context(), rule)
+		created, err = s.Engine.CreateRule(r.Context(), sess.P, rule)
 	}
 	if err != nil {
 		if k := approval.KindOf(err); k != approval.KindInvalid && k != approval.KindConflict {
@@ -96,7 +96,7 @@ func (s *server) createRule(w http.ResponseWriter, r *http.Request, sess *sessio
 
 // deleteRule deletes a service rule that no open request names.
 func (s *server) deleteRule(w http.ResponseWriter, r *http.Request, sess *session) error {
-	if err := s.Engine.DeleteRule(r.Context(), r.PathValue("name")); err != nil {
+	if err := s.Engine.DeleteRule(r.Context(), sess.P, r.PathValue("name")); err != nil {
 		if approval.KindOf(err) == approval.KindConflict {
 			return s.renderRules(w, r, sess, http.StatusConflict, rulesData{Error: approval.AsError(err).Message})
 		}

@@ -170,7 +170,7 @@ func (s *stack) seedEveryState(requester, reviewer string) everyState {
 		{Name: "payments", URL: receiver.URL + "/payments", Format: approval.FormatStandard, MaxAttempts: 1},
 		{Name: "ledger-sync-with-a-rather-long-service-rule-name-for-wrapping", URL: receiver.URL + "/slow", Format: approval.FormatStandard, MaxAttempts: 5, Timeout: time.Minute},
 	} {
-		if _, err := s.eng.CreateRule(ctx, rule); err != nil {
+		if _, err := s.eng.CreateRule(ctx, approval.Principal{ID: "svc:admin", Scopes: []approval.Scope{approval.ScopeAdmin}}, rule); err != nil {
 			s.t.Fatal(err)
 		}
 	}

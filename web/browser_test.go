@@ -516,7 +516,7 @@ func TestBrowser_ARequestWithLongValuesFitsAPhone(t *testing.T) {
 	s := newStack(t)
 	ctx := context.Background()
 	rule := long("ledger-sync-", 63)
-	if _, err := s.eng.CreateRule(ctx, approval.ServiceRule{Name: rule, URL: "https://ledger.example/" + long("hooks-", 120), Format: approval.FormatStandard}); err != nil {
+	if _, err := s.eng.CreateRule(ctx, approval.Principal{ID: "svc:admin", Scopes: []approval.Scope{approval.ScopeAdmin}}, approval.ServiceRule{Name: rule, URL: "https://ledger.example/" + long("hooks-", 120), Format: approval.FormatStandard}); err != nil {
 		t.Fatal(err)
 	}
 	requester := s.key(long("requester-", 63), approval.ScopeCreate, approval.ScopeRead)
@@ -615,7 +615,7 @@ func TestBrowser_AFailedDeliveryOfAnApprovalSaysSo(t *testing.T) {
 		http.Error(w, "no such invoice", http.StatusBadRequest)
 	}))
 	t.Cleanup(receiver.Close)
-	if _, err := s.eng.CreateRule(context.Background(), approval.ServiceRule{Name: "payments", URL: receiver.URL, Format: approval.FormatStandard, MaxAttempts: 1}); err != nil {
+	if _, err := s.eng.CreateRule(context.Background(), approval.Principal{ID: "svc:admin", Scopes: []approval.Scope{approval.ScopeAdmin}}, approval.ServiceRule{Name: "payments", URL: receiver.URL, Format: approval.FormatStandard, MaxAttempts: 1}); err != nil {
 		t.Fatal(err)
 	}
 	req := s.create(ro.requester, approval.Draft{Title: "Pay invoice 43", ServiceRule: "payments"})

@@ -83,10 +83,9 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 	var wg sync.WaitGroup
 	waker := delivery.NewWaker()
 	hub := delivery.NewHub(st, waker.Listen(), 20*time.Millisecond, nil)
-	dispatcher := delivery.NewDispatcher(st, delivery.Config{
+	dispatcher := delivery.NewDispatcher(eng, delivery.Config{
 		Poll: 20 * time.Millisecond, Wake: waker.Listen(), Client: delivery.NewHTTPClient(true),
 		Backoff: func(int) time.Duration { return 20 * time.Millisecond },
-		Settled: eng.Settled,
 	})
 	wg.Go(func() { waker.Run(bg, st.Changes()) })
 	wg.Go(func() { hub.Run(bg) })

@@ -15,7 +15,7 @@ func TestAdmin_RulesPageShowsHeaderNamesNeverValues(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
 	const credential = "receiver-credential-do-not-show-0123"
-	if _, err := s.eng.CreateRule(context.Background(), approval.ServiceRule{Name: "hooks", URL: "http://127.0.0.1:9/x",
+	if _, err := s.eng.CreateRule(context.Background(), approval.Principal{ID: "svc:admin", Scopes: []approval.Scope{approval.ScopeAdmin}}, approval.ServiceRule{Name: "hooks", URL: "http://127.0.0.1:9/x",
 		Headers: map[string]string{"X-Api-Key": credential}}); err != nil {
 		t.Fatal(err)
 	}

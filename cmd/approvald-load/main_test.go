@@ -68,7 +68,7 @@ func startServer(t *testing.T) server {
 	}
 	eng := engine.New(st, engine.WithPrivateTargets(true))
 	waker := delivery.NewWaker()
-	dispatcher := delivery.NewDispatcher(st, delivery.Config{Workers: 8, PerRule: 8, Wake: waker.Listen(), Client: delivery.NewHTTPClient(true), Settled: eng.Settled})
+	dispatcher := delivery.NewDispatcher(eng, delivery.Config{Workers: 8, PerRule: 8, Wake: waker.Listen(), Client: delivery.NewHTTPClient(true)})
 	done := make(chan struct{}, 2)
 	go func() { waker.Run(ctx, st.Changes()); done <- struct{}{} }()
 	go func() { dispatcher.Run(ctx); done <- struct{}{} }()

@@ -114,10 +114,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var wg sync.WaitGroup
 	waker := delivery.NewWaker()
 	hub := delivery.NewHub(store, waker.Listen(), 500*time.Millisecond, log)
-	dispatcher := delivery.NewDispatcher(store, delivery.Config{
+	dispatcher := delivery.NewDispatcher(eng, delivery.Config{
 		Workers: cfg.Workers, PerRule: cfg.PerRule, Lease: cfg.DeliveryLease, Wake: waker.Listen(), Logger: log,
 		Client:  webhookClient(cfg.AllowPrivate, tracing),
-		Settled: eng.Settled,
 		Observe: meters.DeliveryAttempt,
 	})
 	var publisher *delivery.Publisher

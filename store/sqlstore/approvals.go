@@ -153,8 +153,8 @@ func (s *Store) ListByDeadline(ctx context.Context, statuses []approval.Status, 
 	return queryAll(ctx, s, s.db, "list approvals by deadline", s.scanApproval, query, a...)
 }
 
-// UpdateApproval loads the request with the given id and calls fn with it in
-// one write transaction; unless fn fails or returns a zero Change, it stores
+// UpdateApproval loads the request with the given id, with the statuses of
+// its dependencies, and calls fn with it in one write transaction; unless fn fails or returns a zero Change, it stores
 // the request, the Change's history entry and outbox event, and the index.
 // It returns the request as it is afterwards; fn's error unchanged; a
 // KindNotFound *approval.Error for an unknown id; and an internal one when
@@ -192,6 +192,13 @@ func (s *Store) applyChange(ctx context.Context, tx Tx, id string, fn func(*appr
 	r, err := s.getApproval(ctx, tx, id, true)
 	if err != nil {
 		return nil, false, err
+	}
+	if len(r.DependsOn) > 0 {
+		deps, err := s.statuses(ctx, tx, r.DependsOn)
+		if err != nil {
+			return nil, false, err
+		}
+		r.SetDependencies(deps)
 	}
 	loaded := r.Clone() // what to return if fn changes nothing
 	ch, err := fn(r)

@@ -106,6 +106,11 @@ func (s *Store) Inbox(ctx context.Context, q approval.InboxQuery) ([]*approval.R
 // no request are absent. It returns an internal *approval.Error when the
 // database fails.
 func (s *Store) Statuses(ctx context.Context, ids []string) (approval.Deps, error) {
+	return s.statuses(ctx, s.db, ids)
+}
+
+// statuses is Statuses through q (a transaction's, to read them in it).
+func (s *Store) statuses(ctx context.Context, q Querier, ids []string) (approval.Deps, error) {
 	out := approval.Deps{}
 	if ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !s.validID(id) }); len(ids) == 0 {
 		return out, nil
@@ -114,7 +119,7 @@ func (s *Store) Statuses(ctx context.Context, ids []string) (approval.Deps, erro
 		id string
 		st int16
 	}
-	list, err := queryAll(ctx, s, s.db, "statuses", func(row Row, v *status) error { return row.Scan(&v.id, &v.st) },
+	list, err := queryAll(ctx, s, q, "statuses", func(row Row, v *status) error { return row.Scan(&v.id, &v.st) },
 		"SELECT id, status FROM approvals WHERE "+s.d.In("id", "$1"), s.d.Array(ids))
 	for _, v := range list {
 		out[v.id] = approval.Status(v.st)
