@@ -11,6 +11,17 @@ import (
 
 	"approvald/access"
 	"approvald/approval"
+	"approvald/internal/httpkit"
+)
+
+// MaxBodyBytes is the largest request body accepted; larger ones get 413.
+const MaxBodyBytes = 1 << 20
+
+// jsonBody is how request bodies are read: JSON, at most MaxBodyBytes;
+// optionalBody may be empty too.
+var (
+	jsonBody     = httpkit.Body{Limit: MaxBodyBytes}
+	optionalBody = httpkit.Body{Limit: MaxBodyBytes, Optional: true}
 )
 
 // List paging limits.
@@ -109,12 +120,9 @@ func (s *server) createApproval(w http.ResponseWriter, r *http.Request, p approv
 		v.Add("Idempotency-Key", "must be at most %d characters", MaxIdempotencyKeyLen)
 		return v.Err()
 	}
-	body, err := readBody(r, false)
-	if err != nil {
-		return err
-	}
 	var in createBody
-	if err := decodeStrict(body, &in, "payload"); err != nil {
+	body, err := jsonBody.ReadJSON(w, r, &in, "payload")
+	if err != nil {
 		return err
 	}
 	d := approval.Draft{
@@ -312,12 +320,8 @@ func (s *server) editApproval(w http.ResponseWriter, r *http.Request, p approval
 	if err != nil {
 		return err
 	}
-	body, err := readBody(r, false)
-	if err != nil {
-		return err
-	}
 	var raw map[string]json.RawMessage
-	if err := decodeStrict(body, &raw, "payload"); err != nil {
+	if _, err := jsonBody.ReadJSON(w, r, &raw, "payload"); err != nil {
 		return err
 	}
 	patch, err := parsePatch(raw)
@@ -366,7 +370,7 @@ func parsePatch(raw map[string]json.RawMessage) (approval.Patch, error) {
 			p.Payload = approval.Some(val)
 		case "policy":
 			var pol approval.Policy
-			if err := decodeStrict(val, &pol); err != nil || string(val) == "null" {
+			if err := httpkit.Decode(val, &pol); err != nil || string(val) == "null" {
 				v.Add(field, "must be a policy object with rules or stages")
 				continue
 			}
@@ -408,12 +412,8 @@ func (s *server) reviewApproval(w http.ResponseWriter, r *http.Request, p approv
 	if err != nil {
 		return err
 	}
-	body, err := readBody(r, false)
-	if err != nil {
-		return err
-	}
 	var in reviewBody
-	if err := decodeStrict(body, &in); err != nil {
+	if _, err := jsonBody.ReadJSON(w, r, &in); err != nil {
 		return err
 	}
 	review := approval.ReviewInput{Decision: in.Decision, Comment: in.Comment, Seen: in.Version, SeenDigest: in.Digest}
@@ -434,15 +434,9 @@ func (s *server) cancelApproval(w http.ResponseWriter, r *http.Request, p approv
 	if err != nil {
 		return err
 	}
-	body, err := readBody(r, true)
-	if err != nil {
-		return err
-	}
 	var in cancelBody
-	if body != nil {
-		if err := decodeStrict(body, &in); err != nil {
-			return err
-		}
+	if _, err := optionalBody.ReadJSON(w, r, &in); err != nil {
+		return err
 	}
 	req, err := s.Engine.Cancel(r.Context(), p, r.PathValue("id"), in.Comment, expect)
 	if err != nil {

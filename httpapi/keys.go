@@ -21,12 +21,8 @@ type createdKey struct {
 }
 
 func (s *server) createKey(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
-	body, err := readBody(r, false)
-	if err != nil {
-		return err
-	}
 	var in createKeyBody
-	if err := decodeStrict(body, &in); err != nil {
+	if _, err := jsonBody.ReadJSON(w, r, &in); err != nil {
 		return err
 	}
 	nk := auth.NewKey{Name: in.Name, Scopes: in.Scopes, Groups: in.Groups}

@@ -25,6 +25,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"approvald/approval"
+	"approvald/internal/httpkit"
 )
 
 // allProblemCodes are the codes of approval/errors.go; the document must
@@ -331,8 +332,11 @@ func TestOpenAPI_EveryRouteDocumentedAndViceVersa(t *testing.T) {
 	served := map[string]approval.Scope{}
 	audit := map[string]bool{}
 	for _, rt := range (&server{}).routes() {
-		served[rt.method+" "+openAPIPath(rt.pattern)] = rt.scope
-		audit[rt.method+" "+openAPIPath(rt.pattern)] = rt.audit
+		served[rt.Method+" "+openAPIPath(rt.Pattern)] = rt.Scope
+		audit[rt.Method+" "+openAPIPath(rt.Pattern)] = rt.Audit
+		if rt.Public != (rt.Scope == "") {
+			t.Errorf("%s %s: a route is public exactly when it needs no scope", rt.Method, rt.Pattern)
+		}
 	}
 	documented := map[string]*openapi3.Operation{}
 	for path, item := range c.doc.Paths.Map() {
@@ -437,7 +441,8 @@ func TestOpenAPI_ProblemCodesMatchTheCode(t *testing.T) {
 	if slices.Sort(enum); !slices.Equal(enum, want) {
 		t.Errorf("Problem.code enum is %v, want %v", enum, want)
 	}
-	for _, status := range slices.Collect(maps.Values(statusOf)) {
+	for kind := range approval.Kind(255) {
+		status := httpkit.StatusOf(kind)
 		if !slices.Contains(slices.Collect(maps.Values(statusOfCode)), status) {
 			t.Errorf("the server answers %d but no problem code of the document has that status", status)
 		}

@@ -14,13 +14,10 @@ type policyBody struct {
 	Policy      approval.Policy `json:"policy"`
 }
 
-func (s *server) readPolicy(r *http.Request) (policyBody, error) {
+func readPolicy(w http.ResponseWriter, r *http.Request) (policyBody, error) {
 	var in policyBody
-	body, err := readBody(r, false)
-	if err != nil {
-		return in, err
-	}
-	return in, decodeStrict(body, &in)
+	_, err := jsonBody.ReadJSON(w, r, &in)
+	return in, err
 }
 
 func writePolicy(w http.ResponseWriter, status int, sp *approval.StoredPolicy) {
@@ -29,7 +26,7 @@ func writePolicy(w http.ResponseWriter, status int, sp *approval.StoredPolicy) {
 }
 
 func (s *server) createPolicy(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
-	in, err := s.readPolicy(r)
+	in, err := readPolicy(w, r)
 	if err != nil {
 		return err
 	}
@@ -73,7 +70,7 @@ func (s *server) replacePolicy(w http.ResponseWriter, r *http.Request, p approva
 	if err != nil {
 		return err
 	}
-	in, err := s.readPolicy(r)
+	in, err := readPolicy(w, r)
 	if err != nil {
 		return err
 	}

@@ -1,33 +1,14 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
-	"math"
 	"net/http"
-	"strconv"
 
 	"approvald/access"
 	"approvald/approval"
+	"approvald/internal/httpkit"
 )
-
-// statusOf is the one mapping from error kinds to HTTP statuses.
-var statusOf = map[approval.Kind]int{
-	approval.KindInternal:         http.StatusInternalServerError,
-	approval.KindMalformed:        http.StatusBadRequest,
-	approval.KindInvalid:          http.StatusUnprocessableEntity,
-	approval.KindUnauthenticated:  http.StatusUnauthorized,
-	approval.KindForbidden:        http.StatusForbidden,
-	approval.KindNotFound:         http.StatusNotFound,
-	approval.KindConflict:         http.StatusConflict,
-	approval.KindPrecondition:     http.StatusPreconditionFailed,
-	approval.KindTooLarge:         http.StatusRequestEntityTooLarge,
-	approval.KindUnsupportedMedia: http.StatusUnsupportedMediaType,
-	approval.KindUnavailable:      http.StatusServiceUnavailable,
-	approval.KindMethodNotAllowed: http.StatusMethodNotAllowed,
-	approval.KindRateLimited:      http.StatusTooManyRequests,
-}
 
 // Problem is an RFC 9457 problem detail, with approvald's stable code and
 // the invalid fields of a validation failure.
@@ -45,36 +26,18 @@ type Problem struct {
 // problemTypeBase prefixes every problem type: the /docs page explains each code.
 const problemTypeBase = "/docs#problem-"
 
-// StatusOf returns the HTTP status of an error kind: the one mapping every
-// HTTP adapter of approvald uses (500 for an unknown kind).
-func StatusOf(k approval.Kind) int {
-	if status, ok := statusOf[k]; ok {
-		return status
-	}
-	return http.StatusInternalServerError
+// writeError answers err as problem+json (see httpkit.Renderer.Fail):
+// internal errors are logged with their cause and shown to the client only
+// as "internal error".
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	httpkit.Renderer(writeProblem).Fail(w, r, err)
 }
 
-// writeError writes err as problem+json. Internal errors are logged with
-// their cause and shown to the client only as "internal error".
-func writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if r.Context().Err() != nil {
-		// The client went away (or the server is stopping): nobody is
-		// left to read an answer, and it is not the server's failure.
-		access.Logger(r.Context()).Info("request abandoned", "reason", context.Cause(r.Context()).Error())
-		return
-	}
-	e := approval.AsError(err)
-	status := StatusOf(e.Kind)
-	log := access.Logger(r.Context())
-	if status >= 500 {
-		log.Error("request failed", "err", err, "code", e.Code)
-	} else {
-		log.Debug("request refused", "code", e.Code, "detail", e.Message)
-	}
+// writeProblem is the API's httpkit.Renderer.
+func writeProblem(w http.ResponseWriter, r *http.Request, status int, e *approval.Error) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="approvald"`)
 	}
-	SetRetryAfter(w, e)
 	p := Problem{
 		Type:      problemTypeBase + e.Code,
 		Title:     http.StatusText(status),
@@ -89,20 +52,11 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	if err := json.NewEncoder(w).Encode(p); err != nil {
-		log.Debug("writing problem failed", slog.Any("err", err))
+		access.Logger(r.Context()).Debug("writing problem failed", slog.Any("err", err))
 	}
 }
 
 // writeJSON writes v as JSON with the given status.
-// SetRetryAfter sets the Retry-After header of an answer to e, when e
-// says how long to wait (rate limits, an unavailable database); every face
-// answers such errors with it.
-func SetRetryAfter(w http.ResponseWriter, e *approval.Error) {
-	if e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
-	}
-}
-
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {

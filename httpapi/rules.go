@@ -132,12 +132,8 @@ func parseTimeout(v *approval.Validation, s string) time.Duration {
 }
 
 func (s *server) createRule(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
-	body, err := readBody(r, false)
-	if err != nil {
-		return err
-	}
 	var in ruleBody
-	if err := decodeStrict(body, &in); err != nil {
+	if _, err := jsonBody.ReadJSON(w, r, &in); err != nil {
 		return err
 	}
 	var v approval.Validation
@@ -190,12 +186,8 @@ func (s *server) getRule(w http.ResponseWriter, r *http.Request, _ approval.Prin
 // "headers" replaces the rule's headers as a whole (null: none); a header
 // given as {} keeps the value it has (see ruleHeaders).
 func (s *server) editRule(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
-	body, err := readBody(r, false)
-	if err != nil {
-		return err
-	}
 	var raw map[string]json.RawMessage
-	if err := decodeStrict(body, &raw); err != nil {
+	if _, err := jsonBody.ReadJSON(w, r, &raw); err != nil {
 		return err
 	}
 	var v approval.Validation

@@ -142,7 +142,7 @@ func TestScopes_EveryRouteWithEveryScope(t *testing.T) {
 	owner := clients[string(approval.ScopeCreate)]
 	routes := map[string]route{}
 	for _, rt := range (&server{}).routes() {
-		routes[rt.method+" "+openAPIPath(rt.pattern)] = rt
+		routes[rt.Method+" "+openAPIPath(rt.Pattern)] = rt
 	}
 	checked := 0
 	for path, item := range c.doc.Paths.Map() {
@@ -169,7 +169,7 @@ func TestScopes_EveryRouteWithEveryScope(t *testing.T) {
 					if p.status != 401 {
 						t.Errorf("%s %s without a credential: %d", method, path, p.status)
 					}
-				case rt.allows(principal):
+				case rt.Allows(principal):
 					if p.status == 401 || (p.status == 403 && p.problem(t).Code == approval.CodeMissingScope) {
 						t.Errorf("%s %s with %s: %d %s, want past the scope check", method, path, scope, p.status, p.body)
 					}

@@ -8,8 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"approvald/access"
@@ -18,6 +16,7 @@ import (
 	"approvald/delivery"
 	"approvald/engine"
 	"approvald/gateway/calllog"
+	"approvald/internal/httpkit"
 )
 
 // Deps is what the API needs.
@@ -63,56 +62,43 @@ type server struct {
 // and gets the authenticated principal (the zero Principal on public routes).
 type handlerFunc func(w http.ResponseWriter, r *http.Request, p approval.Principal) error
 
-// route is one row of the route table: the method and pattern, the scope a
-// caller needs ("" for public routes), whether the audit scope suffices
-// instead (read-only routes), and the handler.
-type route struct {
-	method  string
-	pattern string
-	scope   approval.Scope
-	audit   bool
-	handle  handlerFunc
-}
-
-// allows reports whether p may use rt.
-func (rt route) allows(p approval.Principal) bool {
-	return p.Has(rt.scope) || (rt.audit && p.Has(approval.ScopeAudit))
-}
+// route is one row of the route table.
+type route = httpkit.Route[handlerFunc]
 
 // routes is the one table of every route the API serves.
 func (s *server) routes() []route {
 	return []route{
-		{"POST", "/v1/approvals", approval.ScopeCreate, false, s.createApproval},
-		{"GET", "/v1/approvals", approval.ScopeRead, true, s.listApprovals},
-		{"GET", "/v1/approvals/{id}", approval.ScopeRead, true, s.getApproval},
-		{"PATCH", "/v1/approvals/{id}", approval.ScopeCreate, false, s.editApproval},
-		{"POST", "/v1/approvals/{id}/reviews", approval.ScopeReview, false, s.reviewApproval},
-		{"POST", "/v1/approvals/{id}/cancel", approval.ScopeCreate, false, s.cancelApproval},
-		{"GET", "/v1/approvals/{id}/history", approval.ScopeRead, true, s.history},
-		{"GET", "/v1/history", approval.ScopeAdmin, true, s.listHistory},
-		{"GET", "/v1/history/verify", approval.ScopeAdmin, true, s.verifyHistory},
-		{"POST", "/v1/approvals/{id}/redeliver", approval.ScopeAdmin, false, s.redeliver},
-		{"GET", "/v1/events", approval.ScopeRead, true, s.events},
-		{"POST", "/v1/service-rules", approval.ScopeAdmin, false, s.createRule},
-		{"GET", "/v1/service-rules", approval.ScopeAdmin, true, s.listRules},
-		{"GET", "/v1/service-rules/{name}", approval.ScopeAdmin, true, s.getRule},
-		{"PATCH", "/v1/service-rules/{name}", approval.ScopeAdmin, false, s.editRule},
-		{"DELETE", "/v1/service-rules/{name}", approval.ScopeAdmin, false, s.deleteRule},
-		{"POST", "/v1/policies", approval.ScopeAdmin, false, s.createPolicy},
-		{"GET", "/v1/policies", approval.ScopeRead, true, s.listPolicies},
-		{"GET", "/v1/policies/{name}", approval.ScopeRead, true, s.getPolicy},
-		{"PUT", "/v1/policies/{name}", approval.ScopeAdmin, false, s.replacePolicy},
-		{"DELETE", "/v1/policies/{name}", approval.ScopeAdmin, false, s.deletePolicy},
-		{"POST", "/v1/api-keys", approval.ScopeAdmin, false, s.createKey},
-		{"GET", "/v1/api-keys", approval.ScopeAdmin, true, s.listKeys},
-		{"DELETE", "/v1/api-keys/{id}", approval.ScopeAdmin, false, s.revokeKey},
-		{"POST", "/v1/api-keys/{id}/rotate", approval.ScopeAdmin, false, s.rotateKey},
-		{"GET", "/v1/gateway/calls", approval.ScopeAdmin, true, s.gatewayCalls},
-		{"GET", "/metrics", approval.ScopeAdmin, true, s.metrics},
-		{"GET", "/healthz", "", false, s.healthz},
-		{"GET", "/readyz", "", false, s.readyz},
-		{"GET", "/openapi.json", "", false, s.openapi},
-		{"GET", "/docs", "", false, s.docs},
+		{Method: "POST", Pattern: "/v1/approvals", Scope: approval.ScopeCreate, Handle: s.createApproval},
+		{Method: "GET", Pattern: "/v1/approvals", Scope: approval.ScopeRead, Audit: true, Handle: s.listApprovals},
+		{Method: "GET", Pattern: "/v1/approvals/{id}", Scope: approval.ScopeRead, Audit: true, Handle: s.getApproval},
+		{Method: "PATCH", Pattern: "/v1/approvals/{id}", Scope: approval.ScopeCreate, Handle: s.editApproval},
+		{Method: "POST", Pattern: "/v1/approvals/{id}/reviews", Scope: approval.ScopeReview, Handle: s.reviewApproval},
+		{Method: "POST", Pattern: "/v1/approvals/{id}/cancel", Scope: approval.ScopeCreate, Handle: s.cancelApproval},
+		{Method: "GET", Pattern: "/v1/approvals/{id}/history", Scope: approval.ScopeRead, Audit: true, Handle: s.history},
+		{Method: "GET", Pattern: "/v1/history", Scope: approval.ScopeAdmin, Audit: true, Handle: s.listHistory},
+		{Method: "GET", Pattern: "/v1/history/verify", Scope: approval.ScopeAdmin, Audit: true, Handle: s.verifyHistory},
+		{Method: "POST", Pattern: "/v1/approvals/{id}/redeliver", Scope: approval.ScopeAdmin, Handle: s.redeliver},
+		{Method: "GET", Pattern: "/v1/events", Scope: approval.ScopeRead, Audit: true, Handle: s.events},
+		{Method: "POST", Pattern: "/v1/service-rules", Scope: approval.ScopeAdmin, Handle: s.createRule},
+		{Method: "GET", Pattern: "/v1/service-rules", Scope: approval.ScopeAdmin, Audit: true, Handle: s.listRules},
+		{Method: "GET", Pattern: "/v1/service-rules/{name}", Scope: approval.ScopeAdmin, Audit: true, Handle: s.getRule},
+		{Method: "PATCH", Pattern: "/v1/service-rules/{name}", Scope: approval.ScopeAdmin, Handle: s.editRule},
+		{Method: "DELETE", Pattern: "/v1/service-rules/{name}", Scope: approval.ScopeAdmin, Handle: s.deleteRule},
+		{Method: "POST", Pattern: "/v1/policies", Scope: approval.ScopeAdmin, Handle: s.createPolicy},
+		{Method: "GET", Pattern: "/v1/policies", Scope: approval.ScopeRead, Audit: true, Handle: s.listPolicies},
+		{Method: "GET", Pattern: "/v1/policies/{name}", Scope: approval.ScopeRead, Audit: true, Handle: s.getPolicy},
+		{Method: "PUT", Pattern: "/v1/policies/{name}", Scope: approval.ScopeAdmin, Handle: s.replacePolicy},
+		{Method: "DELETE", Pattern: "/v1/policies/{name}", Scope: approval.ScopeAdmin, Handle: s.deletePolicy},
+		{Method: "POST", Pattern: "/v1/api-keys", Scope: approval.ScopeAdmin, Handle: s.createKey},
+		{Method: "GET", Pattern: "/v1/api-keys", Scope: approval.ScopeAdmin, Audit: true, Handle: s.listKeys},
+		{Method: "DELETE", Pattern: "/v1/api-keys/{id}", Scope: approval.ScopeAdmin, Handle: s.revokeKey},
+		{Method: "POST", Pattern: "/v1/api-keys/{id}/rotate", Scope: approval.ScopeAdmin, Handle: s.rotateKey},
+		{Method: "GET", Pattern: "/v1/gateway/calls", Scope: approval.ScopeAdmin, Audit: true, Handle: s.gatewayCalls},
+		{Method: "GET", Pattern: "/metrics", Scope: approval.ScopeAdmin, Audit: true, Handle: s.metrics},
+		{Method: "GET", Pattern: "/healthz", Public: true, Handle: s.healthz},
+		{Method: "GET", Pattern: "/readyz", Public: true, Handle: s.readyz},
+		{Method: "GET", Pattern: "/openapi.json", Public: true, Handle: s.openapi},
+		{Method: "GET", Pattern: "/docs", Public: true, Handle: s.docs},
 	}
 }
 
@@ -125,58 +111,31 @@ func New(d Deps) http.Handler {
 		d.Now = time.Now
 	}
 	s := &server{Deps: d, limiter: newLimiter(d.Limits, d.Now)}
-	mux := http.NewServeMux()
-	methods := map[string][]string{}
-	for _, rt := range s.routes() {
-		mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
-		methods[rt.pattern] = append(methods[rt.pattern], rt.method)
-	}
-	// A known path with another method: 405 with Allow, as problem+json.
-	for pattern, ms := range methods {
-		if slices.Contains(ms, "GET") {
-			ms = append(ms, "HEAD")
-		}
-		allow := strings.Join(ms, ", ")
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", allow)
-			writeError(w, r, approval.Errorf(approval.KindMethodNotAllowed, approval.CodeMethodNotAllowed,
-				"method %s is not allowed here; allowed: %s", r.Method, allow))
-		})
-	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, approval.Errorf(approval.KindNotFound, approval.CodeNotFound, "no route for %s %s", r.Method, r.URL.Path))
-	})
+	mux := httpkit.Mux(s.routes(), s.serve, writeError)
 	return observe(d.Logger, securityHeaders(cors(d.CORSOrigins, mux)))
 }
 
-// wrap authenticates the caller, checks the route's scope and turns the
-// handler's error into a problem response.
-func (s *server) wrap(rt route) http.Handler {
+// serve authenticates the caller of rt, checks its scope and rate limit,
+// and turns the handler's error into a problem response.
+func (s *server) serve(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var p approval.Principal
-		if rt.scope != "" {
-			var err error
-			p, err = s.authenticate(r)
-			if err == nil {
+		var (
+			p   approval.Principal
+			err error
+		)
+		if !rt.Public {
+			if p, err = s.authenticate(r); err == nil {
 				access.SetPrincipal(r.Context(), p.ID)
-			}
-			if err == nil && !rt.allows(p) {
-				also := ""
-				if rt.audit {
-					also = " (or audit)"
-				}
-				err = approval.Errorf(approval.KindForbidden, approval.CodeMissingScope,
-					"this route needs the %s scope%s, which %s does not have", rt.scope, also, p.ID)
+				err = rt.Check(p)
 			}
 			if err == nil {
 				err = s.limitRequest(p)
 			}
-			if err != nil {
-				writeError(w, r, err)
-				return
-			}
 		}
-		if err := rt.handle(w, r, p); err != nil {
+		if err == nil {
+			err = rt.Handle(w, r, p)
+		}
+		if err != nil {
 			writeError(w, r, err)
 		}
 	})

@@ -1,55 +1,23 @@
 package legacy
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
-	"mime"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
 
 	"approvald/approval"
 	"approvald/engine"
-	"approvald/jsonstrict"
+	"approvald/internal/httpkit"
 )
 
 // MaxBodyBytes is the largest request body accepted; larger ones get 413.
 // It is the native API's limit.
 const MaxBodyBytes = 1 << 20
 
-// readBody returns the JSON body of r. A missing Content-Type is accepted
-// (the old service's clients often sent none); any other type than JSON is
-// 415. Over MaxBodyBytes is 413, an empty body 400.
-func readBody(r *http.Request) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return nil, approval.Errorf(approval.KindUnsupportedMedia, approval.CodeUnsupportedMedia,
-				"Content-Type must be application/json, not %q", ct)
-		}
-	}
-	if r.ContentLength > MaxBodyBytes {
-		return nil, tooLarge()
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		return nil, tooLarge()
-	case err != nil:
-		return nil, approval.Errorf(approval.KindMalformed, approval.CodeMalformed, "could not read the request body")
-	case len(bytes.TrimSpace(body)) == 0:
-		return nil, approval.Errorf(approval.KindMalformed, approval.CodeMalformed, "a JSON request body is required")
-	}
-	return body, nil
-}
-
-func tooLarge() error {
-	return approval.Errorf(approval.KindTooLarge, approval.CodeTooLarge, "the request body is larger than %d bytes", MaxBodyBytes)
-}
+// jsonBody is how bodies are read: JSON of at most MaxBodyBytes; a missing
+// Content-Type is accepted, as the old service's clients often sent none.
+var jsonBody = httpkit.Body{Limit: MaxBodyBytes, Untyped: true}
 
 // createInput is a parsed POST /request body. Every field is present and
 // well formed; whether the values are acceptable (a future deadline, an
@@ -96,31 +64,15 @@ var hints = map[string]string{
 
 // object parses body as one JSON object and returns its members by
 // lower-cased name, refusing names not in known. Syntax errors, non-objects
-// and bodies that are not strict JSON (invalid UTF-8, a name given twice in
-// any letter case, nesting deeper than approval.MaxBodyDepth; see
-// jsonstrict) are KindMalformed; unknown fields are KindInvalid, collected
-// in v.
+// and bodies that are not strict JSON (see httpkit.Decode) are
+// KindMalformed; unknown fields are KindInvalid, collected in v.
 func object(body []byte, known []string, v *approval.Validation) (map[string]json.RawMessage, error) {
-	if err := jsonstrict.Check(body, jsonstrict.Options{MaxDepth: approval.MaxBodyDepth}); err != nil {
-		return nil, approval.Errorf(approval.KindMalformed, approval.CodeMalformed, "the request body %s", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
 	var raw map[string]json.RawMessage
-	err := dec.Decode(&raw)
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return nil, approval.Errorf(approval.KindMalformed, approval.CodeMalformed, "the request body is not valid JSON: %s (at byte %d)", se.Error(), se.Offset)
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return nil, approval.Errorf(approval.KindMalformed, approval.CodeMalformed, "the request body is not valid JSON: it ends too early")
-	case errors.As(err, &te), err == nil && raw == nil:
-		return nil, approval.Errorf(approval.KindMalformed, approval.CodeMalformed, "the request body must be a JSON object")
+	switch err := httpkit.Decode(body, &raw); {
+	case approval.KindOf(err) == approval.KindInvalid, err == nil && raw == nil:
+		return nil, malformed("the request body must be a JSON object")
 	case err != nil:
-		return nil, approval.Errorf(approval.KindMalformed, approval.CodeMalformed, "the request body could not be decoded: %s", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, approval.Errorf(approval.KindMalformed, approval.CodeMalformed, "unexpected data after the JSON object")
+		return nil, err
 	}
 	out := make(map[string]json.RawMessage, len(raw))
 	names := make([]string, 0, len(raw))

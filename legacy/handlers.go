@@ -8,6 +8,7 @@ import (
 
 	"approvald/approval"
 	"approvald/engine"
+	"approvald/internal/httpkit"
 )
 
 // List limits of GET /requests.
@@ -202,7 +203,7 @@ func (s *server) listRequests(w http.ResponseWriter, r *http.Request, _ approval
 
 // createRequest makes a new request, with its comment, in one change.
 func (s *server) createRequest(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
-	body, err := readBody(r)
+	body, err := jsonBody.Read(w, r)
 	if err != nil {
 		return err
 	}
@@ -228,7 +229,7 @@ func (s *server) createRequest(w http.ResponseWriter, r *http.Request, p approva
 // request's). Field edits are applied first, then the decision; an edit
 // that fails decides nothing, a decision that fails leaves the edit done.
 func (s *server) updateRequest(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
-	body, err := readBody(r)
+	body, err := jsonBody.Read(w, r)
 	if err != nil {
 		return err
 	}
@@ -259,7 +260,7 @@ func (s *server) updateRequest(w http.ResponseWriter, r *http.Request, p approva
 	if len(scopes) == 0 {
 		scopes = append(scopes, approval.ScopeRead)
 	}
-	if err := needScopes(p, scopes...); err != nil {
+	if err := httpkit.NeedScopes(p, scopes...); err != nil {
 		return err
 	}
 	if in.ServiceRule.Set {

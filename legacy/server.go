@@ -4,14 +4,13 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 
 	"approvald/access"
 	"approvald/approval"
 	"approvald/auth"
 	"approvald/engine"
-	"approvald/httpapi"
+	"approvald/internal/httpkit"
 )
 
 // Deps is what the legacy API needs.
@@ -29,23 +28,15 @@ type server struct {
 // one and gets the authenticated principal (zero on public routes).
 type handlerFunc func(w http.ResponseWriter, r *http.Request, p approval.Principal) error
 
-// route is one row of the route table. scope is what the caller needs;
-// PUT /request decides its scopes from the body, so it only authenticates.
-type route struct {
-	method  string
-	path    string
-	public  bool
-	scope   approval.Scope
-	handler handlerFunc
-}
-
-func (s *server) routes() []route {
-	return []route{
-		{"GET", "/status", true, "", s.status},
-		{"GET", "/request", false, approval.ScopeRead, s.getRequest},
-		{"GET", "/requests", false, approval.ScopeRead, s.listRequests},
-		{"POST", "/request", false, approval.ScopeCreate, s.createRequest},
-		{"PUT", "/request", false, "", s.updateRequest},
+// routes is the route table. PUT /request decides its scopes from the body,
+// so it only authenticates.
+func (s *server) routes() []httpkit.Route[handlerFunc] {
+	return []httpkit.Route[handlerFunc]{
+		{Method: "GET", Pattern: "/status", Public: true, Handle: s.status},
+		{Method: "GET", Pattern: "/request", Scope: approval.ScopeRead, Handle: s.getRequest},
+		{Method: "GET", Pattern: "/requests", Scope: approval.ScopeRead, Handle: s.listRequests},
+		{Method: "POST", Pattern: "/request", Scope: approval.ScopeCreate, Handle: s.createRequest},
+		{Method: "PUT", Pattern: "/request", Handle: s.updateRequest},
 	}
 }
 
@@ -66,46 +57,27 @@ func New(d Deps) http.Handler {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &server{Deps: d}
-	mux := http.NewServeMux()
-	allowed := map[string][]string{}
-	for _, rt := range s.routes() {
-		mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
-		allowed[rt.path] = append(allowed[rt.path], rt.method)
-	}
-	for path, methods := range allowed {
-		if slices.Contains(methods, "GET") {
-			methods = append(methods, "HEAD")
-		}
-		allow := strings.Join(methods, ", ")
-		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", allow)
-			s.writeError(w, r, approval.Errorf(approval.KindMethodNotAllowed, approval.CodeMethodNotAllowed,
-				"method %s is not allowed on %s; allowed: %s", r.Method, path, allow))
-		})
-	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, approval.Errorf(approval.KindNotFound, approval.CodeNotFound, "no route for %s %s", r.Method, r.URL.Path))
-	})
-	return s.observe(mux)
+	return s.observe(httpkit.Mux(s.routes(), s.serve, writeError))
 }
 
-// wrap authenticates the caller, checks the route's scope and writes the
+// serve authenticates the caller of rt, checks its scope and writes the
 // handler's error.
-func (s *server) wrap(rt route) http.Handler {
+func (s *server) serve(rt httpkit.Route[handlerFunc]) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var p approval.Principal
-		if !rt.public {
-			var err error
-			if p, err = s.authenticate(r); err == nil && rt.scope != "" {
-				err = needScopes(p, rt.scope)
-			}
-			if err != nil {
-				s.writeError(w, r, err)
-				return
+		var (
+			p   approval.Principal
+			err error
+		)
+		if !rt.Public {
+			if p, err = s.authenticate(r); err == nil {
+				err = rt.Check(p)
 			}
 		}
-		if err := rt.handler(w, r, p); err != nil {
-			s.writeError(w, r, err)
+		if err == nil {
+			err = rt.Handle(w, r, p)
+		}
+		if err != nil {
+			writeError(w, r, err)
 		}
 	})
 }
@@ -123,17 +95,6 @@ func (s *server) authenticate(r *http.Request) (approval.Principal, error) {
 			"missing API key: send Authorization: <key>")
 	}
 	return s.Keys.Authenticate(r.Context(), key)
-}
-
-// needScopes returns a forbidden error naming the first scope p lacks.
-func needScopes(p approval.Principal, scopes ...approval.Scope) error {
-	for _, sc := range scopes {
-		if !p.Has(sc) {
-			return approval.Errorf(approval.KindForbidden, approval.CodeMissingScope,
-				"this needs the %s scope, which %s does not have", sc, p.ID)
-		}
-	}
-	return nil
 }
 
 // ErrorBody is the body of every legacy error response.
@@ -154,21 +115,18 @@ func message(e *approval.Error) string {
 	return "invalid request: " + strings.Join(parts, "; ")
 }
 
-// writeError writes err as {"error": "..."}. Internal errors are logged with
-// their cause and shown only as "internal error".
-func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if r.Context().Err() != nil {
-		return // the client is gone; nobody reads the answer
-	}
-	e := approval.AsError(err)
-	status := httpapi.StatusOf(e.Kind) // one mapping for every HTTP face
-	if status >= 500 {
-		s.Logger.Error("legacy request failed", "method", r.Method, "path", r.URL.Path, "err", err, "code", e.Code)
-	}
+// writeError answers err as {"error": "..."} (see httpkit.Renderer.Fail):
+// internal errors are logged with their cause and shown only as "internal
+// error".
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	httpkit.Renderer(renderError).Fail(w, r, err)
+}
+
+// renderError is the legacy API's httpkit.Renderer.
+func renderError(w http.ResponseWriter, _ *http.Request, status int, e *approval.Error) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `APIKey realm="approvald"`)
 	}
-	httpapi.SetRetryAfter(w, e)
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, status, ErrorBody{Error: message(e)})
 }
@@ -188,6 +146,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // the legacy body.
 func (s *server) observe(next http.Handler) http.Handler {
 	return access.Log(access.Face{Name: "legacy", Logger: s.Logger, Fail: func(w http.ResponseWriter, r *http.Request, err error) {
-		s.writeError(w, r, approval.Internal(err))
+		writeError(w, r, approval.Internal(err))
 	}}, next)
 }
