@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"approvald/approval"
+	"approvald/internal/httpkit"
 	"approvald/jsonstrict"
 )
 
@@ -33,29 +34,22 @@ type Run struct {
 // String returns "project <name> run <start time>", as details show it.
 func (r Run) String() string { return "project " + r.ProjectName + " run " + r.StartTime }
 
-// readBody reads the whole body of r, once, into one slice sized by its
-// Content-Length. A body over limit bytes is a 413 failure.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *failure) {
-	if r.ContentLength > limit {
+// requestBody is how a call's body is read: at most MaxBodyBytes of
+// anything (checkBody decides what is acceptable), forwarded as it is.
+var requestBody = httpkit.Body{Limit: MaxBodyBytes, Optional: true, AnyType: true}
+
+// readBody reads the whole body of r, once: over MaxBodyBytes is a 413
+// failure, a body that cannot be read a 400.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *failure) {
+	body, err := requestBody.Read(w, r)
+	switch e := approval.AsError(err); {
+	case e == nil:
+		return body, nil
+	case e.Kind == approval.KindTooLarge:
 		return nil, &failure{status: http.StatusRequestEntityTooLarge, detail: detailTooLarge}
+	default:
+		return nil, &failure{status: http.StatusBadRequest, detail: "The request body could not be read.", err: e.Err}
 	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		// ReadFrom grows the buffer when less than bytes.MinRead is free:
-		// with this much room it reads a body of the announced size
-		// without copying it to a larger slice.
-		buf.Grow(int(r.ContentLength) + bytes.MinRead)
-	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		return nil, &failure{status: http.StatusRequestEntityTooLarge, detail: detailTooLarge}
-	case err != nil:
-		// Most likely the client went away; if not, it sent a broken body.
-		return nil, &failure{status: http.StatusBadRequest, detail: "The request body could not be read.", err: err}
-	}
-	return buf.Bytes(), nil
 }
 
 // strict is how strict the gateway is with a body (see jsonstrict): the
@@ -78,10 +72,10 @@ var strict = jsonstrict.Options{
 // message is the client's detail. It does not change body.
 func checkBody(body []byte) (Run, error) {
 	var se *jsonstrict.Error
-	switch err := jsonstrict.Check(body, strict); {
+	switch err := httpkit.CheckStrict(body, strict); {
 	case errors.As(err, &se) && se.Reason != jsonstrict.Syntax:
 		// Valid JSON, but ambiguous or too deep: say which and where.
-		return Run{}, fmt.Errorf("%s The body %s.", detailInvalid, err)
+		return Run{}, fmt.Errorf("%s The body %s.", detailInvalid, se)
 	case err != nil:
 		// Not JSON: the original's detail, exactly, as the contract says.
 		return Run{}, errors.New(detailInvalid)

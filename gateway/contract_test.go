@@ -521,29 +521,6 @@ func TestBody_Over64MiBIs413(t *testing.T) {
 	})
 }
 
-func TestReadBody_AcceptsUpToTheLimit(t *testing.T) {
-	t.Parallel()
-	const limit = 100
-	for _, tc := range []struct {
-		size     int
-		length   int64 // the announced Content-Length; -1 for none
-		tooLarge bool
-	}{
-		{limit, limit, false}, {limit, -1, false}, {0, 0, false}, {0, -1, false},
-		{limit + 1, limit + 1, true}, {limit + 1, -1, true}, {10 * limit, -1, true},
-	} {
-		req := httptest.NewRequest(http.MethodPost, RoutePackage, io.LimitReader(endless('a'), int64(tc.size)))
-		req.ContentLength = tc.length
-		got, f := readBody(httptest.NewRecorder(), req, limit)
-		switch {
-		case tc.tooLarge && (f == nil || f.status != http.StatusRequestEntityTooLarge):
-			t.Errorf("%d bytes (length %d): got %v, want 413", tc.size, tc.length, f)
-		case !tc.tooLarge && (f != nil || len(got) != tc.size):
-			t.Errorf("%d bytes (length %d): got %d bytes, %v; want them all", tc.size, tc.length, len(got), f)
-		}
-	}
-}
-
 // endless is an io.Reader of the byte c forever, without allocating it.
 type endless byte
 

@@ -17,6 +17,7 @@ import (
 
 	"approvald/access"
 	"approvald/approval"
+	"approvald/internal/httpkit"
 )
 
 // The routes the gateway serves, all POST, and the prefix they share.
@@ -163,7 +164,7 @@ type Gateway struct {
 	gated    bool              // publish needs an approved request
 	metadata *upstream
 	publish  *upstream
-	routes   map[string]route
+	mux      *http.ServeMux
 
 	// recordSlots bounds the records being written: a call whose record
 	// finds no slot waits for one (the call log's back-pressure).
@@ -175,7 +176,8 @@ type Gateway struct {
 // to be written before the next call's handler waits too.
 const maxPendingRecords = 4096
 
-// route is one of the three routes: its upstream timeout and handler.
+// route is what one of the three routes does: its upstream timeout and
+// handler.
 type route struct {
 	timeout time.Duration
 	handle  func(ctx context.Context, p approval.Principal, run Run, body []byte, c *Call) (json.RawMessage, *failure)
@@ -227,19 +229,45 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	}
 	g.metadata = &upstream{name: "metadata", base: baseURL(cfg.MetadataHost, cfg.MetadataPort), key: string(cfg.MetadataKey), client: client(), observe: d.ObserveUpstream}
 	g.publish = &upstream{name: "publish", base: baseURL(cfg.PublishHost, cfg.PublishPort), key: string(cfg.PublishKey), client: client(), observe: d.ObserveUpstream}
-	g.routes = map[string]route{
-		RouteValidate: {cfg.ValidateTimeout, g.validate},
-		RoutePackage:  {cfg.Timeout, g.pack},
-		RoutePublish:  {cfg.Timeout, g.publishRun},
-	}
+	g.mux = httpkit.Mux(g.routes(), g.serveRoute, g.refuse)
 	return g, nil
 }
 
+// routes is the gateway's route table: three POST routes, open to every
+// caller the x-api-key authenticates (see authenticate).
+func (g *Gateway) routes() []httpkit.Route[route] {
+	return []httpkit.Route[route]{
+		{Method: http.MethodPost, Pattern: RouteValidate, Handle: route{g.cfg.ValidateTimeout, g.validate}},
+		{Method: http.MethodPost, Pattern: RoutePackage, Handle: route{g.cfg.Timeout, g.pack}},
+		{Method: http.MethodPost, Pattern: RoutePublish, Handle: route{g.cfg.Timeout, g.publishRun}},
+	}
+}
+
 // ServeHTTP answers one call, then logs and records it.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	c := Call{At: start}
-	payload, f := g.serveSafely(w, r, &c)
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
+
+// serveRoute answers the calls of rt.
+func (g *Gateway) serveRoute(rt httpkit.Route[route]) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := Call{At: time.Now(), Route: rt.Pattern}
+		payload, f := g.serveSafely(w, r, rt.Handle, &c)
+		g.answer(w, r, c, payload, f)
+	})
+}
+
+// refuse answers a call for no route, httpkit.Mux's 404 and 405, with
+// the original's details.
+func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	c := Call{At: time.Now()}
+	status := httpkit.StatusOf(approval.KindOf(err))
+	if status == http.StatusMethodNotAllowed {
+		c.Route = r.URL.Path
+	}
+	g.answer(w, r, c, nil, &failure{status: status, detail: "Url: " + fullURL(r) + ". Error: " + http.StatusText(status)})
+}
+
+// answer writes the answer to the call c, then logs and records it.
+func (g *Gateway) answer(w http.ResponseWriter, r *http.Request, c Call, payload json.RawMessage, f *failure) {
 	switch {
 	case r.Context().Err() != nil:
 		c.Status = StatusClientClosed // nobody reads an answer
@@ -253,7 +281,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f != nil {
 		c.Detail = f.detail
 	}
-	c.Duration = time.Since(start)
+	c.Duration = time.Since(c.At)
 	g.logCall(r.Context(), c, f)
 	g.record(r.Context(), c)
 }
@@ -291,7 +319,7 @@ func (g *Gateway) Drain(ctx context.Context) error {
 }
 
 // serveSafely runs serve, turning a panic into a 500.
-func (g *Gateway) serveSafely(w http.ResponseWriter, r *http.Request, c *Call) (payload json.RawMessage, f *failure) {
+func (g *Gateway) serveSafely(w http.ResponseWriter, r *http.Request, rt route, c *Call) (payload json.RawMessage, f *failure) {
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -300,27 +328,18 @@ func (g *Gateway) serveSafely(w http.ResponseWriter, r *http.Request, c *Call) (
 			payload, f = nil, internal(fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
 		}
 	}()
-	return g.serve(w, r, c)
+	return g.serve(w, r, rt, c)
 }
 
-// serve routes, authenticates and checks the call, then runs its route.
-func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, c *Call) (json.RawMessage, *failure) {
-	rt, ok := g.routes[r.URL.Path]
-	if !ok {
-		return nil, &failure{status: http.StatusNotFound, detail: "Url: " + fullURL(r) + ". Error: Not Found"}
-	}
-	c.Route = r.URL.Path
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		return nil, &failure{status: http.StatusMethodNotAllowed, detail: "Url: " + fullURL(r) + ". Error: Method Not Allowed"}
-	}
+// serve authenticates and checks the call, then runs its route.
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rt route, c *Call) (json.RawMessage, *failure) {
 	p, f := g.authenticate(r)
 	if f != nil {
 		return nil, f
 	}
 	c.Caller = p.ID
 	access.SetPrincipal(r.Context(), p.ID)
-	body, f := readBody(w, r, MaxBodyBytes)
+	body, f := readBody(w, r)
 	if f != nil {
 		return nil, f
 	}

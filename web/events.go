@@ -9,7 +9,7 @@ import (
 
 	"approvald/approval"
 	"approvald/engine"
-	"approvald/httpapi"
+	"approvald/internal/httpkit"
 )
 
 // maxStreams is how many live-update streams one principal may hold open
@@ -132,4 +132,4 @@ func (s *server) events(w http.ResponseWriter, r *http.Request, sess *session) e
 }
 
 // statusOf is the HTTP status of err's kind, as the API maps it.
-func statusOf(err error) int { return httpapi.StatusOf(approval.KindOf(err)) }
+func statusOf(err error) int { return httpkit.StatusOf(approval.KindOf(err)) }

@@ -17,6 +17,7 @@ import (
 	"approvald/delivery"
 	"approvald/engine"
 	"approvald/httpapi"
+	"approvald/internal/httpkit"
 )
 
 // Deps is what the UI needs.
@@ -56,47 +57,40 @@ type server struct {
 // and gets the signed-in session (nil on public routes).
 type handlerFunc func(w http.ResponseWriter, r *http.Request, sess *session) error
 
-// route is one row of the route table.
-type route struct {
-	method  string
-	pattern string
-	// public routes need no session; the others need a signed-in
-	// principal holding scope (any principal when scope is "") — or audit,
-	// when audit is set (read-only pages).
-	public bool
-	scope  approval.Scope
-	audit  bool
-	// stream routes answer 401 instead of redirecting to the sign-in page.
-	stream bool
-	handle handlerFunc
-}
+// route is one row of the route table. Its Scope "" lets any signed-in
+// principal in.
+type route = httpkit.Route[handlerFunc]
+
+// eventsPattern is the one stream route: without a session it answers 401
+// instead of redirecting to the sign-in page.
+const eventsPattern = "/ui/events"
 
 // routes is the one table of every page and form of the UI.
 func (s *server) routes() []route {
 	return []route{
-		{method: "GET", pattern: "/ui/{$}", scope: approval.ScopeRead, audit: true, handle: s.inbox},
-		{method: "GET", pattern: "/ui/requests/{id}", scope: approval.ScopeRead, audit: true, handle: s.request},
-		{method: "POST", pattern: "/ui/requests/{id}/review", scope: approval.ScopeReview, handle: s.review},
-		{method: "POST", pattern: "/ui/requests/{id}/cancel", scope: approval.ScopeCreate, handle: s.cancel},
-		{method: "POST", pattern: "/ui/requests/{id}/comment", scope: approval.ScopeCreate, handle: s.comment},
-		{method: "POST", pattern: "/ui/requests/{id}/redeliver", scope: approval.ScopeAdmin, handle: s.redeliver},
-		{method: "GET", pattern: "/ui/events", scope: approval.ScopeRead, audit: true, stream: true, handle: s.events},
-		{method: "GET", pattern: "/ui/admin/rules", scope: approval.ScopeAdmin, audit: true, handle: s.rules},
-		{method: "POST", pattern: "/ui/admin/rules", scope: approval.ScopeAdmin, handle: s.createRule},
-		{method: "POST", pattern: "/ui/admin/rules/{name}/delete", scope: approval.ScopeAdmin, handle: s.deleteRule},
-		{method: "GET", pattern: "/ui/admin/keys", scope: approval.ScopeAdmin, audit: true, handle: s.keys},
-		{method: "POST", pattern: "/ui/admin/keys", scope: approval.ScopeAdmin, handle: s.createKey},
-		{method: "POST", pattern: "/ui/admin/keys/{id}/revoke", scope: approval.ScopeAdmin, handle: s.revokeKey},
-		{method: "POST", pattern: "/ui/admin/keys/{id}/rotate", scope: approval.ScopeAdmin, handle: s.rotateKey},
-		{method: "GET", pattern: "/ui/admin/deliveries", scope: approval.ScopeAdmin, audit: true, handle: s.deliveries},
-		{method: "POST", pattern: "/ui/signout", handle: s.signOut},
-		{method: "GET", pattern: "/ui/signin", public: true, handle: s.signInPage},
-		{method: "POST", pattern: "/ui/signin", public: true, handle: s.signIn},
-		{method: "GET", pattern: "/ui/auth/login", public: true, handle: s.oidcLogin},
-		{method: "GET", pattern: "/ui/auth/callback", public: true, handle: s.oidcCallback},
-		{method: "GET", pattern: "/ui/static/{file}", public: true, handle: s.static},
+		{Method: "GET", Pattern: "/ui/{$}", Scope: approval.ScopeRead, Audit: true, Handle: s.inbox},
+		{Method: "GET", Pattern: "/ui/requests/{id}", Scope: approval.ScopeRead, Audit: true, Handle: s.request},
+		{Method: "POST", Pattern: "/ui/requests/{id}/review", Scope: approval.ScopeReview, Handle: s.review},
+		{Method: "POST", Pattern: "/ui/requests/{id}/cancel", Scope: approval.ScopeCreate, Handle: s.cancel},
+		{Method: "POST", Pattern: "/ui/requests/{id}/comment", Scope: approval.ScopeCreate, Handle: s.comment},
+		{Method: "POST", Pattern: "/ui/requests/{id}/redeliver", Scope: approval.ScopeAdmin, Handle: s.redeliver},
+		{Method: "GET", Pattern: eventsPattern, Scope: approval.ScopeRead, Audit: true, Handle: s.events},
+		{Method: "GET", Pattern: "/ui/admin/rules", Scope: approval.ScopeAdmin, Audit: true, Handle: s.rules},
+		{Method: "POST", Pattern: "/ui/admin/rules", Scope: approval.ScopeAdmin, Handle: s.createRule},
+		{Method: "POST", Pattern: "/ui/admin/rules/{name}/delete", Scope: approval.ScopeAdmin, Handle: s.deleteRule},
+		{Method: "GET", Pattern: "/ui/admin/keys", Scope: approval.ScopeAdmin, Audit: true, Handle: s.keys},
+		{Method: "POST", Pattern: "/ui/admin/keys", Scope: approval.ScopeAdmin, Handle: s.createKey},
+		{Method: "POST", Pattern: "/ui/admin/keys/{id}/revoke", Scope: approval.ScopeAdmin, Handle: s.revokeKey},
+		{Method: "POST", Pattern: "/ui/admin/keys/{id}/rotate", Scope: approval.ScopeAdmin, Handle: s.rotateKey},
+		{Method: "GET", Pattern: "/ui/admin/deliveries", Scope: approval.ScopeAdmin, Audit: true, Handle: s.deliveries},
+		{Method: "POST", Pattern: "/ui/signout", Handle: s.signOut},
+		{Method: "GET", Pattern: "/ui/signin", Public: true, Handle: s.signInPage},
+		{Method: "POST", Pattern: "/ui/signin", Public: true, Handle: s.signIn},
+		{Method: "GET", Pattern: "/ui/auth/login", Public: true, Handle: s.oidcLogin},
+		{Method: "GET", Pattern: "/ui/auth/callback", Public: true, Handle: s.oidcCallback},
+		{Method: "GET", Pattern: "/ui/static/{file}", Public: true, Handle: s.static},
 		// Browsers ask for /favicon.ico at the root whatever the page says.
-		{method: "GET", pattern: "/favicon.ico", public: true, handle: s.favicon},
+		{Method: "GET", Pattern: "/favicon.ico", Public: true, Handle: s.favicon},
 	}
 }
 
@@ -146,13 +140,9 @@ func New(ctx context.Context, d Deps) (http.Handler, error) {
 			return nil, err
 		}
 	}
-	mux := http.NewServeMux()
-	for _, rt := range s.routes() {
-		mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
-	}
-	mux.Handle("/ui/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.renderError(w, r, nil, approval.Errorf(approval.KindNotFound, approval.CodeNotFound, "there is no page %s", r.URL.Path))
-	}))
+	mux := httpkit.Mux(s.routes(), s.serve, func(w http.ResponseWriter, r *http.Request, err error) {
+		s.renderError(w, r, nil, err)
+	})
 	return s.observe(mux), nil
 }
 
@@ -164,20 +154,23 @@ func Mount(mux *http.ServeMux, ui http.Handler) {
 	mux.Handle("GET /favicon.ico", ui)
 }
 
-// wrap checks the origin of forms, opens the session, checks the CSRF
-// token and the scope, and renders the handler's error as a page.
-func (s *server) wrap(rt route) http.Handler {
+// serve checks the origin of forms and reads them, opens the session,
+// checks the CSRF token and the scope, and renders the handler's error as
+// a page.
+func (s *server) serve(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var sess *session
 		err := func() error {
 			if r.Method == http.MethodPost {
-				r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 				if err := s.checkOrigin(r); err != nil {
 					return err
 				}
+				if err := httpkit.ReadForm(w, r, maxFormBytes); err != nil {
+					return err
+				}
 			}
-			if rt.public {
-				return rt.handle(w, r, nil)
+			if rt.Public {
+				return rt.Handle(w, r, nil)
 			}
 			var err error
 			sess, err = s.currentSession(r)
@@ -192,11 +185,10 @@ func (s *server) wrap(rt route) http.Handler {
 					return err
 				}
 			}
-			if rt.scope != "" && !sess.P.Has(rt.scope) && !(rt.audit && sess.P.Has(approval.ScopeAudit)) {
-				return approval.Errorf(approval.KindForbidden, approval.CodeMissingScope,
-					"this needs the %s scope, which %s does not have", rt.scope, sess.P.ID)
+			if err := rt.Check(sess.P); err != nil {
+				return err
 			}
-			return rt.handle(w, r, sess)
+			return rt.Handle(w, r, sess)
 		}()
 		if err != nil {
 			s.renderError(w, r, sess, err)
@@ -211,7 +203,7 @@ func (s *server) signInFirst(w http.ResponseWriter, r *http.Request, rt route) e
 	if expired {
 		s.clearSession(w, r)
 	}
-	if rt.stream || r.Method != http.MethodGet {
+	if rt.Pattern == eventsPattern || r.Method != http.MethodGet {
 		return approval.Errorf(approval.KindUnauthenticated, approval.CodeUnauthenticated, "sign in first: your session has ended")
 	}
 	q := url.Values{"next": {r.URL.RequestURI()}}
@@ -242,34 +234,21 @@ func safeNext(next string) string {
 // many times.
 const maxFormBytes = 256 << 10
 
-// renderError renders err as an error page with the status of its kind.
-// Internal errors are logged and shown only as "internal error" with the
+// renderError answers err with an error page (see httpkit.Renderer.Fail):
+// internal errors are logged and shown only as "internal error" with the
 // request id.
 func (s *server) renderError(w http.ResponseWriter, r *http.Request, sess *session, err error) {
-	if r.Context().Err() != nil {
-		return // the client left
-	}
-	e := approval.AsError(err)
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		e = approval.Errorf(approval.KindTooLarge, approval.CodeTooLarge, "the form is larger than %d bytes", maxFormBytes)
-	}
-	status := httpapi.StatusOf(e.Kind)
-	log := access.Logger(r.Context())
-	if status >= 500 {
-		log.Error("page failed", "err", err, "code", e.Code)
-	} else {
-		log.Info("page refused", "status", status, "code", e.Code, "detail", e.Message)
-	}
-	if r.Header.Get("Accept") == "text/event-stream" {
-		http.Error(w, e.Message, status)
-		return
-	}
-	data := errorPage{Status: status, StatusText: http.StatusText(status), Message: e.Message, Code: e.Code, Fields: e.Fields, Back: backLink(r)}
-	if status == http.StatusUnauthorized {
-		data.SignIn = "/ui/signin"
-	}
-	s.render(w, r, sess, status, "error", http.StatusText(status), data)
+	httpkit.Renderer(func(w http.ResponseWriter, r *http.Request, status int, e *approval.Error) {
+		if r.Header.Get("Accept") == "text/event-stream" {
+			http.Error(w, e.Message, status)
+			return
+		}
+		data := errorPage{Status: status, StatusText: http.StatusText(status), Message: e.Message, Code: e.Code, Fields: e.Fields, Back: backLink(r)}
+		if status == http.StatusUnauthorized {
+			data.SignIn = "/ui/signin"
+		}
+		s.render(w, r, sess, status, "error", http.StatusText(status), data)
+	}).Fail(w, r, err)
 }
 
 // backLink is where the error page's "Back" link goes: the request page a

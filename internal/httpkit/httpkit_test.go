@@ -216,6 +216,42 @@ func TestBody_LimitsEmptinessAndContentType(t *testing.T) {
 	}
 }
 
+func TestBody_AcceptsUpToTheLimitAnnouncedOrNot(t *testing.T) {
+	t.Parallel()
+	const limit = 100
+	for _, tc := range []struct {
+		size     int
+		length   int64 // the announced Content-Length; -1 for none
+		tooLarge bool
+	}{
+		{limit, limit, false}, {limit, -1, false}, {0, 0, false}, {0, -1, false},
+		{limit + 1, limit + 1, true}, {limit + 1, -1, true}, {10 * limit, -1, true},
+	} {
+		req := httptest.NewRequest(http.MethodPost, "/", io.LimitReader(endless('a'), int64(tc.size)))
+		req.ContentLength = tc.length
+		got, err := Body{Limit: limit, Optional: true, AnyType: true}.Read(httptest.NewRecorder(), req)
+		switch {
+		case tc.tooLarge && approval.KindOf(err) != approval.KindTooLarge:
+			t.Errorf("%d bytes (length %d): got %v, want 413", tc.size, tc.length, err)
+		case !tc.tooLarge && (err != nil || len(got) != tc.size):
+			t.Errorf("%d bytes (length %d): got %d bytes, %v; want them all", tc.size, tc.length, len(got), err)
+		}
+	}
+}
+
+// endless is an io.Reader of the byte c forever, without allocating it.
+type endless byte
+
+func (e endless) Read(p []byte) (int, error) {
+	if len(p) > 0 {
+		p[0] = byte(e)
+		for n := 1; n < len(p); n *= 2 {
+			copy(p[n:], p[:n])
+		}
+	}
+	return len(p), nil
+}
+
 func TestBody_ReadsTheBodyAsSent(t *testing.T) {
 	t.Parallel()
 	body := " {\"a\": [1, 2]}\n"
