@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"approvald/approval"
 	"approvald/internal/httpkit"
@@ -37,20 +36,6 @@ func (r Run) String() string { return "project " + r.ProjectName + " run " + r.S
 // requestBody is how a call's body is read: at most MaxBodyBytes of
 // anything (checkBody decides what is acceptable), forwarded as it is.
 var requestBody = httpkit.Body{Limit: MaxBodyBytes, Optional: true, AnyType: true}
-
-// readBody reads the whole body of r, once: over MaxBodyBytes is a 413
-// failure, a body that cannot be read a 400.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *failure) {
-	body, err := requestBody.Read(w, r)
-	switch e := approval.AsError(err); {
-	case e == nil:
-		return body, nil
-	case e.Kind == approval.KindTooLarge:
-		return nil, &failure{status: http.StatusRequestEntityTooLarge, detail: detailTooLarge}
-	default:
-		return nil, &failure{status: http.StatusBadRequest, detail: "The request body could not be read.", err: e.Err}
-	}
-}
 
 // strict is how strict the gateway is with a body (see jsonstrict): the
 // whole body is data for the upstreams, so keys differing in case are

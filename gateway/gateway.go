@@ -255,15 +255,29 @@ func (g *Gateway) serveRoute(rt httpkit.Route[route]) http.Handler {
 	})
 }
 
-// refuse answers a call for no route, httpkit.Mux's 404 and 405, with
-// the original's details.
+// refuse answers a call for no route: httpkit.Mux's 404 and 405.
 func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	c := Call{At: time.Now()}
-	status := httpkit.StatusOf(approval.KindOf(err))
-	if status == http.StatusMethodNotAllowed {
+	if approval.KindOf(err) == approval.KindMethodNotAllowed {
 		c.Route = r.URL.Path
 	}
-	g.answer(w, r, c, nil, &failure{status: status, detail: "Url: " + fullURL(r) + ". Error: " + http.StatusText(status)})
+	g.answer(w, r, c, nil, failed(r, err))
+}
+
+// failed is the failure of an httpkit error, with the original's details:
+// for a 404 or 405 the URL, for a body over the limit (413) the limit.
+func failed(r *http.Request, err error) *failure {
+	e := approval.AsError(err)
+	f := &failure{status: httpkit.StatusOf(e.Kind), err: e.Err}
+	switch e.Kind {
+	case approval.KindTooLarge:
+		f.detail = detailTooLarge
+	case approval.KindMalformed:
+		f.detail = "The request body could not be read."
+	default:
+		f.detail = "Url: " + fullURL(r) + ". Error: " + http.StatusText(f.status)
+	}
+	return f
 }
 
 // answer writes the answer to the call c, then logs and records it.
@@ -339,9 +353,9 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rt route, c *Cal
 	}
 	c.Caller = p.ID
 	access.SetPrincipal(r.Context(), p.ID)
-	body, f := readBody(w, r)
-	if f != nil {
-		return nil, f
+	body, err := requestBody.Read(w, r)
+	if err != nil {
+		return nil, failed(r, err)
 	}
 	run, err := checkBody(body)
 	if err != nil {

@@ -129,7 +129,7 @@ func CheckStrict(body []byte, o jsonstrict.Options) error {
 }
 
 // Decode decodes the one JSON value of body into dst, refusing unknown
-// fields. body must first pass CheckStrict: invalid UTF-8, a key given
+// fields. body must first pass CheckStrict, as one value: invalid UTF-8, a key given
 // twice (outside data, in any letter case, since encoding/json would put
 // both in one field) or nesting deeper than approval.MaxBodyDepth
 // (approval.MaxPayloadDepth within the top-level members data names, such
@@ -144,11 +144,7 @@ func Decode(body []byte, dst any, data ...string) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return decodeError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		// jsonstrict refuses it first; here for any body that skips it.
-		return approval.Errorf(approval.KindMalformed, approval.CodeMalformed, "the request body holds more than one JSON value")
+		return decodeError(err) // one value: CheckStrict refuses more
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"context"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -80,22 +81,14 @@ func missingScope(p approval.Principal, scope approval.Scope, audit bool) error 
 // beside GET); anything else is 404 not_found.
 func Mux[H any](routes []Route[H], serve func(Route[H]) http.Handler, fail func(http.ResponseWriter, *http.Request, error)) *http.ServeMux {
 	mux := http.NewServeMux()
-	var patterns []string
 	methods := map[string][]string{}
 	for _, rt := range routes {
 		mux.Handle(rt.Method+" "+rt.Pattern, serve(rt))
-		if methods[rt.Pattern] == nil {
-			patterns = append(patterns, rt.Pattern)
-		}
 		methods[rt.Pattern] = append(methods[rt.Pattern], rt.Method)
 	}
-	for _, pattern := range patterns {
-		ms := methods[pattern]
-		for _, m := range ms {
-			if m == http.MethodGet {
-				ms = append(ms, http.MethodHead)
-				break
-			}
+	for pattern, ms := range methods {
+		if slices.Contains(ms, http.MethodGet) {
+			ms = append(ms, http.MethodHead)
 		}
 		allow := strings.Join(ms, ", ")
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
