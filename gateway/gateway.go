@@ -244,7 +244,14 @@ func (g *Gateway) routes() []httpkit.Route[route] {
 }
 
 // ServeHTTP answers one call, then logs and records it.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	pattern := r.Pattern
+	g.mux.ServeHTTP(w, r)
+	// The mux sets the pattern it matched on r; the access log and the
+	// metrics name every call of the gateway by the pattern it is mounted
+	// at (see Mount), as they always have.
+	r.Pattern = pattern
+}
 
 // serveRoute answers the calls of rt.
 func (g *Gateway) serveRoute(rt httpkit.Route[route]) http.Handler {
