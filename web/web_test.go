@@ -798,3 +798,22 @@ func TestRequestPage_ShowsInvisibleCharactersOfThePayloadAsEscapes(t *testing.T)
 		}
 	}
 }
+
+func TestForms_OverTheLimitAre413AndOtherMethodsAre405(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	ro := s.roles()
+	c := s.signedIn(ro.requester)
+	page := "/ui/requests/" + ro.req.ID
+	r := c.post(page+"/comment", url.Values{"csrf": {c.csrf(page)}, "comment": {strings.Repeat("a", maxFormBytes)}})
+	if r.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(r.body, "larger than") {
+		t.Errorf("a form over the limit: %d, want a 413 page\n%.300s", r.StatusCode, r.body)
+	}
+	if got := s.get(ro.req.ID); got.Comment != ro.req.Comment {
+		t.Errorf("comment %q changed", got.Comment)
+	}
+	r = c.get(page + "/comment")
+	if r.StatusCode != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "POST" || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("GET of a form's route: %d Allow %q, want a 405 page allowing POST", r.StatusCode, r.Header.Get("Allow"))
+	}
+}
