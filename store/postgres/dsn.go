@@ -3,6 +3,7 @@ package postgres
 import (
 	"errors"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,18 +67,7 @@ func secretSpans(conn string) [][2]int {
 }
 
 // isURL reports whether conn starts with a URL scheme and "://".
-func isURL(conn string) bool {
-	scheme, _, ok := strings.Cut(conn, "://")
-	if !ok || scheme == "" {
-		return false
-	}
-	for _, c := range scheme {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '+' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
+var isURL = regexp.MustCompile(`^[a-zA-Z0-9+.-]+://`).MatchString
 
 // urlSpans finds the secrets of a URL: the password of its userinfo and the
 // values of secret query parameters.

@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"approvald/store/sqlstore"
 )
 
-// The listener's reconnection backoff: doubled after each failed attempt,
-// from the first to the last.
+// The listener's reconnection backoff: doubled after each failed attempt.
 const (
 	listenRetryFirst = 100 * time.Millisecond
 	listenRetryLast  = 10 * time.Second
@@ -48,21 +49,13 @@ const notifyEvery = 10 * time.Millisecond
 const notifySQL = "SELECT pg_notify($1, '')"
 
 // wake puts a wake-up on the Changes channel unless one is waiting there.
-func (s *Store) wake() {
-	select {
-	case s.changes <- struct{}{}:
-	default:
-	}
-}
+func (s *Store) wake() { sqlstore.Signal(s.changes) }
 
 // changed wakes this process's readers of Changes and has the notifier
 // announce the change to the other processes.
 func (s *Store) changed() {
 	s.wake()
-	select {
-	case s.announce <- struct{}{}:
-	default:
-	}
+	sqlstore.Signal(s.announce)
 }
 
 // notifier sends one NOTIFY on the store's channel for every burst of
@@ -78,10 +71,8 @@ func (s *Store) notifier(ctx context.Context) {
 		if _, err := s.pool.Exec(ctx, notifySQL, s.channel); err != nil && ctx.Err() == nil {
 			s.wake() // nobody else may hear of it; at least our own readers look
 		}
-		select {
-		case <-ctx.Done():
+		if !sleep(ctx, notifyEvery) {
 			return
-		case <-time.After(notifyEvery):
 		}
 	}
 }
@@ -102,8 +93,9 @@ func (s *Store) subscribe(ctx context.Context) (*pgx.Conn, error) {
 
 // listen forwards the notifications that reach conn to the Changes channel
 // until ctx ends. When the connection fails, it connects again, waiting
-// longer after each failed attempt, and sends a wake-up once it listens
-// again. It closes s.listenerDone when it returns.
+// longer after each failed attempt (from listenRetryFirst to
+// listenRetryLast), and sends a wake-up once it listens again, as changes
+// may have been missed meanwhile. It closes s.listenerDone when it returns.
 func (s *Store) listen(ctx context.Context, conn *pgx.Conn) {
 	defer close(s.listenerDone)
 	for {
@@ -114,27 +106,26 @@ func (s *Store) listen(ctx context.Context, conn *pgx.Conn) {
 			s.wake()
 		}
 		closeConn(conn)
-		if conn = s.resubscribe(ctx); conn == nil {
-			return
+		conn = nil
+		for wait := listenRetryFirst; conn == nil; wait = min(2*wait, listenRetryLast) {
+			if !sleep(ctx, wait) {
+				return
+			}
+			conn, _ = s.subscribe(ctx) // nil when it fails
 		}
 		s.wake()
 	}
 }
 
-// resubscribe calls subscribe until it succeeds, with a growing backoff
-// before each attempt. It returns nil when ctx ends first.
-func (s *Store) resubscribe(ctx context.Context) *pgx.Conn {
-	for wait := listenRetryFirst; ; wait = min(2*wait, listenRetryLast) {
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return nil
-		case <-timer.C:
-		}
-		if conn, err := s.subscribe(ctx); err == nil {
-			return conn
-		}
+// sleep waits for d and reports true, or for ctx to end and reports false.
+func sleep(ctx context.Context, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
 	}
 }
 

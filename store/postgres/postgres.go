@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"errors"
@@ -72,32 +73,25 @@ type Store struct {
 var _ approval.Store = (*Store)(nil)
 
 // Open connects to the PostgreSQL database at url (a postgres:// URL or a
-// keyword/value string, as pgx takes them) and brings its schema up to date.
-// The schema lives in the first schema of the connection's search_path, so a
-// search_path runtime parameter in url places it. maxConns, when positive,
-// is the most connections the store's pool opens; 0 keeps pgx's default.
-// One more connection, outside the pool, listens for the changes of other
-// Stores on the same schema (see Changes).
-//
-// Migrations run under a PostgreSQL advisory lock, so that several instances
-// starting at once apply them once. It returns an internal *approval.Error
-// when url cannot be parsed, maxConns is out of range, the database cannot
-// be reached or a migration fails. No error repeats a secret of url (see
-// RedactDSN).
-func Open(ctx context.Context, url string, maxConns int) (*Store, error) {
-	s, err := openStore(ctx, url, maxConns)
-	if err != nil {
-		return nil, scrubOpenError(url, err)
-	}
-	return s, nil
-}
-
-func openStore(ctx context.Context, url string, maxConns int) (*Store, error) {
+// keyword/value string, as pgx takes them) and brings its schema, the first
+// schema of the connection's search_path (which a search_path runtime
+// parameter in url sets), up to date, under an advisory lock, so that
+// instances starting at once migrate it once. maxConns, when positive, is
+// the most connections of the store's pool; 0 keeps pgx's default. One more
+// connection, outside the pool, listens for the changes of other Stores on
+// the schema (see Changes). It returns an internal *approval.Error (an
+// unavailable one when the database cannot be reached), which repeats no
+// secret of url (see RedactDSN).
+func Open(ctx context.Context, url string, maxConns int) (_ *Store, err error) {
+	defer func() {
+		if err != nil {
+			err = scrubOpenError(url, err)
+		}
+	}()
 	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		return nil, internal("open", parseError(url, err))
-	}
 	switch {
+	case err != nil:
+		return nil, internal("open", parseError(url, err))
 	case maxConns < 0 || maxConns > math.MaxInt32:
 		return nil, internal("open", fmt.Errorf("max connections %d out of range", maxConns))
 	case maxConns > 0:
@@ -122,25 +116,22 @@ func openStore(ctx context.Context, url string, maxConns int) (*Store, error) {
 	return s, nil
 }
 
-// start migrates the schema, writes the index rows that a migration could
-// not (see backfillIndex), and starts listening for changes to the schema.
+// start migrates the schema, opens the sqlstore.Store on it, and starts
+// listening for changes to the schema.
 func (s *Store) start(ctx context.Context) error {
 	var schema *string
-	if err := s.pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
-		return internal("open", err)
+	if err := s.pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil || schema == nil {
+		return internal("open", cmp.Or(err, errors.New("no schema of the search_path exists")))
 	}
-	if schema == nil {
-		return internal("open", errors.New("no schema of the search_path exists"))
-	}
-	if err := migrate(ctx, s.pool, *schema); err != nil {
+	s.schema = *schema
+	if err := migrate(ctx, s.pool, s.schema); err != nil {
 		return err
 	}
 	var err error
 	if s.Store, err = sqlstore.Open(ctx, database{conn{s.pool}, s}, dialect); err != nil {
 		return err
 	}
-	s.schema = *schema
-	s.channel = channelName(*schema)
+	s.channel = channelName(s.schema)
 	conn, err := s.subscribe(ctx)
 	if err != nil {
 		return internal("listen", err)
@@ -193,8 +184,8 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close stops listening for changes and closes every connection of the
-// store, waiting for those in use to be released. Calling it again does
-// nothing. It always returns nil.
+// store, waiting for those in use (and held run locks) to be released.
+// Calling it again does nothing. It always returns nil.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		if s.stopListening != nil {
@@ -207,15 +198,13 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// write runs fn in a READ COMMITTED transaction and commits it when fn
-// returns nil. When PostgreSQL aborts the transaction with a serialization
-// failure or a deadlock, it runs fn again in a new transaction, up to
-// maxRetries times. Errors from fn are returned unchanged, so that fn's
-// domain errors reach the caller as they are; fn wraps its own database
-// errors (with internal), which keeps their SQLSTATE visible to retry.
+// write runs fn in a READ COMMITTED transaction, committed when fn returns
+// nil, and again (see retry) after a serialization failure or a deadlock.
+// It returns fn's errors unchanged: fn wraps its database errors with
+// internal, which keeps their SQLSTATE visible to retry.
 func (s *Store) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) (err error) {
-	ctx, span := sqlstore.StartSpan(ctx, tracer, "postgres.write", op)
-	defer func() { sqlstore.EndSpan(span, err) }()
+	ctx, end := sqlstore.Span(ctx, tracer, "postgres.write", op)
+	defer func() { end(err) }()
 	return retry(ctx, op, func() error { return s.transact(ctx, op, fn) })
 }
 
@@ -247,13 +236,9 @@ func retry(ctx context.Context, op string, attempt func() error) error {
 			return err
 		}
 		d := retryBase << n
-		d = d/2 + rand.N(d/2+1) // jitter, so that the transactions that collided do not collide again
-		timer := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
+		// Jitter, so that the transactions that collided do not collide again.
+		if !sleep(ctx, d/2+rand.N(d/2+1)) {
 			return approval.Internal(fmt.Errorf("postgres: %s: %w, while retrying after: %w", op, ctx.Err(), err))
-		case <-timer.C:
 		}
 	}
 }
@@ -261,8 +246,16 @@ func retry(ctx context.Context, op string, attempt func() error) error {
 // retryable reports whether err is a serialization failure or a deadlock,
 // after which the whole transaction may succeed when run again.
 func retryable(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && (pgErr.Code == codeSerializationFailure || pgErr.Code == codeDeadlockDetected)
+	code := sqlState(err)
+	return code == codeSerializationFailure || code == codeDeadlockDetected
+}
+
+// sqlState returns the SQLSTATE of err, "" when PostgreSQL did not fail it.
+func sqlState(err error) string {
+	if e, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return e.Code
+	}
+	return ""
 }
 
 // unavailableRetry is the Retry-After of an answer while the database is
@@ -273,20 +266,14 @@ const unavailableRetry = 2 * time.Second
 // reached or is going away — a refused or broken connection, a server
 // shutting down or out of connections — rather than that a statement failed.
 func unreachable(err error) bool {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch {
-		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
-			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", // shutting down, cannot connect now
-			pgErr.Code == "53300": // too many connections
-			return true
-		}
-		return false
+	if code := sqlState(err); code != "" {
+		return strings.HasPrefix(code, "08") || // connection exception
+			code == "57P01" || code == "57P02" || code == "57P03" || // shutting down, cannot connect now
+			code == "53300" // too many connections
 	}
-	var connectErr *pgconn.ConnectError
-	var netErr net.Error
-	return errors.As(err, &connectErr) || errors.As(err, &netErr) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+	_, connectErr := errors.AsType[*pgconn.ConnectError](err)
+	_, netErr := errors.AsType[net.Error](err)
+	return connectErr || netErr || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
@@ -296,29 +283,23 @@ func unreachable(err error) bool {
 // A database that cannot be reached is KindUnavailable, with a Retry-After:
 // the caller may try again (clients retry 503).
 func internal(op string, err error) error {
-	if unreachable(err) {
-		return &approval.Error{
-			Kind: approval.KindUnavailable, Code: approval.CodeUnavailable,
-			Message: "the database is not answering; retry later", RetryAfter: unavailableRetry,
-			Err: fmt.Errorf("postgres: %s: %w", op, err),
-		}
+	wrapped := fmt.Errorf("postgres: %s: %w", op, err)
+	switch code := sqlState(err); {
+	case unreachable(err):
+		return &approval.Error{Kind: approval.KindUnavailable, Code: approval.CodeUnavailable,
+			Message: "the database is not answering; retry later", RetryAfter: unavailableRetry, Err: wrapped}
+	case code == codeCharacterNotInRepertoire || code == codeUntranslatableCharacter:
+		return &approval.Error{Kind: approval.KindInvalid, Code: approval.CodeValidation,
+			Message: "invalid request: text must be valid UTF-8 without NUL characters", Err: wrapped}
 	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && (pgErr.Code == codeCharacterNotInRepertoire || pgErr.Code == codeUntranslatableCharacter) {
-		return &approval.Error{
-			Kind: approval.KindInvalid, Code: approval.CodeValidation,
-			Message: "invalid request: text must be valid UTF-8 without NUL characters",
-			Err:     fmt.Errorf("postgres: %s: %w", op, err),
-		}
-	}
-	return approval.Internal(fmt.Errorf("postgres: %s: %w", op, err))
+	return approval.Internal(wrapped)
 }
 
 // isUniqueViolation reports whether err is a unique violation of the
 // constraint or unique index named constraint.
 func isUniqueViolation(err error, constraint string) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == codeUniqueViolation && pgErr.ConstraintName == constraint
+	e, ok := errors.AsType[*pgconn.PgError](err)
+	return ok && e.Code == codeUniqueViolation && e.ConstraintName == constraint
 }
 
 // validID reports whether id is a UUID in its canonical form, the only form

@@ -166,16 +166,11 @@ func (m microsDest) Scan(src any) error {
 }
 
 func (m nullMicrosDest) Scan(src any) error {
-	*m.p = nil
-	if src == nil {
+	if *m.p = nil; src == nil {
 		return nil
 	}
-	var t time.Time
-	if err := (microsDest{&t}).Scan(src); err != nil {
-		return err
-	}
-	*m.p = &t
-	return nil
+	*m.p = new(time.Time)
+	return microsDest{*m.p}.Scan(src)
 }
 
 // dialect is what SQLite does its own way. Times go to the driver as

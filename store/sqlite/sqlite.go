@@ -1,12 +1,14 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,33 +49,26 @@ var _ approval.Store = (*Store)(nil)
 
 // Open opens (creating it if needed) the SQLite database at path and brings
 // its schema up to date, writing the index rows that a migration could not
-// (see backfillIndex). It returns an internal *approval.Error when the file
+// (see sqlstore.Open). It returns an internal *approval.Error when the file
 // cannot be opened or a migration fails.
 func Open(ctx context.Context, path string) (*Store, error) {
 	writer, err := sql.Open("sqlite", dsn(path,
-		"_pragma=busy_timeout(10000)",
 		"_pragma=journal_mode(WAL)",
 		"_pragma=synchronous(NORMAL)",
 		"_pragma=foreign_keys(1)",
 		"_txlock=immediate", // take the write lock at BEGIN, not at the first write
-		"_time_integer_format=unix_micro",
 	))
 	if err != nil {
 		return nil, internal("open", err)
 	}
 	writer.SetMaxOpenConns(1)
-	if err := migrate(ctx, writer); err != nil {
+	if err := sqlstore.Migrate(ctx, writer, goose.DialectSQLite3, migrations); err != nil {
 		writer.Close()
-		return nil, err
+		return nil, internal("migrate", err)
 	}
-
 	// The readers open after the writer has created the file and switched it
 	// to WAL mode, which is persistent.
-	reader, err := sql.Open("sqlite", dsn(path,
-		"_pragma=busy_timeout(10000)",
-		"_pragma=query_only(1)",
-		"_time_integer_format=unix_micro",
-	))
+	reader, err := sql.Open("sqlite", dsn(path, "_pragma=query_only(1)"))
 	if err != nil {
 		writer.Close()
 		return nil, internal("open", err)
@@ -93,26 +88,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 }
 
 // dsn returns the modernc.org/sqlite data source name for the file at path
-// with the given query parameters. The path is escaped so that characters
-// such as '?' and '%' in it are not taken for URI syntax.
+// with the given query parameters amid those of every connection. The path
+// is escaped so that characters such as '?' and '%' in it are not taken for
+// URI syntax.
 func dsn(path string, params ...string) string {
-	s := "file:" + (&url.URL{Path: path}).EscapedPath()
-	for i, p := range params {
-		sep := "&"
-		if i == 0 {
-			sep = "?"
-		}
-		s += sep + p
-	}
-	return s
-}
-
-// migrate applies the embedded migrations that db does not have yet.
-func migrate(ctx context.Context, db *sql.DB) error {
-	if err := sqlstore.Migrate(ctx, db, goose.DialectSQLite3, migrations); err != nil {
-		return internal("migrate", err)
-	}
-	return nil
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(10000)&" +
+		strings.Join(params, "&") + "&_time_integer_format=unix_micro"
 }
 
 // Ping checks that both the writer and the readers answer and, after a
@@ -125,10 +106,7 @@ func (s *Store) Ping(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := s.writer.PingContext(ctx); err != nil {
-		return internal("ping", err)
-	}
-	if err := s.reader.PingContext(ctx); err != nil {
+	if err := cmp.Or(s.writer.PingContext(ctx), s.reader.PingContext(ctx)); err != nil {
 		return internal("ping", err)
 	}
 	return nil
@@ -147,15 +125,14 @@ func (s *Store) Close() error {
 }
 
 // write runs fn in a write transaction and commits it when fn returns nil.
-// Errors from fn are returned unchanged, so that fn's domain errors reach
-// the caller as they are; fn wraps its own database errors.
+// It returns fn's errors unchanged: fn wraps its own database errors.
 func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) (err error) {
-	ctx, span := sqlstore.StartSpan(ctx, tracer, "sqlite.write", op)
-	defer func() { sqlstore.EndSpan(span, err) }()
+	ctx, end := sqlstore.Span(ctx, tracer, "sqlite.write", op)
 	defer func() {
 		if approval.KindOf(err) == approval.KindUnavailable {
 			s.writeFailed.Store(true)
 		}
+		end(err)
 	}()
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
@@ -192,12 +169,7 @@ func (s *Store) probeWrite(ctx context.Context) error {
 }
 
 // changed puts a wake-up on the Changes channel unless one is waiting there.
-func (s *Store) changed() {
-	select {
-	case s.changes <- struct{}{}:
-	default:
-	}
-}
+func (s *Store) changed() { sqlstore.Signal(s.changes) }
 
 // Changes returns a channel that receives a value, coalesced, after a
 // transaction that changed a request, an outbox event's delivery or a
@@ -205,20 +177,18 @@ func (s *Store) changed() {
 // of a SQLite file is meant to be this process's one Store.
 func (s *Store) Changes() <-chan struct{} { return s.changes }
 
-// internal wraps err, from operation op, as an internal error.
-// A database file that cannot be written or read for now — a full disk, an
-// I/O error, a read-only file, a lock held past the busy timeout
-// — is KindUnavailable with a Retry-After: the caller may try again (clients
-// retry 503), and readiness reports it (see Ping).
+// internal wraps err, from operation op, as an internal error. A database
+// file that cannot be written or read for now — a full disk, an I/O error,
+// a read-only file, a lock held past the busy timeout — is KindUnavailable
+// with a Retry-After: the caller may try again (clients retry 503), and
+// readiness reports it (see Ping).
 func internal(op string, err error) error {
+	wrapped := fmt.Errorf("sqlite: %s: %w", op, err)
 	if msg := unwritable(err); msg != "" {
-		return &approval.Error{
-			Kind: approval.KindUnavailable, Code: approval.CodeUnavailable,
-			Message: msg, RetryAfter: unavailableRetry,
-			Err: fmt.Errorf("sqlite: %s: %w", op, err),
-		}
+		return &approval.Error{Kind: approval.KindUnavailable, Code: approval.CodeUnavailable,
+			Message: msg, RetryAfter: unavailableRetry, Err: wrapped}
 	}
-	return approval.Internal(fmt.Errorf("sqlite: %s: %w", op, err))
+	return approval.Internal(wrapped)
 }
 
 // unavailableRetry is the Retry-After of an answer while the database
@@ -228,8 +198,8 @@ const unavailableRetry = 5 * time.Second
 // unwritable returns what the client is told when err says that the
 // database cannot be used for now, or "" when err is another failure.
 func unwritable(err error) string {
-	var e *sqlite.Error
-	if !errors.As(err, &e) {
+	e, ok := errors.AsType[*sqlite.Error](err)
+	if !ok {
 		return ""
 	}
 	switch e.Code() & 0xff { // the primary result code

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,19 +21,13 @@ var insertKey = "INSERT INTO api_keys (" + apiKeyColumns + ") VALUES (" + params
 // be for TouchAPIKey to write it.
 const touchInterval = time.Minute
 
-// CreateAPIKey stores the new key k, an empty Origin as
-// approval.KeyOriginAPI. It returns a KindConflict *approval.Error when a
-// live (not revoked) key has the same name or hash, and an internal one
-// when k's id cannot be an id or the database fails (a duplicate id, say).
+// CreateAPIKey implements [approval.Keys.CreateAPIKey]. An id that cannot
+// be an id, or a duplicate id, is an internal error.
 func (s *Store) CreateAPIKey(ctx context.Context, k approval.APIKey) error {
 	return s.write(ctx, "create api key", func(tx Tx) error { return s.insertAPIKey(ctx, tx, "create api key", k) })
 }
 
-// ReplaceAPIKey revokes the live key oldID at t and stores k as
-// CreateAPIKey does, in one transaction. It returns a KindNotFound
-// *approval.Error, and writes nothing, when oldID is not a live key; a
-// KindConflict one when another live key has k's name or hash; and an
-// internal one when the database fails.
+// ReplaceAPIKey implements [approval.Keys.ReplaceAPIKey].
 func (s *Store) ReplaceAPIKey(ctx context.Context, oldID string, k approval.APIKey, t time.Time) error {
 	const op = "replace api key"
 	if !s.validID(oldID) {
@@ -62,11 +57,8 @@ func (s *Store) insertAPIKey(ctx context.Context, tx Tx, op string, k approval.A
 		return s.fail(op, fmt.Errorf("key id %q is not a canonical UUID", k.ID))
 	}
 	scopes, err := json.Marshal(k.Scopes)
-	if err != nil {
-		return s.fail(op, err)
-	}
-	groups, err := json.Marshal(k.Groups)
-	if err != nil {
+	groups, err2 := json.Marshal(k.Groups)
+	if err := errors.Join(err, err2); err != nil {
 		return s.fail(op, err)
 	}
 	if err := s.liveKeyConflict(ctx, tx, op, k.Name, k.Hash, nil); err != nil {
@@ -121,9 +113,7 @@ func (s *Store) liveKeyConflict(ctx context.Context, tx Tx, op, name, hash strin
 	return nil
 }
 
-// APIKeyByHash returns the live (not revoked) key with the given hash,
-// expired or not. It returns a KindNotFound *approval.Error when there is
-// none, and an internal one when the database fails.
+// APIKeyByHash implements [approval.Keys.APIKeyByHash].
 func (s *Store) APIKeyByHash(ctx context.Context, hash string) (*approval.APIKey, error) {
 	var k approval.APIKey
 	err := s.scanAPIKey(s.db.QueryRow(ctx, "SELECT "+apiKeyColumns+" FROM api_keys WHERE hash = $1 AND revoked_at IS NULL", hash), &k)
@@ -133,16 +123,13 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash string) (*approval.APIKey
 	return &k, nil
 }
 
-// ListAPIKeys returns every key, revoked ones included, oldest first. It
-// returns an internal *approval.Error when the database fails.
+// ListAPIKeys implements [approval.Keys.ListAPIKeys].
 func (s *Store) ListAPIKeys(ctx context.Context) ([]approval.APIKey, error) {
 	return queryAll(ctx, s, s.db, "list api keys", s.scanAPIKey, "SELECT "+apiKeyColumns+" FROM api_keys ORDER BY created_at, id")
 }
 
-// RevokeAPIKey marks the key with the given id revoked at t; a key revoked
-// before keeps its first revocation time. It returns a KindNotFound
-// *approval.Error for an unknown id, and an internal one when the database
-// fails.
+// RevokeAPIKey implements [approval.Keys.RevokeAPIKey]; a key revoked
+// before keeps its first revocation time.
 func (s *Store) RevokeAPIKey(ctx context.Context, id string, t time.Time) error {
 	if !s.validID(id) {
 		return approval.NotFound("api key")
@@ -154,10 +141,8 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string, t time.Time) error 
 	return err
 }
 
-// TouchAPIKey sets the last use of the key with the given id to t when it
-// is unset or more than a minute before t; an unknown id changes nothing.
-// A key whose last use is recent is neither written nor locked. It returns
-// an internal *approval.Error when the database fails.
+// TouchAPIKey implements [approval.Keys.TouchAPIKey]: a key whose last use
+// is recent is neither written nor locked.
 func (s *Store) TouchAPIKey(ctx context.Context, id string, t time.Time) error {
 	if !s.validID(id) {
 		return nil
@@ -169,13 +154,9 @@ func (s *Store) TouchAPIKey(ctx context.Context, id string, t time.Time) error {
 	return err
 }
 
-// RotateAPIKey replaces the hash and prefix of the key with the given id,
-// which must be live at t (not revoked, not expired), clears its last use
-// and returns it. It returns a KindNotFound *approval.Error when there is
-// no such key, a KindConflict one when another live key has the hash, and
-// an internal one when the database fails. Where the database tells which
-// unique index a write violates, it is one statement; elsewhere a check
-// that no live key has the hash comes first.
+// RotateAPIKey implements [approval.Keys.RotateAPIKey]. Where the database
+// tells which unique index a write violates, it is one statement;
+// elsewhere a check that no live key has the hash comes first.
 func (s *Store) RotateAPIKey(ctx context.Context, id, hash, prefix string, t time.Time) (*approval.APIKey, error) {
 	const op = "rotate api key"
 	if !s.validID(id) {
@@ -210,10 +191,7 @@ func (s *Store) scanAPIKey(row Row, k *approval.APIKey) error {
 		s.d.NullTime(&k.ExpiresAt), s.d.NullTime(&k.LastUsedAt), s.d.NullTime(&k.RevokedAt)); err != nil {
 		return err
 	}
-	if err := unmarshal("scopes", &scopes, &k.Scopes); err != nil {
-		return fmt.Errorf("api key %s: %w", k.ID, err)
-	}
-	if err := unmarshal("groups", &groups, &k.Groups); err != nil {
+	if err := errors.Join(unmarshal("scopes", &scopes, &k.Scopes), unmarshal("groups", &groups, &k.Groups)); err != nil {
 		return fmt.Errorf("api key %s: %w", k.ID, err)
 	}
 	return nil

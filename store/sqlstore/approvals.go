@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,12 +43,10 @@ var (
 	insertOutbox   = "INSERT INTO outbox (id, type, request_id, version, data, created_at, webhook, next_attempt_at, trace_parent) VALUES (" + params(9) + ")"
 )
 
-// CreateApproval stores the new request r with its change ch, and idem when
-// it is not nil, in one transaction. When principal and key of idem have a
-// record already, it writes nothing and returns that record (of concurrent
-// creates under one key, one stores its request, the others get its
-// record); otherwise nil. It returns an internal *approval.Error when r's
-// id cannot be an id or the database fails.
+// CreateApproval implements [approval.Requests.CreateApproval]: of
+// concurrent creates under one idempotency key, one stores its request and
+// the others get its record. An id that cannot be an id is an internal
+// error.
 func (s *Store) CreateApproval(ctx context.Context, r *approval.Request, ch approval.Change, idem *approval.Idempotency) (*approval.Idempotency, error) {
 	const op = "create approval"
 	if !s.validID(r.ID) {
@@ -58,13 +57,7 @@ func (s *Store) CreateApproval(ctx context.Context, r *approval.Request, ch appr
 		b, _ := json.Marshal(r.PolicyRequest) // a policy always encodes
 		policyRequest = new(string(b))
 	}
-	ix := r.Index()
-	values, err := approvalValues(r, ix)
-	if err != nil {
-		return nil, s.fail(op, err)
-	}
-	stmts, err := s.changeStmts(Stmt{SQL: insertApproval,
-		Args: append([]any{r.ID, r.Requester, r.CreatedAt, r.Subject, policyRequest}, values...)}, r.ID, nil, ix, ch)
+	stmts, err := s.changeStmts(insertApproval, []any{r.ID, r.Requester, r.CreatedAt, r.Subject, policyRequest}, r, nil, ch)
 	switch {
 	case err != nil:
 		return nil, s.fail(op, err)
@@ -72,11 +65,10 @@ func (s *Store) CreateApproval(ctx context.Context, r *approval.Request, ch appr
 		// One round trip on PostgreSQL: a pipelined batch runs as one
 		// implicit transaction.
 		n, err := s.db.WriteBatch(ctx, op, stmts)
-		if err := s.changeError(op, n, err); err != nil {
-			return nil, err
+		if err = s.changeError(op, n, err); err == nil {
+			s.db.Changed()
 		}
-		s.db.Changed()
-		return nil, nil
+		return nil, err
 	}
 	var found *approval.Idempotency
 	err = s.write(ctx, op, func(tx Tx) (err error) {
@@ -95,16 +87,13 @@ func (s *Store) CreateApproval(ctx context.Context, r *approval.Request, ch appr
 	return found, nil
 }
 
-// GetApproval returns the request with the given id. It returns a
-// KindNotFound *approval.Error when there is none, and an internal one when
-// the database fails.
+// GetApproval implements [approval.Requests.GetApproval].
 func (s *Store) GetApproval(ctx context.Context, id string) (*approval.Request, error) {
 	return s.getApproval(ctx, s.db, id, false)
 }
 
-// ListApprovals returns up to f.Limit (by default 50) requests matching f,
-// newest first. It returns a KindInvalid *approval.Error when f.Before
-// cannot be an id, and an internal one when the database fails.
+// ListApprovals implements [approval.Requests.ListApprovals]. A cursor
+// f.Before that cannot be an id is a KindInvalid *approval.Error.
 func (s *Store) ListApprovals(ctx context.Context, f approval.Filter) ([]*approval.Request, error) {
 	if f.Before != "" && !s.validID(f.Before) {
 		return nil, errInvalidCursor
@@ -136,31 +125,30 @@ func Where(f approval.Filter, a *Args) []string {
 	return where
 }
 
-// ListByDeadline returns up to limit requests in any of statuses (all when
-// empty) by deadline, those without one last, then by id, after skipping
-// offset. It returns an internal *approval.Error when the database fails.
+// ListByDeadline implements [approval.Requests.ListByDeadline].
 func (s *Store) ListByDeadline(ctx context.Context, statuses []approval.Status, offset, limit int) ([]*approval.Request, error) {
 	var a Args
 	query := "SELECT " + ApprovalColumns + " FROM approvals"
 	if len(statuses) > 0 {
-		codes := make([]int16, len(statuses))
-		for i, st := range statuses {
-			codes[i] = int16(st)
-		}
-		query += " WHERE " + s.d.In("status", a.Add(s.d.Array(codes)))
+		query += " WHERE " + s.d.In("status", a.Add(s.d.Array(Codes(statuses))))
 	}
 	query += " ORDER BY deadline NULLS LAST, id LIMIT " + a.Add(Limit(limit)) + " OFFSET " + a.Add(max(offset, 0))
 	return queryAll(ctx, s, s.db, "list approvals by deadline", s.scanApproval, query, a...)
 }
 
-// UpdateApproval loads the request with the given id, with the statuses of
-// its dependencies, and calls fn with it in one write transaction; unless fn fails or returns a zero Change, it stores
-// the request, the Change's history entry and outbox event, and the index.
-// It returns the request as it is afterwards; fn's error unchanged; a
-// KindNotFound *approval.Error for an unknown id; and an internal one when
-// the database fails. After a conflict (PostgreSQL: a serialization failure,
-// a deadlock) it runs again, loading the request afresh: fn may be called
-// more than once, and must not have effects outside the request.
+// Codes returns the stored codes of statuses.
+func Codes(statuses []approval.Status) []int16 {
+	codes := make([]int16, len(statuses))
+	for i, st := range statuses {
+		codes[i] = int16(st)
+	}
+	return codes
+}
+
+// UpdateApproval implements [approval.Requests.UpdateApproval]: fn runs
+// with the request's row locked and its dependencies' statuses loaded, and again, on the request loaded afresh,
+// when the transaction runs again after a conflict (PostgreSQL: a
+// serialization failure, a deadlock).
 func (s *Store) UpdateApproval(ctx context.Context, id string, fn func(*approval.Request) (approval.Change, error)) (*approval.Request, error) {
 	if !s.validID(id) {
 		return nil, approval.NotFound("approval request")
@@ -205,12 +193,8 @@ func (s *Store) applyChange(ctx context.Context, tx Tx, id string, fn func(*appr
 	if err != nil || ch.IsZero() {
 		return loaded, false, err
 	}
-	before, ix := loaded.Index(), r.Index()
-	values, err := approvalValues(r, ix)
-	if err != nil {
-		return nil, false, s.fail("update approval", err)
-	}
-	stmts, err := s.changeStmts(Stmt{SQL: updateApproval, Args: append(values, loaded.ID, loaded.Version)}, id, &before, ix, ch)
+	before := loaded.Index()
+	stmts, err := s.changeStmts(updateApproval, nil, r, &before, ch, loaded.ID, loaded.Version)
 	if err != nil {
 		return nil, false, s.fail("update approval", err)
 	}
@@ -218,12 +202,18 @@ func (s *Store) applyChange(ctx context.Context, tx Tx, id string, fn func(*appr
 	return r, true, s.changeError("update approval", n, err)
 }
 
-// changeStmts returns the writes of a change ch to request id, to be sent
-// in one round trip: row, which writes the request;
-// the history entry; the outbox event under a new event id (due for
-// delivery at once when it has a webhook); and the changes to the index
-// from before (nil for a new request) to after (see indexStmts).
-func (s *Store) changeStmts(row Stmt, id string, before *approval.Index, after approval.Index, ch approval.Change) ([]Stmt, error) {
+// changeStmts returns the writes of change ch to request r, to be sent in
+// one round trip: the statement query of the request's row, with the
+// arguments head, approvalValues and tail; the history entry; the outbox
+// event under a new event id (due for delivery at once when it has a
+// webhook); and the changes to the index from before (nil for a new
+// request) to r's (see indexStmts).
+func (s *Store) changeStmts(query string, head []any, r *approval.Request, before *approval.Index, ch approval.Change, tail ...any) ([]Stmt, error) {
+	ix := r.Index()
+	values, err := approvalValues(r, ix)
+	if err != nil {
+		return nil, err
+	}
 	eventID, err := uuid.NewV7()
 	if err != nil {
 		return nil, err
@@ -234,10 +224,11 @@ func (s *Store) changeStmts(row Stmt, id string, before *approval.Index, after a
 	if ev.Webhook != "" {
 		webhook, due = &ev.Webhook, &e.At
 	}
-	stmts := append(make([]Stmt, 0, 3+2*len(indexTables)), row,
+	args := append(append(slices.Grow(head, len(values)+len(tail)), values...), tail...)
+	stmts := append(make([]Stmt, 0, 3+2*len(indexTables)), Stmt{SQL: query, Args: args},
 		Stmt{SQL: insertHistory, Args: []any{e.RequestID, e.Seq, e.Actor, string(e.Action), string(e.Changes), e.At, e.PrevHash, e.Hash}},
 		Stmt{SQL: insertOutbox, Args: []any{eventID.String(), ev.Type, ev.RequestID, ev.Version, string(ev.Data), e.At, webhook, due, ev.TraceParent}})
-	return s.indexStmts(stmts, id, before, after), nil
+	return s.indexStmts(stmts, r.ID, before, ix), nil
 }
 
 // changeError checks the outcome of changeStmts, n rows changed or err: the
@@ -356,9 +347,7 @@ func approvalValues(r *approval.Request, ix approval.Index) ([]any, error) {
 	}, err
 }
 
-// Overdue returns the ids of up to limit (by default 50) pending requests
-// whose deadline is at or before now, earliest first. It returns an
-// internal *approval.Error when the database fails.
+// Overdue implements [approval.Requests.Overdue], earliest first.
 func (s *Store) Overdue(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	return queryAll(ctx, s, s.db, "overdue", scanString, s.d.Overdue, now, Limit(limit))
 }
@@ -394,9 +383,8 @@ func (s *Store) claimIdempotency(ctx context.Context, tx Tx, rec *approval.Idemp
 	return nil, s.fail("insert idempotency key", errors.New("the conflicting record keeps disappearing"))
 }
 
-// DeleteIdempotencyBefore deletes the idempotency records created before t
-// and returns how many there were. It returns an internal *approval.Error
-// when the database fails.
+// DeleteIdempotencyBefore implements
+// [approval.Requests.DeleteIdempotencyBefore], returning how many it deleted.
 func (s *Store) DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error) {
 	return s.exec(ctx, "delete idempotency keys", "DELETE FROM idempotency_keys WHERE created_at < $1", t)
 }

@@ -7,13 +7,9 @@ import (
 	"approvald/gateway/calllog"
 )
 
-// RecordGatewayCalls normalizes each of calls (see
-// calllog.Record.Normalize), appends them in order to the gateway
-// call log in one transaction (one round trip on PostgreSQL) and sets each
-// one's ID, which is above the id of every call recorded before it. Calls
-// recorded concurrently may commit out of id order (PostgreSQL). It
-// returns an internal *approval.Error when the database fails; then no
-// call is recorded.
+// RecordGatewayCalls implements [calllog.Log.RecordGatewayCalls] in one
+// round trip on PostgreSQL, where calls recorded concurrently may commit
+// out of id order. When it fails, no call is recorded.
 func (s *Store) RecordGatewayCalls(ctx context.Context, calls []*calllog.Record) error {
 	if len(calls) == 0 {
 		return nil
@@ -41,11 +37,9 @@ func (s *Store) RecordGatewayCalls(ctx context.Context, calls []*calllog.Record)
 	return nil
 }
 
-// ListGatewayCalls returns up to f.Limit (by default 50) gateway calls
-// matching f, newest (highest id) first, with ids below f.Before when it is
-// positive. A project, or a project and a start time, is a range of
-// gateway_calls_run; the unfiltered list walks the primary key down. It
-// returns an internal *approval.Error when the database fails.
+// ListGatewayCalls implements [calllog.Log.ListGatewayCalls]: a project,
+// or a project and a start time, is a range of gateway_calls_run; the
+// unfiltered list walks the primary key down.
 func (s *Store) ListGatewayCalls(ctx context.Context, f calllog.Filter) ([]calllog.Record, error) {
 	query, args := s.d.GatewayCallsQuery(f)
 	return queryAll(ctx, s, s.db, "list gateway calls", func(row Row, c *calllog.Record) error {

@@ -9,9 +9,8 @@ import (
 	"approvald/approval"
 )
 
-// History returns the history entries of request id in order. It returns a
-// KindNotFound *approval.Error for an unknown id (every request has its
-// creation entry), and an internal one when the database fails.
+// History implements [approval.Requests.History]: no entry means no
+// request (every request has its creation entry).
 func (s *Store) History(ctx context.Context, id string) ([]approval.HistoryEntry, error) {
 	if !s.validID(id) {
 		return nil, approval.NotFound("approval request")
@@ -36,16 +35,12 @@ func (s *Store) scanEntry(row Row, e *approval.HistoryEntry, more ...any) error 
 	return err
 }
 
-// ListHistory returns up to f.Limit (by default 50) history entries of any
-// request matching f, by id, with ids above f.After: a walk of the primary
-// key, a range of history_actor (an actor's) or of the (request_id, seq)
-// index (a request's). With one writer, entries commit in id order. Where
-// transactions commit concurrently (PostgreSQL), ids are taken when an
-// entry is written, so an entry may become visible after ones with higher
-// ids: a reader following a cursor close behind the newest entries may pass
-// one; further back every entry is there (each change commits in one short
-// transaction). It returns an internal *approval.Error when the database
-// fails.
+// ListHistory implements [approval.Requests.ListHistory]: a walk of the
+// primary key, a range of history_actor (an actor's) or of the (request_id,
+// seq) index (a request's). With one writer, entries commit in id order.
+// Where transactions commit concurrently (PostgreSQL), a reader following a
+// cursor close behind the newest entries may pass one; further back every
+// entry is there (each change commits in one short transaction).
 func (s *Store) ListHistory(ctx context.Context, f approval.HistoryFilter) ([]approval.HistoryRecord, error) {
 	if f.RequestID != "" && !s.validID(f.RequestID) {
 		return nil, nil // not the id of anything
@@ -95,11 +90,9 @@ func (d *Dialect) HistoryQuery(f approval.HistoryFilter) (string, []any) {
 	return query + " ORDER BY id LIMIT " + a.Add(Limit(f.Limit)), a
 }
 
-// HistoryChains returns the history chains of up to f.Limit (by default 50)
-// requests with ids above f.After, or of f.RequestID alone, by id: each
-// request's version and history head and its entries in order, read in one
-// statement, so that they agree. It returns an internal *approval.Error
-// when f.After cannot be an id or the database fails.
+// HistoryChains implements [approval.Requests.HistoryChains] in one
+// statement, so that a request's head and entries agree. A cursor f.After
+// that cannot be an id is an internal *approval.Error.
 func (s *Store) HistoryChains(ctx context.Context, f approval.ChainFilter) ([]approval.HistoryChain, error) {
 	switch {
 	case f.RequestID != "" && !s.validID(f.RequestID):

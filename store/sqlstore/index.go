@@ -86,10 +86,8 @@ func (s *Store) backfillIndex(ctx context.Context) error {
 	})
 }
 
-// Inbox returns up to q.Limit (by default 50) pending requests awaiting a
-// review by q.Principal (an inbox key of theirs, and no exclusion) with ids
-// above q.After, oldest first. It returns a KindInvalid *approval.Error when
-// q.After cannot be an id, and an internal one when the database fails.
+// Inbox implements [approval.Requests.Inbox]. A cursor q.After that cannot
+// be an id is a KindInvalid *approval.Error.
 func (s *Store) Inbox(ctx context.Context, q approval.InboxQuery) ([]*approval.Request, error) {
 	after := q.After
 	switch {
@@ -102,9 +100,7 @@ func (s *Store) Inbox(ctx context.Context, q approval.InboxQuery) ([]*approval.R
 	return queryAll(ctx, s, s.db, "inbox", s.scanApproval, query, args...)
 }
 
-// Statuses returns the statuses of the requests with the given ids; ids of
-// no request are absent. It returns an internal *approval.Error when the
-// database fails.
+// Statuses implements [approval.Requests.Statuses].
 func (s *Store) Statuses(ctx context.Context, ids []string) (approval.Deps, error) {
 	return s.statuses(ctx, s.db, ids)
 }
@@ -127,9 +123,7 @@ func (s *Store) statuses(ctx context.Context, q Querier, ids []string) (approval
 	return out, err
 }
 
-// Dependents returns the ids of the pending requests that depend on request
-// id, oldest first. It returns an internal *approval.Error when the
-// database fails.
+// Dependents implements [approval.Requests.Dependents].
 func (s *Store) Dependents(ctx context.Context, id string) ([]string, error) {
 	if !s.validID(id) {
 		return nil, nil
@@ -138,16 +132,12 @@ func (s *Store) Dependents(ctx context.Context, id string) ([]string, error) {
 		"SELECT request_id FROM approval_deps WHERE depends_on = $1 ORDER BY request_id", id)
 }
 
-// Unresolved returns the ids of up to limit (by default 50) pending requests
-// their dependencies decide now, oldest first. It returns an internal
-// *approval.Error when the database fails.
+// Unresolved implements [approval.Requests.Unresolved], oldest first.
 func (s *Store) Unresolved(ctx context.Context, limit int) ([]string, error) {
 	return queryAll(ctx, s, s.db, "unresolved", scanString, s.d.Unresolved, Limit(limit))
 }
 
-// DueReminders returns the ids of up to limit (by default 50) pending
-// requests not blocked whose next reminder is at or before now, earliest
-// first. It returns an internal *approval.Error when the database fails.
+// DueReminders implements [approval.Requests.DueReminders].
 func (s *Store) DueReminders(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	return queryAll(ctx, s, s.db, "due reminders", scanString, s.d.Reminders, now, Limit(limit))
 }

@@ -11,23 +11,19 @@ import (
 
 // OutboxColumns are the columns of outbox in the order scanOutbox reads
 // them: what a Dialect's claims return, before attempts.
-const OutboxColumns = "seq, id, type, request_id, version, data, created_at, webhook, trace_parent"
+const OutboxColumns = "seq, id, type, request_id, version, data, created_at, COALESCE(webhook, ''), trace_parent"
 
-// Outbox returns up to limit (by default 50) outbox records with sequence
-// numbers above after, in order. It returns an internal *approval.Error
-// when the database fails. Where transactions commit concurrently
-// (PostgreSQL), a record may appear below a cursor that has passed it:
-// Outbox suits a settled outbox (tests, inspection); workers claim rows.
+// Outbox implements [approval.Deliveries.Outbox]: it suits a settled
+// outbox (tests, inspection); workers claim rows.
 func (s *Store) Outbox(ctx context.Context, after int64, limit int) ([]approval.OutboxRecord, error) {
 	return queryAll(ctx, s, s.db, "outbox", func(row Row, rec *approval.OutboxRecord) error { return s.scanOutbox(row, rec) },
 		"SELECT "+OutboxColumns+" FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2", after, Limit(limit))
 }
 
-// LatestOutboxSeq returns the sequence number of the latest event: the
-// highest stored or, when every event has been deleted, the highest handed
-// out, so that the next event follows it; 0 before the first. (PostgreSQL
-// never uses the numbers of transactions that roll back: there are gaps.)
-// It returns an internal *approval.Error when the database fails.
+// LatestOutboxSeq implements [approval.Deliveries.LatestOutboxSeq]: when
+// every event has been deleted, the highest handed out, so that the next
+// event follows it. (PostgreSQL never uses the numbers of transactions that
+// roll back: there are gaps.)
 func (s *Store) LatestOutboxSeq(ctx context.Context) (int64, error) {
 	var seq int64
 	if err := s.db.QueryRow(ctx, s.d.LatestOutboxSeq).Scan(&seq); err != nil {
@@ -36,11 +32,8 @@ func (s *Store) LatestOutboxSeq(ctx context.Context) (int64, error) {
 	return seq, nil
 }
 
-// ClaimDeliveries leases up to limit (by default 50) due webhook deliveries
-// whose rule is not in skip, the most overdue first, until leaseUntil, and
-// returns them by sequence number. Concurrent claims never return the same
-// delivery while its lease lasts. It returns an internal *approval.Error
-// when the database fails.
+// ClaimDeliveries implements [approval.Deliveries.ClaimDeliveries]: it
+// leases the most overdue first and returns them by sequence number.
 func (s *Store) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, skip []string, limit int) ([]approval.Claim, error) {
 	if skip == nil {
 		skip = []string{} // a NULL list would hold nothing, but say what is meant
@@ -48,9 +41,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, 
 	return s.claim(ctx, "claim deliveries", s.d.ClaimDeliveries, leaseUntil, now, s.d.Array(skip), Limit(limit))
 }
 
-// ClaimUnpublished leases up to limit (by default 50) events not yet
-// published nor leased at now, oldest first, until leaseUntil, as
-// ClaimDeliveries does, with its errors.
+// ClaimUnpublished implements [approval.Deliveries.ClaimUnpublished].
 func (s *Store) ClaimUnpublished(ctx context.Context, now, leaseUntil time.Time, limit int) ([]approval.OutboxRecord, error) {
 	claims, err := s.claim(ctx, "claim unpublished", s.d.ClaimUnpublished, leaseUntil, now, Limit(limit))
 	if err != nil {
@@ -82,12 +73,9 @@ func (s *Store) claim(ctx context.Context, op, query string, args ...any) ([]app
 	return out, nil
 }
 
-// FinishDelivery records the outcome res of a delivery attempt and, when fn
-// is not nil, applies fn to the event's request as UpdateApproval does, in
-// one transaction. A finished delivery stays finished, whatever a late
-// outcome says. It returns the request when fn ran (else nil); fn's error
-// unchanged, writing nothing; a KindNotFound *approval.Error for an unknown
-// sequence number; and an internal one when the database fails.
+// FinishDelivery implements [approval.Deliveries.FinishDelivery]. A
+// finished delivery stays finished, whatever a late outcome says; fn's
+// error is returned unchanged, and nothing written.
 func (s *Store) FinishDelivery(ctx context.Context, res approval.DeliveryResult, fn func(*approval.Request) (approval.Change, error)) (*approval.Request, error) {
 	var done, next *time.Time
 	if res.Done {
@@ -117,9 +105,8 @@ func (s *Store) FinishDelivery(ctx context.Context, res approval.DeliveryResult,
 	return out, nil
 }
 
-// MarkPublished records that the events with the sequence numbers seqs were
-// published at now; an event keeps its first publication time. It returns
-// an internal *approval.Error when the database fails.
+// MarkPublished implements [approval.Deliveries.MarkPublished]; an event
+// keeps its first publication time.
 func (s *Store) MarkPublished(ctx context.Context, seqs []int64, now time.Time) error {
 	if len(seqs) == 0 {
 		return nil
@@ -129,10 +116,8 @@ func (s *Store) MarkPublished(ctx context.Context, seqs []int64, now time.Time) 
 	return err
 }
 
-// DeleteOutboxBefore deletes the events created before t whose delivery is
-// finished (or that have none) and, when published is true, that were
-// published; it returns how many. It returns an internal *approval.Error
-// when the database fails.
+// DeleteOutboxBefore implements [approval.Deliveries.DeleteOutboxBefore],
+// returning how many it deleted.
 func (s *Store) DeleteOutboxBefore(ctx context.Context, t time.Time, published bool) (int64, error) {
 	return s.exec(ctx, "delete outbox", `
 		DELETE FROM outbox
@@ -143,48 +128,33 @@ func (s *Store) DeleteOutboxBefore(ctx context.Context, t time.Time, published b
 // scanOutbox reads the OutboxColumns of row into rec, and the columns after
 // them into more.
 func (s *Store) scanOutbox(row Row, rec *approval.OutboxRecord, more ...any) error {
-	var (
-		data    string
-		webhook *string
-	)
+	var data string
 	err := row.Scan(append([]any{&rec.Seq, &rec.ID, &rec.Type, &rec.RequestID, &rec.Version, &data,
-		s.d.Time(&rec.CreatedAt), &webhook, &rec.TraceParent}, more...)...)
+		s.d.Time(&rec.CreatedAt), &rec.Webhook, &rec.TraceParent}, more...)...)
 	rec.Data = []byte(data)
-	if webhook != nil {
-		rec.Webhook = *webhook
-	}
 	return err
 }
 
-// PendingDelivery returns the state of request requestID's unfinished
-// webhook delivery, or nil when none is under way. It returns an internal
-// *approval.Error when the database fails.
+// PendingDelivery implements [approval.Deliveries.PendingDelivery].
 func (s *Store) PendingDelivery(ctx context.Context, requestID string) (*approval.Delivery, error) {
 	if !s.validID(requestID) {
 		return nil, nil
 	}
-	var (
-		d       approval.Delivery
-		lastErr *string
-	)
+	var d approval.Delivery
 	err := s.db.QueryRow(ctx, `
-		SELECT attempts, last_error, next_attempt_at FROM outbox
+		SELECT attempts, COALESCE(last_error, ''), next_attempt_at FROM outbox
 		WHERE request_id = $1 AND webhook IS NOT NULL AND webhook_done_at IS NULL
-		ORDER BY seq DESC LIMIT 1`, requestID).Scan(&d.Attempts, &lastErr, s.d.NullTime(&d.NextAttempt))
+		ORDER BY seq DESC LIMIT 1`, requestID).Scan(&d.Attempts, &d.LastError, s.d.NullTime(&d.NextAttempt))
 	switch {
 	case noRows(err):
 		return nil, nil
 	case err != nil:
 		return nil, s.fail("pending delivery", err)
 	}
-	if lastErr != nil {
-		d.LastError = *lastErr
-	}
 	return &d, nil
 }
 
-// OutboxStats counts the unfinished deliveries and finds when the oldest
-// was decided. It returns an internal *approval.Error when the database fails.
+// OutboxStats implements [approval.Deliveries.OutboxStats].
 func (s *Store) OutboxStats(ctx context.Context) (approval.OutboxStats, error) {
 	var (
 		st     approval.OutboxStats

@@ -27,13 +27,10 @@ var (
 	updatePolicy = "UPDATE policies SET " + assign(policyMutable) + " WHERE name = $5 AND version = $6"
 )
 
-// CreateServiceRule stores the new rule r, normalized (see
-// approval.ServiceRule.Normalize) so that it is as it reads back, and sets
-// r.ID to a number never handed out before. It returns a KindInvalid
-// *approval.Error when r names a policy that is not stored; a KindConflict
-// one when a rule of the same name exists (or is being created
-// concurrently, and then commits); and an internal one when the database
-// fails.
+// CreateServiceRule implements [approval.Catalog.CreateServiceRule],
+// normalizing r (see approval.ServiceRule.Normalize) so that it is as it
+// reads back. A rule of the same name being created concurrently, which
+// then commits, is a conflict too.
 func (s *Store) CreateServiceRule(ctx context.Context, r *approval.ServiceRule) error {
 	const op = "create service rule"
 	r.Normalize(time.Now())
@@ -58,32 +55,26 @@ func (s *Store) CreateServiceRule(ctx context.Context, r *approval.ServiceRule) 
 	return err
 }
 
-// GetServiceRule returns the rule named name. It returns a KindNotFound
-// *approval.Error when there is none, and an internal one when the
-// database fails.
+// GetServiceRule implements [approval.Catalog.GetServiceRule].
 func (s *Store) GetServiceRule(ctx context.Context, name string) (*approval.ServiceRule, error) {
 	return s.getRule(ctx, s.db, "name = $1", name)
 }
 
-// GetServiceRuleByID returns the rule numbered id, with the errors of
-// GetServiceRule.
+// GetServiceRuleByID implements [approval.Catalog.GetServiceRuleByID].
 func (s *Store) GetServiceRuleByID(ctx context.Context, id int64) (*approval.ServiceRule, error) {
 	return s.getRule(ctx, s.db, "id = $1", id)
 }
 
-// ListServiceRules returns every rule by id. It returns an internal
-// *approval.Error when the database fails.
+// ListServiceRules implements [approval.Catalog.ListServiceRules].
 func (s *Store) ListServiceRules(ctx context.Context) ([]approval.ServiceRule, error) {
 	return queryAll(ctx, s, s.db, "list service rules", s.scanRule, "SELECT "+ruleColumns+" FROM service_rules ORDER BY id")
 }
 
-// UpdateServiceRule loads the rule named name, locking its row, calls fn
-// with it and, unless fn fails, stores it as CreateServiceRule does and
-// returns it, in one write transaction, which may run again (fn included)
-// after a conflict. It returns fn's error unchanged; a KindNotFound
-// *approval.Error for an unknown name; a KindInvalid one when the rule names
-// a policy that is not stored; and an internal one when fn changed the
-// rule's id, name or creation time, or the database fails.
+// UpdateServiceRule implements [approval.Catalog.UpdateServiceRule] with
+// the rule's row locked, storing it as CreateServiceRule does; the
+// transaction may run again (fn included) after a conflict. It returns fn's
+// error unchanged, and an internal *approval.Error when fn changed the
+// rule's id, name or creation time.
 func (s *Store) UpdateServiceRule(ctx context.Context, name string, fn func(*approval.ServiceRule) error) (*approval.ServiceRule, error) {
 	const op = "update service rule"
 	var out *approval.ServiceRule
@@ -116,10 +107,7 @@ func (s *Store) UpdateServiceRule(ctx context.Context, name string, fn func(*app
 	return out, nil
 }
 
-// DeleteServiceRule deletes the rule named name. It returns a KindConflict
-// *approval.Error, deleting nothing, while a request that is not in a final
-// status names the rule; a KindNotFound one for an unknown name; and an
-// internal one when the database fails.
+// DeleteServiceRule implements [approval.Catalog.DeleteServiceRule].
 func (s *Store) DeleteServiceRule(ctx context.Context, name string) error {
 	const op = "delete service rule"
 	return s.change(ctx, op, func(tx Tx) error {
@@ -204,11 +192,10 @@ func (s *Store) scanRule(row Row, r *approval.ServiceRule) error {
 	return nil
 }
 
-// CreatePolicy stores the new policy p at version 1, setting p.Version and
-// its times to store precision, so that p is as it reads back. It returns a
-// KindConflict *approval.Error when a policy of the same name exists (or is
-// being created concurrently, and then commits), and an internal one when
-// the database fails.
+// CreatePolicy implements [approval.Catalog.CreatePolicy], setting
+// p.Version and p's times to store precision, so that p is as it reads
+// back. A policy of the same name being created concurrently, which then
+// commits, is a conflict too.
 func (s *Store) CreatePolicy(ctx context.Context, p *approval.StoredPolicy) error {
 	const op = "create policy"
 	p.Version = 1
@@ -226,26 +213,20 @@ func (s *Store) CreatePolicy(ctx context.Context, p *approval.StoredPolicy) erro
 	})
 }
 
-// GetPolicy returns the policy named name. It returns a KindNotFound
-// *approval.Error when there is none, and an internal one when the
-// database fails.
+// GetPolicy implements [approval.Catalog.GetPolicy].
 func (s *Store) GetPolicy(ctx context.Context, name string) (*approval.StoredPolicy, error) {
 	return s.getPolicy(ctx, s.db, name, "")
 }
 
-// ListPolicies returns every policy by name. It returns an internal
-// *approval.Error when the database fails.
+// ListPolicies implements [approval.Catalog.ListPolicies].
 func (s *Store) ListPolicies(ctx context.Context) ([]approval.StoredPolicy, error) {
 	return queryAll(ctx, s, s.db, "list policies", s.scanPolicy, "SELECT "+policyColumns+" FROM policies ORDER BY name")
 }
 
-// UpdatePolicy loads the policy named name, locking its row, calls fn with
-// it and, unless fn fails, stores it one version up with its times at
-// store precision and returns it, in one write transaction, which may run
-// again (fn included) after a conflict. It returns fn's error unchanged; a
-// KindNotFound *approval.Error for an unknown name; and an internal one
-// when fn changed the policy's name or creation time, or the database
-// fails. The lock (FOR NO KEY UPDATE) lets service rules name the policy
+// UpdatePolicy implements [approval.Catalog.UpdatePolicy] as
+// UpdateServiceRule does rules, its times at store precision, and an
+// internal *approval.Error when fn changed the policy's name or creation
+// time. The lock (FOR NO KEY UPDATE) lets service rules name the policy
 // meanwhile (see checkRulePolicy): the name does not change.
 func (s *Store) UpdatePolicy(ctx context.Context, name string, fn func(*approval.StoredPolicy) error) (*approval.StoredPolicy, error) {
 	const op = "update policy"
@@ -280,12 +261,10 @@ func (s *Store) UpdatePolicy(ctx context.Context, name string, fn func(*approval
 	return out, nil
 }
 
-// DeletePolicy deletes the policy named name. It returns a KindConflict
-// *approval.Error, deleting nothing, while a service rule names the policy;
-// a KindNotFound one for an unknown name; and an internal one when the
-// database fails. The delete comes first: it waits for transactions that
-// are making a rule name the policy (see checkRulePolicy), and the check
-// after it, in a new snapshot, sees their rules.
+// DeletePolicy implements [approval.Catalog.DeletePolicy]. The delete
+// comes first: it waits for transactions that are making a rule name the
+// policy (see checkRulePolicy), and the check after it, in a new snapshot,
+// sees their rules.
 func (s *Store) DeletePolicy(ctx context.Context, name string) error {
 	const op = "delete policy"
 	return s.change(ctx, op, func(tx Tx) error {

@@ -107,8 +107,13 @@ type Dialect struct {
 	ClaimDeliveries, ClaimUnpublished string
 }
 
-// Store is an [approval.Store], but for Ping, Close and Changes, on a DB in
-// a Dialect. It is safe for concurrent use.
+// Store is an [approval.Store], but for Ping, Close and Changes, and a
+// calllog.Log, on a DB in a Dialect. It is safe for concurrent use. Its
+// methods do what the interfaces they implement say; each returns an
+// internal *approval.Error when the database fails (or one of the kind
+// Dialect.Error tells), a KindNotFound one for an unknown id or name where
+// it reads or changes one thing; a string that cannot be an id (see
+// Dialect.ValidID) is the id of nothing, unless a method says otherwise.
 type Store struct {
 	db           DB
 	d            *Dialect
@@ -116,8 +121,7 @@ type Store struct {
 }
 
 // Open returns the Store on db in dialect d, after writing the index rows
-// of requests stored before the index existed (see backfillIndex). It
-// returns an *approval.Error when the database fails.
+// of requests stored before the index existed (see backfillIndex).
 func Open(ctx context.Context, db DB, d *Dialect) (*Store, error) {
 	s := &Store{db: db, d: d}
 	s.lockApproval = selectApproval + s.lock("UPDATE")
@@ -149,14 +153,11 @@ func Migrator(db *sql.DB, dialect goose.Dialect, fsys fs.FS, opts ...goose.Provi
 		append([]goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithVerbose(false)}, opts...)...)
 }
 
-// dropParseBuffers frees the buffers goose parsed the migrations with: it
-// reads each file through a 4 MiB scan buffer from a sync.Pool, two at a
-// time, and the pool keeps them through the next collection. Until then
-// they count as live heap, so the first heap goals are 25–35 MB instead of
-// 4, and a server that starts on a new (or upgraded) database lets that
-// much garbage become resident before its first collection under load.
-// A pooled buffer survives one collection (as a victim) and goes with the
-// second.
+// dropParseBuffers frees the 4 MiB scan buffers goose parsed the
+// migrations with: a sync.Pool keeps them through one collection (as
+// victims) and they go with the second. Until then they count as live heap
+// (first heap goals of 25–35 MB instead of 4), and a server that starts on
+// a new or upgraded database lets that much garbage become resident.
 func dropParseBuffers() {
 	runtime.GC()
 	runtime.GC()
@@ -179,12 +180,11 @@ func (a *Args) Add(v any) string {
 	return "$" + strconv.Itoa(len(*a))
 }
 
-// params returns the parameters $1 to $n.
+// params returns the parameters $1 to $n, a list.
 func params(n int) string {
-	var a Args
 	p := make([]string, n)
 	for i := range p {
-		p[i] = a.Add(nil)
+		p[i] = "$" + strconv.Itoa(i+1)
 	}
 	return strings.Join(p, ", ")
 }
@@ -193,10 +193,9 @@ func params(n int) string {
 // ("a = $1, b = $2"): the form SQLite prepares fastest, where (a, b) = (…)
 // costs it more.
 func assign(columns string) string {
-	var a Args
 	cols := strings.Split(columns, ",")
 	for i, c := range cols {
-		cols[i] = strings.TrimSpace(c) + " = " + a.Add(nil)
+		cols[i] = strings.TrimSpace(c) + " = $" + strconv.Itoa(i+1)
 	}
 	return strings.Join(cols, ", ")
 }
@@ -252,6 +251,14 @@ func (s *Store) found(op, what string, err error) error {
 	return s.fail(op, err)
 }
 
+// Signal puts a value on ch unless one is waiting there.
+func Signal(ch chan<- struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
 // noRows reports whether err says that there was no row (pgx's ErrNoRows
 // is database/sql's too).
 func noRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
@@ -293,20 +300,19 @@ func queryAll[T any](ctx context.Context, s *Store, q Querier, op string, scan f
 
 func scanString(row Row, v *string) error { return row.Scan(v) }
 
-// StartSpan starts the span, named name, of a write transaction of the
-// trace that ctx carries; outside any trace (background polling) it makes
-// none, so that an idle server emits no traces.
-func StartSpan(ctx context.Context, tracer trace.Tracer, name, op string) (context.Context, trace.Span) {
+// Span starts the span, named name, of the write transaction op in the
+// trace that ctx carries, and returns the function that ends it, marked
+// failed by a non-nil error. Outside any trace (background polling) it
+// makes none, so that an idle server emits no traces.
+func Span(ctx context.Context, tracer trace.Tracer, name, op string) (context.Context, func(error)) {
 	if !trace.SpanContextFromContext(ctx).IsValid() {
-		return ctx, trace.SpanFromContext(context.Background()) // does nothing
+		return ctx, func(error) {}
 	}
-	return tracer.Start(ctx, name, trace.WithAttributes(attribute.String("db.operation", op)))
-}
-
-// EndSpan ends span, marking it failed when err is not nil.
-func EndSpan(span trace.Span, err error) {
-	if err != nil {
-		span.SetStatus(codes.Error, err.Error())
+	ctx, span := tracer.Start(ctx, name, trace.WithAttributes(attribute.String("db.operation", op)))
+	return ctx, func(err error) {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
 	}
-	span.End()
 }
