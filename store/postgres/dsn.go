@@ -28,18 +28,10 @@ var secretParams = []string{"password", "sslpassword", "sslkey"}
 // generously: when in doubt, more is hidden. It never fails.
 func RedactDSN(conn string) string {
 	spans := secretSpans(conn)
-	if len(spans) == 0 {
-		return conn
+	for i := len(spans) - 1; i >= 0; i-- { // from the end, so that the spans before stay put
+		conn = conn[:spans[i][0]] + masked + conn[spans[i][1]:]
 	}
-	var b strings.Builder
-	last := 0
-	for _, s := range spans {
-		b.WriteString(conn[last:s[0]])
-		b.WriteString(masked)
-		last = s[1]
-	}
-	b.WriteString(conn[last:])
-	return b.String()
+	return conn
 }
 
 // secretSpans returns the byte ranges [start, end) of conn's secrets,
@@ -190,20 +182,21 @@ func keywordSpans(conn string) [][2]int {
 	return spans
 }
 
-// dsnSecrets returns the secrets of conn (as written, and URL-decoded),
-// those of at least minScrubLen bytes: shorter ones are not worth removing
-// from messages, where they would garble unrelated words.
-func dsnSecrets(conn string) []string {
-	var out []string
+// scrub returns msg with every secret of conn (as written, and URL-decoded)
+// of at least minScrubLen bytes replaced: shorter ones are not worth
+// removing from messages, where they would garble unrelated words.
+func scrub(conn, msg string) string {
+	var seen []string
 	for _, s := range secretSpans(conn) {
 		v := strings.Trim(conn[s[0]:s[1]], "'")
 		for _, x := range []string{v, unescape(v)} {
-			if len(x) >= minScrubLen && !slices.Contains(out, x) {
-				out = append(out, x)
+			if len(x) >= minScrubLen && !slices.Contains(seen, x) {
+				seen = append(seen, x)
+				msg = strings.ReplaceAll(msg, x, masked)
 			}
 		}
 	}
-	return out
+	return msg
 }
 
 // minScrubLen is the shortest secret scrubbed out of error messages.
@@ -225,14 +218,10 @@ func scrubOpenError(conn string, err error) error {
 	if err == nil {
 		return nil
 	}
-	msg := err.Error()
-	for _, s := range dsnSecrets(conn) {
-		msg = strings.ReplaceAll(msg, s, masked)
+	if msg := scrub(conn, err.Error()); msg != err.Error() {
+		return &openError{msg: msg, err: err}
 	}
-	if msg == err.Error() {
-		return err
-	}
-	return &openError{msg: msg, err: err}
+	return err
 }
 
 // parseError replaces err, pgx's refusal to parse conn. pgx's error repeats
@@ -244,11 +233,7 @@ func parseError(conn string, err error) error {
 	if !ok {
 		return scrubOpenError(conn, err)
 	}
-	reason := parseReason(pe)
-	for _, s := range dsnSecrets(conn) {
-		reason = strings.ReplaceAll(reason, s, masked)
-	}
-	return errors.New("cannot parse the connection string " + RedactDSN(conn) + ": " + reason)
+	return errors.New("cannot parse the connection string " + RedactDSN(conn) + ": " + scrub(conn, parseReason(pe)))
 }
 
 // parseReason returns pgx's reason for refusing a connection string, such

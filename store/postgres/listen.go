@@ -30,19 +30,15 @@ func channelName(schema string) string {
 	return fmt.Sprintf("approvald_changes_%016x", h.Sum64())
 }
 
-// Changes returns a channel that receives a value, coalesced, after a
-// transaction that changed a request, an outbox event's delivery or a
-// service rule committed, in this Store or in any other on the same schema
-// (through LISTEN/NOTIFY). After the listener loses its connection and gets
-// it back, it sends a value too, as changes may have been missed meanwhile.
-// It is a hint: readers still poll.
+// Changes implements [approval.Deliveries.Changes]: it hears of the
+// changes of every Store on the schema, through LISTEN/NOTIFY, and wakes
+// its readers after the listener reconnects too.
 func (s *Store) Changes() <-chan struct{} { return s.changes }
 
 // notifyEvery is the shortest time between two NOTIFYs of one store: a
 // NOTIFY takes a database-wide lock at commit, so notifying in every
 // change's transaction would serialize all commits. Changes are announced
-// after they commit instead, coalesced, at most this often — which bounds
-// how late another instance hears of them (and it polls besides).
+// after they commit, coalesced, at most this often instead.
 const notifyEvery = 10 * time.Millisecond
 
 // notifySQL notifies the channel $1.
@@ -61,7 +57,6 @@ func (s *Store) changed() {
 // notifier sends one NOTIFY on the store's channel for every burst of
 // changes, at most every notifyEvery, until ctx ends.
 func (s *Store) notifier(ctx context.Context) {
-	defer close(s.notifierDone)
 	for {
 		select {
 		case <-ctx.Done():
@@ -95,9 +90,8 @@ func (s *Store) subscribe(ctx context.Context) (*pgx.Conn, error) {
 // until ctx ends. When the connection fails, it connects again, waiting
 // longer after each failed attempt (from listenRetryFirst to
 // listenRetryLast), and sends a wake-up once it listens again, as changes
-// may have been missed meanwhile. It closes s.listenerDone when it returns.
+// may have been missed meanwhile.
 func (s *Store) listen(ctx context.Context, conn *pgx.Conn) {
-	defer close(s.listenerDone)
 	for {
 		for {
 			if _, err := conn.WaitForNotification(ctx); err != nil {

@@ -15,22 +15,16 @@ import (
 const unlockTimeout = 10 * time.Second
 
 // TryLock takes the run lock named key without waiting: a session-level
-// advisory lock (pg_try_advisory_lock) held on a connection of the pool,
-// which the lock keeps until unlock. Every Store on the store's schema, in
-// this process or another, sees the same lock, so at most one of them holds
-// key at a time; a second TryLock of a held key fails even in the Store
-// that holds it.
-//
-// It returns ok false when the lock is held, and an internal
+// advisory lock (pg_try_advisory_lock) that every Store on the schema, in
+// this process or another, sees, held on a connection of the pool until
+// unlock. A second TryLock of a held key fails, even in the Store that
+// holds it. It returns ok false when the lock is held, and an internal
 // *approval.Error when the database fails. unlock releases the lock and
-// returns the connection to the pool; if the release fails, it closes the
-// connection instead, which ends the session and with it the lock. Calling
-// unlock again does nothing. If the connection is lost while the lock is
-// held, the server releases the lock, unnoticed by the holder.
-//
-// A held lock keeps a connection of the pool busy, so the pool must have
-// room for the locks held at once beside the store's other work; Close
-// waits until every lock is unlocked.
+// returns the connection to the pool, or closes it when the release fails,
+// which ends the session and with it the lock; again, it does nothing. If
+// the connection is lost, the server releases the lock, unnoticed by the
+// holder. The pool must have room for the locks held at once beside the
+// store's other work.
 func (s *Store) TryLock(ctx context.Context, key string) (unlock func(), ok bool, err error) {
 	id := runLockID(s.schema, key)
 	conn, err := s.pool.Acquire(ctx)
@@ -51,8 +45,7 @@ func (s *Store) TryLock(ctx context.Context, key string) (unlock func(), ok bool
 }
 
 // release releases the advisory lock id held by conn's session and returns
-// conn to the pool, or, when that fails, destroys conn so that no
-// connection goes back to the pool with the lock held.
+// conn to the pool, or destroys conn when that fails.
 func release(conn *pgxpool.Conn, id int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), unlockTimeout)
 	defer cancel()
@@ -72,14 +65,12 @@ func destroy(conn *pgxpool.Conn) {
 	conn.Hijack().Close(ctx) // on failure pgx closes the network connection all the same
 }
 
-// runLockID returns the advisory lock key of the run lock key in schema.
-// Advisory locks are per database: the schema keeps Stores of different
-// schemas (tests run in parallel in one database) apart, as for
-// migrationLockID. The key is the first 64 bits of a SHA-256 hash under a
-// prefix of its own: keys come from client input, and unlike FNV, which
-// migrationLockID uses, SHA-256 lets no one choose a key whose lock is the
-// migration lock or another run's. Schema names hold no NUL, so the
-// schema and key cannot run into each other.
+// runLockID returns the advisory lock key of the run lock key in schema
+// (advisory locks are per database; see migrationLockID): the first 64 bits
+// of a SHA-256 hash under a prefix of its own. Keys come from client input,
+// and unlike FNV, SHA-256 lets no one choose a key whose lock is the
+// migration lock or another run's. Schema names hold no NUL, so the schema
+// and key cannot run into each other.
 func runLockID(schema, key string) int64 {
 	h := sha256.Sum256([]byte("approvald/run-lock\x00" + schema + "\x00" + key))
 	return int64(binary.BigEndian.Uint64(h[:8])) // any 64 bits make a key; wrapping around is fine

@@ -62,10 +62,9 @@ type Store struct {
 	channel string
 	changes chan struct{}
 
-	stopListening context.CancelFunc
-	listenerDone  chan struct{} // closed when the listener has stopped
-	announce      chan struct{} // asks the notifier for a NOTIFY
-	notifierDone  chan struct{} // closed when the notifier has stopped
+	announce      chan struct{}      // asks the notifier for a NOTIFY
+	stopListening context.CancelFunc // stops the listener and the notifier
+	listening     sync.WaitGroup     // the listener and the notifier
 
 	closeOnce sync.Once
 }
@@ -137,10 +136,9 @@ func (s *Store) start(ctx context.Context) error {
 		return internal("listen", err)
 	}
 	listenCtx, stop := context.WithCancel(context.Background())
-	s.stopListening, s.listenerDone = stop, make(chan struct{})
-	s.announce, s.notifierDone = make(chan struct{}, 1), make(chan struct{})
-	go s.listen(listenCtx, conn)
-	go s.notifier(listenCtx)
+	s.stopListening, s.announce = stop, make(chan struct{}, 1)
+	s.listening.Go(func() { s.listen(listenCtx, conn) })
+	s.listening.Go(func() { s.notifier(listenCtx) })
 	return nil
 }
 
@@ -190,8 +188,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		if s.stopListening != nil {
 			s.stopListening()
-			<-s.listenerDone
-			<-s.notifierDone
+			s.listening.Wait()
 		}
 		s.pool.Close()
 	})
@@ -205,23 +202,20 @@ func (s *Store) Close() error {
 func (s *Store) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) (err error) {
 	ctx, end := sqlstore.Span(ctx, tracer, "postgres.write", op)
 	defer func() { end(err) }()
-	return retry(ctx, op, func() error { return s.transact(ctx, op, fn) })
-}
-
-// transact runs fn in one transaction; see write.
-func (s *Store) transact(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
-	if err != nil {
-		return internal(op, err)
-	}
-	defer tx.Rollback(ctx) // a no-op after Commit; if it fails, pgx closes the connection
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return internal(op, err)
-	}
-	return nil
+	return retry(ctx, op, func() error {
+		tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+		if err != nil {
+			return internal(op, err)
+		}
+		defer tx.Rollback(ctx) // a no-op after Commit; if it fails, pgx closes the connection
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return internal(op, err)
+		}
+		return nil
+	})
 }
 
 // retry calls attempt until it returns anything but a serialization failure

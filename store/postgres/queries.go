@@ -10,64 +10,49 @@ import (
 
 // listQuery returns the statement of ListApprovals for f, with its arguments.
 func listQuery(f approval.Filter) (string, []any) {
-	var a sqlstore.Args
-	where := sqlstore.Where(f, &a)
-	limit := a.Add(sqlstore.Limit(f.Limit))
+	q := sqlstore.Where(f)
+	limit := q.Add(sqlstore.Limit(f.Limit))
 	selectWhere := func(extra ...string) string {
-		q := "SELECT " + sqlstore.ApprovalColumns + " FROM approvals"
-		if conds := append(extra, where...); len(conds) > 0 {
-			q += " WHERE " + strings.Join(conds, " AND ")
-		}
-		return q + " ORDER BY id DESC LIMIT " + limit
+		return "SELECT " + sqlstore.ApprovalColumns + " FROM approvals" + q.Where(extra...) + " ORDER BY id DESC LIMIT " + limit
 	}
 	switch {
 	case len(f.Statuses) == 0:
-		return selectWhere(), a
+		return selectWhere(), q.Args
 	case len(f.Statuses) == 1:
-		return selectWhere("status = " + a.Add(int16(f.Statuses[0]))), a
+		return selectWhere("status = " + q.Add(int16(f.Statuses[0]))), q.Args
 	case f.Subject != "":
 		// A subject has few requests: one range of approvals_subject,
 		// filtered by status, reads them all.
-		codes := make([]int16, len(f.Statuses))
-		for i, st := range f.Statuses {
-			codes[i] = int16(st)
-		}
-		return selectWhere("status = ANY(" + a.Add(codes) + ")"), a
+		return selectWhere("status = ANY(" + q.Add(sqlstore.Codes(f.Statuses)) + ")"), q.Args
 	}
 	// One index range per status, merged: each branch reads at most limit
 	// rows of (status, id DESC), however rare the statuses are.
 	parts := make([]string, len(f.Statuses))
 	for i, st := range f.Statuses {
-		parts[i] = "(" + selectWhere("status = "+a.Add(int16(st))) + ")"
+		parts[i] = "(" + selectWhere("status = "+q.Add(int16(st))) + ")"
 	}
 	return "SELECT " + sqlstore.ApprovalColumns + " FROM (" + strings.Join(parts, " UNION ALL ") +
-		") AS page ORDER BY id DESC LIMIT " + limit, a
+		") AS page ORDER BY id DESC LIMIT " + limit, q.Args
 }
 
-// overdueQuery selects overdue requests; its WHERE repeats the predicate of
-// the partial index approvals_overdue (2 is pending), so that the planner
-// can read just that index, in order.
+// overdueQuery repeats the predicate of the partial index
+// approvals_overdue, so that the planner can read just that index, in
+// order; likewise remindersQuery approvals_reminders, which holds blocked.
 const overdueQuery = `
 	SELECT id FROM approvals
 	WHERE status = 2 AND deadline IS NOT NULL AND deadline <= $1
 	ORDER BY deadline, id LIMIT $2`
 
-// remindersQuery selects due reminders; its WHERE repeats the predicate of
-// the partial index approvals_reminders (2 is pending), which holds blocked
-// too, so that the planner can read just that index, in order.
 const remindersQuery = `
 	SELECT id FROM approvals
 	WHERE status = 2 AND next_reminder_at IS NOT NULL AND next_reminder_at <= $1 AND NOT blocked
 	ORDER BY next_reminder_at, id LIMIT $2`
 
-// unresolvedQuery selects pending requests that their dependencies decide:
-// one has failed (4, 5 and 9 are rejected, cancelled and expired), or the
-// request is blocked and every dependency is approved (3) — a dependency
-// that is not stored is not approved. Dependency rows exist only for
-// pending requests, so the first branch reads no more than those, looking
-// each dependency up by its primary key: the scalar subqueries keep the
-// planner from starting at the failed requests instead, whose number only
-// grows. The second branch reads the partial index approvals_blocked.
+// unresolvedQuery: dependency rows exist only for pending requests, so the
+// first branch reads no more than those, looking each dependency up by its
+// primary key: the scalar subqueries keep the planner from starting at the
+// failed requests instead, whose number only grows. The second branch reads
+// the partial index approvals_blocked.
 const unresolvedQuery = `
 	SELECT d.request_id AS id FROM approval_deps AS d
 	WHERE (SELECT dep.status FROM approvals AS dep WHERE dep.id = d.depends_on) IN (4, 5, 9)
@@ -82,31 +67,16 @@ const unresolvedQuery = `
 // inboxQuery selects an inbox: for each of the keys $1, the first $4
 // requests of that key after the cursor $2 that do not exclude the
 // principal $3, merged, and of those the first $4. The branch of one key is
-// a LATERAL subquery, so the statement is the same for any number of keys.
-// The exclusion is a NOT EXISTS with OFFSET 0, which keeps the planner from
-// turning it into an anti join: with statistics of a real table it would
-// rather read every exclusion row of the principal (a sequential scan of
-// approval_excluded, 8 ms at 100,000 pending requests) than probe the
-// primary key once per candidate. EXPLAIN ANALYZE on a million requests,
-// 100,000 of them pending, for four keys and a limit of 51 (1.6 ms; 1.0 ms
-// for a page deep in the range of a principal excluded from 100 of them):
-//
-//	Nested Loop
-//	  -> Limit -> Sort -> HashAggregate (Group Key: i.request_id)
-//	       -> Nested Loop
-//	            -> Function Scan on unnest k
-//	            -> Limit
-//	                 -> Index Only Scan using approval_inbox_pkey on approval_inbox i
-//	                      Index Cond: ((key = k.key) AND (request_id > $2))
-//	                      Filter: (NOT (SubPlan 1))
-//	                      SubPlan 1
-//	                        -> Index Only Scan using approval_excluded_pkey on approval_excluded x
-//	  -> Index Scan using approvals_pkey on approvals (Index Cond: (id = i.request_id))
-//
-// so one key costs a range of its primary key, read in order and stopped
-// after $4 rows that pass the exclusion, whatever the size of the table.
-// (A principal excluded from most of a key's range — the requester of most
-// pending requests — makes the range longer: it skips them one by one.)
+// a LATERAL subquery, so the statement is the same for any number of keys:
+// an index-only range of approval_inbox_pkey, read in order and stopped
+// after $4 rows that pass the exclusion, whatever the size of the table
+// (1.6 ms for four keys on a million requests, 100,000 of them pending). The
+// exclusion, a probe of approval_excluded_pkey per candidate, is a NOT
+// EXISTS with OFFSET 0, which keeps the planner from turning it into an
+// anti join that reads every exclusion row of the principal (a sequential
+// scan, 8 ms at 100,000 pending requests). A principal excluded from most
+// of a key's range (the requester of most pending requests) skips them one
+// by one.
 const inboxQuery = `
 	SELECT ` + sqlstore.ApprovalColumns + ` FROM approvals WHERE id IN (
 		SELECT DISTINCT p.request_id FROM unnest($1::text[]) AS k (key)
@@ -118,12 +88,10 @@ const inboxQuery = `
 		ORDER BY p.request_id LIMIT $4)
 	ORDER BY id`
 
-// chainsQuery reads the requests of a batch, by id, each joined to its
-// entries in order: a walk of the primary key of approvals and, per
-// request, a range of history_request_seq. The LATERAL subquery keeps it a
-// nested loop: a merge join would read history_request_seq from its start
-// for every batch. A request without entries is one row of NULLs (the LEFT
-// JOIN). %s is the condition on the requests' ids.
+// chainsQuery walks the primary key of approvals and, per request, a range
+// of history_request_seq. The LATERAL subquery keeps it a nested loop: a
+// merge join would read history_request_seq from its start for every
+// batch. %s is the condition on the requests' ids.
 const chainsQuery = `
 	SELECT a.id, a.version, a.history_head,
 		h.seq, h.actor, h.action, h.changes, h.at, h.prev_hash, h.hash
@@ -148,10 +116,9 @@ func chainsStatement(f approval.ChainFilter) (string, []any) {
 	return fmt.Sprintf(chainsQuery, cond), args
 }
 
-// claimDeliveriesQuery leases due deliveries, most overdue first, reading
-// the partial index outbox_due, whose WHERE it repeats. FOR UPDATE SKIP
-// LOCKED passes over the rows another claim is taking; one that another
-// claim took since this statement's snapshot fails the recheck of
+// claimDeliveriesQuery reads the partial index outbox_due. FOR UPDATE
+// SKIP LOCKED passes over the rows another claim is taking; one that
+// another claim took since this statement's snapshot fails the recheck of
 // next_attempt_at on the row's latest version. So no two claims, in this
 // process or another, take the same row. MATERIALIZED makes the CTE run
 // once, locking at most $4 rows.
@@ -166,8 +133,7 @@ const claimDeliveriesQuery = `
 	WHERE seq IN (SELECT seq FROM due)
 	RETURNING ` + sqlstore.OutboxColumns + ", attempts"
 
-// claimUnpublishedQuery leases unpublished events, oldest first, from the
-// partial index outbox_unpublished, as claimDeliveriesQuery does deliveries.
+// claimUnpublishedQuery reads the partial index outbox_unpublished.
 const claimUnpublishedQuery = `
 	WITH due AS MATERIALIZED (
 		SELECT seq FROM outbox
@@ -178,9 +144,8 @@ const claimUnpublishedQuery = `
 	WHERE seq IN (SELECT seq FROM due)
 	RETURNING ` + sqlstore.OutboxColumns + ", attempts"
 
-// latestOutboxSeqQuery selects the highest outbox sequence number stored or,
-// when every event has been deleted, the last one the identity sequence
-// handed out; 0 before the first.
+// latestOutboxSeqQuery falls back on the last number the identity
+// sequence handed out.
 const latestOutboxSeqQuery = `
 	SELECT COALESCE((SELECT max(seq) FROM outbox),
 		(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM outbox_seq_seq))`

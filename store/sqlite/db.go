@@ -88,7 +88,7 @@ func (d database) WriteBatch(ctx context.Context, op string, stmts []sqlstore.St
 	return n, err
 }
 
-func (d database) Changed() { d.s.changed() }
+func (d database) Changed() { sqlstore.Signal(d.s.changes) }
 
 // indexChunk is the most index rows one INSERT writes.
 const indexChunk = 400

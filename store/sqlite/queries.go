@@ -8,17 +8,15 @@ import (
 	"approvald/store/sqlstore"
 )
 
-// listQuery returns the statement of ListApprovals for f, with its
-// arguments.
+// listQuery returns the statement of ListApprovals for f, with its arguments.
 func listQuery(f approval.Filter) (string, []any) {
-	var a sqlstore.Args
-	where := sqlstore.Where(f, &a)
+	q := sqlstore.Where(f)
 	if len(f.Statuses) > 0 {
 		params := make([]string, len(f.Statuses))
 		for i, st := range f.Statuses {
-			params[i] = a.Add(int(st))
+			params[i] = q.Add(int(st))
 		}
-		where = append(where, "status IN ("+strings.Join(params, ", ")+")")
+		q.Conds = append(q.Conds, "status IN ("+strings.Join(params, ", ")+")")
 	}
 	from := "approvals"
 	if f.Subject != "" {
@@ -27,37 +25,29 @@ func listQuery(f approval.Filter) (string, []any) {
 		// statistics, might pick another.
 		from = "approvals INDEXED BY approvals_subject"
 	}
-	query := "SELECT " + sqlstore.ApprovalColumns + " FROM " + from
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	return query + " ORDER BY id DESC LIMIT " + a.Add(sqlstore.Limit(f.Limit)), a
+	limit := q.Add(sqlstore.Limit(f.Limit))
+	return "SELECT " + sqlstore.ApprovalColumns + " FROM " + from + q.Where() + " ORDER BY id DESC LIMIT " + limit, q.Args
 }
 
-// overdueQuery selects overdue requests from the partial index
-// approvals_overdue; its WHERE repeats the index's (2 is pending). Without
-// statistics SQLite would rather use approvals_status and scan every pending
-// request; INDEXED BY also makes a schema change that drops the index an
-// error instead of a slow sweep.
+// overdueQuery reads the partial index approvals_overdue, whose WHERE it
+// repeats. Without statistics SQLite would rather use approvals_status and
+// scan every pending request; INDEXED BY also makes a schema change that
+// drops the index an error instead of a slow sweep. Likewise below.
 const overdueQuery = `
 	SELECT id FROM approvals INDEXED BY approvals_overdue
 	WHERE status = 2 AND deadline IS NOT NULL AND deadline <= $1
 	ORDER BY deadline, id LIMIT $2`
 
-// remindersQuery selects due reminders from the partial index
-// approvals_reminders, whose WHERE it repeats (2 is pending), in its order.
+// remindersQuery reads the partial index approvals_reminders in order.
 const remindersQuery = `
 	SELECT id FROM approvals INDEXED BY approvals_reminders
 	WHERE status = 2 AND next_reminder_at IS NOT NULL AND next_reminder_at <= $1 AND blocked = 0
 	ORDER BY next_reminder_at, id LIMIT $2`
 
-// unresolvedQuery selects pending requests that their dependencies decide:
-// one has failed (4, 5 and 9 are rejected, cancelled and expired), or the
-// request is blocked and every dependency is approved (3) — a dependency
-// that is not stored is not approved. Dependency rows exist only for
-// pending requests, so the first branch reads no more than those: CROSS
-// JOIN keeps SQLite, which has no statistics, from starting at the
-// failed requests, whose number only grows, instead.
+// unresolvedQuery: dependency rows exist only for pending requests, so the
+// first branch reads no more than those; CROSS JOIN keeps SQLite, which has
+// no statistics, from starting at the failed requests, whose number only
+// grows, instead.
 const unresolvedQuery = `
 	SELECT d.request_id AS id FROM approval_deps AS d
 	CROSS JOIN approvals AS a ON a.id = d.request_id
@@ -72,18 +62,11 @@ const unresolvedQuery = `
 
 // inboxBranch selects the first requests of an inbox key after a cursor
 // that do not exclude the principal; its arguments are the key, the cursor,
-// the principal and the limit.
-// approval_inbox is WITHOUT ROWID with the primary key (key, request_id),
-// so the branch is a range of that key read in order, and the exclusion a
-// lookup in the primary key of approval_excluded. EXPLAIN QUERY PLAN, per
-// branch:
-//
-//	SEARCH i USING PRIMARY KEY (key=? AND request_id>?)
-//	CORRELATED SCALAR SUBQUERY: SEARCH x USING PRIMARY KEY (request_id=? AND principal=?)
-//
-// The branches merge (MERGE (UNION), sorting at most limit rows of each in
-// a temporary b-tree) and each request is found by its primary key
-// (SEARCH approvals USING INDEX sqlite_autoindex_approvals_1 (id=?)).
+// the principal and the limit. approval_inbox is WITHOUT ROWID with the
+// primary key (key, request_id), so the branch is a range of that key read
+// in order, and the exclusion a lookup in the primary key of
+// approval_excluded. The branches merge (sorting at most limit rows of
+// each) and each request is found by its primary key.
 const inboxBranch = `
 	SELECT request_id FROM (
 		SELECT i.request_id FROM approval_inbox AS i
@@ -107,11 +90,9 @@ func inbox(keys []string, after, principal string, limit int) (string, []any) {
 	return inboxQuery(len(keys)), append(args, limit)
 }
 
-// chainsQuery reads the requests of a batch, by id, each joined to its
-// entries in order: a walk of the primary key of approvals and, per
-// request, a range of the (request_id, seq) index of history. A request
-// without entries is one row of NULLs (the LEFT JOIN). %s is the condition
-// on the requests' ids.
+// chainsQuery walks the primary key of approvals and, per request, a range
+// of the (request_id, seq) index of history. %s is the condition on the
+// requests' ids.
 const chainsQuery = `
 	SELECT a.id, a.version, a.history_head,
 		h.seq, h.actor, h.action, h.changes, h.at, h.prev_hash, h.hash
@@ -129,9 +110,9 @@ func chainsStatement(f approval.ChainFilter) (string, []any) {
 	return fmt.Sprintf(chainsQuery, cond), []any{arg, sqlstore.Limit(f.Limit)}
 }
 
-// claimDeliveriesQuery leases due deliveries from the partial index
-// outbox_due, whose WHERE it repeats, most overdue first. The single writer
-// connection runs one claim at a time, so two claims never take one row.
+// claimDeliveriesQuery reads the partial index outbox_due. The single
+// writer connection runs one claim at a time, so two claims never take one
+// row.
 const claimDeliveriesQuery = `
 	UPDATE outbox SET next_attempt_at = $1
 	WHERE seq IN (
@@ -141,8 +122,7 @@ const claimDeliveriesQuery = `
 		ORDER BY next_attempt_at, seq LIMIT $4)
 	RETURNING ` + sqlstore.OutboxColumns + ", attempts"
 
-// claimUnpublishedQuery leases unpublished events, oldest first, from the
-// partial index outbox_unpublished.
+// claimUnpublishedQuery reads the partial index outbox_unpublished.
 const claimUnpublishedQuery = `
 	UPDATE outbox SET publish_after = $1
 	WHERE seq IN (
@@ -151,8 +131,7 @@ const claimUnpublishedQuery = `
 		ORDER BY seq LIMIT $3)
 	RETURNING ` + sqlstore.OutboxColumns + ", attempts"
 
-// latestOutboxSeqQuery selects the highest outbox sequence number stored
-// or, when every event has been deleted, the highest ever stored (which
-// AUTOINCREMENT keeps in sqlite_sequence); 0 before the first.
+// latestOutboxSeqQuery falls back on the highest sequence number ever
+// stored, which AUTOINCREMENT keeps in sqlite_sequence.
 const latestOutboxSeqQuery = `
 	SELECT COALESCE((SELECT max(seq) FROM outbox), (SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)`

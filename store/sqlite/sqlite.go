@@ -168,9 +168,6 @@ func (s *Store) probeWrite(ctx context.Context) error {
 	})
 }
 
-// changed puts a wake-up on the Changes channel unless one is waiting there.
-func (s *Store) changed() { sqlstore.Signal(s.changes) }
-
 // Changes returns a channel that receives a value, coalesced, after a
 // transaction that changed a request, an outbox event's delivery or a
 // service rule committed. Only this Store's writes are seen: every writer

@@ -104,36 +104,33 @@ func (s *Store) ListApprovals(ctx context.Context, f approval.Filter) ([]*approv
 
 var errInvalidCursor = approval.Errorf(approval.KindInvalid, approval.CodeValidation, "invalid cursor")
 
-// Where returns the conditions of f but its statuses, adding their
-// arguments to a.
-func Where(f approval.Filter, a *Args) []string {
-	var where []string
-	for _, c := range []struct{ cond, v string }{
-		// SQLite compares ids as text: for canonical UUIDs, the order of
-		// PostgreSQL's uuid values.
-		{"requester = ", f.Requester}, {"service_rule = ", f.ServiceRule}, {"subject = ", f.Subject}, {"id < ", f.Before},
-	} {
-		if c.v != "" {
-			where = append(where, c.cond+a.Add(c.v))
-		}
-	}
+// Where returns the conditions of f but its statuses, with their
+// arguments.
+func Where(f approval.Filter) Query {
+	var q Query
+	// SQLite compares ids as text: for canonical UUIDs, the order of
+	// PostgreSQL's uuid values.
+	q.Cond(f.Requester != "", "requester =", f.Requester)
+	q.Cond(f.ServiceRule != "", "service_rule =", f.ServiceRule)
+	q.Cond(f.Subject != "", "subject =", f.Subject)
+	q.Cond(f.Before != "", "id <", f.Before)
 	if f.Subject != "" {
 		// The partial index approvals_subject holds the subjects that are
 		// not empty; a parameter (a generic plan) does not tell the planner.
-		where = append(where, "subject <> ''")
+		q.Conds = append(q.Conds, "subject <> ''")
 	}
-	return where
+	return q
 }
 
 // ListByDeadline implements [approval.Requests.ListByDeadline].
 func (s *Store) ListByDeadline(ctx context.Context, statuses []approval.Status, offset, limit int) ([]*approval.Request, error) {
-	var a Args
-	query := "SELECT " + ApprovalColumns + " FROM approvals"
+	var q Query
 	if len(statuses) > 0 {
-		query += " WHERE " + s.d.In("status", a.Add(s.d.Array(Codes(statuses))))
+		q.Conds = append(q.Conds, s.d.In("status", q.Add(s.d.Array(Codes(statuses)))))
 	}
-	query += " ORDER BY deadline NULLS LAST, id LIMIT " + a.Add(Limit(limit)) + " OFFSET " + a.Add(max(offset, 0))
-	return queryAll(ctx, s, s.db, "list approvals by deadline", s.scanApproval, query, a...)
+	query := "SELECT " + ApprovalColumns + " FROM approvals" + q.Where() +
+		" ORDER BY deadline NULLS LAST, id LIMIT " + q.Add(Limit(limit)) + " OFFSET " + q.Add(max(offset, 0))
+	return queryAll(ctx, s, s.db, "list approvals by deadline", s.scanApproval, query, q.Args...)
 }
 
 // Codes returns the stored codes of statuses.

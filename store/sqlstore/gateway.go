@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"strings"
 
 	"approvald/gateway/calllog"
 )
@@ -51,23 +50,12 @@ func (s *Store) ListGatewayCalls(ctx context.Context, f calllog.Filter) ([]calll
 // GatewayCallsQuery returns the statement of ListGatewayCalls for f, with
 // its arguments.
 func (d *Dialect) GatewayCallsQuery(f calllog.Filter) (string, []any) {
-	var (
-		a     Args
-		where []string
-	)
-	if f.ProjectName != "" {
-		where = append(where, "project_name = "+a.Add(f.ProjectName))
-	}
-	if f.StartTime != "" {
-		where = append(where, "start_time = "+a.Add(f.StartTime))
-	}
-	if f.Before > 0 {
-		where = append(where, "id < "+a.Add(f.Before))
-	}
-	query := `SELECT id, at, caller, route, project_name, start_time,
-		upstream_status, status, duration_us, detail, approval_request FROM gateway_calls`
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	return query + " ORDER BY id DESC LIMIT " + a.Add(Limit(f.Limit)), a
+	var q Query
+	q.Cond(f.ProjectName != "", "project_name =", f.ProjectName)
+	q.Cond(f.StartTime != "", "start_time =", f.StartTime)
+	q.Cond(f.Before > 0, "id <", f.Before)
+	limit := q.Add(Limit(f.Limit))
+	return `SELECT id, at, caller, route, project_name, start_time,
+		upstream_status, status, duration_us, detail, approval_request FROM gateway_calls` +
+		q.Where() + " ORDER BY id DESC LIMIT " + limit, q.Args
 }

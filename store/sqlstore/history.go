@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"approvald/approval"
@@ -54,40 +53,23 @@ func (s *Store) ListHistory(ctx context.Context, f approval.HistoryFilter) ([]ap
 // HistoryQuery returns the statement of ListHistory for f, with its
 // arguments.
 func (d *Dialect) HistoryQuery(f approval.HistoryFilter) (string, []any) {
-	var (
-		a     Args
-		where []string
-	)
-	add := func(cond string, v any) { where = append(where, cond+" "+a.Add(v)) }
+	var q Query
 	// A request has few entries: read them from its range of the
 	// (request_id, seq) index, whatever else the filter names. SQLite,
 	// without statistics, would rather read an actor's range of
 	// history_actor, which may be long.
 	actor := "actor ="
 	if f.RequestID != "" {
-		add("request_id =", f.RequestID)
 		actor = d.NoIndex + actor
 	}
-	if f.Actor != "" {
-		add(actor, f.Actor)
-	}
-	if f.Action != "" {
-		add("action =", string(f.Action))
-	}
-	if !f.Since.IsZero() {
-		add("at >=", f.Since)
-	}
-	if !f.Until.IsZero() {
-		add("at <", f.Until)
-	}
-	if f.After > 0 {
-		add("id >", f.After)
-	}
-	query := "SELECT id, " + entryColumns + " FROM history"
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	return query + " ORDER BY id LIMIT " + a.Add(Limit(f.Limit)), a
+	q.Cond(f.RequestID != "", "request_id =", f.RequestID)
+	q.Cond(f.Actor != "", actor, f.Actor)
+	q.Cond(f.Action != "", "action =", string(f.Action))
+	q.Cond(!f.Since.IsZero(), "at >=", f.Since)
+	q.Cond(!f.Until.IsZero(), "at <", f.Until)
+	q.Cond(f.After > 0, "id >", f.After)
+	limit := q.Add(Limit(f.Limit))
+	return "SELECT id, " + entryColumns + " FROM history" + q.Where() + " ORDER BY id LIMIT " + limit, q.Args
 }
 
 // HistoryChains implements [approval.Requests.HistoryChains] in one

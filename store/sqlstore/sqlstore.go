@@ -91,19 +91,26 @@ type Dialect struct {
 	IndexInsert func(stmts []Stmt, table, column, typ, id string, values []string) []Stmt
 	// ListApprovals, Inbox and Chains return statements with their
 	// arguments: ListApprovals' (see Where), an inbox's, HistoryChains' (a
-	// request's id, version and history head, then an entry's columns or
-	// NULLs).
+	// request's id, version and history head, then an entry's columns, or
+	// NULLs for a request without entries), in id order.
 	ListApprovals func(f approval.Filter) (string, []any)
 	Inbox         func(keys []string, after, principal string, limit int) (string, []any)
 	Chains        func(f approval.ChainFilter) (string, []any)
-	// Overdue and Reminders select due requests' ids ($1 now, $2 limit),
-	// Unresolved those their dependencies decide ($1 limit).
+	// Overdue and Reminders select the ids of pending requests (status 2)
+	// due at $1 by the partial index of each, in its order, up to $2;
+	// Unresolved those ($1 of them) whose dependencies decide them: one has
+	// failed (4, 5 and 9 are rejected, cancelled and expired), or the
+	// request is blocked and every dependency is approved (3), where one
+	// not stored is not approved.
 	Overdue, Reminders, Unresolved string
-	// LatestOutboxSeq selects the latest outbox sequence number.
+	// LatestOutboxSeq selects the highest outbox sequence number stored or,
+	// when every event has been deleted, the highest handed out; 0 before
+	// the first.
 	LatestOutboxSeq string
 	// ClaimDeliveries and ClaimUnpublished lease outbox rows until $1 and
 	// return their OutboxColumns and attempts: rows due at $2, not of the
-	// rules $3 (deliveries only), up to the limit that follows.
+	// rules $3 (deliveries only), most overdue (oldest) first, up to the
+	// limit that follows.
 	ClaimDeliveries, ClaimUnpublished string
 }
 
@@ -171,13 +178,32 @@ func Limit(limit int) int {
 	return limit
 }
 
-// Args collects the arguments of a statement as it is built.
-type Args []any
+// Query is the arguments and the conditions (joined by AND) of a statement
+// as it is built.
+type Query struct {
+	Args  []any
+	Conds []string
+}
 
-// Add appends v and returns its parameter ($n).
-func (a *Args) Add(v any) string {
-	*a = append(*a, v)
-	return "$" + strconv.Itoa(len(*a))
+// Add appends the argument v and returns its parameter ($n).
+func (q *Query) Add(v any) string {
+	q.Args = append(q.Args, v)
+	return "$" + strconv.Itoa(len(q.Args))
+}
+
+// Cond adds, when ok, the condition cond, which ends in an operator, on v.
+func (q *Query) Cond(ok bool, cond string, v any) {
+	if ok {
+		q.Conds = append(q.Conds, cond+" "+q.Add(v))
+	}
+}
+
+// Where returns " WHERE " and the conditions extra and q's, or "" for none.
+func (q *Query) Where(extra ...string) string {
+	if conds := append(extra, q.Conds...); len(conds) > 0 {
+		return " WHERE " + strings.Join(conds, " AND ")
+	}
+	return ""
 }
 
 // params returns the parameters $1 to $n, a list.
