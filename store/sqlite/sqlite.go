@@ -168,10 +168,8 @@ func (s *Store) probeWrite(ctx context.Context) error {
 	})
 }
 
-// Changes returns a channel that receives a value, coalesced, after a
-// transaction that changed a request, an outbox event's delivery or a
-// service rule committed. Only this Store's writes are seen: every writer
-// of a SQLite file is meant to be this process's one Store.
+// Changes implements [approval.Deliveries.Changes]: it sees this Store's
+// writes only, as every writer of the file is meant to be this one.
 func (s *Store) Changes() <-chan struct{} { return s.changes }
 
 // internal wraps err, from operation op, as an internal error. A database
