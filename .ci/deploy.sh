@@ -11,7 +11,7 @@
 
 # The Debian package of each tool the checks run.
 deploy_packages=(buildah:buildah runc:runc umoci:umoci skopeo:skopeo jq:jq curl:curl
-  psql:postgresql-client systemd-analyze:systemd)
+  psql:postgresql-client ss:iproute2 systemd-analyze:systemd)
 
 ensure_deploy_tools() {
   local entry missing=()
