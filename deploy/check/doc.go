@@ -1,7 +1,8 @@
 // Package check holds the tests of approvald's deployment files in deploy/:
 // the Helm chart (rendered and linted with Helm's Go packages, every
 // document decoded strictly into the typed Kubernetes objects), the compose
-// file (loaded with compose-go) and the systemd unit (systemd-analyze).
+// file (loaded with compose-go) and the systemd unit (systemd-analyze), and
+// every environment variable they set against `approvald --help`.
 //
 // It is a module of its own so that Helm, the Kubernetes API and compose-go
 // stay out of approvald's go.mod and binary. Run it from this directory:
