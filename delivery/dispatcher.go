@@ -165,11 +165,18 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // reports whether it may be worth claiming again at once.
 func (d *Dispatcher) claim(ctx context.Context) bool {
 	d.mu.Lock()
+	// A claim takes no more than every rule with deliveries in flight has
+	// room for, since it cannot tell whose rows it will find: so nothing
+	// claimed is ever handed back (one write per row, for nothing), and a
+	// rule at its limit is skipped. At saturation, claims follow the
+	// deliveries that finish, a few at a time.
 	free := min(d.cfg.Workers-d.total, d.cfg.PerRule)
 	var skip []string
 	for rule, n := range d.inflight {
 		if n >= d.cfg.PerRule {
 			skip = append(skip, rule)
+		} else {
+			free = min(free, d.cfg.PerRule-n)
 		}
 	}
 	d.mu.Unlock()
@@ -184,28 +191,13 @@ func (d *Dispatcher) claim(ctx context.Context) bool {
 		}
 		return false
 	}
-	// A claim may hold more of one rule's deliveries than the rule has room
-	// for; start what fits and hand the rest back at once, so that a slow
-	// rule never holds more than PerRule workers.
-	var start, overflow []approval.Claim
 	d.mu.Lock()
 	for _, c := range claims {
-		if d.inflight[c.Rule] >= d.cfg.PerRule {
-			overflow = append(overflow, c)
-			continue
-		}
 		d.inflight[c.Rule]++
 		d.total++
-		start = append(start, c)
 	}
 	d.mu.Unlock()
-	for _, c := range overflow {
-		res := approval.DeliveryResult{Attempts: c.Attempts, NextAttempt: now}
-		if _, err := d.eng.FinishDelivery(ctx, c, res); err != nil && ctx.Err() == nil {
-			d.cfg.Logger.Error("handing back a claimed delivery failed; it is due again when its lease ends", "err", err)
-		}
-	}
-	for _, c := range start {
+	for _, c := range claims {
 		d.wg.Go(func() {
 			d.deliver(context.WithoutCancel(ctx), c)
 			d.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"approvald/store/sqlstore"
 )
@@ -68,11 +69,12 @@ func (c conn) Batch(ctx context.Context, stmts []sqlstore.Stmt) (n []int64, err 
 // COMMITTED write transactions, pipelined batches.
 type database struct {
 	conn
-	s *Store
+	s    *Store
+	pool *pgxpool.Pool // the pool conn reads, and Write writes, on
 }
 
 func (d database) Write(ctx context.Context, op string, fn func(sqlstore.Tx) error) error {
-	return d.s.write(ctx, op, func(tx pgx.Tx) error { return fn(conn{tx}) })
+	return d.s.writeOn(ctx, d.pool, op, func(tx pgx.Tx) error { return fn(conn{tx}) })
 }
 
 func (d database) WriteBatch(ctx context.Context, _ string, stmts []sqlstore.Stmt) ([]int64, error) {
@@ -133,13 +135,16 @@ var dialect = &sqlstore.Dialect{
 // PoolStats returns the connection pool's statistics in database/sql's
 // terms, so that one collector reads both stores.
 func (s *Store) PoolStats() map[string]sql.DBStats {
-	st := s.pool.Stat()
-	return map[string]sql.DBStats{"pool": {
-		MaxOpenConnections: int(st.MaxConns()),
-		OpenConnections:    int(st.TotalConns()),
-		InUse:              int(st.AcquiredConns()),
-		Idle:               int(st.IdleConns()),
-		WaitCount:          st.EmptyAcquireCount(),
-		WaitDuration:       st.EmptyAcquireWaitTime(),
-	}}
+	stats := func(p *pgxpool.Pool) sql.DBStats {
+		st := p.Stat()
+		return sql.DBStats{
+			MaxOpenConnections: int(st.MaxConns()),
+			OpenConnections:    int(st.TotalConns()),
+			InUse:              int(st.AcquiredConns()),
+			Idle:               int(st.IdleConns()),
+			WaitCount:          st.EmptyAcquireCount(),
+			WaitDuration:       st.EmptyAcquireWaitTime(),
+		}
+	}
+	return map[string]sql.DBStats{"pool": stats(s.pool), "deliveries": stats(s.deliveries)}
 }

@@ -54,6 +54,15 @@ const (
 type Store struct {
 	*sqlstore.Store
 	pool *pgxpool.Pool
+	// deliveries is the outbox workers' pool (see deliveryConns): claims,
+	// delivery outcomes and the changes they make commit on it without
+	// waiting for the WAL flush (synchronous_commit off). That is safe for
+	// them alone: should the database crash before the flush, the outcome
+	// is lost as a whole and the delivery, whose lease then runs out, is
+	// made again — at least once, as ever, with the same webhook-id. A
+	// later change of the request (any commit that waits for the flush)
+	// makes it durable, for the WAL is flushed in order.
+	deliveries *pgxpool.Pool
 	// schema is the schema the store's tables live in; run locks (see
 	// TryLock) are per schema, as the migration lock is.
 	schema string
@@ -103,11 +112,20 @@ func Open(ctx context.Context, url string, maxConns int) (_ *Store, err error) {
 	if cfg.ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement {
 		cfg.ConnConfig.DescriptionCacheCapacity = 0
 	}
+	dcfg := cfg.Copy()
+	dcfg.MaxConns = deliveryConns(cfg.MaxConns)
+	dcfg.MinConns = 0
+	dcfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, internal("open", err)
 	}
-	s := &Store{pool: pool, changes: make(chan struct{}, 1)}
+	deliveries, err := pgxpool.NewWithConfig(ctx, dcfg)
+	if err != nil {
+		pool.Close()
+		return nil, internal("open", err)
+	}
+	s := &Store{pool: pool, deliveries: deliveries, changes: make(chan struct{}, 1)}
 	if err := s.start(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -127,7 +145,7 @@ func (s *Store) start(ctx context.Context) error {
 		return err
 	}
 	var err error
-	if s.Store, err = sqlstore.Open(ctx, database{conn{s.pool}, s}, dialect); err != nil {
+	if s.Store, err = sqlstore.OpenWithDeliveries(ctx, database{conn{s.pool}, s, s.pool}, database{conn{s.deliveries}, s, s.deliveries}, dialect); err != nil {
 		return err
 	}
 	s.channel = channelName(s.schema)
@@ -172,6 +190,14 @@ func migrationLockID(schema string) int64 {
 	return int64(h.Sum64()) // any 64 bits make a key; wrapping around is fine
 }
 
+// deliveryConns returns the size of the outbox workers' pool for a main pool
+// of mainConns connections: a quarter of it, at least 2 and at most 16. A
+// delivery's outcome holds a connection for a few round trips, not for the
+// webhook call, so a few connections serve hundreds of deliveries a second.
+func deliveryConns(mainConns int32) int32 {
+	return min(max(mainConns/4, 2), 16)
+}
+
 // Ping checks that the database answers. It returns an internal
 // *approval.Error when it does not, or the store is closed.
 func (s *Store) Ping(ctx context.Context) error {
@@ -191,6 +217,7 @@ func (s *Store) Close() error {
 			s.listening.Wait()
 		}
 		s.pool.Close()
+		s.deliveries.Close()
 	})
 	return nil
 }
@@ -199,11 +226,16 @@ func (s *Store) Close() error {
 // nil, and again (see retry) after a serialization failure or a deadlock.
 // It returns fn's errors unchanged: fn wraps its database errors with
 // internal, which keeps their SQLSTATE visible to retry.
-func (s *Store) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) (err error) {
+func (s *Store) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
+	return s.writeOn(ctx, s.pool, op, fn)
+}
+
+// writeOn is write on pool.
+func (s *Store) writeOn(ctx context.Context, pool *pgxpool.Pool, op string, fn func(tx pgx.Tx) error) (err error) {
 	ctx, end := sqlstore.Span(ctx, tracer, "postgres.write", op)
 	defer func() { end(err) }()
 	return retry(ctx, op, func() error {
-		tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+		tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 		if err != nil {
 			return internal(op, err)
 		}

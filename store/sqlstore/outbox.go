@@ -58,7 +58,7 @@ func (s *Store) ClaimUnpublished(ctx context.Context, now, leaseUntil time.Time,
 // number (RETURNING has no order).
 func (s *Store) claim(ctx context.Context, op, query string, args ...any) ([]approval.Claim, error) {
 	var out []approval.Claim
-	err := s.write(ctx, op, func(tx Tx) (err error) {
+	err := writeOn(ctx, s.deliveries, op, func(tx Tx) (err error) {
 		out, err = queryAll(ctx, s, tx, op, func(row Row, c *approval.Claim) error {
 			err := s.scanOutbox(row, &c.OutboxRecord, &c.Attempts)
 			c.Rule = c.Webhook
@@ -84,7 +84,7 @@ func (s *Store) FinishDelivery(ctx context.Context, res approval.DeliveryResult,
 		next = &res.NextAttempt
 	}
 	var out *approval.Request
-	err := s.change(ctx, "finish delivery", func(tx Tx) error {
+	err := writeOn(ctx, s.deliveries, "finish delivery", func(tx Tx) error {
 		var requestID string
 		err := tx.QueryRow(ctx, `
 			UPDATE outbox SET attempts = $1, last_error = NULLIF($2, ''),
@@ -102,6 +102,7 @@ func (s *Store) FinishDelivery(ctx context.Context, res approval.DeliveryResult,
 	if err != nil {
 		return nil, err
 	}
+	s.db.Changed()
 	return out, nil
 }
 

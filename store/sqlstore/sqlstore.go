@@ -122,7 +122,10 @@ type Dialect struct {
 // it reads or changes one thing; a string that cannot be an id (see
 // Dialect.ValidID) is the id of nothing, unless a method says otherwise.
 type Store struct {
-	db           DB
+	db DB
+	// deliveries is the DB of the outbox workers' writes (claims, outcomes,
+	// publication marks): db, or one of its own (see OpenWithDeliveries).
+	deliveries   DB
 	d            *Dialect
 	lockApproval string // selectApproval, locking the row
 }
@@ -130,7 +133,17 @@ type Store struct {
 // Open returns the Store on db in dialect d, after writing the index rows
 // of requests stored before the index existed (see backfillIndex).
 func Open(ctx context.Context, db DB, d *Dialect) (*Store, error) {
-	s := &Store{db: db, d: d}
+	return OpenWithDeliveries(ctx, db, db, d)
+}
+
+// OpenWithDeliveries is Open with the outbox workers' writes — claims,
+// delivery outcomes (with the change they make to the request), publication
+// marks — on a DB of their own, deliveries: so that they never queue for a
+// connection behind API requests, nor these behind them, and so that the
+// database may commit them differently (PostgreSQL: without waiting for the
+// WAL flush; a lost outcome is delivered again, see store/postgres).
+func OpenWithDeliveries(ctx context.Context, db, deliveries DB, d *Dialect) (*Store, error) {
+	s := &Store{db: db, deliveries: deliveries, d: d}
 	s.lockApproval = selectApproval + s.lock("UPDATE")
 	return s, s.backfillIndex(ctx)
 }
@@ -232,7 +245,12 @@ var errRollback = errors.New("sqlstore: roll back")
 
 // write runs fn in a write transaction (see DB.Write).
 func (s *Store) write(ctx context.Context, op string, fn func(Tx) error) error {
-	if err := s.db.Write(ctx, op, fn); !errors.Is(err, errRollback) {
+	return writeOn(ctx, s.db, op, fn)
+}
+
+// writeOn runs fn in a write transaction of db.
+func writeOn(ctx context.Context, db DB, op string, fn func(Tx) error) error {
+	if err := db.Write(ctx, op, fn); !errors.Is(err, errRollback) {
 		return err
 	}
 	return nil
