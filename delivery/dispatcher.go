@@ -67,7 +67,7 @@ type Dispatcher struct {
 	cfg Config
 
 	mu       sync.Mutex
-	inflight map[string]int // per rule, claimed and not finished
+	inflight map[string]int // per rule, claimed and not yet answered by the receiver
 	rules    map[string]cachedRule
 	total    int
 	freed    chan struct{}
@@ -199,20 +199,33 @@ func (d *Dispatcher) claim(ctx context.Context) bool {
 	d.mu.Unlock()
 	for _, c := range claims {
 		d.wg.Go(func() {
-			d.deliver(context.WithoutCancel(ctx), c)
+			// The rule's slot is free once its receiver has answered: the
+			// per-rule limit bounds the calls a receiver gets at once, not
+			// the outcomes being written. The worker is free once the
+			// outcome is, which bounds those.
+			d.deliver(context.WithoutCancel(ctx), c, func() {
+				d.mu.Lock()
+				if d.inflight[c.Rule]--; d.inflight[c.Rule] == 0 {
+					delete(d.inflight, c.Rule)
+				}
+				d.mu.Unlock()
+				d.signalFreed()
+			})
 			d.mu.Lock()
-			if d.inflight[c.Rule]--; d.inflight[c.Rule] == 0 {
-				delete(d.inflight, c.Rule)
-			}
 			d.total--
 			d.mu.Unlock()
-			select {
-			case d.freed <- struct{}{}:
-			default:
-			}
+			d.signalFreed()
 		})
 	}
 	return len(claims) == free
+}
+
+// signalFreed wakes the claim loop: a slot came free.
+func (d *Dispatcher) signalFreed() {
+	select {
+	case d.freed <- struct{}{}:
+	default:
+	}
 }
 
 // decisionSpan returns the span context of the W3C traceparent tp, invalid
@@ -233,8 +246,9 @@ type outcome struct {
 	reason     string
 }
 
-// deliver makes one attempt at c and records its outcome.
-func (d *Dispatcher) deliver(ctx context.Context, c approval.Claim) {
+// deliver makes one attempt at c, calls answered when the attempt is over,
+// and records its outcome.
+func (d *Dispatcher) deliver(ctx context.Context, c approval.Claim, answered func()) {
 	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
 		attribute.String("approval.id", c.RequestID), attribute.String("event.id", c.ID), attribute.String("service_rule", c.Rule))}
 	if decided := decisionSpan(c.TraceParent); decided.IsValid() {
@@ -257,6 +271,7 @@ func (d *Dispatcher) deliver(ctx context.Context, c approval.Claim) {
 	default:
 		out = d.send(ctx, rule, c)
 	}
+	answered()
 	now := d.cfg.Now()
 	result := "failed"
 	defer func() {
