@@ -621,6 +621,11 @@ func TestEvents_StreamTheChangesOfTheShownRequest(t *testing.T) {
 	}
 	for lines.Scan() {
 		if data, ok := strings.CutPrefix(lines.Text(), "data: "); ok {
+			if strings.Contains(data, ro.req.ID) && strings.Contains(data, `"version":1`) && strings.Contains(data, approval.EventCreated) {
+				// The hub had not yet read the request's creation when the
+				// stream subscribed (a busy machine): it comes first.
+				continue
+			}
 			if !strings.Contains(data, ro.req.ID) || !strings.Contains(data, `"version":2`) || !strings.Contains(data, approval.EventDecided) {
 				t.Fatalf("event data %s", data)
 			}
