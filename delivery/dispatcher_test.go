@@ -59,7 +59,9 @@ func setup(t *testing.T, cfg Config) *fixture {
 
 func (f *fixture) rule(name, url string, mut func(*approval.ServiceRule)) *approval.ServiceRule {
 	f.t.Helper()
-	r := approval.ServiceRule{Name: name, URL: url, Timeout: 300 * time.Millisecond, MaxAttempts: 3}
+	// A generous timeout: on a loaded machine a loopback answer can take
+	// longer than a few hundred milliseconds, and a timed-out 400 is retried.
+	r := approval.ServiceRule{Name: name, URL: url, Timeout: 5 * time.Second, MaxAttempts: 3}
 	if mut != nil {
 		mut(&r)
 	}
