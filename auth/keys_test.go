@@ -8,14 +8,11 @@ import (
 	"time"
 
 	"approvald/approval"
+	"approvald/internal/testkit"
 )
 
-// clock is a settable time for Keys.now.
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time                   { return c.t }
-func (c *clock) advance(d time.Duration)          { c.t = c.t.Add(d) }
-func newClock() *clock                            { return &clock{t: time.Now().UTC().Truncate(time.Second)} }
+// newClock returns a settable time for Keys.now.
+func newClock() *testkit.Clock                    { return testkit.NewClock(time.Now().UTC().Truncate(time.Second)) }
 func ptr[T any](v T) *T                           { return &v }
 func scopes(s ...approval.Scope) []approval.Scope { return s }
 
@@ -59,19 +56,19 @@ func storedKey(t *testing.T, st approval.Store, id string) approval.APIKey {
 func TestCreate_Expiry(t *testing.T) {
 	k, st := newKeys(t)
 	c := newClock()
-	k.now = c.now
+	k.now = c.Now
 	ctx := context.Background()
 	for name, at := range map[string]time.Time{
-		"past":              c.t.Add(-time.Second),
-		"now":               c.t,
-		"over 5 years away": c.t.AddDate(5, 0, 0).Add(time.Second),
+		"past":              c.Now().Add(-time.Second),
+		"now":               c.Now(),
+		"over 5 years away": c.Now().AddDate(5, 0, 0).Add(time.Second),
 	} {
 		_, _, err := k.Create(ctx, NewKey{Name: "a", Scopes: scopes(approval.ScopeRead), ExpiresAt: &at})
 		if e := approval.AsError(err); e == nil || e.Kind != approval.KindInvalid || len(e.Fields) != 1 || e.Fields[0].Field != "expires_at" {
 			t.Errorf("%s: err = %v, want invalid expires_at", name, err)
 		}
 	}
-	at := c.t.AddDate(5, 0, 0).Add(-876543211 * time.Nanosecond) // nanoseconds, which are dropped
+	at := c.Now().AddDate(5, 0, 0).Add(-876543211 * time.Nanosecond) // nanoseconds, which are dropped
 	rec, _, err := k.Create(ctx, NewKey{Name: "a", Scopes: scopes(approval.ScopeRead), ExpiresAt: &at})
 	if err != nil {
 		t.Fatalf("a key expiring in 5 years: %v", err)
@@ -88,13 +85,13 @@ func TestCreate_Expiry(t *testing.T) {
 func TestAuthenticate_ExpiredKeyIsRefused(t *testing.T) {
 	k, _ := newKeys(t)
 	c := newClock()
-	k.now = c.now
-	_, secret, err := k.Create(context.Background(), NewKey{Name: "temp", Scopes: scopes(approval.ScopeRead), ExpiresAt: ptr(c.t.Add(time.Hour))})
+	k.now = c.Now
+	_, secret, err := k.Create(context.Background(), NewKey{Name: "temp", Scopes: scopes(approval.ScopeRead), ExpiresAt: ptr(c.Now().Add(time.Hour))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mustAuth(t, k, secret)
-	c.advance(time.Hour)
+	c.Advance(time.Hour)
 	_, err = k.Authenticate(context.Background(), secret)
 	e := approval.AsError(err)
 	if e == nil || e.Kind != approval.KindUnauthenticated || e.Message != "API key expired" || strings.Contains(err.Error(), secret) {
@@ -105,16 +102,16 @@ func TestAuthenticate_ExpiredKeyIsRefused(t *testing.T) {
 func TestAuthenticate_CacheDoesNotOutliveExpiry(t *testing.T) {
 	k, _ := newKeys(t)
 	c := newClock()
-	k.now = c.now
+	k.now = c.Now
 	k.WithCache(5 * time.Minute)
-	_, secret, err := k.Create(context.Background(), NewKey{Name: "temp", Scopes: scopes(approval.ScopeRead), ExpiresAt: ptr(c.t.Add(time.Minute))})
+	_, secret, err := k.Create(context.Background(), NewKey{Name: "temp", Scopes: scopes(approval.ScopeRead), ExpiresAt: ptr(c.Now().Add(time.Minute))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mustAuth(t, k, secret)
-	c.advance(time.Minute - time.Microsecond)
+	c.Advance(time.Minute - time.Microsecond)
 	mustAuth(t, k, secret)
-	c.advance(time.Microsecond)
+	c.Advance(time.Microsecond)
 	if _, err := k.Authenticate(context.Background(), secret); approval.AsError(err) == nil || approval.AsError(err).Message != "API key expired" {
 		t.Fatalf("at its expiry the cached key gives %v, want API key expired", err)
 	}
@@ -125,7 +122,7 @@ func TestAuthenticate_RecordsLastUseAtMostOnceAMinute(t *testing.T) {
 	counting := &countingStore{Store: st}
 	k.store = counting
 	c := newClock()
-	k.now = c.now
+	k.now = c.Now
 	k.WithCache(5 * time.Second) // the cache holds the key at the second use, not at the third
 	rec, secret, err := k.Create(context.Background(), NewKey{Name: "busy", Scopes: scopes(approval.ScopeRead)})
 	if err != nil {
@@ -134,7 +131,7 @@ func TestAuthenticate_RecordsLastUseAtMostOnceAMinute(t *testing.T) {
 	if rec.LastUsedAt != nil {
 		t.Fatalf("a new key was used at %v", rec.LastUsedAt)
 	}
-	first := c.t
+	first := c.Now()
 	check := func(wantTouches int64, wantUsed time.Time) {
 		t.Helper()
 		k.touching.Wait()
@@ -147,44 +144,44 @@ func TestAuthenticate_RecordsLastUseAtMostOnceAMinute(t *testing.T) {
 	}
 	mustAuth(t, k, secret)
 	check(1, first)
-	c.advance(2 * time.Second)
+	c.Advance(2 * time.Second)
 	mustAuth(t, k, secret) // from the cache
-	c.advance(28 * time.Second)
+	c.Advance(28 * time.Second)
 	mustAuth(t, k, secret) // from the store, which says it was used 30s ago
 	check(1, first)
-	c.advance(31 * time.Second)
+	c.Advance(31 * time.Second)
 	mustAuth(t, k, secret)
-	check(2, c.t)
+	check(2, c.Now())
 
 	// Another process sees the recent use in the store and writes nothing.
-	other := NewKeys(counting, c.now)
+	other := NewKeys(counting, c.Now)
 	t.Cleanup(other.Close)
-	c.advance(10 * time.Second)
+	c.Advance(10 * time.Second)
 	mustAuth(t, other, secret)
 	other.touching.Wait()
-	check(2, c.t.Add(-10*time.Second))
+	check(2, c.Now().Add(-10*time.Second))
 
 	// After Close nothing is recorded; authentication goes on.
 	k.Close()
-	c.advance(time.Hour)
+	c.Advance(time.Hour)
 	mustAuth(t, k, secret)
-	check(2, c.t.Add(-time.Hour-10*time.Second))
+	check(2, c.Now().Add(-time.Hour-10*time.Second))
 }
 
 func TestRotate(t *testing.T) {
 	k, st := newKeys(t)
 	c := newClock()
-	k.now = c.now
+	k.now = c.Now
 	k.WithCache(time.Minute)
 	ctx := context.Background()
-	expires := c.t.Add(24 * time.Hour)
+	expires := c.Now().Add(24 * time.Hour)
 	rec, secret, err := k.Create(ctx, NewKey{Name: "billing", Scopes: scopes(approval.ScopeCreate, approval.ScopeRead), Groups: []string{"finance"}, ExpiresAt: &expires})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mustAuth(t, k, secret) // now cached
 	k.touching.Wait()
-	c.advance(time.Second)
+	c.Advance(time.Second)
 
 	rotated, newSecret, err := k.Rotate(ctx, rec.ID)
 	if err != nil {
@@ -209,7 +206,7 @@ func TestRotate(t *testing.T) {
 	}
 
 	// An expired key cannot be rotated: its new secret would not work.
-	c.advance(24 * time.Hour)
+	c.Advance(24 * time.Hour)
 	if _, _, err := k.Rotate(ctx, rec.ID); approval.KindOf(err) != approval.KindConflict {
 		t.Errorf("Rotate of an expired key: %v, want a conflict", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"approvald/approval"
 	"approvald/auth"
 	"approvald/engine"
+	"approvald/internal/testkit"
 	"approvald/store/sqlite"
 )
 
@@ -26,28 +27,11 @@ import (
 type fixture struct {
 	t     *testing.T
 	url   string
-	clock *testClock
+	clock *testkit.Clock
 	store approval.Store
 	eng   *engine.Engine
 	admin apiClient
 	db    string // the path of the SQLite file
-}
-
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 func setup(t *testing.T) *fixture {
@@ -66,7 +50,7 @@ func setupWith(t *testing.T, opts ...func(*Deps)) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	clock := &testClock{now: time.Now().UTC()}
+	clock := testkit.NewClock(time.Now().UTC())
 	eng := engine.New(st, engine.WithClock(clock.Now))
 	keys := auth.NewKeys(st, clock.Now)
 	admin := "apd_fixture-admin-key-abcdefghijklmnopqrstuvwxyz"

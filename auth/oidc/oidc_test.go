@@ -27,6 +27,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"approvald/approval"
+	"approvald/internal/testkit"
 )
 
 const testAudience = "approvald"
@@ -116,24 +117,7 @@ func unsigned(t testing.TB, claims map[string]any) string {
 }
 
 // clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *testkit.Clock { return testkit.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
 // claimsAt returns the claims of a valid token of issuer iss at now.
 func claimsAt(iss string, now time.Time) map[string]any {
@@ -512,7 +496,7 @@ func TestKeyRotation(t *testing.T) {
 
 	// The provider rotates: k2 replaces k1.
 	is.setKeys(k2)
-	clk.Add(DefaultKeyRefreshInterval + time.Second)
+	clk.Advance(DefaultKeyRefreshInterval + time.Second)
 	if err := verifySoon(k2); err != nil {
 		t.Fatalf("k2 after rotation: %v (%s)", err, Reason(err))
 	}
@@ -543,7 +527,7 @@ func TestKeyRotation(t *testing.T) {
 	if hits := is.jwksHits.Load(); hits != 2 {
 		t.Fatalf("%d JWKS fetches within the interval, want 2", hits)
 	}
-	clk.Add(DefaultKeyRefreshInterval)
+	clk.Advance(DefaultKeyRefreshInterval)
 	if err := verifySoon(k3); err != nil {
 		t.Fatalf("k3 after the interval: %v (%s)", err, Reason(err))
 	}
@@ -570,11 +554,11 @@ func TestKeyWithdrawnAndOutage(t *testing.T) {
 	// The provider withdraws k1. Tokens with k1 still verify while the
 	// cached key set is young, and are refused once it has been renewed.
 	is.setKeys(k2)
-	clk.Add(30 * time.Minute)
+	clk.Advance(30 * time.Minute)
 	if err := verify(k1); err != nil {
 		t.Fatalf("k1 with a young key set: %v (%s)", err, Reason(err))
 	}
-	clk.Add(30 * time.Minute)
+	clk.Advance(30 * time.Minute)
 	checkRefused(t, verify(k1), "", msgInvalid)
 	if err := verify(k2); err != nil {
 		t.Fatalf("k2 after renewal: %v (%s)", err, Reason(err))
@@ -584,7 +568,7 @@ func TestKeyWithdrawnAndOutage(t *testing.T) {
 	// across a renewal of the key set.
 	is.jwksDown.Store(true)
 	hits := is.jwksHits.Load()
-	clk.Add(keySetMaxAge + time.Second)
+	clk.Advance(keySetMaxAge + time.Second)
 	if err := verify(k2); err != nil {
 		t.Fatalf("k2 during an outage: %v (%s)", err, Reason(err))
 	}
@@ -624,7 +608,7 @@ func TestConcurrentVerify(t *testing.T) {
 					}
 				}
 				if j%5 == 0 {
-					clk.Add(time.Millisecond)
+					clk.Advance(time.Millisecond)
 				}
 			}
 		})
