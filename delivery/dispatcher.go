@@ -44,14 +44,20 @@ const (
 
 // Config configures a Dispatcher.
 type Config struct {
-	Workers int           // deliveries in flight at most, over all rules
-	PerRule int           // deliveries in flight at most per rule
-	Poll    time.Duration // how often to look for due work without a wake-up
-	Lease   time.Duration // how long a claim is held; should exceed the longest rule timeout
-	Client  *http.Client  // default: NewHTTPClient(true)
-	Wake    <-chan struct{}
-	Logger  *slog.Logger
-	Now     func() time.Time
+	Workers int // deliveries in flight at most, over all rules
+	PerRule int // deliveries in flight at most per rule
+	// FreeRuleOnAnswer frees a rule's slot as soon as its receiver has
+	// answered, not once the outcome is written: the per-rule limit then
+	// bounds the calls a receiver gets at once, and the outcome's
+	// transaction does not cap a rule's rate. Where every outcome queues for
+	// one writer (SQLite) it makes that queue longer, and delivery slower.
+	FreeRuleOnAnswer bool
+	Poll             time.Duration // how often to look for due work without a wake-up
+	Lease            time.Duration // how long a claim is held; should exceed the longest rule timeout
+	Client           *http.Client  // default: NewHTTPClient(true)
+	Wake             <-chan struct{}
+	Logger           *slog.Logger
+	Now              func() time.Time
 	// Backoff returns the wait before attempt n+1 after n failed attempts.
 	Backoff func(n int) time.Duration
 	// Observe, when set, is told each attempt's result (delivered, retry
@@ -67,7 +73,7 @@ type Dispatcher struct {
 	cfg Config
 
 	mu       sync.Mutex
-	inflight map[string]int // per rule, claimed and not yet answered by the receiver
+	inflight map[string]int // per rule, claimed and not finished (see Config.FreeRuleOnAnswer)
 	rules    map[string]cachedRule
 	total    int
 	freed    chan struct{}
@@ -199,18 +205,24 @@ func (d *Dispatcher) claim(ctx context.Context) bool {
 	d.mu.Unlock()
 	for _, c := range claims {
 		d.wg.Go(func() {
-			// The rule's slot is free once its receiver has answered: the
-			// per-rule limit bounds the calls a receiver gets at once, not
-			// the outcomes being written. The worker is free once the
-			// outcome is, which bounds those.
-			d.deliver(context.WithoutCancel(ctx), c, func() {
-				d.mu.Lock()
-				if d.inflight[c.Rule]--; d.inflight[c.Rule] == 0 {
-					delete(d.inflight, c.Rule)
-				}
-				d.mu.Unlock()
-				d.signalFreed()
-			})
+			var once sync.Once
+			freeRule := func() {
+				once.Do(func() {
+					d.mu.Lock()
+					if d.inflight[c.Rule]--; d.inflight[c.Rule] == 0 {
+						delete(d.inflight, c.Rule)
+					}
+					d.mu.Unlock()
+				})
+			}
+			answered := func() {}
+			if d.cfg.FreeRuleOnAnswer {
+				answered = func() { freeRule(); d.signalFreed() }
+			}
+			// The worker is free once the outcome is written, which bounds
+			// the outcomes being written.
+			d.deliver(context.WithoutCancel(ctx), c, answered)
+			freeRule()
 			d.mu.Lock()
 			d.total--
 			d.mu.Unlock()

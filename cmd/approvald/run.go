@@ -116,8 +116,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	hub := delivery.NewHub(store, waker.Listen(), 500*time.Millisecond, log)
 	dispatcher := delivery.NewDispatcher(eng, delivery.Config{
 		Workers: cfg.Workers, PerRule: cfg.PerRule, Lease: cfg.DeliveryLease, Wake: waker.Listen(), Logger: log,
-		Client:  webhookClient(cfg.AllowPrivate, tracing),
-		Observe: meters.DeliveryAttempt,
+		// PostgreSQL writes outcomes side by side; SQLite queues them for its writer.
+		FreeRuleOnAnswer: !strings.HasPrefix(cfg.Database, "sqlite:"),
+		Client:           webhookClient(cfg.AllowPrivate, tracing),
+		Observe:          meters.DeliveryAttempt,
 	})
 	var publisher *delivery.Publisher
 	var eventsReady func() error // nil without NATS
