@@ -402,8 +402,18 @@ func TestHTTPClient_RefusesMetadataAndLinkLocal(t *testing.T) {
 // with due deliveries to a stalled receiver before the fast rule's arrive:
 // claims in due order would be all the stalled rule's, yet it must never
 // hold more than PerRule workers.
+// It holds whether a rule's slot comes free on the receiver's answer or once
+// the outcome is written.
 func TestDispatcher_BacklogOfAStalledRuleDoesNotStarveAnother(t *testing.T) {
-	f := setup(t, Config{PerRule: 2, Workers: 4})
+	for _, early := range []bool{false, true} {
+		t.Run(fmt.Sprintf("FreeRuleOnAnswer=%v", early), func(t *testing.T) {
+			testStalledRuleBacklog(t, Config{PerRule: 2, Workers: 4, FreeRuleOnAnswer: early})
+		})
+	}
+}
+
+func testStalledRuleBacklog(t *testing.T, cfg Config) {
+	f := setup(t, cfg)
 	release := make(chan struct{})
 	var inFlight, peak atomic.Int32
 	stalled := newReceiver(t, func(_ int, _ http.ResponseWriter, r *http.Request) {
