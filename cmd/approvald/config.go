@@ -113,7 +113,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	var jwtIssuer, uiScopes string
 	s.text(&c.Addr, "addr", "APPROVALD_ADDR", ":8000", "listen address (APPROVALD_ADDR)")
 	s.redacted(&c.Database, "database", "APPROVALD_DATABASE", "sqlite:approvald.db", "database `URL`: sqlite:<file> or postgres://user@host/db (APPROVALD_DATABASE)", redactDatabase)
-	s.integer(&c.DBMaxConns, "db-max-conns", "APPROVALD_DB_MAX_CONNS", 16, "PostgreSQL connection pool size (APPROVALD_DB_MAX_CONNS)")
+	s.integer(&c.DBMaxConns, "db-max-conns", "APPROVALD_DB_MAX_CONNS", 16, "PostgreSQL connection pool size; the delivery workers get a pool of their own, a quarter of it (2–16) (APPROVALD_DB_MAX_CONNS)")
 	s.converted("log-level", "APPROVALD_LOG_LEVEL", "info", "debug, info, warn or error (APPROVALD_LOG_LEVEL)", func(v string) error {
 		if c.LogLevel.UnmarshalText([]byte(v)) != nil {
 			return errors.New("is not one of debug, info, warn, error")
