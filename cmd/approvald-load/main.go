@@ -11,7 +11,11 @@
 //	approve   create, then approve it as another principal (the default);
 //	          with -receiver ok the requests name a service rule pointing
 //	          at a loopback receiver this tool runs, which measures the
-//	          delivery latency of each decision
+//	          delivery latency of each decision; with -watch longpoll each
+//	          client long-polls its request before approving it, as
+//	          approvalctl wait does, and with -watch sse one client follows
+//	          /v1/events: the time from each decision's commit to the
+//	          waiting client is measured
 //	get       GET /v1/approvals/{id} of requests created beforehand
 //	list      GET /v1/approvals?status=pending, the first page of 50
 //	inbox     GET /v1/approvals?awaiting=me, the first page of 50
@@ -75,6 +79,9 @@ type options struct {
 	rate         float64 // operations (cycles) per second over all clients, 0 for as fast as possible
 	scenario     string
 	receiver     string // none, ok or stall
+	watch        string // none, longpoll or sse
+	watcher      *watcher
+	watchKey     string // the key that watches (the reviewer's, which reads)
 	rule         string // service rule the requests name (set when receiver is not none)
 	path         string // gateway: the path to POST to
 	bodyBytes    int    // gateway: grow the example body to at least this size
@@ -117,6 +124,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long to run (at most 10m); with -count and no -duration, 10m bounds the count's run")
 	fs.Int64Var(&o.count, "count", 0, "stop after this many operations (create+approve cycles, reads, gateway calls); 0: run for -duration")
 	fs.Float64Var(&o.rate, "rate", 0, "operations per second over all clients (0: as fast as they go); the k-th starts no earlier than k/rate after the start")
+	fs.StringVar(&o.watch, "watch", "none", "approve: none; longpoll: each client long-polls its request before approving it, as approvalctl wait does (decision → return latency, reported as op \"longpoll\"); sse: one subscriber of /v1/events (decision → event latency, op \"sse\")")
 	fs.StringVar(&o.receiver, "receiver", "none", "none: requests name no service rule; ok: a loopback receiver that answers at once (delivery latency is measured); stall: one that never answers")
 	fs.BoolVar(&approve, "approve", true, "approve: -approve=false is -scenario create (kept for older command lines)")
 	fs.StringVar(&o.path, "path", "/project/package", "gateway: the path to POST to (the fake upstream's is /data-publish/package)")
@@ -201,6 +209,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		newClient = s.client
 	}
 
+	if o.watcher != nil && o.watch == "sse" {
+		streamCtx, stop := context.WithCancel(ctx)
+		defer stop()
+		subscribed := make(chan error, 1)
+		go o.watcher.stream(streamCtx, o, o.watchKey, subscribed)
+		if err := <-subscribed; err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
 	g := gate{budget: o.count}
@@ -226,6 +243,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	if recv != nil && o.receiver == "ok" {
 		recv.settle(2 * time.Second) // let deliveries of the last decisions land
 		rep.Ops = append(rep.Ops, recv.stat())
+	}
+	if o.watcher != nil {
+		if o.watch == "sse" {
+			time.Sleep(time.Second) // let the events of the last decisions land
+		}
+		rep.Ops = append(rep.Ops, o.watcher.stat(o.watch))
 	}
 	if err := o.output(out, rep); err != nil {
 		return err
@@ -259,6 +282,10 @@ func (o options) validate() error {
 		return errors.New("-duration must be in (0, 10m]")
 	case o.count < 0:
 		return errors.New("-count must not be negative")
+	case o.watch != "none" && o.watch != "longpoll" && o.watch != "sse":
+		return errors.New("-watch must be none, longpoll or sse")
+	case o.watch != "none" && o.scenario != "approve":
+		return errors.New("-watch goes with -scenario approve")
 	case o.receiver != "none" && o.receiver != "ok" && o.receiver != "stall":
 		return errors.New("-receiver must be none, ok or stall")
 	case o.receiver != "none" && o.scenario != "approve" && o.scenario != "create":

@@ -51,6 +51,9 @@ func setUp(ctx context.Context, hc *http.Client, o *options) (setup, error) {
 	if o.rule != "" {
 		body["service_rule"] = o.rule
 	}
+	if o.watch != "none" {
+		o.watcher, o.watchKey = newWatcher(), reviewer
+	}
 	switch o.scenario {
 	case "create", "approve":
 		s.client = func(int) step { return createClient(hc, *o, requester, reviewer, body) }
@@ -123,8 +126,17 @@ func createClient(hc *http.Client, o options, requester, reviewer string, body m
 		if o.scenario != "approve" {
 			return
 		}
+		var polled chan struct{}
+		if o.watch == "longpoll" {
+			polled = make(chan struct{})
+			go func() { o.watcher.longPoll(ctx, o, reviewer, id); close(polled) }()
+			time.Sleep(watchLead)
+		}
 		start = time.Now()
 		code, _, err = call(ctx, hc, "POST", o.url+"/v1/approvals/"+id+"/reviews", reviewer, map[string]any{"decision": "approve"})
+		if polled != nil {
+			defer func() { <-polled }()
+		}
 		switch {
 		case ctx.Err() != nil:
 		case err != nil || code != http.StatusOK:
