@@ -3,6 +3,7 @@ package approval
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -134,6 +135,19 @@ type Validation struct{ fields []FieldError }
 // Add records that field is invalid.
 func (v *Validation) Add(field, format string, args ...any) {
 	v.fields = append(v.fields, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// ErrEvery is Err for a configuration: its message names every invalid field,
+// after "invalid " and what.
+func (v *Validation) ErrEvery(what string) error {
+	if len(v.fields) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(v.fields))
+	for i, f := range v.fields {
+		msgs[i] = f.Field + ": " + f.Message
+	}
+	return &Error{Kind: KindInvalid, Code: CodeValidation, Message: "invalid " + what + ": " + strings.Join(msgs, "; "), Fields: v.fields}
 }
 
 // Err returns nil when no field was invalid, otherwise a KindInvalid *Error

@@ -102,10 +102,8 @@ func (c Config) withDefaults() Config {
 // timeout, an unknown approval mode. No message shows a key.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var fields []approval.FieldError
-	bad := func(field, format string, args ...any) {
-		fields = append(fields, approval.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
-	}
+	var v approval.Validation
+	bad := v.Add
 	for _, u := range []struct{ hostField, portField, host, port string }{
 		{"MetadataHost", "MetadataPort", c.MetadataHost, c.MetadataPort},
 		{"PublishHost", "PublishPort", c.PublishHost, c.PublishPort},
@@ -127,15 +125,7 @@ func (c Config) Validate() error {
 	if c.Approval != ApprovalOff && c.Approval != ApprovalPublish {
 		bad("Approval", "%q is not one of %q, %q", c.Approval, ApprovalOff, ApprovalPublish)
 	}
-	if len(fields) == 0 {
-		return nil
-	}
-	msgs := make([]string, len(fields))
-	for i, f := range fields {
-		msgs[i] = f.Field + ": " + f.Message
-	}
-	return &approval.Error{Kind: approval.KindInvalid, Code: approval.CodeValidation,
-		Message: "invalid gateway configuration: " + strings.Join(msgs, "; "), Fields: fields}
+	return v.ErrEvery("gateway configuration")
 }
 
 // baseURL returns the original's base URL of an upstream, as shown in

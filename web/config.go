@@ -3,7 +3,6 @@ package web
 import (
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"approvald/approval"
@@ -74,10 +73,8 @@ func (c Config) Validate() error {
 	if !c.Enabled {
 		return nil
 	}
-	var fields []approval.FieldError
-	bad := func(field, format string, args ...any) {
-		fields = append(fields, approval.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
-	}
+	var v approval.Validation
+	bad := v.Add
 	if len(c.SessionKey) > 0 && len(c.SessionKey) < MinSessionKeyLen {
 		bad("SessionKey", "must be at least %d characters", MinSessionKeyLen)
 	}
@@ -95,15 +92,7 @@ func (c Config) Validate() error {
 	if !c.OIDC.Enabled() && !c.KeySignIn {
 		bad("KeySignIn", "false needs an OIDC client id: otherwise nobody can sign in to the UI (turn the UI off instead)")
 	}
-	if len(fields) == 0 {
-		return nil
-	}
-	msgs := make([]string, len(fields))
-	for i, f := range fields {
-		msgs[i] = f.Field + ": " + f.Message
-	}
-	return &approval.Error{Kind: approval.KindInvalid, Code: approval.CodeValidation,
-		Message: "invalid web UI configuration: " + strings.Join(msgs, "; "), Fields: fields}
+	return v.ErrEvery("web UI configuration")
 }
 
 // checkBaseURL checks that s is scheme://host[:port] without a path.
