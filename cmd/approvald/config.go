@@ -99,6 +99,7 @@ func usageFooter() string {
 		fmt.Fprintf(&b, "  %s:\n    %s\n", g.why, strings.Join(g.names, ", "))
 	}
 	b.WriteString("The README's configuration table describes every setting.\n")
+	b.WriteString(commandsHelp)
 	return b.String()
 }
 
@@ -108,8 +109,16 @@ func usageFooter() string {
 // each setting that is malformed or invalid, naming it (flag and
 // variable) and what is wrong; a secret's value is never shown.
 func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
+	return parseConfigArgs(args, getenv, out, nil)
+}
+
+// parseConfigArgs is parseConfig that, with rest set, appends to it the
+// arguments that are not flags (a subcommand's operands) instead of
+// refusing them.
+func parseConfigArgs(args []string, getenv func(string) string, out io.Writer, rest *[]string) (config, error) {
 	var c config
 	s := newSettings(getenv, out)
+	s.rest = rest
 	var jwtIssuer, uiScopes string
 	s.text(&c.Addr, "addr", "APPROVALD_ADDR", ":8000", "listen address (APPROVALD_ADDR)")
 	s.redacted(&c.Database, "database", "APPROVALD_DATABASE", "sqlite:approvald.db", "database `URL`: sqlite:<file> or postgres://user@host/db (APPROVALD_DATABASE)", redactDatabase)

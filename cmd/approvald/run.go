@@ -37,6 +37,11 @@ import (
 // gracefully. main calls it, and so do the end-to-end tests (on port 0,
 // with listening told the bound address).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, listening func(net.Addr)) error {
+	if len(args) > 0 {
+		if cmd, ok := commands[args[0]]; ok {
+			return cmd(ctx, args[1:], getenv, stdout, stderr)
+		}
+	}
 	cfg, err := parseConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -305,16 +310,33 @@ func openStore(ctx context.Context, cfg config) (database, error) {
 	url := cfg.Database
 	switch {
 	case strings.HasPrefix(url, "sqlite:"):
-		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")
-		if path == "" {
-			return nil, errors.New("--database: sqlite: needs a file name, as in sqlite:approvald.db")
+		path, err := sqlitePath(url)
+		if err != nil {
+			return nil, err
 		}
-		return sqlite.Open(ctx, path)
+		s, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return nil, schemaError(err)
+		}
+		return s, nil
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		return postgres.Open(ctx, url, cfg.DBMaxConns)
+		s, err := postgres.Open(ctx, url, cfg.DBMaxConns)
+		if err != nil {
+			return nil, schemaError(err)
+		}
+		return s, nil
 	default:
 		return nil, fmt.Errorf("--database: unsupported database URL %q; use sqlite:<file> or postgres://…", redactDatabase(url))
 	}
+}
+
+// sqlitePath returns the file name of a sqlite:<file> database URL.
+func sqlitePath(url string) (string, error) {
+	path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")
+	if path == "" {
+		return "", errors.New("--database: sqlite: needs a file name, as in sqlite:approvald.db")
+	}
+	return path, nil
 }
 
 // redactDatabase hides the secrets of a database URL (see

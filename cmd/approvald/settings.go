@@ -21,6 +21,7 @@ type settings struct {
 	getenv func(string) string
 	list   []*setting
 	byEnv  map[string]*setting
+	rest   *[]string // nil: arguments that are not flags are an error
 }
 
 // A setting is one value of the configuration and where it comes from.
@@ -183,14 +184,22 @@ func parseBool(v string) (b, ok bool) {
 
 // parseFlags reads the command line; it returns flag.ErrHelp for --help
 // (after writing the help), and the error of an unknown flag or argument.
+// With rest set, arguments that are not flags (before, between or after
+// them) are appended to it instead.
 func (s *settings) parseFlags(args []string) error {
-	if err := s.fs.Parse(args); err != nil {
-		return err
+	for {
+		if err := s.fs.Parse(args); err != nil {
+			return err
+		}
+		switch {
+		case s.fs.NArg() == 0:
+			return nil
+		case s.rest == nil:
+			return fmt.Errorf("unexpected arguments: %s", strings.Join(s.fs.Args(), " "))
+		}
+		*s.rest = append(*s.rest, s.fs.Arg(0))
+		args = s.fs.Args()[1:]
 	}
-	if s.fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(s.fs.Args(), " "))
-	}
-	return nil
 }
 
 // read converts every setting, in the order they were added, and returns

@@ -149,17 +149,28 @@ func OpenWithDeliveries(ctx context.Context, db, deliveries DB, d *Dialect) (*St
 }
 
 // Migrate applies the migrations in the folder migrations of fsys that db
-// lacks, with the provider Migrator returns.
+// lacks, with the provider Migrator returns. It returns an ErrSchemaNewer
+// error, naming both versions, when db's schema is newer than the
+// migrations of fsys (goose itself would accept it).
 func Migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, fsys fs.FS, opts ...goose.ProviderOption) error {
 	p, err := Migrator(db, dialect, fsys, opts...)
 	if err != nil {
 		return err
 	}
 	applied, err := p.Up(ctx)
-	if err == nil && len(applied) > 0 {
-		go dropParseBuffers() // not on the start-up path: it takes 5–15 ms on a busy machine
+	if err != nil {
+		return err
 	}
-	return err
+	if len(applied) > 0 {
+		go dropParseBuffers() // not on the start-up path: it takes 5–15 ms on a busy machine
+		return nil
+	}
+	// Nothing to apply: the schema is up to date, or newer than fsys knows.
+	current, latest, err := p.GetVersions(ctx)
+	if err != nil {
+		return err
+	}
+	return checkNotNewer(current, latest)
 }
 
 // Migrator returns goose's provider of the migrations in the folder
