@@ -57,7 +57,8 @@ func commandConfig(name string, args []string, getenv func(string) string, stder
 
 // migrateCommand applies the embedded migrations to the database and exits:
 // for a Kubernetes Job or init container. It refuses a database whose
-// schema is newer than this binary knows, as the server does.
+// schema is newer than this binary knows (the server serves it, with a
+// warning: migrations are additive).
 func migrateCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, _, err := commandConfig("migrate", args, getenv, stderr, 0)
 	if err != nil {
@@ -66,6 +67,10 @@ func migrateCommand(ctx context.Context, args []string, getenv func(string) stri
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	if newer := store.SchemaNewer(); newer != nil {
+		store.Close()
+		return fmt.Errorf("migrate: %w", schemaError(newer))
 	}
 	if err := store.Close(); err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -312,10 +317,12 @@ func schemaError(err error) error {
 
 // plain returns the cause of a store's *approval.Error, whose message
 // ("internal error") is for API clients, not for an operator; any other
-// error as it is.
+// error as it is. Only an *approval.Error at the top is unwrapped: an error
+// wrapping one may have rewritten its message (the PostgreSQL store's
+// open errors have the connection string's secrets removed), and its
+// cause would repeat them.
 func plain(err error) error {
-	var ae *approval.Error
-	if errors.As(err, &ae) && ae.Err != nil {
+	if ae, ok := err.(*approval.Error); ok && ae.Err != nil {
 		return ae.Err
 	}
 	return err

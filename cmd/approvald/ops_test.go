@@ -96,13 +96,36 @@ func TestMigrate_RefusesANewerSchema(t *testing.T) {
 			if strings.Contains(err.Error(), "internal error") {
 				t.Errorf("the message hides its cause: %v", err)
 			}
-			// The server refuses to start, with the same message.
+			// The server serves it (migrations are additive: an older
+			// release runs on a newer schema during a rollout or after a
+			// rollback), warning with the same message.
 			env := map[string]string{"APPROVALD_DATABASE": db, "APPROVALD_ADDR": "127.0.0.1:0"}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			err = run(ctx, nil, func(k string) string { return env[k] }, io.Discard, io.Discard, func(net.Addr) {})
-			if err == nil || !strings.Contains(err.Error(), wantMsg) {
-				t.Fatalf("server against a newer schema: %v, want an error saying %q", err, wantMsg)
+			var logs syncBuffer
+			served := make(chan error, 1)
+			listening := make(chan net.Addr, 1)
+			go func() {
+				served <- run(ctx, nil, func(k string) string { return env[k] }, io.Discard, &logs, func(a net.Addr) { listening <- a })
+			}()
+			select {
+			case a := <-listening:
+				res, err := http.Get("http://" + a.String() + "/readyz")
+				if err == nil {
+					res.Body.Close()
+				}
+				if err != nil || res.StatusCode != http.StatusOK {
+					t.Errorf("readyz on a newer schema: %v %v", err, res)
+				}
+				cancel()
+			case err := <-served:
+				t.Fatalf("server against a newer schema: %v\n%s", err, logs.String())
+			}
+			if err := <-served; err != nil {
+				t.Fatalf("server against a newer schema: %v", err)
+			}
+			if !strings.Contains(logs.String(), wantMsg) {
+				t.Errorf("the server did not warn %q: %s", wantMsg, logs.String())
 			}
 			// version reports the database's version.
 			out, _, err := runCommand(t, nil, "version", "--database", db)

@@ -58,6 +58,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer ln.Close()
 	store, err := openStore(ctx, cfg)
+	if err == nil {
+		if newer := store.SchemaNewer(); newer != nil {
+			// Served: migrations are additive (a rollout, a rollback).
+			log.Warn("serving a database whose schema is newer than this approvald's", "err", schemaError(newer).Error())
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -302,6 +308,8 @@ func buildVersion() string {
 type database interface {
 	approval.Store
 	calllog.Log
+	// SchemaNewer tells whether the schema was newer than this binary's.
+	SchemaNewer() error
 }
 
 // openStore opens the database named by cfg.Database: sqlite:<file> or a

@@ -71,10 +71,11 @@ type database struct {
 	conn
 	s    *Store
 	pool *pgxpool.Pool // the pool conn reads, and Write writes, on
+	tx   pgx.TxOptions // how Write begins its transactions
 }
 
 func (d database) Write(ctx context.Context, op string, fn func(sqlstore.Tx) error) error {
-	return d.s.writeOn(ctx, d.pool, op, func(tx pgx.Tx) error { return fn(conn{tx}) })
+	return d.s.writeOn(ctx, d.pool, d.tx, op, func(tx pgx.Tx) error { return fn(conn{tx}) })
 }
 
 func (d database) WriteBatch(ctx context.Context, _ string, stmts []sqlstore.Stmt) ([]int64, error) {

@@ -56,7 +56,7 @@ type Store struct {
 	pool *pgxpool.Pool
 	// deliveries is the outbox workers' pool (see deliveryConns): claims,
 	// delivery outcomes and the changes they make commit on it without
-	// waiting for the WAL flush (synchronous_commit off). That is safe for
+	// waiting for the WAL flush (see asyncCommit). That is safe for
 	// them alone: should the database crash before the flush, the outcome
 	// is lost as a whole and the delivery, whose lease then runs out, is
 	// made again — at least once, as ever, with the same webhook-id. A
@@ -76,6 +76,7 @@ type Store struct {
 	listening     sync.WaitGroup     // the listener and the notifier
 
 	closeOnce sync.Once
+	newer     error // see SchemaNewer
 }
 
 var _ approval.Store = (*Store)(nil)
@@ -115,7 +116,6 @@ func Open(ctx context.Context, url string, maxConns int) (_ *Store, err error) {
 	dcfg := cfg.Copy()
 	dcfg.MaxConns = deliveryConns(cfg.MaxConns)
 	dcfg.MinConns = 0
-	dcfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, internal("open", err)
@@ -141,11 +141,15 @@ func (s *Store) start(ctx context.Context) error {
 		return internal("open", cmp.Or(err, errors.New("no schema of the search_path exists")))
 	}
 	s.schema = *schema
+	// A schema newer than this binary's is served (see SchemaNewer).
 	if err := migrate(ctx, s.pool, s.schema); err != nil {
-		return err
+		if !errors.Is(err, sqlstore.ErrSchemaNewer) {
+			return err
+		}
+		s.newer = err
 	}
 	var err error
-	if s.Store, err = sqlstore.OpenWithDeliveries(ctx, database{conn{s.pool}, s, s.pool}, database{conn{s.deliveries}, s, s.deliveries}, dialect); err != nil {
+	if s.Store, err = sqlstore.OpenWithDeliveries(ctx, database{conn{s.pool}, s, s.pool, syncCommit}, database{conn{s.deliveries}, s, s.deliveries, asyncCommit}, dialect); err != nil {
 		return err
 	}
 	s.channel = channelName(s.schema)
@@ -198,11 +202,21 @@ func deliveryConns(mainConns int32) int32 {
 	return min(max(mainConns/4, 2), 16)
 }
 
+// SchemaNewer returns an error naming both versions (wrapping
+// sqlstore.ErrSchemaNewer) when the schema was newer than this binary's
+// migrations at Open, nil otherwise. The store serves such a schema —
+// migrations are additive, so the previous release runs on the new schema
+// during a rollout or after a rollback — and `approvald migrate` refuses it.
+func (s *Store) SchemaNewer() error { return s.newer }
+
 // Ping checks that the database answers. It returns an internal
 // *approval.Error when it does not, or the store is closed.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
 		return internal("ping", err)
+	}
+	if err := s.deliveries.Ping(ctx); err != nil {
+		return internal("ping the delivery workers' pool", err)
 	}
 	return nil
 }
@@ -227,15 +241,25 @@ func (s *Store) Close() error {
 // It returns fn's errors unchanged: fn wraps its database errors with
 // internal, which keeps their SQLSTATE visible to retry.
 func (s *Store) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
-	return s.writeOn(ctx, s.pool, op, fn)
+	return s.writeOn(ctx, s.pool, syncCommit, op, fn)
 }
 
-// writeOn is write on pool.
-func (s *Store) writeOn(ctx context.Context, pool *pgxpool.Pool, op string, fn func(tx pgx.Tx) error) (err error) {
+// The transactions of the two pools: the API's commit once the WAL is
+// flushed; the outbox workers' do not wait for it (see Store.deliveries).
+// The setting is made in the transaction's first round trip (pgx sends a
+// BeginQuery without arguments as one simple query), not as a connection
+// parameter, which poolers such as PgBouncer refuse.
+var (
+	syncCommit  = pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
+	asyncCommit = pgx.TxOptions{BeginQuery: "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL synchronous_commit TO OFF"}
+)
+
+// writeOn is write on pool, beginning its transactions with opts.
+func (s *Store) writeOn(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, op string, fn func(tx pgx.Tx) error) (err error) {
 	ctx, end := sqlstore.Span(ctx, tracer, "postgres.write", op)
 	defer func() { end(err) }()
 	return retry(ctx, op, func() error {
-		tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+		tx, err := pool.BeginTx(ctx, opts)
 		if err != nil {
 			return internal(op, err)
 		}

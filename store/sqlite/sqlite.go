@@ -43,6 +43,7 @@ type Store struct {
 	// not be written (a full disk, an I/O error) and cleared by the next
 	// write that commits; while it is set, Ping probes with a write.
 	writeFailed atomic.Bool
+	newer       error // see SchemaNewer
 }
 
 var _ approval.Store = (*Store)(nil)
@@ -62,9 +63,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, internal("open", err)
 	}
 	writer.SetMaxOpenConns(1)
-	if err := sqlstore.Migrate(ctx, writer, goose.DialectSQLite3, migrations); err != nil {
+	// A schema newer than this binary's is served (migrations are additive)
+	// and reported by SchemaNewer.
+	newer := sqlstore.Migrate(ctx, writer, goose.DialectSQLite3, migrations)
+	if newer != nil && !errors.Is(newer, sqlstore.ErrSchemaNewer) {
 		writer.Close()
-		return nil, internal("migrate", err)
+		return nil, internal("migrate", newer)
 	}
 	// The readers open after the writer has created the file and switched it
 	// to WAL mode, which is persistent.
@@ -75,7 +79,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	reader.SetMaxOpenConns(readers)
 	reader.SetMaxIdleConns(readers)
-	s := &Store{writer: writer, reader: reader, changes: make(chan struct{}, 1)}
+	s := &Store{writer: writer, reader: reader, changes: make(chan struct{}, 1), newer: newer}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -95,6 +99,14 @@ func dsn(path string, params ...string) string {
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(10000)&" +
 		strings.Join(params, "&") + "&_time_integer_format=unix_micro"
 }
+
+// SchemaNewer returns an error naming both versions (wrapping
+// sqlstore.ErrSchemaNewer) when the database's schema was newer than this
+// binary's migrations at Open, nil otherwise. The store serves such a
+// database — migrations are additive, so an older release runs on a newer
+// schema during a rollout or after a rollback — and `approvald migrate`
+// refuses it.
+func (s *Store) SchemaNewer() error { return s.newer }
 
 // Ping checks that both the writer and the readers answer and, after a
 // write failed because the database could not be written, that a write

@@ -123,8 +123,8 @@ type Dialect struct {
 // Dialect.ValidID) is the id of nothing, unless a method says otherwise.
 type Store struct {
 	db DB
-	// deliveries is the DB of the outbox workers' writes (claims, outcomes,
-	// publication marks): db, or one of its own (see OpenWithDeliveries).
+	// deliveries is the DB of the webhook workers' writes (claims and
+	// outcomes): db, or one of its own (see OpenWithDeliveries).
 	deliveries   DB
 	d            *Dialect
 	lockApproval string // selectApproval, locking the row
@@ -136,9 +136,9 @@ func Open(ctx context.Context, db DB, d *Dialect) (*Store, error) {
 	return OpenWithDeliveries(ctx, db, db, d)
 }
 
-// OpenWithDeliveries is Open with the outbox workers' writes — claims,
-// delivery outcomes (with the change they make to the request), publication
-// marks — on a DB of their own, deliveries: so that they never queue for a
+// OpenWithDeliveries is Open with the webhook workers' writes — claims and
+// delivery outcomes (with the change they make to the request) — on a DB of
+// their own, deliveries: so that they never queue for a
 // connection behind API requests, nor these behind them, and so that the
 // database may commit them differently (PostgreSQL: without waiting for the
 // WAL flush; a lost outcome is delivered again, see store/postgres).
