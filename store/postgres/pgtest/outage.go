@@ -14,6 +14,7 @@ type Outage struct {
 	ln    net.Listener
 	mu    sync.Mutex
 	conns []net.Conn
+	cut   bool
 }
 
 // URLWithOutage returns URL(t) routed through a forwarder on a loopback
@@ -49,6 +50,14 @@ func (o *Outage) forward(target string) {
 			continue
 		}
 		o.mu.Lock()
+		if o.cut {
+			// Accepted just before Cut, connected just after: it must not
+			// outlive the outage.
+			o.mu.Unlock()
+			c.Close()
+			up.Close()
+			continue
+		}
 		o.conns = append(o.conns, c, up)
 		o.mu.Unlock()
 		go func() { _, _ = io.Copy(up, c); up.Close() }()
@@ -61,6 +70,7 @@ func (o *Outage) Cut() {
 	o.ln.Close()
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.cut = true
 	for _, c := range o.conns {
 		c.Close()
 	}
