@@ -50,12 +50,12 @@ func relTime(now, t time.Time) string {
 
 // statusClass is the CSS class of a status badge: one colour per outcome.
 func statusClass(s approval.Status) string {
-	switch s {
+	switch s.Settled() { // an acknowledged decision looks like its final status
 	case approval.StatusPending:
 		return "badge pending"
-	case approval.StatusApproved, approval.StatusAcknowledgedApproved:
+	case approval.StatusApproved:
 		return "badge approved"
-	case approval.StatusRejected, approval.StatusAcknowledgedRejected:
+	case approval.StatusRejected:
 		return "badge rejected"
 	case approval.StatusError:
 		return "badge error"

@@ -283,12 +283,12 @@ func decisionOutcome(ch approval.Change, r *approval.Request) (string, bool) {
 		if ch.Entry.Action == approval.ActionRedeliver {
 			return "", false // the same decision, sent again
 		}
-		switch r.Status {
-		case approval.StatusApproved, approval.StatusAcknowledgedApproved:
+		switch r.Status.Settled() { // an acknowledged decision counts as its final status
+		case approval.StatusApproved:
 			return "approved", true
-		case approval.StatusRejected, approval.StatusAcknowledgedRejected:
+		case approval.StatusRejected:
 			return "rejected", true
-		case approval.StatusCancelled, approval.StatusAcknowledgedCancelled:
+		case approval.StatusCancelled:
 			return "cancelled", true
 		}
 	}
