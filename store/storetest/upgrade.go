@@ -1,10 +1,17 @@
 package storetest
 
 import (
+	"encoding/json"
 	"io/fs"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"approvald/approval"
+	"approvald/gateway/calllog"
 )
 
 // DestructiveMark is the comment by which a migration declares that its Up
@@ -112,4 +119,235 @@ func Additive(t *testing.T, fsys fs.FS, exceptions map[string]string) {
 			t.Errorf("the destructive exception %s names no migration", name)
 		}
 	}
+}
+
+// Planted is a request written with plain SQL at schema version V, as the
+// code of that version wrote it, with its changes (history entries and
+// events, the events stored under EventIDs).
+type Planted struct {
+	V        int64
+	R        *approval.Request
+	Changes  []approval.Change
+	Webhook  string // the service rule the last event is delivered to, if any
+	EventIDs []string
+}
+
+// Upgraded is what a rolling-upgrade test planted with plain SQL, version by
+// version from the oldest schema, for CheckUpgraded to find: the API keys of
+// versions 1 and 6, the service rules "publisher" (version 2) and "strict"
+// (version 5, with the policy "two-reviewers"), a gateway call of project
+// "proj" (version 7) and the requests.
+type Upgraded struct {
+	T0                            time.Time
+	Requests                      []*Planted // every request planted
+	V1Pending, V5                 string     // version 1's pending request, and version 5's, which depends on it
+	AdminKey, BillingKey, FileKey string     // the keys' ids
+	Reviewer                      approval.Principal
+	// NewRequest makes a request of d, with its creation change, as the
+	// engine of this release would.
+	NewRequest func(d approval.Draft) (*approval.Request, approval.Change)
+}
+
+// CheckUpgraded checks what s, opened on the upgraded database, reads of
+// what u planted — each request as of its version (the fields added later
+// at their defaults), its history and events, version 1's idempotency
+// record, the keys, rules, policy, index and gateway calls — and that s
+// works on it: an old request is reviewed, a new one made and reviewed, and
+// every history chain verifies.
+func CheckUpgraded(t *testing.T, s Store, u Upgraded) {
+	t.Helper()
+	ctx := t.Context()
+	for _, p := range u.Requests {
+		got, err := s.GetApproval(ctx, p.R.ID)
+		if err != nil {
+			t.Fatalf("GetApproval of the request planted at version %d: %v", p.V, err)
+		}
+		want := p.expected()
+		got.SetDependencies(nil)
+		if g, w := upgradeDump(got), upgradeDump(want); g != w {
+			t.Errorf("request planted at version %d:\n got %s\nwant %s", p.V, g, w)
+		}
+		entries, err := s.History(ctx, p.R.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != len(p.Changes) {
+			t.Errorf("request planted at version %d has %d history entries, want %d", p.V, len(entries), len(p.Changes))
+		}
+		for i := range min(len(entries), len(p.Changes)) {
+			if w := p.Changes[i].Entry; !reflect.DeepEqual(entries[i], w) && !(entries[i].Hash == w.Hash && entries[i].At.Equal(w.At)) {
+				t.Errorf("request planted at version %d: entry %d is %+v, want %+v", p.V, i+1, entries[i], w)
+			}
+		}
+		if err := approval.VerifyChain(entries); err != nil {
+			t.Errorf("history of the request planted at version %d: %v", p.V, err)
+		}
+	}
+
+	// The outbox: every event, with its webhook and trace.
+	recs, err := s.Outbox(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]approval.OutboxRecord{}
+	for _, rec := range recs {
+		byID[rec.ID] = rec
+	}
+	for _, p := range u.Requests {
+		for i, id := range p.EventIDs {
+			rec, ok := byID[id]
+			ev := p.Changes[i].Event
+			switch {
+			case !ok:
+				t.Errorf("event %d of the request planted at version %d is missing from the outbox", i+1, p.V)
+			case rec.Type != ev.Type || rec.RequestID != ev.RequestID || rec.Version != ev.Version || string(rec.Data) != string(ev.Data) ||
+				rec.TraceParent != ev.TraceParent || rec.Webhook != p.WebhookOf(i):
+				t.Errorf("event %d of the request planted at version %d is %+v, want %+v (webhook %q)", i+1, p.V, rec, ev, p.WebhookOf(i))
+			}
+		}
+	}
+
+	// The idempotency record of version 1.
+	r, ch := u.NewRequest(approval.Draft{Title: "retry", Payload: json.RawMessage(`{}`)})
+	found, err := s.CreateApproval(ctx, r, ch, &approval.Idempotency{Principal: "user:alice", Key: "idem-1", BodyHash: "other", RequestID: r.ID, Response: []byte("{}"), CreatedAt: u.T0.Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found == nil || found.RequestID != u.V1Pending || string(found.Response) != `{"id":"x"}` || found.BodyHash != "body-hash" || !found.CreatedAt.Equal(u.T0) {
+		t.Errorf("idempotency record of version 1: %+v", found)
+	}
+
+	keys, err := s.ListAPIKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotKeys := map[string]approval.APIKey{}
+	for _, k := range keys {
+		gotKeys[k.ID] = k
+	}
+	if k := gotKeys[u.AdminKey]; k.Name != "admin" || k.Origin != approval.KeyOriginBootstrap || k.RevokedAt != nil || k.ExpiresAt != nil ||
+		!k.CreatedAt.Equal(u.T0) || !slices.Equal(k.Scopes, []approval.Scope{approval.ScopeAdmin}) {
+		t.Errorf("admin key of version 1: %+v", k)
+	}
+	if k := gotKeys[u.BillingKey]; k.Name != "billing" || k.Origin != approval.KeyOriginAPI || k.RevokedAt == nil || !k.RevokedAt.Equal(u.T0.Add(time.Hour)) ||
+		!slices.Equal(k.Groups, []string{"finance"}) || len(k.Scopes) != 2 {
+		t.Errorf("billing key of version 1: %+v", k)
+	}
+	if k := gotKeys[u.FileKey]; k.Origin != approval.KeyOriginFile || k.ExpiresAt == nil || !k.ExpiresAt.Equal(u.T0.Add(24*time.Hour)) ||
+		k.LastUsedAt == nil || !k.LastUsedAt.Equal(u.T0.Add(time.Minute)) {
+		t.Errorf("file key of version 6: %+v", k)
+	}
+
+	// Service rules: version 2's gets no policy, version 5's keeps its own.
+	rule, err := s.GetServiceRule(ctx, "publisher")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rule.URL != "https://publish.example/hook" || rule.Format != approval.FormatStandard || rule.Secret != "shh" || rule.APIKey != "key" ||
+		rule.Timeout != 5*time.Second || rule.MaxAttempts != 7 || rule.Policy != "" || !reflect.DeepEqual(rule.Headers, map[string]string{"X-Team": "data"}) {
+		t.Errorf("service rule of version 2: %+v", rule)
+	}
+	if rule, err := s.GetServiceRule(ctx, "strict"); err != nil || rule.Policy != "two-reviewers" || rule.Format != approval.FormatLegacy || len(rule.Headers) != 0 {
+		t.Errorf("service rule of version 5: %+v, %v", rule, err)
+	}
+	if sp, err := s.GetPolicy(ctx, "two-reviewers"); err != nil || sp.Version != 1 || sp.Description != "two" || len(sp.Policy.Rules) != 1 {
+		t.Errorf("policy of version 5: %+v, %v", sp, err)
+	}
+
+	// The request index: the pending requests of before version 5 were
+	// backfilled by Open, version 5's kept.
+	inbox, err := s.Inbox(ctx, approval.InboxQuery{Principal: approval.Principal{ID: "user:carol", Scopes: []approval.Scope{approval.ScopeReview}}, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inboxIDs []string
+	for _, r := range inbox {
+		inboxIDs = append(inboxIDs, r.ID)
+	}
+	for _, p := range u.Requests {
+		if p.R.Status == approval.StatusPending && !slices.Contains(inboxIDs, p.R.ID) {
+			t.Errorf("pending request planted at version %d is not in the inbox", p.V)
+		}
+	}
+	if deps, err := s.Dependents(ctx, u.V1Pending); err != nil || !slices.Contains(deps, u.V5) {
+		t.Errorf("dependents of the version 1 request: %v, %v, want %s", deps, err, u.V5)
+	}
+
+	// Gateway calls of version 7.
+	calls, err := s.ListGatewayCalls(ctx, calllog.Filter{ProjectName: "proj", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 1 || calls[0].Caller != "svc:cr8tor" || calls[0].Route != "/project/package" || calls[0].StartTime != "2025" ||
+		calls[0].UpstreamStatus != 200 || calls[0].DurationMicros != 1234 || !calls[0].At.Equal(u.T0) {
+		t.Errorf("gateway calls of version 7: %+v", calls)
+	}
+
+	// The store works on it: an old request is reviewed, a new one made and
+	// reviewed, and every chain verifies.
+	if _, err := s.UpdateApproval(ctx, u.V1Pending, func(r *approval.Request) (approval.Change, error) {
+		return r.Review(u.Reviewer, approval.ReviewInput{Decision: approval.DecisionApprove}, nil, u.T0.Add(time.Hour))
+	}); err != nil {
+		t.Fatalf("reviewing the request of version 1: %v", err)
+	}
+	r, ch = u.NewRequest(approval.Draft{Title: "after the upgrade", Payload: json.RawMessage(`{}`), ServiceRule: "publisher"})
+	if _, err := s.CreateApproval(ctx, r, ch, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.UpdateApproval(ctx, r.ID, func(r *approval.Request) (approval.Change, error) {
+		return r.Review(u.Reviewer, approval.ReviewInput{Decision: approval.DecisionApprove}, nil, u.T0.Add(2*time.Hour))
+	}); err != nil || got.Status == approval.StatusPending {
+		t.Fatalf("reviewing a new request: %v, %v", got, err)
+	}
+	chains, err := s.HistoryChains(ctx, approval.ChainFilter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(chains) != len(u.Requests)+1 {
+		t.Errorf("%d history chains, want %d", len(chains), len(u.Requests)+1)
+	}
+	for _, c := range chains {
+		if err := c.Verify(); err != nil {
+			t.Errorf("history chain of %s: %v", c.RequestID, err)
+		}
+	}
+}
+
+// WebhookOf returns the webhook of p's event i: p's, on its last event.
+func (p *Planted) WebhookOf(i int) string {
+	if i == len(p.Changes)-1 {
+		return p.Webhook
+	}
+	return ""
+}
+
+// expected returns p's request as the store of this release must read
+// it: the fields whose columns came after version p.V hold their defaults.
+func (p *Planted) expected() *approval.Request {
+	want := p.R.Clone()
+	want.SetDependencies(nil)
+	if p.V < 5 {
+		want.PolicySource, want.DependsOn, want.RemindAfter, want.NextReminderAt, want.Reason = "default", nil, 0, nil, ""
+	}
+	if p.V < 7 {
+		want.Subject, want.Outcome = "", nil
+	}
+	if p.V < 9 {
+		want.Digest, want.PolicyRequest = "", approval.PolicyRequest{}
+	}
+	return want
+}
+
+// upgradeDump encodes what the store keeps of r, with empty lists as null.
+func upgradeDump(r *approval.Request) string {
+	r = r.Clone()
+	if len(r.DependsOn) == 0 {
+		r.DependsOn = nil
+	}
+	b, _ := json.Marshal(struct {
+		R             *approval.Request
+		Head          string
+		PolicyRequest approval.PolicyRequest
+	}{r, r.HistoryHead, r.PolicyRequest})
+	return string(b)
 }
