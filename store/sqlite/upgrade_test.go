@@ -46,45 +46,9 @@ func TestRollingUpgradeFromOldestSchema(t *testing.T) {
 			t.Fatalf("%s: %v", query, err)
 		}
 	}
-	var version int64
-	upTo := func(v int64) {
-		t.Helper()
-		if _, err := m.UpTo(ctx, v); err != nil {
-			t.Fatalf("migrating up to %d: %v", v, err)
-		}
-		got, err := m.GetDBVersion(ctx)
-		if err != nil || got != v {
-			t.Fatalf("schema version %d (%v), want %d", got, err, v)
-		}
-		version = v
-	}
-	var requests []*storetest.Planted
-	plant := func(p *storetest.Planted) {
-		t.Helper()
-		p.V = version
-		insertPlanted(t, exec, p)
-		requests = append(requests, p)
-	}
-	alice := approval.Principal{ID: "user:alice", Scopes: []approval.Scope{approval.ScopeCreate}}
-	bob := approval.Principal{ID: "user:bob", Scopes: []approval.Scope{approval.ScopeReview}}
-	one := approval.Policy{Rules: []approval.Rule{{Name: "one", MinApprovals: 1, RejectThreshold: 1}}}
-	newReq := func(d approval.Draft, pol approval.Policy, source string, at time.Duration) (*approval.Request, approval.Change) {
-		t.Helper()
-		id, _ := uuid.NewV7()
-		r, ch, err := approval.New(id.String(), d, alice, approval.Mandate{Policy: pol, Source: source}, upgradeT0.Add(at))
-		if err != nil {
-			t.Fatalf("approval.New: %v", err)
-		}
-		return r, ch
-	}
-	approve := func(r *approval.Request, at time.Duration) approval.Change {
-		t.Helper()
-		ch, err := r.Review(bob, approval.ReviewInput{Decision: approval.DecisionApprove, Comment: "fine"}, nil, upgradeT0.Add(at))
-		if err != nil {
-			t.Fatalf("Review: %v", err)
-		}
-		return ch
-	}
+	up := storetest.NewUpgrade(t, m, upgradeT0, func(p *storetest.Planted) { insertPlanted(t, exec, p) })
+	bob, one := up.Reviewer, up.One
+	newReq, approve, plant, upTo := up.NewRequest, up.Approve, up.Plant, up.UpTo
 
 	// Version 1: approvals, history, outbox, idempotency_keys, api_keys.
 	upTo(1)
@@ -174,8 +138,8 @@ func TestRollingUpgradeFromOldestSchema(t *testing.T) {
 	ch.Event.TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 	plant(&storetest.Planted{R: r, Changes: []approval.Change{ch}})
 
-	if latest := int64(embeddedMigrations(t)); version != latest {
-		t.Fatalf("the test plants data up to version %d, but the latest migration is %d: plant data for the new ones", version, latest)
+	if latest := int64(embeddedMigrations(t)); up.Version != latest {
+		t.Fatalf("the test plants data up to version %d, but the latest migration is %d: plant data for the new ones", up.Version, latest)
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
@@ -185,7 +149,7 @@ func TestRollingUpgradeFromOldestSchema(t *testing.T) {
 	s := open(t, path)
 
 	storetest.CheckUpgraded(t, s, storetest.Upgraded{
-		T0: upgradeT0, Requests: requests, V1Pending: v1Pending.R.ID, V5: v5.R.ID,
+		T0: upgradeT0, Requests: up.Planted, V1Pending: v1Pending.R.ID, V5: v5.R.ID,
 		AdminKey: adminKey, BillingKey: billingKey, FileKey: fileKey, Reviewer: bob,
 		NewRequest: func(d approval.Draft) (*approval.Request, approval.Change) {
 			source := "default"

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/pressly/goose/v3"
+
 	"approvald/approval"
 	"approvald/gateway/calllog"
 )
@@ -130,6 +133,76 @@ type Planted struct {
 	Changes  []approval.Change
 	Webhook  string // the service rule the last event is delivered to, if any
 	EventIDs []string
+}
+
+// Upgrade steps a database through its migrations, one version at a time,
+// for a rolling-upgrade test, and makes the requests the test plants at each
+// version with real domain values (so that their history chains hold).
+type Upgrade struct {
+	t       *testing.T
+	m       *goose.Provider
+	insert  func(*Planted)
+	T0      time.Time
+	Version int64      // the schema version the database is at
+	Planted []*Planted // every request planted, in order
+	// One is the policy of the planted requests; Reviewer approves them.
+	One      approval.Policy
+	Reviewer approval.Principal
+}
+
+// NewUpgrade returns an Upgrade of the database m migrates, whose times
+// start at t0; insert writes a planted request with the columns of its
+// version.
+func NewUpgrade(t *testing.T, m *goose.Provider, t0 time.Time, insert func(*Planted)) *Upgrade {
+	return &Upgrade{t: t, m: m, insert: insert, T0: t0,
+		One:      approval.Policy{Rules: []approval.Rule{{Name: "one", MinApprovals: 1, RejectThreshold: 1}}},
+		Reviewer: approval.Principal{ID: "user:bob", Scopes: []approval.Scope{approval.ScopeReview}},
+	}
+}
+
+// UpTo migrates the database up to version v and checks it is there.
+func (u *Upgrade) UpTo(v int64) {
+	u.t.Helper()
+	ctx := u.t.Context()
+	if _, err := u.m.UpTo(ctx, v); err != nil {
+		u.t.Fatalf("migrating up to %d: %v", v, err)
+	}
+	got, err := u.m.GetDBVersion(ctx)
+	if err != nil || got != v {
+		u.t.Fatalf("schema version %d (%v), want %d", got, err, v)
+	}
+	u.Version = v
+}
+
+// Plant writes p at the current version.
+func (u *Upgrade) Plant(p *Planted) {
+	u.t.Helper()
+	p.V = u.Version
+	u.insert(p)
+	u.Planted = append(u.Planted, p)
+}
+
+// NewRequest makes a request of d by user:alice under policy pol (from
+// source), at T0 + at.
+func (u *Upgrade) NewRequest(d approval.Draft, pol approval.Policy, source string, at time.Duration) (*approval.Request, approval.Change) {
+	u.t.Helper()
+	id, _ := uuid.NewV7()
+	alice := approval.Principal{ID: "user:alice", Scopes: []approval.Scope{approval.ScopeCreate}}
+	r, ch, err := approval.New(id.String(), d, alice, approval.Mandate{Policy: pol, Source: source}, u.T0.Add(at))
+	if err != nil {
+		u.t.Fatalf("approval.New: %v", err)
+	}
+	return r, ch
+}
+
+// Approve has the Reviewer approve r at T0 + at.
+func (u *Upgrade) Approve(r *approval.Request, at time.Duration) approval.Change {
+	u.t.Helper()
+	ch, err := r.Review(u.Reviewer, approval.ReviewInput{Decision: approval.DecisionApprove, Comment: "fine"}, nil, u.T0.Add(at))
+	if err != nil {
+		u.t.Fatalf("Review: %v", err)
+	}
+	return ch
 }
 
 // Upgraded is what a rolling-upgrade test planted with plain SQL, version by
