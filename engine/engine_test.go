@@ -3,8 +3,11 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -629,5 +632,101 @@ func TestAdmin_OnlyAdminsChangeRulesAndPolicies(t *testing.T) {
 				t.Fatalf("as an admin: %v", err)
 			}
 		})
+	}
+}
+
+// TestProperty_OnlyAdminsChangeTheCatalog drives the engine through random
+// sequences of rule and policy changes (create, update, delete) by
+// principals with random scopes and groups. A change succeeds exactly when
+// its principal has the admin scope; a refused one is a missing_scope error
+// and leaves the rules and policies as they were.
+func TestProperty_OnlyAdminsChangeTheCatalog(t *testing.T) {
+	b := setup(t)
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rnd := rand.New(rand.NewPCG(seed, 0))
+	allScopes := approval.Scopes()
+	pol := approval.Policy{Rules: []approval.Rule{{Name: "r", MinApprovals: 1}}}
+	catalog := func() string {
+		rules, err := b.eng.Rules(b.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		policies, err := b.eng.Policies(b.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, _ := json.Marshal([]any{rules, policies})
+		return string(j)
+	}
+	var rules, policies []string // what exists, so that an admin's change is valid
+	for step := range 300 {
+		var p approval.Principal
+		p.ID = fmt.Sprintf("user:p%d", rnd.IntN(5))
+		for _, s := range allScopes {
+			if rnd.IntN(3) == 0 {
+				p.Scopes = append(p.Scopes, s)
+			}
+		}
+		if rnd.IntN(2) == 0 {
+			p.Groups = []string{"admins"}
+		}
+		name := fmt.Sprintf("n%d", step)
+		var op string
+		var call func() error
+		switch k := rnd.IntN(6); {
+		case k == 0 || len(rules) == 0:
+			op, call = "create rule", func() error {
+				_, err := b.eng.CreateRule(b.ctx, p, approval.ServiceRule{Name: name, URL: "http://127.0.0.1:9/" + name, Format: approval.FormatStandard})
+				return err
+			}
+		case k == 1:
+			target := rules[rnd.IntN(len(rules))]
+			op, call = "update rule "+target, func() error {
+				_, err := b.eng.UpdateRule(b.ctx, p, target, func(r *approval.ServiceRule) { r.URL = "http://127.0.0.1:9/" + name })
+				return err
+			}
+		case k == 2:
+			target := rules[rnd.IntN(len(rules))]
+			op, call = "delete rule "+target, func() error { return b.eng.DeleteRule(b.ctx, p, target) }
+		case k == 3 || len(policies) == 0:
+			op, call = "create policy", func() error {
+				_, err := b.eng.CreatePolicy(b.ctx, p, approval.StoredPolicy{Name: name, Policy: pol})
+				return err
+			}
+		case k == 4:
+			target := policies[rnd.IntN(len(policies))]
+			op, call = "replace policy "+target, func() error {
+				_, err := b.eng.ReplacePolicy(b.ctx, p, target, approval.StoredPolicy{Description: name, Policy: pol}, nil)
+				return err
+			}
+		default:
+			target := policies[rnd.IntN(len(policies))]
+			op, call = "delete policy "+target, func() error { return b.eng.DeletePolicy(b.ctx, p, target) }
+		}
+		before := catalog()
+		err := call()
+		if !p.Has(approval.ScopeAdmin) {
+			if approval.KindOf(err) != approval.KindForbidden || approval.AsError(err).Code != approval.CodeMissingScope {
+				t.Fatalf("step %d: %s by %+v: %v, want missing_scope", step, op, p, err)
+			}
+			if after := catalog(); after != before {
+				t.Fatalf("step %d: a refused %s by %+v changed the catalog", step, op, p)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("step %d: %s by an admin %+v: %v", step, op, p, err)
+		}
+		switch {
+		case strings.HasPrefix(op, "create rule"):
+			rules = append(rules, name)
+		case strings.HasPrefix(op, "delete rule"):
+			rules = slices.DeleteFunc(rules, func(n string) bool { return op == "delete rule "+n })
+		case strings.HasPrefix(op, "create policy"):
+			policies = append(policies, name)
+		case strings.HasPrefix(op, "delete policy"):
+			policies = slices.DeleteFunc(policies, func(n string) bool { return op == "delete policy "+n })
+		}
 	}
 }
