@@ -242,7 +242,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	rep.BodyBytes = bodyBytes
 	if recv != nil && o.receiver == "ok" {
 		recv.settle(2 * time.Second) // let deliveries of the last decisions land
-		rep.Ops = append(rep.Ops, recv.stat())
+		rep.Ops = append(rep.Ops, recv.stat("delivery"))
 	}
 	if o.watcher != nil {
 		if o.watch == "sse" {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 )
 
@@ -13,11 +12,9 @@ import (
 // and records how long each decision took to arrive (receipt time minus the
 // event's timestamp, the time the decision was committed), or it stalls.
 type receiver struct {
-	URL   string
-	srv   *http.Server
-	start time.Time
-	mu    sync.Mutex
-	lat   []time.Duration
+	URL string
+	srv *http.Server
+	*latencies
 }
 
 func startReceiver(stall bool) (*receiver, error) {
@@ -25,7 +22,7 @@ func startReceiver(stall bool) (*receiver, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc := &receiver{URL: "http://" + ln.Addr().String() + "/hook", start: time.Now()}
+	rc := &receiver{URL: "http://" + ln.Addr().String() + "/hook", latencies: newLatencies()}
 	rc.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if stall {
 			<-r.Context().Done()
@@ -38,9 +35,7 @@ func startReceiver(stall bool) (*receiver, error) {
 			Timestamp time.Time `json:"timestamp"`
 		}
 		if json.Unmarshal(body, &ev) == nil && ev.Type == "approval.decided" {
-			rc.mu.Lock()
-			rc.lat = append(rc.lat, got.Sub(ev.Timestamp))
-			rc.mu.Unlock()
+			rc.add(got.Sub(ev.Timestamp), 0)
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}), ReadHeaderTimeout: 10 * time.Second}
@@ -56,20 +51,11 @@ func (rc *receiver) settle(max time.Duration) {
 	deadline := time.Now().Add(max)
 	n := -1
 	for time.Now().Before(deadline) {
-		rc.mu.Lock()
-		m := len(rc.lat)
-		rc.mu.Unlock()
+		m := rc.count()
 		if m == n {
 			return
 		}
 		n = m
 		time.Sleep(500 * time.Millisecond)
 	}
-}
-
-// stat reports delivery latency as an operation named "delivery".
-func (rc *receiver) stat() OpStat {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return opStat("delivery", rc.lat, nil, time.Since(rc.start))
 }

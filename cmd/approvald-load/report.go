@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -149,4 +150,41 @@ func (rep Report) print(w io.Writer) {
 	if rep.TotalPerSecond > 0 {
 		fmt.Fprintf(w, "requests/s (all ops): %.1f\n", rep.TotalPerSecond)
 	}
+}
+
+// latencies collects the latencies and failures of one operation that
+// goroutines other than the clients observe (a receiver, a watcher), since
+// start.
+type latencies struct {
+	start time.Time
+	mu    sync.Mutex
+	lat   []time.Duration
+	fails map[string]int // by status
+}
+
+func newLatencies() *latencies { return &latencies{start: time.Now(), fails: map[string]int{}} }
+
+// add records d, or, when status is not 0, a failure with that status.
+func (l *latencies) add(d time.Duration, status int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if status != 0 {
+		l.fails[strconv.Itoa(status)]++
+		return
+	}
+	l.lat = append(l.lat, d)
+}
+
+// count returns how many latencies were recorded.
+func (l *latencies) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.lat)
+}
+
+// stat reports them as an operation named name.
+func (l *latencies) stat(name string) OpStat {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return opStat(name, l.lat, l.fails, time.Since(l.start))
 }

@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -21,33 +19,15 @@ const watchLead = 50 * time.Millisecond
 // a subscriber of the event stream. Each latency is the time of receipt
 // minus the decision's commit time as the server tells it (the request's
 // decided_at, the event's timestamp); client and server share a clock.
+// Failures are counted by status: 1 for no answer, 200 for an answer
+// without a decision.
 type watcher struct {
-	hc    *http.Client // no connection limit: long-polls hold theirs
-	start time.Time
-	mu    sync.Mutex
-	lat   []time.Duration
-	fails map[string]int // by status ("0": no answer, "200": no decision in it)
+	hc *http.Client // no connection limit: long-polls hold theirs
+	*latencies
 }
 
 func newWatcher() *watcher {
-	return &watcher{hc: &http.Client{Timeout: time.Minute}, start: time.Now(), fails: map[string]int{}}
-}
-
-func (w *watcher) add(d time.Duration, status int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if status != 0 {
-		w.fails[strconv.Itoa(status)]++
-		return
-	}
-	w.lat = append(w.lat, d)
-}
-
-// stat reports the latencies as an operation named name.
-func (w *watcher) stat(name string) OpStat {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return opStat(name, w.lat, w.fails, time.Since(w.start))
+	return &watcher{hc: &http.Client{Timeout: time.Minute}, latencies: newLatencies()}
 }
 
 // longPoll waits (at most 30 s) for request id to pass version 1, as
