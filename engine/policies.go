@@ -56,6 +56,7 @@ func (e *Engine) CreatePolicy(ctx context.Context, p approval.Principal, sp appr
 	if err := mayAdminister(p, "creating a policy"); err != nil {
 		return nil, err
 	}
+	sp.Policy = sp.Policy.Clone() // Validate normalizes it: never the caller's slices
 	if err := sp.Validate(); err != nil {
 		return nil, err
 	}
@@ -79,7 +80,7 @@ func (e *Engine) ReplacePolicy(ctx context.Context, p approval.Principal, name s
 		if expect != nil && *expect != sp.Version {
 			return approval.Errorf(approval.KindPrecondition, approval.CodeVersionMismatch, "policy is at version %d, not %d", sp.Version, *expect)
 		}
-		sp.Description, sp.Policy = with.Description, with.Policy
+		sp.Description, sp.Policy = with.Description, with.Policy.Clone() // as in CreatePolicy
 		if err := sp.Validate(); err != nil {
 			return err
 		}
