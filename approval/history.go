@@ -75,6 +75,9 @@ type Event struct {
 	// in ("" when none), kept with the event so that its delivery and
 	// publishing can be linked to that trace. The engine sets it.
 	TraceParent string
+	// Notify is the notification the change calls for ("" for none); the
+	// notifier turns it into messages to the right people.
+	Notify NotifyKind
 }
 
 // Change is what a state change must persist, in one transaction with the
@@ -107,8 +110,44 @@ func (r *Request) record(before *Request, a Action, actor string, now time.Time)
 	r.HistoryHead = e.Hash
 	return Change{
 		Entry: e,
-		Event: Event{Type: eventOf[a], RequestID: r.ID, Version: r.Version, Data: after, Webhook: deliversTo(r, a)},
+		Event: Event{Type: eventOf[a], RequestID: r.ID, Version: r.Version, Data: after, Webhook: deliversTo(r, a),
+			Notify: notifyOf(before, r, a, actor)},
 	}
+}
+
+// notifyOf returns the notification a change calls for: reviewers are asked
+// when a request is created pending, when a stage opens, and when an edit
+// voids reviews; the requester hears of decisions (but not of their own
+// cancellation), of a failed delivery and of expiry.
+func notifyOf(before, after *Request, a Action, actor string) NotifyKind {
+	switch a {
+	case ActionCreate:
+		if after.Status == StatusPending && !after.Progress().Satisfied {
+			return NotifyReviewRequested
+		}
+	case ActionEdit, ActionReview:
+		if after.Status != StatusPending || before == nil {
+			return ""
+		}
+		was := before.Policy.evaluate(before.live(), before.Requester)
+		now := after.Policy.evaluate(after.live(), after.Requester)
+		if !now.satisfied && (now.open != was.open || len(after.live()) < len(before.live())) {
+			return NotifyReviewRequested
+		}
+	case ActionApprove, ActionReject:
+		return NotifyDecision
+	case ActionCancel:
+		if actor != after.Requester {
+			return NotifyDecision
+		}
+	case ActionRemind:
+		return NotifyReminder
+	case ActionExpire:
+		return NotifyExpired
+	case ActionDeliveryFailed:
+		return NotifyDeliveryFailed
+	}
+	return ""
 }
 
 // untracked are fields every change touches; the entry itself records them.

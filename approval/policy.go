@@ -59,6 +59,18 @@ type Rule struct {
 	Principals      []string `json:"principals,omitempty"`
 	Groups          []string `json:"groups,omitempty"`
 	RejectThreshold int      `json:"reject_threshold"`
+	// EscalateAfter, when set, makes the EscalateTo reviewers eligible for
+	// the rule once that long has passed since its stage opened without the
+	// rule holding (see Request.Escalate). An escalation never approves
+	// anything by itself.
+	EscalateAfter Duration  `json:"escalate_after,omitzero"`
+	EscalateTo    Reviewers `json:"escalate_to,omitzero"`
+}
+
+// Reviewers names principals and groups.
+type Reviewers struct {
+	Principals []string `json:"principals,omitempty"`
+	Groups     []string `json:"groups,omitempty"`
 }
 
 // DefaultPolicy returns the server default: one approval by anyone with the
@@ -117,6 +129,7 @@ func cloneRules(rs []Rule) []Rule {
 		out[i] = r
 		out[i].Principals = slices.Clone(r.Principals)
 		out[i].Groups = slices.Clone(r.Groups)
+		out[i].EscalateTo = Reviewers{Principals: slices.Clone(r.EscalateTo.Principals), Groups: slices.Clone(r.EscalateTo.Groups)}
 	}
 	return out
 }

@@ -47,6 +47,16 @@ type Review struct {
 	// Stage is the index of the policy stage the review was given in.
 	Stage int  `json:"stage"`
 	Void  bool `json:"void"`
+	// By is the delegate who gave the review for Reviewer (see
+	// Delegation), "" when the reviewer gave it.
+	By string `json:"by,omitempty"`
+}
+
+// Escalation records that a rule's escalation reviewers became eligible.
+type Escalation struct {
+	Stage int       `json:"stage"`
+	Rule  string    `json:"rule"`
+	At    time.Time `json:"at"`
 }
 
 // Delivery is the state of delivering a decision to the request's service rule.
@@ -84,6 +94,13 @@ type Request struct {
 	// NextReminderAt is when the next reminder is due.
 	RemindAfter    Duration   `json:"remind_after,omitempty"`
 	NextReminderAt *time.Time `json:"next_reminder_at"`
+	// StageOpenedAt is when the open stage opened (creation, the review that
+	// satisfied the stage before, or an edit that voided reviews); escalation
+	// counts from it. Escalations are the rules escalated while this stage
+	// is open; NextEscalationAt is when the next is due (nil for none).
+	StageOpenedAt    *time.Time   `json:"stage_opened_at"`
+	Escalations      []Escalation `json:"escalations"`
+	NextEscalationAt *time.Time   `json:"next_escalation_at"`
 	// Reason says why approvald decided the request by itself (a
 	// dependency's outcome, the deadline).
 	Reason string `json:"reason,omitempty"`

@@ -112,22 +112,29 @@ func checkRuleURL(v *Validation, raw string, allowPrivate bool) {
 	case !validPort(u.Port()):
 		v.Add("url", "has port %q; a port is a number from 1 to 65535", u.Port())
 	default:
-		host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
-		for _, m := range metadataHosts {
-			if host == m {
-				v.Add("url", "must not point at a cloud metadata service")
-				return
-			}
+		checkHost(v, "url", u.Hostname(), allowPrivate)
+	}
+}
+
+// checkHost refuses a delivery host (a name or an address) that points at
+// a cloud metadata service or at an address DeniedAddr refuses. Names are
+// resolved only when a delivery connects (and checked again there).
+func checkHost(v *Validation, field, host string, allowPrivate bool) {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, m := range metadataHosts {
+		if host == m {
+			v.Add(field, "must not point at a cloud metadata service")
+			return
 		}
-		if a, err := netip.ParseAddr(host); err == nil {
-			if why := DeniedAddr(a, allowPrivate); why != "" {
-				v.Add("url", "must not point at %s", why)
-			}
-		} else if ip := net.ParseIP(host); ip != nil {
-			v.Add("url", "has an address this server cannot check")
-		} else if !allowPrivate && (host == "localhost" || strings.HasSuffix(host, ".localhost")) {
-			v.Add("url", "must not point at localhost, which this server is configured to refuse")
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		if why := DeniedAddr(a, allowPrivate); why != "" {
+			v.Add(field, "must not point at %s", why)
 		}
+	} else if ip := net.ParseIP(host); ip != nil {
+		v.Add(field, "has an address this server cannot check")
+	} else if !allowPrivate && (host == "localhost" || strings.HasSuffix(host, ".localhost")) {
+		v.Add(field, "must not point at localhost, which this server is configured to refuse")
 	}
 }
 

@@ -15,6 +15,8 @@ type Store interface {
 	Deliveries
 	Keys
 	Catalog
+	Directory
+	Notifications
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database.
@@ -84,6 +86,10 @@ type Requests interface {
 	// DueReminders returns the ids of up to limit pending requests that are
 	// not blocked and whose next reminder is at or before now, earliest first.
 	DueReminders(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// DueEscalations returns the ids of up to limit pending requests whose
+	// next escalation (Request.NextEscalationAt) is at or before now,
+	// earliest first.
+	DueEscalations(ctx context.Context, now time.Time, limit int) ([]string, error)
 	// DeleteIdempotencyBefore forgets idempotency records created before t.
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error)
 }
@@ -203,6 +209,95 @@ type Catalog interface {
 	DeletePolicy(ctx context.Context, name string) error
 }
 
+// Directory is the store of who is told what and who stands in for whom:
+// notification channels and routes, contacts, mutes and delegations.
+type Directory interface {
+	// CreateChannel stores a new channel (version 1); an existing name is a
+	// KindConflict error.
+	CreateChannel(ctx context.Context, c *NotificationChannel) error
+	// GetChannel returns the channel with the given name.
+	GetChannel(ctx context.Context, name string) (*NotificationChannel, error)
+	// ListChannels returns every channel by name.
+	ListChannels(ctx context.Context) ([]NotificationChannel, error)
+	// UpdateChannel loads the channel, calls fn with it and stores the
+	// result with the version incremented, in one transaction (the name
+	// cannot change).
+	UpdateChannel(ctx context.Context, name string, fn func(*NotificationChannel) error) (*NotificationChannel, error)
+	// DeleteChannel deletes the channel; while a route or a group's contact
+	// names it, that is a KindConflict error.
+	DeleteChannel(ctx context.Context, name string) error
+
+	// CreateRoute stores a new route and sets its ID; a route naming a
+	// channel that is not stored is a KindInvalid error on field "channel".
+	CreateRoute(ctx context.Context, rt *NotificationRoute) error
+	// ListRoutes returns every route by id.
+	ListRoutes(ctx context.Context) ([]NotificationRoute, error)
+	// DeleteRoute deletes the route with the given id.
+	DeleteRoute(ctx context.Context, id int64) error
+
+	// PutContact stores c under c.Key(), replacing a contact of the same
+	// key unless that one's source takes precedence over c's (admin over
+	// oidc over api_key), in which case nothing is written. A group's
+	// contact naming a channel that is not stored is a KindInvalid error
+	// on field "channel".
+	PutContact(ctx context.Context, c Contact) error
+	// Contacts returns the contacts with these keys (principals, and
+	// "group:<name>" for groups); keys without one are absent.
+	Contacts(ctx context.Context, keys []string) (map[string]Contact, error)
+	// ListContacts returns every contact by key.
+	ListContacts(ctx context.Context) ([]Contact, error)
+	// DeleteContact deletes the contact with the given key.
+	DeleteContact(ctx context.Context, key string) error
+	// AdminContacts returns the contacts marked Admin.
+	AdminContacts(ctx context.Context) ([]Contact, error)
+
+	// SetMutes records the kinds principal does not want to be told of
+	// (replacing the earlier set); Mutes returns them for several principals.
+	SetMutes(ctx context.Context, principal string, kinds []NotifyKind) error
+	Mutes(ctx context.Context, principals []string) (map[string][]NotifyKind, error)
+
+	// CreateDelegation stores a new delegation (its ID set by the caller).
+	CreateDelegation(ctx context.Context, d Delegation) error
+	// GetDelegation returns the delegation with the given id.
+	GetDelegation(ctx context.Context, id string) (*Delegation, error)
+	// ListDelegations returns the delegations f selects, newest first.
+	ListDelegations(ctx context.Context, f DelegationFilter) ([]Delegation, error)
+	// RevokeDelegation marks the delegation revoked at t by whom; a revoked
+	// delegation stays revoked (revoking it again changes nothing).
+	RevokeDelegation(ctx context.Context, id, by string, t time.Time) (*Delegation, error)
+	// ActiveDelegations returns the delegations to delegate active at t.
+	ActiveDelegations(ctx context.Context, delegate string, t time.Time) ([]Delegation, error)
+}
+
+// Notifications is the queue of notifications: planned from the outbox
+// events that call for one (OutboxRecord.Notify), sent in batches per
+// target, retried with backoff.
+type Notifications interface {
+	// ClaimUnplanned leases up to limit outbox events with a Notify kind
+	// that no notifier has planned yet, oldest first, as ClaimDeliveries
+	// does: a claimed event is not offered again before leaseUntil.
+	ClaimUnplanned(ctx context.Context, now, leaseUntil time.Time, limit int) ([]OutboxRecord, error)
+	// PlanNotifications queues ns and marks the events seqs planned, in one
+	// transaction; a notification whose Key is queued already is skipped.
+	PlanNotifications(ctx context.Context, seqs []int64, ns []Notification, now time.Time) error
+	// ClaimNotifications leases the queued notifications (neither sent nor
+	// given up) of up to targets targets (Notification.Target) that have one
+	// due — DueAt and NextAttempt at or before now — with every other queued
+	// notification of those targets whose next attempt is due (so that a
+	// batch goes out as one message), at most perTarget each, oldest first.
+	// Claimed notifications' next attempt moves to leaseUntil.
+	ClaimNotifications(ctx context.Context, now, leaseUntil time.Time, targets, perTarget int) ([]Notification, error)
+	// FinishNotifications records the outcome of sending res.IDs.
+	FinishNotifications(ctx context.Context, res NotificationResult) error
+	// ListNotifications returns the notifications f selects, newest first.
+	ListNotifications(ctx context.Context, f NotificationFilter) ([]Notification, error)
+	// NotificationStats describes the queue.
+	NotificationStats(ctx context.Context) (NotificationStats, error)
+	// DeleteNotificationsBefore forgets notifications sent or given up
+	// before t.
+	DeleteNotificationsBefore(ctx context.Context, t time.Time) (int64, error)
+}
+
 // Filter selects requests for a list.
 type Filter struct {
 	Statuses    []Status // any of these; empty means all
@@ -280,6 +375,8 @@ type OutboxRecord struct {
 	// TraceParent is the W3C traceparent of the change that made the
 	// event, "" when it was not traced.
 	TraceParent string
+	// Notify is the notification the change calls for, "" for none.
+	Notify NotifyKind
 }
 
 // APIKey is a service credential. Only the hash of the secret is stored.

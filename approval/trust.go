@@ -131,7 +131,7 @@ func Combine(m Mandate, inline *Policy) (Policy, string, error) {
 var stateFields = []string{
 	"status", "status_code", "previous_status", "comment", "reviews", "delivery", "version",
 	"created_at", "updated_at", "decided_at", "progress", "reason", "next_reminder_at",
-	"remind_after", "outcome", "content_digest",
+	"remind_after", "outcome", "content_digest", "stage_opened_at", "escalations", "next_escalation_at",
 }
 
 // ContentDigest returns the digest of r's content: "sha256:" and the hex
