@@ -451,3 +451,56 @@ type NotificationStats struct {
 	Failed        int64
 	OldestPending time.Time // zero when none
 }
+
+// Recipients are who a notification of some kind about a request is for:
+// principals and groups, and whether anyone with the review scope may act
+// (a rule without listed reviewers, which only routes can reach).
+type Recipients struct {
+	Principals []string
+	Groups     []string
+	Anyone     bool
+}
+
+// Recipients returns who a notification of kind k about r is for: for
+// review_requested and reminder the reviewers the open stage still needs
+// (never the requester unless the policy allows self-review); for
+// escalation the escalation reviewers of the rules escalated by r's latest
+// change; for the others the requester.
+func (r *Request) Recipients(k NotifyKind) Recipients {
+	var out Recipients
+	switch k {
+	case NotifyReviewRequested, NotifyReminder:
+		for _, rp := range r.Progress().Rules {
+			if !rp.Open || rp.Satisfied {
+				continue
+			}
+			out.Anyone = out.Anyone || rp.MayApprove.Anyone
+			out.Principals = append(out.Principals, rp.MayApprove.Principals...)
+			out.Groups = append(out.Groups, rp.MayApprove.Groups...)
+		}
+	case NotifyEscalation:
+		for _, esc := range r.Escalations {
+			if !esc.At.Equal(r.UpdatedAt) {
+				continue
+			}
+			for si, st := range r.Policy.stages() {
+				for _, rule := range st.Rules {
+					if si == esc.Stage && rule.Name == esc.Rule {
+						out.Principals = append(out.Principals, rule.EscalateTo.Principals...)
+						out.Groups = append(out.Groups, rule.EscalateTo.Groups...)
+					}
+				}
+			}
+		}
+	default:
+		out.Principals = []string{r.Requester}
+	}
+	if k != NotifyDecision && k != NotifyExpired && k != NotifyDeliveryFailed && !r.Policy.AllowSelfReview {
+		out.Principals = slices.DeleteFunc(out.Principals, func(p string) bool { return p == r.Requester })
+	}
+	slices.Sort(out.Principals)
+	out.Principals = slices.Compact(out.Principals)
+	slices.Sort(out.Groups)
+	out.Groups = slices.Compact(out.Groups)
+	return out
+}

@@ -336,6 +336,12 @@ type ReviewInput struct {
 	// SeenDigest, when set, is the content digest the reviewer looked at;
 	// a review of other content is refused.
 	SeenDigest string
+	// OnBehalfOf, when set, names the delegator the reviewer reviews for
+	// (the engine checks an active delegation and passes it as Delegation).
+	OnBehalfOf string
+	// Delegation is the active delegation under which the review is given;
+	// the engine sets it, never the caller.
+	Delegation *Delegation
 }
 
 // Review records p's decision on r, with an optional comment, and decides the

@@ -267,3 +267,9 @@ func (e *Engine) Notifications(ctx context.Context, p approval.Principal, f appr
 	}
 	return e.store.ListNotifications(ctx, f)
 }
+
+// ActiveDelegations returns the delegations to p active now: whose
+// eligibility p may review with (ReviewInput.OnBehalfOf).
+func (e *Engine) ActiveDelegations(ctx context.Context, p approval.Principal) ([]approval.Delegation, error) {
+	return e.store.ActiveDelegations(ctx, p.ID, e.Now())
+}
