@@ -124,13 +124,16 @@ var dialect = &sqlstore.Dialect{
 	Inbox: func(keys []string, after, principal string, limit int) (string, []any) {
 		return inboxQuery, []any{keys, after, principal, limit}
 	},
-	Chains:           chainsStatement,
-	Overdue:          overdueQuery,
-	Reminders:        remindersQuery,
-	Unresolved:       unresolvedQuery,
-	LatestOutboxSeq:  latestOutboxSeqQuery,
-	ClaimDeliveries:  claimDeliveriesQuery,
-	ClaimUnpublished: claimUnpublishedQuery,
+	Chains:             chainsStatement,
+	Overdue:            overdueQuery,
+	Reminders:          remindersQuery,
+	Unresolved:         unresolvedQuery,
+	LatestOutboxSeq:    latestOutboxSeqQuery,
+	ClaimDeliveries:    claimDeliveriesQuery,
+	ClaimUnpublished:   claimUnpublishedQuery,
+	ClaimUnplanned:     claimUnplannedQuery,
+	ClaimNotifications: claimNotificationsQuery,
+	Escalations:        escalationsQuery,
 }
 
 // PoolStats returns the connection pool's statistics in database/sql's

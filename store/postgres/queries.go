@@ -149,3 +149,44 @@ const claimUnpublishedQuery = `
 const latestOutboxSeqQuery = `
 	SELECT COALESCE((SELECT max(seq) FROM outbox),
 		(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM outbox_seq_seq))`
+
+// escalationsQuery repeats the predicate of the partial index
+// approvals_escalations, as overdueQuery does.
+const escalationsQuery = `
+	SELECT id FROM approvals
+	WHERE status = 2 AND next_escalation_at IS NOT NULL AND next_escalation_at <= $1
+	ORDER BY next_escalation_at, id LIMIT $2`
+
+// claimUnplannedQuery reads the partial index outbox_unplanned, and locks
+// as claimDeliveriesQuery does.
+const claimUnplannedQuery = `
+	WITH due AS MATERIALIZED (
+		SELECT seq FROM outbox
+		WHERE notify <> '' AND notified_at IS NULL AND (notify_after IS NULL OR notify_after <= $2)
+		ORDER BY seq LIMIT $3
+		FOR UPDATE SKIP LOCKED)
+	UPDATE outbox SET notify_after = $1
+	WHERE seq IN (SELECT seq FROM due)
+	RETURNING ` + sqlstore.OutboxColumns + ", attempts"
+
+// claimNotificationsQuery picks the targets with a notification due, then
+// per target (a LATERAL range of notifications_queued) the first $4 queued
+// notifications whose next attempt is due, locked with FOR UPDATE SKIP
+// LOCKED: a row another claim is taking is passed over, and one it took
+// since this statement's snapshot fails the recheck of next_attempt_at. So
+// no two claims take one row (two may split a target's batch).
+const claimNotificationsQuery = `
+	WITH targets AS (
+		SELECT channel, address FROM notifications
+		WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $2 AND due_at <= $2
+		GROUP BY channel, address ORDER BY min(due_at), channel, address LIMIT $3),
+	claimed AS MATERIALIZED (
+		SELECT q.id FROM targets AS t CROSS JOIN LATERAL (
+			SELECT n.id FROM notifications AS n
+			WHERE n.channel = t.channel AND n.address = t.address
+				AND n.sent_at IS NULL AND n.failed_at IS NULL AND n.next_attempt_at <= $2
+			ORDER BY n.id LIMIT $4
+			FOR UPDATE SKIP LOCKED) AS q)
+	UPDATE notifications SET next_attempt_at = $1
+	WHERE id IN (SELECT id FROM claimed)
+	RETURNING ` + sqlstore.NotificationColumns

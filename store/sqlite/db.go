@@ -184,17 +184,20 @@ var dialect = &sqlstore.Dialect{
 		b, _ := json.Marshal(list) // lists of strings and numbers always encode
 		return string(b)
 	},
-	In:               func(column, param string) string { return column + " IN (SELECT value FROM json_each(" + param + "))" },
-	IndexInsert:      indexInsert,
-	ListApprovals:    listQuery,
-	Inbox:            inbox,
-	Chains:           chainsStatement,
-	Overdue:          overdueQuery,
-	Reminders:        remindersQuery,
-	Unresolved:       unresolvedQuery,
-	LatestOutboxSeq:  latestOutboxSeqQuery,
-	ClaimDeliveries:  claimDeliveriesQuery,
-	ClaimUnpublished: claimUnpublishedQuery,
+	In:                 func(column, param string) string { return column + " IN (SELECT value FROM json_each(" + param + "))" },
+	IndexInsert:        indexInsert,
+	ListApprovals:      listQuery,
+	Inbox:              inbox,
+	Chains:             chainsStatement,
+	Overdue:            overdueQuery,
+	Reminders:          remindersQuery,
+	Unresolved:         unresolvedQuery,
+	LatestOutboxSeq:    latestOutboxSeqQuery,
+	ClaimDeliveries:    claimDeliveriesQuery,
+	ClaimUnpublished:   claimUnpublishedQuery,
+	ClaimUnplanned:     claimUnplannedQuery,
+	ClaimNotifications: claimNotificationsQuery,
+	Escalations:        escalationsQuery,
 }
 
 // PoolStats returns the statistics of the writer and the reader pools.

@@ -135,3 +135,36 @@ const claimUnpublishedQuery = `
 // stored, which AUTOINCREMENT keeps in sqlite_sequence.
 const latestOutboxSeqQuery = `
 	SELECT COALESCE((SELECT max(seq) FROM outbox), (SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)`
+
+// escalationsQuery reads the partial index approvals_escalations in order.
+const escalationsQuery = `
+	SELECT id FROM approvals INDEXED BY approvals_escalations
+	WHERE status = 2 AND next_escalation_at IS NOT NULL AND next_escalation_at <= $1
+	ORDER BY next_escalation_at, id LIMIT $2`
+
+// claimUnplannedQuery reads the partial index outbox_unplanned.
+const claimUnplannedQuery = `
+	UPDATE outbox SET notify_after = $1
+	WHERE seq IN (
+		SELECT seq FROM outbox INDEXED BY outbox_unplanned
+		WHERE notify <> '' AND notified_at IS NULL AND (notify_after IS NULL OR notify_after <= $2)
+		ORDER BY seq LIMIT $3)
+	RETURNING ` + sqlstore.OutboxColumns + ", attempts"
+
+// claimNotificationsQuery picks the targets with a notification due, then
+// numbers the queued notifications of each whose next attempt is due, oldest
+// first, and leases the first $4 of each. The single writer connection runs
+// one claim at a time, so two claims never take one row.
+const claimNotificationsQuery = `
+	UPDATE notifications SET next_attempt_at = $1
+	WHERE id IN (
+		SELECT id FROM (
+			SELECT n.id, row_number() OVER (PARTITION BY n.channel, n.address ORDER BY n.id) AS nth
+			FROM (
+				SELECT channel, address FROM notifications
+				WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $2 AND due_at <= $2
+				GROUP BY channel, address ORDER BY min(due_at), channel, address LIMIT $3) AS t
+			CROSS JOIN notifications AS n ON n.channel = t.channel AND n.address = t.address
+			WHERE n.sent_at IS NULL AND n.failed_at IS NULL AND n.next_attempt_at <= $2)
+		WHERE nth <= $4)
+	RETURNING ` + sqlstore.NotificationColumns

@@ -28,7 +28,8 @@ const (
 	approvalFixed   = "requester, created_at, subject, policy_request"
 	approvalMutable = `title, description, payload, service_rule, deadline, policy, status, previous_status,
 	comment, reviews, delivery, version, updated_at, decided_at, history_head, policy_source, depends_on,
-	remind_after, next_reminder_at, outcome, content_digest, reason`
+	remind_after, next_reminder_at, outcome, content_digest, reason, stage_opened_at, escalations,
+	next_escalation_at`
 )
 
 // The statements that write a change: insertApproval takes the request's
@@ -37,10 +38,10 @@ const (
 // that would let the row change since); insertHistory an entry's
 // entryColumns.
 var (
-	insertApproval = "INSERT INTO approvals (id, " + approvalFixed + ", " + approvalMutable + ", blocked) VALUES (" + params(28) + ")"
-	updateApproval = "UPDATE approvals SET " + assign(approvalMutable+", blocked") + " WHERE id = $24 AND version = $25"
+	insertApproval = "INSERT INTO approvals (id, " + approvalFixed + ", " + approvalMutable + ", blocked) VALUES (" + params(31) + ")"
+	updateApproval = "UPDATE approvals SET " + assign(approvalMutable+", blocked") + " WHERE id = $27 AND version = $28"
 	insertHistory  = "INSERT INTO history (" + entryColumns + ") VALUES (" + params(8) + ")"
-	insertOutbox   = "INSERT INTO outbox (id, type, request_id, version, data, created_at, webhook, next_attempt_at, trace_parent) VALUES (" + params(9) + ")"
+	insertOutbox   = "INSERT INTO outbox (id, type, request_id, version, data, created_at, webhook, next_attempt_at, trace_parent, notify) VALUES (" + params(10) + ")"
 )
 
 // CreateApproval implements [approval.Requests.CreateApproval]: of
@@ -224,7 +225,7 @@ func (s *Store) changeStmts(query string, head []any, r *approval.Request, befor
 	args := append(append(slices.Grow(head, len(values)+len(tail)), values...), tail...)
 	stmts := append(make([]Stmt, 0, 3+2*len(indexTables)), Stmt{SQL: query, Args: args},
 		Stmt{SQL: insertHistory, Args: []any{e.RequestID, e.Seq, e.Actor, string(e.Action), string(e.Changes), e.At, e.PrevHash, e.Hash}},
-		Stmt{SQL: insertOutbox, Args: []any{eventID.String(), ev.Type, ev.RequestID, ev.Version, string(ev.Data), e.At, webhook, due, ev.TraceParent}})
+		Stmt{SQL: insertOutbox, Args: []any{eventID.String(), ev.Type, ev.RequestID, ev.Version, string(ev.Data), e.At, webhook, due, ev.TraceParent, string(ev.Notify)}})
 	return s.indexStmts(stmts, r.ID, before, ix), nil
 }
 
@@ -263,6 +264,7 @@ func (s *Store) scanApproval(row Row, out **approval.Request) error {
 	var (
 		r                                   approval.Request
 		payload, policy, reviews, dependsOn string
+		escalations                         string
 		delivery, outcome, policyRequest    *string
 		status                              int16
 		previousStatus                      *int16
@@ -272,7 +274,8 @@ func (s *Store) scanApproval(row Row, out **approval.Request) error {
 	err := row.Scan(&r.ID, &r.Requester, t(&r.CreatedAt), &r.Subject, &policyRequest,
 		&r.Title, &r.Description, &payload, &r.ServiceRule, nt(&r.Deadline), &policy, &status, &previousStatus,
 		&r.Comment, &reviews, &delivery, &r.Version, t(&r.UpdatedAt), nt(&r.DecidedAt), &r.HistoryHead, &r.PolicySource,
-		&dependsOn, &remindAfter, nt(&r.NextReminderAt), &outcome, &r.Digest, &r.Reason)
+		&dependsOn, &remindAfter, nt(&r.NextReminderAt), &outcome, &r.Digest, &r.Reason,
+		nt(&r.StageOpenedAt), &escalations, nt(&r.NextEscalationAt))
 	if err != nil {
 		return err
 	}
@@ -288,11 +291,14 @@ func (s *Store) scanApproval(row Row, out **approval.Request) error {
 	}
 	if err := errors.Join(unmarshal("policy", &policy, &r.Policy), unmarshal("reviews", &reviews, &r.Reviews),
 		unmarshal("depends_on", &dependsOn, &r.DependsOn), unmarshal("policy_request", policyRequest, &r.PolicyRequest),
-		unmarshal("delivery", delivery, r.Delivery)); err != nil {
+		unmarshal("delivery", delivery, r.Delivery), unmarshal("escalations", &escalations, &r.Escalations)); err != nil {
 		return fmt.Errorf("request %s: %w", r.ID, err)
 	}
 	if len(r.DependsOn) == 0 {
 		r.DependsOn = nil // none is nil, however stored
+	}
+	if len(r.Escalations) == 0 {
+		r.Escalations = nil // likewise
 	}
 	*out = &r
 	return nil
@@ -311,8 +317,8 @@ func unmarshal(column string, s *string, v any) error {
 
 // approvalValues are the stored values of r's approvalMutable columns and
 // of blocked, from ix, r's Index. JSON goes as a string, which PostgreSQL's
-// json columns keep byte for byte. The dependencies are an array, "[]" for
-// none; the outcome is NULL until one is recorded.
+// json columns keep byte for byte. The dependencies and the escalations are
+// arrays, "[]" for none; the outcome is NULL until one is recorded.
 func approvalValues(r *approval.Request, ix approval.Index) ([]any, error) {
 	var err error
 	encode := func(column string, v any) string {
@@ -322,9 +328,12 @@ func approvalValues(r *approval.Request, ix approval.Index) ([]any, error) {
 		}
 		return string(b)
 	}
-	dependsOn := "[]"
+	dependsOn, escalations := "[]", "[]"
 	if len(r.DependsOn) > 0 {
 		dependsOn = encode("depends_on", r.DependsOn)
+	}
+	if len(r.Escalations) > 0 {
+		escalations = encode("escalations", r.Escalations)
 	}
 	var delivery, outcome *string
 	if r.Delivery != nil {
@@ -340,7 +349,8 @@ func approvalValues(r *approval.Request, ix approval.Index) ([]any, error) {
 	return []any{
 		r.Title, r.Description, string(r.Payload), r.ServiceRule, r.Deadline, encode("policy", r.Policy), int16(r.Status), previousStatus,
 		r.Comment, encode("reviews", r.Reviews), delivery, r.Version, r.UpdatedAt, r.DecidedAt, r.HistoryHead, r.PolicySource,
-		dependsOn, int64(r.RemindAfter), r.NextReminderAt, outcome, r.Digest, r.Reason, ix.Blocked,
+		dependsOn, int64(r.RemindAfter), r.NextReminderAt, outcome, r.Digest, r.Reason,
+		r.StageOpenedAt, escalations, r.NextEscalationAt, ix.Blocked,
 	}, err
 }
 

@@ -141,3 +141,8 @@ func (s *Store) Unresolved(ctx context.Context, limit int) ([]string, error) {
 func (s *Store) DueReminders(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	return queryAll(ctx, s, s.db, "due reminders", scanString, s.d.Reminders, now, Limit(limit))
 }
+
+// DueEscalations implements [approval.Requests.DueEscalations].
+func (s *Store) DueEscalations(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	return queryAll(ctx, s, s.db, "due escalations", scanString, s.d.Escalations, now, Limit(limit))
+}

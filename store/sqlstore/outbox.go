@@ -11,7 +11,7 @@ import (
 
 // OutboxColumns are the columns of outbox in the order scanOutbox reads
 // them: what a Dialect's claims return, before attempts.
-const OutboxColumns = "seq, id, type, request_id, version, data, created_at, COALESCE(webhook, ''), trace_parent"
+const OutboxColumns = "seq, id, type, request_id, version, data, created_at, COALESCE(webhook, ''), trace_parent, notify"
 
 // Outbox implements [approval.Deliveries.Outbox]: it suits a settled
 // outbox (tests, inspection); workers claim rows.
@@ -43,7 +43,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, 
 
 // ClaimUnpublished implements [approval.Deliveries.ClaimUnpublished].
 func (s *Store) ClaimUnpublished(ctx context.Context, now, leaseUntil time.Time, limit int) ([]approval.OutboxRecord, error) {
-	claims, err := s.claim(ctx, "claim unpublished", s.d.ClaimUnpublished, leaseUntil, now, Limit(limit))
+	return records(s.claim(ctx, "claim unpublished", s.d.ClaimUnpublished, leaseUntil, now, Limit(limit)))
+}
+
+// records returns the outbox records of claims, or err.
+func records(claims []approval.Claim, err error) ([]approval.OutboxRecord, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -118,21 +122,22 @@ func (s *Store) MarkPublished(ctx context.Context, seqs []int64, now time.Time) 
 }
 
 // DeleteOutboxBefore implements [approval.Deliveries.DeleteOutboxBefore],
-// returning how many it deleted.
+// returning how many it deleted. An event whose notification is not planned
+// yet stays too, so that the notifier still finds it.
 func (s *Store) DeleteOutboxBefore(ctx context.Context, t time.Time, published bool) (int64, error) {
 	return s.exec(ctx, "delete outbox", `
 		DELETE FROM outbox
 		WHERE created_at < $1 AND (webhook IS NULL OR webhook_done_at IS NOT NULL)
-			AND (NOT $2 OR published_at IS NOT NULL)`, t, published)
+			AND (NOT $2 OR published_at IS NOT NULL) AND (notify = '' OR notified_at IS NOT NULL)`, t, published)
 }
 
 // scanOutbox reads the OutboxColumns of row into rec, and the columns after
 // them into more.
 func (s *Store) scanOutbox(row Row, rec *approval.OutboxRecord, more ...any) error {
-	var data string
+	var data, notify string
 	err := row.Scan(append([]any{&rec.Seq, &rec.ID, &rec.Type, &rec.RequestID, &rec.Version, &data,
-		s.d.Time(&rec.CreatedAt), &rec.Webhook, &rec.TraceParent}, more...)...)
-	rec.Data = []byte(data)
+		s.d.Time(&rec.CreatedAt), &rec.Webhook, &rec.TraceParent, &notify}, more...)...)
+	rec.Data, rec.Notify = []byte(data), approval.NotifyKind(notify)
 	return err
 }
 

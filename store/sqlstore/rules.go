@@ -154,14 +154,21 @@ func (s *Store) checkRulePolicy(ctx context.Context, tx Tx, r *approval.ServiceR
 	if r.Policy == "" {
 		return nil
 	}
+	return s.checkNamed(ctx, tx, "policies", "policy", "stored policy", r.Policy)
+}
+
+// checkNamed returns a KindInvalid *approval.Error on field when table has
+// no row named name, a what, and an internal one when the database fails;
+// it locks the row it finds as checkRulePolicy says.
+func (s *Store) checkNamed(ctx context.Context, tx Tx, table, field, what, name string) error {
 	var one int
-	err := tx.QueryRow(ctx, "SELECT 1 FROM policies WHERE name = $1"+s.lock("KEY SHARE"), r.Policy).Scan(&one)
+	err := tx.QueryRow(ctx, "SELECT 1 FROM "+table+" WHERE name = $1"+s.lock("KEY SHARE"), name).Scan(&one)
 	if noRows(err) {
 		var v approval.Validation
-		v.Add("policy", "there is no stored policy %q", r.Policy)
+		v.Add(field, "there is no %s %q", what, name)
 		return v.Err()
 	}
-	return s.fail("check service rule policy", err)
+	return s.fail("check "+what, err)
 }
 
 // getRule reads the rule selected by where (which may end in a locking

@@ -103,6 +103,9 @@ type Dialect struct {
 	// request is blocked and every dependency is approved (3), where one
 	// not stored is not approved.
 	Overdue, Reminders, Unresolved string
+	// Escalations selects, like Reminders, the ids of pending requests
+	// whose next escalation is due at $1, by approvals_escalations.
+	Escalations string
 	// LatestOutboxSeq selects the highest outbox sequence number stored or,
 	// when every event has been deleted, the highest handed out; 0 before
 	// the first.
@@ -112,6 +115,16 @@ type Dialect struct {
 	// rules $3 (deliveries only), most overdue (oldest) first, up to the
 	// limit that follows.
 	ClaimDeliveries, ClaimUnpublished string
+	// ClaimUnplanned leases, as ClaimUnpublished does, events with a
+	// notification not planned yet (notify_after is their lease).
+	ClaimUnplanned string
+	// ClaimNotifications leases until $1 the queued notifications (neither
+	// sent nor given up) whose next attempt is due at $2, of up to $3
+	// targets (channel and address) that have one due at $2 (due_at too),
+	// those whose earliest due notification is earliest first, up to $4
+	// per target, oldest (lowest id) first; no two claims take one row. It
+	// returns their NotificationColumns.
+	ClaimNotifications string
 }
 
 // Store is an [approval.Store], but for Ping, Close and Changes, and a
