@@ -138,6 +138,27 @@ func TestRollingUpgradeFromOldestSchema(t *testing.T) {
 	ch.Event.TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 	plant(&storetest.Planted{R: r, Changes: []approval.Change{ch}})
 
+	// Version 11: escalation columns, outbox notify; the directory and the
+	// notification queue (see storetest.V11Email).
+	upTo(11)
+	r, ch = newReq(approval.Draft{Title: "v11 escalating", Payload: json.RawMessage(`{}`)}, one, "default", 15*time.Second)
+	opened, due := upgradeT0.Add(15*time.Second), upgradeT0.Add(time.Hour)
+	r.StageOpenedAt, r.NextEscalationAt = &opened, &due
+	r.Escalations = []approval.Escalation{{Stage: 0, Rule: "one", At: opened}}
+	v11 := &storetest.Planted{R: r, Changes: []approval.Change{ch}}
+	plant(v11)
+	t0 := micros(upgradeT0)
+	exec(`INSERT INTO notification_channels (name, type, email, url, version, created_at, updated_at) VALUES ('mail', 'email', ?, '', 1, ?, ?)`,
+		storetest.V11Email, t0, t0)
+	exec(`INSERT INTO notification_routes (channel, events, scope, created_at) VALUES ('mail', '["decision"]', 'all', ?)`, t0)
+	exec(`INSERT INTO contacts (key, principal, email, source, updated_at) VALUES ('user:carol', 'user:carol', ?, 'oidc', ?)`, storetest.V11Contact, t0)
+	exec(`INSERT INTO notification_mutes (principal, kinds) VALUES ('user:carol', '["reminder"]')`)
+	delegation := uuid.NewString()
+	exec(`INSERT INTO delegations (id, delegator, delegator_groups, delegate, starts_at, ends_at, reason, created_by, created_at)
+		VALUES (?, 'user:carol', '["finance"]', 'user:dave', ?, ?, 'leave', 'user:carol', ?)`, delegation, t0, micros(upgradeT0.Add(24*time.Hour)), t0)
+	exec(`INSERT INTO notifications (key, request_id, version, kind, recipient, channel, address, data, created_at, due_at, next_attempt_at)
+		VALUES (?, ?, 1, 'review_requested', 'user:carol', 'mail', ?, ?, ?, ?, ?)`, storetest.V11Key, v11.R.ID, storetest.V11Contact, []byte("{}"), t0, t0, t0)
+
 	if latest := int64(embeddedMigrations(t)); up.Version != latest {
 		t.Fatalf("the test plants data up to version %d, but the latest migration is %d: plant data for the new ones", up.Version, latest)
 	}
@@ -150,7 +171,7 @@ func TestRollingUpgradeFromOldestSchema(t *testing.T) {
 
 	storetest.CheckUpgraded(t, s, storetest.Upgraded{
 		T0: upgradeT0, Requests: up.Planted, V1Pending: v1Pending.R.ID, V5: v5.R.ID,
-		AdminKey: adminKey, BillingKey: billingKey, FileKey: fileKey, Reviewer: bob,
+		AdminKey: adminKey, BillingKey: billingKey, FileKey: fileKey, Reviewer: bob, V11: v11.R.ID, V11Delegation: delegation,
 		NewRequest: func(d approval.Draft) (*approval.Request, approval.Change) {
 			source := "default"
 			if d.ServiceRule != "" {
@@ -221,6 +242,11 @@ func insertPlanted(t *testing.T, exec func(string, ...any), p *storetest.Planted
 		cols += ", content_digest, policy_request"
 		args = append(args, r.Digest, pr)
 	}
+	if p.V >= 11 {
+		esc, _ := json.Marshal(r.Escalations)
+		cols += ", stage_opened_at, escalations, next_escalation_at"
+		args = append(args, micros(r.StageOpenedAt), string(esc), micros(r.NextEscalationAt))
+	}
 	exec("INSERT INTO approvals ("+cols+") VALUES ("+placeholders(len(args))+")", args...)
 	for i, ch := range p.Changes {
 		e := ch.Entry
@@ -242,6 +268,10 @@ func insertPlanted(t *testing.T, exec func(string, ...any), p *storetest.Planted
 		if p.V >= 10 {
 			cols += ", trace_parent"
 			args = append(args, ev.TraceParent)
+		}
+		if p.V >= 11 {
+			cols += ", notify"
+			args = append(args, string(ev.Notify))
 		}
 		exec("INSERT INTO outbox ("+cols+") VALUES ("+placeholders(len(args))+")", args...)
 	}

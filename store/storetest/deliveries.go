@@ -329,6 +329,17 @@ func testDeleteOutboxBefore(t *testing.T, s Store) {
 			t.Errorf("after DeleteOutboxBefore(%v, %v) the outbox holds\n %+v\nwant %+v", before, published, got, left)
 		}
 	}
+	// Events whose notification is not planned yet stay, whatever else:
+	// the creations call for one, the comment for none.
+	if recs[0].Notify != approval.NotifyReviewRequested || recs[1].Notify != "" || recs[2].Notify != approval.NotifyReviewRequested ||
+		recs[3].Notify != approval.NotifyDecision {
+		t.Fatalf("the events call for notifications %q, %q, %q, %q; want review_requested, none, review_requested, decision",
+			recs[0].Notify, recs[1].Notify, recs[2].Notify, recs[3].Notify)
+	}
+	deleteBefore(at(time.Minute), true, 0, recs...)
+	if err := s.PlanNotifications(t.Context(), []int64{recs[0].Seq, recs[2].Seq, recs[3].Seq}, nil, at(time.Hour)); err != nil {
+		t.Fatalf("PlanNotifications: %v", err)
+	}
 	deleteBefore(at(time.Minute), true, 2, recs[1], recs[3]) // the creations; the others are not older
 	deleteBefore(at(time.Hour), true, 0, recs[1], recs[3])   // unpublished; delivery pending
 	deleteBefore(at(time.Hour), false, 1, recs[3])

@@ -209,13 +209,17 @@ func (u *Upgrade) Approve(r *approval.Request, at time.Duration) approval.Change
 // version from the oldest schema, for CheckUpgraded to find: the API keys of
 // versions 1 and 6, the service rules "publisher" (version 2) and "strict"
 // (version 5, with the policy "two-reviewers"), a gateway call of project
-// "proj" (version 7) and the requests.
+// "proj" (version 7), the directory of version 11 (see V11Email and
+// CheckUpgraded) and the requests.
 type Upgraded struct {
 	T0                            time.Time
 	Requests                      []*Planted // every request planted
 	V1Pending, V5                 string     // version 1's pending request, and version 5's, which depends on it
 	AdminKey, BillingKey, FileKey string     // the keys' ids
-	Reviewer                      approval.Principal
+	// V11, V11Delegation: version 11's request (with a notification
+	// queued) and delegation.
+	V11, V11Delegation string
+	Reviewer           approval.Principal
 	// NewRequest makes a request of d, with its creation change, as the
 	// engine of this release would.
 	NewRequest func(d approval.Draft) (*approval.Request, approval.Change)
@@ -274,7 +278,7 @@ func CheckUpgraded(t *testing.T, s Store, u Upgraded) {
 			case !ok:
 				t.Errorf("event %d of the request planted at version %d is missing from the outbox", i+1, p.V)
 			case rec.Type != ev.Type || rec.RequestID != ev.RequestID || rec.Version != ev.Version || string(rec.Data) != string(ev.Data) ||
-				rec.TraceParent != ev.TraceParent || rec.Webhook != p.WebhookOf(i):
+				rec.TraceParent != ev.TraceParent || rec.Webhook != p.WebhookOf(i) || rec.Notify != p.NotifyOf(i):
 				t.Errorf("event %d of the request planted at version %d is %+v, want %+v (webhook %q)", i+1, p.V, rec, ev, p.WebhookOf(i))
 			}
 		}
@@ -356,6 +360,8 @@ func CheckUpgraded(t *testing.T, s Store, u Upgraded) {
 		t.Errorf("gateway calls of version 7: %+v", calls)
 	}
 
+	checkUpgradedDirectory(t, s, u)
+
 	// The store works on it: an old request is reviewed, a new one made and
 	// reviewed, and every chain verifies.
 	if _, err := s.UpdateApproval(ctx, u.V1Pending, func(r *approval.Request) (approval.Change, error) {
@@ -394,11 +400,80 @@ func (p *Planted) WebhookOf(i int) string {
 	return ""
 }
 
+// NotifyOf returns the notification p's event i calls for as stored: none
+// before version 11, whose events the notifier never plans.
+func (p *Planted) NotifyOf(i int) approval.NotifyKind {
+	if p.V < 11 {
+		return ""
+	}
+	return p.Changes[i].Event.Notify
+}
+
+// The directory rows a rolling-upgrade test plants at version 11, at T0:
+// the email channel "mail" with V11Email (version 1); a route of decisions
+// about every request to it; user:carol's contact (V11Contact, source
+// oidc) and mute of reminders; a delegation from user:carol (groups
+// finance) to user:dave for a day, for leave; and a notification to her of
+// the review requested of the request of version 11, version 1, key
+// V11Key, data {}, due at T0.
+const (
+	V11Email   = `{"host":"smtp.example","port":587,"tls":"starttls","from":"approvald@example.com"}`
+	V11Contact = "carol@example.com"
+	V11Key     = "v11|1|user:carol|review_requested"
+)
+
+// checkUpgradedDirectory checks the rows of version 11 (see V11Email), and
+// that the store plans only the events written since: version 11's.
+func checkUpgradedDirectory(t *testing.T, s Store, u Upgraded) {
+	t.Helper()
+	ctx := t.Context()
+	c, err := s.GetChannel(ctx, "mail")
+	if err != nil || c.Type != approval.ChannelEmail || c.Email == nil || c.Email.Host != "smtp.example" || c.Email.Port != 587 ||
+		c.Email.From != "approvald@example.com" || c.Version != 1 || !c.CreatedAt.Equal(u.T0) {
+		t.Errorf("channel of version 11: %+v, %v", c, err)
+	}
+	routes, err := s.ListRoutes(ctx)
+	if err != nil || len(routes) != 1 || routes[0].Channel != "mail" || routes[0].Scope != approval.RouteAll ||
+		!slices.Equal(routes[0].Events, []approval.NotifyKind{approval.NotifyDecision}) {
+		t.Errorf("routes of version 11: %+v, %v", routes, err)
+	}
+	contacts, err := s.Contacts(ctx, []string{"user:carol", "user:nobody"})
+	if cc, ok := contacts["user:carol"]; err != nil || len(contacts) != 1 || !ok || cc.Email != V11Contact || cc.Source != approval.ContactOIDC || !cc.UpdatedAt.Equal(u.T0) {
+		t.Errorf("contacts of version 11: %+v, %v", contacts, err)
+	}
+	mutes, err := s.Mutes(ctx, []string{"user:carol"})
+	if err != nil || !slices.Equal(mutes["user:carol"], []approval.NotifyKind{approval.NotifyReminder}) {
+		t.Errorf("mutes of version 11: %+v, %v", mutes, err)
+	}
+	active, err := s.ActiveDelegations(ctx, "user:dave", u.T0.Add(time.Hour))
+	if err != nil || len(active) != 1 || active[0].ID != u.V11Delegation || active[0].Delegator != "user:carol" ||
+		!slices.Equal(active[0].DelegatorGroups, []string{"finance"}) || !active[0].Ends.Equal(u.T0.Add(24*time.Hour)) || active[0].Reason != "leave" {
+		t.Errorf("active delegations of version 11: %+v, %v", active, err)
+	}
+	ns, err := s.ListNotifications(ctx, approval.NotificationFilter{Limit: 10})
+	if err != nil || len(ns) != 1 || ns[0].Key != V11Key || ns[0].RequestID != u.V11 || ns[0].Recipient != "user:carol" ||
+		ns[0].Address != V11Contact || string(ns[0].Data) != "{}" || !ns[0].DueAt.Equal(u.T0) || ns[0].SentAt != nil {
+		t.Errorf("notifications of version 11: %+v, %v", ns, err)
+	}
+	// Only version 11's event calls for a notification: the events of
+	// before it never had one planned, and are not planned now.
+	recs, err := s.ClaimUnplanned(ctx, u.T0.Add(time.Hour), u.T0.Add(2*time.Hour), 100)
+	if err != nil || len(recs) != 1 || recs[0].RequestID != u.V11 || recs[0].Notify != approval.NotifyReviewRequested {
+		t.Errorf("ClaimUnplanned after the upgrade: %+v, %v; want the event of version 11's request", recs, err)
+	}
+	if ids, err := s.DueEscalations(ctx, u.T0.Add(24*time.Hour), 10); err != nil || !slices.Equal(ids, []string{u.V11}) {
+		t.Errorf("DueEscalations after the upgrade: %v, %v; want version 11's request", ids, err)
+	}
+}
+
 // expected returns p's request as the store of this release must read
 // it: the fields whose columns came after version p.V hold their defaults.
 func (p *Planted) expected() *approval.Request {
 	want := p.R.Clone()
 	want.SetDependencies(nil)
+	if p.V < 11 {
+		want.StageOpenedAt, want.Escalations, want.NextEscalationAt = nil, nil, nil
+	}
 	if p.V < 5 {
 		want.PolicySource, want.DependsOn, want.RemindAfter, want.NextReminderAt, want.Reason = "default", nil, 0, nil, ""
 	}
