@@ -119,12 +119,7 @@ CREATE INDEX notifications_due ON notifications (next_attempt_at, due_at)
 CREATE INDEX notifications_request ON notifications (request_id, id);
 
 -- +goose Down
-DROP TABLE notifications;
-DROP TABLE delegations;
-DROP TABLE notification_mutes;
-DROP TABLE contacts;
-DROP TABLE notification_routes;
-DROP TABLE notification_channels;
+DROP TABLE notifications, delegations, notification_mutes, contacts, notification_routes, notification_channels;
 DROP INDEX approvals_escalations;
 ALTER TABLE approvals
     DROP COLUMN next_escalation_at,
