@@ -37,24 +37,20 @@ func contactRank(column string) string {
 	return "(CASE " + column + " WHEN '" + approval.ContactAdmin + "' THEN 3 WHEN '" + approval.ContactOIDC + "' THEN 2 ELSE 1 END)"
 }
 
+// channels is how notification channels are written.
+func (s *Store) channels() versioned[approval.NotificationChannel] {
+	return versioned[approval.NotificationChannel]{what: "notification channel", insert: insertChannel, update: updateChannel,
+		get: s.getChannel, values: channelValues,
+		fields: func(c *approval.NotificationChannel) (*string, *int64, *time.Time, *time.Time) {
+			return &c.Name, &c.Version, &c.CreatedAt, &c.UpdatedAt
+		}}
+}
+
 // CreateChannel implements [approval.Directory.CreateChannel], setting
 // c.Version to 1 and c's times to store precision, so that c is as it reads
 // back.
 func (s *Store) CreateChannel(ctx context.Context, c *approval.NotificationChannel) error {
-	const op = "create channel"
-	c.Version = 1
-	c.CreatedAt, c.UpdatedAt = approval.TruncateTime(c.CreatedAt), approval.TruncateTime(c.UpdatedAt)
-	values, err := channelValues(c)
-	if err != nil {
-		return s.fail(op, err)
-	}
-	return s.change(ctx, op, func(tx Tx) error {
-		n, err := tx.Exec(ctx, insertChannel, append(values, c.Name, c.CreatedAt)...)
-		if err == nil && n == 0 {
-			return approval.Errorf(approval.KindConflict, approval.CodeConflict, "a notification channel named %q exists", c.Name)
-		}
-		return s.fail(op, err)
-	})
+	return createVersioned(ctx, s, s.channels(), c)
 }
 
 // GetChannel implements [approval.Directory.GetChannel].
@@ -68,39 +64,9 @@ func (s *Store) ListChannels(ctx context.Context) ([]approval.NotificationChanne
 }
 
 // UpdateChannel implements [approval.Directory.UpdateChannel] as
-// UpdatePolicy does policies: fn's error unchanged, an internal
-// *approval.Error when fn changed the name or the creation time.
+// updateVersioned says.
 func (s *Store) UpdateChannel(ctx context.Context, name string, fn func(*approval.NotificationChannel) error) (*approval.NotificationChannel, error) {
-	const op = "update channel"
-	var out *approval.NotificationChannel
-	err := s.change(ctx, op, func(tx Tx) error {
-		c, err := s.getChannel(ctx, tx, name, s.lock("NO KEY UPDATE"))
-		if err != nil {
-			return err
-		}
-		version, createdAt := c.Version, c.CreatedAt
-		if err := fn(c); err != nil {
-			return err
-		}
-		if c.Name != name || !c.CreatedAt.Equal(createdAt) {
-			return s.fail(op, fmt.Errorf("channel %q: its name and creation time cannot change", name))
-		}
-		c.Version, c.CreatedAt, c.UpdatedAt = version+1, createdAt, approval.TruncateTime(c.UpdatedAt)
-		values, err := channelValues(c)
-		var n int64
-		if err == nil {
-			n, err = tx.Exec(ctx, updateChannel, append(values, name, version)...)
-		}
-		if err == nil && n != 1 {
-			err = fmt.Errorf("channel %q at version %d: %d rows updated", name, version, n)
-		}
-		out = c
-		return s.fail(op, err)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return updateVersioned(ctx, s, s.channels(), name, fn)
 }
 
 // DeleteChannel implements [approval.Directory.DeleteChannel]. As

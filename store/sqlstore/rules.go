@@ -199,25 +199,21 @@ func (s *Store) scanRule(row Row, r *approval.ServiceRule) error {
 	return nil
 }
 
+// policies is how stored policies are written.
+func (s *Store) policies() versioned[approval.StoredPolicy] {
+	return versioned[approval.StoredPolicy]{what: "policy", insert: insertPolicy, update: updatePolicy,
+		get: s.getPolicy, values: policyValues,
+		fields: func(p *approval.StoredPolicy) (*string, *int64, *time.Time, *time.Time) {
+			return &p.Name, &p.Version, &p.CreatedAt, &p.UpdatedAt
+		}}
+}
+
 // CreatePolicy implements [approval.Catalog.CreatePolicy], setting
 // p.Version and p's times to store precision, so that p is as it reads
 // back. A policy of the same name being created concurrently, which then
 // commits, is a conflict too.
 func (s *Store) CreatePolicy(ctx context.Context, p *approval.StoredPolicy) error {
-	const op = "create policy"
-	p.Version = 1
-	p.CreatedAt, p.UpdatedAt = approval.TruncateTime(p.CreatedAt), approval.TruncateTime(p.UpdatedAt)
-	values, err := policyValues(p)
-	if err != nil {
-		return s.fail(op, err)
-	}
-	return s.change(ctx, op, func(tx Tx) error {
-		n, err := tx.Exec(ctx, insertPolicy, append(values, p.Name, p.CreatedAt)...)
-		if err == nil && n == 0 {
-			return approval.Errorf(approval.KindConflict, approval.CodeConflict, "a policy named %q exists", p.Name)
-		}
-		return s.fail(op, err)
-	})
+	return createVersioned(ctx, s, s.policies(), p)
 }
 
 // GetPolicy implements [approval.Catalog.GetPolicy].
@@ -231,41 +227,11 @@ func (s *Store) ListPolicies(ctx context.Context) ([]approval.StoredPolicy, erro
 }
 
 // UpdatePolicy implements [approval.Catalog.UpdatePolicy] as
-// UpdateServiceRule does rules, its times at store precision, and an
-// internal *approval.Error when fn changed the policy's name or creation
-// time. The lock (FOR NO KEY UPDATE) lets service rules name the policy
-// meanwhile (see checkRulePolicy): the name does not change.
+// updateVersioned says, its times at store precision. The lock (FOR NO KEY
+// UPDATE) lets service rules name the policy meanwhile (see
+// checkRulePolicy).
 func (s *Store) UpdatePolicy(ctx context.Context, name string, fn func(*approval.StoredPolicy) error) (*approval.StoredPolicy, error) {
-	const op = "update policy"
-	var out *approval.StoredPolicy
-	err := s.change(ctx, op, func(tx Tx) error {
-		p, err := s.getPolicy(ctx, tx, name, s.lock("NO KEY UPDATE"))
-		if err != nil {
-			return err
-		}
-		version, createdAt := p.Version, p.CreatedAt
-		if err := fn(p); err != nil {
-			return err
-		}
-		if p.Name != name || !p.CreatedAt.Equal(createdAt) {
-			return s.fail(op, fmt.Errorf("policy %q: its name and creation time cannot change", name))
-		}
-		p.Version, p.CreatedAt, p.UpdatedAt = version+1, createdAt, approval.TruncateTime(p.UpdatedAt)
-		values, err := policyValues(p)
-		var n int64
-		if err == nil {
-			n, err = tx.Exec(ctx, updatePolicy, append(values, name, version)...)
-		}
-		if err == nil && n != 1 {
-			err = fmt.Errorf("policy %q at version %d: %d rows updated", name, version, n)
-		}
-		out = p
-		return s.fail(op, err)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return updateVersioned(ctx, s, s.policies(), name, fn)
 }
 
 // DeletePolicy implements [approval.Catalog.DeletePolicy]. The delete
