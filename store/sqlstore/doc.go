@@ -20,9 +20,16 @@
 // rule is due at once, and a worker claims it with a lease (its next
 // attempt moves to the lease's end), so that no two take the same one and
 // a dead worker's events come due again. The event-bus publisher leases
-// unpublished events the same way. The gateway call log
-// ([calllog.Record]) is a table of its own, appended to outside any
-// request's transaction.
+// unpublished events the same way, and the notifier those whose change
+// calls for a notification (the event's notify kind) until it has planned
+// them: it queues the notifications and marks the events planned in one
+// transaction, and an event not planned yet is never deleted. The queue of
+// notifications is a table of its own, one row per deduplication key;
+// senders lease the due rows of a few targets (channel and address) at a
+// time, with every other row of those targets whose next attempt is due,
+// so that a recipient's notifications go out as one message. The gateway
+// call log ([calllog.Record]) is a table of its own, appended to outside
+// any request's transaction.
 //
 // Statements number their parameters ($1, $2, …), which both drivers take.
 // Values go as Go values: JSON as strings (PostgreSQL's json columns keep
