@@ -75,7 +75,7 @@ func (r *Request) Redeliver(p Principal, expect *int64, now time.Time) (Change, 
 		return Change{}, Errorf(KindConflict, CodeInvalidTransition, "the request has no service rule to deliver to; decide it again instead")
 	}
 	r.ensureDigest()
-	if *r.PreviousStatus == StatusAcknowledgedApproved && !r.Policy.evaluate(r.live(), r.Requester).satisfied {
+	if *r.PreviousStatus == StatusAcknowledgedApproved && !r.evaluate().satisfied {
 		// Edited in error after the approval: the approval was of other
 		// content, so it may not be delivered as an approval of this one.
 		return Change{}, Errorf(KindConflict, CodeInvalidTransition, "the request changed after it was approved, which voided the approvals; it must be approved again, not redelivered")

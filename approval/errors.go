@@ -52,6 +52,9 @@ const (
 	CodeStageNotOpen        = "stage_not_open"
 	CodeStaleVersion        = "stale_version"
 	CodeRateLimited         = "rate_limited"
+	// CodeNotDelegated: a review on behalf of someone who has not
+	// delegated to the reviewer (or whose delegation ended or was revoked).
+	CodeNotDelegated = "not_delegated"
 )
 
 // FieldError names one invalid input field and what is wrong with it.

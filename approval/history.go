@@ -29,6 +29,9 @@ const (
 	EventReviewRequested = "approval.review_requested"
 	// EventOutcome says what was done with an approved request.
 	EventOutcome = "approval.outcome_recorded"
+	// EventEscalated says that rules of the open stage were escalated:
+	// their escalation reviewers may now review too.
+	EventEscalated = "approval.escalated"
 )
 
 var eventOf = map[Action]string{
@@ -45,6 +48,7 @@ var eventOf = map[Action]string{
 	ActionDeliveryFailed: EventFailed,
 	ActionRemind:         EventReviewRequested,
 	ActionOutcome:        EventOutcome,
+	ActionEscalate:       EventEscalated,
 }
 
 // HistoryEntry is one change to one request. Entries of a request form a
@@ -96,6 +100,7 @@ func (c Change) IsZero() bool { return c.Entry.Seq == 0 }
 func (r *Request) record(before *Request, a Action, actor string, now time.Time) Change {
 	r.Version++
 	r.UpdatedAt = now
+	r.refreshEscalation(before, now)
 	after, _ := json.Marshal(r) // a Request always marshals
 	e := HistoryEntry{
 		RequestID: r.ID,
@@ -129,8 +134,7 @@ func notifyOf(before, after *Request, a Action, actor string) NotifyKind {
 		if after.Status != StatusPending || before == nil {
 			return ""
 		}
-		was := before.Policy.evaluate(before.live(), before.Requester)
-		now := after.Policy.evaluate(after.live(), after.Requester)
+		was, now := before.evaluate(), after.evaluate()
 		if !now.satisfied && (now.open != was.open || len(after.live()) < len(before.live())) {
 			return NotifyReviewRequested
 		}
@@ -142,6 +146,8 @@ func notifyOf(before, after *Request, a Action, actor string) NotifyKind {
 		}
 	case ActionRemind:
 		return NotifyReminder
+	case ActionEscalate:
+		return NotifyEscalation
 	case ActionExpire:
 		return NotifyExpired
 	case ActionDeliveryFailed:

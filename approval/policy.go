@@ -22,6 +22,8 @@ const (
 	MaxDependencies     = 20 // depends_on entries of one request
 	MinRemindAfter      = time.Minute
 	MaxRemindAfter      = MaxDeadlineAhead
+	MinEscalateAfter    = time.Minute // a rule's escalate_after
+	MaxEscalateAfter    = MaxDeadlineAhead
 	maxPolicyNameLength = 64
 )
 
@@ -94,6 +96,42 @@ func (r Rule) eligible(id string, groups []string) bool {
 		}
 	}
 	return false
+}
+
+// includes reports whether a reviewer with the given id and groups is one
+// of rv's principals or a member of one of its groups (never anyone: empty
+// lists name nobody).
+func (rv Reviewers) includes(id string, groups []string) bool {
+	if slices.Contains(rv.Principals, id) {
+		return true
+	}
+	for _, g := range groups {
+		if slices.Contains(rv.Groups, g) {
+			return true
+		}
+	}
+	return false
+}
+
+// empty reports whether rv names nobody.
+func (rv Reviewers) empty() bool { return len(rv.Principals) == 0 && len(rv.Groups) == 0 }
+
+// eligibleAs reports whether a reviewer with the given id and groups may
+// review for rule r: its own reviewers and, once the rule is escalated
+// (escalated), its escalation reviewers.
+func (r Rule) eligibleAs(id string, groups []string, escalated bool) bool {
+	return r.eligible(id, groups) || (escalated && r.EscalateTo.includes(id, groups))
+}
+
+// escalationOf returns the escalation of the rule named rule of stage si
+// in esc, and whether there is one.
+func escalationOf(esc []Escalation, si int, rule string) (Escalation, bool) {
+	for _, e := range esc {
+		if e.Stage == si && e.Rule == rule {
+			return e, true
+		}
+	}
+	return Escalation{}, false
 }
 
 // threshold is the number of eligible rejections that reject.
@@ -228,30 +266,11 @@ func (r Rule) validate(v *Validation, p, requester string) {
 	if r.RejectThreshold < 0 || r.RejectThreshold > MaxMinApprovals {
 		v.Add(p+".reject_threshold", "must be between 1 and %d (0 means 1)", MaxMinApprovals)
 	}
-	if len(r.Principals) > MaxRulePrincipals {
-		v.Add(p+".principals", "at most %d principals are allowed", MaxRulePrincipals)
-	}
-	if len(r.Groups) > MaxRuleGroups {
-		v.Add(p+".groups", "at most %d groups are allowed", MaxRuleGroups)
-	}
-	seen := map[string]bool{}
-	for i, id := range r.Principals {
-		switch {
-		case !ValidPrincipal(id):
-			v.Add(fmt.Sprintf("%s.principals[%d]", p, i), "must be a principal such as user:alice or svc:billing")
-		case seen[id]:
-			v.Add(fmt.Sprintf("%s.principals[%d]", p, i), "%s is listed twice", id)
-		}
-		seen[id] = true
-	}
-	for i, g := range r.Groups {
-		if g == "" || utf8.RuneCountInString(g) > 128 || strings.ContainsFunc(g, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
-			v.Add(fmt.Sprintf("%s.groups[%d]", p, i), "must be 1-128 characters without spaces")
-		}
-	}
+	seen := checkReviewers(v, p, Reviewers{Principals: r.Principals, Groups: r.Groups})
 	// With only principals listed, the rule can be met only if enough of
 	// them may review. Unknown groups are allowed: membership is the
-	// identity provider's business.
+	// identity provider's business. Escalation reviewers do not count here:
+	// a rule must be satisfiable without its escalation.
 	if len(r.Groups) == 0 && len(r.Principals) > 0 {
 		n := len(r.Principals)
 		who := "lists"
@@ -266,6 +285,47 @@ func (r Rule) validate(v *Validation, p, requester string) {
 			v.Add(p+".reject_threshold", "the rule needs %d rejections to reject but %s only %d eligible principals", r.RejectThreshold, who, n)
 		}
 	}
+	if r.EscalateAfter == 0 && r.EscalateTo.empty() {
+		return
+	}
+	switch d := time.Duration(r.EscalateAfter); {
+	case d == 0:
+		v.Add(p+".escalate_after", "is required with escalate_to")
+	case d < MinEscalateAfter || d > MaxEscalateAfter:
+		v.Add(p+".escalate_after", "must be between %s and 5 years", MinEscalateAfter)
+	}
+	if r.EscalateTo.empty() {
+		v.Add(p+".escalate_to", "must name principals or groups when escalate_after is set")
+		return
+	}
+	checkReviewers(v, p+".escalate_to", r.EscalateTo)
+}
+
+// checkReviewers validates the principals and groups of a rule (or of its
+// escalation) under path p and returns the principals it lists.
+func checkReviewers(v *Validation, p string, rv Reviewers) map[string]bool {
+	if len(rv.Principals) > MaxRulePrincipals {
+		v.Add(p+".principals", "at most %d principals are allowed", MaxRulePrincipals)
+	}
+	if len(rv.Groups) > MaxRuleGroups {
+		v.Add(p+".groups", "at most %d groups are allowed", MaxRuleGroups)
+	}
+	seen := map[string]bool{}
+	for i, id := range rv.Principals {
+		switch {
+		case !ValidPrincipal(id):
+			v.Add(fmt.Sprintf("%s.principals[%d]", p, i), "must be a principal such as user:alice or svc:billing")
+		case seen[id]:
+			v.Add(fmt.Sprintf("%s.principals[%d]", p, i), "%s is listed twice", id)
+		}
+		seen[id] = true
+	}
+	for i, g := range rv.Groups {
+		if g == "" || utf8.RuneCountInString(g) > 128 || strings.ContainsFunc(g, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+			v.Add(fmt.Sprintf("%s.groups[%d]", p, i), "must be 1-128 characters without spaces")
+		}
+	}
+	return seen
 }
 
 // Check normalizes pol and validates it for a request made by requester,
@@ -306,19 +366,37 @@ func (sp *StoredPolicy) Validate() error {
 }
 
 // counted returns the reviews that count: not void, one per reviewer (the
-// latest), and not the requester's unless the policy allows self-review.
+// latest), not the requester's unless the policy allows self-review —
+// whether the requester gave it or a delegate gave it for them, or the
+// requester gave it for someone else — and one per human: a review given
+// by a delegate (Review.By) does not count when that delegate, or its
+// reviewer, already counts through another review.
 func (pol Policy) counted(reviews []Review, requester string) []Review {
 	var out []Review
-	seen := map[string]int{}
+	seen := map[string]int{} // reviewer → index in out
+	humans := map[string]bool{}
 	for _, rv := range reviews {
-		if rv.Void || (rv.Reviewer == requester && !pol.AllowSelfReview) {
+		if rv.Void || (!pol.AllowSelfReview && (rv.Reviewer == requester || rv.By == requester)) {
 			continue
 		}
 		if i, ok := seen[rv.Reviewer]; ok {
-			out[i] = rv
+			if rv.By == "" || rv.By == out[i].By || !humans[rv.By] {
+				delete(humans, out[i].By)
+				out[i] = rv
+				if rv.By != "" {
+					humans[rv.By] = true
+				}
+			}
+			continue
+		}
+		if humans[rv.Reviewer] || (rv.By != "" && humans[rv.By]) {
 			continue
 		}
 		seen[rv.Reviewer] = len(out)
+		humans[rv.Reviewer] = true
+		if rv.By != "" {
+			humans[rv.By] = true
+		}
 		out = append(out, rv)
 	}
 	return out
@@ -337,6 +415,9 @@ type RuleProgress struct {
 	Satisfied       bool     `json:"satisfied"`
 	// Open is true when the rule's stage accepts reviews now.
 	Open bool `json:"open"`
+	// Escalated is true once the rule's escalation reviewers are eligible
+	// too (see Request.Escalate); MayApprove then names them as well.
+	Escalated bool `json:"escalated,omitempty"`
 	// MayApprove says who may still approve: listed principals who have
 	// not reviewed, the listed groups, or anyone with the review scope.
 	MayApprove Eligibility `json:"may_approve"`
@@ -358,14 +439,20 @@ type evaluation struct {
 	rejectBy  string
 }
 
-// evaluate computes each rule's progress. A review counts for every rule
-// of the stage it was given in (Review.Stage) for which its reviewer is
-// eligible; a reviewer counts once per request.
-func (pol Policy) evaluate(reviews []Review, requester string) evaluation {
+// evaluate computes each rule's progress under the escalations esc. A
+// review counts for every rule of the stage it was given in (Review.Stage)
+// for which its reviewer is eligible; a reviewer counts once per request.
+// A rule's escalation reviewers count only with reviews given once it was
+// escalated (of the escalation's version or later), so that escalating
+// never changes a count by itself.
+func (pol Policy) evaluate(reviews []Review, requester string, esc []Escalation) evaluation {
 	counted := pol.counted(reviews, requester)
 	reviewed := map[string]bool{}
 	for _, rv := range counted {
 		reviewed[rv.Reviewer] = true
+		if rv.By != "" {
+			reviewed[rv.By] = true
+		}
 	}
 	stages := pol.stages()
 	ev := evaluation{open: len(stages)}
@@ -373,13 +460,16 @@ func (pol Policy) evaluate(reviews []Review, requester string) evaluation {
 	for si, st := range stages {
 		stageHolds := true
 		for _, rule := range st.Rules {
+			e, escalated := escalationOf(esc, si, rule.Name)
+			escalated = escalated && !rule.EscalateTo.empty()
 			rp := RuleProgress{
 				Stage: st.Name, Rule: rule.Name, Needed: rule.MinApprovals,
 				RejectThreshold: rule.threshold(), ApprovedBy: []string{}, RejectedBy: []string{},
 				MayApprove: Eligibility{Principals: []string{}, Groups: []string{}},
+				Escalated:  escalated,
 			}
 			for _, rv := range counted {
-				if rv.Stage != si || !rule.eligible(rv.Reviewer, rv.Groups) {
+				if rv.Stage != si || !rule.eligibleAs(rv.Reviewer, rv.Groups, escalated && rv.Version >= e.Version) {
 					continue
 				}
 				if rv.Decision == DecisionApprove {
@@ -397,8 +487,17 @@ func (pol Policy) evaluate(reviews []Review, requester string) evaluation {
 				stageHolds = false
 				rp.MayApprove.Anyone = rule.anyone()
 				rp.MayApprove.Groups = append(rp.MayApprove.Groups, rule.Groups...)
-				for _, id := range rule.Principals {
-					if !reviewed[id] && (id != requester || pol.AllowSelfReview) {
+				principals := rule.Principals
+				if escalated {
+					for _, g := range rule.EscalateTo.Groups {
+						if !slices.Contains(rp.MayApprove.Groups, g) {
+							rp.MayApprove.Groups = append(rp.MayApprove.Groups, g)
+						}
+					}
+					principals = append(slices.Clone(principals), rule.EscalateTo.Principals...)
+				}
+				for _, id := range principals {
+					if !reviewed[id] && (id != requester || pol.AllowSelfReview) && !slices.Contains(rp.MayApprove.Principals, id) {
 						rp.MayApprove.Principals = append(rp.MayApprove.Principals, id)
 					}
 				}
@@ -418,28 +517,24 @@ func (pol Policy) evaluate(reviews []Review, requester string) evaluation {
 	return ev
 }
 
-// openRules returns the rules of the open stage, or nil when every stage holds.
-func (pol Policy) openRules(ev evaluation) []Rule {
-	st := pol.stages()
-	if ev.open >= len(st) {
-		return nil
-	}
-	return st[ev.open].Rules
-}
-
-// Eligible reports whether principal p may review a request under policy pol
-// made by requester, given the reviews so far: p must be eligible for a rule
-// of the stage open now and, unless the policy allows it, must not be the
-// requester. The returned error says why not.
-func (pol Policy) Eligible(p Principal, requester string, reviews []Review) error {
+// eligibleNow reports whether principal p may review a request under policy
+// pol made by requester, given the reviews so far and the escalations esc:
+// p must be eligible for a rule of the stage open now (as one of its own
+// reviewers or, once the rule is escalated, as one of its escalation
+// reviewers) and, unless the policy allows it, must not be the requester.
+// The returned error says why not.
+func (pol Policy) eligibleNow(p Principal, requester string, reviews []Review, esc []Escalation) error {
 	if p.ID == requester && !pol.AllowSelfReview {
 		return Errorf(KindForbidden, CodeSelfReview, "the requester may not review their own request")
 	}
-	ev := pol.evaluate(reviews, requester)
+	ev := pol.evaluate(reviews, requester, esc)
 	stages := pol.stages()
-	for _, r := range pol.openRules(ev) {
-		if r.eligible(p.ID, p.Groups) {
-			return nil
+	if ev.open < len(stages) {
+		for _, r := range stages[ev.open].Rules {
+			_, escalated := escalationOf(esc, ev.open, r.Name)
+			if r.eligibleAs(p.ID, p.Groups, escalated) {
+				return nil
+			}
 		}
 	}
 	// Say whether p would be eligible later (or was earlier), so the

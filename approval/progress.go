@@ -61,7 +61,7 @@ func (r *Request) dependencyOutcome() (approved bool, failedID string, failed St
 
 // Progress returns r's progress under its policy and dependencies.
 func (r *Request) Progress() Progress {
-	ev := r.Policy.evaluate(r.live(), r.Requester)
+	ev := r.evaluate()
 	p := Progress{Satisfied: ev.satisfied, Rules: ev.rules, Dependencies: []DependencyState{}}
 	if p.Rules == nil {
 		p.Rules = []RuleProgress{}
@@ -167,7 +167,7 @@ func (r *Request) Index() Index {
 		return ix
 	}
 	ix.DependsOn = slices.Clone(r.DependsOn)
-	ev := r.Policy.evaluate(r.live(), r.Requester)
+	ev := r.evaluate()
 	ix.Blocked = ev.satisfied && len(r.DependsOn) > 0
 	for _, rp := range ev.rules {
 		if !rp.Open || rp.Satisfied {
@@ -186,6 +186,9 @@ func (r *Request) Index() Index {
 	for _, rv := range r.Reviews {
 		if !rv.Void {
 			ix.Excluded = append(ix.Excluded, rv.Reviewer)
+			if rv.By != "" {
+				ix.Excluded = append(ix.Excluded, rv.By) // a delegate counts once too
+			}
 		}
 	}
 	if !r.Policy.AllowSelfReview {

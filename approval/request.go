@@ -57,6 +57,9 @@ type Escalation struct {
 	Stage int       `json:"stage"`
 	Rule  string    `json:"rule"`
 	At    time.Time `json:"at"`
+	// Version is the version of the request the escalation made: only
+	// reviews of that version or later count through it.
+	Version int64 `json:"version"`
 }
 
 // Delivery is the state of delivering a decision to the request's service rule.
@@ -146,6 +149,9 @@ func (r Request) MarshalJSON() ([]byte, error) {
 	if p.DependsOn == nil {
 		p.DependsOn = []string{}
 	}
+	if p.Escalations == nil {
+		p.Escalations = []Escalation{}
+	}
 	return json.Marshal(struct {
 		plain
 		StatusCode int      `json:"status_code"`
@@ -201,9 +207,12 @@ func (r *Request) Clone() *Request {
 		pol := r.PolicyRequest.Policy.Clone()
 		c.PolicyRequest.Policy = &pol
 	}
-	if r.NextReminderAt != nil {
-		t := *r.NextReminderAt
-		c.NextReminderAt = &t
+	c.Escalations = slices.Clone(r.Escalations)
+	for _, t := range []**time.Time{&c.NextReminderAt, &c.StageOpenedAt, &c.NextEscalationAt} {
+		if *t != nil {
+			v := **t
+			*t = &v
+		}
 	}
 	if r.Delivery != nil {
 		d := *r.Delivery

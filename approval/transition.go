@@ -28,6 +28,9 @@ const (
 	ActionRedeliver      Action = "redeliver"
 	ActionRemind         Action = "remind"
 	ActionOutcome        Action = "outcome"
+	// ActionEscalate makes a rule's escalation reviewers eligible (see
+	// Request.Escalate); approvald takes it by itself.
+	ActionEscalate Action = "escalate"
 )
 
 // Actions returns every action, in the order of the constants above.
@@ -35,6 +38,7 @@ func Actions() []Action {
 	return []Action{
 		ActionCreate, ActionEdit, ActionComment, ActionReview, ActionApprove, ActionReject, ActionCancel,
 		ActionExpire, ActionDelivered, ActionDeliveryFailed, ActionRedeliver, ActionRemind, ActionOutcome,
+		ActionEscalate,
 	}
 }
 
@@ -62,14 +66,15 @@ var table = map[Status]state{
 	StatusPending: {
 		editable: append(slices.Clone(objectFields), "comment"),
 		actions: map[Action]Status{
-			ActionEdit:    StatusPending,
-			ActionComment: StatusPending,
-			ActionReview:  StatusPending,
-			ActionApprove: StatusAcknowledgedApproved,
-			ActionReject:  StatusAcknowledgedRejected,
-			ActionCancel:  StatusAcknowledgedCancelled,
-			ActionExpire:  StatusExpired,
-			ActionRemind:  StatusPending,
+			ActionEdit:     StatusPending,
+			ActionComment:  StatusPending,
+			ActionReview:   StatusPending,
+			ActionApprove:  StatusAcknowledgedApproved,
+			ActionReject:   StatusAcknowledgedRejected,
+			ActionCancel:   StatusAcknowledgedCancelled,
+			ActionExpire:   StatusExpired,
+			ActionRemind:   StatusPending,
+			ActionEscalate: StatusPending,
 		},
 	},
 	StatusError: {
@@ -380,18 +385,17 @@ func (r *Request) Review(p Principal, in ReviewInput, expect *int64, now time.Ti
 	if !p.Has(ScopeReview) {
 		return Change{}, Errorf(KindForbidden, CodeMissingScope, "reviewing needs the %s scope", ScopeReview)
 	}
-	// In pending a reviewer counts once, whatever stage is open now: a
-	// second review is "already reviewed", not "not eligible".
-	if r.Status == StatusPending && slices.ContainsFunc(r.Reviews, func(rv Review) bool { return rv.Reviewer == p.ID && !rv.Void }) {
-		return Change{}, Errorf(KindConflict, CodeAlreadyReviewed, "%s has already reviewed this request", p.ID)
-	}
-	stage, err := r.reviewStage(p)
+	as, stage, err := r.mayReview(p, in.OnBehalfOf, in.Delegation, now)
 	if err != nil {
 		return Change{}, err
 	}
+	by := ""
+	if as.ID != p.ID {
+		by = p.ID
+	}
 	before := r.Clone()
 	for i, rv := range r.Reviews {
-		if rv.Reviewer != p.ID || rv.Void {
+		if rv.Reviewer != as.ID || rv.Void {
 			continue
 		}
 		// Only in error (deciding again after a failed delivery; pending
@@ -399,11 +403,11 @@ func (r *Request) Review(p Principal, in ReviewInput, expect *int64, now time.Ti
 		r.Reviews[i].Void = true
 	}
 	r.Reviews = append(r.Reviews, Review{
-		Reviewer: p.ID, Groups: slices.Clone(p.Groups), Decision: d,
-		Comment: in.Comment, At: now, Version: r.Version, Digest: r.Digest, Stage: stage,
+		Reviewer: as.ID, Groups: slices.Clone(as.Groups), Decision: d,
+		Comment: in.Comment, At: now, Version: r.Version, Digest: r.Digest, Stage: stage, By: by,
 	})
 	action := ActionReview
-	ev := r.Policy.evaluate(r.live(), r.Requester)
+	ev := r.evaluate()
 	depsApproved, _, _ := r.dependencyOutcome()
 	switch {
 	case d == DecisionReject && ev.rejected:
@@ -416,19 +420,80 @@ func (r *Request) Review(p Principal, in ReviewInput, expect *int64, now time.Ti
 	} else if ev.satisfied {
 		r.NextReminderAt = nil // only dependencies hold it now
 	}
+	// The history names who acted: the delegate, for a delegated review.
 	return r.record(before, action, p.ID, now), nil
+}
+
+// Eligible reports whether p may review r now — for d's delegator when d
+// is not nil (a delegation to p) — with the error Review would refuse the
+// review with: the requester, or a delegate for the requester, may not
+// review unless the policy allows it; a human counts once per request; p
+// (or the delegator, with the groups recorded in d) must be eligible for a
+// rule of the open stage, escalated rules counting their escalation
+// reviewers. It checks neither the scope nor the status.
+func (r *Request) Eligible(p Principal, d *Delegation, now time.Time) error {
+	onBehalfOf := ""
+	if d != nil {
+		onBehalfOf = d.Delegator
+	}
+	_, _, err := r.mayReview(p, onBehalfOf, d, TruncateTime(now))
+	return err
+}
+
+// mayReview returns who p's review counts as — p, or the delegator of d
+// when p reviews on behalf of someone (onBehalfOf) — and the stage it
+// counts in, or why p may not review. A delegation must be p's, from
+// onBehalfOf, and active at now; it lends the delegator's own id and the
+// groups recorded in it, never eligibility the delegator holds through
+// delegations of its own (they do not transit).
+func (r *Request) mayReview(p Principal, onBehalfOf string, d *Delegation, now time.Time) (Principal, int, error) {
+	as := p
+	if onBehalfOf != "" || d != nil {
+		switch {
+		case d == nil:
+			return Principal{}, 0, Errorf(KindForbidden, CodeNotDelegated, "%s has not delegated reviews to %s", onBehalfOf, p.ID)
+		case d.Delegate != p.ID || (onBehalfOf != "" && d.Delegator != onBehalfOf):
+			return Principal{}, 0, Errorf(KindForbidden, CodeNotDelegated, "%s has not delegated reviews to %s", d.Delegator, p.ID)
+		case !d.ActiveAt(now):
+			return Principal{}, 0, Errorf(KindForbidden, CodeNotDelegated, "the delegation from %s to %s is not active", d.Delegator, p.ID)
+		case p.ID == r.Requester && !r.Policy.AllowSelfReview:
+			return Principal{}, 0, Errorf(KindForbidden, CodeSelfReview, "the requester may not review their own request, for someone else either")
+		}
+		as = d.Principal()
+	}
+	// In pending a human counts once, whatever stage is open now and
+	// whether they reviewed themselves or for someone: a second review is
+	// "already reviewed", not "not eligible". In error a reviewer may decide
+	// again, replacing their review (see Review), but not through another.
+	humans := []string{p.ID, as.ID}
+	for _, rv := range r.Reviews {
+		if rv.Void || (r.Status != StatusPending && rv.Reviewer == as.ID) {
+			continue
+		}
+		for _, h := range humans {
+			if rv.Reviewer == h || rv.By == h {
+				return Principal{}, 0, Errorf(KindConflict, CodeAlreadyReviewed, "%s has already reviewed this request", h)
+			}
+		}
+	}
+	stage, err := r.reviewStage(as)
+	if err != nil {
+		return Principal{}, 0, err
+	}
+	return as, stage, nil
 }
 
 // reviewStage returns the stage p's review counts in, or why p may not
 // review. While pending that is the open stage. In error (deciding again
 // after a failed delivery) every stage is done: p must be eligible for some
-// rule, and the review keeps the stage of p's earlier review.
+// rule (escalated ones counting their escalation reviewers), and the review
+// keeps the stage of p's earlier review.
 func (r *Request) reviewStage(p Principal) (int, error) {
 	if r.Status == StatusPending {
-		if err := r.Policy.Eligible(p, r.Requester, r.live()); err != nil {
+		if err := r.Policy.eligibleNow(p, r.Requester, r.live(), r.Escalations); err != nil {
 			return 0, err
 		}
-		return r.Policy.evaluate(r.live(), r.Requester).open, nil
+		return r.evaluate().open, nil
 	}
 	if p.ID == r.Requester && !r.Policy.AllowSelfReview {
 		return 0, Errorf(KindForbidden, CodeSelfReview, "the requester may not review their own request")
@@ -438,11 +503,9 @@ func (r *Request) reviewStage(p Principal) (int, error) {
 			return rv.Stage, nil
 		}
 	}
-	for si, st := range r.Policy.stages() {
-		for _, rule := range st.Rules {
-			if rule.eligible(p.ID, p.Groups) {
-				return si, nil
-			}
+	for si := range r.Policy.stages() {
+		if r.eligibleInStage(si, p.ID, p.Groups) {
+			return si, nil
 		}
 	}
 	return 0, Errorf(KindForbidden, CodeNotEligible, "%s is not an eligible reviewer for this request", p.ID)
