@@ -48,7 +48,7 @@ func TestTransitionTable_EveryStatusAndAction(t *testing.T) {
 	const same = "="
 	want := map[Status]map[Action]string{
 		StatusPending: {ActionEdit: same, ActionComment: same, ActionReview: same, ActionApprove: "approved",
-			ActionReject: "rejected", ActionCancel: "cancelled", ActionExpire: "expired"},
+			ActionReject: "rejected", ActionCancel: "cancelled", ActionExpire: "expired", ActionEscalate: same},
 		StatusError: {ActionEdit: same, ActionComment: same, ActionReview: same, ActionApprove: "approved",
 			ActionReject: "rejected", ActionCancel: "cancelled", ActionRedeliver: same},
 		StatusAcknowledgedApproved:  {ActionDelivered: "approved", ActionDeliveryFailed: "error"},
@@ -61,7 +61,7 @@ func TestTransitionTable_EveryStatusAndAction(t *testing.T) {
 		StatusUnknown:               {},
 	}
 	actions := []Action{ActionCreate, ActionEdit, ActionComment, ActionReview, ActionApprove, ActionReject,
-		ActionCancel, ActionExpire, ActionDelivered, ActionDeliveryFailed, ActionRedeliver}
+		ActionCancel, ActionExpire, ActionDelivered, ActionDeliveryFailed, ActionRedeliver, ActionEscalate}
 	for _, s := range Statuses() {
 		for _, a := range actions {
 			t.Run(fmt.Sprintf("%s/%s", s, a), func(t *testing.T) {
