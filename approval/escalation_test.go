@@ -112,7 +112,7 @@ func TestEscalate_ClockRestartsWithTheOpenStage(t *testing.T) {
 	if !r.Escalate(at.Add(time.Hour)).IsZero() {
 		t.Fatal("escalated before it was due")
 	}
-	if r.Escalate(at.Add(2*time.Hour)).IsZero() {
+	if r.Escalate(at.Add(2 * time.Hour)).IsZero() {
 		t.Fatal("not escalated when due")
 	}
 	if err := r.Eligible(dave, nil, at.Add(2*time.Hour)); err != nil {
