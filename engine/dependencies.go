@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"approvald/approval"
 )
@@ -153,10 +154,62 @@ func (e *Engine) RemindDue(ctx context.Context) (int, error) {
 	}
 }
 
+// EscalateDue escalates the rules of pending requests whose escalation is
+// due (approval.Request.Escalate) and returns how many requests it escalated.
+func (e *Engine) EscalateDue(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		ids, err := e.store.DueEscalations(ctx, e.Now(), resolveBatch)
+		if err != nil {
+			return n, err
+		}
+		progressed := false
+		for _, id := range ids {
+			r, ch, err := e.apply(ctx, "engine.escalate", id, nil, func(r *approval.Request) (approval.Change, error) {
+				return r.Escalate(e.Now()), nil
+			})
+			if err != nil {
+				return n, err
+			}
+			switch {
+			case expired(ch): // overdue, which the sweeper's expiry had not reached
+				e.followUp(ctx, r)
+				progressed = true
+			case !ch.IsZero():
+				n++
+				progressed = true
+			}
+		}
+		if len(ids) < resolveBatch || !progressed {
+			return n, nil
+		}
+	}
+}
+
+// delegationFrom returns the delegation from delegator to p active now,
+// or a KindForbidden error (not_delegated) when there is none. Only
+// delegations to p itself count: those its delegator received are never
+// followed (delegations do not transit).
+func (e *Engine) delegationFrom(ctx context.Context, p approval.Principal, delegator string) (*approval.Delegation, error) {
+	now := e.Now()
+	ds, err := e.store.ActiveDelegations(ctx, p.ID, now)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds {
+		if d.Delegator == delegator && d.Delegate == p.ID && d.ActiveAt(now) {
+			return &d, nil
+		}
+	}
+	return nil, approval.Errorf(approval.KindForbidden, approval.CodeNotDelegated, "%s holds no active delegation from %s", p.ID, delegator)
+}
+
 // Inbox returns up to limit pending requests awaiting p's review — p is
 // eligible for a rule of the open stage that still needs approvals and has
 // not reviewed — oldest first, after the cursor, and the next cursor ("" on
 // the last page). Overdue requests read as expired, so they are not in it.
+// It holds too the requests awaiting the delegators of the delegations to
+// p active now, those p may review for them (see approval.Request.Eligible).
 func (e *Engine) Inbox(ctx context.Context, p approval.Principal, after string, limit int) ([]*approval.Request, string, error) {
 	if after != "" && !ValidID(after) {
 		var v approval.Validation
@@ -170,6 +223,25 @@ func (e *Engine) Inbox(ctx context.Context, p approval.Principal, after string, 
 	if err != nil {
 		return nil, "", err
 	}
+	now := e.Now()
+	ds, err := e.store.ActiveDelegations(ctx, p.ID, now)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, d := range ds {
+		if d.Delegate != p.ID || !d.ActiveAt(now) {
+			continue
+		}
+		theirs, err := e.delegatedInbox(ctx, p, d, after, limit+1)
+		if err != nil {
+			return nil, "", err
+		}
+		rs = append(rs, theirs...)
+	}
+	if len(ds) > 0 {
+		slices.SortFunc(rs, func(a, b *approval.Request) int { return strings.Compare(a.ID, b.ID) })
+		rs = slices.CompactFunc(rs, func(a, b *approval.Request) bool { return a.ID == b.ID })
+	}
 	next := ""
 	if len(rs) > limit {
 		rs = rs[:limit]
@@ -179,4 +251,27 @@ func (e *Engine) Inbox(ctx context.Context, p approval.Principal, after string, 
 		return nil, "", err
 	}
 	return rs, next, nil
+}
+
+// delegatedInbox returns up to n requests after the cursor awaiting d's
+// delegator that p, its delegate, may review for it now.
+func (e *Engine) delegatedInbox(ctx context.Context, p approval.Principal, d approval.Delegation, after string, n int) ([]*approval.Request, error) {
+	now := e.Now()
+	q := approval.InboxQuery{Principal: d.Principal(), After: after, Limit: n}
+	var out []*approval.Request
+	for {
+		page, err := e.inboxAsOf(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range page {
+			if r.Eligible(p, &d, now) == nil {
+				out = append(out, r)
+			}
+		}
+		if len(out) >= n || len(page) < q.Limit {
+			return out[:min(len(out), n)], nil
+		}
+		q.After = page[len(page)-1].ID
+	}
 }

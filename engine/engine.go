@@ -260,8 +260,19 @@ func (e *Engine) Edit(ctx context.Context, p approval.Principal, id string, patc
 
 // Review records p's decision on the request. An approval that satisfies
 // the policy decides only when every dependency is approved, as the
-// change's transaction reads them.
+// change's transaction reads them. With in.OnBehalfOf, p reviews for that
+// principal under a delegation to p active now, looked up here (so that
+// an ended or revoked one is refused at once): without one it is a
+// KindForbidden error with code not_delegated.
 func (e *Engine) Review(ctx context.Context, p approval.Principal, id string, in approval.ReviewInput, expect *int64) (*approval.Request, error) {
+	in.Delegation = nil // the engine's to find, never the caller's to give
+	if in.OnBehalfOf != "" {
+		d, err := e.delegationFrom(ctx, p, in.OnBehalfOf)
+		if err != nil {
+			return nil, err
+		}
+		in.Delegation = d
+	}
 	return e.update(ctx, id, func(r *approval.Request) (approval.Change, error) {
 		return r.Review(p, in, expect, e.Now())
 	})
@@ -376,7 +387,7 @@ const idempotencyTTL = 24 * time.Hour
 
 // Sweep runs the background housekeeping every interval until ctx ends:
 // it expires overdue requests, decides requests their dependencies decide,
-// sends due reminders, forgets idempotency keys older than a day,
+// sends due reminders, escalates rules whose escalation is due, forgets idempotency keys older than a day,
 // and deletes outbox events older than retention whose delivery is over
 // (and, when published is true, that were published).
 func (e *Engine) Sweep(ctx context.Context, interval, retention time.Duration, published bool) {
@@ -399,6 +410,13 @@ func (e *Engine) Sweep(ctx context.Context, interval, retention time.Duration, p
 		}
 		if _, err := e.RemindDue(ctx); err != nil && ctx.Err() == nil {
 			e.log.Error("reminder sweep failed", "err", err)
+		}
+		if n, err := e.EscalateDue(ctx); err != nil {
+			if ctx.Err() == nil {
+				e.log.Error("escalation sweep failed", "err", err)
+			}
+		} else if n > 0 {
+			e.log.Info("escalated requests", "count", n)
 		}
 		if _, err := e.store.DeleteIdempotencyBefore(ctx, e.Now().Add(-idempotencyTTL)); err != nil && ctx.Err() == nil {
 			e.log.Error("idempotency cleanup failed", "err", err)
