@@ -405,6 +405,9 @@ type reviewBody struct {
 	Version *int64 `json:"version"`
 	// Digest is the content digest the reviewer saw; another is refused.
 	Digest string `json:"content_digest"`
+	// OnBehalfOf names the delegator the caller reviews for, under a
+	// delegation in force now (the engine checks it).
+	OnBehalfOf string `json:"on_behalf_of"`
 }
 
 func (s *server) reviewApproval(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
@@ -416,7 +419,7 @@ func (s *server) reviewApproval(w http.ResponseWriter, r *http.Request, p approv
 	if _, err := jsonBody.ReadJSON(w, r, &in); err != nil {
 		return err
 	}
-	review := approval.ReviewInput{Decision: in.Decision, Comment: in.Comment, Seen: in.Version, SeenDigest: in.Digest}
+	review := approval.ReviewInput{Decision: in.Decision, Comment: in.Comment, Seen: in.Version, SeenDigest: in.Digest, OnBehalfOf: in.OnBehalfOf}
 	req, err := s.Engine.Review(r.Context(), p, r.PathValue("id"), review, expect)
 	if err != nil {
 		return err

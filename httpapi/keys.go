@@ -12,6 +12,9 @@ type createKeyBody struct {
 	Scopes    []approval.Scope `json:"scopes"`
 	Groups    []string         `json:"groups"`
 	ExpiresAt *string          `json:"expires_at"`
+	// Contact is the address notifications to the key's principal go to,
+	// unless an admin sets another in the directory.
+	Contact string `json:"contact"`
 }
 
 // createdKey is an API key with its secret, shown only in the create response.
@@ -26,16 +29,26 @@ func (s *server) createKey(w http.ResponseWriter, r *http.Request, _ approval.Pr
 		return err
 	}
 	nk := auth.NewKey{Name: in.Name, Scopes: in.Scopes, Groups: in.Groups}
+	var v approval.Validation
 	if in.ExpiresAt != nil {
-		var v approval.Validation
 		nk.ExpiresAt = parseTime(&v, "expires_at", *in.ExpiresAt)
-		if err := v.Err(); err != nil {
-			return err
-		}
+	}
+	if _, ok := approval.ValidEmail(in.Contact); in.Contact != "" && !ok {
+		v.Add("contact", "must be an email address such as billing-team@example.com")
+	}
+	if err := v.Err(); err != nil {
+		return err
 	}
 	key, secret, err := s.Keys.Create(r.Context(), nk)
 	if err != nil {
 		return err
+	}
+	if in.Contact != "" {
+		// The key exists and its secret is shown only now: a contact that
+		// could not be stored is logged, not a failure that would lose it.
+		if err := s.Engine.RememberContact(r.Context(), "svc:"+key.Name, in.Contact, approval.ContactAPIKey); err != nil {
+			s.Logger.ErrorContext(r.Context(), "storing the contact of a new API key", "key", key.ID, "error", err)
+		}
 	}
 	w.Header().Set("Location", "/v1/api-keys/"+key.ID)
 	w.Header().Set("Cache-Control", "no-store")
