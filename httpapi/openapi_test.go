@@ -334,9 +334,16 @@ func TestOpenAPI_EveryRouteDocumentedAndViceVersa(t *testing.T) {
 	for _, rt := range (&server{}).routes() {
 		served[rt.Method+" "+openAPIPath(rt.Pattern)] = rt.Scope
 		audit[rt.Method+" "+openAPIPath(rt.Pattern)] = rt.Audit
-		if rt.Public != (rt.Scope == "") {
-			t.Errorf("%s %s: a route is public exactly when it needs no scope", rt.Method, rt.Pattern)
+		if rt.Public && rt.Scope != "" {
+			t.Errorf("%s %s: a public route needs no scope", rt.Method, rt.Pattern)
 		}
+		if rt.Scope == "" && rt.Audit {
+			t.Errorf("%s %s: a route any principal may call has no use for the audit flag", rt.Method, rt.Pattern)
+		}
+	}
+	public := map[string]bool{}
+	for _, rt := range (&server{}).routes() {
+		public[rt.Method+" "+openAPIPath(rt.Pattern)] = rt.Public
 	}
 	documented := map[string]*openapi3.Operation{}
 	for path, item := range c.doc.Paths.Map() {
@@ -355,12 +362,23 @@ func TestOpenAPI_EveryRouteDocumentedAndViceVersa(t *testing.T) {
 		}
 		got, has := requiredScope(op)
 		switch {
-		case scope == "":
+		case public[key]:
 			if has {
 				t.Errorf("%s is public but documents x-required-scope %q", key, got)
 			}
 			if op.Security == nil || len(*op.Security) != 0 {
 				t.Errorf("%s is public; its operation must say security: []", key)
+			}
+		case scope == "":
+			// Any authenticated principal; the engine decides what each may do.
+			if has {
+				t.Errorf("%s needs no scope but documents x-required-scope %q", key, got)
+			}
+			if op.Security == nil || !sameJSON(*op.Security, openapi3.SecurityRequirements{{"apiKey": {}}}) {
+				t.Errorf("%s needs a credential: security must name apiKey", key)
+			}
+			if !strings.Contains(op.Description, "any valid credential") {
+				t.Errorf("%s: the description does not say that any valid credential may call it", key)
 			}
 		default:
 			if got != string(scope) {
@@ -390,6 +408,12 @@ func TestOpenAPI_EveryRouteDocumentedAndViceVersa(t *testing.T) {
 			t.Errorf("%s is in openapi.json but not served", key)
 		}
 	}
+}
+
+// authenticated reports whether op needs a credential: it names a
+// security requirement (public operations say security: []).
+func authenticated(op *openapi3.Operation) bool {
+	return op.Security == nil || len(*op.Security) > 0
 }
 
 func sameJSON(a, b any) bool {
@@ -838,7 +862,7 @@ func TestOpenAPI_ServerAnswersMatchDocument(t *testing.T) {
 	}
 	for path, item := range c.doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			if _, protected := requiredScope(op); !protected {
+			if !authenticated(op) {
 				continue
 			}
 			url := strings.ReplaceAll(path, "{id}", "0190a5f0-0000-7000-8000-000000000001")

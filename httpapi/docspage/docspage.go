@@ -60,8 +60,9 @@ type (
 		ID, Method, Path, Summary string
 		Webhook                   bool // Path is the webhook's name: approvald sends this request
 		Description               template.HTML
-		Scope                     string // "" for a public operation
+		Scope                     string // "" for a public operation or one any principal may call
 		Audit                     bool   // the audit scope may call it too
+		Authenticated             bool   // no scope, but a credential: any principal may call it
 		Params                    []paramView
 		Body                      *bodyView
 		Responses                 []responseView
@@ -259,6 +260,7 @@ func (r *docsRenderer) operation(method, path string, shared openapi3.Parameters
 	}
 	ov.Scope, _ = op.Extensions["x-required-scope"].(string)
 	ov.Audit, _ = op.Extensions["x-audit"].(bool)
+	ov.Authenticated = ov.Scope == "" && (op.Security == nil || len(*op.Security) > 0)
 	for _, p := range slices.Concat(shared, op.Parameters) {
 		p := p.Value
 		ov.Params = append(ov.Params, paramView{
