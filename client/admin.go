@@ -161,6 +161,9 @@ type CreateAPIKeyRequest struct {
 	Scopes    []string   `json:"scopes"`
 	Groups    []string   `json:"groups,omitempty"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// Contact is an email address for notifications to the key's
+	// principal, unless an admin sets another.
+	Contact string `json:"contact,omitempty"`
 }
 
 // CreateAPIKey creates an API key (admin). The secret is in the result's

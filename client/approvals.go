@@ -220,6 +220,9 @@ type ReviewRequest struct {
 	// Version, when set, is the version the reviewer saw: the review fails
 	// with 409 stale_version if the request has moved on.
 	Version *int64 `json:"version,omitempty"`
+	// OnBehalfOf names the delegator the caller reviews for, under a
+	// delegation to the caller in force now.
+	OnBehalfOf string `json:"on_behalf_of,omitempty"`
 }
 
 // Review records the caller's review of the request and returns the request

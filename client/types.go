@@ -83,24 +83,30 @@ type ApprovalRequest struct {
 	PolicySource string `json:"policy_source"`
 	// ContentDigest is the digest of what reviewers review; reviews record
 	// the digest they saw, and only those of the current one count.
-	ContentDigest  string          `json:"content_digest"`
-	DependsOn      []string        `json:"depends_on"`
-	RemindAfter    string          `json:"remind_after,omitempty"`
-	NextReminderAt *time.Time      `json:"next_reminder_at"`
-	Reason         string          `json:"reason,omitempty"`
-	Subject        string          `json:"subject"`
-	Outcome        json.RawMessage `json:"outcome"`
-	Status         Status          `json:"status"`
-	StatusCode     int             `json:"status_code"`
-	PreviousStatus *Status         `json:"previous_status"`
-	Comment        string          `json:"comment"`
-	Reviews        []Review        `json:"reviews"`
-	Delivery       *Delivery       `json:"delivery"`
-	Version        int64           `json:"version"`
-	CreatedAt      time.Time       `json:"created_at"`
-	UpdatedAt      time.Time       `json:"updated_at"`
-	DecidedAt      *time.Time      `json:"decided_at"`
-	Progress       Progress        `json:"progress"`
+	ContentDigest  string     `json:"content_digest"`
+	DependsOn      []string   `json:"depends_on"`
+	RemindAfter    string     `json:"remind_after,omitempty"`
+	NextReminderAt *time.Time `json:"next_reminder_at"`
+	// StageOpenedAt is when the open stage opened; escalation counts from
+	// it. Escalations are the rules escalated while it is open, and
+	// NextEscalationAt when the next is due.
+	StageOpenedAt    *time.Time      `json:"stage_opened_at"`
+	Escalations      []Escalation    `json:"escalations"`
+	NextEscalationAt *time.Time      `json:"next_escalation_at"`
+	Reason           string          `json:"reason,omitempty"`
+	Subject          string          `json:"subject"`
+	Outcome          json.RawMessage `json:"outcome"`
+	Status           Status          `json:"status"`
+	StatusCode       int             `json:"status_code"`
+	PreviousStatus   *Status         `json:"previous_status"`
+	Comment          string          `json:"comment"`
+	Reviews          []Review        `json:"reviews"`
+	Delivery         *Delivery       `json:"delivery"`
+	Version          int64           `json:"version"`
+	CreatedAt        time.Time       `json:"created_at"`
+	UpdatedAt        time.Time       `json:"updated_at"`
+	DecidedAt        *time.Time      `json:"decided_at"`
+	Progress         Progress        `json:"progress"`
 
 	raw json.RawMessage
 }
@@ -135,6 +141,9 @@ type Review struct {
 	Stage  int    `json:"stage"`
 	// Void marks a review voided by a later change of the payload or policy.
 	Void bool `json:"void"`
+	// By is the delegate who gave the review for Reviewer, "" when the
+	// reviewer gave it.
+	By string `json:"by,omitempty"`
 }
 
 // Delivery is the state of the delivery of a decision to a service rule.
