@@ -438,8 +438,8 @@ func (a *app) keysCmd() *cobra.Command {
 		return keys, nil
 	}, keyColumns)
 	var (
-		scopes, groups []string
-		expires        string
+		scopes, groups   []string
+		expires, contact string
 	)
 	create := &cobra.Command{
 		Use:   "create NAME --scope SCOPE...",
@@ -450,7 +450,7 @@ approvals:create, approvals:review, approvals:read, admin, audit.`,
   approvalctl keys create finance-lead --scope approvals:review,approvals:read --group finance --expires 720h`,
 		Args: argsExactly("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			in := client.CreateAPIKeyRequest{Name: args[0], Scopes: scopes, Groups: groups}
+			in := client.CreateAPIKeyRequest{Name: args[0], Scopes: scopes, Groups: groups, Contact: contact}
 			if len(in.Scopes) == 0 {
 				return usageError{fmt.Errorf("a key needs at least one --scope: approvals:create, approvals:review, approvals:read, admin, audit")}
 			}
@@ -469,6 +469,7 @@ approvals:create, approvals:review, approvals:read, admin, audit.`,
 	create.Flags().StringSliceVar(&scopes, "scope", nil, "scopes (repeat or comma-separate)")
 	create.Flags().StringSliceVar(&groups, "group", nil, "groups, for policies (repeat or comma-separate)")
 	create.Flags().StringVar(&expires, "expires", "", "when the key stops working: an RFC 3339 time or a duration from now")
+	create.Flags().StringVar(&contact, "contact", "", "an email address for notifications to the key's principal")
 	_ = create.RegisterFlagCompletionFunc("scope", cobra.FixedCompletions([]string{"approvals:create", "approvals:review", "approvals:read", "admin", "audit"}, cobra.ShellCompDirectiveNoFileComp))
 	revoke := &cobra.Command{
 		Use:               "revoke ID",

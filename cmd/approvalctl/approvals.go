@@ -435,8 +435,8 @@ func (a *app) listCmd() *cobra.Command {
 
 func (a *app) reviewCmd(d client.Decision) *cobra.Command {
 	var (
-		comment string
-		ifMatch int64
+		comment, onBehalfOf string
+		ifMatch             int64
 	)
 	verb := map[client.Decision]string{client.Approve: "Approve", client.Reject: "Reject"}[d]
 	cmd := &cobra.Command{
@@ -446,11 +446,12 @@ func (a *app) reviewCmd(d client.Decision) *cobra.Command {
 		ValidArgsFunction: a.completeInbox,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return show(a, func(cl *client.Client) (*client.ApprovalRequest, error) {
-				return cl.Review(a.ctx, args[0], client.ReviewRequest{Decision: d, Comment: comment}, ifMatchOpts(ifMatch)...)
+				return cl.Review(a.ctx, args[0], client.ReviewRequest{Decision: d, Comment: comment, OnBehalfOf: onBehalfOf}, ifMatchOpts(ifMatch)...)
 			}, a.emitApproval)
 		},
 	}
 	cmd.Flags().StringVarP(&comment, "comment", "m", "", "a comment with the review")
+	cmd.Flags().StringVar(&onBehalfOf, "on-behalf-of", "", "review for this delegator (such as user:alice) under a delegation to you in force now")
 	cmd.Flags().Int64Var(&ifMatch, "if-match", 0, "review only if the request is still at this version")
 	return cmd
 }

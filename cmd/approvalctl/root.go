@@ -213,7 +213,7 @@ the API's own JSON (as YAML), and -o name only ids or names.`,
 		c.GroupID = "requests"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{a.rulesCmd(), a.policiesCmd(), a.keysCmd()} {
+	for _, c := range []*cobra.Command{a.rulesCmd(), a.policiesCmd(), a.keysCmd(), a.channelsCmd(), a.routesCmd(), a.contactsCmd(), a.delegationsCmd(), a.notificationsCmd()} {
 		c.GroupID = "admin"
 		root.AddCommand(c)
 	}
