@@ -215,8 +215,8 @@ func TestNotificationAdmin_ScopesAdminChangesAuditReads(t *testing.T) {
 	}
 }
 
-// route is a notification route as the tests read it.
-type route struct {
+// routeView is a notification route as the tests read it.
+type routeView struct {
 	ID      int64    `json:"id"`
 	Channel string   `json:"channel"`
 	Events  []string `json:"events"`
@@ -231,7 +231,7 @@ func TestRoutes_CreateListDeleteAndTheChannelTheyName(t *testing.T) {
 	wantFields(t, "kind twice", f.admin.raw("POST", "/v1/notification-routes", []byte(`{"channel":"chat","events":["decision","decision"]}`)), "events[1]")
 	wantFields(t, "bad scope", f.admin.raw("POST", "/v1/notification-routes", []byte(`{"channel":"chat","scope":"team:x"}`)), "scope")
 
-	var all, finance route
+	var all, finance routeView
 	res := f.admin.json(201, "POST", "/v1/notification-routes", map[string]any{"channel": "chat"}, &all)
 	if all.ID < 1 || all.Scope != "all" || all.Events == nil || len(all.Events) != 0 {
 		t.Fatalf("route with defaults: %+v", all)
@@ -240,7 +240,7 @@ func TestRoutes_CreateListDeleteAndTheChannelTheyName(t *testing.T) {
 		t.Fatalf("Location %q", loc)
 	}
 	f.admin.json(201, "POST", "/v1/notification-routes", map[string]any{"channel": "chat", "events": []string{"review_requested", "escalation"}, "scope": "group:finance"}, &finance)
-	var page struct{ Items []route }
+	var page struct{ Items []routeView }
 	f.admin.json(200, "GET", "/v1/notification-routes", nil, &page)
 	if len(page.Items) != 2 || page.Items[1].Scope != "group:finance" || len(page.Items[1].Events) != 2 {
 		t.Fatalf("list: %+v", page.Items)

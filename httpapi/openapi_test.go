@@ -584,10 +584,29 @@ func TestOpenAPI_LimitsMatchTheCode(t *testing.T) {
 		{"ApprovalRequest", "title", approval.MaxTitleLen},
 		{"ApprovalRequest", "description", approval.MaxDescriptionLen},
 		{"ApprovalRequest", "comment", approval.MaxCommentLen},
+		{"NotificationChannelBody", "url", approval.MaxChannelURLLen},
+		{"ContactBody", "email", approval.MaxEmailLen},
+		{"DelegationBody", "reason", approval.MaxDelegationReason},
+		{"CreateAPIKeyBody", "contact", approval.MaxEmailLen},
 	} {
 		if got := prop(tc.schema, tc.field).MaxLength; got == nil || *got != uint64(tc.max) {
 			t.Errorf("%s.%s: maxLength is %s, want %d", tc.schema, tc.field, showLimit(got), tc.max)
 		}
+	}
+	for _, tc := range []struct {
+		schema, field string
+		max           int
+	}{
+		{"ContactBody", "emails", approval.MaxGroupEmails},
+		{"NotificationRouteBody", "events", approval.MaxRouteEvents},
+		{"NotificationPreferences", "muted", len(approval.NotifyKinds())},
+	} {
+		if got := prop(tc.schema, tc.field).MaxItems; got == nil || *got != uint64(tc.max) {
+			t.Errorf("%s.%s: maxItems is %s, want %d", tc.schema, tc.field, showLimit(got), tc.max)
+		}
+	}
+	if got, want := schemas["NotifyKind"].Value.Enum, approval.NotifyKinds(); !sameJSON(got, want) {
+		t.Errorf("NotifyKind enum is %v, want %v", got, want)
 	}
 	var statuses []any
 	for _, s := range approval.Statuses() {
@@ -608,7 +627,7 @@ func TestOpenAPI_LimitsMatchTheCode(t *testing.T) {
 	if got, want := schemas["Action"].Value.Enum, approval.Actions(); !sameJSON(got, want) {
 		t.Errorf("Action enum is %v, want %v", got, want)
 	}
-	for _, path := range []string{"/v1/approvals", "/v1/history", "/v1/gateway/calls"} {
+	for _, path := range []string{"/v1/approvals", "/v1/history", "/v1/gateway/calls", "/v1/notifications", "/v1/delegations"} {
 		list := c.doc.Paths.Value(path).Get
 		limit := list.Parameters.GetByInAndName("query", "limit").Schema.Value
 		if limit.Max == nil || int(*limit.Max) != maxListLimit || !sameJSON(limit.Default, defaultListLimit) {
@@ -756,6 +775,11 @@ func TestOpenAPI_WireShapesMatchDocument(t *testing.T) {
 	decided.Delivery = &approval.Delivery{Attempts: 5, LastError: "503 from receiver", NextAttempt: &at, DeliveredAt: &at}
 	decided.Policy.Rules = append(decided.Policy.Rules, approval.Rule{Name: "owners", MinApprovals: 2,
 		Principals: []string{"user:carol"}, Groups: []string{"data-owners"}, RejectThreshold: 1})
+	decided.Reviews = append(decided.Reviews, approval.Review{Reviewer: "user:alice", By: "user:dave", Decision: approval.DecisionApprove, At: at, Version: 2})
+	decided.StageOpenedAt, decided.NextEscalationAt = &at, &at
+	decided.Escalations = []approval.Escalation{{Stage: 0, Rule: "owners", At: at}}
+	decided.Policy.Rules[len(decided.Policy.Rules)-1].EscalateAfter = approval.Duration(4 * time.Hour)
+	decided.Policy.Rules[len(decided.Policy.Rules)-1].EscalateTo = approval.Reviewers{Principals: []string{"user:cto"}, Groups: []string{"leads"}}
 	full, _ := json.Marshal(decided)
 
 	page, _ := json.Marshal(listPage[*approval.Request]{Items: []*approval.Request{r, decided}, NextCursor: new("MDE5")})
@@ -775,6 +799,32 @@ func TestOpenAPI_WireShapesMatchDocument(t *testing.T) {
 	revoked := key
 	revoked.RevokedAt = &at
 	keys, _ := json.Marshal(listPage[approval.APIKey]{Items: []approval.APIKey{key, revoked}})
+
+	slack := approval.NotificationChannel{Name: "chat", Type: approval.ChannelSlack, URL: "https://hooks.slack.com/services/T/B/x", Version: 2, CreatedAt: at, UpdatedAt: at}
+	mail := approval.NotificationChannel{Name: "mail", Type: approval.ChannelEmail, Version: 1, CreatedAt: at, UpdatedAt: at,
+		Email: &approval.EmailSettings{Host: "smtp.example.com", Port: 587, TLS: approval.TLSStartTLS, From: "a@example.com", Username: "u", PasswordFile: "/run/secrets/smtp", PasswordEnv: "SMTP_PASSWORD"}}
+	channelJSON, _ := json.Marshal(viewChannel(&slack))
+	channels, _ := json.Marshal(listPage[channelView]{Items: []channelView{viewChannel(&mail), viewChannel(&slack)}})
+	rt := approval.NotificationRoute{ID: 3, Channel: "chat", Events: []approval.NotifyKind{approval.NotifyEscalation}, Scope: "group:finance", CreatedAt: at}
+	routeJSON, _ := json.Marshal(rt)
+	routes, _ := json.Marshal(listPage[approval.NotificationRoute]{Items: []approval.NotificationRoute{rt}})
+	person := approval.Contact{Principal: "user:alice", Email: "alice@example.com", Admin: true, Source: approval.ContactAdmin, UpdatedAt: at}
+	team := approval.Contact{Group: "finance", Emails: []string{"f@example.com"}, Channel: "chat", Source: approval.ContactAdmin, UpdatedAt: at}
+	contactJSON, _ := json.Marshal(person)
+	contacts, _ := json.Marshal(listPage[approval.Contact]{Items: []approval.Contact{person, team}})
+	dg := approval.Delegation{ID: "0190a5f0-0000-7000-8000-000000000003", Delegator: "user:alice", DelegatorGroups: []string{"finance"}, Delegate: "user:bob",
+		Starts: at, Ends: at.Add(time.Hour), Reason: "holiday", CreatedBy: "user:alice", CreatedAt: at}
+	delegationJSON, _ := json.Marshal(dg)
+	revokedDg := dg
+	revokedDg.RevokedAt, revokedDg.RevokedBy = &at, "user:bob"
+	revokedJSON, _ := json.Marshal(revokedDg)
+	delegationList, _ := json.Marshal(listPage[approval.Delegation]{Items: []approval.Delegation{dg, revokedDg}})
+	prefs, _ := json.Marshal(preferences{Muted: []approval.NotifyKind{approval.NotifyReminder}})
+	sentN := approval.Notification{ID: 9, Key: "k", RequestID: r.ID, Version: 1, Kind: approval.NotifyDecision, Recipient: "user:a", Channel: "mail",
+		Address: "a@example.com", Data: []byte("{}"), CreatedAt: at, DueAt: at, Attempts: 1, NextAttempt: at, SentAt: &at}
+	failedN := sentN
+	failedN.ID, failedN.Address, failedN.Channel, failedN.Recipient, failedN.SentAt, failedN.FailedAt, failedN.LastError = 8, "", "chat", "channel:chat", nil, &at, "503"
+	notifications, _ := json.Marshal(listPage[approval.Notification]{Items: []approval.Notification{sentN, failedN}, NextCursor: numberCursor(8)})
 
 	h := func(kv ...string) http.Header {
 		out := http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"req-1"}}
@@ -806,6 +856,19 @@ func TestOpenAPI_WireShapesMatchDocument(t *testing.T) {
 		{"GET", "/v1/api-keys", 200, h(), keys},
 		{"DELETE", "/v1/api-keys/" + key.ID, 204, http.Header{"X-Request-Id": {"req-1"}}, nil},
 		{"GET", "/v1/approvals/" + r.ID, 304, http.Header{"ETag": {`"4"`}, "X-Request-Id": {"req-1"}}, nil},
+		{"POST", "/v1/notification-channels", 201, h("ETag", `"2"`, "Location", "/v1/notification-channels/chat", "Cache-Control", "no-store"), channelJSON},
+		{"GET", "/v1/notification-channels", 200, h("Cache-Control", "no-store"), channels},
+		{"PUT", "/v1/notification-channels/chat", 200, h("ETag", `"2"`, "Cache-Control", "no-store"), channelJSON},
+		{"POST", "/v1/notification-routes", 201, h("Location", "/v1/notification-routes/3"), routeJSON},
+		{"GET", "/v1/notification-routes", 200, h(), routes},
+		{"POST", "/v1/contacts", 200, h("Location", "/v1/contacts/user:alice"), contactJSON},
+		{"GET", "/v1/contacts", 200, h(), contacts},
+		{"POST", "/v1/delegations", 201, h("Location", "/v1/delegations/" + dg.ID), delegationJSON},
+		{"GET", "/v1/delegations", 200, h(), delegationList},
+		{"GET", "/v1/delegations/" + dg.ID, 200, h(), delegationJSON},
+		{"POST", "/v1/delegations/" + dg.ID + "/revoke", 200, h(), revokedJSON},
+		{"PUT", "/v1/me/notification-preferences", 200, h(), prefs},
+		{"GET", "/v1/notifications", 200, h(), notifications},
 	} {
 		checkResponse(t, httptest.NewRequest(tc.method, tc.path, nil), tc.status, tc.header, tc.body)
 	}
@@ -862,7 +925,7 @@ func TestOpenAPI_ServerAnswersMatchDocument(t *testing.T) {
 	}
 	for path, item := range c.doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			if !authenticated(op) {
+			if !authenticated(op) || servedByGateway(op) {
 				continue
 			}
 			url := strings.ReplaceAll(path, "{id}", "0190a5f0-0000-7000-8000-000000000001")
