@@ -101,7 +101,7 @@ func TestContacts_SetListDeleteAndAnAPIKeysContact(t *testing.T) {
 	if err != nil || c.Source != "admin" || !c.Admin {
 		t.Fatalf("set %+v %v", c, err)
 	}
-	group := clienttest.UniqueName("finance team")
+	group := clienttest.UniqueName("finance-team")
 	if _, err := a.admin.SetContact(ctx, client.ContactRequest{Group: group, Emails: []string{"f1@example.com", "f2@example.com"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -163,8 +163,12 @@ func TestDelegations_ReviewOnBehalfOfAndRevoke(t *testing.T) {
 		t.Fatalf("a stranger reading it: %v", err)
 	}
 
-	policy := client.Policy{Rules: []client.Rule{{MinApprovals: 1, Principals: []string{delegatorKey.Principal()}}}}
-	r, err := a.requester.Create(ctx, client.CreateRequest{Title: "needs the delegator", Payload: []byte(`{"n":1}`), Policy: &policy})
+	policyName := clienttest.UniqueName("delegator-only")
+	if _, err := a.admin.CreatePolicy(ctx, client.PolicyRequest{Name: policyName, Policy: client.Policy{
+		Rules: []client.Rule{{MinApprovals: 1, Principals: []string{delegatorKey.Principal()}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := a.requester.Create(ctx, client.CreateRequest{Title: "needs the delegator", Payload: []byte(`{"n":1}`), PolicyName: policyName})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +184,7 @@ func TestDelegations_ReviewOnBehalfOfAndRevoke(t *testing.T) {
 	if err != nil || revoked.RevokedAt == nil {
 		t.Fatalf("revoked %+v %v", revoked, err)
 	}
-	r2, err := a.requester.Create(ctx, client.CreateRequest{Title: "after the revocation", Payload: []byte(`{"n":2}`), Policy: &policy})
+	r2, err := a.requester.Create(ctx, client.CreateRequest{Title: "after the revocation", Payload: []byte(`{"n":2}`), PolicyName: policyName})
 	if err != nil {
 		t.Fatal(err)
 	}

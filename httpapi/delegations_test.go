@@ -128,8 +128,9 @@ func TestReview_OnBehalfOfADelegator(t *testing.T) {
 	alice := f.key("alice", approval.ScopeReview, approval.ScopeRead)
 	bob := f.key("bob", approval.ScopeReview, approval.ScopeRead)
 	creator := f.key("creator", approval.ScopeCreate, approval.ScopeRead)
-	policy := map[string]any{"rules": []any{map[string]any{"min_approvals": 1, "principals": []string{"svc:alice"}}}}
-	r := creator.createWith(map[string]any{"policy": policy})
+	f.admin.json(201, "POST", "/v1/policies", map[string]any{"name": "alice-only", "policy": map[string]any{
+		"rules": []any{map[string]any{"min_approvals": 1, "principals": []string{"svc:alice"}}}}}, nil)
+	r := creator.createWith(map[string]any{"policy_name": "alice-only"})
 
 	body := []byte(`{"decision":"approve","on_behalf_of":"svc:alice"}`)
 	if p := bob.raw("POST", "/v1/approvals/"+r.ID+"/reviews", body); p.status/100 != 4 {
@@ -144,7 +145,7 @@ func TestReview_OnBehalfOfADelegator(t *testing.T) {
 		t.Fatalf("bob for alice: %s %+v", got.Status, got.Reviews)
 	}
 	// Revoked: it stops at once.
-	r2 := creator.createWith(map[string]any{"policy": policy})
+	r2 := creator.createWith(map[string]any{"policy_name": "alice-only"})
 	alice.json(200, "POST", "/v1/delegations/"+d.ID+"/revoke", nil, nil)
 	if p := bob.raw("POST", "/v1/approvals/"+r2.ID+"/reviews", body); p.status/100 != 4 {
 		t.Fatalf("bob for alice after the revocation: %d %s", p.status, p.body)

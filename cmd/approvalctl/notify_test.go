@@ -117,8 +117,9 @@ func TestCLI_DelegationsAndApproveOnBehalfOf(t *testing.T) {
 		t.Fatalf("without --until: %s", r)
 	}
 
-	body := `{"title":"needs the delegator","payload":{"n":1},"policy":{"rules":[{"min_approvals":1,"principals":["` + awayKey.Principal() + `"]}]}}`
-	id := strings.TrimSpace(p.requester.input(body).ok("create", "-o", "name", "-f", "-").stdout)
+	policy := clienttest.UniqueName("delegator-only")
+	p.admin.input(`{"rules":[{"min_approvals":1,"principals":["`+awayKey.Principal()+`"]}]}`).ok("policies", "create", policy, "-f", "-")
+	id := p.create("--title", "needs the delegator", "--payload", `{"n":1}`, "--policy-name", policy)
 	var r request
 	standin.okJSON(&r, "approve", id, "--on-behalf-of", awayKey.Principal(), "-m", "for alice")
 	if r.Status != "approved" || len(r.Reviews) != 1 || r.Reviews[0].Reviewer != awayKey.Principal() {
@@ -129,7 +130,7 @@ func TestCLI_DelegationsAndApproveOnBehalfOf(t *testing.T) {
 	if d.RevokedAt == nil {
 		t.Fatalf("revoked: %+v", d)
 	}
-	id2 := strings.TrimSpace(p.requester.input(body).ok("create", "-o", "name", "-f", "-").stdout)
+	id2 := p.create("--title", "after the revocation", "--payload", `{"n":2}`, "--policy-name", policy)
 	if res := standin.run("reject", id2, "--on-behalf-of", awayKey.Principal()); res.code == 0 {
 		t.Fatalf("a review under a revoked delegation: %s", res)
 	}
