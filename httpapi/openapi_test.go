@@ -863,7 +863,7 @@ func TestOpenAPI_WireShapesMatchDocument(t *testing.T) {
 		{"GET", "/v1/notification-routes", 200, h(), routes},
 		{"POST", "/v1/contacts", 200, h("Location", "/v1/contacts/user:alice"), contactJSON},
 		{"GET", "/v1/contacts", 200, h(), contacts},
-		{"POST", "/v1/delegations", 201, h("Location", "/v1/delegations/" + dg.ID), delegationJSON},
+		{"POST", "/v1/delegations", 201, h("Location", "/v1/delegations/"+dg.ID), delegationJSON},
 		{"GET", "/v1/delegations", 200, h(), delegationList},
 		{"GET", "/v1/delegations/" + dg.ID, 200, h(), delegationJSON},
 		{"POST", "/v1/delegations/" + dg.ID + "/revoke", 200, h(), revokedJSON},
