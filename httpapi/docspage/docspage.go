@@ -260,7 +260,12 @@ func (r *docsRenderer) operation(method, path string, shared openapi3.Parameters
 	}
 	ov.Scope, _ = op.Extensions["x-required-scope"].(string)
 	ov.Audit, _ = op.Extensions["x-audit"].(bool)
-	ov.Authenticated = ov.Scope == "" && (op.Security == nil || len(*op.Security) > 0)
+	// An operation with the API's bearer credential but no scope: any
+	// principal may call it (the CR8TOR routes name their own scheme).
+	ov.Authenticated = ov.Scope == "" && op.Security != nil && slices.ContainsFunc(*op.Security, func(req openapi3.SecurityRequirement) bool {
+		_, ok := req["apiKey"]
+		return ok
+	})
 	for _, p := range slices.Concat(shared, op.Parameters) {
 		p := p.Value
 		ov.Params = append(ov.Params, paramView{
