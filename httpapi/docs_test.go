@@ -253,3 +253,34 @@ func TestDocsPage_IsCurrent(t *testing.T) {
 		t.Fatal("httpapi/docs.html is not the page openapi.json renders to: run go generate ./httpapi")
 	}
 }
+
+// Each operation's section says who may call it: its scope, any
+// credential, or nobody in particular (public).
+func TestDocsPage_SaysWhoMayCallEachOperation(t *testing.T) {
+	t.Parallel()
+	page := string(docsHTML)
+	for id, want := range map[string]string{
+		"createNotificationChannel":  "Required scope: <code>admin</code>",
+		"listNotificationChannels":   "The <code>audit</code> scope may call it too.",
+		"createDelegation":           "Any valid credential, of any scope",
+		"putNotificationPreferences": "Any valid credential, of any scope",
+		"getHealth":                  "Public: no API key needed.",
+	} {
+		start := strings.Index(page, `id="op-`+id+`"`)
+		if start < 0 {
+			t.Errorf("no section op-%s", id)
+			continue
+		}
+		section := page[start:]
+		if end := strings.Index(section[1:], `<section class="op"`); end > 0 {
+			section = section[:end+1]
+		}
+		if !strings.Contains(section, want) {
+			t.Errorf("op-%s does not say %q", id, want)
+		}
+	}
+	// The CR8TOR routes have their own credential, not the API's.
+	if i := strings.Index(page, `id="op-cr8torValidate"`); i < 0 || strings.Contains(page[i:i+strings.Index(page[i:], "</section>")], "Any valid credential") {
+		t.Error("op-cr8torValidate is missing or claims the API's bearer credential")
+	}
+}
