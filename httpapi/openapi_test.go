@@ -37,6 +37,7 @@ var allProblemCodes = []string{
 	approval.CodeVersionMismatch, approval.CodeTooLarge, approval.CodeUnsupportedMedia,
 	approval.CodeIdempotencyMismatch, approval.CodeConflict, approval.CodeUnavailable,
 	approval.CodeMethodNotAllowed, approval.CodeStageNotOpen, approval.CodeStaleVersion, approval.CodeRateLimited,
+	approval.CodeNotDelegated,
 }
 
 // contract is openapi.json as kin-openapi sees it, and a router over it.
@@ -777,7 +778,7 @@ func TestOpenAPI_WireShapesMatchDocument(t *testing.T) {
 		Principals: []string{"user:carol"}, Groups: []string{"data-owners"}, RejectThreshold: 1})
 	decided.Reviews = append(decided.Reviews, approval.Review{Reviewer: "user:alice", By: "user:dave", Decision: approval.DecisionApprove, At: at, Version: 2})
 	decided.StageOpenedAt, decided.NextEscalationAt = &at, &at
-	decided.Escalations = []approval.Escalation{{Stage: 0, Rule: "owners", At: at}}
+	decided.Escalations = []approval.Escalation{{Stage: 0, Rule: "owners", At: at, Version: 3}}
 	decided.Policy.Rules[len(decided.Policy.Rules)-1].EscalateAfter = approval.Duration(4 * time.Hour)
 	decided.Policy.Rules[len(decided.Policy.Rules)-1].EscalateTo = approval.Reviewers{Principals: []string{"user:cto"}, Groups: []string{"leads"}}
 	full, _ := json.Marshal(decided)
