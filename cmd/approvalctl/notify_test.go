@@ -14,7 +14,7 @@ func TestCLI_ChannelsRoutesContacts(t *testing.T) {
 	chat, mail := clienttest.UniqueName("chat"), clienttest.UniqueName("mail")
 	const hook = "https://hooks.slack.com/services/T9/B9/cli-secret-path"
 
-	created := p.admin.input(hook + "\n").ok("channels", "create", chat, "--type", "slack", "--url-file", "-")
+	created := p.admin.input(hook+"\n").ok("channels", "create", chat, "--type", "slack", "--url-file", "-")
 	if !strings.HasPrefix(created.stdout, "NAME ") || !strings.Contains(created.stdout, "https://hooks.slack.com/…") {
 		t.Fatalf("create:\n%s", created.stdout)
 	}
