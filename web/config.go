@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"approvald/approval"
+	"approvald/signedlink"
 )
 
 // Names of the secret files in SECRETS_MNT_PATH that hold the UI's secrets.
@@ -23,6 +24,10 @@ const (
 	MaxSessionTTL     = 30 * 24 * time.Hour    // the longest APPROVALD_UI_SESSION_TTL
 	MinSessionKeyLen  = 32                     // characters of APPROVALD_UI_SESSION_KEY, at least
 	DefaultOIDCScopes = "openid profile email" // the scopes asked for at sign-in by default
+
+	DefaultLinkReauthAge = 15 * time.Minute // how old a sign-in may be to decide from a signed link, by default
+	MinLinkReauthAge     = time.Minute      // the shortest LinkReauthAge
+	MaxLinkReauthAge     = 24 * time.Hour   // the longest LinkReauthAge
 )
 
 // Config is the web UI's configuration, filled by the caller (approvald
@@ -47,6 +52,16 @@ type Config struct {
 	// OIDC configures signing in at an OpenID Connect provider; the zero
 	// value turns it off.
 	OIDC OIDCConfig
+	// Links verifies the tokens of the links notifications carry
+	// (/ui/requests/{id}?link=…); it must hold the keys the notifier signs
+	// with. Nil: such links are refused (400), the request page without the
+	// token still works.
+	Links *signedlink.Signer
+	// LinkReauthAge is how old a sign-in may be for its principal to open
+	// and decide from a signed link; an older one signs in again first (at
+	// the identity provider with prompt=login and max_age, or by giving the
+	// API key again). Zero is DefaultLinkReauthAge.
+	LinkReauthAge time.Duration
 }
 
 // OIDCConfig configures the authorization-code sign-in (with PKCE).
@@ -66,8 +81,9 @@ func (c OIDCConfig) Enabled() bool { return c.ClientID != "" }
 // to check). It returns nil, or an *approval.Error of KindInvalid whose
 // Fields name each invalid field of Config (such as "SessionTTL") with
 // what is wrong: a session key under MinSessionKeyLen characters, a
-// session TTL outside 1m to MaxSessionTTL (zero is the default), a
-// BaseURL that is not http(s)://host[:port], OIDC sign-in without an
+// session TTL outside 1m to MaxSessionTTL (zero is the default), a link
+// re-authentication age outside MinLinkReauthAge to MaxLinkReauthAge (zero
+// is the default), a BaseURL that is not http(s)://host[:port], OIDC sign-in without an
 // issuer, or no way left to sign in. No message shows a secret.
 func (c Config) Validate() error {
 	if !c.Enabled {
@@ -80,6 +96,9 @@ func (c Config) Validate() error {
 	}
 	if c.SessionTTL != 0 && (c.SessionTTL < time.Minute || c.SessionTTL > MaxSessionTTL) {
 		bad("SessionTTL", "%s is not a duration from 1m to %s", c.SessionTTL, MaxSessionTTL)
+	}
+	if c.LinkReauthAge != 0 && (c.LinkReauthAge < MinLinkReauthAge || c.LinkReauthAge > MaxLinkReauthAge) {
+		bad("LinkReauthAge", "%s is not a duration from %s to %s", c.LinkReauthAge, MinLinkReauthAge, MaxLinkReauthAge)
 	}
 	if c.BaseURL != "" {
 		if err := checkBaseURL(c.BaseURL); err != nil {

@@ -16,6 +16,8 @@ func TestConfig_ValidateAcceptsTheDefaultsAndATurnedOffUI(t *testing.T) {
 		{Enabled: true, KeySignIn: true, SessionTTL: DefaultSessionTTL, SessionKey: []byte(strings.Repeat("k", MinSessionKeyLen)), BaseURL: "https://approvals.example"},
 		{Enabled: true, SessionTTL: time.Minute, OIDC: OIDCConfig{Issuer: "https://idp.example", ClientID: "ui", Scopes: []string{"openid"}}},
 		{Enabled: true, KeySignIn: true, SessionTTL: MaxSessionTTL, BaseURL: "http://127.0.0.1:8000/"},
+		{Enabled: true, KeySignIn: true, LinkReauthAge: MinLinkReauthAge},
+		{Enabled: true, KeySignIn: true, LinkReauthAge: MaxLinkReauthAge},
 		{Enabled: false, SessionKey: []byte("short"), SessionTTL: time.Second},
 	} {
 		if err := c.Validate(); err != nil {
@@ -58,6 +60,8 @@ func TestConfig_ValidateNamesEachInvalidField(t *testing.T) {
 		"base URL with a path":   {Config{Enabled: true, KeySignIn: true, BaseURL: "https://approvals.example/ui"}, "BaseURL"},
 		"base URL with userinfo": {Config{Enabled: true, KeySignIn: true, BaseURL: "https://user@approvals.example"}, "BaseURL"},
 		"nobody can sign in":     {Config{Enabled: true}, "KeySignIn"},
+		"link re-auth too short": {Config{Enabled: true, KeySignIn: true, LinkReauthAge: 30 * time.Second}, "LinkReauthAge"},
+		"link re-auth too long":  {Config{Enabled: true, KeySignIn: true, LinkReauthAge: MaxLinkReauthAge + time.Minute}, "LinkReauthAge"},
 	} {
 		err := tc.cfg.Validate()
 		if !errors.As(err, &e) || len(e.Fields) != 1 || e.Fields[0].Field != tc.field {

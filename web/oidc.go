@@ -3,9 +3,12 @@ package web
 import (
 	"context"
 	"crypto/hmac"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -61,6 +64,10 @@ type oidcState struct {
 	Verifier string `json:"verifier"`
 	Next     string `json:"next"`
 	Exp      int64  `json:"exp"`
+	// MaxAge, when not zero, is the max_age (seconds) asked of the provider
+	// with prompt=login: the sign-in again that deciding from a signed link
+	// needs. The ID token's auth_time must then be that recent.
+	MaxAge int64 `json:"max_age,omitempty"`
 }
 
 // config returns the OAuth2 configuration with the redirect URL for r.
@@ -71,7 +78,9 @@ func (o *oidcLogin) config(s *server, r *http.Request) oauth2.Config {
 }
 
 // oidcLogin sends the browser to the provider, remembering (sealed, in a
-// short-lived cookie) what the answer must match.
+// short-lived cookie) what the answer must match. With reauth=1 it asks the
+// provider to authenticate the person again (prompt=login, max_age the
+// link re-authentication age), whatever session the provider keeps.
 func (s *server) oidcLogin(w http.ResponseWriter, r *http.Request, _ *session) error {
 	if s.oidc == nil {
 		return approval.Errorf(approval.KindNotFound, approval.CodeNotFound, "signing in at an identity provider is not configured here")
@@ -79,6 +88,11 @@ func (s *server) oidcLogin(w http.ResponseWriter, r *http.Request, _ *session) e
 	st := oidcState{
 		State: randomID(), Nonce: randomID(), Verifier: oauth2.GenerateVerifier(),
 		Next: safeNext(r.URL.Query().Get("next")), Exp: s.now().Add(oidcStateTTL).Unix(),
+	}
+	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(st.Verifier), gooidc.Nonce(st.Nonce)}
+	if r.URL.Query().Get("reauth") != "" {
+		st.MaxAge = int64(s.cfg.LinkReauthAge / time.Second)
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", "login"), oauth2.SetAuthURLParam("max_age", strconv.FormatInt(st.MaxAge, 10)))
 	}
 	sealed, err := s.seal.seal(purposeOIDC, st)
 	if err != nil {
@@ -88,7 +102,7 @@ func (s *server) oidcLogin(w http.ResponseWriter, r *http.Request, _ *session) e
 	// navigation, on which a Strict cookie would not be sent.
 	s.setCookie(w, r, oidcCookie, sealed, int(oidcStateTTL.Seconds()), http.SameSiteLaxMode)
 	conf := s.oidc.config(s, r)
-	http.Redirect(w, r, conf.AuthCodeURL(st.State, oauth2.S256ChallengeOption(st.Verifier), gooidc.Nonce(st.Nonce)), http.StatusFound)
+	http.Redirect(w, r, conf.AuthCodeURL(st.State, opts...), http.StatusFound)
 	return nil
 }
 
@@ -147,6 +161,22 @@ func (s *server) oidcCallback(w http.ResponseWriter, r *http.Request, _ *session
 		log.Warn("OIDC ID token with a nonce that does not match")
 		return errSignIn(approval.KindUnauthenticated, "The identity provider's ID token does not belong to this sign-in.")
 	}
+	var claims idClaims
+	if err := idt.Claims(&claims); err != nil {
+		log.Warn("OIDC ID token claims do not decode", "reason", clip(err.Error(), 300))
+		return errSignIn(approval.KindUnauthenticated, "The identity provider's ID token is not valid.")
+	}
+	// When the person signed in at the provider: auth_time, else now. A
+	// provider that signs in silently from its own older session gives an
+	// older auth_time, which a signed link does not accept as fresh.
+	authAt := s.now()
+	if claims.AuthTime > 0 && claims.AuthTime < authAt.Unix() {
+		authAt = time.Unix(claims.AuthTime, 0)
+	}
+	if st.MaxAge > 0 && claims.AuthTime > 0 && s.now().Sub(authAt) > time.Duration(st.MaxAge)*time.Second+authTimeSkew {
+		log.Warn("OIDC sign-in again: the provider did not authenticate the person again", "auth_time", claims.AuthTime, "max_age", st.MaxAge)
+		return errSignIn(approval.KindUnauthenticated, "The identity provider did not ask you to sign in again. Sign in again to decide from the link, or open the request from the inbox.")
+	}
 	var (
 		cred   string
 		p      approval.Principal
@@ -173,15 +203,48 @@ func (s *server) oidcCallback(w http.ResponseWriter, r *http.Request, _ *session
 	if cred == tok.AccessToken && !tok.Expiry.IsZero() {
 		until = tok.Expiry
 	}
-	if err := s.startSession(w, r, cred, "oidc", until); err != nil {
+	if err := s.startSession(w, r, cred, "oidc", until, authAt); err != nil {
 		return err
 	}
 	log.Info("signed in", "principal", p.ID, "via", "oidc")
+	s.rememberEmail(r.Context(), p.ID, claims)
 	// A page, not a redirect: after the provider's cross-site redirect,
 	// the browser would not send the new SameSite=Strict cookie with a
 	// redirect; a navigation this page starts is same-site.
 	s.render(w, r, nil, http.StatusOK, "signedin", "Signed in", st.Next)
 	return nil
+}
+
+// authTimeSkew is how far the provider's clock may be ahead of ours when
+// its auth_time is compared with max_age.
+const authTimeSkew = time.Minute
+
+// idClaims are the ID token's claims the UI reads beyond those go-oidc checks.
+type idClaims struct {
+	Email string `json:"email"`
+	// EmailVerified is a boolean, or a string "true"/"false" at some
+	// providers.
+	EmailVerified json.RawMessage `json:"email_verified"`
+	AuthTime      int64           `json:"auth_time"`
+}
+
+// emailUnverified reports whether the provider says the address is not
+// verified (an absent claim does not).
+func (c idClaims) emailUnverified() bool {
+	v := strings.Trim(strings.TrimSpace(string(c.EmailVerified)), `"`)
+	return strings.EqualFold(v, "false")
+}
+
+// rememberEmail keeps the address of a person who signed in, for their
+// notifications, unless the provider says it is not verified. A failure is
+// logged: it never stops the sign-in.
+func (s *server) rememberEmail(ctx context.Context, principal string, c idClaims) {
+	if c.Email == "" || c.emailUnverified() {
+		return
+	}
+	if err := s.Engine.RememberContact(ctx, principal, c.Email, approval.ContactOIDC); err != nil {
+		access.Logger(ctx).Warn("remembering the email of the signed-in person failed", "principal", principal, "err", err)
+	}
 }
 
 // clip shortens s to at most n bytes, on a rune boundary.

@@ -26,7 +26,8 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // pageNames are the pages, one template file each, rendered inside layout.html.
-var pageNames = []string{"signin", "signedin", "inbox", "request", "rules", "keys", "deliveries", "error"}
+var pageNames = []string{"signin", "signedin", "inbox", "request", "rules", "keys", "deliveries", "error",
+	"channels", "contacts", "delegations", "preferences"}
 
 // pages holds the parsed templates and the static files' versions.
 type pages struct {

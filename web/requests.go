@@ -4,8 +4,10 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"approvald/access"
 	"approvald/approval"
@@ -162,11 +164,23 @@ type dependencyView struct {
 	Known  bool
 }
 
+// onBehalf is a delegator the signed-in principal may review for now,
+// through an active delegation.
+type onBehalf struct {
+	Delegator string
+	Until     time.Time
+}
+
 // requestData is the data of the request page.
 type requestData struct {
-	R            *approval.Request
-	Progress     approval.Progress
-	Can          abilities
+	R        *approval.Request
+	Progress approval.Progress
+	Can      abilities
+	// For are the delegators the principal may review this request for.
+	For []onBehalf
+	// Link is the token of the signed link the page was opened from,
+	// checked: the decision forms carry it, and it is checked again.
+	Link         string
 	Dependencies []dependencyView
 	History      []entryView
 	Verified     bool
@@ -186,9 +200,51 @@ var doneMessages = map[string]string{
 	"redeliver": "The decision will be delivered again.",
 }
 
-// request shows one request.
+// request shows one request. Opened from a signed link (?link=…), it
+// checks the link first (see checkLink) and shows the decision form ready.
 func (s *server) request(w http.ResponseWriter, r *http.Request, sess *session) error {
-	return s.renderRequest(w, r, sess, r.PathValue("id"), http.StatusOK, nil, "")
+	id := r.PathValue("id")
+	if token := r.URL.Query().Get(linkParam); token != "" {
+		if err := s.checkLink(r, sess, id, token); err != nil {
+			return s.linkFailed(w, r, sess, id, token, err)
+		}
+	}
+	return s.renderRequest(w, r, sess, id, http.StatusOK, nil, "")
+}
+
+// linkToken returns the token of the signed link a page or form carries
+// ("" for none): the handlers check it before rendering.
+func linkToken(r *http.Request) string {
+	if r.Method == http.MethodPost {
+		return r.PostFormValue(linkParam)
+	}
+	return r.URL.Query().Get(linkParam)
+}
+
+// delegatorsFor returns the delegators p may review req for now: those of
+// p's active delegations whose own eligibility the domain accepts, trying
+// the review on a copy that is thrown away. A delegate never reviews its
+// own request for someone else.
+func (s *server) delegatorsFor(r *http.Request, p approval.Principal, req *approval.Request) ([]onBehalf, error) {
+	if !p.Has(approval.ScopeReview) || !approval.Allowed(req.Status, approval.ActionReview) || p.ID == req.Requester {
+		return nil, nil
+	}
+	ds, err := s.Engine.ActiveDelegations(r.Context(), p)
+	if err != nil {
+		return nil, err
+	}
+	now := s.Engine.Now()
+	var out []onBehalf
+	for _, d := range ds {
+		if !d.ActiveAt(now) || slices.ContainsFunc(out, func(o onBehalf) bool { return o.Delegator == d.Delegator }) {
+			continue
+		}
+		in := approval.ReviewInput{Decision: approval.DecisionApprove, OnBehalfOf: d.Delegator, Delegation: &d}
+		if _, err := req.Clone().Review(d.Principal(), in, nil, now); err == nil {
+			out = append(out, onBehalf{Delegator: d.Delegator, Until: d.Ends})
+		}
+	}
+	return out, nil
 }
 
 // renderRequest renders the request page with status; formErr, when set,
@@ -206,6 +262,13 @@ func (s *server) renderRequest(w http.ResponseWriter, r *http.Request, sess *ses
 	d := requestData{
 		R: req, Progress: req.Progress(), Can: s.abilitiesOf(sess.P, req), History: viewEntries(chain.Entries),
 		Verified: true, Done: doneMessages[r.URL.Query().Get("done")], Comment: comment, Live: s.Hub != nil,
+		Link: linkToken(r),
+	}
+	if d.Done != "" && r.URL.Query().Get("for") != "" && approval.ValidPrincipal(r.URL.Query().Get("for")) {
+		d.Done = strings.TrimSuffix(d.Done, ".") + " for " + r.URL.Query().Get("for") + "."
+	}
+	if d.For, err = s.delegatorsFor(r, sess.P, req); err != nil {
+		return err
 	}
 	if formErr != nil {
 		d.Error = approval.AsError(formErr).Message
@@ -240,7 +303,11 @@ func formComment(r *http.Request) string {
 func (s *server) actionDone(w http.ResponseWriter, r *http.Request, sess *session, done string, err error) error {
 	id := r.PathValue("id")
 	if err == nil {
-		return redirect(w, r, "/ui/requests/"+url.PathEscape(id)+"?done="+done)
+		q := url.Values{"done": {done}}
+		if f := r.PostFormValue("on_behalf_of"); f != "" {
+			q.Set("for", f)
+		}
+		return redirect(w, r, "/ui/requests/"+url.PathEscape(id)+"?"+q.Encode())
 	}
 	switch approval.KindOf(err) {
 	case approval.KindConflict, approval.KindPrecondition, approval.KindInvalid, approval.KindForbidden:
@@ -253,9 +320,22 @@ func (s *server) actionDone(w http.ResponseWriter, r *http.Request, sess *sessio
 
 // review records the principal's decision, with the version and content
 // digest they saw: a request that changed meanwhile is refused
-// (stale_version), so nobody approves what they did not read.
+// (stale_version), so nobody approves what they did not read. With
+// on_behalf_of it reviews for that delegator (the engine checks the
+// delegation). A form opened from a signed link carries its token, and the
+// link is checked again first, exactly as when it was opened: the session
+// decides, never the link alone.
 func (s *server) review(w http.ResponseWriter, r *http.Request, sess *session) error {
-	in := approval.ReviewInput{Decision: approval.Decision(r.PostFormValue("decision")), Comment: formComment(r), SeenDigest: r.PostFormValue("content_digest")}
+	id := r.PathValue("id")
+	if token := r.PostFormValue(linkParam); token != "" {
+		if err := s.checkLink(r, sess, id, token); err != nil {
+			return s.linkFailed(w, r, sess, id, token, err)
+		}
+	}
+	in := approval.ReviewInput{
+		Decision: approval.Decision(r.PostFormValue("decision")), Comment: formComment(r), SeenDigest: r.PostFormValue("content_digest"),
+		OnBehalfOf: strings.TrimSpace(r.PostFormValue("on_behalf_of")),
+	}
 	if v := r.PostFormValue("version"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
@@ -265,7 +345,7 @@ func (s *server) review(w http.ResponseWriter, r *http.Request, sess *session) e
 		}
 		in.Seen = &n
 	}
-	_, err := s.Engine.Review(r.Context(), sess.P, r.PathValue("id"), in, nil)
+	_, err := s.Engine.Review(r.Context(), sess.P, id, in, nil)
 	return s.actionDone(w, r, sess, string(in.Decision), err)
 }
 

@@ -131,6 +131,10 @@ type session struct {
 	// Via says how the session was made: "key", "token" or "oidc".
 	Via string `json:"via"`
 	Exp int64  `json:"exp"`
+	// Auth is when the person last proved who they are (Unix seconds): the
+	// sign-in, or the identity provider's auth_time. Zero in cookies made
+	// before it existed, which count as too old to decide from a link.
+	Auth int64 `json:"auth,omitempty"`
 
 	P    approval.Principal `json:"-"`
 	CSRF string             `json:"-"`

@@ -2,6 +2,7 @@ package web
 
 import (
 	"crypto/hmac"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -20,6 +21,9 @@ type signInData struct {
 	CSRF      string
 	Notice    string
 	Error     string
+	// Reauth: a signed-in person is asked to sign in again (to decide from
+	// a signed link).
+	Reauth bool
 }
 
 // signInPage shows the ways to sign in; a signed-in browser goes on to
@@ -27,14 +31,17 @@ type signInData struct {
 func (s *server) signInPage(w http.ResponseWriter, r *http.Request, _ *session) error {
 	q := r.URL.Query()
 	next := safeNext(q.Get("next"))
-	if _, err := s.currentSession(r); err == nil {
+	reauth := q.Get("reauth") != ""
+	if _, err := s.currentSession(r); err == nil && !reauth {
 		return redirect(w, r, next)
 	}
-	d := signInData{Next: next, OIDC: s.oidc != nil, KeySignIn: s.cfg.KeySignIn}
+	d := signInData{Next: next, OIDC: s.oidc != nil, KeySignIn: s.cfg.KeySignIn, Reauth: reauth}
 	if s.oidc != nil {
 		d.Provider = s.oidc.name
 	}
 	switch {
+	case reauth:
+		d.Notice = fmt.Sprintf("To decide from a link, your sign-in must be less than %s old. Sign in again to continue.", shortDuration(s.cfg.LinkReauthAge))
 	case q.Get("signedout") != "":
 		d.Notice = "You are signed out."
 	case q.Get("expired") != "":
@@ -95,7 +102,7 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request, _ *session) erro
 	if oidc.LooksLikeJWT(cred) {
 		via = "token"
 	}
-	if err := s.startSession(w, r, cred, via, time.Time{}); err != nil {
+	if err := s.startSession(w, r, cred, via, time.Time{}, s.now()); err != nil {
 		return err
 	}
 	access.Logger(r.Context()).Info("signed in", "principal", p.ID, "via", via)
@@ -103,13 +110,14 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request, _ *session) erro
 }
 
 // startSession sets a new session for cred, ending at the session TTL or
-// at until when that is sooner. The pre-session cookie goes: its work is done.
-func (s *server) startSession(w http.ResponseWriter, r *http.Request, cred, via string, until time.Time) error {
+// at until when that is sooner, whose person proved who they are at
+// authAt. The pre-session cookie goes: its work is done.
+func (s *server) startSession(w http.ResponseWriter, r *http.Request, cred, via string, until, authAt time.Time) error {
 	exp := s.now().Add(s.cfg.SessionTTL)
 	if !until.IsZero() && until.Before(exp) {
 		exp = until
 	}
-	sess := &session{ID: randomID(), Cred: cred, Via: via, Exp: exp.Unix()}
+	sess := &session{ID: randomID(), Cred: cred, Via: via, Exp: exp.Unix(), Auth: authAt.Unix()}
 	if err := s.writeSession(w, r, sess); err != nil {
 		return err
 	}

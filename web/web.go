@@ -83,6 +83,21 @@ func (s *server) routes() []route {
 		{Method: "POST", Pattern: "/ui/admin/keys/{id}/revoke", Scope: approval.ScopeAdmin, Handle: s.revokeKey},
 		{Method: "POST", Pattern: "/ui/admin/keys/{id}/rotate", Scope: approval.ScopeAdmin, Handle: s.rotateKey},
 		{Method: "GET", Pattern: "/ui/admin/deliveries", Scope: approval.ScopeAdmin, Audit: true, Handle: s.deliveries},
+		{Method: "GET", Pattern: "/ui/admin/channels", Scope: approval.ScopeAdmin, Audit: true, Handle: s.channels},
+		{Method: "POST", Pattern: "/ui/admin/channels", Scope: approval.ScopeAdmin, Handle: s.createChannel},
+		{Method: "POST", Pattern: "/ui/admin/channels/{name}/delete", Scope: approval.ScopeAdmin, Handle: s.deleteChannel},
+		{Method: "POST", Pattern: "/ui/admin/routes", Scope: approval.ScopeAdmin, Handle: s.createRoute},
+		{Method: "POST", Pattern: "/ui/admin/routes/{id}/delete", Scope: approval.ScopeAdmin, Handle: s.deleteRoute},
+		{Method: "GET", Pattern: "/ui/admin/contacts", Scope: approval.ScopeAdmin, Audit: true, Handle: s.contacts},
+		{Method: "POST", Pattern: "/ui/admin/contacts", Scope: approval.ScopeAdmin, Handle: s.setContact},
+		{Method: "POST", Pattern: "/ui/admin/contacts/delete", Scope: approval.ScopeAdmin, Handle: s.deleteContact},
+		// Delegations and notification preferences are everyone's own; the
+		// engine decides what each principal may see and change.
+		{Method: "GET", Pattern: "/ui/delegations", Handle: s.delegations},
+		{Method: "POST", Pattern: "/ui/delegations", Handle: s.createDelegation},
+		{Method: "POST", Pattern: "/ui/delegations/{id}/revoke", Handle: s.revokeDelegation},
+		{Method: "GET", Pattern: "/ui/notifications", Handle: s.preferences},
+		{Method: "POST", Pattern: "/ui/notifications", Handle: s.savePreferences},
 		{Method: "POST", Pattern: "/ui/signout", Handle: s.signOut},
 		{Method: "GET", Pattern: "/ui/signin", Public: true, Handle: s.signInPage},
 		{Method: "POST", Pattern: "/ui/signin", Public: true, Handle: s.signIn},
@@ -110,6 +125,9 @@ func New(ctx context.Context, d Deps) (http.Handler, error) {
 	}
 	if d.Config.SessionTTL <= 0 {
 		d.Config.SessionTTL = DefaultSessionTTL
+	}
+	if d.Config.LinkReauthAge <= 0 {
+		d.Config.LinkReauthAge = DefaultLinkReauthAge
 	}
 	key := d.Config.SessionKey
 	if len(key) == 0 {
@@ -274,6 +292,9 @@ type errorPage struct {
 	Fields     []approval.FieldError
 	Back       string
 	SignIn     string
+	// Open, when set, links to the request without a signed link's token
+	// (the pages that refuse a link).
+	Open string
 }
 
 // pageData is what every page's template gets.
