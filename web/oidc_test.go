@@ -41,11 +41,22 @@ type provider struct {
 	idNonce        string // an ID token nonce other than the one asked for
 	accessAudience string // an access token audience other than approvald
 	exchanged      int
+	// email and emailVerified, when set, are the ID token's claims.
+	email         string
+	emailVerified any
+	// now is the provider's clock for auth_time (a test moves it with the
+	// UI's); staleAuth makes it ignore prompt=login and answer with an
+	// auth_time of an hour ago, as a provider keeping its own session may.
+	now       func() time.Time
+	staleAuth bool
+	// prompts are the prompt and max_age parameters /authorize was given.
+	prompts []string
 }
 
 // grant is what /authorize was asked for, kept for /token.
 type grant struct {
 	challenge, method, nonce, redirect, clientID string
+	prompt                                       string
 }
 
 var providerKey = sync.OnceValue(func() *rsa.PrivateKey {
@@ -78,7 +89,8 @@ func newProvider(t *testing.T) *provider {
 		q := r.URL.Query()
 		code := randomID()
 		p.mu.Lock()
-		p.grants[code] = grant{challenge: q.Get("code_challenge"), method: q.Get("code_challenge_method"), nonce: q.Get("nonce"), redirect: q.Get("redirect_uri"), clientID: q.Get("client_id")}
+		p.grants[code] = grant{challenge: q.Get("code_challenge"), method: q.Get("code_challenge_method"), nonce: q.Get("nonce"), redirect: q.Get("redirect_uri"), clientID: q.Get("client_id"), prompt: q.Get("prompt")}
+		p.prompts = append(p.prompts, "prompt="+q.Get("prompt")+" max_age="+q.Get("max_age"))
 		p.mu.Unlock()
 		back, _ := url.Parse(q.Get("redirect_uri"))
 		bq := url.Values{"code": {code}, "state": {q.Get("state")}}
@@ -95,6 +107,7 @@ func newProvider(t *testing.T) *provider {
 		delete(p.grants, r.PostForm.Get("code"))
 		p.exchanged++
 		idNonce, aud := p.idNonce, p.accessAudience
+		email, verified, clock, stale := p.email, p.emailVerified, p.now, p.staleAuth
 		p.mu.Unlock()
 		sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
 		id, secret, _ := r.BasicAuth()
@@ -121,8 +134,22 @@ func newProvider(t *testing.T) *provider {
 		now := time.Now()
 		access := p.sign(map[string]any{"iss": p.srv.URL, "aud": aud, "sub": "alice", "scope": "approvals:read approvals:review",
 			"groups": []string{"finance"}, "iat": now.Unix(), "exp": now.Add(10 * time.Minute).Unix()})
-		idt := p.sign(map[string]any{"iss": p.srv.URL, "aud": testClientID, "sub": "alice", "nonce": idNonce,
-			"iat": now.Unix(), "exp": now.Add(10 * time.Minute).Unix()})
+		idClaims := map[string]any{"iss": p.srv.URL, "aud": testClientID, "sub": "alice", "nonce": idNonce,
+			"iat": now.Unix(), "exp": now.Add(10 * time.Minute).Unix()}
+		if email != "" {
+			idClaims["email"] = email
+		}
+		if verified != nil {
+			idClaims["email_verified"] = verified
+		}
+		if clock != nil {
+			authAt := clock()
+			if stale || g.prompt != "login" {
+				authAt = authAt.Add(-time.Hour)
+			}
+			idClaims["auth_time"] = authAt.Unix()
+		}
+		idt := p.sign(idClaims)
 		writeJSONTest(w, map[string]any{"access_token": access, "id_token": idt, "token_type": "Bearer", "expires_in": 600})
 	})
 	p.srv = httptest.NewServer(mux)
