@@ -190,9 +190,17 @@ func TestDelegations_AReviewerDelegatesAndTheDelegateReviewsForThem(t *testing.T
 	mustContain(t, "the deputy's delegations", deputy.get("/ui/delegations").body, "svc:lead", "svc:deputy", "(you)", "On leave", "active", "/revoke")
 	page := deputy.get("/ui/requests/" + d.req.ID)
 	mustContain(t, "the deputy's request page", page.body, "Approve for svc:lead", "Reject for svc:lead", `name="on_behalf_of" value="svc:lead"`)
-	// The requester has no delegator to review their own request for.
-	lead := s.signedIn(d.ro.requester)
-	mustNotContain(t, "the requester's page", lead.get("/ui/requests/"+d.req.ID).body, "for svc:lead")
+	// A delegate never reviews its own request for its delegator.
+	maker := s.key("maker", approval.ScopeCreate, approval.ScopeRead, approval.ScopeReview)
+	own := s.create(maker, approval.Draft{Title: "Pay invoice 45", Policy: &approval.Policy{Rules: []approval.Rule{{Name: "finance", MinApprovals: 1, Groups: []string{"finance"}}}}})
+	lead := s.signedIn(d.ro.reviewer)
+	ends := time.Now().UTC().Add(time.Hour).Format(dateTimeLocal)
+	if r := lead.post("/ui/delegations", url.Values{"csrf": {lead.csrf("/ui/delegations")}, "delegate": {"svc:maker"}, "ends": {ends}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("delegating to the maker: %d", r.StatusCode)
+	}
+	mc := s.signedIn(maker)
+	mustContain(t, "the maker's page of another request", mc.get("/ui/requests/"+d.req.ID).body, "Approve for svc:lead")
+	mustNotContain(t, "the maker's page of its own request", mc.get("/ui/requests/"+own.ID).body, "for svc:lead")
 	r := deputy.post("/ui/requests/"+d.req.ID+"/review", url.Values{"csrf": {deputy.csrf("/ui/delegations")}, "decision": {"approve"},
 		"version": {itoa64(d.req.Version)}, "content_digest": {d.req.Digest}, "on_behalf_of": {"svc:lead"}})
 	if r.StatusCode != http.StatusSeeOther {
