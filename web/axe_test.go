@@ -239,10 +239,11 @@ func (s *stack) seedEveryState(requester, reviewer string) everyState {
 // any serious or critical violation.
 func TestBrowser_EveryPageHasNoSeriousAccessibilityViolation(t *testing.T) {
 	src := axeSource(t)
-	s := newStack(t)
+	s := newStack(t, withLinks())
 	ro := s.roles()
 	st := s.seedEveryState(ro.requester, ro.reviewer)
 	req := func(id string) string { return "/ui/requests/" + id }
+	notes := s.seedNotifications(ro.reviewer)
 
 	type visit struct {
 		who  string // a key, or "" signed out
@@ -285,6 +286,15 @@ func TestBrowser_EveryPageHasNoSeriousAccessibilityViolation(t *testing.T) {
 		{testAdminKey, "/ui/admin/keys", submit(`form[action="/ui/admin/keys"]`, `f.elements.name.value = "refund-bot"; f.querySelector("[value='approvals:read']").checked = true`)},
 		{testAdminKey, "/ui/admin/deliveries", nil},
 		{ro.reader, "/ui/requests/0190a7b2-0000-7000-8000-000000000000", nil},
+		{ro.reviewer, notes.link, nil},
+		{ro.reviewer, notes.voidedLink, nil},
+		{ro.reviewer, "/ui/delegations", nil},
+		{ro.reviewer, "/ui/notifications", nil},
+		{notes.deputy, req(st.pending), nil},
+		{notes.deputy, "/ui/delegations", nil},
+		{testAdminKey, "/ui/admin/channels", nil},
+		{testAdminKey, "/ui/admin/contacts", nil},
+		{testAdminKey, "/ui/delegations", nil},
 	}
 	found := map[string]int{}
 	for _, size := range []struct {
@@ -329,4 +339,47 @@ func TestBrowser_EveryPageHasNoSeriousAccessibilityViolation(t *testing.T) {
 	if !slices.Contains(ids, "button-name critical") {
 		t.Errorf("axe does not see a button without a name; it reports %v", ids)
 	}
+}
+
+// seededNotifications are what seedNotifications made.
+type seededNotifications struct {
+	link, voidedLink string // a link to a pending request, and one voided by an edit
+	deputy           string // a key reviewer delegated to
+}
+
+// seedNotifications adds notification channels, a route, contacts, a
+// delegation from reviewer (svc:lead) to a deputy, and signed links.
+func (s *stack) seedNotifications(reviewer string) seededNotifications {
+	s.t.Helper()
+	ctx := context.Background()
+	admin := approval.Principal{ID: "svc:admin", Scopes: []approval.Scope{approval.ScopeAdmin}}
+	for _, c := range []approval.NotificationChannel{
+		{Name: "ops-chat", Type: approval.ChannelSlack, URL: "https://hooks.slack.com/services/T0/B0/secret"},
+		{Name: "ops-mail", Type: approval.ChannelEmail, Email: &approval.EmailSettings{Host: "smtp.example.com", Port: 587, TLS: approval.TLSStartTLS, From: "approvald@example.com", Username: "approvald", PasswordFile: "/run/secrets/smtp"}},
+	} {
+		if _, err := s.eng.CreateChannel(ctx, admin, c); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	if _, err := s.eng.CreateRoute(ctx, admin, approval.NotificationRoute{Channel: "ops-chat", Scope: "group:finance", Events: []approval.NotifyKind{approval.NotifyReviewRequested}}); err != nil {
+		s.t.Fatal(err)
+	}
+	for _, c := range []approval.Contact{{Principal: "svc:lead", Email: "lead@example.com"}, {Group: "finance", Emails: []string{"a@example.com", "b@example.com"}, Channel: "ops-chat", Admin: true}} {
+		if _, err := s.eng.PutContact(ctx, admin, c); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	deputy := s.key("deputy", approval.ScopeReview, approval.ScopeRead)
+	lead := s.principal(reviewer)
+	if _, err := s.eng.CreateDelegation(ctx, lead, approval.Delegation{Delegate: "svc:deputy", Ends: time.Now().Add(72 * time.Hour), Reason: "On leave until Thursday"}); err != nil {
+		s.t.Fatal(err)
+	}
+	requester := s.key("link-requester", approval.ScopeCreate, approval.ScopeRead)
+	pending := s.create(requester, approval.Draft{Title: "Pay invoice 90", Payload: payload(s.t, map[string]any{"invoice": 90})})
+	voided := s.create(requester, approval.Draft{Title: "Pay invoice 91", Payload: payload(s.t, map[string]any{"invoice": 91})})
+	out := seededNotifications{link: linkFor(pending, lead.ID, time.Hour), voidedLink: linkFor(voided, lead.ID, time.Hour), deputy: deputy}
+	if _, err := s.eng.Edit(ctx, s.principal(requester), voided.ID, approval.Patch{Payload: approval.Some(json.RawMessage(`{"invoice":91,"amount":"3.00"}`))}, nil); err != nil {
+		s.t.Fatal(err)
+	}
+	return out
 }
