@@ -1,7 +1,10 @@
 // Package web serves the reviewers' web pages under /ui/: the inbox, a
 // page per request with its payload, policy progress, dependencies,
 // delivery state and history, the forms that decide, cancel and comment,
-// and the admin pages for service rules, API keys and failed deliveries.
+// the admin pages for service rules, API keys, failed deliveries,
+// notification channels and routes (with the notifications that failed or
+// wait) and contacts, and everyone's delegations and notification
+// preferences.
 //
 // Pages are rendered on the server with html/template from embedded
 // templates; the little JavaScript there is (live updates over server-sent
@@ -25,4 +28,22 @@
 // with the Origin and Sec-Fetch-Site headers. Pages carry a content
 // security policy that allows scripts, styles and connections from the
 // UI's own origin only.
+//
+// # Signed links
+//
+// Notifications link to /ui/requests/{id}?link={token}, a signedlink token
+// binding the request, its content digest, the recipient and an expiry.
+// The token authenticates nobody: opening the link signed out goes through
+// the sign-in and back to the link; signed in, the link is refused when its
+// signature does not verify (400), it expired (410), it was sent to another
+// principal (403, logged as "signed link used by another principal"), or
+// the request's content changed since (409: an edit voided the reviews).
+// A session whose sign-in is older than Config.LinkReauthAge signs in again
+// first: at the identity provider with prompt=login and max_age (the ID
+// token's auth_time must then be recent; an OIDC session counts from the
+// provider's auth_time, so a silent sign-in from the provider's own older
+// session is not a fresh one), or by giving the API key again. The
+// decision form then carries the token, and the review is checked again in
+// full before the engine is asked; without a token the request page and its
+// forms work as always.
 package web
