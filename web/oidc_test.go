@@ -49,8 +49,6 @@ type provider struct {
 	// auth_time of an hour ago, as a provider keeping its own session may.
 	now       func() time.Time
 	staleAuth bool
-	// prompts are the prompt and max_age parameters /authorize was given.
-	prompts []string
 }
 
 // grant is what /authorize was asked for, kept for /token.
@@ -90,7 +88,6 @@ func newProvider(t *testing.T) *provider {
 		code := randomID()
 		p.mu.Lock()
 		p.grants[code] = grant{challenge: q.Get("code_challenge"), method: q.Get("code_challenge_method"), nonce: q.Get("nonce"), redirect: q.Get("redirect_uri"), clientID: q.Get("client_id"), prompt: q.Get("prompt")}
-		p.prompts = append(p.prompts, "prompt="+q.Get("prompt")+" max_age="+q.Get("max_age"))
 		p.mu.Unlock()
 		back, _ := url.Parse(q.Get("redirect_uri"))
 		bq := url.Values{"code": {code}, "state": {q.Get("state")}}
