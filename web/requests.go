@@ -222,11 +222,11 @@ func linkToken(r *http.Request) string {
 }
 
 // delegatorsFor returns the delegators p may review req for now: those of
-// p's active delegations whose own eligibility the domain accepts, trying
-// the review on a copy that is thrown away. A delegate never reviews its
-// own request for someone else.
+// p's active delegations under which the domain finds p eligible
+// (Request.Eligible: a delegate never reviews its own request for someone
+// else, and a human counts once).
 func (s *server) delegatorsFor(r *http.Request, p approval.Principal, req *approval.Request) ([]onBehalf, error) {
-	if !p.Has(approval.ScopeReview) || !approval.Allowed(req.Status, approval.ActionReview) || p.ID == req.Requester {
+	if !p.Has(approval.ScopeReview) || !approval.Allowed(req.Status, approval.ActionReview) {
 		return nil, nil
 	}
 	ds, err := s.Engine.ActiveDelegations(r.Context(), p)
@@ -236,11 +236,10 @@ func (s *server) delegatorsFor(r *http.Request, p approval.Principal, req *appro
 	now := s.Engine.Now()
 	var out []onBehalf
 	for _, d := range ds {
-		if !d.ActiveAt(now) || slices.ContainsFunc(out, func(o onBehalf) bool { return o.Delegator == d.Delegator }) {
+		if slices.ContainsFunc(out, func(o onBehalf) bool { return o.Delegator == d.Delegator }) {
 			continue
 		}
-		in := approval.ReviewInput{Decision: approval.DecisionApprove, OnBehalfOf: d.Delegator, Delegation: &d}
-		if _, err := req.Clone().Review(d.Principal(), in, nil, now); err == nil {
+		if req.Eligible(p, &d, now) == nil {
 			out = append(out, onBehalf{Delegator: d.Delegator, Until: d.Ends})
 		}
 	}
