@@ -203,7 +203,7 @@ const AdaptiveCardContentType = "application/vnd.microsoft.card.adaptive"
 
 // teamsEscape keeps Teams' markdown subset from reading values as markup.
 func teamsEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "`", "\\`", "<", "&lt;", ">", "&gt;").Replace(s)
+	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "`", "\\`").Replace(s)
 }
 
 // TeamsPayload returns the Workflows-webhook JSON telling of items: a
