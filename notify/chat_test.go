@@ -162,7 +162,7 @@ func TestTeams_AdaptiveCardMessage(t *testing.T) {
 	if len(body) != 2 || body[0].(map[string]any)["type"] != "TextBlock" || body[1].(map[string]any)["type"] != "FactSet" {
 		t.Fatalf("body = %v, want a TextBlock and a FactSet", body)
 	}
-	if text := body[0].(map[string]any)["text"]; text != "Decided: approved: Deploy <billing> "Decided: approved: Deploy &lt;billing&gt; & friends" friends" {
+	if text := body[0].(map[string]any)["text"]; text != "Decided: approved: Deploy <billing> & friends" {
 		t.Errorf("heading = %q", text)
 	}
 	facts := body[1].(map[string]any)["facts"].([]any)
