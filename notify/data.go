@@ -103,7 +103,7 @@ func (d Data) Facts() [][2]string {
 		f = append(f, [2]string{"Service rule", d.ServiceRule})
 	}
 	if d.PendingReason != "" {
-		f = append(f, [2]string{"Waiting for", d.PendingReason})
+		f = append(f, [2]string{"Pending", d.PendingReason})
 	}
 	if d.Reason != "" {
 		f = append(f, [2]string{"Reason", d.Reason})

@@ -120,7 +120,7 @@ func TestEmail_OneRequestsMailsThreadTogether(t *testing.T) {
 	if _, err := m1.Header.Date(); err != nil {
 		t.Errorf("Date: %v", err)
 	}
-	for _, want := range []string{"Review requested: Deploy <billing> & friends", "Requester: user:carol", "Waiting for: 1 more approval from group ops", "Open the request: " + first.URL} {
+	for _, want := range []string{"Review requested: Deploy <billing> & friends", "Requester: user:carol", "Pending: 1 more approval from group ops", "Open the request: " + first.URL} {
 		if !strings.Contains(m1.Text, want) {
 			t.Errorf("the text part lacks %q:\n%s", want, m1.Text)
 		}
