@@ -73,7 +73,7 @@ func (s *Sender) send(ctx context.Context, ns []approval.Notification) error {
 	name := ns[0].Channel
 	ch, err := s.st.GetChannel(ctx, name)
 	if approval.KindOf(err) == approval.KindNotFound {
-		s.metrics.failures.WithLabelValues("", reasonNoChannel).Add(float64(len(ns)))
+		s.metrics.failures.WithLabelValues("unknown", reasonNoChannel).Add(float64(len(ns)))
 		return s.finish(ctx, ns, approval.NotificationResult{GiveUp: true, LastError: fmt.Sprintf("channel %q no longer exists", name)})
 	}
 	if err != nil {

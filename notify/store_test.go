@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -503,5 +504,30 @@ func TestWorkers_RunSendsWhatTheEngineChanges(t *testing.T) {
 	must(t, w.reg.Register(NewQueueCollector(w.st, w.clock.Now, slog.New(slog.DiscardHandler))))
 	if n, err := testutil.GatherAndCount(w.reg, "approvald_notifications_pending"); err != nil || n != 1 {
 		t.Errorf("approvald_notifications_pending: %d samples, %v", n, err)
+	}
+}
+
+func TestPlanner_DeliveryFailedTellsTheRequesterAndTheAdmins(t *testing.T) {
+	w := setup(t, nil)
+	r := w.create("Failing delivery")
+	data, err := json.Marshal(r)
+	must(t, err)
+	channels, err := w.st.ListChannels(w.ctx)
+	must(t, err)
+	plan := func(k approval.NotifyKind, data []byte) []string {
+		ns, err := w.planner.plan(w.ctx, approval.OutboxRecord{ID: "e1", RequestID: r.ID, Version: r.Version, Data: data, Notify: k}, nil, channels, "mail", w.clock.Now())
+		must(t, err)
+		return recipients(ns, k)
+	}
+	got := plan(approval.NotifyDeliveryFailed, data)
+	want := []string{"user:carol mail carol@example.com", "user:root mail root@example.com"}
+	if !slices.Equal(got, want) {
+		t.Errorf("delivery_failed planned %q, want %q", got, want)
+	}
+	if got := plan("no_such_kind", data); len(got) != 0 {
+		t.Errorf("an unknown kind planned %q", got)
+	}
+	if got := plan(approval.NotifyDecision, []byte("{not json")); len(got) != 0 {
+		t.Errorf("an undecodable event planned %q", got)
 	}
 }
