@@ -26,7 +26,10 @@ type senderMetrics struct {
 	failures *prometheus.CounterVec
 }
 
-func newSenderMetrics(reg prometheus.Registerer) (*senderMetrics, error) {
+// newSenderMetrics makes the Sender's counters and registers them, with a
+// queue collector reading q, on reg when it is not nil; a second Sender in
+// the process shares what the first registered.
+func newSenderMetrics(reg prometheus.Registerer, q prometheus.Collector) (*senderMetrics, error) {
 	m := &senderMetrics{
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "approvald_notifications_sent_total",
 			Help: "Notifications sent, by channel type and kind (a digest counts each notification it carries)."},
@@ -44,8 +47,11 @@ func newSenderMetrics(reg prometheus.Registerer) (*senderMetrics, error) {
 			if !errors.As(err, &are) {
 				return nil, err
 			}
-			*c = are.ExistingCollector.(*prometheus.CounterVec) // a second Sender in the process shares them
+			*c = are.ExistingCollector.(*prometheus.CounterVec)
 		}
+	}
+	if err := reg.Register(q); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+		return nil, err
 	}
 	return m, nil
 }

@@ -19,13 +19,16 @@ type Sender struct {
 	metrics *senderMetrics
 }
 
-// NewSender returns a Sender over st; it returns cfg's validation error or
-// the error of registering its metrics with cfg.Registry.
+// NewSender returns a Sender over st and registers its metrics — the
+// counters approvald_notifications_sent_total{channel_type,kind} and
+// approvald_notification_failures_total{channel_type,reason}, and the
+// queue's gauges (NewQueueCollector) — with cfg.Registry when it is set. It
+// returns cfg's validation error or the error of registering.
 func NewSender(st Store, cfg Config) (*Sender, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m, err := newSenderMetrics(cfg.Registry)
+	m, err := newSenderMetrics(cfg.Registry, NewQueueCollector(st, cfg.Now, cfg.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("notify: registering the metrics: %w", err)
 	}

@@ -319,6 +319,17 @@ func TestSender_BatchWindowSendsOneDigest(t *testing.T) {
 	if n := len(w.smtp.received()); n != 0 {
 		t.Fatalf("%d mails inside the batching window", n)
 	}
+	want := `
+# HELP approvald_notifications_pending Notifications neither sent nor given up.
+# TYPE approvald_notifications_pending gauge
+approvald_notifications_pending 6
+# HELP approvald_notifications_oldest_pending_age_seconds Age of the oldest pending notification; 0 when there is none.
+# TYPE approvald_notifications_oldest_pending_age_seconds gauge
+approvald_notifications_oldest_pending_age_seconds 59
+`
+	if err := testutil.GatherAndCompare(w.reg, strings.NewReader(want), "approvald_notifications_pending", "approvald_notifications_oldest_pending_age_seconds"); err != nil {
+		t.Error(err)
+	}
 	w.clock.Advance(time.Minute) // due now, all three together
 	w.send()
 	toAlice := mailsTo(w.smtp.received(), "alice@example.com")
@@ -500,10 +511,20 @@ func TestWorkers_RunSendsWhatTheEngineChanges(t *testing.T) {
 			}
 		}
 	}
-	// The queue collector reads the store.
-	must(t, w.reg.Register(NewQueueCollector(w.st, w.clock.Now, slog.New(slog.DiscardHandler))))
-	if n, err := testutil.GatherAndCount(w.reg, "approvald_notifications_pending"); err != nil || n != 1 {
-		t.Errorf("approvald_notifications_pending: %d samples, %v", n, err)
+	// The queue collector the sender registered reads the store.
+	want := `
+# HELP approvald_notifications_pending Notifications neither sent nor given up.
+# TYPE approvald_notifications_pending gauge
+approvald_notifications_pending 0
+# HELP approvald_notifications_failed Notifications given up (kept until they are deleted by age).
+# TYPE approvald_notifications_failed gauge
+approvald_notifications_failed 0
+`
+	if err := testutil.GatherAndCompare(w.reg, strings.NewReader(want), "approvald_notifications_pending", "approvald_notifications_failed"); err != nil {
+		t.Error(err)
+	}
+	if v := testutil.ToFloat64(w.sender.metrics.sent.WithLabelValues("email", "review_requested")); v != 10 {
+		t.Errorf("approvald_notifications_sent_total = %v, want 10", v)
 	}
 }
 
