@@ -75,8 +75,8 @@ func TestSlack_BlockKitMessage(t *testing.T) {
 		t.Fatalf("%d posts, want 1", len(got))
 	}
 	m := decode(t, got[0])
-	if text, _ := m["text"].(string); !strings.Contains(text, "Review requested") {
-		t.Errorf("text (the fallback) = %q", m["text"])
+	if text := m["text"]; text != "[approvald] Review requested: Deploy &lt;billing&gt; &amp; friends" {
+		t.Errorf("text (the fallback) = %q, want the subject, escaped", text)
 	}
 	blocks, _ := m["blocks"].([]any)
 	var types []string

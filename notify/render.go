@@ -119,7 +119,7 @@ func SlackPayload(items []Data) ([]byte, error) {
 	if len(items) == 0 {
 		return nil, fmt.Errorf("notify: nothing to render")
 	}
-	msg := slackMessage{Text: oneLine(subject(items), 300)}
+	msg := slackMessage{Text: slackEscape(oneLine(subject(items), 300))}
 	if len(items) == 1 {
 		d := items[0]
 		msg.Blocks = []slackBlock{
