@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"context"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -63,6 +62,10 @@ type Config struct {
 	Registry prometheus.Registerer
 	// Getenv reads the variables that hold SMTP passwords (default os.Getenv).
 	Getenv func(string) string
+	// Wake, when set, returns a new wake-up channel for each Run (such as
+	// delivery.Waker.Listen, where other consumers read the store's changes
+	// too); by default a worker reads the store's Changes itself.
+	Wake func() <-chan struct{}
 }
 
 // Validate checks c and fills in its defaults; it returns a KindInvalid
@@ -115,17 +118,4 @@ func (c *Config) Validate() error {
 		c.Logger = slog.Default()
 	}
 	return v.Err()
-}
-
-// wait blocks until ctx ends (false), a wake-up arrives or poll passes.
-func wait(ctx context.Context, wake <-chan struct{}, poll time.Duration) bool {
-	t := time.NewTimer(poll)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-wake:
-	case <-t.C:
-	}
-	return true
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"slices"
-	"sync"
 	"time"
 
 	"approvald/approval"
@@ -29,55 +27,10 @@ func NewPlanner(st Store, cfg Config) (*Planner, error) {
 	return &Planner{st: st, cfg: cfg}, nil
 }
 
-// Run plans with workers goroutines until ctx ends, waking on the store's
-// changes and every Poll.
+// Run plans with workers goroutines until ctx ends, waking on Config.Wake
+// (the store's changes) and every Poll.
 func (p *Planner) Run(ctx context.Context, workers int) {
-	run(ctx, workers, p.st.Changes(), p.cfg.Poll, p.PlanOnce, p.cfg.Logger, "planning notifications failed")
-}
-
-// run is the loop both workers share: work while there is work, then wait.
-func run(ctx context.Context, workers int, changes <-chan struct{}, poll time.Duration, once func(context.Context) (int, error), log *slog.Logger, msg string) {
-	var wg sync.WaitGroup
-	wakes := make([]chan struct{}, max(workers, 1))
-	for i := range wakes {
-		wakes[i] = make(chan struct{}, 1)
-	}
-	wg.Add(1)
-	go func() { // fan the one wake-up channel out to every worker
-		defer wg.Done()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-changes:
-				for _, w := range wakes {
-					select {
-					case w <- struct{}{}:
-					default:
-					}
-				}
-			}
-		}
-	}()
-	for _, w := range wakes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				n, err := once(ctx)
-				if err != nil && ctx.Err() == nil {
-					log.Error(msg, "err", err)
-				}
-				if n > 0 && err == nil {
-					continue
-				}
-				if !wait(ctx, w, poll) {
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	run(ctx, workers, wakeOf(p.st, p.cfg), p.cfg.Poll, p.PlanOnce, p.cfg.Logger, "planning notifications failed")
 }
 
 // PlanOnce claims a batch of unplanned events and queues their

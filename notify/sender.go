@@ -37,11 +37,11 @@ func NewSender(st Store, cfg Config) (*Sender, error) {
 		chat:  NewChatSender(cfg.AllowPrivate, cfg.SendTimeout)}, nil
 }
 
-// Run sends with workers goroutines until ctx ends, waking on the store's
-// changes and every Poll (which is also how a batching window's end is
+// Run sends with workers goroutines until ctx ends, waking on Config.Wake
+// (the store's changes) and every Poll (which is also how a batching window's end is
 // noticed: its wait is at most one Poll longer).
 func (s *Sender) Run(ctx context.Context, workers int) {
-	run(ctx, workers, s.st.Changes(), s.cfg.Poll, s.SendOnce, s.cfg.Logger, "sending notifications failed")
+	run(ctx, workers, wakeOf(s.st, s.cfg), s.cfg.Poll, s.SendOnce, s.cfg.Logger, "sending notifications failed")
 }
 
 // SendOnce claims due notifications and sends them, one message per
