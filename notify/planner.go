@@ -101,7 +101,7 @@ func (p *Planner) plan(ctx context.Context, rec approval.OutboxRecord, routes []
 	people := slices.Clone(rc.Principals)
 	if k == approval.NotifyReviewRequested || k == approval.NotifyReminder || k == approval.NotifyEscalation {
 		for _, pr := range rc.Principals {
-			ds, err := p.st.ListDelegations(ctx, approval.DelegationFilter{Principal: pr, ActiveAt: now})
+			ds, err := p.st.ListDelegations(ctx, approval.DelegationFilter{Principal: pr, ActiveAt: now, Limit: maxDelegations})
 			if err != nil {
 				return nil, err
 			}
@@ -220,3 +220,7 @@ func (p *Planner) plan(ctx context.Context, rec approval.OutboxRecord, routes []
 
 // channelRecipient returns the recipient of a channel's notifications.
 func channelRecipient(channel string) string { return "channel:" + channel }
+
+// maxDelegations bounds the active delegations read per recipient (those
+// it gave and those it received: a store lists both).
+const maxDelegations = 1000
