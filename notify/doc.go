@@ -23,5 +23,17 @@
 // so at-least-once is the guarantee.
 //
 // Each notification's Data is a Data value (JSON), built when it is
-// planned: what the message shows is the request as of the change.
+// planned: what the message shows is the request as of the change, and the
+// link — with a signed token (package signedlink) for a principal, plain
+// for a channel or a group's address:
+//
+//	{"request_id":"01a2…","version":1,"kind":"review_requested","title":"Deploy billing",
+//	 "requester":"user:carol","status":"pending","pending_reason":"waiting for 1 more approval …",
+//	 "service_rule":"deploy","recipient":"user:alice",
+//	 "url":"https://approvals.example.com/ui/requests/01a2…?link=l1.k1.…","at":"2026-12-07T09:00:00Z"}
+//
+// Mails about one request thread together: each carries In-Reply-To and
+// References of the request's root id, <approval.{id}@{the From domain}>,
+// which the first mail (review requested at version 1) uses as its own
+// Message-ID.
 package notify
