@@ -17,8 +17,13 @@ import (
 	"approvald/delivery"
 	"approvald/gateway"
 	"approvald/httpapi"
+	"approvald/signedlink"
 	"approvald/web"
 )
+
+// linkKeysFile is the secret file, in SECRETS_MNT_PATH, of the signed
+// links' keys when APPROVALD_LINK_KEYS is not set.
+const linkKeysFile = "link-keys"
 
 // config is approvald's configuration, read once by parseConfig: flags
 // override environment variables, which override the defaults. The
@@ -62,6 +67,26 @@ type config struct {
 	GatewayServiceRule string
 	// Tracing configures the export of spans.
 	Tracing tracingConfig
+	// Notify configures the notifications to people (email, chat).
+	Notify notifyConfig
+}
+
+// notifyConfig is how approvald tells people: whether it does, the links'
+// base URL and keys, batching and retries.
+type notifyConfig struct {
+	Enabled bool
+	// PublicURL is the base of the links in notifications; empty: the UI's
+	// base URL, and failing that links are relative (a warning says so).
+	PublicURL string
+	// LinkKeys are the signed links' keys, "id:base64-secret" comma
+	// separated, the first signing (APPROVALD_LINK_KEYS or the secret file
+	// link-keys); empty: a random key per process (links die with it).
+	LinkKeys      string
+	LinkTTL       time.Duration
+	BatchWindow   time.Duration
+	EmailChannel  string
+	MaxAttempts   int
+	LinkReauthAge time.Duration
 }
 
 // tracingConfig is what approvald reads of OpenTelemetry's variables; the
@@ -83,7 +108,7 @@ var environmentOnly = []struct {
 	names []string
 }{
 	{"secrets, kept out of ps and shell history (or in files in SECRETS_MNT_PATH)",
-		[]string{"APPROVALD_ADMIN_KEY", "APPROVALD_UI_SESSION_KEY", "APPROVALD_OIDC_CLIENT_SECRET", "APPROVALSERVICEAPIKEY"}},
+		[]string{"APPROVALD_ADMIN_KEY", "APPROVALD_UI_SESSION_KEY", "APPROVALD_OIDC_CLIENT_SECRET", "APPROVALSERVICEAPIKEY", "APPROVALD_LINK_KEYS"}},
 	{"the CR8TOR Approval Service's own variables, which its deployments already set",
 		[]string{"SECRETS_MNT_PATH", "METADATA_CONTAINER_NAME", "METADATA_CONTAINER_PORT", "PUBLISH_CONTAINER_NAME", "PUBLISH_CONTAINER_PORT"}},
 	{"OpenTelemetry's standard variables (and the other OTEL_EXPORTER_OTLP_* ones)",
@@ -180,6 +205,15 @@ func parseConfigArgs(args []string, getenv func(string) string, out io.Writer, r
 	s.text(&c.UI.OIDC.ClientID, "oidc-client-id", "APPROVALD_OIDC_CLIENT_ID", "", "OIDC client `id`: turns on UI sign-in at --oidc-issuer's provider; its secret is APPROVALD_OIDC_CLIENT_SECRET (APPROVALD_OIDC_CLIENT_ID)")
 	s.text(&uiScopes, "ui-oidc-scopes", "APPROVALD_UI_OIDC_SCOPES", web.DefaultOIDCScopes, "`scopes` requested at UI sign-in (APPROVALD_UI_OIDC_SCOPES)")
 
+	// Notifications.
+	s.boolean(&c.Notify.Enabled, "notify", "APPROVALD_NOTIFY", true, "send the notifications that channels and routes configure (email, Slack, Teams) (APPROVALD_NOTIFY)")
+	s.text(&c.Notify.PublicURL, "public-url", "APPROVALD_PUBLIC_URL", "", "the public base `URL` of approvald (https://approvals.example.com) for the links in notifications; empty: --ui-base-url (APPROVALD_PUBLIC_URL)")
+	s.positiveDuration(&c.Notify.LinkTTL, "link-ttl", "APPROVALD_LINK_TTL", 7*24*time.Hour, "how long a notification's signed link works, a `duration` from 1m to 2160h (APPROVALD_LINK_TTL)")
+	s.duration(&c.Notify.BatchWindow, "notify-batch-window", "APPROVALD_NOTIFY_BATCH_WINDOW", time.Minute, "how long a recipient's notifications wait to go out together as one digest, a `duration` up to 24h; 0: each at once (APPROVALD_NOTIFY_BATCH_WINDOW)")
+	s.text(&c.Notify.EmailChannel, "notify-email-channel", "APPROVALD_NOTIFY_EMAIL_CHANNEL", "", "the email `channel` that sends people their own mail; empty: the first email channel by name (APPROVALD_NOTIFY_EMAIL_CHANNEL)")
+	s.integer(&c.Notify.MaxAttempts, "notify-max-attempts", "APPROVALD_NOTIFY_MAX_ATTEMPTS", 10, "attempts to send one notification before giving up, 1..100 (APPROVALD_NOTIFY_MAX_ATTEMPTS)")
+	s.positiveDuration(&c.UI.LinkReauthAge, "ui-link-reauth-age", "APPROVALD_UI_LINK_REAUTH_AGE", 15*time.Minute, "deciding from a notification's link needs a sign-in younger than this `duration`, 1m to 24h, else signing in again (APPROVALD_UI_LINK_REAUTH_AGE)")
+
 	// The CR8TOR gateway.
 	s.converted("gateway-approval", "APPROVALD_GATEWAY_APPROVAL", string(gateway.ApprovalOff), "CR8TOR gateway: `mode` off, or publish: a package opens an approval request, publish waits for its approval (APPROVALD_GATEWAY_APPROVAL)", func(v string) error {
 		c.Gateway.Approval = gateway.ApprovalMode(v) // checked by its Validate
@@ -197,6 +231,7 @@ func parseConfigArgs(args []string, getenv func(string) string, out io.Writer, r
 	s.text(&c.Gateway.MetadataPort, "", "METADATA_CONTAINER_PORT", gateway.DefaultMetadataPort, "")
 	s.text(&c.Gateway.PublishHost, "", "PUBLISH_CONTAINER_NAME", gateway.DefaultPublishHost, "")
 	s.text(&c.Gateway.PublishPort, "", "PUBLISH_CONTAINER_PORT", gateway.DefaultPublishPort, "")
+	s.secretText(&c.Notify.LinkKeys, "APPROVALD_LINK_KEYS").also = "(or the secret file " + linkKeysFile + ")"
 	var apiKey, sessionKey string
 	s.secretText(&apiKey, "APPROVALSERVICEAPIKEY").also = "(or the secret file " + gateway.SecretApprovalKey + ")"
 	s.secretText(&sessionKey, "APPROVALD_UI_SESSION_KEY").also = "(or the secret file " + web.SessionKeyFile + ")"
@@ -247,6 +282,13 @@ func parseConfigArgs(args []string, getenv func(string) string, out io.Writer, r
 		}
 	}
 
+	// Notifications: the link keys, in the environment or a file.
+	c.Notify.PublicURL = strings.TrimRight(c.Notify.PublicURL, "/")
+	if c.Notify.PublicURL == "" {
+		c.Notify.PublicURL = c.UI.BaseURL
+	}
+	errs = append(errs, fromSecretFile(&c.Notify.LinkKeys, c.SecretsPath, linkKeysFile))
+
 	// The gateway: its keys are files in SECRETS_MNT_PATH;
 	// APPROVALSERVICEAPIKEY, when set, replaces the file approvalserviceapikey.
 	c.Gateway.SecretsPath = c.SecretsPath
@@ -277,11 +319,12 @@ func fromSecretFile(dst *string, dir, name string) error {
 // and gateway.Config that their Validate may find invalid.
 var (
 	uiFields = map[string]string{
-		"SessionKey":  "APPROVALD_UI_SESSION_KEY",
-		"SessionTTL":  "APPROVALD_UI_SESSION_TTL",
-		"BaseURL":     "APPROVALD_UI_BASE_URL",
-		"KeySignIn":   "APPROVALD_UI_KEY_SIGNIN",
-		"OIDC.Issuer": "APPROVALD_OIDC_ISSUER",
+		"SessionKey":    "APPROVALD_UI_SESSION_KEY",
+		"SessionTTL":    "APPROVALD_UI_SESSION_TTL",
+		"BaseURL":       "APPROVALD_UI_BASE_URL",
+		"KeySignIn":     "APPROVALD_UI_KEY_SIGNIN",
+		"OIDC.Issuer":   "APPROVALD_OIDC_ISSUER",
+		"LinkReauthAge": "APPROVALD_UI_LINK_REAUTH_AGE",
 	}
 	gatewayFields = map[string]string{
 		"MetadataHost":    "METADATA_CONTAINER_NAME",
@@ -407,6 +450,30 @@ func (c config) validate(label func(string) string) []error {
 		bad("APPROVALD_DELIVERY_WORKERS", "%d is outside 1..1024", c.Workers)
 	} else if c.PerRule < 1 || c.PerRule > c.Workers {
 		bad("APPROVALD_DELIVERY_PER_RULE", "%d is outside 1..%d, the delivery workers", c.PerRule, c.Workers)
+	}
+	if c.Notify.PublicURL != "" {
+		if u, err := url.Parse(c.Notify.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			bad("APPROVALD_PUBLIC_URL", "%q is not an absolute http or https URL without query or fragment", c.Notify.PublicURL)
+		}
+	}
+	if c.Notify.LinkKeys != "" {
+		if keys, err := signedlink.ParseKeys(c.Notify.LinkKeys); err != nil {
+			bad("APPROVALD_LINK_KEYS", "%v", err)
+		} else if _, err := signedlink.New(keys...); err != nil {
+			bad("APPROVALD_LINK_KEYS", "%v", err)
+		}
+	}
+	if c.Notify.LinkTTL < time.Minute || c.Notify.LinkTTL > 90*24*time.Hour {
+		bad("APPROVALD_LINK_TTL", "%s is outside 1m..2160h", c.Notify.LinkTTL)
+	}
+	if c.Notify.BatchWindow < 0 || c.Notify.BatchWindow > 24*time.Hour {
+		bad("APPROVALD_NOTIFY_BATCH_WINDOW", "%s is outside 0..24h", c.Notify.BatchWindow)
+	}
+	if c.Notify.EmailChannel != "" && !approval.ValidName(c.Notify.EmailChannel) {
+		bad("APPROVALD_NOTIFY_EMAIL_CHANNEL", "%q is not a channel name", c.Notify.EmailChannel)
+	}
+	if c.Notify.MaxAttempts < 1 || c.Notify.MaxAttempts > 100 {
+		bad("APPROVALD_NOTIFY_MAX_ATTEMPTS", "%d is outside 1..100", c.Notify.MaxAttempts)
 	}
 	if c.DeliveryLease < time.Second {
 		bad("APPROVALD_DELIVERY_LEASE", "%s is below the minimum of 1s", c.DeliveryLease)
