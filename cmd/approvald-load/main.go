@@ -16,6 +16,12 @@
 //	          approvalctl wait does, and with -watch sse one client follows
 //	          /v1/events: the time from each decision's commit to the
 //	          waiting client is measured
+//	notify    create requests that a group of five people reviews, with the
+//	          group's five addresses and its chat as its contact: email and
+//	          Slack channels point at a loopback SMTP server and chat
+//	          webhook this tool runs, which count what arrives until it is
+//	          quiet for 3s (at most -settle); the report adds the mails,
+//	          their recipients, the chat messages and when the last arrived
 //	get       GET /v1/approvals/{id} of requests created beforehand
 //	list      GET /v1/approvals?status=pending, the first page of 50
 //	inbox     GET /v1/approvals?awaiting=me, the first page of 50
@@ -95,6 +101,8 @@ type options struct {
 	runs   int
 	idle   time.Duration
 	remove string
+	// notify
+	settle time.Duration
 }
 
 // target is the URL the scenario's requests go to, for the report.
@@ -110,14 +118,14 @@ func (o options) target() string {
 	return o.url
 }
 
-var scenarios = []string{"create", "approve", "get", "list", "inbox", "legacy-create", "legacy-get", "status", "gateway", "startup"}
+var scenarios = []string{"create", "approve", "notify", "get", "list", "inbox", "legacy-create", "legacy-get", "status", "gateway", "startup"}
 
 func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
 	var o options
 	approve := true
 	fs := flag.NewFlagSet("approvald-load", flag.ContinueOnError)
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:8000", "base URL of the target")
-	fs.StringVar(&o.scenario, "scenario", "approve", "create, approve, get, list, inbox, legacy-create, legacy-get, status, gateway or startup (see the command's doc)")
+	fs.StringVar(&o.scenario, "scenario", "approve", "create, approve, notify, get, list, inbox, legacy-create, legacy-get, status, gateway or startup (see the command's doc)")
 	fs.StringVar(&o.adminKey, "key", getenv("APPROVALD_ADMIN_KEY"), "admin API key, used to create the load's own keys and service rule (default $APPROVALD_ADMIN_KEY); not needed by status, gateway and startup")
 	fs.StringVar(&o.gatewayKey, "gateway-key", getenv("APPROVALSERVICEAPIKEY"), "gateway: the x-api-key to send (default $APPROVALSERVICEAPIKEY)")
 	fs.IntVar(&o.clients, "clients", 16, "concurrent clients")
@@ -136,6 +144,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	fs.StringVar(&o.exec, "exec", "", "startup: the server binary to start; its arguments follow --")
 	fs.IntVar(&o.runs, "runs", 5, "startup: how many starts")
 	fs.DurationVar(&o.idle, "idle", 5*time.Second, "startup: how long the server idles after /readyz before its VmRSS is read (0: not read)")
+	fs.DurationVar(&o.settle, "settle", 3*time.Minute, "notify: the longest to wait, after the last create, for the notifications (keep it above the server's batch window)")
 	fs.StringVar(&o.remove, "remove", "", "startup: a database file removed (with its -wal and -shm) before each start, for a fresh database")
 	durationSet := false
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
@@ -173,6 +182,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	var (
 		newClient func(i int) step
 		recv      *receiver
+		sink      *sinks
 		bodyBytes int
 	)
 	switch o.scenario {
@@ -207,6 +217,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 			defer recv.Close()
 		}
 		newClient = s.client
+		sink = s.sinks
+		if sink != nil {
+			defer sink.Close()
+		}
 	}
 
 	if o.watcher != nil && o.watch == "sse" {
@@ -243,6 +257,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	if recv != nil && o.receiver == "ok" {
 		recv.settle(2 * time.Second) // let deliveries of the last decisions land
 		rep.Ops = append(rep.Ops, recv.stat("delivery"))
+	}
+	if sink != nil {
+		rep.Notify = sink.report(o, res, g.start, elapsed)
 	}
 	if o.watcher != nil {
 		if o.watch == "sse" {

@@ -26,6 +26,8 @@ type Report struct {
 	// memory of the server after idling (scenario startup).
 	IdleRSSMiB    float64 `json:"idle_rss_mib,omitempty"`
 	IdleRSSMaxMiB float64 `json:"idle_rss_max_mib,omitempty"`
+	// Notify is what the notify scenario's sinks received.
+	Notify *NotifyStat `json:"notify,omitempty"`
 }
 
 // OpStat is the throughput and latency of one operation. ErrorsByStatus
@@ -149,6 +151,10 @@ func (rep Report) print(w io.Writer) {
 	}
 	if rep.TotalPerSecond > 0 {
 		fmt.Fprintf(w, "requests/s (all ops): %.1f\n", rep.TotalPerSecond)
+	}
+	if n := rep.Notify; n != nil {
+		fmt.Fprintf(w, "notifications for %d requests: %d mails to %d recipients, %d chat messages; the last %.1fs after the first create, %.1fs after the last (settled: %v)\n",
+			n.Requests, n.Mails, n.MailRecipients, n.ChatMessages, n.LastAfterFirstS, n.LastAfterLastS, n.SettledWithinWait)
 	}
 }
 

@@ -19,6 +19,7 @@ const getPool = 64
 type setup struct {
 	client func(i int) step
 	recv   *receiver
+	sinks  *sinks
 }
 
 var payload = map[string]any{"title": "Pay invoice 42", "payload": map[string]any{"invoice": 42, "amount": "1200.00", "currency": "EUR", "lines": []int{1, 2, 3}}}
@@ -55,6 +56,11 @@ func setUp(ctx context.Context, hc *http.Client, o *options) (setup, error) {
 		o.watcher, o.watchKey = newWatcher(), reviewer
 	}
 	switch o.scenario {
+	case "notify":
+		if s.sinks, body, err = setUpNotify(ctx, hc, o, suffix); err != nil {
+			return s, err
+		}
+		s.client = func(int) step { return createClient(hc, *o, requester, reviewer, body) }
 	case "create", "approve":
 		s.client = func(int) step { return createClient(hc, *o, requester, reviewer, body) }
 	case "get":
