@@ -45,10 +45,16 @@ type Engine struct {
 	observe       func(context.Context, approval.Change, *approval.Request)
 	lifetime      context.Context
 	rules         ruleCache
+	notifying     bool
 }
 
 // Option configures an Engine.
 type Option func(*Engine)
+
+// WithNotifications says whether a notifier plans the notifications that
+// changes call for (Event.Notify). It is on by default; off, events carry
+// no call for one, and the outbox keeps none for a notifier.
+func WithNotifications(on bool) Option { return func(e *Engine) { e.notifying = on } }
 
 // WithClock makes the engine read the time from now (tests use a fixed clock).
 func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
@@ -72,7 +78,7 @@ func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
 
 // New returns an engine on store s.
 func New(s approval.Store, opts ...Option) *Engine {
-	e := &Engine{store: s, now: time.Now, log: slog.New(slog.DiscardHandler), allowPrivate: true, defaultPolicy: approval.DefaultPolicy(), lifetime: context.Background()}
+	e := &Engine{store: s, now: time.Now, log: slog.New(slog.DiscardHandler), allowPrivate: true, defaultPolicy: approval.DefaultPolicy(), lifetime: context.Background(), notifying: true}
 	for _, o := range opts {
 		o(e)
 	}
@@ -147,6 +153,7 @@ func (e *Engine) Create(ctx context.Context, p approval.Principal, d approval.Dr
 	}
 	ctx, span := tracer.Start(ctx, "engine.create")
 	ch.Event.TraceParent = TraceParent(ctx)
+	e.stamp(&ch.Event)
 	prior, err := e.store.CreateApproval(ctx, r, ch, idem)
 	endSpan(span, err)
 	if err != nil {
@@ -424,6 +431,9 @@ func (e *Engine) Sweep(ctx context.Context, interval, retention time.Duration, p
 		if _, err := e.store.DeleteOutboxBefore(ctx, e.Now().Add(-retention), published); err != nil && ctx.Err() == nil {
 			e.log.Error("outbox cleanup failed", "err", err)
 		}
+		if _, err := e.store.DeleteNotificationsBefore(ctx, e.Now().Add(-retention)); err != nil && ctx.Err() == nil {
+			e.log.Error("notification cleanup failed", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -459,6 +469,15 @@ func endSpan(span trace.Span, err error) {
 	span.End()
 }
 
+// stamp drops the event's call for a notification when nothing sends
+// notifications, so that the outbox does not keep it for a notifier that
+// never comes.
+func (e *Engine) stamp(ev *approval.Event) {
+	if !e.notifying {
+		ev.Notify = ""
+	}
+}
+
 // TraceParent returns the W3C traceparent of the span in ctx, "" when ctx
 // has no span. Events carry it, so that what follows from them (a
 // delivery) can be linked to the trace of the change that made them.
@@ -489,6 +508,7 @@ func (e *Engine) apply(ctx context.Context, op, id string, res *approval.Deliver
 			c, err = fn(r)
 		}
 		c.Event.TraceParent = TraceParent(ctx)
+		e.stamp(&c.Event)
 		ch = c // the last try's, when the store retries
 		return c, err
 	}

@@ -209,7 +209,7 @@ func parseConfigArgs(args []string, getenv func(string) string, out io.Writer, r
 	s.boolean(&c.Notify.Enabled, "notify", "APPROVALD_NOTIFY", true, "send the notifications that channels and routes configure (email, Slack, Teams) (APPROVALD_NOTIFY)")
 	s.text(&c.Notify.PublicURL, "public-url", "APPROVALD_PUBLIC_URL", "", "the public base `URL` of approvald (https://approvals.example.com) for the links in notifications; empty: --ui-base-url (APPROVALD_PUBLIC_URL)")
 	s.positiveDuration(&c.Notify.LinkTTL, "link-ttl", "APPROVALD_LINK_TTL", 7*24*time.Hour, "how long a notification's signed link works, a `duration` from 1m to 2160h (APPROVALD_LINK_TTL)")
-	s.duration(&c.Notify.BatchWindow, "notify-batch-window", "APPROVALD_NOTIFY_BATCH_WINDOW", time.Minute, "how long a recipient's notifications wait to go out together as one digest, a `duration` up to 24h; 0: each at once (APPROVALD_NOTIFY_BATCH_WINDOW)")
+	s.duration(&c.Notify.BatchWindow, "notify-batch-window", "APPROVALD_NOTIFY_BATCH_WINDOW", time.Minute, "how long a recipient's notifications wait to go out together as one digest, a `duration` up to 1h; 0: each at once (APPROVALD_NOTIFY_BATCH_WINDOW)")
 	s.text(&c.Notify.EmailChannel, "notify-email-channel", "APPROVALD_NOTIFY_EMAIL_CHANNEL", "", "the email `channel` that sends people their own mail; empty: the first email channel by name (APPROVALD_NOTIFY_EMAIL_CHANNEL)")
 	s.integer(&c.Notify.MaxAttempts, "notify-max-attempts", "APPROVALD_NOTIFY_MAX_ATTEMPTS", 10, "attempts to send one notification before giving up, 1..100 (APPROVALD_NOTIFY_MAX_ATTEMPTS)")
 	s.positiveDuration(&c.UI.LinkReauthAge, "ui-link-reauth-age", "APPROVALD_UI_LINK_REAUTH_AGE", 15*time.Minute, "deciding from a notification's link needs a sign-in younger than this `duration`, 1m to 24h, else signing in again (APPROVALD_UI_LINK_REAUTH_AGE)")
@@ -466,8 +466,8 @@ func (c config) validate(label func(string) string) []error {
 	if c.Notify.LinkTTL < time.Minute || c.Notify.LinkTTL > 90*24*time.Hour {
 		bad("APPROVALD_LINK_TTL", "%s is outside 1m..2160h", c.Notify.LinkTTL)
 	}
-	if c.Notify.BatchWindow < 0 || c.Notify.BatchWindow > 24*time.Hour {
-		bad("APPROVALD_NOTIFY_BATCH_WINDOW", "%s is outside 0..24h", c.Notify.BatchWindow)
+	if c.Notify.BatchWindow < 0 || c.Notify.BatchWindow > time.Hour {
+		bad("APPROVALD_NOTIFY_BATCH_WINDOW", "%s is outside 0..1h", c.Notify.BatchWindow)
 	}
 	if c.Notify.EmailChannel != "" && !approval.ValidName(c.Notify.EmailChannel) {
 		bad("APPROVALD_NOTIFY_EMAIL_CHANNEL", "%q is not a channel name", c.Notify.EmailChannel)

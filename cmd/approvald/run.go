@@ -94,6 +94,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// What follows a committed change (resolving dependents) runs on bg too,
 	// not on the request's context, so a client leaving early cannot stop it.
 	eng := engine.New(store, engine.WithLogger(log), engine.WithPrivateTargets(cfg.AllowPrivate), engine.WithLifetime(bg),
+		engine.WithNotifications(cfg.Notify.Enabled),
 		engine.WithObserver(func(_ context.Context, ch approval.Change, r *approval.Request) {
 			if outcome, ok := decisionOutcome(ch, r); ok {
 				meters.Decision(outcome)
@@ -158,6 +159,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		wg.Go(func() { publisher.Run(bg) })
 	}
 	wg.Go(func() { eng.Sweep(bg, cfg.SweepInterval, cfg.OutboxRetention, publisher != nil) })
+	links, err := startNotifier(bg, &wg, cfg, store, waker, registry, ln.Addr(), log)
+	if err != nil {
+		return err
+	}
+	cfg.UI.Links = links
 
 	// The legacy stash API owns its few paths; everything else, including
 	// the native 404 and 405 answers, is the native API's.
