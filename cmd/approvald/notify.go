@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,7 @@ const notifierWorkers = 2
 func startNotifier(ctx context.Context, wg *sync.WaitGroup, cfg config, st notify.Store, waker *delivery.Waker,
 	reg prometheus.Registerer, addr net.Addr, log *slog.Logger) (*signedlink.Signer, error) {
 	signer := signedlink.Random()
+	var missing []string
 	if cfg.Notify.LinkKeys != "" {
 		keys, err := signedlink.ParseKeys(cfg.Notify.LinkKeys)
 		if err == nil {
@@ -31,8 +33,8 @@ func startNotifier(ctx context.Context, wg *sync.WaitGroup, cfg config, st notif
 		if err != nil {
 			return nil, fmt.Errorf("APPROVALD_LINK_KEYS: %w", err) // checked by parseConfig already
 		}
-	} else if cfg.Notify.Enabled {
-		log.Warn("the links in notifications are signed with a key made at start: they stop working when approvald restarts, and other instances refuse them; set APPROVALD_LINK_KEYS")
+	} else {
+		missing = append(missing, "APPROVALD_LINK_KEYS (links are signed with a key made at start, which dies with the process)")
 	}
 	if !cfg.Notify.Enabled {
 		return signer, nil
@@ -40,7 +42,10 @@ func startNotifier(ctx context.Context, wg *sync.WaitGroup, cfg config, st notif
 	public := cfg.Notify.PublicURL
 	if public == "" {
 		public = "http://" + localURLHost(addr)
-		log.Warn("the links in notifications point at this machine: set --public-url (APPROVALD_PUBLIC_URL)", "public_url", public)
+		missing = append(missing, "--public-url (links point at this machine's listener)")
+	}
+	if len(missing) > 0 {
+		log.Warn("before configuring notification channels, set " + strings.Join(missing, " and "))
 	}
 	nc := notify.Config{
 		PublicURL: public, Signer: signer, BatchWindow: cfg.Notify.BatchWindow, LinkTTL: cfg.Notify.LinkTTL,
