@@ -103,6 +103,7 @@ type options struct {
 	remove string
 	// notify
 	settle time.Duration
+	dump   string
 }
 
 // target is the URL the scenario's requests go to, for the report.
@@ -145,6 +146,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	fs.IntVar(&o.runs, "runs", 5, "startup: how many starts")
 	fs.DurationVar(&o.idle, "idle", 5*time.Second, "startup: how long the server idles after /readyz before its VmRSS is read (0: not read)")
 	fs.DurationVar(&o.settle, "settle", 3*time.Minute, "notify: the longest to wait, after the last create, for the notifications (keep it above the server's batch window)")
+	fs.StringVar(&o.dump, "dump", "", "notify: a folder to write every mail (.eml) and chat message (.json) received to")
 	fs.StringVar(&o.remove, "remove", "", "startup: a database file removed (with its -wal and -shm) before each start, for a fresh database")
 	durationSet := false
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {

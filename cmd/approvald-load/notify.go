@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"sync"
 	"time"
 
@@ -21,8 +25,13 @@ const notifyMembers = 5
 // the last of them arrived, counted from the first create and from the
 // last.
 type NotifyStat struct {
-	Requests          int64   `json:"requests"`
-	Mails             int     `json:"mails"`
+	Requests int64 `json:"requests"`
+	Mails    int   `json:"mails"`
+	// MailItems counts the requests the mails named, per recipient
+	// (a digest names several); MailRepeats those named to the same
+	// recipient more than once.
+	MailItems         int     `json:"mail_items"`
+	MailRepeats       int     `json:"mail_repeats"`
 	MailRecipients    int     `json:"mail_recipients"`
 	ChatMessages      int     `json:"chat_messages"`
 	LastAfterFirstS   float64 `json:"last_message_after_first_create_s"`
@@ -35,11 +44,27 @@ type NotifyStat struct {
 type sinks struct {
 	mu            sync.Mutex
 	mails, rcpts  int
-	chat          int
+	chat, saved   int
+	items         map[string]int // recipient + request id → times named
 	last          time.Time
 	smtpAddr, url string
 	smtp          *smtp.Server
 	http          *http.Server
+	// dump, when set, is a folder where every mail and chat message is
+	// written as it arrived (mail-N.eml, chat-N.json).
+	dump string
+}
+
+// save writes a message to the dump folder, numbered in arrival order.
+func (k *sinks) save(kind, ext string, body []byte) {
+	if k.dump == "" {
+		return
+	}
+	k.mu.Lock()
+	k.saved++
+	n := k.saved
+	k.mu.Unlock()
+	_ = os.WriteFile(filepath.Join(k.dump, fmt.Sprintf("%s-%04d.%s", kind, n, ext)), body, 0o644)
 }
 
 func (k *sinks) got(mails, rcpts, chat int) {
@@ -55,29 +80,59 @@ func (k *sinks) snapshot() (mails, rcpts, chat int, last time.Time) {
 	return k.mails, k.rcpts, k.chat, k.last
 }
 
+// requestLink finds the requests a message names (quoted-printable may
+// break a link across lines, so soft line breaks are removed first).
+var requestLink = regexp.MustCompile(`/ui/requests/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})`)
+
+// named counts, for each recipient, the requests a mail names (its text
+// part and its HTML part each name them, so distinct ids per mail count).
+func (k *sinks) named(rcpts []string, body []byte) {
+	body = bytes.ReplaceAll(bytes.ReplaceAll(body, []byte("=\r\n"), nil), []byte("=\n"), nil)
+	ids := map[string]bool{}
+	for _, m := range requestLink.FindAllSubmatch(body, -1) {
+		ids[string(m[1])] = true
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.items == nil {
+		k.items = map[string]int{}
+	}
+	for _, r := range rcpts {
+		for id := range ids {
+			k.items[r+" "+id]++
+		}
+	}
+}
+
 // NewSession implements smtp.Backend.
 func (k *sinks) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{k: k}, nil }
 
 type sinkSession struct {
 	k     *sinks
-	rcpts int
+	rcpts []string
 }
 
 func (s *sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (s *sinkSession) Rcpt(string, *smtp.RcptOptions) error { s.rcpts++; return nil }
-func (s *sinkSession) Data(r io.Reader) error {
-	if _, err := io.Copy(io.Discard, r); err != nil {
-		return err
-	}
-	s.k.got(1, s.rcpts, 0)
-	s.rcpts = 0
+func (s *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.rcpts = append(s.rcpts, to)
 	return nil
 }
-func (s *sinkSession) Reset()        { s.rcpts = 0 }
+func (s *sinkSession) Data(r io.Reader) error {
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.k.save("mail", "eml", body)
+	s.k.named(s.rcpts, body)
+	s.k.got(1, len(s.rcpts), 0)
+	s.rcpts = nil
+	return nil
+}
+func (s *sinkSession) Reset()        { s.rcpts = nil }
 func (s *sinkSession) Logout() error { return nil }
 
-func startSinks() (*sinks, error) {
-	k := &sinks{}
+func startSinks(dump string) (*sinks, error) {
+	k := &sinks{dump: dump}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -92,7 +147,8 @@ func startSinks() (*sinks, error) {
 	k.smtp.Domain, k.smtp.AllowInsecureAuth = "localhost", true
 	k.smtp.ReadTimeout, k.smtp.WriteTimeout = 30*time.Second, 30*time.Second
 	k.http = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		k.save("chat", "json", body)
 		k.got(0, 0, 1)
 		w.WriteHeader(http.StatusOK)
 	}), ReadHeaderTimeout: 10 * time.Second}
@@ -122,7 +178,7 @@ func (k *sinks) settle(quiet, max time.Duration) bool {
 // sink, the group's contact with both, a stored policy that the group
 // reviews — and returns the body of the requests to create.
 func setUpNotify(ctx context.Context, hc *http.Client, o *options, suffix string) (*sinks, map[string]any, error) {
-	k, err := startSinks()
+	k, err := startSinks(o.dump)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -144,7 +200,7 @@ func setUpNotify(ctx context.Context, hc *http.Client, o *options, suffix string
 		{"/v1/policies", map[string]any{"name": policy, "policy": map[string]any{"rules": []any{map[string]any{"name": "group", "min_approvals": 1, "groups": []string{group}}}}}},
 	}
 	for _, s := range steps {
-		if code, b, err := call(ctx, hc, "POST", o.url+s.path, o.adminKey, s.body); err != nil || code != http.StatusCreated {
+		if code, b, err := call(ctx, hc, "POST", o.url+s.path, o.adminKey, s.body); err != nil || (code != http.StatusCreated && code != http.StatusOK) {
 			k.Close()
 			return nil, nil, fmt.Errorf("setting up notifications: POST %s: %d %s %v", s.path, code, b, err)
 		}
@@ -157,6 +213,12 @@ func (k *sinks) report(o options, res []tallies, start time.Time, elapsed time.D
 	settled := k.settle(3*time.Second, o.settle)
 	mails, rcpts, chat, last := k.snapshot()
 	st := &NotifyStat{Mails: mails, MailRecipients: rcpts, ChatMessages: chat, SettledWithinWait: settled}
+	k.mu.Lock()
+	for _, n := range k.items {
+		st.MailItems += n
+		st.MailRepeats += n - 1
+	}
+	k.mu.Unlock()
 	for _, t := range res {
 		if c := t.ops["create"]; c != nil {
 			st.Requests += int64(len(c.lat))

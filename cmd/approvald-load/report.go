@@ -153,8 +153,8 @@ func (rep Report) print(w io.Writer) {
 		fmt.Fprintf(w, "requests/s (all ops): %.1f\n", rep.TotalPerSecond)
 	}
 	if n := rep.Notify; n != nil {
-		fmt.Fprintf(w, "notifications for %d requests: %d mails to %d recipients, %d chat messages; the last %.1fs after the first create, %.1fs after the last (settled: %v)\n",
-			n.Requests, n.Mails, n.MailRecipients, n.ChatMessages, n.LastAfterFirstS, n.LastAfterLastS, n.SettledWithinWait)
+		fmt.Fprintf(w, "notifications for %d requests: %d mails to %d recipients naming %d requests (%d repeats), %d chat messages; the last %.2fs after the first create, %.2fs after the last (settled: %v)\n",
+			n.Requests, n.Mails, n.MailRecipients, n.MailItems, n.MailRepeats, n.ChatMessages, n.LastAfterFirstS, n.LastAfterLastS, n.SettledWithinWait)
 	}
 }
 
