@@ -27,6 +27,13 @@ const (
 	// EventReviewRequested asks the reviewers named in the request's
 	// progress (may_approve) to act; reminders emit it.
 	EventReviewRequested = "approval.review_requested"
+	// EventChangesRequested says a reviewer sent the request back to its
+	// requester; EventResubmitted that the requester sent it again;
+	// EventRevoked that an approval was taken back (delivered to the
+	// service rule like a decision).
+	EventChangesRequested = "approval.changes_requested"
+	EventResubmitted      = "approval.resubmitted"
+	EventRevoked          = "approval.revoked"
 	// EventOutcome says what was done with an approved request.
 	EventOutcome = "approval.outcome_recorded"
 	// EventEscalated says that rules of the open stage were escalated:

@@ -42,6 +42,20 @@ type Policy struct {
 	Stages []Stage `json:"stages,omitempty"`
 	// AllowSelfReview lets the requester review their own request.
 	AllowSelfReview bool `json:"allow_self_review"`
+	// RequireJustification refuses a create without a justification;
+	// RequireComment lists the decisions (approve, reject,
+	// request_changes is always) that need a comment.
+	RequireJustification bool       `json:"require_justification,omitempty"`
+	RequireComment       []Decision `json:"require_comment,omitempty"`
+	// AllowPartial lets a request with items be approved with some items
+	// rejected; otherwise any rejected item rejects it.
+	AllowPartial bool `json:"allow_partial,omitempty"`
+	// MaxChangeCycles caps the request-changes cycles (0: no cap); a
+	// request at the cap can no longer be sent back, only decided.
+	MaxChangeCycles int `json:"max_change_cycles,omitempty"`
+	// ForbidAutoApprove refuses automatic approval (auto_approve_if) in
+	// this policy, whatever its rules say.
+	ForbidAutoApprove bool `json:"forbid_auto_approve,omitempty"`
 }
 
 // Stage is one step of a staged policy: its rules must all hold before the
@@ -67,6 +81,15 @@ type Rule struct {
 	// anything by itself.
 	EscalateAfter Duration  `json:"escalate_after,omitzero"`
 	EscalateTo    Reviewers `json:"escalate_to,omitzero"`
+	// CanRevoke lets the rule's eligible reviewers revoke an approved
+	// request (admins always may).
+	CanRevoke bool `json:"can_revoke,omitempty"`
+	// AutoApproveIf and AutoRejectIf are CEL expressions over payload,
+	// requester, groups, service_rule, items and now: when one is true at
+	// create, edit or resubmit, the rule is decided by the policy itself
+	// (a review by AutoPrincipal). An evaluation error decides nothing.
+	AutoApproveIf string `json:"auto_approve_if,omitempty"`
+	AutoRejectIf  string `json:"auto_reject_if,omitempty"`
 }
 
 // Reviewers names principals and groups.
@@ -345,12 +368,18 @@ func (pol *Policy) Check(field, requester string) error {
 // create or by a service rule. Requests copy the policy when they are
 // created, so changing a stored policy never changes open requests.
 type StoredPolicy struct {
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Policy      Policy    `json:"policy"`
-	Version     int64     `json:"version"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// Match is a CEL expression over the request (payload, requester,
+	// groups, service_rule, items, now): when a create names no policy
+	// and its service rule none, the matching stored policy with the
+	// highest Priority (then the first by name) is the mandate.
+	Match     string    `json:"match,omitempty"`
+	Priority  int       `json:"priority"`
+	Policy    Policy    `json:"policy"`
+	Version   int64     `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Validate normalizes sp's policy and checks sp.

@@ -29,6 +29,9 @@ type Decision string
 const (
 	DecisionApprove Decision = "approve"
 	DecisionReject  Decision = "reject"
+	// DecisionRequestChanges asks the requester to change the request and
+	// resubmit it (a comment is required).
+	DecisionRequestChanges Decision = "request_changes"
 )
 
 // Review is one reviewer's decision on a request. Version is the version of
@@ -50,6 +53,13 @@ type Review struct {
 	// By is the delegate who gave the review for Reviewer (see
 	// Delegation), "" when the reviewer gave it.
 	By string `json:"by,omitempty"`
+	// Items are the reviewer's decisions item by item, when the request
+	// has items and the reviewer decided them one by one; Decision is then
+	// approve when at least one item is approved.
+	Items []ItemDecision `json:"items,omitempty"`
+	// Auto is set on an automatic decision: the rule's expression and the
+	// inputs it was evaluated on (Reviewer is "system:policy/<name>").
+	Auto *AutoDecision `json:"auto,omitempty"`
 }
 
 // Escalation records that a rule's escalation reviewers became eligible.
@@ -104,6 +114,19 @@ type Request struct {
 	StageOpenedAt    *time.Time   `json:"stage_opened_at"`
 	Escalations      []Escalation `json:"escalations"`
 	NextEscalationAt *time.Time   `json:"next_escalation_at"`
+	// Justification is the requester's reason for the request (content:
+	// the policy may require it).
+	Justification string `json:"justification"`
+	// Items are what is reviewed piece by piece (the files of an output
+	// package, the lines of an invoice); content, so an edit voids reviews.
+	Items []Item `json:"items"`
+	// ItemOutcome lists, once the request is decided, the items approved
+	// and rejected with their digests; nil before.
+	ItemOutcome *ItemOutcome `json:"item_outcome"`
+	// Cycle counts the request-changes cycles: 0 until the first resubmit.
+	Cycle int `json:"cycle"`
+	// Revocation records who revoked an approved request, when and why.
+	Revocation *Revocation `json:"revocation"`
 	// Reason says why approvald decided the request by itself (a
 	// dependency's outcome, the deadline).
 	Reason string `json:"reason,omitempty"`
@@ -260,6 +283,9 @@ type Draft struct {
 	// default) and New combines it with Policy.
 	Policy     *Policy
 	PolicyName string
+	// Justification and Items as in Request.
+	Justification string
+	Items         []Item
 }
 
 // Field is one optional field of a Patch: Set says whether it was given.
@@ -282,6 +308,9 @@ type Patch struct {
 	Comment     Field[string]
 	Policy      Field[Policy]
 	RemindAfter Field[Duration]
+	Items       Field[[]Item]
+	// Justification as in Request.
+	Justification Field[string]
 	// Mandate is the policy mandate under the new service rule, resolved by
 	// the engine whenever ServiceRule is set; the request's policy is then
 	// resolved afresh from it and the requester's own requirements.

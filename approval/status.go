@@ -21,6 +21,12 @@ const (
 	StatusAcknowledgedRejected  Status = 7 // decided, delivery in progress
 	StatusAcknowledgedCancelled Status = 8 // decided, delivery in progress
 	StatusExpired               Status = 9 // final: the deadline passed while pending
+	// StatusChangesRequested: a reviewer asked the requester to change the
+	// request and resubmit it; nothing is delivered.
+	StatusChangesRequested Status = 10
+	// StatusRevoked: an approval was taken back (final); the revocation is
+	// delivered to the service rule like a decision.
+	StatusRevoked Status = 11
 )
 
 var statusNames = [...]string{
@@ -34,6 +40,8 @@ var statusNames = [...]string{
 	StatusAcknowledgedRejected:  "acknowledged_rejected",
 	StatusAcknowledgedCancelled: "acknowledged_cancelled",
 	StatusExpired:               "expired",
+	StatusChangesRequested:      "changes_requested",
+	StatusRevoked:               "revoked",
 }
 
 // Statuses returns every status, in numeric order.
@@ -60,7 +68,7 @@ func (s Status) Valid() bool { return s > StatusUnknown && int(s) < len(statusNa
 // Final reports whether s is a final status, where only the comment may change.
 func (s Status) Final() bool {
 	switch s {
-	case StatusApproved, StatusRejected, StatusCancelled, StatusExpired:
+	case StatusApproved, StatusRejected, StatusCancelled, StatusExpired, StatusRevoked:
 		return true
 	}
 	return false

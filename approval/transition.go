@@ -28,6 +28,12 @@ const (
 	ActionRedeliver      Action = "redeliver"
 	ActionRemind         Action = "remind"
 	ActionOutcome        Action = "outcome"
+	// ActionRequestChanges sends a pending request back to its requester;
+	// ActionResubmit brings it back to pending; ActionRevoke takes an
+	// approval back.
+	ActionRequestChanges Action = "request_changes"
+	ActionResubmit       Action = "resubmit"
+	ActionRevoke         Action = "revoke"
 	// ActionEscalate makes a rule's escalation reviewers eligible (see
 	// Request.Escalate); approvald takes it by itself.
 	ActionEscalate Action = "escalate"
@@ -102,6 +108,17 @@ var table = map[Status]state{
 		editable: []string{"comment"},
 		actions:  map[Action]Status{ActionComment: 0, ActionOutcome: 0},
 	},
+	// Sent back to the requester (request_changes): the requester edits it
+	// and resubmits; nothing is delivered meanwhile.
+	StatusChangesRequested: {
+		editable: append(slices.Clone(objectFields), "comment"),
+		actions: map[Action]Status{
+			ActionEdit:    StatusChangesRequested,
+			ActionComment: StatusChangesRequested,
+			ActionCancel:  StatusAcknowledgedCancelled,
+		},
+	},
+	StatusRevoked:   finalState,
 	StatusRejected:  finalState,
 	StatusCancelled: finalState,
 	StatusExpired:   finalState,
@@ -341,6 +358,10 @@ type ReviewInput struct {
 	// SeenDigest, when set, is the content digest the reviewer looked at;
 	// a review of other content is refused.
 	SeenDigest string
+	// Items, when the request has items, decides them one by one (every
+	// item must be named; the decision is then derived: approve when any
+	// item is approved).
+	Items []ItemDecision
 	// OnBehalfOf, when set, names the delegator the reviewer reviews for
 	// (the engine checks an active delegation and passes it as Delegation).
 	OnBehalfOf string
