@@ -29,7 +29,7 @@ const (
 	approvalMutable = `title, description, payload, service_rule, deadline, policy, status, previous_status,
 	comment, reviews, delivery, version, updated_at, decided_at, history_head, policy_source, depends_on,
 	remind_after, next_reminder_at, outcome, content_digest, reason, stage_opened_at, escalations,
-	next_escalation_at`
+	next_escalation_at, justification, items, item_outcome, cycle, revocation`
 )
 
 // The statements that write a change: insertApproval takes the request's
@@ -38,8 +38,8 @@ const (
 // that would let the row change since); insertHistory an entry's
 // entryColumns.
 var (
-	insertApproval = "INSERT INTO approvals (id, " + approvalFixed + ", " + approvalMutable + ", blocked) VALUES (" + params(31) + ")"
-	updateApproval = "UPDATE approvals SET " + assign(approvalMutable+", blocked") + " WHERE id = $27 AND version = $28"
+	insertApproval = "INSERT INTO approvals (id, " + approvalFixed + ", " + approvalMutable + ", blocked) VALUES (" + params(36) + ")"
+	updateApproval = "UPDATE approvals SET " + assign(approvalMutable+", blocked") + " WHERE id = $32 AND version = $33"
 	insertHistory  = "INSERT INTO history (" + entryColumns + ") VALUES (" + params(8) + ")"
 	insertOutbox   = "INSERT INTO outbox (id, type, request_id, version, data, created_at, webhook, next_attempt_at, trace_parent, notify) VALUES (" + params(10) + ")"
 )
@@ -264,8 +264,9 @@ func (s *Store) scanApproval(row Row, out **approval.Request) error {
 	var (
 		r                                   approval.Request
 		payload, policy, reviews, dependsOn string
-		escalations                         string
+		escalations, items                  string
 		delivery, outcome, policyRequest    *string
+		itemOutcome, revocation             *string
 		status                              int16
 		previousStatus                      *int16
 		remindAfter                         int64
@@ -275,7 +276,7 @@ func (s *Store) scanApproval(row Row, out **approval.Request) error {
 		&r.Title, &r.Description, &payload, &r.ServiceRule, nt(&r.Deadline), &policy, &status, &previousStatus,
 		&r.Comment, &reviews, &delivery, &r.Version, t(&r.UpdatedAt), nt(&r.DecidedAt), &r.HistoryHead, &r.PolicySource,
 		&dependsOn, &remindAfter, nt(&r.NextReminderAt), &outcome, &r.Digest, &r.Reason,
-		nt(&r.StageOpenedAt), &escalations, nt(&r.NextEscalationAt))
+		nt(&r.StageOpenedAt), &escalations, nt(&r.NextEscalationAt), &r.Justification, &items, &itemOutcome, &r.Cycle, &revocation)
 	if err != nil {
 		return err
 	}
@@ -289,9 +290,17 @@ func (s *Store) scanApproval(row Row, out **approval.Request) error {
 	if delivery != nil {
 		r.Delivery = new(approval.Delivery)
 	}
+	if itemOutcome != nil {
+		r.ItemOutcome = new(approval.ItemOutcome)
+	}
+	if revocation != nil {
+		r.Revocation = new(approval.Revocation)
+	}
 	if err := errors.Join(unmarshal("policy", &policy, &r.Policy), unmarshal("reviews", &reviews, &r.Reviews),
 		unmarshal("depends_on", &dependsOn, &r.DependsOn), unmarshal("policy_request", policyRequest, &r.PolicyRequest),
-		unmarshal("delivery", delivery, r.Delivery), unmarshal("escalations", &escalations, &r.Escalations)); err != nil {
+		unmarshal("delivery", delivery, r.Delivery), unmarshal("escalations", &escalations, &r.Escalations),
+		unmarshal("items", &items, &r.Items), unmarshal("item_outcome", itemOutcome, r.ItemOutcome),
+		unmarshal("revocation", revocation, r.Revocation)); err != nil {
 		return fmt.Errorf("request %s: %w", r.ID, err)
 	}
 	if len(r.DependsOn) == 0 {
@@ -299,6 +308,9 @@ func (s *Store) scanApproval(row Row, out **approval.Request) error {
 	}
 	if len(r.Escalations) == 0 {
 		r.Escalations = nil // likewise
+	}
+	if len(r.Items) == 0 {
+		r.Items = nil // likewise
 	}
 	*out = &r
 	return nil
@@ -318,7 +330,8 @@ func unmarshal(column string, s *string, v any) error {
 // approvalValues are the stored values of r's approvalMutable columns and
 // of blocked, from ix, r's Index. JSON goes as a string, which PostgreSQL's
 // json columns keep byte for byte. The dependencies and the escalations are
-// arrays, "[]" for none; the outcome is NULL until one is recorded.
+// arrays, "[]" for none, and so are the items; the outcome, the item
+// outcome and the revocation are NULL until one is recorded.
 func approvalValues(r *approval.Request, ix approval.Index) ([]any, error) {
 	var err error
 	encode := func(column string, v any) string {
@@ -328,19 +341,28 @@ func approvalValues(r *approval.Request, ix approval.Index) ([]any, error) {
 		}
 		return string(b)
 	}
-	dependsOn, escalations := "[]", "[]"
+	dependsOn, escalations, items := "[]", "[]", "[]"
 	if len(r.DependsOn) > 0 {
 		dependsOn = encode("depends_on", r.DependsOn)
 	}
 	if len(r.Escalations) > 0 {
 		escalations = encode("escalations", r.Escalations)
 	}
-	var delivery, outcome *string
+	if len(r.Items) > 0 {
+		items = encode("items", r.Items)
+	}
+	var delivery, outcome, itemOutcome, revocation *string
 	if r.Delivery != nil {
 		delivery = new(encode("delivery", r.Delivery))
 	}
 	if len(r.Outcome) > 0 {
 		outcome = new(string(r.Outcome))
+	}
+	if r.ItemOutcome != nil {
+		itemOutcome = new(encode("item_outcome", r.ItemOutcome))
+	}
+	if r.Revocation != nil {
+		revocation = new(encode("revocation", r.Revocation))
 	}
 	var previousStatus *int16
 	if r.PreviousStatus != nil {
@@ -350,7 +372,7 @@ func approvalValues(r *approval.Request, ix approval.Index) ([]any, error) {
 		r.Title, r.Description, string(r.Payload), r.ServiceRule, r.Deadline, encode("policy", r.Policy), int16(r.Status), previousStatus,
 		r.Comment, encode("reviews", r.Reviews), delivery, r.Version, r.UpdatedAt, r.DecidedAt, r.HistoryHead, r.PolicySource,
 		dependsOn, int64(r.RemindAfter), r.NextReminderAt, outcome, r.Digest, r.Reason,
-		r.StageOpenedAt, escalations, r.NextEscalationAt, ix.Blocked,
+		r.StageOpenedAt, escalations, r.NextEscalationAt, r.Justification, items, itemOutcome, r.Cycle, revocation, ix.Blocked,
 	}, err
 }
 

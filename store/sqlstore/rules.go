@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"approvald/approval"
@@ -15,7 +17,7 @@ const (
 	ruleColumns   = "id, name, created_at, " + ruleMutable
 	ruleMutable   = "url, format, secret, api_key, timeout_ms, max_attempts, headers, policy, updated_at"
 	policyColumns = "name, created_at, " + policyMutable
-	policyMutable = "description, policy, version, updated_at"
+	policyMutable = "description, policy, version, updated_at, match, priority"
 )
 
 // The statements that write rules and policies, from their values and
@@ -23,8 +25,8 @@ const (
 var (
 	insertRule   = "INSERT INTO service_rules (" + ruleMutable + ", name, created_at) VALUES (" + params(11) + ") ON CONFLICT (name) DO NOTHING RETURNING id"
 	updateRule   = "UPDATE service_rules SET " + assign(ruleMutable) + " WHERE id = $10"
-	insertPolicy = "INSERT INTO policies (" + policyMutable + ", name, created_at) VALUES (" + params(6) + ") ON CONFLICT (name) DO NOTHING"
-	updatePolicy = "UPDATE policies SET " + assign(policyMutable) + " WHERE name = $5 AND version = $6"
+	insertPolicy = "INSERT INTO policies (" + policyMutable + ", name, created_at) VALUES (" + params(8) + ") ON CONFLICT (name) DO NOTHING"
+	updatePolicy = "UPDATE policies SET " + assign(policyMutable) + " WHERE name = $7 AND version = $8"
 )
 
 // CreateServiceRule implements [approval.Catalog.CreateServiceRule],
@@ -113,8 +115,8 @@ func (s *Store) DeleteServiceRule(ctx context.Context, name string) error {
 	return s.change(ctx, op, func(tx Tx) error {
 		var users int
 		err := s.deleteNamed(ctx, tx, op, "service_rules", "service rule", name)
-		if err == nil { // 3, 4, 5 and 9 are the final statuses
-			err = tx.QueryRow(ctx, "SELECT count(*) FROM approvals WHERE service_rule = $1 AND status NOT IN (3, 4, 5, 9)", name).Scan(&users)
+		if err == nil {
+			err = tx.QueryRow(ctx, "SELECT count(*) FROM approvals WHERE service_rule = $1 AND status NOT IN ("+finalCodes+")", name).Scan(&users)
 		}
 		if err == nil && users > 0 {
 			return approval.Errorf(approval.KindConflict, approval.CodeConflict,
@@ -123,6 +125,18 @@ func (s *Store) DeleteServiceRule(ctx context.Context, name string) error {
 		return s.fail(op, err)
 	})
 }
+
+// finalCodes lists the codes of the final statuses (approval.Status.Final),
+// comma-separated, for DeleteServiceRule.
+var finalCodes = func() string {
+	var codes []string
+	for _, st := range approval.Statuses() {
+		if st.Final() {
+			codes = append(codes, strconv.Itoa(int(st)))
+		}
+	}
+	return strings.Join(codes, ", ")
+}()
 
 // deleteNamed deletes the row named name of table, a what: KindNotFound
 // when there is none.
@@ -262,7 +276,7 @@ func policyValues(p *approval.StoredPolicy) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy %q: %w", p.Name, err)
 	}
-	return []any{p.Description, string(policy), p.Version, p.UpdatedAt}, nil
+	return []any{p.Description, string(policy), p.Version, p.UpdatedAt, p.Match, p.Priority}, nil
 }
 
 // getPolicy reads the policy named name through q, with the locking clause lock.
@@ -277,7 +291,7 @@ func (s *Store) getPolicy(ctx context.Context, q Querier, name, lock string) (*a
 // scanPolicy reads a row of policyColumns into p.
 func (s *Store) scanPolicy(row Row, p *approval.StoredPolicy) error {
 	var policy string
-	if err := row.Scan(&p.Name, s.d.Time(&p.CreatedAt), &p.Description, &policy, &p.Version, s.d.Time(&p.UpdatedAt)); err != nil {
+	if err := row.Scan(&p.Name, s.d.Time(&p.CreatedAt), &p.Description, &policy, &p.Version, s.d.Time(&p.UpdatedAt), &p.Match, &p.Priority); err != nil {
 		return err
 	}
 	if err := unmarshal("policy", &policy, &p.Policy); err != nil {
