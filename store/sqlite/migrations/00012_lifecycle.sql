@@ -1,16 +1,5 @@
 -- +goose Up
 
--- Statuses 10 (changes_requested) and 11 (revoked). SQLite cannot alter a
--- CHECK constraint, and rebuilding approvals would mean dropping the table
--- every other one references; loosening a CHECK changes nothing on disk,
--- so the table's definition is edited in place (the procedure SQLite
--- documents for it, "ALTER TABLE" section 7). The ALTER TABLEs below change
--- the schema cookie, so every connection reloads the edited definition.
-PRAGMA writable_schema = ON;
-UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (status BETWEEN 1 AND 9)', 'CHECK (status BETWEEN 1 AND 11)')
-    WHERE type = 'table' AND name = 'approvals';
-PRAGMA writable_schema = OFF;
-
 -- The requester's justification; the items (a JSON array of approval.Item);
 -- the outcome item by item (JSON, NULL until decided); the request-changes
 -- cycles; the revocation (JSON, NULL unless revoked).
@@ -24,6 +13,19 @@ ALTER TABLE approvals ADD COLUMN revocation    TEXT;
 ALTER TABLE policies ADD COLUMN match    TEXT    NOT NULL DEFAULT '';
 ALTER TABLE policies ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
 
+-- Statuses 10 (changes_requested) and 11 (revoked). SQLite cannot alter a
+-- CHECK constraint, and rebuilding approvals would mean dropping the table
+-- every other one references; loosening a CHECK changes nothing on disk,
+-- so the table's definition is edited in place (the procedure SQLite
+-- documents for it, "ALTER TABLE" section 7). It comes after the ALTER
+-- TABLEs, which place a new column by the definition's length as last
+-- loaded; RESET reloads it on this connection, and the ALTER TABLEs'
+-- change of the schema cookie makes the others reload it.
+PRAGMA writable_schema = ON;
+UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (status BETWEEN 1 AND 9)', 'CHECK (status BETWEEN 1 AND 11)')
+    WHERE type = 'table' AND name = 'approvals';
+PRAGMA writable_schema = RESET;
+
 -- +goose Down
 ALTER TABLE policies DROP COLUMN priority;
 ALTER TABLE policies DROP COLUMN match;
@@ -35,4 +37,4 @@ ALTER TABLE approvals DROP COLUMN justification;
 PRAGMA writable_schema = ON;
 UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (status BETWEEN 1 AND 11)', 'CHECK (status BETWEEN 1 AND 9)')
     WHERE type = 'table' AND name = 'approvals';
-PRAGMA writable_schema = OFF;
+PRAGMA writable_schema = RESET;
