@@ -155,6 +155,15 @@ func TestRollingUpgradeFromOldestSchema(t *testing.T) {
 	exec(`INSERT INTO notifications (key, request_id, version, kind, recipient, channel, address, data, created_at, due_at, next_attempt_at)
 		VALUES ($1, $2, 1, 'review_requested', 'user:carol', 'mail', $3, $4, $5, $5, $5)`, storetest.V11Key, v11.R.ID, storetest.V11Contact, []byte("{}"), upgradeT0)
 
+	// Version 12: approvals justification, items, item_outcome, cycle,
+	// revocation (statuses 10 and 11 allowed); policies match, priority.
+	upTo(12)
+	up.PlantV12(func(name, match string, priority int, pol approval.Policy) {
+		b, _ := json.Marshal(pol)
+		exec(`INSERT INTO policies (name, description, policy, version, created_at, updated_at, match, priority) VALUES ($1, 'v12', $2, 1, $3, $3, $4, $5)`,
+			name, string(b), upgradeT0, match, priority)
+	})
+
 	if latest := int64(embeddedMigrations(t)); up.Version != latest {
 		t.Fatalf("the test plants data up to version %d, but the latest migration is %d: plant data for the new ones", up.Version, latest)
 	}
@@ -224,6 +233,11 @@ func insertPlanted(t *testing.T, exec func(string, ...any), p *storetest.Planted
 		esc, _ := json.Marshal(r.Escalations)
 		cols += ", stage_opened_at, escalations, next_escalation_at"
 		args = append(args, r.StageOpenedAt, string(esc), r.NextEscalationAt)
+	}
+	if p.V >= 12 {
+		c, a := storetest.V12Columns(r)
+		cols += c
+		args = append(args, a...)
 	}
 	exec("INSERT INTO approvals ("+cols+") VALUES ("+placeholders(len(args))+")", args...)
 	for i, ch := range p.Changes {

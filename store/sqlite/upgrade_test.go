@@ -159,6 +159,15 @@ func TestRollingUpgradeFromOldestSchema(t *testing.T) {
 	exec(`INSERT INTO notifications (key, request_id, version, kind, recipient, channel, address, data, created_at, due_at, next_attempt_at)
 		VALUES (?, ?, 1, 'review_requested', 'user:carol', 'mail', ?, ?, ?, ?, ?)`, storetest.V11Key, v11.R.ID, storetest.V11Contact, []byte("{}"), t0, t0, t0)
 
+	// Version 12: approvals justification, items, item_outcome, cycle,
+	// revocation (statuses 10 and 11 allowed); policies match, priority.
+	upTo(12)
+	up.PlantV12(func(name, match string, priority int, pol approval.Policy) {
+		b, _ := json.Marshal(pol)
+		exec(`INSERT INTO policies (name, description, policy, version, created_at, updated_at, match, priority) VALUES (?, 'v12', ?, 1, ?, ?, ?, ?)`,
+			name, string(b), micros(upgradeT0), micros(upgradeT0), match, priority)
+	})
+
 	if latest := int64(embeddedMigrations(t)); up.Version != latest {
 		t.Fatalf("the test plants data up to version %d, but the latest migration is %d: plant data for the new ones", up.Version, latest)
 	}
@@ -246,6 +255,11 @@ func insertPlanted(t *testing.T, exec func(string, ...any), p *storetest.Planted
 		esc, _ := json.Marshal(r.Escalations)
 		cols += ", stage_opened_at, escalations, next_escalation_at"
 		args = append(args, micros(r.StageOpenedAt), string(esc), micros(r.NextEscalationAt))
+	}
+	if p.V >= 12 {
+		c, a := storetest.V12Columns(r)
+		cols += c
+		args = append(args, a...)
 	}
 	exec("INSERT INTO approvals ("+cols+") VALUES ("+placeholders(len(args))+")", args...)
 	for i, ch := range p.Changes {

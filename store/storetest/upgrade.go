@@ -205,6 +205,56 @@ func (u *Upgrade) Approve(r *approval.Request, at time.Duration) approval.Change
 	return ch
 }
 
+// V12Policy is the stored policy a rolling-upgrade test plants at version
+// 12 (see PlantV12), with V12Match and priority 7.
+const (
+	V12Policy = "by-size"
+	V12Match  = "size(items) > 1"
+)
+
+// PlantV12 plants, at version 12, a request with a justification and
+// items that a reviewer sent back once (changes_requested, cycle 1), and an
+// approved one that was then revoked, with its item outcome; and has policy
+// write the stored policy V12Policy (its policy One, description "v12",
+// version 1, created at T0) with its match and priority.
+func (u *Upgrade) PlantV12(policy func(name, match string, priority int, pol approval.Policy)) {
+	u.t.Helper()
+	items := []approval.Item{{ID: "a", Name: "a.csv", MediaType: "text/csv", Size: 3, Digest: "sha256:" + strings.Repeat("a", 64), Metadata: json.RawMessage(`{"rows":1}`)},
+		{ID: "b", Name: "b.csv", Size: 0, Digest: "sha256:" + strings.Repeat("b", 64)}}
+	r, ch := u.NewRequest(approval.Draft{Title: "v12 sent back", Payload: json.RawMessage(`{}`)}, u.One, "default", 16*time.Second)
+	r.Justification, r.Items, r.Cycle, r.Status = "for the audit", items, 1, approval.StatusChangesRequested
+	u.Plant(&Planted{R: r, Changes: []approval.Change{ch}})
+	r, ch = u.NewRequest(approval.Draft{Title: "v12 revoked", Payload: json.RawMessage(`{}`)}, u.One, "default", 17*time.Second)
+	ch2 := u.Approve(r, 18*time.Second)
+	r.Items, r.Status = items, approval.StatusRevoked
+	r.ItemOutcome = &approval.ItemOutcome{Approved: []approval.ItemRef{{ID: "a", Name: "a.csv", Digest: items[0].Digest}},
+		Rejected: []approval.ItemRef{{ID: "b", Name: "b.csv", Digest: items[1].Digest}}, Partial: true}
+	r.Revocation = &approval.Revocation{By: "user:bob", At: u.T0.Add(19 * time.Second), Reason: "leaked"}
+	u.Plant(&Planted{R: r, Changes: []approval.Change{ch, ch2}})
+	policy(V12Policy, V12Match, 7, u.One)
+}
+
+// V12Columns returns the columns version 12 adds to approvals and r's
+// values of them, as a rolling-upgrade test plants r: the items and
+// outcomes as JSON text ("[]" for no items, nil for no outcome or
+// revocation).
+func V12Columns(r *approval.Request) (string, []any) {
+	items := []byte("[]")
+	if len(r.Items) > 0 {
+		items, _ = json.Marshal(r.Items)
+	}
+	var outcome, revocation any
+	if r.ItemOutcome != nil {
+		b, _ := json.Marshal(r.ItemOutcome)
+		outcome = string(b)
+	}
+	if r.Revocation != nil {
+		b, _ := json.Marshal(r.Revocation)
+		revocation = string(b)
+	}
+	return ", justification, items, item_outcome, cycle, revocation", []any{r.Justification, string(items), outcome, r.Cycle, revocation}
+}
+
 // Upgraded is what a rolling-upgrade test planted with plain SQL, version by
 // version from the oldest schema, for CheckUpgraded to find: the API keys of
 // versions 1 and 6, the service rules "publisher" (version 2) and "strict"
@@ -327,8 +377,19 @@ func CheckUpgraded(t *testing.T, s Store, u Upgraded) {
 	if rule, err := s.GetServiceRule(ctx, "strict"); err != nil || rule.Policy != "two-reviewers" || rule.Format != approval.FormatLegacy || len(rule.Headers) != 0 {
 		t.Errorf("service rule of version 5: %+v, %v", rule, err)
 	}
-	if sp, err := s.GetPolicy(ctx, "two-reviewers"); err != nil || sp.Version != 1 || sp.Description != "two" || len(sp.Policy.Rules) != 1 {
+	if sp, err := s.GetPolicy(ctx, "two-reviewers"); err != nil || sp.Version != 1 || sp.Description != "two" || len(sp.Policy.Rules) != 1 ||
+		sp.Match != "" || sp.Priority != 0 {
 		t.Errorf("policy of version 5: %+v, %v", sp, err)
+	}
+	if sp, err := s.GetPolicy(ctx, V12Policy); err != nil || sp.Version != 1 || sp.Description != "v12" || sp.Match != V12Match ||
+		sp.Priority != 7 || !sp.CreatedAt.Equal(u.T0) || len(sp.Policy.Rules) != 1 {
+		t.Errorf("policy of version 12: %+v, %v", sp, err)
+	}
+	// The statuses of version 12 are listed.
+	for _, st := range []approval.Status{approval.StatusChangesRequested, approval.StatusRevoked} {
+		if rs, err := s.ListApprovals(ctx, approval.Filter{Statuses: []approval.Status{st}, Limit: 10}); err != nil || len(rs) != 1 {
+			t.Errorf("requests %s after the upgrade: %d, %v; want the one of version 12", st, len(rs), err)
+		}
 	}
 
 	// The request index: the pending requests of before version 5 were
@@ -471,6 +532,9 @@ func checkUpgradedDirectory(t *testing.T, s Store, u Upgraded) {
 func (p *Planted) expected() *approval.Request {
 	want := p.R.Clone()
 	want.SetDependencies(nil)
+	if p.V < 12 {
+		want.Justification, want.Items, want.ItemOutcome, want.Cycle, want.Revocation = "", nil, nil, 0, nil
+	}
 	if p.V < 11 {
 		want.StageOpenedAt, want.Escalations, want.NextEscalationAt = nil, nil, nil
 	}
