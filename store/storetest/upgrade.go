@@ -223,6 +223,7 @@ func (u *Upgrade) PlantV12(policy func(name, match string, priority int, pol app
 		{ID: "b", Name: "b.csv", Size: 0, Digest: "sha256:" + strings.Repeat("b", 64)}}
 	r, ch := u.NewRequest(approval.Draft{Title: "v12 sent back", Payload: json.RawMessage(`{}`)}, u.One, "default", 16*time.Second)
 	r.Justification, r.Items, r.Cycle, r.Status = "for the audit", items, 1, approval.StatusChangesRequested
+	ch.Event.Notify = ""
 	u.Plant(&Planted{R: r, Changes: []approval.Change{ch}})
 	r, ch = u.NewRequest(approval.Draft{Title: "v12 revoked", Payload: json.RawMessage(`{}`)}, u.One, "default", 17*time.Second)
 	ch2 := u.Approve(r, 18*time.Second)
@@ -230,6 +231,9 @@ func (u *Upgrade) PlantV12(policy func(name, match string, priority int, pol app
 	r.ItemOutcome = &approval.ItemOutcome{Approved: []approval.ItemRef{{ID: "a", Name: "a.csv", Digest: items[0].Digest}},
 		Rejected: []approval.ItemRef{{ID: "b", Name: "b.csv", Digest: items[1].Digest}}, Partial: true}
 	r.Revocation = &approval.Revocation{By: "user:bob", At: u.T0.Add(19 * time.Second), Reason: "leaked"}
+	for _, c := range []*approval.Change{&ch, &ch2} {
+		c.Event.Notify = "" // only version 11's event is left to plan (see checkUpgradedDirectory)
+	}
 	u.Plant(&Planted{R: r, Changes: []approval.Change{ch, ch2}})
 	policy(V12Policy, V12Match, 7, u.One)
 }
