@@ -94,6 +94,9 @@ func Run(t *testing.T, open func(t *testing.T) Store, exec Exec) {
 		{"FinishNotifications_ListStatsDelete", testFinishNotifications},
 		{"ClaimNotifications_ConcurrentClaimEachOnce", testClaimNotificationsConcurrent},
 		{"Requests_EscalationFieldsAndDueEscalations", testEscalationFields},
+		{"Requests_LifecycleFieldsRoundTrip", testLifecycleFields},
+		{"Requests_ChangesRequestedAndRevoked", testLifecycleStatuses},
+		{"Policies_MatchAndPriority", testPolicyMatchPriority},
 		{"CancelledContext_Fails", testCancelledContext},
 		{"Ping", testPing},
 	}
