@@ -113,10 +113,10 @@ func numbers(v any) (any, error) {
 
 // Inputs returns the JSON record of in as an expression sees it, for the
 // history (approval.AutoDecision.Inputs): an object with the six variables,
-// now in RFC 3339. It is at most MaxInputs bytes: when larger, the payload,
-// then the items, then the groups, then the requester and the service rule
-// are replaced by {"omitted": true, "sha256": <hex of their JSON>, "size":
-// <bytes of their JSON>} until it fits.
+// now in RFC 3339. It is at most MaxInputs bytes: until it fits, the largest
+// of the payload, items, groups, requester and service rule is replaced by
+// {"omitted": true, "sha256": <hex of its JSON>, "size": <bytes of its
+// JSON>}.
 func Inputs(in Input) json.RawMessage {
 	rec := []field{
 		{name: "payload", raw: compact(in.Payload)},
@@ -127,8 +127,17 @@ func Inputs(in Input) json.RawMessage {
 	}
 	now := marshal(in.Now.Format(time.RFC3339Nano))
 	out := record(rec, now)
-	for i := 0; len(out) > MaxInputs && i < len(rec); i++ {
-		rec[i].raw = omitted(rec[i].raw)
+	for len(out) > MaxInputs {
+		largest := -1
+		for i, f := range rec {
+			if !f.omitted && (largest < 0 || len(f.raw) > len(rec[largest].raw)) {
+				largest = i
+			}
+		}
+		if largest < 0 {
+			break // cannot happen: six stand-ins take a few hundred bytes
+		}
+		rec[largest] = field{name: rec[largest].name, raw: omitted(rec[largest].raw), omitted: true}
 		out = record(rec, now)
 	}
 	return out
@@ -136,8 +145,9 @@ func Inputs(in Input) json.RawMessage {
 
 // field is one variable of the record, its JSON.
 type field struct {
-	name string
-	raw  []byte
+	name    string
+	raw     []byte
+	omitted bool // raw is the stand-in
 }
 
 // record writes the variables in a fixed order.
