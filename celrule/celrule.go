@@ -36,8 +36,8 @@ type Input struct {
 	Now         time.Time
 }
 
-// Error is a compile error: the 1-based line and column of the first issue
-// (by position) and CEL's message for it.
+// Error is a compile error: the 1-based line and column (in characters) of
+// the first issue by position, and CEL's message for it.
 type Error struct {
 	Line, Column int
 	Message      string
@@ -74,6 +74,10 @@ var env = sync.OnceValues(func() (*cel.Env, error) {
 // number of them. The error is an *Error: the expression's first issue, or
 // line 1, column 1 for an expression too long or not bool.
 func Compile(expr string) (*Program, error) {
+	if len(expr) > approval.MaxExpressionLen {
+		// Not cached: the cache's bound on entries then bounds its bytes.
+		return compile(expr)
+	}
 	if c, ok := programs.get(expr); ok {
 		return c.prg, c.err
 	}
@@ -146,6 +150,26 @@ func (p *Program) Eval(ctx context.Context, in Input) (bool, error) {
 		return false, err
 	}
 	return p.eval(ctx, vars)
+}
+
+// Vars is an Input decoded once for the evaluation of several programs (a
+// request against every stored policy's match). It is read-only, safe for
+// concurrent use.
+type Vars struct{ m map[string]any }
+
+// Prepare decodes in for EvalVars. Its error (the payload or an item's
+// metadata not JSON, a number out of range) is the one Eval would return.
+func Prepare(in Input) (*Vars, error) {
+	m, err := activation(in)
+	if err != nil {
+		return nil, err
+	}
+	return &Vars{m}, nil
+}
+
+// EvalVars is Eval on prepared variables.
+func (p *Program) EvalVars(ctx context.Context, vars *Vars) (bool, error) {
+	return p.eval(ctx, vars.m)
 }
 
 func (p *Program) eval(ctx context.Context, vars map[string]any) (ok bool, err error) {

@@ -83,6 +83,15 @@ func TestEval_Decides(t *testing.T) {
 			if got != c.want {
 				t.Errorf("Eval(%q) = %v, want %v", c.expr, got, c.want)
 			}
+			vars, err := Prepare(c.in)
+			if err != nil {
+				t.Fatalf("Prepare: %v", err)
+			}
+			for range 2 { // prepared variables are not changed by an evaluation
+				if got, err := p.EvalVars(context.Background(), vars); err != nil || got != c.want {
+					t.Errorf("EvalVars(%q) = %v, %v; want %v", c.expr, got, err, c.want)
+				}
+			}
 		})
 	}
 }
@@ -161,6 +170,13 @@ func TestEval_ErrorsAreNotFalse(t *testing.T) {
 			got, err := p.Eval(context.Background(), in)
 			if err == nil {
 				t.Fatalf("Eval(%q) = %v, nil; want an error", c.expr, got)
+			}
+			if vars, perr := Prepare(in); perr == nil {
+				if ok, err := p.EvalVars(context.Background(), vars); err == nil || ok {
+					t.Errorf("EvalVars(%q) = %v, %v; want an error as Eval's", c.expr, ok, err)
+				}
+			} else if perr.Error() != err.Error() {
+				t.Errorf("Prepare: %v; Eval: %v; want the same error", perr, err)
 			}
 			if got {
 				t.Errorf("Eval(%q) returned true with its error", c.expr)
@@ -308,6 +324,17 @@ func TestCache_IsBounded(t *testing.T) {
 	}
 	if _, ok := c.get("0"); ok {
 		t.Error("the least recently used entry was kept")
+	}
+}
+
+func TestCompile_DoesNotCacheTooLongExpressions(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat(" ", approval.MaxExpressionLen+1) + "false"
+	if _, err := Compile(long); err == nil {
+		t.Fatal("Compile accepted a too long expression")
+	}
+	if _, ok := programs.get(long); ok {
+		t.Error("a too long expression was cached")
 	}
 }
 
