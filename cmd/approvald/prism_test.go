@@ -232,7 +232,7 @@ func TestPrism_FlowsMatchTheServedDocument(t *testing.T) {
 	t.Parallel()
 	prismBin(t) // skip early, before starting anything
 	recv := newReceiver(t)
-	base := startServer(t, map[string]string{"APPROVALD_ADMIN_KEY": testAdminKey})
+	base := startServer(t, map[string]string{"APPROVALD_ADMIN_KEY": testAdminKey, "APPROVALD_NOTIFY_BATCH_WINDOW": "0"})
 	prism := startPrism(t, newBreaker(t, base))
 	checked := &http.Client{Transport: prismChecked{t}}
 	admin := client{t: t, base: prism, key: testAdminKey, hc: checked}
@@ -419,6 +419,113 @@ func prismFlows(t *testing.T, admin client, recv *receiver) {
 	tempID, _ := newKey("temp", []string{"approvals:read"})
 	admin.must(204, "DELETE", "/v1/api-keys/"+tempID, nil)
 	admin.must(404, "DELETE", "/v1/api-keys/"+missing, nil)
+
+	prismNotifyFlows(t, admin, recv)
+}
+
+// prismNotifyFlows replays the flows of notifications, escalation and
+// delegation: channels (email and Slack), routes, contacts, a key's
+// contact, preferences, the notification queue, a policy that escalates,
+// and delegations with a review on behalf of the delegator.
+func prismNotifyFlows(t *testing.T, admin client, recv *receiver) {
+	sink := newMailSink(t)
+	newKey := func(name, contact string, scopes ...string) client {
+		body := map[string]any{"name": name, "scopes": scopes}
+		if contact != "" {
+			body["contact"] = contact
+		}
+		return admin.as(admin.must(201, "POST", "/v1/api-keys", body)["key"].(string))
+	}
+	lead := newKey("lead", "lead@example.com", "approvals:review", "approvals:read")
+	deputy := newKey("deputy", "", "approvals:review", "approvals:read")
+	oncall := newKey("oncall", "", "approvals:review", "approvals:read")
+	asker := newKey("asker", "asker@example.com", "approvals:create", "approvals:read")
+	audit := newKey("notify-auditor", "", "audit")
+
+	// Channels: email (a password only by its file) and Slack, read,
+	// replaced at a version, refused at a stale one, deleted.
+	admin.must(201, "POST", "/v1/notification-channels", sink.channel("mail"))
+	unused := sink.channel("mail-unused")
+	unused["email"].(map[string]any)["username"] = "approvald"
+	unused["email"].(map[string]any)["password_file"] = "/run/secrets/smtp-password"
+	admin.must(201, "POST", "/v1/notification-channels", unused)
+	slack := admin.must(201, "POST", "/v1/notification-channels", map[string]any{"name": "team-chat", "type": "slack", "url": recv.srv.URL + "/slack-hook"})
+	admin.must(409, "POST", "/v1/notification-channels", map[string]any{"name": "team-chat", "type": "slack", "url": recv.srv.URL + "/other"})
+	admin.must(200, "GET", "/v1/notification-channels", nil)
+	audit.must(200, "GET", "/v1/notification-channels/mail", nil)
+	admin.must(404, "GET", "/v1/notification-channels/nothing", nil)
+	admin.must(200, "PUT", "/v1/notification-channels/team-chat", map[string]any{"type": "slack", "url": slack["url"]}, "If-Match", `"1"`)
+	admin.must(412, "PUT", "/v1/notification-channels/team-chat", map[string]any{"type": "slack"}, "If-Match", `"1"`)
+	admin.must(200, "PUT", "/v1/notification-channels/mail-unused", map[string]any{"type": "email", "email": map[string]any{
+		"host": sink.host, "port": sink.port, "tls": "none", "from": "other@example.com"}})
+	admin.must(204, "DELETE", "/v1/notification-channels/mail-unused", nil)
+	admin.must(404, "DELETE", "/v1/notification-channels/mail-unused", nil)
+
+	// Routes and contacts.
+	route := admin.must(201, "POST", "/v1/notification-routes", map[string]any{"channel": "team-chat", "events": []string{"review_requested", "escalation"}, "scope": "group:finance"})
+	all := admin.must(201, "POST", "/v1/notification-routes", map[string]any{"channel": "team-chat"})
+	admin.must(422, "POST", "/v1/notification-routes", map[string]any{"channel": "nothing"})
+	audit.must(200, "GET", "/v1/notification-routes", nil)
+	admin.must(409, "DELETE", "/v1/notification-channels/team-chat", nil)
+	admin.must(204, "DELETE", "/v1/notification-routes/"+strconv.FormatFloat(all["id"].(float64), 'f', 0, 64), nil)
+	admin.must(404, "DELETE", "/v1/notification-routes/999999", nil)
+	admin.must(200, "POST", "/v1/contacts", map[string]any{"principal": "user:alice", "email": "alice@example.com", "admin": true})
+	admin.must(200, "POST", "/v1/contacts", map[string]any{"group": "finance", "emails": []string{"a@example.com", "b@example.com"}, "channel": "team-chat"})
+	admin.must(422, "POST", "/v1/contacts", map[string]any{"group": "ops", "channel": "nothing"})
+	audit.must(200, "GET", "/v1/contacts", nil)
+	admin.must(204, "DELETE", "/v1/contacts/user:alice", nil)
+	admin.must(404, "DELETE", "/v1/contacts/user:alice", nil)
+
+	// Preferences, each principal its own.
+	lead.must(200, "GET", "/v1/me/notification-preferences", nil)
+	lead.must(200, "PUT", "/v1/me/notification-preferences", map[string]any{"muted": []string{"reminder"}})
+	deputy.must(200, "GET", "/v1/me/notification-preferences", nil)
+
+	// A policy that escalates; a request under it shows when it will.
+	admin.must(201, "POST", "/v1/policies", map[string]any{"name": "lead-escalating", "policy": map[string]any{"rules": []any{
+		map[string]any{"name": "lead", "min_approvals": 1, "principals": []string{"svc:lead"},
+			"escalate_after": "1h", "escalate_to": map[string]any{"principals": []string{"svc:oncall"}}}}}})
+	admin.must(422, "POST", "/v1/policies", map[string]any{"name": "too-soon", "policy": map[string]any{"rules": []any{
+		map[string]any{"min_approvals": 1, "principals": []string{"svc:lead"},
+			"escalate_after": "10s", "escalate_to": map[string]any{"principals": []string{"svc:oncall"}}}}}})
+	escalating := asker.must(201, "POST", "/v1/approvals", map[string]any{"title": "Grow the cluster", "policy_name": "lead-escalating"})["id"].(string)
+	asker.must(200, "GET", "/v1/approvals/"+escalating, nil)
+	oncall.must(403, "POST", "/v1/approvals/"+escalating+"/reviews", map[string]any{"decision": "approve"})
+
+	// Delegations: the lead's own, an admin's for the on-call reviewer; a
+	// review on behalf of the delegator; revoked, refused.
+	ends := time.Now().Add(7 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	d := lead.must(201, "POST", "/v1/delegations", map[string]any{"delegate": "svc:deputy", "ends_at": ends, "reason": "on leave"})
+	byAdmin := admin.must(201, "POST", "/v1/delegations", map[string]any{"delegator": "svc:oncall", "delegate": "svc:deputy",
+		"starts_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "ends_at": ends})
+	lead.must(422, "POST", "/v1/delegations", map[string]any{"delegate": "svc:lead", "ends_at": ends})
+	deputy.must(200, "GET", "/v1/delegations", nil)
+	deputy.must(200, "GET", "/v1/delegations?active=true", nil)
+	admin.must(200, "GET", "/v1/delegations?principal=svc:oncall", nil)
+	lead.must(200, "GET", "/v1/delegations/"+d["id"].(string), nil)
+	decided := deputy.must(200, "POST", "/v1/approvals/"+escalating+"/reviews", map[string]any{"decision": "approve", "on_behalf_of": "svc:lead", "comment": "for the lead"})
+	if reviews, _ := decided["reviews"].([]any); decided["status"] != "approved" || len(reviews) != 1 ||
+		reviews[0].(map[string]any)["reviewer"] != "svc:lead" || reviews[0].(map[string]any)["by"] != "svc:deputy" {
+		t.Errorf("a review on behalf of the lead: %v", decided)
+	}
+	asker.must(200, "GET", "/v1/approvals/"+escalating+"/history", nil)
+	lead.must(200, "POST", "/v1/delegations/"+d["id"].(string)+"/revoke", nil)
+	admin.must(200, "POST", "/v1/delegations/"+byAdmin["id"].(string)+"/revoke", map[string]any{})
+	again := asker.must(201, "POST", "/v1/approvals", map[string]any{"title": "Grow it more", "policy_name": "lead-escalating"})["id"].(string)
+	if p := deputy.must(403, "POST", "/v1/approvals/"+again+"/reviews", map[string]any{"decision": "approve", "on_behalf_of": "svc:lead"}); p["code"] != "not_delegated" {
+		t.Errorf("a review for the lead after the revocation: %v", p)
+	}
+	asker.must(404, "GET", "/v1/delegations/0190a5f0-0000-7000-8000-000000000001", nil)
+
+	// The notification queue: the lead's mail, the asker's decision mail.
+	sink.await(t, "asker@example.com", "Grow the cluster", 1, 30*time.Second)
+	admin.must(200, "GET", "/v1/notifications", nil)
+	audit.must(200, "GET", "/v1/notifications?request_id="+escalating+"&limit=2", nil)
+	audit.must(200, "GET", "/v1/notifications?state=pending", nil)
+	audit.must(200, "GET", "/v1/notifications?state=failed", nil)
+	audit.must(422, "GET", "/v1/notifications?channel=mail", nil)
+	asker.must(403, "GET", "/v1/notifications", nil)
+	admin.must(204, "DELETE", "/v1/notification-routes/"+strconv.FormatFloat(route["id"].(float64), 'f', 0, 64), nil)
 }
 
 // getText GETs a route that answers with text (HTML, the Prometheus format)
