@@ -14,6 +14,7 @@ import (
 // gets the mail exactly once, and the reviewer the review-requested mail
 // exactly once over both lives. It runs on both stores.
 func TestCrash_NotificationArrivesOnceAfterKill9(t *testing.T) {
+	t.Parallel() // light, but it may wait out a 2-minute lease
 	stores := map[string]func(t *testing.T) string{
 		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "crash-notify.db") },
 		"postgres": func(t *testing.T) string { return pgtest.URL(t) },
