@@ -40,9 +40,14 @@ type Config struct {
 	// MaxAttempts is how many times a message is tried before it is given
 	// up (default 10).
 	MaxAttempts int
-	// Lease is how long a claimed event or notification is the claimer's
-	// (default 2 minutes): after it, a crashed worker's claim is offered again.
+	// Lease is how long a claimed notification is the sender's (default 2
+	// minutes, above SendTimeout): after it, a crashed sender's claim is
+	// offered again.
 	Lease time.Duration
+	// PlanLease is how long a claimed event is the planner's (default 15
+	// seconds): planning only reads and writes the database, so a crashed
+	// planner's events come back soon.
+	PlanLease time.Duration
 	// SendTimeout bounds one send (default 30 seconds).
 	SendTimeout time.Duration
 	// Poll is how often the workers look for work without a wake-up
@@ -92,6 +97,7 @@ func (c *Config) Validate() error {
 	}
 	def(&c.LinkTTL, 7*24*time.Hour, "link_ttl")
 	def(&c.Lease, 2*time.Minute, "lease")
+	def(&c.PlanLease, 15*time.Second, "plan_lease")
 	def(&c.SendTimeout, 30*time.Second, "send_timeout")
 	def(&c.Poll, 5*time.Second, "poll")
 	if c.Lease > 0 && c.SendTimeout > 0 && c.Lease <= c.SendTimeout {

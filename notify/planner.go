@@ -38,7 +38,7 @@ func (p *Planner) Run(ctx context.Context, workers int) {
 // leaves the events claimed: they are offered again when the lease ends.
 func (p *Planner) PlanOnce(ctx context.Context) (int, error) {
 	now := p.cfg.Now()
-	recs, err := p.st.ClaimUnplanned(ctx, now, now.Add(p.cfg.Lease), p.cfg.Batch)
+	recs, err := p.st.ClaimUnplanned(ctx, now, now.Add(p.cfg.PlanLease), p.cfg.Batch)
 	if err != nil || len(recs) == 0 {
 		return 0, err
 	}

@@ -290,7 +290,7 @@ func TestPlanner_ACrashedPlanIsPlannedOnceAfterTheLease(t *testing.T) {
 	if ns := w.plan(); len(ns) != 0 {
 		t.Fatalf("%d notifications planned while the event is leased", len(ns))
 	}
-	w.clock.Advance(w.planner.cfg.Lease + time.Second)
+	w.clock.Advance(w.planner.cfg.PlanLease + time.Second)
 	if ns := w.plan(); len(recipients(ns, approval.NotifyReviewRequested)) != 2 {
 		t.Fatalf("after the lease: %q, want alice and bob once", recipients(ns, approval.NotifyReviewRequested))
 	}

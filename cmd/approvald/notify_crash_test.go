@@ -14,7 +14,7 @@ import (
 // gets the mail exactly once, and the reviewer the review-requested mail
 // exactly once over both lives. It runs on both stores.
 func TestCrash_NotificationArrivesOnceAfterKill9(t *testing.T) {
-	t.Parallel() // light, but it may wait out a 2-minute lease
+	t.Parallel() // light, but it may wait out the planner's 15-second lease
 	stores := map[string]func(t *testing.T) string{
 		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "crash-notify.db") },
 		"postgres": func(t *testing.T) string { return pgtest.URL(t) },
@@ -27,9 +27,11 @@ func TestCrash_NotificationArrivesOnceAfterKill9(t *testing.T) {
 	}
 }
 
-// notifyLease is how long the notifier's claims last (notify.Config.Lease's
-// default, which cmd/approvald leaves).
-const notifyLease = 2 * time.Minute
+// notifyPlanLease is how long the planner's claims last
+// (notify.Config.PlanLease's default, which cmd/approvald leaves). The
+// decision's notification is due only after the batching window, so no
+// sender has claimed it when the process dies.
+const notifyPlanLease = 15 * time.Second
 
 func notifyCrashTest(t *testing.T, db string) {
 	// The batching window keeps a notification queued, unsent, for 3s:
@@ -79,9 +81,8 @@ func notifyCrashTest(t *testing.T, db string) {
 	})
 	// When the kill fell between the planner's claim of the decision's
 	// event and its planning (the claim is its own transaction), the event
-	// is offered again only when the claim's lease ends: notify.Config's
-	// default of 2 minutes, which approvald does not set, then a poll.
-	sink.await(t, "req@example.com", "Rotate the TLS keys", 1, notifyLease+30*time.Second)
+	// is offered again only when the claim's lease ends, then a poll.
+	sink.await(t, "req@example.com", "Rotate the TLS keys", 1, notifyPlanLease+30*time.Second)
 	t.Logf("the decision mail arrived %s after the decision", time.Since(decided).Round(time.Millisecond))
 	// A duplicate would come within a sender's poll or a lease; wait for
 	// longer than the batching window before counting.
