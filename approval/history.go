@@ -56,6 +56,9 @@ var eventOf = map[Action]string{
 	ActionRemind:         EventReviewRequested,
 	ActionOutcome:        EventOutcome,
 	ActionEscalate:       EventEscalated,
+	ActionRequestChanges: EventChangesRequested,
+	ActionResubmit:       EventResubmitted,
+	ActionRevoke:         EventRevoked,
 }
 
 // HistoryEntry is one change to one request. Entries of a request form a

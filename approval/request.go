@@ -244,9 +244,11 @@ func (r *Request) Clone() *Request {
 	return &c
 }
 
-// Overdue reports whether r is pending with a deadline at or before now.
+// Overdue reports whether r may expire (pending, or changes_requested: the
+// deadline runs while the requester holds it) and has a deadline at or
+// before now.
 func (r *Request) Overdue(now time.Time) bool {
-	return r.Status == StatusPending && r.Deadline != nil && !r.Deadline.After(now)
+	return Allowed(r.Status, ActionExpire) && r.Deadline != nil && !r.Deadline.After(now)
 }
 
 // AsOf returns r as a read at now shows it: an overdue pending request as

@@ -44,7 +44,7 @@ func Actions() []Action {
 	return []Action{
 		ActionCreate, ActionEdit, ActionComment, ActionReview, ActionApprove, ActionReject, ActionCancel,
 		ActionExpire, ActionDelivered, ActionDeliveryFailed, ActionRedeliver, ActionRemind, ActionOutcome,
-		ActionEscalate,
+		ActionRequestChanges, ActionResubmit, ActionRevoke, ActionEscalate,
 	}
 }
 
@@ -53,7 +53,7 @@ func ValidAction(a Action) bool { return slices.Contains(Actions(), a) }
 
 // objectFields are the fields that make up what is being approved; together
 // with comment they are what a PATCH may name.
-var objectFields = []string{"title", "description", "payload", "deadline", "service_rule", "policy", "remind_after"}
+var objectFields = []string{"title", "description", "payload", "deadline", "service_rule", "policy", "remind_after", "justification", "items"}
 
 // toPrevious, as a target, means "back to the previous status" (redelivery
 // of the decision that failed).
@@ -81,6 +81,8 @@ var table = map[Status]state{
 			ActionExpire:   StatusExpired,
 			ActionRemind:   StatusPending,
 			ActionEscalate: StatusPending,
+			// A reviewer of the open stage sends it back (see RequestChanges).
+			ActionRequestChanges: StatusChangesRequested,
 		},
 	},
 	StatusError: {
@@ -104,21 +106,36 @@ var table = map[Status]state{
 	StatusAcknowledgedCancelled: {
 		actions: map[Action]Status{ActionDelivered: StatusCancelled, ActionDeliveryFailed: StatusError},
 	},
+	// Approved and delivered; an admin, or a reviewer of a rule with
+	// can_revoke, may take the approval back (see Revoke).
 	StatusApproved: {
 		editable: []string{"comment"},
-		actions:  map[Action]Status{ActionComment: 0, ActionOutcome: 0},
+		actions:  map[Action]Status{ActionComment: 0, ActionOutcome: 0, ActionRevoke: StatusRevoked},
 	},
 	// Sent back to the requester (request_changes): the requester edits it
-	// and resubmits; nothing is delivered meanwhile.
+	// as in pending and resubmits (back to pending, a new cycle, the
+	// reviews before it void); nothing is delivered meanwhile. The deadline
+	// still runs: an overdue request expires as in pending.
 	StatusChangesRequested: {
 		editable: append(slices.Clone(objectFields), "comment"),
 		actions: map[Action]Status{
-			ActionEdit:    StatusChangesRequested,
-			ActionComment: StatusChangesRequested,
-			ActionCancel:  StatusAcknowledgedCancelled,
+			ActionEdit:     StatusChangesRequested,
+			ActionComment:  StatusChangesRequested,
+			ActionCancel:   StatusAcknowledgedCancelled,
+			ActionResubmit: StatusPending,
+			ActionExpire:   StatusExpired,
 		},
 	},
-	StatusRevoked:   finalState,
+	// Revoked is final. The revocation is delivered to the service rule
+	// like a decision but with no acknowledged status before it: the
+	// approval is taken back at once, whatever the receiver says. The
+	// delivery's outcome is recorded in delivery and the request stays
+	// revoked (delivered and delivery_failed lead back to revoked; a
+	// failure tells the admins as any failed delivery does).
+	StatusRevoked: {
+		editable: []string{"comment"},
+		actions:  map[Action]Status{ActionComment: 0, ActionDelivered: 0, ActionDeliveryFailed: 0},
+	},
 	StatusRejected:  finalState,
 	StatusCancelled: finalState,
 	StatusExpired:   finalState,
@@ -180,7 +197,7 @@ func settle(to Status, hasRule bool) Status {
 // acknowledged status to its decision (the legacy callback, metrics, labels)
 // uses it, so that the mapping lives in the table alone.
 func (s Status) Settled() Status {
-	if to, ok := table[s].actions[ActionDelivered]; ok {
+	if to, ok := table[s].actions[ActionDelivered]; ok && to > 0 {
 		return to
 	}
 	return s

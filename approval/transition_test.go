@@ -48,20 +48,25 @@ func TestTransitionTable_EveryStatusAndAction(t *testing.T) {
 	const same = "="
 	want := map[Status]map[Action]string{
 		StatusPending: {ActionEdit: same, ActionComment: same, ActionReview: same, ActionApprove: "approved",
-			ActionReject: "rejected", ActionCancel: "cancelled", ActionExpire: "expired", ActionEscalate: same},
+			ActionReject: "rejected", ActionCancel: "cancelled", ActionExpire: "expired", ActionEscalate: same,
+			ActionRequestChanges: "changes_requested"},
 		StatusError: {ActionEdit: same, ActionComment: same, ActionReview: same, ActionApprove: "approved",
 			ActionReject: "rejected", ActionCancel: "cancelled", ActionRedeliver: same},
 		StatusAcknowledgedApproved:  {ActionDelivered: "approved", ActionDeliveryFailed: "error"},
 		StatusAcknowledgedRejected:  {ActionDelivered: "rejected", ActionDeliveryFailed: "error"},
 		StatusAcknowledgedCancelled: {ActionDelivered: "cancelled", ActionDeliveryFailed: "error"},
-		StatusApproved:              {ActionComment: same},
-		StatusRejected:              {ActionComment: same},
-		StatusCancelled:             {ActionComment: same},
-		StatusExpired:               {ActionComment: same},
-		StatusUnknown:               {},
+		StatusApproved:              {ActionComment: same, ActionRevoke: "revoked"},
+		StatusChangesRequested: {ActionEdit: same, ActionComment: same, ActionCancel: "cancelled",
+			ActionResubmit: "pending", ActionExpire: "expired"},
+		StatusRevoked:   {ActionComment: same, ActionDelivered: same, ActionDeliveryFailed: same},
+		StatusRejected:  {ActionComment: same},
+		StatusCancelled: {ActionComment: same},
+		StatusExpired:   {ActionComment: same},
+		StatusUnknown:   {},
 	}
 	actions := []Action{ActionCreate, ActionEdit, ActionComment, ActionReview, ActionApprove, ActionReject,
-		ActionCancel, ActionExpire, ActionDelivered, ActionDeliveryFailed, ActionRedeliver, ActionEscalate}
+		ActionCancel, ActionExpire, ActionDelivered, ActionDeliveryFailed, ActionRedeliver, ActionEscalate,
+		ActionRequestChanges, ActionResubmit, ActionRevoke}
 	for _, s := range Statuses() {
 		for _, a := range actions {
 			t.Run(fmt.Sprintf("%s/%s", s, a), func(t *testing.T) {
@@ -95,11 +100,12 @@ func TestTransitionTable_DecisionsWithServiceRuleStopAtAcknowledged(t *testing.T
 }
 
 func TestEditable_PerStatus(t *testing.T) {
-	all := []string{"title", "description", "payload", "deadline", "service_rule", "comment", "policy", "remind_after"}
+	all := []string{"title", "description", "payload", "deadline", "service_rule", "comment", "policy", "remind_after",
+		"justification", "items"}
 	for _, s := range Statuses() {
 		var want []string
 		switch {
-		case s == StatusPending || s == StatusError:
+		case s == StatusPending || s == StatusError || s == StatusChangesRequested:
 			want = all
 		case s.Final():
 			want = []string{"comment"}
@@ -119,7 +125,7 @@ func TestEdit_RefusedFieldsPerStatus(t *testing.T) {
 		t.Run(s.String(), func(t *testing.T) {
 			r := inStatus(t, s)
 			_, err := r.Edit(alice, Patch{Title: Some("New title")}, nil, t0)
-			wantOK := s == StatusPending || s == StatusError
+			wantOK := s == StatusPending || s == StatusError || s == StatusChangesRequested
 			if (err == nil) != wantOK {
 				t.Fatalf("title edit in %s: err = %v, want ok=%v", s, err, wantOK)
 			}
@@ -362,7 +368,8 @@ func TestHistory_ChainDetectsTampering(t *testing.T) {
 
 func TestStatus_NamesAndCodes(t *testing.T) {
 	want := []string{"unknown", "error", "pending", "approved", "rejected", "cancelled",
-		"acknowledged_approved", "acknowledged_rejected", "acknowledged_cancelled", "expired"}
+		"acknowledged_approved", "acknowledged_rejected", "acknowledged_cancelled", "expired",
+		"changes_requested", "revoked"}
 	for i, name := range want {
 		if Status(i).String() != name {
 			t.Errorf("Status(%d) = %s, want %s", i, Status(i), name)
