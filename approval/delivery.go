@@ -8,10 +8,11 @@ import (
 // MaxDeliveryErrorLen bounds the delivery error kept on a request.
 const MaxDeliveryErrorLen = 1000
 
-// Delivered records that the decision of an acknowledged request reached its
-// service rule after attempts attempts: the request settles in its final
-// status. It returns a zero Change when r is not acknowledged (a late or
-// repeated outcome changes nothing).
+// Delivered records that the decision of an acknowledged request, or the
+// revocation of a revoked one, reached its service rule after attempts
+// attempts: the request settles in its final status (revoked stays
+// revoked). It returns a zero Change when the table allows no delivery in
+// r's status (a late or repeated outcome changes nothing).
 func (r *Request) Delivered(attempts int, now time.Time) Change {
 	now = TruncateTime(now)
 	if !Allowed(r.Status, ActionDelivered) {
@@ -26,8 +27,9 @@ func (r *Request) Delivered(attempts int, now time.Time) Change {
 // DeliveryFailed records that the decision of an acknowledged request could
 // not be delivered (retries exhausted, or a permanent refusal): the request
 // moves to error, previous_status keeps the acknowledged status, and the
-// failure is kept in delivery — never in the comment. It returns a zero
-// Change when r is not acknowledged.
+// failure is kept in delivery — never in the comment. A revoked request
+// stays revoked, the failure kept in delivery. It returns a zero Change
+// when the table allows no delivery in r's status.
 func (r *Request) DeliveryFailed(attempts int, reason string, now time.Time) Change {
 	now = TruncateTime(now)
 	if !Allowed(r.Status, ActionDeliveryFailed) {
@@ -44,7 +46,9 @@ func (r *Request) DeliveryFailed(attempts int, reason string, now time.Time) Cha
 
 // FinishDelivery applies the outcome res of an attempt to deliver the event
 // that the change to version version made: a delivered decision settles
-// (Delivered), one given up on moves to error (DeliveryFailed). It returns
+// (Delivered), one given up on moves to error (DeliveryFailed); for a
+// revocation both record the outcome in delivery and the request stays
+// revoked (the approval is taken back whatever the receiver says). It returns
 // a zero Change for an attempt that will be retried, and for a stale
 // outcome — the request changed after the event, or is no longer
 // acknowledged.
@@ -94,9 +98,10 @@ func (r *Request) Redeliver(p Principal, expect *int64, now time.Time) (Change, 
 var webhookActions = []Action{ActionApprove, ActionReject, ActionCancel, ActionRedeliver}
 
 // deliversTo returns the service rule a change's event must be delivered
-// to: the request's rule when the change acknowledged a decision.
+// to: the request's rule when the change acknowledged a decision or
+// revoked an approval.
 func deliversTo(r *Request, a Action) string {
-	if r.Status.Acknowledged() && slices.Contains(webhookActions, a) {
+	if a == ActionRevoke || (r.Status.Acknowledged() && slices.Contains(webhookActions, a)) {
 		return r.ServiceRule
 	}
 	return ""

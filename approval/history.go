@@ -131,9 +131,10 @@ func (r *Request) record(before *Request, a Action, actor string, now time.Time)
 }
 
 // notifyOf returns the notification a change calls for: reviewers are asked
-// when a request is created pending, when a stage opens, and when an edit
-// voids reviews; the requester hears of decisions (but not of their own
-// cancellation), of a failed delivery and of expiry.
+// when a request is created pending, when a stage opens, when an edit
+// voids reviews and when the request is resubmitted; the requester hears of
+// decisions (but not of their own cancellation), of changes requested, of
+// a revocation, of a failed delivery and of expiry.
 func notifyOf(before, after *Request, a Action, actor string) NotifyKind {
 	switch a {
 	case ActionCreate:
@@ -148,8 +149,14 @@ func notifyOf(before, after *Request, a Action, actor string) NotifyKind {
 		if !now.satisfied && (now.open != was.open || len(after.live()) < len(before.live())) {
 			return NotifyReviewRequested
 		}
-	case ActionApprove, ActionReject:
+	case ActionApprove, ActionReject, ActionRequestChanges, ActionRevoke:
+		// The requester hears of a decision, of a request sent back to
+		// them, and of an approval taken back.
 		return NotifyDecision
+	case ActionResubmit:
+		if after.Status == StatusPending && !after.Progress().Satisfied {
+			return NotifyReviewRequested
+		}
 	case ActionCancel:
 		if actor != after.Requester {
 			return NotifyDecision

@@ -157,6 +157,13 @@ func escalationOf(esc []Escalation, si int, rule string) (Escalation, bool) {
 	return Escalation{}, false
 }
 
+// autoApproves reports whether an automatic approval by expression expr
+// counts for rule r under pol: r has that auto_approve_if and pol does not
+// forbid automatic approval.
+func (pol Policy) autoApproves(r Rule, expr string) bool {
+	return !pol.ForbidAutoApprove && r.AutoApproveIf != "" && expr == r.AutoApproveIf
+}
+
 // threshold is the number of eligible rejections that reject.
 func (r Rule) threshold() int { return max(r.RejectThreshold, 1) }
 
@@ -171,6 +178,7 @@ func (pol Policy) stages() []Stage {
 // Clone returns a deep copy of pol.
 func (pol Policy) Clone() Policy {
 	c := pol
+	c.RequireComment = slices.Clone(pol.RequireComment)
 	c.Rules = cloneRules(pol.Rules)
 	if pol.Stages != nil {
 		c.Stages = make([]Stage, len(pol.Stages))
@@ -280,6 +288,31 @@ func (pol Policy) Validate(v *Validation, field, requester string) {
 	if total > MaxPolicyRules {
 		v.Add(field, "at most %d rules are allowed", MaxPolicyRules)
 	}
+	if pol.MaxChangeCycles < 0 || pol.MaxChangeCycles > MaxChangeCycles {
+		v.Add(field+".max_change_cycles", "must be between 0 (no cap) and %d", MaxChangeCycles)
+	}
+	for i, d := range pol.RequireComment {
+		switch {
+		case d != DecisionApprove && d != DecisionReject && d != DecisionRequestChanges:
+			v.Add(fmt.Sprintf("%s.require_comment[%d]", field, i), "must be %q, %q or %q", DecisionApprove, DecisionReject, DecisionRequestChanges)
+		case slices.Contains(pol.RequireComment[:i], d):
+			v.Add(fmt.Sprintf("%s.require_comment[%d]", field, i), "%q is listed twice", d)
+		}
+	}
+}
+
+// commentRequired reports whether pol requires a comment with decision d:
+// always for request_changes, else when RequireComment lists d.
+func (pol Policy) commentRequired(d Decision) bool {
+	return d == DecisionRequestChanges || slices.Contains(pol.RequireComment, d)
+}
+
+// checkExpression checks the length of a CEL expression under field (its
+// syntax and types are the engine's to check, which compiles it).
+func checkExpression(v *Validation, field, expr string) {
+	if len(expr) > MaxExpressionLen {
+		v.Add(field, "must be at most %d bytes", MaxExpressionLen)
+	}
 }
 
 func (r Rule) validate(v *Validation, p, requester string) {
@@ -289,6 +322,8 @@ func (r Rule) validate(v *Validation, p, requester string) {
 	if r.RejectThreshold < 0 || r.RejectThreshold > MaxMinApprovals {
 		v.Add(p+".reject_threshold", "must be between 1 and %d (0 means 1)", MaxMinApprovals)
 	}
+	checkExpression(v, p+".auto_approve_if", r.AutoApproveIf)
+	checkExpression(v, p+".auto_reject_if", r.AutoRejectIf)
 	seen := checkReviewers(v, p, Reviewers{Principals: r.Principals, Groups: r.Groups})
 	// With only principals listed, the rule can be met only if enough of
 	// them may review. Unknown groups are allowed: membership is the
@@ -390,6 +425,7 @@ func (sp *StoredPolicy) Validate() error {
 		v.Add("name", "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
 	}
 	checkText(&v, "description", sp.Description, MaxPolicyDescLen, false)
+	checkExpression(&v, "match", sp.Match)
 	sp.Policy.Validate(&v, "policy", "")
 	return v.Err()
 }
@@ -406,6 +442,12 @@ func (pol Policy) counted(reviews []Review, requester string) []Review {
 	humans := map[string]bool{}
 	for _, rv := range reviews {
 		if rv.Void || (!pol.AllowSelfReview && (rv.Reviewer == requester || rv.By == requester)) {
+			continue
+		}
+		if rv.Auto != nil {
+			// An automatic decision is one per rule, by no human; which
+			// rule it counts for is evaluate's business.
+			out = append(out, rv)
 			continue
 		}
 		if i, ok := seen[rv.Reviewer]; ok {
@@ -497,19 +539,39 @@ func (pol Policy) evaluate(reviews []Review, requester string, esc []Escalation)
 				MayApprove: Eligibility{Principals: []string{}, Groups: []string{}},
 				Escalated:  escalated,
 			}
+			autoApproved, autoRejected := false, false
 			for _, rv := range counted {
+				if rv.Auto != nil {
+					// An automatic decision counts only for its own rule,
+					// and only when the rule has that expression (and, to
+					// approve, the policy allows automatic approval):
+					// it decides the rule by itself.
+					if rv.Stage != si || rv.Auto.Rule != rule.Name {
+						continue
+					}
+					switch {
+					case rv.Decision == DecisionApprove && pol.autoApproves(rule, rv.Auto.Expression):
+						autoApproved = true
+						rp.ApprovedBy = append(rp.ApprovedBy, rv.Reviewer)
+					case rv.Decision == DecisionReject && rule.AutoRejectIf != "" && rv.Auto.Expression == rule.AutoRejectIf:
+						autoRejected = true
+						rp.RejectedBy = append(rp.RejectedBy, rv.Reviewer)
+					}
+					continue
+				}
 				if rv.Stage != si || !rule.eligibleAs(rv.Reviewer, rv.Groups, escalated && rv.Version >= e.Version) {
 					continue
 				}
-				if rv.Decision == DecisionApprove {
+				switch rv.Decision {
+				case DecisionApprove:
 					rp.ApprovedBy = append(rp.ApprovedBy, rv.Reviewer)
-				} else {
+				case DecisionReject:
 					rp.RejectedBy = append(rp.RejectedBy, rv.Reviewer)
 				}
 			}
 			rp.Approvals, rp.Rejections = len(rp.ApprovedBy), len(rp.RejectedBy)
-			rp.Satisfied = rp.Approvals >= rule.MinApprovals
-			if rp.Rejections >= rp.RejectThreshold && !ev.rejected {
+			rp.Satisfied = rp.Approvals >= rule.MinApprovals || autoApproved
+			if (rp.Rejections >= rp.RejectThreshold || autoRejected) && !ev.rejected {
 				ev.rejected, ev.rejectBy = true, rule.Name
 			}
 			if !rp.Satisfied {

@@ -243,10 +243,12 @@ func (r *Request) Resolve(now time.Time) Change {
 	switch {
 	case failedID != "":
 		r.Reason = fmt.Sprintf("dependency %s ended %s", failedID, failed)
+		r.settleItems(ActionReject)
 		r.transition(ActionReject, now)
 		return r.record(before, ActionReject, System.ID, now)
-	case approved && r.Progress().Satisfied:
+	case approved && r.approvedByPolicy():
 		r.Reason = "the policy was satisfied and every dependency is approved"
+		r.settleItems(ActionApprove)
 		r.transition(ActionApprove, now)
 		return r.record(before, ActionApprove, System.ID, now)
 	}

@@ -175,6 +175,9 @@ func (r Request) MarshalJSON() ([]byte, error) {
 	if p.Escalations == nil {
 		p.Escalations = []Escalation{}
 	}
+	if p.Items == nil {
+		p.Items = []Item{}
+	}
 	return json.Marshal(struct {
 		plain
 		StatusCode int      `json:"status_code"`
@@ -231,6 +234,12 @@ func (r *Request) Clone() *Request {
 		c.PolicyRequest.Policy = &pol
 	}
 	c.Escalations = slices.Clone(r.Escalations)
+	c.Items = cloneItemsDeep(r.Items)
+	c.ItemOutcome = cloneOutcome(r.ItemOutcome)
+	if r.Revocation != nil {
+		rv := *r.Revocation
+		c.Revocation = &rv
+	}
 	for _, t := range []**time.Time{&c.NextReminderAt, &c.StageOpenedAt, &c.NextEscalationAt} {
 		if *t != nil {
 			v := **t
@@ -335,6 +344,8 @@ func (p Patch) fields() []string {
 	add(p.Comment.Set, "comment")
 	add(p.Policy.Set, "policy")
 	add(p.RemindAfter.Set, "remind_after")
+	add(p.Justification.Set, "justification")
+	add(p.Items.Set, "items")
 	return out
 }
 
@@ -446,6 +457,8 @@ func New(id string, d Draft, p Principal, m Mandate, now time.Time) (*Request, C
 	checkRemindAfter(&v, d.RemindAfter)
 	CheckLine(&v, "subject", d.Subject, MaxSubjectLen, false)
 	checkDependencies(&v, d.DependsOn, d.Dependencies)
+	checkText(&v, "justification", d.Justification, MaxJustificationLen, pol.RequireJustification)
+	checkItems(&v, "items", d.Items)
 	pol.Validate(&v, "policy", selfReviewer(pol, p.ID))
 	if err := v.Err(); err != nil {
 		return nil, Change{}, err
@@ -467,6 +480,8 @@ func New(id string, d Draft, p Principal, m Mandate, now time.Time) (*Request, C
 		Subject:       d.Subject,
 		Comment:       d.Comment,
 		RemindAfter:   d.RemindAfter,
+		Justification: d.Justification,
+		Items:         cloneItems(d.Items),
 		Status:        StatusPending,
 		Reviews:       []Review{},
 		CreatedAt:     now,

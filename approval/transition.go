@@ -306,11 +306,23 @@ func (r *Request) Edit(p Principal, patch Patch, expect *int64, now time.Time) (
 	if patch.Comment.Set {
 		checkText(&v, "comment", patch.Comment.Value, MaxCommentLen, false)
 	}
+	if patch.Justification.Set {
+		checkText(&v, "justification", patch.Justification.Value, MaxJustificationLen, false)
+	}
+	if patch.Items.Set {
+		checkItems(&v, "items", patch.Items.Value)
+	}
 	if err := v.Err(); err != nil {
 		return Change{}, err
 	}
 
 	before := r.Clone()
+	if patch.Justification.Set {
+		r.Justification = patch.Justification.Value
+	}
+	if patch.Items.Set {
+		r.Items = cloneItems(patch.Items.Value)
+	}
 	if patch.Title.Set {
 		r.Title = patch.Title.Value
 	}
@@ -353,6 +365,13 @@ func (r *Request) Edit(p Principal, patch Patch, expect *int64, now time.Time) (
 		r.RemindAfter = patch.RemindAfter.Value
 		r.scheduleReminder(now)
 	}
+	if r.Policy.RequireJustification && blank(r.Justification) {
+		// Checked on the result: a new policy may require what the
+		// request lacks, as may clearing the justification.
+		*r = *before
+		v.Add("justification", "the policy requires a justification")
+		return Change{}, v.Err()
+	}
 	// Any change of content voids the reviews of the content before it.
 	r.redigest(before)
 	changed := changedFields(before, r)
@@ -394,9 +413,9 @@ type ReviewInput struct {
 func (r *Request) Review(p Principal, in ReviewInput, expect *int64, now time.Time) (Change, error) {
 	now = TruncateTime(now)
 	d := in.Decision
-	if d != DecisionApprove && d != DecisionReject {
+	if d != DecisionApprove && d != DecisionReject && d != DecisionRequestChanges && (d != "" || len(in.Items) == 0) {
 		var v Validation
-		v.Add("decision", "must be %q or %q", DecisionApprove, DecisionReject)
+		v.Add("decision", "must be %q, %q or %q", DecisionApprove, DecisionReject, DecisionRequestChanges)
 		return Change{}, v.Err()
 	}
 	if err := r.checkVersion(expect); err != nil {
@@ -409,16 +428,36 @@ func (r *Request) Review(p Principal, in ReviewInput, expect *int64, now time.Ti
 	if in.SeenDigest != "" && in.SeenDigest != r.Digest {
 		return Change{}, Errorf(KindConflict, CodeStaleVersion, "the review is of content %s but the request's content is now %s; read it again before reviewing", in.SeenDigest, r.Digest)
 	}
-	if !Allowed(r.Status, ActionReview) {
-		return Change{}, refuse(r.Status, string(d))
+	allowedAs := ActionReview
+	if d == DecisionRequestChanges {
+		allowedAs = ActionRequestChanges
+	}
+	if !Allowed(r.Status, allowedAs) {
+		what := string(d)
+		if what == "" {
+			what = "review"
+		}
+		return Change{}, refuse(r.Status, what)
 	}
 	if err := r.checkOverdue(now); err != nil {
 		return Change{}, err
 	}
 	var v Validation
-	checkText(&v, "comment", in.Comment, MaxCommentLen, false)
+	if len(in.Items) > 0 {
+		if d == DecisionRequestChanges {
+			v.Add("items", "request changes of the request as a whole, not item by item")
+		} else if derived := r.checkItemDecisions(&v, in.Items); d == "" || d == derived {
+			d = derived
+		} else {
+			v.Add("decision", "is %q but the item decisions make it %q (approve when any item is approved); leave it out", d, derived)
+		}
+	}
+	checkText(&v, "comment", in.Comment, MaxCommentLen, r.Policy.commentRequired(d))
 	if err := v.Err(); err != nil {
 		return Change{}, err
+	}
+	if d == DecisionRequestChanges && r.Policy.MaxChangeCycles > 0 && r.Cycle >= r.Policy.MaxChangeCycles {
+		return Change{}, Errorf(KindConflict, CodeInvalidTransition, "changes were requested %d times, as many as the policy allows (max_change_cycles); approve or reject the request instead", r.Cycle)
 	}
 	if !p.Has(ScopeReview) {
 		return Change{}, Errorf(KindForbidden, CodeMissingScope, "reviewing needs the %s scope", ScopeReview)
@@ -443,23 +482,43 @@ func (r *Request) Review(p Principal, in ReviewInput, expect *int64, now time.Ti
 	r.Reviews = append(r.Reviews, Review{
 		Reviewer: as.ID, Groups: slices.Clone(as.Groups), Decision: d,
 		Comment: in.Comment, At: now, Version: r.Version, Digest: r.Digest, Stage: stage, By: by,
+		Items: slices.Clone(in.Items),
 	})
+	if d == DecisionRequestChanges {
+		// Back to the requester; the review stays, with its comment,
+		// until the resubmission voids it.
+		r.transition(ActionRequestChanges, now)
+		return r.record(before, ActionRequestChanges, p.ID, now), nil
+	}
+	// The history names who acted: the delegate, for a delegated review.
+	return r.record(before, r.decide(d, now), p.ID, now), nil
+}
+
+// decide moves r along the table for the decision its policy now makes
+// after a review with decision d (d is "" for a review that is no
+// reviewer's, such as an automatic one) and returns the action: approve,
+// reject or review. Without items a review decides only its own way (an
+// approval never rejects, a rejection never approves); with items the
+// item verdicts decide (see items.go). An approval that satisfies the
+// policy approves only when every dependency is approved.
+func (r *Request) decide(d Decision, now time.Time) Action {
 	action := ActionReview
-	ev := r.evaluate()
+	approves, rejects := r.policyOutcome()
 	depsApproved, _, _ := r.dependencyOutcome()
+	byItems := len(r.Items) > 0 || d == ""
 	switch {
-	case d == DecisionReject && ev.rejected:
+	case rejects && (byItems || d == DecisionReject):
 		action = ActionReject
-	case d == DecisionApprove && ev.satisfied && !ev.rejected && depsApproved:
+	case approves && depsApproved && (byItems || d == DecisionApprove):
 		action = ActionApprove
 	}
 	if action != ActionReview {
+		r.settleItems(action)
 		r.transition(action, now)
-	} else if ev.satisfied {
+	} else if r.evaluate().satisfied {
 		r.NextReminderAt = nil // only dependencies hold it now
 	}
-	// The history names who acted: the delegate, for a delegated review.
-	return r.record(before, action, p.ID, now), nil
+	return action
 }
 
 // Eligible reports whether p may review r now — for d's delegator when d

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -99,11 +100,42 @@ func Combine(m Mandate, inline *Policy) (Policy, string, error) {
 		v.Add("policy.allow_self_review", "only a stored policy, written by an admin, may allow self-review; a request's own policy can only add requirements")
 		return Policy{}, "", v.Err()
 	}
+	// Automatic approval and partial approval loosen the review: only an
+	// admin's policy may have them (an inline auto_reject_if only adds a
+	// way to reject, and applies to the inline rule alone).
+	if add.AllowPartial {
+		v.Add("policy.allow_partial", "only a stored policy, written by an admin, may allow partial approval")
+	}
+	for si, st := range add.stages() {
+		for ri, rule := range st.Rules {
+			if rule.AutoApproveIf == "" {
+				continue
+			}
+			path := fmt.Sprintf("policy.rules[%d].auto_approve_if", ri)
+			if len(add.Stages) > 0 {
+				path = fmt.Sprintf("policy.stages[%d].rules[%d].auto_approve_if", si, ri)
+			}
+			v.Add(path, "only a stored policy, written by an admin, may approve automatically; a request's own policy can only add requirements")
+		}
+	}
+	if err := v.Err(); err != nil {
+		return Policy{}, "", err
+	}
 	add.Validate(&v, "policy", "")
 	if err := v.Err(); err != nil {
 		return Policy{}, "", err
 	}
-	out := Policy{AllowSelfReview: false}
+	out := Policy{
+		AllowSelfReview:      false,
+		RequireJustification: base.RequireJustification || add.RequireJustification,
+		RequireComment:       slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(base.RequireComment), add.RequireComment...)))),
+		AllowPartial:         base.AllowPartial,
+		MaxChangeCycles:      tighterCap(base.MaxChangeCycles, add.MaxChangeCycles),
+		ForbidAutoApprove:    base.ForbidAutoApprove || add.ForbidAutoApprove,
+	}
+	if len(out.RequireComment) == 0 {
+		out.RequireComment = nil
+	}
 	if len(base.Stages) == 0 && len(add.Stages) == 0 {
 		out.Rules = append(cloneRules(base.Rules), cloneRules(add.Rules)...)
 	} else {
@@ -125,6 +157,17 @@ func Combine(m Mandate, inline *Policy) (Policy, string, error) {
 	return out, m.Source + sourceInline, nil
 }
 
+// tighterCap returns the smaller of two caps, 0 meaning none.
+func tighterCap(a, b int) int {
+	switch {
+	case a == 0:
+		return b
+	case b == 0:
+		return a
+	}
+	return min(a, b)
+}
+
 // stateFields are the fields of a request's JSON that record its review
 // state rather than what is reviewed; every other field is content, so a
 // field added later is covered by the digest unless it is listed here.
@@ -132,6 +175,7 @@ var stateFields = []string{
 	"status", "status_code", "previous_status", "comment", "reviews", "delivery", "version",
 	"created_at", "updated_at", "decided_at", "progress", "reason", "next_reminder_at",
 	"remind_after", "outcome", "content_digest", "stage_opened_at", "escalations", "next_escalation_at",
+	"item_outcome", "cycle", "revocation",
 }
 
 // ContentDigest returns the digest of r's content: "sha256:" and the hex
@@ -199,6 +243,7 @@ func (r *Request) redigest(before *Request) {
 	if before.ContentDigest() != now {
 		r.Digest = now
 		r.voidStale()
+		r.ItemOutcome = nil // of the items before, if any
 		return
 	}
 	if r.Digest != now {
