@@ -10,12 +10,14 @@ import (
 )
 
 // TestProperty_ApprovedOnlyWhenEveryRuleHolds drives requests through random
-// sequences of reviews, edits, policy changes, cancels, dependency outcomes
-// and clock jumps, and checks after every step, with a checker written apart
+// sequences of reviews (whole or item by item), requests for changes,
+// edits (of the payload, the items, the policy), resubmissions, revocations,
+// automatic decisions, cancels, dependency outcomes and clock jumps, and checks after every step, with a checker written apart
 // from the evaluator, that a request is approved only when every rule of its
 // policy is satisfied by non-void approvals from eligible, distinct
 // principals other than the requester (unless self-review is allowed), in
-// the right stage, and every dependency is approved.
+// the right stage, or by an automatic approval the policy allows (its
+// rule's own auto_approve_if, not forbidden), and every dependency is approved.
 func TestProperty_ApprovedOnlyWhenEveryRuleHolds(t *testing.T) {
 	runs := 3000
 	if testing.Short() {
@@ -48,6 +50,11 @@ func TestProperty_ApprovedOnlyWhenEveryRuleHolds(t *testing.T) {
 			dl := now.Add(time.Duration(1+rng.IntN(10)) * time.Hour)
 			d.Deadline = &dl
 		}
+		if rng.IntN(3) == 0 {
+			for i := range 1 + rng.IntN(3) {
+				d.Items = append(d.Items, Item{ID: fmt.Sprintf("f%d", i), Name: fmt.Sprintf("f%d.csv", i), Digest: "sha256:" + fmt.Sprintf("%064x", i)})
+			}
+		}
 		r, _, err := New("0190a4e0-0000-7000-8000-000000000001", d, people[0], Mandate{Policy: pol, Source: "inline"}, now)
 		if err != nil {
 			continue // an impossible random policy: refused, as it should be
@@ -61,14 +68,21 @@ func TestProperty_ApprovedOnlyWhenEveryRuleHolds(t *testing.T) {
 		for step := range 25 {
 			before := r.Status
 			var what string
-			switch op := rng.IntN(10); {
+			switch op := rng.IntN(15); {
 			case op < 5:
 				p := people[rng.IntN(len(people))]
 				dec := DecisionApprove
 				if rng.IntN(4) == 0 {
 					dec = DecisionReject
 				}
-				_, err = r.Review(p, ReviewInput{Decision: dec}, nil, now)
+				in := ReviewInput{Decision: dec}
+				if len(r.Items) > 0 && rng.IntN(2) == 0 {
+					in.Decision = ""
+					for _, it := range r.Items {
+						in.Items = append(in.Items, ItemDecision{ID: it.ID, Decision: []Decision{DecisionApprove, DecisionReject}[rng.IntN(2)]})
+					}
+				}
+				_, err = r.Review(p, in, nil, now)
 				what = fmt.Sprintf("%s %s: %v", p.ID, dec, CodeOf(err))
 				if err == nil && !independentlyEligible(r, p) {
 					t.Fatalf("run %d step %d: %s reviewed without being eligible\n%v", run, step, p.ID, log)
@@ -90,6 +104,50 @@ func TestProperty_ApprovedOnlyWhenEveryRuleHolds(t *testing.T) {
 				r.SetDependencies(depState)
 				r.Resolve(now)
 				what = fmt.Sprintf("dependency %s is %s", id[len(id)-1:], depState[id])
+			case op == 10:
+				p := people[rng.IntN(len(people))]
+				_, err = r.Review(p, ReviewInput{Decision: DecisionRequestChanges, Comment: "fix it"}, nil, now)
+				what = fmt.Sprintf("%s request_changes: %v", p.ID, CodeOf(err))
+				if err == nil && !independentlyEligible(r, p) {
+					t.Fatalf("run %d step %d: %s requested changes without being eligible\n%v", run, step, p.ID, log)
+				}
+			case op == 11:
+				if rng.IntN(2) == 0 {
+					_, err = r.Edit(people[0], Patch{Items: Some([]Item{{ID: "g", Name: "g", Digest: "sha256:" + fmt.Sprintf("%064x", step)}})}, nil, now)
+					what = "edit items: " + CodeOf(err)
+					break
+				}
+				_, err = r.Resubmit(people[0], nil, now)
+				what = "resubmit: " + CodeOf(err)
+			case op == 12:
+				p := append(people, root)[rng.IntN(len(people)+1)]
+				_, err = r.Revoke(p, "taken back", nil, now)
+				what = fmt.Sprintf("%s revoke: %v", p.ID, CodeOf(err))
+				if err == nil && before != StatusApproved {
+					t.Fatalf("run %d step %d: revoked from %s", run, step, before)
+				}
+			case op == 13:
+				// The expressions' truth is random; the domain decides what
+				// an automatic decision may do.
+				what = "auto:"
+				for _, ar := range r.AutoRules() {
+					a := AutoDecision{Policy: "p", Rule: ar.Rule, Inputs: json.RawMessage(`{}`)}
+					switch {
+					case ar.RejectIf != "" && rng.IntN(3) == 0:
+						a.Expression = ar.RejectIf
+						_, err = r.AutoDecide(DecisionReject, a, now)
+					case ar.ApproveIf != "" && rng.IntN(2) == 0:
+						a.Expression = ar.ApproveIf
+						_, err = r.AutoDecide(DecisionApprove, a, now)
+					default:
+						continue
+					}
+					what += fmt.Sprintf(" %s %s %v", ar.Rule, a.Expression, CodeOf(err))
+				}
+				// A forged expression never counts.
+				if _, err := r.AutoDecide(DecisionApprove, AutoDecision{Policy: "p", Rule: "r0", Expression: "true"}, now); err == nil {
+					t.Fatalf("run %d step %d: an automatic approval by an expression the rule does not have was recorded", run, step)
+				}
 			default:
 				now = now.Add(time.Duration(rng.IntN(4)) * time.Hour)
 				r.Expire(now)
@@ -106,6 +164,12 @@ func TestProperty_ApprovedOnlyWhenEveryRuleHolds(t *testing.T) {
 func randomPolicy(rng *rand.Rand) Policy {
 	rule := func(i int) Rule {
 		r := Rule{Name: fmt.Sprintf("r%d", i), MinApprovals: 1 + rng.IntN(3), RejectThreshold: rng.IntN(3)}
+		if rng.IntN(3) == 0 {
+			r.AutoApproveIf = fmt.Sprintf("payload.v < %d", i)
+		}
+		if rng.IntN(4) == 0 {
+			r.AutoRejectIf = fmt.Sprintf("payload.v > %d", i)
+		}
 		switch rng.IntN(4) {
 		case 0: // anyone
 		case 1:
@@ -118,7 +182,8 @@ func randomPolicy(rng *rand.Rand) Policy {
 		}
 		return r
 	}
-	p := Policy{AllowSelfReview: rng.IntN(4) == 0}
+	p := Policy{AllowSelfReview: rng.IntN(4) == 0, ForbidAutoApprove: rng.IntN(3) == 0, AllowPartial: rng.IntN(2) == 0,
+		MaxChangeCycles: rng.IntN(3)}
 	if rng.IntN(3) == 0 {
 		for s := range 1 + rng.IntN(3) {
 			st := Stage{Name: fmt.Sprintf("s%d", s)}
@@ -177,7 +242,7 @@ func checkInvariants(r *Request, before Status, deps Deps) error {
 	// A reviewer has at most one live review.
 	live := map[string]bool{}
 	for _, rv := range r.Reviews {
-		if rv.Void {
+		if rv.Void || rv.Auto != nil {
 			continue
 		}
 		if live[rv.Reviewer] {
@@ -205,7 +270,16 @@ func checkInvariants(r *Request, before Status, deps Deps) error {
 	for si, st := range stages {
 		for _, rule := range st.Rules {
 			var approvers []string
+			auto := false
 			for _, rv := range r.Reviews {
+				if rv.Auto != nil {
+					// Only an automatic approval the policy allows, by
+					// the rule's own expression, of this content.
+					auto = auto || (!rv.Void && rv.Digest == r.Digest && rv.Decision == DecisionApprove && rv.Stage == si &&
+						rv.Auto.Rule == rule.Name && rule.AutoApproveIf != "" && rv.Auto.Expression == rule.AutoApproveIf &&
+						!r.Policy.ForbidAutoApprove)
+					continue
+				}
 				if rv.Void || rv.Decision != DecisionApprove || rv.Stage != si || !eligibleFor(rule, rv.Reviewer, rv.Groups) {
 					continue
 				}
@@ -216,7 +290,7 @@ func checkInvariants(r *Request, before Status, deps Deps) error {
 					approvers = append(approvers, rv.Reviewer)
 				}
 			}
-			if len(approvers) < rule.MinApprovals {
+			if len(approvers) < rule.MinApprovals && !auto {
 				return fmt.Errorf("approved with rule %s at %d of %d approvals", rule.Name, len(approvers), rule.MinApprovals)
 			}
 		}
