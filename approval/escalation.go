@@ -14,8 +14,13 @@ import (
 // reviews given after it count through it), so it never approves anything
 // by itself, and a rule still needs its min_approvals.
 
-// evaluate is r's policy evaluated over r's live reviews and escalations.
+// evaluate is r's policy evaluated over r's live reviews and escalations;
+// for a request with items, the evaluation of its least advanced item (see
+// itemEvaluation).
 func (r *Request) evaluate() evaluation {
+	if len(r.Items) > 0 {
+		return r.itemEvaluation()
+	}
 	return r.Policy.evaluate(r.live(), r.Requester, r.Escalations)
 }
 

@@ -30,6 +30,11 @@ import (
 //     for more reviews, as a request without items whose approvals and
 //     rejections both fall short does.
 //
+// What the request shows (its progress, who may review, the open stage a
+// review counts in) is the evaluation of its least advanced undecided item
+// (itemEvaluation): a reviewer may review while some item still needs
+// them, even when every rule has enough approvals of other items.
+//
 // Once decided, Request.ItemOutcome lists the approved and rejected items
 // with their digests: on an approval the items as decided (Partial when
 // both lists are non-empty), on a rejection every item as rejected.
@@ -169,17 +174,53 @@ func (rv Review) decisionOn(id string) Decision {
 	return ""
 }
 
-// itemVerdicts returns r's items split into approved, rejected and
-// undecided ones under its live reviews (see the rules above).
-func (r *Request) itemVerdicts() (approved, rejected, undecided []Item) {
+// itemEvaluations returns the evaluation of r's policy for each of its
+// items, counting each live review's decision on the item.
+func (r *Request) itemEvaluations() []evaluation {
 	live := r.live()
 	proj := make([]Review, len(live))
-	for _, it := range r.Items {
+	out := make([]evaluation, len(r.Items))
+	for k, it := range r.Items {
 		for i, rv := range live {
 			proj[i] = rv
 			proj[i].Decision = rv.decisionOn(it.ID)
 		}
-		ev := r.Policy.evaluate(proj, r.Requester, r.Escalations)
+		out[k] = r.Policy.evaluate(proj, r.Requester, r.Escalations)
+	}
+	return out
+}
+
+// itemEvaluation is what a request with items shows and reviews against:
+// the evaluation of the undecided item (neither approved nor rejected)
+// whose open stage is the earliest, the first such — so that the rules'
+// progress names who may still help decide it, and a review counts in the
+// stage that item waits in. When no item is undecided (the request is
+// being decided), that of the first approved item, else of the first item.
+func (r *Request) itemEvaluation() evaluation {
+	evs := r.itemEvaluations()
+	best := -1
+	for i, ev := range evs {
+		if !ev.satisfied && !ev.rejected && (best < 0 || ev.open < evs[best].open) {
+			best = i
+		}
+	}
+	if best < 0 {
+		best = 0
+		for i, ev := range evs {
+			if ev.satisfied && !ev.rejected {
+				best = i
+				break
+			}
+		}
+	}
+	return evs[best]
+}
+
+// itemVerdicts returns r's items split into approved, rejected and
+// undecided ones under its live reviews (see the rules above).
+func (r *Request) itemVerdicts() (approved, rejected, undecided []Item) {
+	for k, ev := range r.itemEvaluations() {
+		it := r.Items[k]
 		switch {
 		case ev.rejected:
 			rejected = append(rejected, it)

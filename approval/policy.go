@@ -609,16 +609,15 @@ func (pol Policy) evaluate(reviews []Review, requester string, esc []Escalation)
 }
 
 // eligibleNow reports whether principal p may review a request under policy
-// pol made by requester, given the reviews so far and the escalations esc:
+// pol made by requester, given its evaluation ev so far and the escalations esc:
 // p must be eligible for a rule of the stage open now (as one of its own
 // reviewers or, once the rule is escalated, as one of its escalation
 // reviewers) and, unless the policy allows it, must not be the requester.
 // The returned error says why not.
-func (pol Policy) eligibleNow(p Principal, requester string, reviews []Review, esc []Escalation) error {
+func (pol Policy) eligibleNow(p Principal, requester string, ev evaluation, esc []Escalation) error {
 	if p.ID == requester && !pol.AllowSelfReview {
 		return Errorf(KindForbidden, CodeSelfReview, "the requester may not review their own request")
 	}
-	ev := pol.evaluate(reviews, requester, esc)
 	stages := pol.stages()
 	if ev.open < len(stages) {
 		for _, r := range stages[ev.open].Rules {

@@ -587,7 +587,7 @@ func (r *Request) mayReview(p Principal, onBehalfOf string, d *Delegation, now t
 // keeps the stage of p's earlier review.
 func (r *Request) reviewStage(p Principal) (int, error) {
 	if r.Status == StatusPending {
-		if err := r.Policy.eligibleNow(p, r.Requester, r.live(), r.Escalations); err != nil {
+		if err := r.Policy.eligibleNow(p, r.Requester, r.evaluate(), r.Escalations); err != nil {
 			return 0, err
 		}
 		return r.evaluate().open, nil
