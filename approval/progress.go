@@ -27,9 +27,9 @@ type DependencyState struct {
 }
 
 // failedDependency reports whether a dependency in status s can never be
-// approved: it ended rejected, cancelled or expired.
+// approved: it ended rejected, cancelled, expired or revoked.
 func failedDependency(s Status) bool {
-	return s == StatusRejected || s == StatusCancelled || s == StatusExpired
+	return s == StatusRejected || s == StatusCancelled || s == StatusExpired || s == StatusRevoked
 }
 
 // selfReviewer returns requester when pol forbids self-review (so the

@@ -24,6 +24,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"approvald/approval"
+	"approvald/celrule"
 )
 
 var errNotFound = approval.NotFound("approval request")
@@ -106,7 +107,14 @@ func (e *Engine) Create(ctx context.Context, p approval.Principal, d approval.Dr
 	if err != nil {
 		return nil, err
 	}
-	m, err := e.mandate(ctx, rule, d.PolicyName)
+	if d.Policy != nil {
+		if err := checkExpressions("policy", *d.Policy); err != nil {
+			return nil, err
+		}
+	}
+	m, err := e.mandate(ctx, rule, d.PolicyName, celrule.Input{
+		Payload: d.Payload, Requester: p.ID, Groups: p.Groups, ServiceRule: d.ServiceRule, Items: d.Items, Now: e.Now(),
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -172,6 +180,15 @@ func (e *Engine) Create(ctx context.Context, p approval.Principal, d approval.Dr
 			return nil, approval.Internal(err)
 		}
 		return &Created{Request: &orig, Body: prior.Response, Replayed: true}, nil
+	}
+	if after := e.autoDecide(ctx, p, r); after != r {
+		// What the rules decided by themselves are changes of their own,
+		// in the history; the response shows the request after them (a
+		// replay of the create shows it as created).
+		r = after
+		if resp, err = json.Marshal(r); err != nil {
+			return nil, approval.Internal(err)
+		}
 	}
 	return &Created{Request: r, Body: resp}, nil
 }
@@ -254,15 +271,28 @@ func (e *Engine) Edit(ctx context.Context, p approval.Principal, id string, patc
 		if err != nil {
 			return nil, err
 		}
-		m, err := e.mandate(ctx, rule, cur.PolicyRequest.Name)
+		in := celrule.Input{Payload: cur.Payload, Requester: cur.Requester, ServiceRule: patch.ServiceRule.Value, Items: cur.Items, Now: e.Now()}
+		if p.ID == cur.Requester {
+			in.Groups = p.Groups
+		}
+		m, err := e.mandate(ctx, rule, cur.PolicyRequest.Name, in)
 		if err != nil {
 			return nil, err
 		}
 		patch.Mandate = &m
 	}
-	return e.update(ctx, id, func(r *approval.Request) (approval.Change, error) {
+	if patch.Policy.Set {
+		if err := checkExpressions("policy", patch.Policy.Value); err != nil {
+			return nil, err
+		}
+	}
+	r, err := e.update(ctx, id, func(r *approval.Request) (approval.Change, error) {
 		return r.Edit(p, patch, expect, e.Now())
 	})
+	if err != nil {
+		return nil, err
+	}
+	return e.autoDecide(ctx, p, r), nil
 }
 
 // Review records p's decision on the request. An approval that satisfies

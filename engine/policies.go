@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"approvald/approval"
+	"approvald/celrule"
 )
 
 // Policy sources, as a request's PolicySource records them.
@@ -14,10 +15,11 @@ const (
 // mandate resolves the policy an admin mandates for a request on rule (nil
 // for none) whose requester asked for the stored policy name ("" for
 // none): the policy of the rule when it names one — then a different name
-// is refused —, else the named stored policy, else the server default.
-// Stored policies are written by admins; what a requester adds inline is
-// combined with the mandate by approval.Combine.
-func (e *Engine) mandate(ctx context.Context, rule *approval.ServiceRule, name string) (approval.Mandate, error) {
+// is refused —, else the named stored policy, else the stored policy whose
+// match expression selects the request described by in (see matchPolicy),
+// else the server default. Stored policies are written by admins; what a
+// requester adds inline is combined with the mandate by approval.Combine.
+func (e *Engine) mandate(ctx context.Context, rule *approval.ServiceRule, name string, in celrule.Input) (approval.Mandate, error) {
 	var v approval.Validation
 	switch {
 	case rule != nil && rule.Policy != "":
@@ -43,6 +45,13 @@ func (e *Engine) mandate(ctx context.Context, rule *approval.ServiceRule, name s
 		}
 		return approval.Mandate{Policy: sp.Policy, Source: "policy:" + sp.Name}, nil
 	}
+	sp, err := e.matchPolicy(ctx, in)
+	if err != nil {
+		return approval.Mandate{}, err
+	}
+	if sp != nil {
+		return approval.Mandate{Policy: sp.Policy, Source: "policy:" + sp.Name}, nil
+	}
 	return approval.Mandate{Policy: e.defaultPolicy.Clone(), Source: SourceDefault}, nil
 }
 
@@ -57,7 +66,7 @@ func (e *Engine) CreatePolicy(ctx context.Context, p approval.Principal, sp appr
 		return nil, err
 	}
 	sp.Policy = sp.Policy.Clone() // Validate normalizes it: never the caller's slices
-	if err := sp.Validate(); err != nil {
+	if err := validateStored(&sp); err != nil {
 		return nil, err
 	}
 	now := e.Now()
@@ -81,12 +90,27 @@ func (e *Engine) ReplacePolicy(ctx context.Context, p approval.Principal, name s
 			return approval.Errorf(approval.KindPrecondition, approval.CodeVersionMismatch, "policy is at version %d, not %d", sp.Version, *expect)
 		}
 		sp.Description, sp.Policy = with.Description, with.Policy.Clone() // as in CreatePolicy
-		if err := sp.Validate(); err != nil {
+		sp.Match, sp.Priority = with.Match, with.Priority
+		if err := validateStored(sp); err != nil {
 			return err
 		}
 		sp.UpdatedAt = e.Now()
 		return nil
 	})
+}
+
+// validateStored validates sp (see approval.StoredPolicy.Validate) and
+// compiles its expressions — its match and its rules' auto_approve_if and
+// auto_reject_if — naming those that do not compile with CEL's line and
+// column, all in one KindInvalid error.
+func validateStored(sp *approval.StoredPolicy) error {
+	if err := sp.Validate(); err != nil {
+		return err
+	}
+	var v approval.Validation
+	celrule.CheckMatch(&v, sp.Match)
+	celrule.CheckPolicy(&v, "policy", sp.Policy)
+	return v.Err()
 }
 
 // Policy returns the stored policy name.
