@@ -64,8 +64,8 @@ type Requests interface {
 	// meanwhile cannot make an intact chain look broken. A request without
 	// entries has a chain without entries.
 	HistoryChains(ctx context.Context, f ChainFilter) ([]HistoryChain, error)
-	// Overdue returns the ids of up to limit pending requests whose deadline
-	// is at or before now.
+	// Overdue returns the ids of up to limit requests pending or sent back
+	// for changes whose deadline is at or before now.
 	Overdue(ctx context.Context, now time.Time, limit int) ([]string, error)
 	// Inbox returns up to q.Limit pending requests awaiting a review by
 	// q.Principal, oldest (lowest id) first, with ids above q.After: those

@@ -435,8 +435,8 @@ func TestRetry_CancelledDuringBackoff(t *testing.T) {
 func TestOverdue_UsesPartialIndex(t *testing.T) {
 	t.Parallel()
 	s := open(t, pgtest.URL(t))
-	if got := explain(t, s, overdueQuery, time.Now(), 10); !strings.Contains(got, "Index Only Scan using approvals_overdue") || strings.Contains(got, "Sort") {
-		t.Errorf("the overdue query does not read just approvals_overdue, in order; plan:\n%s", got)
+	if got := explain(t, s, overdueQuery, time.Now(), 10); !strings.Contains(got, "Index Only Scan using approvals_overdue_open") || strings.Contains(got, "Sort") {
+		t.Errorf("the overdue query does not read just approvals_overdue_open, in order; plan:\n%s", got)
 	}
 }
 

@@ -36,11 +36,11 @@ func listQuery(f approval.Filter) (string, []any) {
 }
 
 // overdueQuery repeats the predicate of the partial index
-// approvals_overdue, so that the planner can read just that index, in
+// approvals_overdue_open, so that the planner can read just that index, in
 // order; likewise remindersQuery approvals_reminders, which holds blocked.
 const overdueQuery = `
 	SELECT id FROM approvals
-	WHERE status = 2 AND deadline IS NOT NULL AND deadline <= $1
+	WHERE status IN (2, 10) AND deadline IS NOT NULL AND deadline <= $1
 	ORDER BY deadline, id LIMIT $2`
 
 const remindersQuery = `

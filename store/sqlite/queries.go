@@ -29,13 +29,13 @@ func listQuery(f approval.Filter) (string, []any) {
 	return "SELECT " + sqlstore.ApprovalColumns + " FROM " + from + q.Where() + " ORDER BY id DESC LIMIT " + limit, q.Args
 }
 
-// overdueQuery reads the partial index approvals_overdue, whose WHERE it
-// repeats. Without statistics SQLite would rather use approvals_status and
+// overdueQuery reads the partial index approvals_overdue_open, whose WHERE
+// it repeats. Without statistics SQLite would rather use approvals_status and
 // scan every pending request; INDEXED BY also makes a schema change that
 // drops the index an error instead of a slow sweep. Likewise below.
 const overdueQuery = `
-	SELECT id FROM approvals INDEXED BY approvals_overdue
-	WHERE status = 2 AND deadline IS NOT NULL AND deadline <= $1
+	SELECT id FROM approvals INDEXED BY approvals_overdue_open
+	WHERE status IN (2, 10) AND deadline IS NOT NULL AND deadline <= $1
 	ORDER BY deadline, id LIMIT $2`
 
 // remindersQuery reads the partial index approvals_reminders in order.

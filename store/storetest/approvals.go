@@ -428,6 +428,14 @@ func testOverdue(t *testing.T, s Store) {
 	step(t, s, cancelled, cancelOp(alice, at(time.Minute)))
 	expired := create(t, s, alice, withDeadline(time.Hour), approval.DefaultPolicy())
 	step(t, s, expired, expireOp(at(90*time.Minute)))
+	// Sent back for changes, a request still expires at its deadline.
+	sentBack := create(t, s, alice, withDeadline(100*time.Minute), approval.DefaultPolicy())
+	step(t, s, sentBack, func(r *approval.Request) (approval.Change, error) {
+		return r.Review(reviewer("carol"), approval.ReviewInput{Decision: approval.DecisionRequestChanges, Comment: "fix the amount"}, nil, at(time.Minute))
+	})
+	if sentBack.Status != approval.StatusChangesRequested {
+		t.Fatalf("the request sent back is %s", sentBack.Status)
+	}
 
 	overdue := func(now time.Time, limit int) []string {
 		t.Helper()
@@ -448,14 +456,15 @@ func testOverdue(t *testing.T, s Store) {
 	if got, want := overdue(at(90*time.Minute), 10), sorted(o1.ID); !slices.Equal(got, want) {
 		t.Errorf("Overdue(+90m) = %v, want %v", got, want)
 	}
-	if got, want := overdue(at(2*time.Hour), 10), sorted(o1.ID, o2.ID); !slices.Equal(got, want) {
+	if got, want := overdue(at(2*time.Hour), 10), sorted(o1.ID, o2.ID, sentBack.ID); !slices.Equal(got, want) {
 		t.Errorf("Overdue(+2h), a deadline exactly then included, = %v, want %v", got, want)
 	}
 	got := overdue(at(4*time.Hour), 2)
-	if len(got) != 2 || got[0] == got[1] || !slices.Contains([]string{o1.ID, o2.ID, o3.ID}, got[0]) || !slices.Contains([]string{o1.ID, o2.ID, o3.ID}, got[1]) {
-		t.Errorf("Overdue(+4h, limit 2) = %v, want two of %v", got, []string{o1.ID, o2.ID, o3.ID})
+	if want := sorted(o1.ID, sentBack.ID); !slices.Equal(got, want) {
+		t.Errorf("Overdue(+4h, limit 2) = %v, want the two earliest deadlines %v", got, want)
 	}
 
+	step(t, s, sentBack, expireOp(at(4*time.Hour)))
 	step(t, s, o1, expireOp(at(4*time.Hour)))
 	if got, want := overdue(at(4*time.Hour), 10), sorted(o2.ID, o3.ID); !slices.Equal(got, want) {
 		t.Errorf("Overdue(+4h) after expiring one = %v, want %v", got, want)

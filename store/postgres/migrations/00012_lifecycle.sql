@@ -21,7 +21,13 @@ ALTER TABLE policies
     ADD COLUMN match    text    NOT NULL DEFAULT '',
     ADD COLUMN priority integer NOT NULL DEFAULT 0;
 
+-- Overdue requests are pending or sent back for changes: the sweeper reads
+-- this index in deadline order (approvals_overdue, pending only, stays for
+-- an older approvald during a rollout).
+CREATE INDEX approvals_overdue_open ON approvals (deadline, id) WHERE status IN (2, 10) AND deadline IS NOT NULL;
+
 -- +goose Down
+DROP INDEX approvals_overdue_open;
 ALTER TABLE policies
     DROP COLUMN priority,
     DROP COLUMN match;

@@ -26,7 +26,13 @@ UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (status BETWEEN 1 AND 9)', 'C
     WHERE type = 'table' AND name = 'approvals';
 PRAGMA writable_schema = RESET;
 
+-- Overdue requests are pending or sent back for changes: the sweeper reads
+-- this index in deadline order (approvals_overdue, pending only, stays for
+-- an older approvald during a rollout).
+CREATE INDEX approvals_overdue_open ON approvals (deadline, id, status) WHERE status IN (2, 10) AND deadline IS NOT NULL;
+
 -- +goose Down
+DROP INDEX approvals_overdue_open;
 ALTER TABLE policies DROP COLUMN priority;
 ALTER TABLE policies DROP COLUMN match;
 ALTER TABLE approvals DROP COLUMN revocation;
