@@ -12,7 +12,11 @@
 //     the second caller instead of two jobs racing on one staging folder);
 //   - an optional approval step (an ApprovalStep): a successful package
 //     opens an approval request and publish is forwarded only once that
-//     request is approved (403 otherwise);
+//     request is approved (403 otherwise). When the Publish service
+//     reports every staged file with its SHA-512 and size, the files are
+//     the request's items, and publish also needs every file approved; a
+//     revoked approval refuses publish with its reason, and a request sent
+//     back for changes is not approved yet;
 //   - a record of every call (a Recorder): who, which run, which route,
 //     the upstream's and our status, how long it took.
 //

@@ -101,11 +101,12 @@ type ApprovalStep interface {
 	// returns its id. On error the gateway answers 500: the package
 	// happened, but the gate publish relies on would be missing.
 	Packaged(ctx context.Context, caller approval.Principal, run Run, body []byte, payload json.RawMessage) (requestID string, err error)
-	// MayPublish returns nil when the run's approval request is approved.
+	// MayPublish returns nil when the run's approval request is approved
+	// and, when it has items (the staged files), every item is approved.
 	// A refusal is a KindForbidden or KindConflict *approval.Error whose
-	// message names the request and its status (NotApproved builds one),
-	// or a KindNotFound error when the run has no request: both are 403s.
-	// Any other error is a 500.
+	// message names the request and why (NotApproved, ItemsNotApproved
+	// and Revoked build them), or a KindNotFound error when the run has no
+	// request: both are 403s. Any other error is a 500.
 	MayPublish(ctx context.Context, caller approval.Principal, run Run) error
 	// Published records what the Publish service returned for the run (the
 	// files, their sizes and SHA-512 hashes). An error is logged only:

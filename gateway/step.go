@@ -39,16 +39,19 @@ func Subject(run Run) string { return "cr8tor:" + run.ProjectName + "/" + run.St
 // maxStoredList bounds how many staged files a request's payload lists.
 const maxStoredList = 1000
 
-// Packaged opens the run's approval request, cancelling a pending one: the
-// staged data changed, so what was being reviewed is gone. The payload is
-// the package request (which names credentials, never holds them) and the
-// staged file list.
+// Packaged opens the run's approval request, cancelling an open one
+// (pending, changes requested, or failed delivery): the staged data
+// changed, so what was being reviewed is gone. The payload is the package
+// request (which names credentials, never holds them) and the staged file
+// list; when the Publish service reported every staged file with its
+// SHA-512 and size, the files are also the request's items, decided one by
+// one (see packageItems).
 func (s *Step) Packaged(ctx context.Context, caller approval.Principal, run Run, body []byte, payload json.RawMessage) (string, error) {
 	prev, err := s.latest(ctx, run)
 	if err != nil {
 		return "", err
 	}
-	if prev != nil && (prev.Status == approval.StatusPending || prev.Status == approval.StatusError) {
+	if prev != nil && (prev.Status == approval.StatusPending || prev.Status == approval.StatusError || prev.Status == approval.StatusChangesRequested) {
 		_, err := s.Engine.Cancel(ctx, stepPrincipal, prev.ID, "superseded: the run was packaged again", nil)
 		if err != nil && approval.KindOf(err) != approval.KindConflict {
 			return "", err
@@ -63,10 +66,25 @@ func (s *Step) Packaged(ctx context.Context, caller approval.Principal, run Run,
 	if utf8.RuneCountInString(title) > approval.MaxTitleLen {
 		title = string([]rune(title)[:approval.MaxTitleLen-1]) + "…"
 	}
+	desc := "Opened by the CR8TOR gateway after a successful package; publish is forwarded once this request is approved."
+	items := packageItems(payload)
+	if len(items) > 0 {
+		desc = "Opened by the CR8TOR gateway after a successful package; publish is forwarded once this request and every one of its files are approved."
+	}
+	if prev != nil && prev.Status == approval.StatusRevoked {
+		// Reviewers of the new request should know what happened to the
+		// last one: its approval was taken back.
+		reason := "no reason was recorded"
+		if prev.Revocation != nil && prev.Revocation.Reason != "" {
+			reason = shorten(prev.Revocation.Reason, 500)
+		}
+		desc += fmt.Sprintf(" The approval of the run's previous request, %s, was revoked: %s", prev.ID, reason)
+	}
 	c, err := s.Engine.Create(ctx, requester, approval.Draft{
 		Title:       title,
-		Description: "Opened by the CR8TOR gateway after a successful package; publish is forwarded once this request is approved.",
+		Description: desc,
 		Payload:     content, ServiceRule: s.ServiceRule, PolicyName: s.PolicyName, Subject: Subject(run),
+		Items: items,
 	}, "", nil)
 	if err != nil {
 		return "", err
@@ -110,7 +128,10 @@ func fits(payload []byte) bool {
 	return len(payload) <= approval.MaxPayloadBytes && jsonstrict.Check(payload, strict) == nil
 }
 
-// MayPublish allows publish when the run's newest request is approved.
+// MayPublish allows publish when the run's newest request is approved and,
+// when it has items, every item is approved (see publishable). A revoked
+// approval is refused with its reason (Revoked); a request waiting for its
+// requester's changes is not approved yet, as a pending one.
 func (s *Step) MayPublish(ctx context.Context, _ approval.Principal, run Run) error {
 	r, err := s.latest(ctx, run)
 	switch {
@@ -118,10 +139,8 @@ func (s *Step) MayPublish(ctx context.Context, _ approval.Principal, run Run) er
 		return err
 	case r == nil:
 		return approval.Errorf(approval.KindNotFound, approval.CodeNotFound, "no approval request exists for %s", run)
-	case r.Status != approval.StatusApproved:
-		return NotApproved(run, r.ID, r.Status)
 	}
-	return nil
+	return publishable(run, r)
 }
 
 // Published records the Publish service's payload (the files with their
