@@ -23,7 +23,8 @@ const (
 // Item is a request in the legacy wire format. ServiceRule is the id of the
 // request's service rule, 0 when it has none (or the rule was deleted);
 // Deadline is null when the request has none (requests made through the
-// native API may not); Status is the numeric status.
+// native API may not); Status is the numeric status as WireStatus shows
+// it (changes_requested as pending, revoked as rejected).
 type Item struct {
 	ID          string     `json:"id"`
 	Title       string     `json:"title"`
@@ -39,7 +40,7 @@ type Item struct {
 func toItem(r *approval.Request, ruleID int64) Item {
 	return Item{
 		ID: r.ID, Title: r.Title, Description: r.Description, ServiceRule: ruleID,
-		Deadline: r.Deadline, Status: int(r.Status), Comment: r.Comment,
+		Deadline: r.Deadline, Status: WireStatus(r.Status), Comment: r.Comment,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 }
@@ -151,7 +152,7 @@ type listQuery struct {
 // default with an empty list).
 func parseListQuery(r *http.Request) (listQuery, error) {
 	q := r.URL.Query()
-	lq := listQuery{limit: DefaultLimit, statuses: []approval.Status{approval.StatusPending}}
+	lq := listQuery{limit: DefaultLimit, statuses: pendingStatuses}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > MaxLimit {
