@@ -398,16 +398,27 @@ func retryAfter(h string, now time.Time) time.Duration {
 }
 
 // legacyStatus is the decision a legacy callback reports: the final status
-// that the acknowledged status s settles in, and 0 (unknown) for any other,
-// which an event delivered to a rule never has.
+// that the acknowledged status s settles in (3, 4 or 5); for a revocation
+// (revoked, which the legacy enum lacks) rejected (4), as the legacy API
+// shows a revoked request (legacy.WireStatus): a revoked approval must
+// never look approved, and rejected tells a receiver that acted on the
+// approval to undo it, where cancelled would say the requester withdrew
+// it. Any other status is 0 (unknown): no event delivered to a rule has
+// one, and buildRequest refuses to send it.
 func legacyStatus(s approval.Status) approval.Status {
-	if !s.Acknowledged() {
-		return approval.StatusUnknown
+	switch {
+	case s.Acknowledged():
+		return s.Settled()
+	case s == approval.StatusRevoked:
+		return approval.StatusRejected
 	}
-	return s.Settled()
+	return approval.StatusUnknown
 }
 
-// buildRequest makes the HTTP request delivering c to rule in its format.
+// buildRequest makes the HTTP request delivering c to rule in its format:
+// the event as a Standard Webhook of its own type (approval.decided,
+// approval.revoked, …), or the legacy callback {"id","status"} with the
+// decision in the legacy enum (see legacyStatus).
 func buildRequest(ctx context.Context, rule *approval.ServiceRule, c approval.Claim, now time.Time) (*http.Request, error) {
 	var body []byte
 	var err error
@@ -419,10 +430,15 @@ func buildRequest(ctx context.Context, rule *approval.ServiceRule, c approval.Cl
 		if err := json.Unmarshal(c.Data, &r); err != nil {
 			return nil, fmt.Errorf("the event's request cannot be read: %w", err)
 		}
+		status := legacyStatus(r.Status)
+		if status == approval.StatusUnknown {
+			// The old service's receivers took a 0 for a decision.
+			return nil, fmt.Errorf("the legacy format cannot express a %s event of a %s request", c.Type, r.Status)
+		}
 		body, err = json.Marshal(struct {
 			ID     string `json:"id"`
 			Status int    `json:"status"`
-		}{c.RequestID, int(legacyStatus(r.Status))})
+		}{c.RequestID, int(status)})
 	default:
 		body = EventJSON(c.OutboxRecord)
 	}
