@@ -82,7 +82,9 @@ func TestPublishable_NeedsTheRequestAndEveryItemApproved(t *testing.T) {
 	run := Run{"Pr004", "20250205_010101"}
 	a := approval.Item{ID: "a.csv", Name: "a.csv", Digest: "sha512:" + sha512Of('a')}
 	b := approval.Item{ID: "b.csv", Name: "b.csv", Digest: "sha512:" + sha512Of('b')}
-	ref := func(it approval.Item) approval.ItemRef { return approval.ItemRef{ID: it.ID, Name: it.Name, Digest: it.Digest} }
+	ref := func(it approval.Item) approval.ItemRef {
+		return approval.ItemRef{ID: it.ID, Name: it.Name, Digest: it.Digest}
+	}
 	prefix := "Approval request R1 for project Pr004 run 20250205_010101 "
 	for _, tc := range []struct {
 		name string
@@ -140,5 +142,31 @@ func TestItemsNotApproved_NamesTenFilesAtMost(t *testing.T) {
 	msg := ItemsNotApproved(Run{"P", "T"}, "R1", files, 13).Message
 	if !strings.Contains(msg, "13 of its files were rejected (f00.csv, f01.csv, f02.csv, f03.csv, f04.csv, f05.csv, f06.csv, f07.csv, f08.csv, f09.csv and 3 more)") {
 		t.Errorf("message: %s", msg)
+	}
+}
+
+func TestPublishedNotApproved_FilesPublishedUnderAnotherDigestOrNotApproved(t *testing.T) {
+	t.Parallel()
+	a := approval.Item{ID: "a.csv", Name: "a.csv", Digest: "sha512:" + sha512Of('a')}
+	b := approval.Item{ID: "b.csv", Name: "b.csv", Digest: "sha512:" + sha512Of('b')}
+	r := &approval.Request{Items: []approval.Item{a, b}, ItemOutcome: &approval.ItemOutcome{Approved: []approval.ItemRef{
+		{ID: a.ID, Name: a.Name, Digest: a.Digest}, {ID: b.ID, Name: b.Name, Digest: b.Digest}}}}
+	published := func(files ...stagedFile) json.RawMessage {
+		raw, err := json.Marshal(map[string]any{"data_published": files})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+
+	if got := publishedNotApproved(r, published(stagedFile{"a.csv", strings.ToUpper(sha512Of('a')), size(1)}, stagedFile{"b.csv", sha512Of('b'), size(1)})); got != nil {
+		t.Errorf("the approved files, published as approved: %v", got)
+	}
+	got := publishedNotApproved(r, published(stagedFile{"a.csv", sha512Of('a'), size(1)}, stagedFile{"b.csv", sha512Of('c'), size(1)}, stagedFile{"c.csv", sha512Of('c'), size(1)}))
+	if fmt.Sprint(got) != "[b.csv c.csv]" {
+		t.Errorf("a changed file and an extra one: %v, want [b.csv c.csv]", got)
+	}
+	if got := publishedNotApproved(&approval.Request{}, published(stagedFile{"c.csv", sha512Of('c'), size(1)})); got != nil {
+		t.Errorf("a request without items: %v", got)
 	}
 }

@@ -145,17 +145,64 @@ func (s *Step) MayPublish(ctx context.Context, _ approval.Principal, run Run) er
 
 // Published records the Publish service's payload (the files with their
 // sizes and SHA-512 hashes) as the outcome of the run's approved request.
+// When the request has items, a published file that is not an approved
+// item with the same SHA-512 is listed in the outcome's "not_approved" and
+// makes Published return an error (the gateway logs it; the data is
+// published).
 func (s *Step) Published(ctx context.Context, caller approval.Principal, run Run, payload json.RawMessage) error {
 	r, err := s.latest(ctx, run)
 	if err != nil || r == nil {
 		return fmt.Errorf("recording the publish of %s: no approval request (%v)", run, err)
 	}
-	outcome, err := json.Marshal(map[string]any{"published": payload, "by": caller.ID, "at": time.Now().UTC()})
+	record := map[string]any{"published": payload, "by": caller.ID, "at": time.Now().UTC()}
+	unapproved := publishedNotApproved(r, payload)
+	if len(unapproved) > 0 {
+		record["not_approved"] = unapproved
+	}
+	outcome, err := json.Marshal(record)
 	if err != nil {
 		return err
 	}
-	_, err = s.Engine.RecordOutcome(ctx, caller, r.ID, outcome)
-	return err
+	if _, err = s.Engine.RecordOutcome(ctx, caller, r.ID, outcome); err != nil {
+		return err
+	}
+	if len(unapproved) > 0 {
+		return fmt.Errorf("%s: the Publish service published %d files that are not among the approved items with the same SHA-512 (recorded in the outcome of %s): %s",
+			run, len(unapproved), r.ID, strings.Join(unapproved[:min(len(unapproved), maxNamedFiles)], ", "))
+	}
+	return nil
+}
+
+// publishedNotApproved returns the paths of the files the publish answer
+// payload lists that r, a request with items, did not approve under the
+// SHA-512 they were published with: the data changed between package and
+// publish. Nothing can be refused by then, but the outcome says so and
+// the operator's log too. A request without items approved the run as a
+// whole: nil.
+func publishedNotApproved(r *approval.Request, payload json.RawMessage) []string {
+	if len(r.Items) == 0 {
+		return nil
+	}
+	approved := map[string]bool{}
+	if r.ItemOutcome != nil {
+		for _, it := range r.ItemOutcome.Approved {
+			approved[it.ID+"\x00"+it.Digest] = true
+		}
+	}
+	var published struct {
+		DataPublished []stagedFile `json:"data_published"`
+	}
+	_ = json.Unmarshal(payload, &published)
+	var out []string
+	for _, f := range published.DataPublished {
+		if f.FilePath == "" {
+			continue
+		}
+		if !approved[itemID(f.FilePath)+"\x00sha512:"+strings.ToLower(f.HashValue)] {
+			out = append(out, f.FilePath)
+		}
+	}
+	return out
 }
 
 // latest returns the newest request of run, or nil.

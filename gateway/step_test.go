@@ -62,7 +62,11 @@ func setupStep(t *testing.T, policy *approval.Policy) *stepBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := example(t, "publish.response.json")
+	// The publish answer lists the staged files as published, unchanged.
+	pub, err := json.Marshal(map[string]any{"status": "success", "payload": map[string]any{"data_published": stagedFiles}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	b.pub.setRespond(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/data-publish/package":
@@ -154,6 +158,15 @@ func TestStep_EveryFileApprovedPublishes(t *testing.T) {
 	}
 	if n := len(b.pub.requests()); n != 2 {
 		t.Errorf("the publish service got %d calls, want the package and the publish", n)
+	}
+	// What was published is the request's outcome; every file was approved.
+	got, err := b.eng.Get(b.ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outcome map[string]json.RawMessage
+	if err := json.Unmarshal(got.Outcome, &outcome); err != nil || outcome["published"] == nil || outcome["not_approved"] != nil {
+		t.Errorf("outcome %s (%v), want the published files and nothing not approved", got.Outcome, err)
 	}
 }
 
