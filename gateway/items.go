@@ -45,8 +45,9 @@ var mediaTypes = map[string]string{
 // digits of its SHA-256), its name the path, its size and its digest
 // "sha512:<hex>" as the Publish service reported them.
 //
-// It is all or nothing: when any staged entry lacks a path, a SHA-512 or a
-// size (the contract's package answer carries only paths; a postgresql
+// It is all or nothing: when any staged entry lacks a path an item can
+// take, a SHA-512 or a size (the contract's package answer carries only
+// paths; a postgresql
 // destination lists tables), when two entries share a path, or when there
 // are more than approval.MaxItems files, the request has no items and is
 // decided as a whole, as before items existed. A request whose items
@@ -63,13 +64,17 @@ func packageItems(payload json.RawMessage) []approval.Item {
 	seen := make(map[string]bool, len(staged.DataRetrieved))
 	for _, raw := range staged.DataRetrieved {
 		var f stagedFile
-		if json.Unmarshal(raw, &f) != nil || f.FilePath == "" || !utf8.ValidString(f.FilePath) ||
-			utf8.RuneCountInString(f.FilePath) > approval.MaxItemNameLen ||
-			!isSHA512Hex(f.HashValue) || f.TotalBytes == nil || *f.TotalBytes < 0 {
+		if json.Unmarshal(raw, &f) != nil || !isSHA512Hex(f.HashValue) || f.TotalBytes == nil || *f.TotalBytes < 0 {
 			return nil
 		}
 		id := itemID(f.FilePath)
-		if seen[id] {
+		// A path the request could not take as an item's name or id
+		// (empty, control or invisible characters, too long) would fail
+		// the create: the run is then reviewed as a whole.
+		var v approval.Validation
+		approval.CheckLine(&v, "name", f.FilePath, approval.MaxItemNameLen, true)
+		approval.CheckLine(&v, "id", id, approval.MaxItemIDLen, true)
+		if v.Err() != nil || seen[id] {
 			return nil
 		}
 		seen[id] = true

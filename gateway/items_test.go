@@ -65,6 +65,8 @@ func TestPackageItems_AllOrNothing(t *testing.T) {
 		"one without a size":    stagedJSON(ok, stagedFile{"b.csv", sha512Of('b'), nil}),
 		"a negative size":       stagedJSON(ok, stagedFile{"b.csv", sha512Of('b'), size(-1)}),
 		"one without a path":    stagedJSON(ok, stagedFile{"", sha512Of('b'), size(1)}),
+		"a control character":   stagedJSON(ok, stagedFile{"b\n.csv", sha512Of('b'), size(1)}),
+		"a path too long":       stagedJSON(ok, stagedFile{strings.Repeat("p", approval.MaxItemNameLen+1), sha512Of('b'), size(1)}),
 		"the same path twice":   stagedJSON(ok, ok),
 		"too many files":        stagedJSON(many...),
 		"tables":                json.RawMessage(`{"data_retrieved":[{"table_name":"person"}]}`),
