@@ -27,7 +27,7 @@ var staticFS embed.FS
 
 // pageNames are the pages, one template file each, rendered inside layout.html.
 var pageNames = []string{"signin", "signedin", "inbox", "request", "rules", "keys", "deliveries", "error",
-	"channels", "contacts", "delegations", "preferences"}
+	"channels", "contacts", "delegations", "preferences", "bulk"}
 
 // pages holds the parsed templates and the static files' versions.
 type pages struct {
@@ -135,6 +135,9 @@ var funcs = template.FuncMap{
 		return visibleLines(b.String())
 	},
 	"visible":      visible,
+	"decisionClass": decisionClass,
+	"decisionLabel": decisionLabel,
+	"shortDigest":   shortDigest,
 	"visibleLines": visibleLines,
 }
 

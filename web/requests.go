@@ -1,9 +1,12 @@
 package web
 
 import (
+	"bytes"
+	"encoding/json"
 	"html/template"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -118,10 +121,31 @@ func (s *server) inbox(w http.ResponseWriter, r *http.Request, sess *session) er
 type abilities struct {
 	Review bool
 	// WhyNot says why a principal with the review scope may not review.
-	WhyNot    string
-	Cancel    bool
-	Comment   bool
-	Redeliver bool
+	WhyNot string
+	// RequestChanges: the principal may send the request back (a reviewer,
+	// below the policy's cap of cycles).
+	RequestChanges bool
+	Cancel         bool
+	Comment        bool
+	Redeliver      bool
+	// Edit lists the fields of the request's content the principal may
+	// change now (the requester or an admin, of a request sent back).
+	Edit editable
+	// Resubmit: the requester (or an admin) may send it back to review.
+	Resubmit bool
+	// Revoke: an admin, or an eligible reviewer of a rule that can_revoke,
+	// may take the approval back.
+	Revoke bool
+}
+
+// editable says which fields the edit form offers.
+type editable struct {
+	Title, Description, Payload, Justification, Items bool
+}
+
+// Any reports whether any field may be edited.
+func (e editable) Any() bool {
+	return e.Title || e.Description || e.Payload || e.Justification || e.Items
 }
 
 // abilitiesOf decides the forms by the transition table and then by the
@@ -136,6 +160,7 @@ func (s *server) abilitiesOf(p approval.Principal, r *approval.Request) abilitie
 		if err != nil {
 			a.WhyNot = approval.AsError(err).Message
 		}
+		a.RequestChanges = a.Review && (r.Policy.MaxChangeCycles == 0 || r.Cycle < r.Policy.MaxChangeCycles)
 	}
 	if p.Has(approval.ScopeCreate) && approval.Allowed(r.Status, approval.ActionCancel) {
 		_, err := r.Clone().Cancel(p, "", nil, now)
@@ -153,7 +178,45 @@ func (s *server) abilitiesOf(p approval.Principal, r *approval.Request) abilitie
 		_, err := r.Clone().Redeliver(p, nil, now)
 		a.Redeliver = err == nil
 	}
+	manages := p.IsAdmin() || p.ID == r.Requester
+	if r.Status == approval.StatusChangesRequested && p.Has(approval.ScopeCreate) && manages && approval.Allowed(r.Status, approval.ActionEdit) {
+		fields := approval.Editable(r.Status)
+		a.Edit = editable{
+			Title: slices.Contains(fields, "title"), Description: slices.Contains(fields, "description"),
+			Payload: slices.Contains(fields, "payload"), Justification: slices.Contains(fields, "justification"),
+			Items: slices.Contains(fields, "items"),
+		}
+	}
+	a.Resubmit = p.Has(approval.ScopeCreate) && manages && approval.Allowed(r.Status, approval.ActionResubmit)
+	a.Revoke = approval.Allowed(r.Status, approval.ActionRevoke) && r.Revocation == nil && mayRevoke(p, r)
 	return a
+}
+
+// mayRevoke reports whether p may revoke r's approval: an admin, or a
+// reviewer with the review scope whom a rule marked can_revoke names (or,
+// naming nobody, lets anyone review). It only decides whether the page
+// offers the form; the engine decides the revocation itself.
+func mayRevoke(p approval.Principal, r *approval.Request) bool {
+	if p.IsAdmin() {
+		return true
+	}
+	if !p.Has(approval.ScopeReview) {
+		return false
+	}
+	rules := slices.Clone(r.Policy.Rules)
+	for _, st := range r.Policy.Stages {
+		rules = append(rules, st.Rules...)
+	}
+	for _, rule := range rules {
+		if !rule.CanRevoke {
+			continue
+		}
+		if len(rule.Principals) == 0 && len(rule.Groups) == 0 || slices.Contains(rule.Principals, p.ID) ||
+			slices.ContainsFunc(rule.Groups, p.InGroup) {
+			return true
+		}
+	}
+	return false
 }
 
 // dependencyView is a dependency with its title, when it can be read.
@@ -189,6 +252,49 @@ type requestData struct {
 	Error        string // why the principal's last form was refused
 	Comment      string // the comment of a refused form, to try again
 	Live         bool
+	// Refused names the form that was refused (review, edit, revoke…) and
+	// Decision the decision it carried, so that the page opens that form
+	// again with what was typed.
+	Refused  string
+	Decision string
+	// Items are the request's items as the page shows them, with the
+	// decisions of a refused form kept.
+	Items []itemView
+	// ChangeRequests are the reviews that sent the request back: what the
+	// requester is asked to change.
+	ChangeRequests []approval.Review
+	// NeedsComment says which decisions need a comment (request_changes
+	// always; the others when the policy requires it).
+	NeedsComment map[approval.Decision]bool
+	// Edit is what the edit form shows: the request's values, or what a
+	// refused edit carried.
+	Edit editValues
+	// RevokeReason is the reason of a refused revocation.
+	RevokeReason string
+}
+
+// itemView is an item on the request page.
+type itemView struct {
+	approval.Item
+	Short    string // the digest shortened
+	Size     string // the size for people
+	Meta     string // the metadata as compact JSON, "" without
+	Decision string // what a refused form decided for it
+}
+
+// editValues are the edit form's fields.
+type editValues struct {
+	Title, Description, Payload, Justification, Items string
+}
+
+// valuesOf returns the edit form's values for req.
+func valuesOf(req *approval.Request) editValues {
+	v := editValues{Title: req.Title, Description: req.Description, Justification: req.Justification, Payload: string(displayPretty(req.Payload))}
+	if len(req.Items) > 0 {
+		b, _ := json.MarshalIndent(req.Items, "", "  ")
+		v.Items = string(b)
+	}
+	return v
 }
 
 // doneMessages confirm a form's success on the page it redirects to.
@@ -198,6 +304,12 @@ var doneMessages = map[string]string{
 	"cancel":    "You cancelled this request.",
 	"comment":   "The comment is saved.",
 	"redeliver": "The decision will be delivered again.",
+	"items":     "Your decisions on the items are recorded.",
+	// request_changes is the decision's value in the review form.
+	"request_changes": "You asked the requester for changes.",
+	"edit":            "Your changes are saved. Resubmit the request when it is ready for review again.",
+	"resubmit":        "You resubmitted this request: it is pending review again.",
+	"revoke":          "You revoked the approval of this request.",
 }
 
 // request shows one request. Opened from a signed link (?link=…), it
@@ -269,8 +381,40 @@ func (s *server) renderRequest(w http.ResponseWriter, r *http.Request, sess *ses
 	if d.For, err = s.delegatorsFor(r, sess.P, req); err != nil {
 		return err
 	}
+	d.NeedsComment = map[approval.Decision]bool{approval.DecisionRequestChanges: true}
+	for _, dec := range req.Policy.RequireComment {
+		d.NeedsComment[dec] = true
+	}
+	d.Edit = valuesOf(req)
+	for _, it := range req.Items {
+		iv := itemView{Item: it, Short: shortDigest(it.Digest), Size: humanSize(it.Size)}
+		if len(it.Metadata) > 0 && displayJSON(it.Metadata) != "—" {
+			iv.Meta = displayJSON(it.Metadata)
+		}
+		d.Items = append(d.Items, iv)
+	}
+	if req.Status == approval.StatusChangesRequested {
+		d.ChangeRequests = changeRequests(req.Reviews)
+	}
 	if formErr != nil {
 		d.Error = approval.AsError(formErr).Message
+		if r.Method == http.MethodPost {
+			d.Refused = path.Base(r.URL.Path)
+			d.Decision = r.PostFormValue("decision")
+			switch d.Refused {
+			case "edit":
+				d.Edit = editValues{
+					Title: r.PostFormValue("title"), Description: formText(r, "description"), Payload: formText(r, "payload"),
+					Justification: formText(r, "justification"), Items: formText(r, "items"),
+				}
+			case "revoke":
+				d.RevokeReason = formText(r, "reason")
+			case "review":
+				for i := range d.Items {
+					d.Items[i].Decision = r.PostFormValue(itemField(d.Items[i].ID))
+				}
+			}
+		}
 	}
 	// As the API's history: the chain against the request's version and head.
 	if err := chain.Verify(); err != nil {
@@ -331,21 +475,223 @@ func (s *server) review(w http.ResponseWriter, r *http.Request, sess *session) e
 			return s.linkFailed(w, r, sess, id, token, err)
 		}
 	}
+	req, err := s.Engine.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
 	in := approval.ReviewInput{
 		Decision: approval.Decision(r.PostFormValue("decision")), Comment: formComment(r), SeenDigest: r.PostFormValue("content_digest"),
 		OnBehalfOf: strings.TrimSpace(r.PostFormValue("on_behalf_of")),
 	}
-	if v := r.PostFormValue("version"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			var val approval.Validation
-			val.Add("version", "must be a whole number")
-			return val.Err()
+	done := string(in.Decision)
+	if in.Decision == decisionItems {
+		if in.Items, in.Decision, err = itemDecisions(r, req); err != nil {
+			return s.actionDone(w, r, sess, done, err)
 		}
-		in.Seen = &n
 	}
-	_, err := s.Engine.Review(r.Context(), sess.P, id, in, nil)
-	return s.actionDone(w, r, sess, string(in.Decision), err)
+	if err := commentNeeded(req, in.Decision, in.Comment); err != nil {
+		return s.actionDone(w, r, sess, done, err)
+	}
+	if in.Seen, err = formVersion(r); err != nil {
+		return err
+	}
+	_, err = s.Engine.Review(r.Context(), sess.P, id, in, nil)
+	return s.actionDone(w, r, sess, done, err)
+}
+
+// decisionItems is the review form's decision that decides the items one
+// by one (ReviewInput.Items); the request's decision follows from them.
+const decisionItems = "items"
+
+// itemField is the name of an item's radio buttons in the review form.
+func itemField(id string) string { return "item:" + id }
+
+// itemDecisions reads the decision on every item of req from the form, and
+// the request's decision that follows: approve when any item is approved.
+func itemDecisions(r *http.Request, req *approval.Request) ([]approval.ItemDecision, approval.Decision, error) {
+	var v approval.Validation
+	if len(req.Items) == 0 {
+		v.Add("items", "this request has no items to decide one by one")
+		return nil, "", v.Err()
+	}
+	out := make([]approval.ItemDecision, 0, len(req.Items))
+	decision := approval.DecisionReject
+	var missing []string
+	for _, it := range req.Items {
+		switch d := approval.Decision(r.PostFormValue(itemField(it.ID))); d {
+		case approval.DecisionApprove, approval.DecisionReject:
+			out = append(out, approval.ItemDecision{ID: it.ID, Decision: d})
+			if d == approval.DecisionApprove {
+				decision = approval.DecisionApprove
+			}
+		default:
+			missing = append(missing, it.Name)
+		}
+	}
+	if len(missing) > 0 {
+		v.Add("items", "approve or reject every item: %s %s no decision", strings.Join(missing, ", "), plural(len(missing), "has", "have"))
+		return nil, "", v.Err()
+	}
+	return out, decision, nil
+}
+
+// commentNeeded refuses, before the engine is asked, a decision without
+// the comment it needs: asking for changes always does (the requester
+// must learn what to change), and a policy may require one to approve or
+// reject.
+func commentNeeded(req *approval.Request, d approval.Decision, comment string) error {
+	if strings.TrimSpace(comment) != "" {
+		return nil
+	}
+	var v approval.Validation
+	switch {
+	case d == approval.DecisionRequestChanges:
+		v.Add("comment", "say what should change: a comment is required to request changes")
+	case slices.Contains(req.Policy.RequireComment, d):
+		v.Add("comment", "this request's policy requires a comment to %s", d)
+	}
+	return v.Err()
+}
+
+// formVersion returns the version a form was rendered with (nil when it
+// carries none).
+func formVersion(r *http.Request) (*int64, error) {
+	v := r.PostFormValue("version")
+	if v == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		var val approval.Validation
+		val.Add("version", "must be a whole number")
+		return nil, val.Err()
+	}
+	return &n, nil
+}
+
+// formText returns a text field of the form with the browser's line breaks
+// made plain.
+func formText(r *http.Request, name string) string {
+	return strings.ReplaceAll(r.PostFormValue(name), "\r\n", "\n")
+}
+
+// changeRequests returns the reviews that sent a request back: those of
+// the current cycle (not void), else the last one.
+func changeRequests(reviews []approval.Review) []approval.Review {
+	var live []approval.Review
+	last := -1
+	for i, rv := range reviews {
+		if rv.Decision != approval.DecisionRequestChanges {
+			continue
+		}
+		last = i
+		if !rv.Void {
+			live = append(live, rv)
+		}
+	}
+	if len(live) == 0 && last >= 0 {
+		live = append(live, reviews[last])
+	}
+	return live
+}
+
+// edit changes the content of a request sent back to its requester: the
+// fields of the form that differ from the request as it is (an unchanged
+// field is not sent, so it voids nothing).
+func (s *server) edit(w http.ResponseWriter, r *http.Request, sess *session) error {
+	id := r.PathValue("id")
+	req, err := s.Engine.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	expect, err := formVersion(r)
+	if err != nil {
+		return err
+	}
+	patch, err := editPatch(r, req)
+	if err == nil {
+		_, err = s.Engine.Edit(r.Context(), sess.P, id, patch, expect)
+	}
+	return s.actionDone(w, r, sess, "edit", err)
+}
+
+// editPatch builds the patch of the edit form: each field the form
+// carries and that differs from req. The payload and the items are JSON.
+func editPatch(r *http.Request, req *approval.Request) (approval.Patch, error) {
+	var patch approval.Patch
+	var v approval.Validation
+	form := r.PostForm
+	if form.Has("title") && r.PostFormValue("title") != req.Title {
+		patch.Title = approval.Some(r.PostFormValue("title"))
+	}
+	if form.Has("description") && formText(r, "description") != req.Description {
+		patch.Description = approval.Some(formText(r, "description"))
+	}
+	if form.Has("justification") && formText(r, "justification") != req.Justification {
+		patch.Justification = approval.Some(formText(r, "justification"))
+	}
+	if form.Has("payload") {
+		raw := strings.TrimSpace(formText(r, "payload"))
+		var now, was bytes.Buffer
+		switch {
+		case !json.Valid([]byte(raw)):
+			v.Add("payload", "must be JSON (an object, say {\"amount\": \"10.00\"})")
+		case json.Compact(&now, []byte(raw)) == nil && (json.Compact(&was, req.Payload) != nil || now.String() != was.String()):
+			patch.Payload = approval.Some(json.RawMessage(now.Bytes()))
+		}
+	}
+	if form.Has("items") {
+		raw := strings.TrimSpace(formText(r, "items"))
+		var items []approval.Item
+		if raw != "" {
+			dec := json.NewDecoder(strings.NewReader(raw))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&items); err != nil {
+				v.Add("items", "must be a JSON array of items (id, name, media_type, size, digest, metadata): %v", err)
+			}
+		}
+		if items == nil {
+			items = []approval.Item{}
+		}
+		was, _ := json.Marshal(req.Items)
+		now, _ := json.Marshal(items)
+		if len(req.Items) == 0 && len(items) == 0 {
+			now = was
+		}
+		if string(now) != string(was) {
+			patch.Items = approval.Some(items)
+		}
+	}
+	return patch, v.Err()
+}
+
+// resubmit sends a request that was sent back to review again (its
+// requester or an admin).
+func (s *server) resubmit(w http.ResponseWriter, r *http.Request, sess *session) error {
+	expect, err := formVersion(r)
+	if err != nil {
+		return err
+	}
+	_, err = s.Engine.Resubmit(r.Context(), sess.P, r.PathValue("id"), expect)
+	return s.actionDone(w, r, sess, "resubmit", err)
+}
+
+// revoke takes an approval back, with the reason it requires (an admin, or
+// a reviewer of a rule that can_revoke: the engine decides).
+func (s *server) revoke(w http.ResponseWriter, r *http.Request, sess *session) error {
+	expect, err := formVersion(r)
+	if err != nil {
+		return err
+	}
+	reason := strings.TrimSpace(formText(r, "reason"))
+	if reason == "" {
+		var v approval.Validation
+		v.Add("reason", "say why the approval is revoked: a reason is required")
+		err = v.Err()
+	} else {
+		_, err = s.Engine.Revoke(r.Context(), sess.P, r.PathValue("id"), reason, expect)
+	}
+	return s.actionDone(w, r, sess, "revoke", err)
 }
 
 // cancel cancels the request (the requester or an admin).

@@ -59,6 +59,10 @@ func statusClass(s approval.Status) string {
 		return "badge rejected"
 	case approval.StatusError:
 		return "badge error"
+	case approval.StatusChangesRequested:
+		return "badge changes"
+	case approval.StatusRevoked:
+		return "badge revoked"
 	default:
 		return "badge neutral"
 	}
@@ -75,6 +79,8 @@ func statusLabel(s approval.Status) string {
 		return "cancelled, delivering"
 	case approval.StatusError:
 		return "delivery failed"
+	case approval.StatusChangesRequested:
+		return "changes requested"
 	}
 	return s.String()
 }
@@ -169,6 +175,12 @@ func actionVerb(a approval.Action) string {
 		return "reminded the reviewers"
 	case approval.ActionOutcome:
 		return "recorded the outcome"
+	case approval.ActionRequestChanges:
+		return "requested changes"
+	case approval.ActionResubmit:
+		return "resubmitted the request"
+	case approval.ActionRevoke:
+		return "revoked the approval"
 	}
 	return string(a)
 }
@@ -503,4 +515,56 @@ func jsonEscape(r rune) string {
 		return fmt.Sprintf(`\u%04x\u%04x`, hi, lo)
 	}
 	return fmt.Sprintf(`\u%04x`, r)
+}
+
+// decisionClass is the CSS class of a review's decision badge.
+func decisionClass(d approval.Decision) string {
+	switch d {
+	case approval.DecisionApprove:
+		return "badge approved"
+	case approval.DecisionReject:
+		return "badge rejected"
+	case approval.DecisionRequestChanges:
+		return "badge changes"
+	}
+	return "badge neutral"
+}
+
+// decisionLabel is how a review's decision reads on its badge.
+func decisionLabel(d approval.Decision) string {
+	switch d {
+	case approval.DecisionApprove:
+		return "approved"
+	case approval.DecisionReject:
+		return "rejected"
+	case approval.DecisionRequestChanges:
+		return "changes requested"
+	}
+	return string(d)
+}
+
+// shortDigest shortens an item's digest for a table cell: the algorithm
+// and the first 12 hex digits ("sha256:0123456789ab…"); the page shows the
+// whole value beside it for copying.
+func shortDigest(d string) string {
+	alg, hexPart, ok := strings.Cut(d, ":")
+	if !ok || len(hexPart) <= 12 {
+		return d
+	}
+	return alg + ":" + hexPart[:12] + "…"
+}
+
+// humanSize says a size in bytes the way people read it: "512 B",
+// "1.5 KiB", "3.0 MiB".
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
