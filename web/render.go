@@ -134,11 +134,11 @@ var funcs = template.FuncMap{
 		}
 		return visibleLines(b.String())
 	},
-	"visible":      visible,
+	"visible":       visible,
 	"decisionClass": decisionClass,
 	"decisionLabel": decisionLabel,
 	"shortDigest":   shortDigest,
-	"visibleLines": visibleLines,
+	"visibleLines":  visibleLines,
 }
 
 // faviconICO is the UI's icon as an ICO file (one 32 px PNG inside), and

@@ -265,7 +265,7 @@ type requestData struct {
 	ChangeRequests []approval.Review
 	// NeedsComment says which decisions need a comment (request_changes
 	// always; the others when the policy requires it).
-	NeedsComment map[approval.Decision]bool
+	NeedsComment map[string]bool
 	// Edit is what the edit form shows: the request's values, or what a
 	// refused edit carried.
 	Edit editValues
@@ -280,6 +280,9 @@ type itemView struct {
 	Size     string // the size for people
 	Meta     string // the metadata as compact JSON, "" without
 	Decision string // what a refused form decided for it
+	// Outcome is "approved" or "rejected" once the request is decided
+	// item by item, else "".
+	Outcome string
 }
 
 // editValues are the edit form's fields.
@@ -381,13 +384,21 @@ func (s *server) renderRequest(w http.ResponseWriter, r *http.Request, sess *ses
 	if d.For, err = s.delegatorsFor(r, sess.P, req); err != nil {
 		return err
 	}
-	d.NeedsComment = map[approval.Decision]bool{approval.DecisionRequestChanges: true}
+	d.NeedsComment = map[string]bool{string(approval.DecisionRequestChanges): true}
 	for _, dec := range req.Policy.RequireComment {
-		d.NeedsComment[dec] = true
+		d.NeedsComment[string(dec)] = true
 	}
 	d.Edit = valuesOf(req)
 	for _, it := range req.Items {
 		iv := itemView{Item: it, Short: shortDigest(it.Digest), Size: humanSize(it.Size)}
+		if o := req.ItemOutcome; o != nil {
+			switch {
+			case slices.ContainsFunc(o.Approved, func(ref approval.ItemRef) bool { return ref.ID == it.ID }):
+				iv.Outcome = "approved"
+			case slices.ContainsFunc(o.Rejected, func(ref approval.ItemRef) bool { return ref.ID == it.ID }):
+				iv.Outcome = "rejected"
+			}
+		}
 		if len(it.Metadata) > 0 && displayJSON(it.Metadata) != "—" {
 			iv.Meta = displayJSON(it.Metadata)
 		}

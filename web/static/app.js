@@ -14,6 +14,23 @@
     }
   });
 
+  // A field with data-required-for="<decisions>" is required only when the
+  // form is sent with one of those decisions (the value of the button
+  // clicked): the browser then refuses to send it without the field, as the
+  // server would. The click comes before the browser checks the form.
+  document.addEventListener("click", function (ev) {
+    var b = ev.target.closest && ev.target.closest("button[type=submit][value]");
+    if (!b || !b.form) {
+      return;
+    }
+    Array.prototype.forEach.call(b.form.elements, function (el) {
+      var needs = el.getAttribute && el.getAttribute("data-required-for");
+      if (needs !== null && needs !== undefined) {
+        el.required = needs.split(/\s+/).indexOf(b.value) >= 0;
+      }
+    });
+  });
+
   // Buttons with data-copy="<id>" copy that element's text (secrets shown once).
   document.addEventListener("click", function (ev) {
     var b = ev.target.closest && ev.target.closest("[data-copy]");
@@ -50,7 +67,7 @@
   // snapshot records the reader's state in the live region.
   function snapshot() {
     var live = document.getElementById("live");
-    var s = { open: {}, values: {}, focus: null, start: null, end: null };
+    var s = { open: {}, values: {}, checked: {}, focus: null, start: null, end: null };
     if (!live) {
       return s;
     }
@@ -58,7 +75,11 @@
       s.open[d.id] = d.open;
     });
     live.querySelectorAll("textarea[id], input[id]:not([type=hidden])").forEach(function (el) {
-      if (el.value !== el.defaultValue) {
+      if (el.type === "checkbox" || el.type === "radio") {
+        if (el.checked !== el.defaultChecked) {
+          s.checked[el.id] = el.checked;
+        }
+      } else if (el.value !== el.defaultValue) {
         s.values[el.id] = el.value;
       }
     });
@@ -85,6 +106,12 @@
       var el = document.getElementById(id);
       if (el && "value" in el) {
         el.value = s.values[id];
+      }
+    });
+    Object.keys(s.checked).forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el && "checked" in el) {
+        el.checked = s.checked[id];
       }
     });
     var f = s.focus && document.getElementById(s.focus);
