@@ -244,6 +244,14 @@ func TestBrowser_EveryPageHasNoSeriousAccessibilityViolation(t *testing.T) {
 	st := s.seedEveryState(ro.requester, ro.reviewer)
 	req := func(id string) string { return "/ui/requests/" + id }
 	notes := s.seedNotifications(ro.reviewer)
+	lc := s.seedLifecycle(ro.requester, ro.reviewer)
+	// bulkRefused selects a decided request in the inbox's multi-select and
+	// approves it: the summary page lists the refusal, and nothing changes
+	// for the other visits.
+	bulkRefused := func(tb *tab) {
+		eval[bool](tb, fmt.Sprintf(`(f => { const c = f.querySelector("input[name=id]"); c.value = %s; c.checked = true; f.querySelector("#approve-selected").click(); return true })(document.querySelector("#bulk-form"))`, jsString(st.approved)))
+		tb.waitFor("the summary shows", `document.querySelector("#bulk-results") !== null`)
+	}
 
 	type visit struct {
 		who  string // a key, or "" signed out
@@ -295,6 +303,16 @@ func TestBrowser_EveryPageHasNoSeriousAccessibilityViolation(t *testing.T) {
 		{testAdminKey, "/ui/admin/channels", nil},
 		{testAdminKey, "/ui/admin/contacts", nil},
 		{testAdminKey, "/ui/delegations", nil},
+		{ro.reviewer, "/ui/?status=changes_requested", nil},
+		{ro.reviewer, req(lc.changesRequested), openAll},
+		{ro.requester, req(lc.changesRequested), openAll},
+		{ro.reviewer, req(lc.items), nil},
+		{ro.requester, req(lc.items), openAll},
+		{ro.reader, req(lc.partial), openAll},
+		{ro.reader, req(lc.revoked), openAll},
+		{ro.reviewer, req(lc.auto), openAll},
+		{testAdminKey, req(st.approved), openAll},
+		{ro.reviewer, "/ui/", bulkRefused},
 	}
 	found := map[string]int{}
 	for _, size := range []struct {
