@@ -1,10 +1,32 @@
 // Package web serves the reviewers' web pages under /ui/: the inbox, a
 // page per request with its payload, policy progress, dependencies,
-// delivery state and history, the forms that decide, cancel and comment,
+// delivery state and history, the forms that decide (approve, reject,
+// request changes, item by item), cancel, comment, edit and resubmit a
+// request sent back, and revoke an approval,
 // the admin pages for service rules, API keys, failed deliveries,
 // notification channels and routes (with the notifications that failed or
 // wait) and contacts, and everyone's delegations and notification
 // preferences.
+//
+// # The review lifecycle
+//
+// Asking for changes needs a comment, and so do the decisions the request's
+// policy names (Policy.RequireComment): the form marks the comment
+// required (for one button only, with data-required-for, which app.js
+// turns into the required attribute of the button clicked) and the server
+// refuses the decision without one before the engine is asked. A request
+// with items shows them in a table, with a pair of approve/reject radio
+// buttons per item for a reviewer, sent as ReviewInput.Items; once decided,
+// its item outcome (approved and rejected items with their digests,
+// "partial"). A request sent back shows its requester the reviewers'
+// comments, a form that edits only the fields that changed, and the
+// resubmit button; the change cycle is shown beside the version. An
+// approval may be revoked, with a required reason, by an admin or a
+// reviewer of a rule that can_revoke, and the page then says who revoked it,
+// when and why. Automatic decisions (by system:policy/<name>) show their
+// expression and, folded, the inputs it saw. The inbox's multi-select
+// approves or rejects each selected request by itself (engine.Review, with
+// the version the list showed) and lists what became of each.
 //
 // Pages are rendered on the server with html/template from embedded
 // templates; the little JavaScript there is (live updates over server-sent
