@@ -189,4 +189,3 @@ func TestBrowser_APolicyThatRequiresACommentToApproveHoldsTheApprovalBack(t *tes
 	reviewer.do("rejecting without a comment", chromedp.Click(chromedp.ID("reject")))
 	reviewer.waitFor("the request is rejected", `(document.querySelector("#status") || {}).dataset?.status === "rejected"`)
 }
-
