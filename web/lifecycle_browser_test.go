@@ -47,18 +47,20 @@ func (s *stack) seedLifecycle(requester, reviewer string) lifecycleStates {
 
 	items := itemsOf(4)
 	items[1].Name, items[1].MediaType, items[1].Metadata = "a-rather-long-file-name-without-any-space-for-wrapping-in-a-table-cell.parquet", "application/vnd.apache.parquet", nil
-	st.items = s.create(requester, approval.Draft{Title: "Release outputs of project 12", Items: items, Justification: "Final tables of the paper.",
-		Policy: &approval.Policy{Rules: []approval.Rule{{Name: "desk", MinApprovals: 1}}, AllowPartial: true}}).ID
-	partial := s.create(requester, approval.Draft{Title: "Release outputs of project 13", Items: items,
-		Policy: &approval.Policy{Rules: []approval.Rule{{Name: "desk", MinApprovals: 1}}, AllowPartial: true}})
+	partialRelease := s.partialPolicy()
+	st.items = s.create(requester, approval.Draft{Title: "Release outputs of project 12", Items: items, Justification: "Final tables of the paper.", PolicyName: partialRelease}).ID
+	partial := s.create(requester, approval.Draft{Title: "Release outputs of project 13", Items: items, PolicyName: partialRelease})
 	must(s.eng.Review(ctx, rp, partial.ID, approval.ReviewInput{Decision: approval.DecisionApprove, Comment: "Table 4 is disclosive.", Items: []approval.ItemDecision{
 		{ID: "f1", Decision: approval.DecisionApprove}, {ID: "f2", Decision: approval.DecisionApprove},
 		{ID: "f3", Decision: approval.DecisionApprove}, {ID: "f4", Decision: approval.DecisionReject},
 	}}, nil))
 	st.partial = partial.ID
 
-	st.auto = s.create(requester, approval.Draft{Title: "Pay invoice 5", Payload: payload(s.t, map[string]any{"amount": 50}),
-		Policy: &approval.Policy{Rules: []approval.Rule{{Name: "small", MinApprovals: 1, AutoApproveIf: "payload.amount < 100"}}}}).ID
+	if _, err := s.eng.CreatePolicy(ctx, admin, approval.StoredPolicy{Name: "small-invoices", Description: "Invoices under 100 need no reviewer.",
+		Policy: approval.Policy{Rules: []approval.Rule{{Name: "small", MinApprovals: 1, AutoApproveIf: "payload.amount < 100"}}}}); err != nil {
+		s.t.Fatal(err)
+	}
+	st.auto = s.create(requester, approval.Draft{Title: "Pay invoice 5", Payload: payload(s.t, map[string]any{"amount": 50}), PolicyName: "small-invoices"}).ID
 	return st
 }
 
@@ -134,8 +136,7 @@ func TestBrowser_AReviewerApprovesThreeOfFourItemsAndTheOutcomeIsPartial(t *test
 	s := newStack(t)
 	ro := s.roles()
 	items := itemsOf(4)
-	req := s.create(ro.requester, approval.Draft{Title: "Release outputs of project 12", Items: items,
-		Policy: &approval.Policy{Rules: []approval.Rule{{Name: "desk", MinApprovals: 1}}, AllowPartial: true}})
+	req := s.create(ro.requester, approval.Draft{Title: "Release outputs of project 12", Items: items, PolicyName: s.partialPolicy()})
 	reviewer := s.newTab(t, "reviewer")
 	reviewer.signIn(ro.reviewer)
 	reviewer.open("/ui/requests/" + req.ID)

@@ -26,6 +26,19 @@ func itemsOf(n int) []approval.Item {
 	return out
 }
 
+// partialPolicy stores the policy "partial-release" (one approval by
+// anyone, partial approval allowed: only an admin's stored policy may
+// allow it) and returns its name.
+func (s *stack) partialPolicy() string {
+	s.t.Helper()
+	admin := approval.Principal{ID: "svc:admin", Scopes: []approval.Scope{approval.ScopeAdmin}}
+	if _, err := s.eng.CreatePolicy(context.Background(), admin, approval.StoredPolicy{Name: "partial-release", Description: "Outputs may be released in part.",
+		Policy: approval.Policy{Rules: []approval.Rule{{Name: "desk", MinApprovals: 1}}, AllowPartial: true}}); err != nil {
+		s.t.Fatal(err)
+	}
+	return "partial-release"
+}
+
 func TestStatus_ChangesRequestedAndRevokedHaveBadgesAndFilters(t *testing.T) {
 	t.Parallel()
 	for st, want := range map[approval.Status][2]string{
@@ -223,8 +236,7 @@ func TestItems_AReviewerDecidesItemByItemAndThePageShowsThePartialOutcome(t *tes
 	s := newStack(t)
 	ro := s.roles()
 	items := itemsOf(4)
-	req := s.create(ro.requester, approval.Draft{Title: "Release outputs of project 12", Items: items,
-		Policy: &approval.Policy{Rules: []approval.Rule{{Name: "desk", MinApprovals: 1}}, AllowPartial: true}})
+	req := s.create(ro.requester, approval.Draft{Title: "Release outputs of project 12", Items: items, PolicyName: s.partialPolicy()})
 	c := s.signedIn(ro.reviewer)
 	page := "/ui/requests/" + req.ID
 	body := c.get(page).body

@@ -155,12 +155,14 @@ func (s *server) abilitiesOf(p approval.Principal, r *approval.Request) abilitie
 	now := s.Engine.Now()
 	var a abilities
 	if p.Has(approval.ScopeReview) && approval.Allowed(r.Status, approval.ActionReview) {
-		_, err := r.Clone().Review(p, approval.ReviewInput{Decision: approval.DecisionApprove}, nil, now)
+		// With a comment: a policy may require one, which the form asks for.
+		_, err := r.Clone().Review(p, approval.ReviewInput{Decision: approval.DecisionApprove, Comment: "probe"}, nil, now)
 		a.Review = err == nil
 		if err != nil {
 			a.WhyNot = approval.AsError(err).Message
 		}
-		a.RequestChanges = a.Review && (r.Policy.MaxChangeCycles == 0 || r.Cycle < r.Policy.MaxChangeCycles)
+		a.RequestChanges = a.Review && approval.Allowed(r.Status, approval.ActionRequestChanges) &&
+			(r.Policy.MaxChangeCycles == 0 || r.Cycle < r.Policy.MaxChangeCycles)
 	}
 	if p.Has(approval.ScopeCreate) && approval.Allowed(r.Status, approval.ActionCancel) {
 		_, err := r.Clone().Cancel(p, "", nil, now)
