@@ -190,3 +190,32 @@ func TestBrowser_APolicyThatRequiresACommentToApproveHoldsTheApprovalBack(t *tes
 	reviewer.do("rejecting without a comment", chromedp.Click(chromedp.ID("reject")))
 	reviewer.waitFor("the request is rejected", `(document.querySelector("#status") || {}).dataset?.status === "rejected"`)
 }
+
+// TestBrowser_TheLifecyclePagesFitAPhone opens, on a 390 px wide phone,
+// the pages of the review lifecycle — a request sent back with its edit
+// form, one with items to decide (a long file name among them), a partial
+// outcome, a revoked request, an automatic approval, and the inbox with its
+// multi-select — and checks that none scrolls sideways.
+func TestBrowser_TheLifecyclePagesFitAPhone(t *testing.T) {
+	s := newStack(t)
+	ro := s.roles()
+	lc := s.seedLifecycle(ro.requester, ro.reviewer)
+	for _, v := range []struct{ who, path string }{
+		{ro.requester, "/ui/requests/" + lc.changesRequested},
+		{ro.reviewer, "/ui/requests/" + lc.items},
+		{ro.reviewer, "/ui/requests/" + lc.partial},
+		{ro.reviewer, "/ui/requests/" + lc.revoked},
+		{ro.reviewer, "/ui/requests/" + lc.auto},
+		{ro.reviewer, "/ui/"},
+	} {
+		phone := s.newTab(t, "phone")
+		phone.do("emulating a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+		phone.signIn(v.who)
+		phone.open(v.path)
+		phone.waitFor("the page is shown", `document.readyState === "complete" && document.querySelector("main") !== null`)
+		eval[bool](phone, `(document.querySelectorAll("details").forEach(d => d.open = true), true)`)
+		if w, wide := phone.overflow(); w > 0 {
+			t.Errorf("%s is %dpx wider than a 390px phone's screen:\n%s", v.path, w, wide)
+		}
+	}
+}
