@@ -120,7 +120,9 @@ func TestReview_RequestChangesThenTheRequesterEditsAndResubmits(t *testing.T) {
 	if got.Status != approval.StatusChangesRequested {
 		t.Fatalf("status %s, want changes_requested", got.Status)
 	}
-	mustContain(t, "the reviewer's page", reviewer.get(page+"?done=request_changes").body, "You asked the requester for changes.", `data-status="changes_requested"`, "changes requested")
+	sentBack := reviewer.get(page + "?done=request_changes").body
+	mustContain(t, "the reviewer's page", sentBack, "You asked the requester for changes.", `data-status="changes_requested"`, "changes requested", "waits for its requester")
+	mustNotContain(t, "the reviewer's page", sentBack, `id="edit-form"`, `id="resubmit"`, `id="approve"`)
 
 	requester := s.signedIn(ro.requester)
 	body := requester.get(page).body

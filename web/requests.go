@@ -180,45 +180,28 @@ func (s *server) abilitiesOf(p approval.Principal, r *approval.Request) abilitie
 		_, err := r.Clone().Redeliver(p, nil, now)
 		a.Redeliver = err == nil
 	}
-	manages := p.IsAdmin() || p.ID == r.Requester
-	if r.Status == approval.StatusChangesRequested && p.Has(approval.ScopeCreate) && manages && approval.Allowed(r.Status, approval.ActionEdit) {
+	// The edit form is for a request sent back: a pending request's
+	// content changes through the API (its reviewers are mid-way).
+	if r.Status == approval.StatusChangesRequested && p.Has(approval.ScopeCreate) && approval.Allowed(r.Status, approval.ActionEdit) {
 		fields := approval.Editable(r.Status)
+		if _, err := r.Clone().Edit(p, approval.Patch{Title: approval.Some(r.Title)}, nil, now); err != nil {
+			fields = nil
+		}
 		a.Edit = editable{
 			Title: slices.Contains(fields, "title"), Description: slices.Contains(fields, "description"),
 			Payload: slices.Contains(fields, "payload"), Justification: slices.Contains(fields, "justification"),
 			Items: slices.Contains(fields, "items"),
 		}
 	}
-	a.Resubmit = p.Has(approval.ScopeCreate) && manages && approval.Allowed(r.Status, approval.ActionResubmit)
-	a.Revoke = approval.Allowed(r.Status, approval.ActionRevoke) && r.Revocation == nil && mayRevoke(p, r)
+	if p.Has(approval.ScopeCreate) && approval.Allowed(r.Status, approval.ActionResubmit) {
+		_, err := r.Clone().Resubmit(p, nil, now)
+		a.Resubmit = err == nil
+	}
+	if approval.Allowed(r.Status, approval.ActionRevoke) {
+		_, err := r.Clone().Revoke(p, "probe", nil, now)
+		a.Revoke = err == nil
+	}
 	return a
-}
-
-// mayRevoke reports whether p may revoke r's approval: an admin, or a
-// reviewer with the review scope whom a rule marked can_revoke names (or,
-// naming nobody, lets anyone review). It only decides whether the page
-// offers the form; the engine decides the revocation itself.
-func mayRevoke(p approval.Principal, r *approval.Request) bool {
-	if p.IsAdmin() {
-		return true
-	}
-	if !p.Has(approval.ScopeReview) {
-		return false
-	}
-	rules := slices.Clone(r.Policy.Rules)
-	for _, st := range r.Policy.Stages {
-		rules = append(rules, st.Rules...)
-	}
-	for _, rule := range rules {
-		if !rule.CanRevoke {
-			continue
-		}
-		if len(rule.Principals) == 0 && len(rule.Groups) == 0 || slices.Contains(rule.Principals, p.ID) ||
-			slices.ContainsFunc(rule.Groups, p.InGroup) {
-			return true
-		}
-	}
-	return false
 }
 
 // dependencyView is a dependency with its title, when it can be read.
