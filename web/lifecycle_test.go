@@ -125,6 +125,7 @@ func TestReview_RequestChangesThenTheRequesterEditsAndResubmits(t *testing.T) {
 	mustNotContain(t, "the reviewer's page", sentBack, `id="edit-form"`, `id="resubmit"`, `id="approve"`)
 
 	requester := s.signedIn(ro.requester)
+	mustContain(t, "the requester's inbox", requester.get("/ui/").body, `id="sentback-h"`, `<span class="count" id="sentback-count">1</span>`)
 	body := requester.get(page).body
 	mustContain(t, "the requester's page", body, `id="changes-requested"`, "Attach the PO number.", "svc:lead", `id="edit-form"`, `id="resubmit"`, `<dd id="cycle">0</dd>`)
 	mustNotContain(t, "the requester's page", body, `id="approve"`)

@@ -30,6 +30,9 @@ type inboxData struct {
 	AwaitingNext string // cursor of the next page of the inbox
 	AwaitingPage bool   // this is not the first page of the inbox
 	Reviewer     bool   // the principal may review at all
+	// SentBack are the principal's own requests whose changes were
+	// requested: theirs to edit and resubmit.
+	SentBack []*approval.Request
 
 	All      []*approval.Request
 	Next     string // cursor (id) of the next page of all requests
@@ -85,6 +88,12 @@ func (s *server) inbox(w http.ResponseWriter, r *http.Request, sess *session) er
 		return err
 	}
 	d.Awaiting, d.AwaitingNext, d.AwaitingMore, d.AwaitingPage = awaiting, next, next != "", after != ""
+
+	if sess.P.Has(approval.ScopeCreate) && after == "" {
+		if d.SentBack, _, err = s.Engine.List(ctx, approval.Filter{Requester: sess.P.ID, Statuses: []approval.Status{approval.StatusChangesRequested}, Limit: inboxLimit}); err != nil {
+			return err
+		}
+	}
 
 	f := approval.Filter{Requester: d.Reqr, ServiceRule: d.Rule, Limit: listLimit}
 	if d.Status != "" {

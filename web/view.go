@@ -136,7 +136,8 @@ func deadlineClass(now time.Time, r *approval.Request) string {
 	if r.Deadline == nil {
 		return ""
 	}
-	open := r.Status == approval.StatusPending || r.Status == approval.StatusError
+	// A request sent back to its requester still expires at its deadline.
+	open := r.Status == approval.StatusPending || r.Status == approval.StatusError || r.Status == approval.StatusChangesRequested
 	switch {
 	case !r.Deadline.After(now) && (open || r.Status == approval.StatusExpired):
 		return "deadline overdue"

@@ -47,6 +47,8 @@ func TestDeadlineClass_HighlightsOverdueAndSoon(t *testing.T) {
 		{approval.StatusExpired, at(-time.Hour), "deadline overdue"},
 		{approval.StatusApproved, at(-time.Hour), "deadline"},
 		{approval.StatusApproved, at(time.Hour), "deadline"},
+		{approval.StatusChangesRequested, at(2 * time.Hour), "deadline soon"},
+		{approval.StatusRevoked, at(-time.Hour), "deadline"},
 	} {
 		r := &approval.Request{Status: tc.status, Deadline: tc.deadline}
 		if got := deadlineClass(now, r); got != tc.want {
