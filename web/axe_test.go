@@ -306,6 +306,7 @@ func TestBrowser_EveryPageHasNoSeriousAccessibilityViolation(t *testing.T) {
 		{ro.reviewer, "/ui/?status=changes_requested", nil},
 		{ro.reviewer, req(lc.changesRequested), openAll},
 		{ro.requester, req(lc.changesRequested), openAll},
+		{ro.requester, "/ui/", nil},
 		{ro.reviewer, req(lc.items), nil},
 		{ro.requester, req(lc.items), openAll},
 		{ro.reader, req(lc.partial), openAll},
