@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"approvald/access"
 	"approvald/approval"
 )
 
@@ -81,10 +82,12 @@ func (s *server) reviewSelected(w http.ResponseWriter, r *http.Request, sess *se
 			return nil
 		}()
 		if err != nil {
-			if approval.KindOf(err) == approval.KindInternal {
-				return err
-			}
 			res.Message = approval.AsError(err).Message
+			if approval.KindOf(err) == approval.KindInternal {
+				// As the error page: the cause goes to the log only.
+				access.Logger(ctx).Error("bulk review failed", "approval_id", id, "err", err)
+				res.Message = "internal error (request id " + access.RequestID(ctx) + ")"
+			}
 			d.Refused++
 		} else {
 			d.Done++
