@@ -98,6 +98,10 @@ type createBody struct {
 	RemindAfter json.RawMessage  `json:"remind_after"`
 	Subject     string           `json:"subject"`
 	Comment     string           `json:"comment"`
+	// Justification is the requester's reason (a policy may require it);
+	// Items are what reviewers may decide one by one.
+	Justification string          `json:"justification"`
+	Items         []approval.Item `json:"items"`
 }
 
 // parseDuration reads a duration field: a string such as "30m" or a number
@@ -128,6 +132,7 @@ func (s *server) createApproval(w http.ResponseWriter, r *http.Request, p approv
 	d := approval.Draft{
 		Title: in.Title, Description: in.Description, Payload: in.Payload, ServiceRule: in.ServiceRule,
 		Policy: in.Policy, PolicyName: in.PolicyName, DependsOn: in.DependsOn, Subject: in.Subject, Comment: in.Comment,
+		Justification: in.Justification, Items: in.Items,
 	}
 	var v approval.Validation
 	if in.Deadline != nil {
@@ -306,13 +311,16 @@ func writeRequests(w http.ResponseWriter, items []*approval.Request, next string
 // patchable are the fields a PATCH body may hold; others get a pointer to
 // the route that changes them.
 var notPatchable = map[string]string{
-	"status":      "use POST /v1/approvals/{id}/reviews or /cancel to change the status",
-	"status_code": "use POST /v1/approvals/{id}/reviews or /cancel to change the status",
-	"reviews":     "use POST /v1/approvals/{id}/reviews to review",
-	"depends_on":  "dependencies are fixed when a request is created",
-	"subject":     "the subject is fixed when a request is created",
-	"outcome":     "the outcome is recorded by the service that acted on the approval",
-	"policy_name": "send the policy itself (admins only)",
+	"status":       "use POST /v1/approvals/{id}/reviews, /resubmit, /revoke or /cancel to change the status",
+	"status_code":  "use POST /v1/approvals/{id}/reviews, /resubmit, /revoke or /cancel to change the status",
+	"cycle":        "use POST /v1/approvals/{id}/resubmit to send the request again",
+	"revocation":   "use POST /v1/approvals/{id}/revoke to revoke an approval",
+	"item_outcome": "the item outcome follows from the reviews",
+	"reviews":      "use POST /v1/approvals/{id}/reviews to review",
+	"depends_on":   "dependencies are fixed when a request is created",
+	"subject":      "the subject is fixed when a request is created",
+	"outcome":      "the outcome is recorded by the service that acted on the approval",
+	"policy_name":  "send the policy itself (admins only)",
 }
 
 func (s *server) editApproval(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
@@ -375,6 +383,10 @@ func parsePatch(raw map[string]json.RawMessage) (approval.Patch, error) {
 				continue
 			}
 			p.Policy = approval.Some(pol)
+		case "justification":
+			p.Justification = str(field, val, true)
+		case "items":
+			p.Items = approval.Some(parseItems(&v, field, val))
 		case "remind_after":
 			p.RemindAfter = approval.Some(parseDuration(&v, field, val))
 		case "deadline":
@@ -398,6 +410,29 @@ func parsePatch(raw map[string]json.RawMessage) (approval.Patch, error) {
 	return p, v.Err()
 }
 
+// parseItems reads the items of a PATCH strictly (unknown fields refused),
+// recording the field errors under field; null is no items.
+func parseItems(v *approval.Validation, field string, raw json.RawMessage) []approval.Item {
+	if string(raw) == "null" {
+		return nil
+	}
+	var items []approval.Item
+	if err := httpkit.Decode(raw, &items); err != nil {
+		e := approval.AsError(err)
+		if len(e.Fields) == 0 {
+			v.Add(field, "must be an array of items: %s", e.Message)
+		}
+		for _, f := range e.Fields {
+			v.Add(field+"."+f.Field, "%s", f.Message)
+		}
+		return nil
+	}
+	if items == nil {
+		items = []approval.Item{}
+	}
+	return items
+}
+
 type reviewBody struct {
 	Decision approval.Decision `json:"decision"`
 	Comment  string            `json:"comment"`
@@ -408,6 +443,8 @@ type reviewBody struct {
 	// OnBehalfOf names the delegator the caller reviews for, under a
 	// delegation in force now (the engine checks it).
 	OnBehalfOf string `json:"on_behalf_of"`
+	// Items decides the request's items one by one.
+	Items []approval.ItemDecision `json:"items"`
 }
 
 func (s *server) reviewApproval(w http.ResponseWriter, r *http.Request, p approval.Principal) error {
@@ -419,7 +456,8 @@ func (s *server) reviewApproval(w http.ResponseWriter, r *http.Request, p approv
 	if _, err := jsonBody.ReadJSON(w, r, &in); err != nil {
 		return err
 	}
-	review := approval.ReviewInput{Decision: in.Decision, Comment: in.Comment, Seen: in.Version, SeenDigest: in.Digest, OnBehalfOf: in.OnBehalfOf}
+	review := approval.ReviewInput{Decision: in.Decision, Comment: in.Comment, Seen: in.Version, SeenDigest: in.Digest,
+		OnBehalfOf: in.OnBehalfOf, Items: in.Items}
 	req, err := s.Engine.Review(r.Context(), p, r.PathValue("id"), review, expect)
 	if err != nil {
 		return err

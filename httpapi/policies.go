@@ -9,9 +9,18 @@ import (
 
 // policyBody is the body of POST /v1/policies and PUT /v1/policies/{name}.
 type policyBody struct {
-	Name        string          `json:"name"`
-	Description string          `json:"description"`
-	Policy      approval.Policy `json:"policy"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// Match selects the policy for creates that name none (CEL); among
+	// the policies that match, the highest Priority applies.
+	Match    string          `json:"match"`
+	Priority int             `json:"priority"`
+	Policy   approval.Policy `json:"policy"`
+}
+
+// stored returns the stored policy in, named name.
+func (in policyBody) stored(name string) approval.StoredPolicy {
+	return approval.StoredPolicy{Name: name, Description: in.Description, Match: in.Match, Priority: in.Priority, Policy: in.Policy}
 }
 
 func readPolicy(w http.ResponseWriter, r *http.Request) (policyBody, error) {
@@ -30,7 +39,7 @@ func (s *server) createPolicy(w http.ResponseWriter, r *http.Request, p approval
 	if err != nil {
 		return err
 	}
-	sp, err := s.Engine.CreatePolicy(r.Context(), p, approval.StoredPolicy{Name: in.Name, Description: in.Description, Policy: in.Policy})
+	sp, err := s.Engine.CreatePolicy(r.Context(), p, in.stored(in.Name))
 	if err != nil {
 		return err
 	}
@@ -80,7 +89,7 @@ func (s *server) replacePolicy(w http.ResponseWriter, r *http.Request, p approva
 		v.Add("name", "cannot be changed; create a new policy instead")
 		return v.Err()
 	}
-	sp, err := s.Engine.ReplacePolicy(r.Context(), p, name, approval.StoredPolicy{Description: in.Description, Policy: in.Policy}, expect)
+	sp, err := s.Engine.ReplacePolicy(r.Context(), p, name, in.stored(""), expect)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,19 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, e *approva
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="approvald"`)
 	}
-	p := Problem{
+	p := problemOf(r, status, e)
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(p); err != nil {
+		access.Logger(r.Context()).Debug("writing problem failed", slog.Any("err", err))
+	}
+}
+
+// problemOf returns the problem of e, answered with status to r: the
+// body of an error response, and the error of one review of a batch.
+func problemOf(r *http.Request, status int, e *approval.Error) Problem {
+	return Problem{
 		Type:      problemTypeBase + e.Code,
 		Title:     http.StatusText(status),
 		Status:    status,
@@ -47,12 +59,6 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, e *approva
 		Instance:  r.URL.Path,
 		RequestID: access.RequestID(r.Context()),
 		Errors:    e.Fields,
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	if err := json.NewEncoder(w).Encode(p); err != nil {
-		access.Logger(r.Context()).Debug("writing problem failed", slog.Any("err", err))
 	}
 }
 

@@ -74,6 +74,12 @@ func (s *server) routes() []route {
 		{Method: "PATCH", Pattern: "/v1/approvals/{id}", Scope: approval.ScopeCreate, Handle: s.editApproval},
 		{Method: "POST", Pattern: "/v1/approvals/{id}/reviews", Scope: approval.ScopeReview, Handle: s.reviewApproval},
 		{Method: "POST", Pattern: "/v1/approvals/{id}/cancel", Scope: approval.ScopeCreate, Handle: s.cancelApproval},
+		// Resubmitting is like an edit (the engine checks that the caller
+		// owns the request); revoking like a review (the engine checks an
+		// admin, or the eligibility of a can_revoke rule).
+		{Method: "POST", Pattern: "/v1/approvals/{id}/resubmit", Scope: approval.ScopeCreate, Handle: s.resubmitApproval},
+		{Method: "POST", Pattern: "/v1/approvals/{id}/revoke", Scope: approval.ScopeReview, Handle: s.revokeApproval},
+		{Method: "POST", Pattern: "/v1/approvals:batch-review", Scope: approval.ScopeReview, Handle: s.batchReviewApprovals},
 		{Method: "GET", Pattern: "/v1/approvals/{id}/history", Scope: approval.ScopeRead, Audit: true, Handle: s.history},
 		{Method: "GET", Pattern: "/v1/history", Scope: approval.ScopeAdmin, Audit: true, Handle: s.listHistory},
 		{Method: "GET", Pattern: "/v1/history/verify", Scope: approval.ScopeAdmin, Audit: true, Handle: s.verifyHistory},
