@@ -589,6 +589,22 @@ func TestOpenAPI_LimitsMatchTheCode(t *testing.T) {
 		{"ContactBody", "email", approval.MaxEmailLen},
 		{"DelegationBody", "reason", approval.MaxDelegationReason},
 		{"CreateAPIKeyBody", "contact", approval.MaxEmailLen},
+		{"CreateApprovalBody", "justification", approval.MaxJustificationLen},
+		{"PatchApprovalBody", "justification", approval.MaxJustificationLen},
+		{"ApprovalRequest", "justification", approval.MaxJustificationLen},
+		{"Item", "id", approval.MaxItemIDLen},
+		{"Item", "name", approval.MaxItemNameLen},
+		{"Item", "media_type", approval.MaxItemMediaTypeLen},
+		{"ItemDecision", "id", approval.MaxItemIDLen},
+		{"RevokeBody", "reason", approval.MaxRevokeReasonLen},
+		{"Revocation", "reason", approval.MaxRevokeReasonLen},
+		{"Rule", "auto_approve_if", approval.MaxExpressionLen},
+		{"RuleInput", "auto_approve_if", approval.MaxExpressionLen},
+		{"Rule", "auto_reject_if", approval.MaxExpressionLen},
+		{"RuleInput", "auto_reject_if", approval.MaxExpressionLen},
+		{"StoredPolicy", "match", approval.MaxExpressionLen},
+		{"StoredPolicyBody", "match", approval.MaxExpressionLen},
+		{"BatchReview", "comment", approval.MaxCommentLen},
 	} {
 		if got := prop(tc.schema, tc.field).MaxLength; got == nil || *got != uint64(tc.max) {
 			t.Errorf("%s.%s: maxLength is %s, want %d", tc.schema, tc.field, showLimit(got), tc.max)
@@ -601,9 +617,20 @@ func TestOpenAPI_LimitsMatchTheCode(t *testing.T) {
 		{"ContactBody", "emails", approval.MaxGroupEmails},
 		{"NotificationRouteBody", "events", approval.MaxRouteEvents},
 		{"NotificationPreferences", "muted", len(approval.NotifyKinds())},
+		{"CreateApprovalBody", "items", approval.MaxItems},
+		{"PatchApprovalBody", "items", approval.MaxItems},
+		{"ApprovalRequest", "items", approval.MaxItems},
+		{"ReviewBody", "items", approval.MaxItems},
+		{"BatchReview", "items", approval.MaxItems},
+		{"BatchReviewBody", "reviews", approval.MaxBatchReview},
 	} {
 		if got := prop(tc.schema, tc.field).MaxItems; got == nil || *got != uint64(tc.max) {
 			t.Errorf("%s.%s: maxItems is %s, want %d", tc.schema, tc.field, showLimit(got), tc.max)
+		}
+	}
+	for _, name := range []string{"Policy", "PolicyInput"} {
+		if got := prop(name, "max_change_cycles").Max; got == nil || int(*got) != approval.MaxChangeCycles {
+			t.Errorf("%s.max_change_cycles: maximum is %s, want %d", name, showLimit(got), approval.MaxChangeCycles)
 		}
 	}
 	if got, want := schemas["NotifyKind"].Value.Enum, approval.NotifyKinds(); !sameJSON(got, want) {
@@ -622,7 +649,7 @@ func TestOpenAPI_LimitsMatchTheCode(t *testing.T) {
 	if got, want := schemas["Scope"].Value.Enum, approval.Scopes(); !sameJSON(got, want) {
 		t.Errorf("Scope enum is %v, want %v", got, want)
 	}
-	if got, want := schemas["Decision"].Value.Enum, []approval.Decision{approval.DecisionApprove, approval.DecisionReject}; !sameJSON(got, want) {
+	if got, want := schemas["Decision"].Value.Enum, []approval.Decision{approval.DecisionApprove, approval.DecisionReject, approval.DecisionRequestChanges}; !sameJSON(got, want) {
 		t.Errorf("Decision enum is %v, want %v", got, want)
 	}
 	if got, want := schemas["Action"].Value.Enum, approval.Actions(); !sameJSON(got, want) {
