@@ -120,7 +120,12 @@ type PolicyRequest struct {
 	// Name is required on create; on replace it may be empty or must match.
 	Name        string `json:"name,omitempty"`
 	Description string `json:"description,omitempty"`
-	Policy      Policy `json:"policy"`
+	// Match, a CEL expression over the request, selects the policy for the
+	// creates that name none; the highest Priority among those matching
+	// applies.
+	Match    string `json:"match,omitempty"`
+	Priority int    `json:"priority,omitempty"`
+	Policy   Policy `json:"policy"`
 }
 
 // CreatePolicy stores a named policy (admin).

@@ -27,6 +27,10 @@ type CreateRequest struct {
 	// RemindAfter is a duration such as "4h" between reminders.
 	RemindAfter string `json:"remind_after,omitempty"`
 	Subject     string `json:"subject,omitempty"`
+	// Justification says why the request is made (a policy may require it).
+	Justification string `json:"justification,omitempty"`
+	// Items are what reviewers may decide one by one.
+	Items []Item `json:"items,omitempty"`
 }
 
 // Create makes an approval request on behalf of the caller. It sends an
@@ -182,8 +186,13 @@ type ApprovalPatch struct {
 	Policy      *Policy
 	RemindAfter *string
 	Comment     *string
+	// Justification replaces the justification; Items, when not nil,
+	// replace the items (both void the reviews so far).
+	Justification *string
+	Items         []Item
 	// Clear lists fields to remove (sent as null): "deadline",
-	// "remind_after", "description", "service_rule" or "comment".
+	// "remind_after", "description", "service_rule", "comment",
+	// "justification" or "items".
 	Clear []string
 }
 
@@ -198,6 +207,8 @@ func (p ApprovalPatch) MarshalJSON() ([]byte, error) {
 	m.put("policy", p.Policy, p.Policy != nil)
 	m.put("remind_after", p.RemindAfter, p.RemindAfter != nil)
 	m.put("comment", p.Comment, p.Comment != nil)
+	m.put("justification", p.Justification, p.Justification != nil)
+	m.put("items", p.Items, p.Items != nil)
 	return json.Marshal(m)
 }
 
@@ -223,6 +234,9 @@ type ReviewRequest struct {
 	// OnBehalfOf names the delegator the caller reviews for, under a
 	// delegation to the caller in force now.
 	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+	// Items decides the request's items one by one (every item once);
+	// Decision may then be left empty.
+	Items []ItemDecision `json:"items,omitempty"`
 }
 
 // Review records the caller's review of the request and returns the request
@@ -239,6 +253,73 @@ func (c *Client) Approve(ctx context.Context, id, comment string, opts ...CallOp
 // Reject reviews the request with a rejection.
 func (c *Client) Reject(ctx context.Context, id, comment string, opts ...CallOption) (*ApprovalRequest, error) {
 	return c.Review(ctx, id, ReviewRequest{Decision: Reject, Comment: comment}, opts...)
+}
+
+// RequestChanges sends the request back to its requester with comment
+// (required), who edits it and resubmits it.
+func (c *Client) RequestChanges(ctx context.Context, id, comment string, opts ...CallOption) (*ApprovalRequest, error) {
+	return c.Review(ctx, id, ReviewRequest{Decision: RequestChanges, Comment: comment}, opts...)
+}
+
+// Resubmit sends a request in changes_requested back to pending (its
+// requester or an admin may); the reviews before are void. [IfMatch] makes
+// it conditional on the version the requester edited.
+func (c *Client) Resubmit(ctx context.Context, id string, opts ...CallOption) (*ApprovalRequest, error) {
+	return fetch[ApprovalRequest](ctx, c, &call{method: http.MethodPost, path: approvalPath(id) + "/resubmit", opts: opts})
+}
+
+// Revoke takes back the approval of an approved request, with a reason
+// (required): an admin may, or an eligible reviewer of a rule the policy
+// marks can_revoke. The revocation is delivered to the service rule.
+func (c *Client) Revoke(ctx context.Context, id, reason string, opts ...CallOption) (*ApprovalRequest, error) {
+	return sendJSON[ApprovalRequest](ctx, c, http.MethodPost, approvalPath(id)+"/revoke", struct {
+		Reason string `json:"reason"`
+	}{reason}, opts)
+}
+
+// MaxBatchReview is the most reviews one [Client.BatchReview] may send.
+const MaxBatchReview = 100
+
+// BatchReviewItem is one review of a batch.
+type BatchReviewItem struct {
+	ID       string         `json:"id"`
+	Decision Decision       `json:"decision,omitempty"`
+	Comment  string         `json:"comment,omitempty"`
+	Items    []ItemDecision `json:"items,omitempty"`
+	// IfMatch, when set, is the version the request must be at; another
+	// fails this review with 412 version_mismatch.
+	IfMatch *int64 `json:"if_match,omitempty"`
+}
+
+// BatchResult is what became of one review of a batch: Status is the HTTP
+// status its own review call would have had; Approval is the request after
+// it (2xx), Err the API's error otherwise.
+type BatchResult struct {
+	ID       string           `json:"id"`
+	Status   int              `json:"status"`
+	Approval *ApprovalRequest `json:"approval"`
+	Err      *Error           `json:"error"`
+}
+
+// BatchReview reviews several requests in one call, each checked and
+// recorded by itself, and returns a result per review in order. Its error
+// is about the call as a whole (an invalid batch, a missing scope); the
+// reviews' own refusals are in the results.
+func (c *Client) BatchReview(ctx context.Context, reviews []BatchReviewItem, opts ...CallOption) ([]BatchResult, error) {
+	out, err := sendJSON[struct {
+		Results []BatchResult `json:"results"`
+	}](ctx, c, http.MethodPost, "/v1/approvals:batch-review", struct {
+		Reviews []BatchReviewItem `json:"reviews"`
+	}{reviews}, opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range out.Results {
+		if r.Err != nil {
+			r.Err.Method, r.Err.Path = http.MethodPost, approvalPath(r.ID)+"/reviews"
+		}
+	}
+	return out.Results, nil
 }
 
 // Cancel cancels the request (its requester or an admin may).

@@ -23,12 +23,18 @@ const (
 	StatusAcknowledgedRejected  Status = "acknowledged_rejected"
 	StatusAcknowledgedCancelled Status = "acknowledged_cancelled"
 	StatusExpired               Status = "expired"
+	// StatusChangesRequested: a reviewer sent the request back; its
+	// requester edits it and resubmits it ([Client.Resubmit]).
+	StatusChangesRequested Status = "changes_requested"
+	// StatusRevoked: an approval was taken back ([Client.Revoke]); final.
+	StatusRevoked Status = "revoked"
 )
 
 // Statuses lists every status in the order of its numeric code.
 var Statuses = []Status{
 	StatusUnknown, StatusError, StatusPending, StatusApproved, StatusRejected, StatusCancelled,
 	StatusAcknowledgedApproved, StatusAcknowledgedRejected, StatusAcknowledgedCancelled, StatusExpired,
+	StatusChangesRequested, StatusRevoked,
 }
 
 // Code returns the numeric status code of the legacy service (the request's
@@ -42,21 +48,25 @@ func (s Status) Code() int {
 	return -1
 }
 
-// IsFinal reports whether s is a final status: approved, rejected, cancelled
-// or expired. A request in a final status never changes status again.
+// IsFinal reports whether s is a final status: approved, rejected, cancelled,
+// expired or revoked. A request in a final status never changes status
+// again, except that an approved one may be revoked.
 func (s Status) IsFinal() bool {
 	switch s {
-	case StatusApproved, StatusRejected, StatusCancelled, StatusExpired:
+	case StatusApproved, StatusRejected, StatusCancelled, StatusExpired, StatusRevoked:
 		return true
 	}
 	return false
 }
 
 // Settled reports whether s is a status [Client.Wait] stops at: a final
-// status, or error (the decision could not be delivered and needs a person
-// to act). The acknowledged statuses are not settled: delivery of the
-// decision is still in progress.
-func (s Status) Settled() bool { return s.IsFinal() || s == StatusError }
+// status, error (the decision could not be delivered and needs a person
+// to act), or changes_requested (the requester must act). The
+// acknowledged statuses are not settled: delivery of the decision is still
+// in progress.
+func (s Status) Settled() bool {
+	return s.IsFinal() || s == StatusError || s == StatusChangesRequested
+}
 
 // Decision is a reviewer's decision.
 type Decision string
@@ -65,6 +75,9 @@ type Decision string
 const (
 	Approve Decision = "approve"
 	Reject  Decision = "reject"
+	// RequestChanges sends the request back to its requester; it needs a
+	// comment.
+	RequestChanges Decision = "request_changes"
 )
 
 // ApprovalRequest is an approval request as the API returns it.
@@ -90,23 +103,34 @@ type ApprovalRequest struct {
 	// StageOpenedAt is when the open stage opened; escalation counts from
 	// it. Escalations are the rules escalated while it is open, and
 	// NextEscalationAt when the next is due.
-	StageOpenedAt    *time.Time      `json:"stage_opened_at"`
-	Escalations      []Escalation    `json:"escalations"`
-	NextEscalationAt *time.Time      `json:"next_escalation_at"`
-	Reason           string          `json:"reason,omitempty"`
-	Subject          string          `json:"subject"`
-	Outcome          json.RawMessage `json:"outcome"`
-	Status           Status          `json:"status"`
-	StatusCode       int             `json:"status_code"`
-	PreviousStatus   *Status         `json:"previous_status"`
-	Comment          string          `json:"comment"`
-	Reviews          []Review        `json:"reviews"`
-	Delivery         *Delivery       `json:"delivery"`
-	Version          int64           `json:"version"`
-	CreatedAt        time.Time       `json:"created_at"`
-	UpdatedAt        time.Time       `json:"updated_at"`
-	DecidedAt        *time.Time      `json:"decided_at"`
-	Progress         Progress        `json:"progress"`
+	StageOpenedAt    *time.Time   `json:"stage_opened_at"`
+	Escalations      []Escalation `json:"escalations"`
+	NextEscalationAt *time.Time   `json:"next_escalation_at"`
+	Reason           string       `json:"reason,omitempty"`
+	Subject          string       `json:"subject"`
+	// Justification is the requester's reason; Items what reviewers may
+	// decide one by one, and ItemOutcome what they decided, once the
+	// request is decided (nil before).
+	Justification string       `json:"justification"`
+	Items         []Item       `json:"items"`
+	ItemOutcome   *ItemOutcome `json:"item_outcome"`
+	// Cycle counts the resubmits after changes were requested.
+	Cycle int `json:"cycle"`
+	// Revocation says who revoked the approval, when and why; nil unless
+	// revoked.
+	Revocation     *Revocation     `json:"revocation"`
+	Outcome        json.RawMessage `json:"outcome"`
+	Status         Status          `json:"status"`
+	StatusCode     int             `json:"status_code"`
+	PreviousStatus *Status         `json:"previous_status"`
+	Comment        string          `json:"comment"`
+	Reviews        []Review        `json:"reviews"`
+	Delivery       *Delivery       `json:"delivery"`
+	Version        int64           `json:"version"`
+	CreatedAt      time.Time       `json:"created_at"`
+	UpdatedAt      time.Time       `json:"updated_at"`
+	DecidedAt      *time.Time      `json:"decided_at"`
+	Progress       Progress        `json:"progress"`
 
 	raw json.RawMessage
 }
@@ -144,6 +168,11 @@ type Review struct {
 	// By is the delegate who gave the review for Reviewer, "" when the
 	// reviewer gave it.
 	By string `json:"by,omitempty"`
+	// Items are the reviewer's decisions item by item, when given so.
+	Items []ItemDecision `json:"items,omitempty"`
+	// Auto records an automatic decision by a rule's expression (Reviewer
+	// is then "system:policy/<name>").
+	Auto *AutoDecision `json:"auto,omitempty"`
 }
 
 // Delivery is the state of the delivery of a decision to a service rule.
@@ -280,12 +309,16 @@ func (r *ServiceRule) Raw() json.RawMessage { return r.raw }
 
 // StoredPolicy is a named policy kept by the server.
 type StoredPolicy struct {
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Policy      Policy    `json:"policy"`
-	Version     int64     `json:"version"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// Match is a CEL expression selecting the policy for creates that name
+	// none; among those that match, the highest Priority applies.
+	Match     string    `json:"match,omitempty"`
+	Priority  int       `json:"priority"`
+	Policy    Policy    `json:"policy"`
+	Version   int64     `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 
 	raw json.RawMessage
 }
@@ -435,4 +468,17 @@ type (
 	RuleProgress = approval.RuleProgress
 	// Eligibility is who may still approve under a rule.
 	Eligibility = approval.Eligibility
+	// Item is one part of what a request asks approval for (a file, an
+	// invoice line), with its digest ("sha256:…" or "sha512:…").
+	Item = approval.Item
+	// ItemDecision is a reviewer's decision on one item.
+	ItemDecision = approval.ItemDecision
+	// ItemRef names a decided item and its digest in an ItemOutcome.
+	ItemRef = approval.ItemRef
+	// ItemOutcome lists the approved and rejected items of a decided request.
+	ItemOutcome = approval.ItemOutcome
+	// Revocation records who revoked an approval, when and why.
+	Revocation = approval.Revocation
+	// AutoDecision records the expression and inputs of an automatic decision.
+	AutoDecision = approval.AutoDecision
 )
