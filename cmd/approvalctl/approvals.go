@@ -16,12 +16,12 @@ import (
 )
 
 func (a *app) approvalCmds() []*cobra.Command {
-	return []*cobra.Command{
+	return append([]*cobra.Command{
 		a.createCmd(), a.getCmd(), a.listCmd(),
 		a.reviewCmd(client.Approve), a.reviewCmd(client.Reject),
 		a.cancelCmd(), a.editCmd(), a.commentCmd(), a.historyCmd(),
 		a.waitCmd(), a.redeliverCmd(), a.eventsCmd(),
-	}
+	}, a.lifecycleCmds()...)
 }
 
 // approvalRow is a request as one table row.
@@ -107,6 +107,7 @@ func (a *app) createCmd() *cobra.Command {
 		wait                     bool
 		timeout                  time.Duration
 		description, remindAfter string
+		justification, itemsFile string
 	)
 	cmd := &cobra.Command{
 		Use:   "create",
@@ -120,6 +121,7 @@ With --wait, create then wait for the decision like "approvalctl wait", with
 its exit codes.`,
 		Example: `  approvalctl create --title "Deploy api 1.4.2 to production" --payload '{"service":"api","version":"1.4.2"}'
   approvalctl create -f request.yaml --deadline 2h
+  approvalctl create --title "Release outputs" --justification "paper due" --items-file items.yaml
   git log -1 --format='{"commit":"%H","author":"%an"}' | approvalctl create --title "Release" --payload-file - -o name
   approvalctl create --title "Deploy" --wait --timeout 30m`,
 		Args: noArgs,
@@ -149,6 +151,16 @@ its exit codes.`,
 			}
 			if cmd.Flags().Changed("remind-after") {
 				in.RemindAfter = remindAfter
+			}
+			if cmd.Flags().Changed("justification") {
+				in.Justification = justification
+			}
+			if itemsFile != "" {
+				items, err := a.readItems(itemsFile)
+				if err != nil {
+					return err
+				}
+				in.Items = items
 			}
 			p, err := payload.read(a)
 			if err != nil {
@@ -199,6 +211,8 @@ its exit codes.`,
 	f.StringSliceVar(&in.DependsOn, "depends-on", nil, "ids of requests that must be approved first (repeat or comma-separate)")
 	f.StringVar(&remindAfter, "remind-after", "", "remind the reviewers at this interval, such as 4h")
 	f.StringVar(&in.Subject, "subject", "", "what the request is about, to find it by (list --subject)")
+	f.StringVar(&justification, "justification", "", "why the request is made (a policy may require it)")
+	f.StringVar(&itemsFile, "items-file", "", `the items reviewers may decide one by one: a JSON or YAML list of {id, name, media_type, size, digest, metadata} ("-": standard input)`)
 	f.StringVar(&idemKey, "idempotency-key", "", "create at most one request for this key (default: a random key, so retries are safe)")
 	f.BoolVar(&wait, "wait", false, "wait for the decision, with the exit codes of approvalctl wait")
 	f.DurationVar(&timeout, "timeout", 0, "with --wait: give up after this long (exit 3); 0 waits for ever")
@@ -253,7 +267,16 @@ func describeApproval(a *app, r *client.ApprovalRequest) error {
 	if r.Reason != "" {
 		kv("Reason", r.Reason)
 	}
+	if rv := r.Revocation; rv != nil {
+		kv("Revoked", fmt.Sprintf("by %s at %s: %s", rv.By, rv.At.UTC().Format(time.RFC3339), oneLine(rv.Reason, 200)))
+	}
 	kv("Requester", r.Requester)
+	if r.Justification != "" {
+		kv("Justification", r.Justification)
+	}
+	if r.Cycle > 0 {
+		kv("Resubmitted", fmt.Sprintf("%d time(s)", r.Cycle))
+	}
 	kv("Subject", orDash(r.Subject))
 	kv("Service rule", orDash(r.ServiceRule))
 	kv("Policy", r.PolicySource)
@@ -303,6 +326,12 @@ func describeApproval(a *app, r *client.ApprovalRequest) error {
 		t.header("REVIEWER", "DECISION", "VERSION", "AT", "COMMENT")
 		for _, rv := range r.Reviews {
 			decision := string(rv.Decision)
+			if len(rv.Items) > 0 {
+				decision += fmt.Sprintf(" (%d items)", len(rv.Items))
+			}
+			if rv.Auto != nil {
+				decision += " (automatic: " + oneLine(rv.Auto.Expression, 60) + ")"
+			}
 			if rv.Void {
 				decision += " (void)"
 			}
@@ -311,6 +340,9 @@ func describeApproval(a *app, r *client.ApprovalRequest) error {
 		if err := t.flush(); err != nil {
 			return err
 		}
+	}
+	if err := describeItems(a, r); err != nil {
+		return err
 	}
 	if len(r.Payload) > 0 && string(r.Payload) != "null" {
 		var buf bytes.Buffer
@@ -437,22 +469,57 @@ func (a *app) reviewCmd(d client.Decision) *cobra.Command {
 	var (
 		comment, onBehalfOf string
 		ifMatch             int64
+		itemFlags           []string
 	)
 	verb := map[client.Decision]string{client.Approve: "Approve", client.Reject: "Reject"}[d]
 	cmd := &cobra.Command{
-		Use:               string(d) + " ID",
-		Short:             verb + " an approval request (a review; its policy decides when that settles it)",
-		Args:              argsExactly("ID"),
+		Use:   string(d) + " ID...",
+		Short: verb + " approval requests (reviews; each request's policy decides when that settles it)",
+		Long: verb + ` one request, or several in one call (a batch review: each request is
+reviewed by itself, and a table says what became of each; approvalctl fails
+when any was refused). With --item, decide a request's items one by one:
+--item ID=approve or ID=reject for every item (one request only).`,
+		Example: `  approvalctl ` + string(d) + ` $ID -m "looks right"
+  approvalctl ` + string(d) + ` $ID1 $ID2 $ID3
+  approvalctl approve $ID --item a=approve --item b=reject`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{errors.New("missing ID")}
+			}
+			for _, id := range args {
+				if strings.TrimSpace(id) == "" {
+					return usageError{errors.New("ID must not be empty")}
+				}
+			}
+			return nil
+		},
 		ValidArgsFunction: a.completeInbox,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			items, err := parseItemDecisions(itemFlags)
+			if err != nil {
+				return err
+			}
+			if len(args) > 1 {
+				for flag, set := range map[string]bool{"--item": len(items) > 0, "--if-match": ifMatch > 0, "--on-behalf-of": onBehalfOf != ""} {
+					if set {
+						return usageError{fmt.Errorf("%s applies to one request, not %d", flag, len(args))}
+					}
+				}
+				return a.batchReview(args, d, comment)
+			}
+			in := client.ReviewRequest{Decision: d, Comment: comment, OnBehalfOf: onBehalfOf, Items: items}
+			if len(items) > 0 {
+				in.Decision = "" // the items decide
+			}
 			return show(a, func(cl *client.Client) (*client.ApprovalRequest, error) {
-				return cl.Review(a.ctx, args[0], client.ReviewRequest{Decision: d, Comment: comment, OnBehalfOf: onBehalfOf}, ifMatchOpts(ifMatch)...)
+				return cl.Review(a.ctx, args[0], in, ifMatchOpts(ifMatch)...)
 			}, a.emitApproval)
 		},
 	}
 	cmd.Flags().StringVarP(&comment, "comment", "m", "", "a comment with the review")
 	cmd.Flags().StringVar(&onBehalfOf, "on-behalf-of", "", "review for this delegator (such as user:alice) under a delegation to you in force now")
 	cmd.Flags().Int64Var(&ifMatch, "if-match", 0, "review only if the request is still at this version")
+	cmd.Flags().StringArrayVar(&itemFlags, "item", nil, "decide an item: ID=approve or ID=reject (repeat for every item)")
 	return cmd
 }
 
@@ -480,6 +547,7 @@ func (a *app) cancelCmd() *cobra.Command {
 func (a *app) editCmd() *cobra.Command {
 	var (
 		title, description, serviceRule, remindAfter, comment, deadline, policyFile string
+		justification, itemsFile                                                    string
 		clear                                                                       []string
 		payload                                                                     payloadFlags
 		ifMatch                                                                     int64
@@ -487,10 +555,12 @@ func (a *app) editCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "edit ID",
 		Short: "Change an approval request's fields (what its status allows)",
-		Long: `Change what the request's status allows: in pending and error the title,
-description, payload, deadline, service rule, reminders and comment (and, for
-admins, the policy); in a final status only the comment. Changing the payload or
-the policy voids the reviews so far.`,
+		Long: `Change what the request's status allows: in pending, error and
+changes_requested the title, description, payload, deadline, service rule,
+reminders, justification, items and comment (and, for admins, the policy); in a
+final status only the comment. Changing the content (anything but the comment
+and reminders) voids the reviews so far. After changes were requested, edit and
+then "approvalctl resubmit".`,
 		Example: `  approvalctl edit $ID --title "Pay invoice 42 (revised)" --payload '{"amount":"1100.00"}'
   approvalctl edit $ID --clear deadline --if-match 3`,
 		Args:              argsExactly("ID"),
@@ -512,6 +582,16 @@ the policy voids the reviews so far.`,
 			}
 			if changed("comment") {
 				p.Comment = &comment
+			}
+			if changed("justification") {
+				p.Justification = &justification
+			}
+			if itemsFile != "" {
+				items, err := a.readItems(itemsFile)
+				if err != nil {
+					return err
+				}
+				p.Items = items
 			}
 			if deadline != "" {
 				d, err := parseDeadline(deadline)
@@ -537,15 +617,15 @@ the policy voids the reviews so far.`,
 			}
 			for _, c := range clear {
 				switch c {
-				case "deadline", "remind_after", "remind-after", "description", "service_rule", "service-rule", "comment":
+				case "deadline", "remind_after", "remind-after", "description", "service_rule", "service-rule", "comment", "justification", "items":
 					p.Clear = append(p.Clear, strings.ReplaceAll(c, "-", "_"))
 				default:
-					return usageError{fmt.Errorf("--clear %q: only deadline, remind-after, description, service-rule and comment can be cleared", c)}
+					return usageError{fmt.Errorf("--clear %q: only deadline, remind-after, description, service-rule, comment, justification and items can be cleared", c)}
 				}
 			}
 			b, _ := json.Marshal(p)
 			if string(b) == "{}" {
-				return usageError{errors.New("nothing to change: give at least one of --title, --description, --payload, --payload-file, --deadline, --service-rule, --remind-after, --comment, --policy-file, --clear")}
+				return usageError{errors.New("nothing to change: give at least one of --title, --description, --payload, --payload-file, --deadline, --service-rule, --remind-after, --comment, --justification, --items-file, --policy-file, --clear")}
 			}
 			return show(a, func(cl *client.Client) (*client.ApprovalRequest, error) {
 				return cl.Edit(a.ctx, args[0], p, ifMatchOpts(ifMatch)...)
@@ -561,7 +641,9 @@ the policy voids the reviews so far.`,
 	f.StringVar(&remindAfter, "remind-after", "", "the new reminder interval")
 	f.StringVarP(&comment, "comment", "m", "", "the new comment")
 	f.StringVar(&policyFile, "policy-file", "", "a new policy from a JSON or YAML file (admins only)")
-	f.StringSliceVar(&clear, "clear", nil, "fields to remove: deadline, remind-after, description, service-rule, comment")
+	f.StringVar(&justification, "justification", "", "the new justification")
+	f.StringVar(&itemsFile, "items-file", "", `new items from a JSON or YAML list ("-": standard input); voids the reviews so far`)
+	f.StringSliceVar(&clear, "clear", nil, "fields to remove: deadline, remind-after, description, service-rule, comment, justification, items")
 	f.Int64Var(&ifMatch, "if-match", 0, "change only if the request is still at this version")
 	_ = cmd.RegisterFlagCompletionFunc("service-rule", a.completeRules)
 	return cmd
@@ -601,4 +683,45 @@ func (a *app) redeliverCmd() *cobra.Command {
 	}
 	cmd.Flags().Int64Var(&ifMatch, "if-match", 0, "redeliver only if the request is still at this version")
 	return cmd
+}
+
+// describeItems prints a request's items and, once decided, what became of
+// each.
+func describeItems(a *app, r *client.ApprovalRequest) error {
+	if len(r.Items) == 0 {
+		return nil
+	}
+	outcome := map[string]string{}
+	if o := r.ItemOutcome; o != nil {
+		for _, ref := range o.Approved {
+			outcome[ref.ID] = "approved"
+		}
+		for _, ref := range o.Rejected {
+			outcome[ref.ID] = "rejected"
+		}
+	}
+	fmt.Fprintln(a.stdout, "Items:")
+	t := newTable(newIndent(a.stdout))
+	t.header("ID", "NAME", "SIZE", "DIGEST", "OUTCOME")
+	for _, it := range r.Items {
+		t.row(it.ID, truncate(it.Name, 50), strconv.FormatInt(it.Size, 10), truncate(it.Digest, 24), orDash(outcome[it.ID]))
+	}
+	return t.flush()
+}
+
+// readItems reads a list of items from a JSON or YAML file ("-": standard
+// input).
+func (a *app) readItems(path string) ([]client.Item, error) {
+	b, err := a.readInput(path)
+	if err != nil {
+		return nil, err
+	}
+	var items []client.Item
+	if err := decodeDocument(b, &items); err != nil {
+		return nil, usageError{fmt.Errorf("%s: %w", path, err)}
+	}
+	if items == nil {
+		items = []client.Item{}
+	}
+	return items, nil
 }

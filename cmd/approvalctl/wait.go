@@ -23,10 +23,12 @@ func (a *app) waitCmd() *cobra.Command {
 
   0  approved
   1  rejected
-  2  cancelled or expired
+  2  cancelled, expired or revoked
   3  anything else: the request is in error (its decision could not be
-     delivered), --timeout passed, the wait was interrupted, or approvalctl
-     failed (an unknown id, a bad token, an unreachable server, a bad flag)
+     delivered) or was sent back (changes_requested: its requester must edit
+     and resubmit it), --timeout passed, the wait was interrupted, or
+     approvalctl failed (an unknown id, a bad token, an unreachable server, a
+     bad flag)
 
 Requests with a service rule are settled once the decision is delivered, not
 when it is made. wait long-polls the server, so it sees a decision at once.
@@ -83,8 +85,10 @@ func (a *app) waitFor(id string, timeout time.Duration) error {
 		return nil
 	case client.StatusRejected:
 		return &exitError{exitRejected, nil}
-	case client.StatusCancelled, client.StatusExpired:
+	case client.StatusCancelled, client.StatusExpired, client.StatusRevoked:
 		return &exitError{exitEnded, nil}
+	case client.StatusChangesRequested:
+		return &exitError{exitWaitErr, fmt.Errorf("request %s was sent back: changes were requested%s; edit it and resubmit it", id, lastChangeRequest(r))}
 	}
 	why := "its decision could not be delivered"
 	if r.Delivery != nil && r.Delivery.LastError != "" {
@@ -95,6 +99,16 @@ func (a *app) waitFor(id string, timeout time.Duration) error {
 		prev = " (" + string(*r.PreviousStatus) + ")"
 	}
 	return &exitError{exitWaitErr, fmt.Errorf("request %s is in error%s: %s", id, prev, why)}
+}
+
+// lastChangeRequest quotes the comment of the review that sent r back.
+func lastChangeRequest(r *client.ApprovalRequest) string {
+	for i := len(r.Reviews) - 1; i >= 0; i-- {
+		if rv := r.Reviews[i]; rv.Decision == client.RequestChanges && !rv.Void {
+			return fmt.Sprintf(" by %s: %q", rv.Reviewer, oneLine(rv.Comment, 200))
+		}
+	}
+	return ""
 }
 
 // stillIn says the status a request was last seen in.
