@@ -111,8 +111,8 @@ func TestCLI_ApproveSeveralIsABatchReview(t *testing.T) {
 	}
 	var out struct {
 		Results []struct {
-			ID       string           `json:"id"`
-			Status   int              `json:"status"`
+			ID       string            `json:"id"`
+			Status   int               `json:"status"`
 			Approval *lifecycleRequest `json:"approval"`
 			Error    *struct {
 				Code string `json:"code"`
