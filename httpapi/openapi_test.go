@@ -854,6 +854,33 @@ func TestOpenAPI_WireShapesMatchDocument(t *testing.T) {
 	failedN.ID, failedN.Address, failedN.Channel, failedN.Recipient, failedN.SentAt, failedN.FailedAt, failedN.LastError = 8, "", "chat", "channel:chat", nil, &at, "503"
 	notifications, _ := json.Marshal(listPage[approval.Notification]{Items: []approval.Notification{sentN, failedN}, NextCursor: numberCursor(8)})
 
+	sum := strings.Repeat("ab", 32)
+	cycled := decided.Clone()
+	cycled.Status, cycled.PreviousStatus, cycled.Cycle, cycled.Justification = approval.StatusRevoked, nil, 2, "the paper is due"
+	cycled.Items = []approval.Item{{ID: "a", Name: "a.csv", MediaType: "text/csv", Size: 3, Digest: "sha256:" + sum, Metadata: json.RawMessage(`{"rows":1}`)},
+		{ID: "b", Name: "b.csv", Size: 4, Digest: "sha256:" + sum}}
+	cycled.ItemOutcome = &approval.ItemOutcome{Approved: []approval.ItemRef{{ID: "a", Name: "a.csv", Digest: "sha256:" + sum}},
+		Rejected: []approval.ItemRef{{ID: "b", Name: "b.csv", Digest: "sha256:" + sum}}, Partial: true}
+	cycled.Revocation = &approval.Revocation{By: "user:carol", At: at, Reason: "a name in row 3"}
+	cycled.Reviews = append(cycled.Reviews,
+		approval.Review{Reviewer: "user:bob", Decision: approval.DecisionRequestChanges, Comment: "fix it", At: at, Version: 2, Void: true},
+		approval.Review{Reviewer: "user:bob", Decision: approval.DecisionApprove, At: at, Version: 3,
+			Items: []approval.ItemDecision{{ID: "a", Decision: approval.DecisionApprove}, {ID: "b", Decision: approval.DecisionReject}}},
+		approval.Review{Reviewer: approval.AutoPrincipal("spend"), Decision: approval.DecisionApprove, At: at, Version: 1,
+			Auto: &approval.AutoDecision{Policy: "spend", Rule: "finance", Expression: "double(payload.amount) < 1000.0", Inputs: json.RawMessage(`{"payload":{"amount":5}}`)}})
+	cycled.Policy.RequireJustification, cycled.Policy.RequireComment, cycled.Policy.AllowPartial = true, []approval.Decision{approval.DecisionReject}, true
+	cycled.Policy.MaxChangeCycles, cycled.Policy.ForbidAutoApprove = 3, true
+	cycled.Policy.Rules[0].CanRevoke, cycled.Policy.Rules[0].AutoApproveIf, cycled.Policy.Rules[0].AutoRejectIf = true, "payload.amount < 10", "false"
+	lifecycleJSON, _ := json.Marshal(cycled)
+	refused := problemOf(httptest.NewRequest("POST", "/v1/approvals:batch-review", nil), http.StatusConflict,
+		approval.Errorf(approval.KindConflict, approval.CodeInvalidTransition, "decided already"))
+	batchJSON, _ := json.Marshal(struct {
+		Results []batchResult `json:"results"`
+	}{[]batchResult{{ID: cycled.ID, Status: 200, Approval: cycled}, {ID: "x", Status: 409, Error: &refused}}})
+	sp := approval.StoredPolicy{Name: "spend", Description: "small spend", Match: "payload.amount < 10", Priority: 3, Policy: cycled.Policy,
+		Version: 1, CreatedAt: at, UpdatedAt: at}
+	spJSON, _ := json.Marshal(sp)
+
 	h := func(kv ...string) http.Header {
 		out := http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"req-1"}}
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -897,6 +924,11 @@ func TestOpenAPI_WireShapesMatchDocument(t *testing.T) {
 		{"POST", "/v1/delegations/" + dg.ID + "/revoke", 200, h(), revokedJSON},
 		{"PUT", "/v1/me/notification-preferences", 200, h(), prefs},
 		{"GET", "/v1/notifications", 200, h(), notifications},
+		{"GET", "/v1/approvals/" + r.ID, 200, h("ETag", `"4"`), lifecycleJSON},
+		{"POST", "/v1/approvals/" + r.ID + "/resubmit", 200, h("ETag", `"4"`), lifecycleJSON},
+		{"POST", "/v1/approvals/" + r.ID + "/revoke", 200, h("ETag", `"4"`), lifecycleJSON},
+		{"POST", "/v1/approvals:batch-review", 200, h(), batchJSON},
+		{"POST", "/v1/policies", 201, h("ETag", `"1"`, "Location", "/v1/policies/spend"), spJSON},
 	} {
 		checkResponse(t, httptest.NewRequest(tc.method, tc.path, nil), tc.status, tc.header, tc.body)
 	}
