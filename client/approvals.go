@@ -70,8 +70,9 @@ type WaitOptions struct {
 }
 
 // Wait blocks until the request is settled — approved, rejected, cancelled,
-// expired, or error (a decision that could not be delivered) — and returns
-// it. It long-polls, so a change is seen at once. When ctx ends first it
+// expired, revoked, error (a decision that could not be delivered) or
+// changes_requested (its requester must edit and resubmit it) — and
+// returns it. It long-polls, so a change is seen at once. When ctx ends first it
 // returns the request as last seen (nil if never read) and an error
 // wrapping ctx's.
 func (c *Client) Wait(ctx context.Context, id string) (*ApprovalRequest, error) {
