@@ -39,9 +39,9 @@ func (c apiClient) post(want int, path string, v any, hdr ...string) lifecycle {
 
 // refused sends v and checks the problem's status, code and, when given,
 // that a field error names field.
-func (c apiClient) refused(status int, code, field, method, path string, v any) Problem {
+func (c apiClient) refused(status int, code, field, method, path string, v any, hdr ...string) Problem {
 	c.t.Helper()
-	r := c.json(status, method, path, v, nil)
+	r := c.json(status, method, path, v, nil, hdr...)
 	p := r.problem(c.t)
 	if p.Code != code {
 		c.t.Fatalf("%s %s: code %q, want %q: %s", method, path, p.Code, code, r.body)
@@ -75,7 +75,7 @@ func TestLifecycle_RequestChangesEditResubmitApprove(t *testing.T) {
 		t.Fatalf("after request_changes: %s (%d), want changes_requested", sent.Status, sent.StatusCode)
 	}
 	reviewer.refused(409, approval.CodeInvalidTransition, "", "POST", path+"/reviews", map[string]any{"decision": "approve"})
-	requester.refused(409, approval.CodeInvalidTransition, "", "POST", "/v1/approvals/"+created.ID+"/revoke", map[string]any{"reason": "x"})
+	f.admin.refused(409, approval.CodeInvalidTransition, "", "POST", "/v1/approvals/"+created.ID+"/revoke", map[string]any{"reason": "x"})
 
 	var edited lifecycle
 	requester.json(200, "PATCH", path, map[string]any{"payload": map[string]any{"amount": 5}, "justification": "half now"}, &edited)
@@ -84,7 +84,7 @@ func TestLifecycle_RequestChangesEditResubmitApprove(t *testing.T) {
 	}
 	other.refused(403, approval.CodeNotOwner, "", "POST", path+"/resubmit", nil)
 	reviewer.refused(403, approval.CodeMissingScope, "", "POST", path+"/resubmit", nil)
-	requester.refused(412, approval.CodeVersionMismatch, "", "POST", path+"/resubmit", nil)
+	requester.refused(412, approval.CodeVersionMismatch, "", "POST", path+"/resubmit", nil, "If-Match", etag(edited.Version-1))
 	again := requester.post(200, path+"/resubmit", nil, "If-Match", etag(edited.Version))
 	if again.Status != "pending" || again.Cycle != 1 {
 		t.Fatalf("after resubmit: %s cycle %d, want pending cycle 1", again.Status, again.Cycle)
@@ -201,7 +201,11 @@ func TestLifecycle_PartialApprovalOfItems(t *testing.T) {
 
 	// An edit of the items voids the reviews that referred to them.
 	edit := requester.createWith(map[string]any{"title": "outputs", "policy": map[string]any{"rules": []map[string]any{{"min_approvals": 2}}}, "items": items})
-	reviewer.post(200, "/v1/approvals/"+edit.ID+"/reviews", map[string]any{"items": decisions})
+	allApproved := []map[string]any{{"id": "a", "decision": "approve"}, {"id": "b", "decision": "approve"},
+		{"id": "c", "decision": "approve"}, {"id": "d", "decision": "approve"}}
+	if got := reviewer.post(200, "/v1/approvals/"+edit.ID+"/reviews", map[string]any{"items": allApproved}); got.Status != "pending" {
+		t.Fatalf("one of two approvals: %s, want pending", got.Status)
+	}
 	var edited lifecycle
 	requester.json(200, "PATCH", "/v1/approvals/"+edit.ID, map[string]any{"items": items[:3]}, &edited)
 	if len(edited.Items) != 3 || len(edited.LReviews) != 1 || !edited.LReviews[0].Void {
