@@ -36,6 +36,13 @@ func TestEvents_StreamsTheChangesOfARequestAndResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A stream opened before the server's event hub has read the create
+	// from the outbox starts before it, and so sends it too.
+	if commented.Type == "approval.created" && commented.Data.ID == req.ID {
+		if commented, err = stream.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	decided, err := stream.Next()
 	if err != nil {
 		t.Fatal(err)
