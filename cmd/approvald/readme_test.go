@@ -105,6 +105,17 @@ var readmeTour = []readmeBlock{{name: "tour", steps: []readmeStep{
 		body: `{"title":"Pay invoice 99","payload":{"amount":"250000.00"},"policy_name":"large-payment"}`},
 	{path: "/v1/approvals/$ID2/reviews", key: "LEAD", json: true, body: `{"decision":"approve"}`,
 		jq: "'{status, policy_source, progress: .progress | {satisfied, pending_reason, rules: [.rules[] | {rule, approvals, needed, approved_by, may_approve}]}}'"},
+
+	{note: "\n# 8. A reviewer can send a request back instead: the requester fixes it and resubmits, and the\n" +
+		"#    reviews before the fix no longer count",
+		save: "ID3", path: "/v1/approvals", key: "BILLING", json: true, jq: "-r .id",
+		body: `{"title":"Pay invoice 51","justification":"monthly hosting","payload":{"amount":"90.00"}}`},
+	{path: "/v1/approvals/$ID3/reviews", key: "LEAD", json: true, body: `{"decision":"request_changes","comment":"add the PO number"}`,
+		jq: "-c '{status, cycle}'"},
+	{method: "PATCH", path: "/v1/approvals/$ID3", key: "BILLING", json: true, jq: "-c '{status, version}'",
+		body: `{"payload":{"amount":"90.00","po":"7790"}}`},
+	{method: "POST", path: "/v1/approvals/$ID3/resubmit", key: "BILLING", jq: "-c '{status, cycle, reviews: [.reviews[] | {reviewer, decision, void}]}'"},
+	{path: "/v1/approvals/$ID3/reviews", key: "LEAD", json: true, body: `{"decision":"approve"}`, jq: "-c '{status, cycle}'"},
 }}, {name: "policies", steps: []readmeStep{
 	{path: "/v1/policies", key: "ADMIN", json: true, jq: "-c '{name, version}'", body: `{
   "name": "data-release",
