@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"approvald/approval"
 )
@@ -125,48 +126,30 @@ func (e *Engine) ResolveDue(ctx context.Context) (int, error) {
 // RemindDue re-requests reviews of pending requests whose reminder is due
 // and returns how many it reminded.
 func (e *Engine) RemindDue(ctx context.Context) (int, error) {
-	n := 0
-	for {
-		ids, err := e.store.DueReminders(ctx, e.Now(), resolveBatch)
-		if err != nil {
-			return n, err
-		}
-		progressed := false
-		for _, id := range ids {
-			r, ch, err := e.apply(ctx, "engine.remind", id, nil, func(r *approval.Request) (approval.Change, error) {
-				return r.Remind(e.Now()), nil
-			})
-			if err != nil {
-				return n, err
-			}
-			switch {
-			case expired(ch): // overdue, which the sweeper's expiry had not reached
-				e.followUp(ctx, r)
-				progressed = true
-			case !ch.IsZero():
-				n++
-				progressed = true
-			}
-		}
-		if len(ids) < resolveBatch || !progressed {
-			return n, nil
-		}
-	}
+	return e.sweepDue(ctx, "engine.remind", e.store.DueReminders, (*approval.Request).Remind)
 }
 
 // EscalateDue escalates the rules of pending requests whose escalation is
 // due (approval.Request.Escalate) and returns how many requests it escalated.
 func (e *Engine) EscalateDue(ctx context.Context) (int, error) {
+	return e.sweepDue(ctx, "engine.escalate", e.store.DueEscalations, (*approval.Request).Escalate)
+}
+
+// sweepDue applies change, as op, to every request that due finds due now,
+// batch by batch, and returns how many it changed. A request found overdue
+// meanwhile is expired instead (and its dependents followed up).
+func (e *Engine) sweepDue(ctx context.Context, op string, due func(context.Context, time.Time, int) ([]string, error),
+	change func(*approval.Request, time.Time) approval.Change) (int, error) {
 	n := 0
 	for {
-		ids, err := e.store.DueEscalations(ctx, e.Now(), resolveBatch)
+		ids, err := due(ctx, e.Now(), resolveBatch)
 		if err != nil {
 			return n, err
 		}
 		progressed := false
 		for _, id := range ids {
-			r, ch, err := e.apply(ctx, "engine.escalate", id, nil, func(r *approval.Request) (approval.Change, error) {
-				return r.Escalate(e.Now()), nil
+			r, ch, err := e.apply(ctx, op, id, nil, func(r *approval.Request) (approval.Change, error) {
+				return change(r, e.Now()), nil
 			})
 			if err != nil {
 				return n, err
