@@ -57,6 +57,9 @@ type Program struct {
 // String returns the expression p was compiled from.
 func (p *Program) String() string { return p.expr }
 
+// checking serializes compiles (see compile).
+var checking sync.Mutex
+
 var env = sync.OnceValues(func() (*cel.Env, error) {
 	return cel.NewEnv(
 		cel.Variable("payload", cel.DynType),
@@ -103,6 +106,13 @@ func compile(expr string) (p *Program, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("celrule: environment: %w", err)
 	}
+	// cel-go's checker fills a lazily built catalog of the environment
+	// while other checks read it (a data race the race detector found in
+	// v0.33.3 when two undeclared references were checked at once), so
+	// checks take turns; they are rare (the cache holds the programs), and
+	// evaluations run side by side.
+	checking.Lock()
+	defer checking.Unlock()
 	ast, iss := e.Compile(expr)
 	if iss != nil && iss.Err() != nil {
 		return nil, firstIssue(iss)
