@@ -27,7 +27,7 @@ const (
 // belongs to it.
 type Run struct {
 	ProjectName string // project_name
-	StartTime   string // project_start_time, YYYYMMDD_HHMMSS by convention
+	StartTime   string // project_start_time: YYYYMMDD_HHMMSS from the CLI, ISO-8601 from the karectl fork; kept as sent
 }
 
 // String returns "project <name> run <start time>", as details show it.

@@ -566,9 +566,14 @@ func fullURL(r *http.Request) string {
 }
 
 // writeSuccess writes 200 and {"status":"success","payload":<payload>},
-// the payload as the upstream sent it, without copying it.
+// the payload as the upstream sent it, without copying it. Without a
+// payload it writes an empty object: every 200 carries a payload, which
+// CR8TOR clients (the karectl fork's among them) read unconditionally.
 func writeSuccess(w http.ResponseWriter, payload json.RawMessage) {
 	const head, tail = `{"status":"success","payload":`, `}`
+	if len(payload) == 0 {
+		payload = json.RawMessage(`{}`)
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(head)+len(payload)+len(tail)))

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -33,8 +35,25 @@ type Step struct {
 // gateway acts for the platform, whoever packaged before.
 var stepPrincipal = approval.Principal{ID: "system:gateway", Scopes: []approval.Scope{approval.ScopeAdmin}}
 
-// Subject returns the approval request subject of run.
-func Subject(run Run) string { return "cr8tor:" + run.ProjectName + "/" + run.StartTime }
+// Subject returns the approval request subject of run:
+// "cr8tor:<project_name>/<project_start_time>", whatever the start time's
+// format (YYYYMMDD_HHMMSS, or ISO-8601 with its colons and offset, as the
+// karectl fork sends it: the string as given, so that two spellings of one
+// instant are two runs, as they are for the Publish service's folders).
+// When that is longer than a subject may be (each field may be as long
+// as a subject), it is "cr8tor#<SHA-256 of the two fields>:" and as much
+// of the readable form as fits, ending with "…": still one subject per
+// run, and never the readable subject of another run.
+func Subject(run Run) string {
+	s := "cr8tor:" + run.ProjectName + "/" + run.StartTime
+	if utf8.RuneCountInString(s) <= approval.MaxSubjectLen {
+		return s
+	}
+	sum := sha256.Sum256([]byte(run.ProjectName + "\x00" + run.StartTime))
+	head := "cr8tor#" + hex.EncodeToString(sum[:]) + ":"
+	keep := approval.MaxSubjectLen - utf8.RuneCountInString(head) - 1
+	return head + string([]rune(run.ProjectName + "/" + run.StartTime)[:keep]) + "…"
+}
 
 // maxStoredList bounds how many staged files a request's payload lists.
 const maxStoredList = 1000
