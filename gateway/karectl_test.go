@@ -272,3 +272,22 @@ func TestKarectl_ApprovalStepAcceptsALongProjectNameWithAnISO8601Time(t *testing
 		t.Errorf("the publish service got %d calls, want the package and the publish", len(reqs))
 	}
 }
+
+// TestSubject_OneSubjectPerRunWhateverTheSlashes: a '/' or '%' in a name
+// or a time is escaped, so two runs never share a subject (one's approval
+// must never let the other publish).
+func TestSubject_OneSubjectPerRunWhateverTheSlashes(t *testing.T) {
+	runs := []Run{{ProjectName: "a", StartTime: "b/c"}, {ProjectName: "a/b", StartTime: "c"},
+		{ProjectName: "a%2Fb", StartTime: "c"}, {ProjectName: "a%", StartTime: "2Fb/c"}, {ProjectName: "ab", StartTime: "c"}}
+	seen := map[string]Run{}
+	for _, r := range runs {
+		s := Subject(r)
+		if other, ok := seen[s]; ok {
+			t.Errorf("runs %+v and %+v share the subject %q", other, r, s)
+		}
+		seen[s] = r
+	}
+	if got := Subject(Run{ProjectName: "Pr004", StartTime: "20250101_000000"}); got != "cr8tor:Pr004/20250101_000000" {
+		t.Errorf("a plain run's subject changed: %q", got)
+	}
+}

@@ -45,7 +45,7 @@ var stepPrincipal = approval.Principal{ID: "system:gateway", Scopes: []approval.
 // of the readable form as fits, ending with "…": still one subject per
 // run, and never the readable subject of another run.
 func Subject(run Run) string {
-	s := "cr8tor:" + run.ProjectName + "/" + run.StartTime
+	s := "cr8tor:" + subjectPart.Replace(run.ProjectName) + "/" + subjectPart.Replace(run.StartTime)
 	if utf8.RuneCountInString(s) <= approval.MaxSubjectLen {
 		return s
 	}
@@ -54,6 +54,12 @@ func Subject(run Run) string {
 	keep := approval.MaxSubjectLen - utf8.RuneCountInString(head) - 1
 	return head + string([]rune(run.ProjectName + "/" + run.StartTime)[:keep]) + "…"
 }
+
+// subjectPart escapes '%' and '/' in a subject's name and time, so that
+// one subject names one run: otherwise runs ("a", "b/c") and ("a/b", "c")
+// would share "cr8tor:a/b/c", and one's approval would let the other
+// publish. Names and times without either read as they always did.
+var subjectPart = strings.NewReplacer("%", "%25", "/", "%2F")
 
 // maxStoredList bounds how many staged files a request's payload lists.
 const maxStoredList = 1000
