@@ -34,7 +34,7 @@ func (k refEd25519) Verify(_ context.Context, data, sig []byte) error {
 	return nil
 }
 
-func (k refEd25519) KeyID() (string, error)  { return k.id, nil }
+func (k refEd25519) KeyID() (string, error)   { return k.id, nil }
 func (k refEd25519) Public() crypto.PublicKey { return k.pub }
 
 // toRef converts our envelope to the reference library's, through JSON as
