@@ -22,6 +22,12 @@ const (
 	// FormatLegacy is the stash service's callback: {"id","status"} with the
 	// rule's API key as Authorization.
 	FormatLegacy RuleFormat = "legacy"
+	// FormatGitHub is a GitHub custom deployment protection rule's
+	// callback (issue 22): the rule's URL is the GitHub REST API's base
+	// (https://api.github.com, or a GitHub Enterprise Server's /api/v3), and
+	// the request's payload names the repository, the run, the environment
+	// and the App installation; the GitHub App (package ghapp) sends it.
+	FormatGitHub RuleFormat = "github"
 )
 
 // Limits and defaults of service rules.
@@ -199,8 +205,15 @@ func (r *ServiceRule) Validate(allowPrivate bool) error {
 		} else if len(r.APIKey) > 512 || strings.ContainsAny(r.APIKey, "\r\n\x00") {
 			v.Add("api_key", "must be at most 512 characters on one line")
 		}
+	case FormatGitHub:
+		if r.Secret != "" || r.APIKey != "" {
+			v.Add("format", "the github format authenticates as the GitHub App installation: it takes no secret or api_key")
+		}
+		if len(r.Headers) > 0 {
+			v.Add("headers", "are not sent by the github format")
+		}
 	default:
-		v.Add("format", "must be %q or %q", FormatStandard, FormatLegacy)
+		v.Add("format", "must be %q, %q or %q", FormatStandard, FormatLegacy, FormatGitHub)
 	}
 	if r.Timeout == 0 {
 		r.Timeout = DefaultRuleTimeout

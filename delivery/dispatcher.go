@@ -63,6 +63,11 @@ type Config struct {
 	// Observe, when set, is told each attempt's result (delivered, retry
 	// or failed) and the time since the decision was committed.
 	Observe func(result string, sinceDecision time.Duration)
+	// Senders deliver the rules of the formats they name (FormatGitHub:
+	// the GitHub App's deployment callback); a rule whose format has none
+	// here and is not a webhook format fails its attempts (retryably, so
+	// that configuring the sender and restarting delivers them).
+	Senders map[approval.RuleFormat]Sender
 }
 
 // Dispatcher delivers decisions to service rules. It claims deliveries and
@@ -250,12 +255,26 @@ func decisionSpan(tp string) trace.SpanContext {
 	return trace.SpanContextFromContext(ctx)
 }
 
-// outcome is the result of one attempt.
-type outcome struct {
-	ok         bool
-	retryable  bool
-	retryAfter time.Duration
-	reason     string
+// Outcome is the result of one attempt at a delivery.
+type Outcome struct {
+	// OK: the receiver took the decision.
+	OK bool
+	// Retryable: the attempt failed in a way that another may not (the
+	// receiver down, a 5xx, a timeout); otherwise a failure is permanent.
+	Retryable bool
+	// RetryAfter, when set, is how long the receiver asked us to wait.
+	RetryAfter time.Duration
+	// Reason says why the attempt failed; it becomes the request's
+	// delivery.last_error, which every reader of the request sees, so it
+	// must never carry a credential.
+	Reason string
+}
+
+// A Sender delivers a claimed event to a service rule of a format whose
+// receiver is not a plain webhook (Config.Senders): it makes one attempt
+// and says how it went; the Dispatcher retries, gives up and records.
+type Sender interface {
+	Send(ctx context.Context, rule *approval.ServiceRule, c approval.Claim) Outcome
 }
 
 // deliver makes one attempt at c, calls answered when the attempt is over,
@@ -273,15 +292,19 @@ func (d *Dispatcher) deliver(ctx context.Context, c approval.Claim, answered fun
 	log := d.cfg.Logger.With("event_id", c.ID, "approval_id", c.RequestID, "rule", c.Rule)
 	attempts := c.Attempts + 1
 	rule, err := d.rule(ctx, c.Rule, c.CreatedAt)
-	var out outcome
+	var out Outcome
 	switch {
 	case approval.KindOf(err) == approval.KindNotFound:
-		out = outcome{reason: fmt.Sprintf("service rule %q does not exist", c.Rule)}
+		out = Outcome{Reason: fmt.Sprintf("service rule %q does not exist", c.Rule)}
 	case err != nil:
 		log.Error("loading the service rule failed", "err", err)
-		out = outcome{retryable: true, reason: "internal error loading the service rule"}
-	default:
+		out = Outcome{Retryable: true, Reason: "internal error loading the service rule"}
+	case rule.Format == approval.FormatStandard || rule.Format == approval.FormatLegacy:
 		out = d.send(ctx, rule, c)
+	case d.cfg.Senders[rule.Format] != nil:
+		out = d.cfg.Senders[rule.Format].Send(ctx, rule, c)
+	default:
+		out = Outcome{Retryable: true, Reason: fmt.Sprintf("nothing here delivers the %s format (is it configured?)", rule.Format)}
 	}
 	answered()
 	now := d.cfg.Now()
@@ -289,28 +312,28 @@ func (d *Dispatcher) deliver(ctx context.Context, c approval.Claim, answered fun
 	defer func() {
 		span.SetAttributes(attribute.String("delivery.result", result), attribute.Int("delivery.attempt", attempts))
 		if result != "delivered" {
-			span.SetStatus(codes.Error, out.reason)
+			span.SetStatus(codes.Error, out.Reason)
 		}
 		if d.cfg.Observe != nil {
 			d.cfg.Observe(result, now.Sub(c.CreatedAt))
 		}
 	}()
-	res := approval.DeliveryResult{Attempts: attempts, Done: true, LastError: out.reason}
+	res := approval.DeliveryResult{Attempts: attempts, Done: true, LastError: out.Reason}
 	switch {
-	case out.ok:
+	case out.OK:
 		result = "delivered"
 		res.Delivered = true
 		log.Debug("delivered", "attempts", attempts)
-	case out.retryable && attempts < maxAttempts(rule):
+	case out.Retryable && attempts < maxAttempts(rule):
 		wait := d.cfg.Backoff(attempts)
-		if out.retryAfter > 0 {
-			wait = min(out.retryAfter, maxBackoff)
+		if out.RetryAfter > 0 {
+			wait = min(out.RetryAfter, maxBackoff)
 		}
 		result = "retry"
 		res.Done, res.NextAttempt = false, now.Add(wait)
-		log.Info("delivery attempt failed; will retry", "attempts", attempts, "reason", out.reason, "retry_in", wait.String())
+		log.Info("delivery attempt failed; will retry", "attempts", attempts, "reason", out.Reason, "retry_in", wait.String())
 	default:
-		log.Warn("delivery failed", "attempts", attempts, "reason", out.reason)
+		log.Warn("delivery failed", "attempts", attempts, "reason", out.Reason)
 	}
 	if _, err := d.eng.FinishDelivery(ctx, c, res); err != nil {
 		// The claim's lease will run out and the delivery come due again.
@@ -328,38 +351,38 @@ func maxAttempts(rule *approval.ServiceRule) int {
 }
 
 // send makes the HTTP request of one attempt and classifies the answer.
-func (d *Dispatcher) send(ctx context.Context, rule *approval.ServiceRule, c approval.Claim) outcome {
+func (d *Dispatcher) send(ctx context.Context, rule *approval.ServiceRule, c approval.Claim) Outcome {
 	req, err := buildRequest(ctx, rule, c, d.cfg.Now())
 	if err != nil {
-		return outcome{reason: err.Error()}
+		return Outcome{Reason: err.Error()}
 	}
 	ctx, cancel := context.WithTimeout(ctx, rule.Timeout)
 	defer cancel()
 	resp, err := d.cfg.Client.Do(req.WithContext(ctx))
 	if err != nil {
 		if ctx.Err() != nil {
-			return outcome{retryable: true, reason: fmt.Sprintf("no answer within %s", rule.Timeout)}
+			return Outcome{Retryable: true, Reason: fmt.Sprintf("no answer within %s", rule.Timeout)}
 		}
 		msg := err.Error()
 		if ue := (*url.Error)(nil); errors.As(err, &ue) {
 			msg = ue.Err.Error()
 		}
-		return outcome{retryable: true, reason: "connection failed: " + msg}
+		return Outcome{Retryable: true, Reason: "connection failed: " + msg}
 	}
 	defer resp.Body.Close()
 	reply, _ := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes))
 	code := resp.StatusCode
 	if code >= 200 && code < 300 {
-		return outcome{ok: true}
+		return Outcome{OK: true}
 	}
-	out := outcome{reason: fmt.Sprintf("HTTP %d from the receiver", code)}
+	out := Outcome{Reason: fmt.Sprintf("HTTP %d from the receiver", code)}
 	if s := strings.TrimSpace(withoutCredentials(rule, string(reply))); s != "" {
-		out.reason += ": " + s[:min(len(s), 200)]
+		out.Reason += ": " + s[:min(len(s), 200)]
 	}
 	switch {
 	case code == http.StatusRequestTimeout, code == http.StatusTooEarly, code == http.StatusTooManyRequests, code >= 500:
-		out.retryable = true
-		out.retryAfter = retryAfter(resp.Header.Get("Retry-After"), d.cfg.Now())
+		out.Retryable = true
+		out.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), d.cfg.Now())
 	}
 	return out
 }

@@ -25,6 +25,15 @@ import (
 // links' keys when APPROVALD_LINK_KEYS is not set.
 const linkKeysFile = "link-keys"
 
+// The secret files, in SECRETS_MNT_PATH, of the receipts' signing keys and
+// of the GitHub App's webhook secret and private key, each read when its
+// variable is not set.
+const (
+	receiptKeysFile         = "receipt-keys"
+	githubWebhookSecretFile = "github-webhook-secret"
+	githubPrivateKeyFile    = "github-app-private-key"
+)
+
 // config is approvald's configuration, read once by parseConfig: flags
 // override environment variables, which override the defaults. The
 // packages it configures get their part as a plain struct (UI, Gateway)
@@ -69,6 +78,30 @@ type config struct {
 	Tracing tracingConfig
 	// Notify configures the notifications to people (email, chat).
 	Notify notifyConfig
+	// ReceiptKeys are the PEM Ed25519 keys of the decision receipts
+	// (APPROVALD_RECEIPT_KEYS or the secret file receipt-keys): the first
+	// private key signs, every key (private or public) verifies; empty: a
+	// key made at start, which dies with the process.
+	ReceiptKeys string
+	// GitHub configures the GitHub App of deployment protection rules.
+	GitHub githubConfig
+}
+
+// githubConfig is the GitHub App behind a custom deployment protection
+// rule: off while AppID is 0.
+type githubConfig struct {
+	AppID int64
+	// APIURL is the GitHub REST API's base (GitHub Enterprise Server:
+	// https://HOST/api/v3).
+	APIURL string
+	// ServiceRule names the service rule (format github) the decisions are
+	// delivered through; approvald creates it at start when missing.
+	ServiceRule string
+	// WebhookSecret and PrivateKey (PEM, RSA) are the App's secrets, from
+	// APPROVALD_GITHUB_WEBHOOK_SECRET / APPROVALD_GITHUB_APP_PRIVATE_KEY or
+	// the secret files github-webhook-secret / github-app-private-key.
+	WebhookSecret string
+	PrivateKey    string
 }
 
 // notifyConfig is how approvald tells people: whether it does, the links'
@@ -108,7 +141,8 @@ var environmentOnly = []struct {
 	names []string
 }{
 	{"secrets, kept out of ps and shell history (or in files in SECRETS_MNT_PATH)",
-		[]string{"APPROVALD_ADMIN_KEY", "APPROVALD_UI_SESSION_KEY", "APPROVALD_OIDC_CLIENT_SECRET", "APPROVALSERVICEAPIKEY", "APPROVALD_LINK_KEYS"}},
+		[]string{"APPROVALD_ADMIN_KEY", "APPROVALD_UI_SESSION_KEY", "APPROVALD_OIDC_CLIENT_SECRET", "APPROVALSERVICEAPIKEY", "APPROVALD_LINK_KEYS",
+			"APPROVALD_RECEIPT_KEYS", "APPROVALD_GITHUB_WEBHOOK_SECRET", "APPROVALD_GITHUB_APP_PRIVATE_KEY"}},
 	{"the CR8TOR Approval Service's own variables, which its deployments already set",
 		[]string{"SECRETS_MNT_PATH", "METADATA_CONTAINER_NAME", "METADATA_CONTAINER_PORT", "PUBLISH_CONTAINER_NAME", "PUBLISH_CONTAINER_PORT"}},
 	{"OpenTelemetry's standard variables (and the other OTEL_EXPORTER_OTLP_* ones)",
@@ -214,6 +248,11 @@ func parseConfigArgs(args []string, getenv func(string) string, out io.Writer, r
 	s.integer(&c.Notify.MaxAttempts, "notify-max-attempts", "APPROVALD_NOTIFY_MAX_ATTEMPTS", 10, "attempts to send one notification before giving up, 1..100 (APPROVALD_NOTIFY_MAX_ATTEMPTS)")
 	s.positiveDuration(&c.UI.LinkReauthAge, "ui-link-reauth-age", "APPROVALD_UI_LINK_REAUTH_AGE", 15*time.Minute, "deciding from a notification's link needs a sign-in younger than this `duration`, 1m to 24h, else signing in again (APPROVALD_UI_LINK_REAUTH_AGE)")
 
+	// The GitHub App (deployment protection rules).
+	s.integer64(&c.GitHub.AppID, "github-app-id", "APPROVALD_GITHUB_APP_ID", 0, "the `id` of the GitHub App behind a custom deployment protection rule; 0: off. Its secrets: APPROVALD_GITHUB_WEBHOOK_SECRET, APPROVALD_GITHUB_APP_PRIVATE_KEY (APPROVALD_GITHUB_APP_ID)")
+	s.text(&c.GitHub.APIURL, "github-api-url", "APPROVALD_GITHUB_API_URL", "https://api.github.com", "the GitHub REST API's base `URL` (GitHub Enterprise Server: https://HOST/api/v3) (APPROVALD_GITHUB_API_URL)")
+	s.text(&c.GitHub.ServiceRule, "github-service-rule", "APPROVALD_GITHUB_SERVICE_RULE", "github", "the service `rule` (format github) GitHub's deployment decisions are delivered through; made at start when missing (APPROVALD_GITHUB_SERVICE_RULE)")
+
 	// The CR8TOR gateway.
 	s.converted("gateway-approval", "APPROVALD_GATEWAY_APPROVAL", string(gateway.ApprovalOff), "CR8TOR gateway: `mode` off, or publish: a package opens an approval request, publish waits for its approval (APPROVALD_GATEWAY_APPROVAL)", func(v string) error {
 		c.Gateway.Approval = gateway.ApprovalMode(v) // checked by its Validate
@@ -232,6 +271,9 @@ func parseConfigArgs(args []string, getenv func(string) string, out io.Writer, r
 	s.text(&c.Gateway.PublishHost, "", "PUBLISH_CONTAINER_NAME", gateway.DefaultPublishHost, "")
 	s.text(&c.Gateway.PublishPort, "", "PUBLISH_CONTAINER_PORT", gateway.DefaultPublishPort, "")
 	s.secretText(&c.Notify.LinkKeys, "APPROVALD_LINK_KEYS").also = "(or the secret file " + linkKeysFile + ")"
+	s.secretText(&c.ReceiptKeys, "APPROVALD_RECEIPT_KEYS").also = "(or the secret file " + receiptKeysFile + ")"
+	s.secretText(&c.GitHub.WebhookSecret, "APPROVALD_GITHUB_WEBHOOK_SECRET").also = "(or the secret file " + githubWebhookSecretFile + ")"
+	s.secretText(&c.GitHub.PrivateKey, "APPROVALD_GITHUB_APP_PRIVATE_KEY").also = "(or the secret file " + githubPrivateKeyFile + ")"
 	var apiKey, sessionKey string
 	s.secretText(&apiKey, "APPROVALSERVICEAPIKEY").also = "(or the secret file " + gateway.SecretApprovalKey + ")"
 	s.secretText(&sessionKey, "APPROVALD_UI_SESSION_KEY").also = "(or the secret file " + web.SessionKeyFile + ")"
@@ -288,6 +330,15 @@ func parseConfigArgs(args []string, getenv func(string) string, out io.Writer, r
 		c.Notify.PublicURL = c.UI.BaseURL
 	}
 	errs = append(errs, fromSecretFile(&c.Notify.LinkKeys, c.SecretsPath, linkKeysFile))
+
+	// Receipts and the GitHub App: their secrets, in the environment or in
+	// files (the App's only when it is on).
+	errs = append(errs, fromSecretFile(&c.ReceiptKeys, c.SecretsPath, receiptKeysFile))
+	c.GitHub.APIURL = strings.TrimRight(c.GitHub.APIURL, "/")
+	if c.GitHub.AppID != 0 {
+		errs = append(errs, fromSecretFile(&c.GitHub.WebhookSecret, c.SecretsPath, githubWebhookSecretFile))
+		errs = append(errs, fromSecretFile(&c.GitHub.PrivateKey, c.SecretsPath, githubPrivateKeyFile))
+	}
 
 	// The gateway: its keys are files in SECRETS_MNT_PATH;
 	// APPROVALSERVICEAPIKEY, when set, replaces the file approvalserviceapikey.
