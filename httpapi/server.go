@@ -50,6 +50,11 @@ type Deps struct {
 	// answer at once and event streams end, so that the shutdown need not
 	// wait for their clients. nil never closes.
 	Stopping <-chan struct{}
+	// GitHubWebhook handles POST /v1/github/webhook, the deliveries of the
+	// GitHub App (deployment protection rules): it reads the body itself,
+	// checks X-Hub-Signature-256 and writes its answer, or returns an error
+	// that the API renders as problem+json. nil: 404, no GitHub App.
+	GitHubWebhook func(http.ResponseWriter, *http.Request) error
 }
 
 // server holds the dependencies of the handlers.
@@ -120,6 +125,9 @@ func (s *server) routes() []route {
 		{Method: "DELETE", Pattern: "/v1/api-keys/{id}", Scope: approval.ScopeAdmin, Handle: s.revokeKey},
 		{Method: "POST", Pattern: "/v1/api-keys/{id}/rotate", Scope: approval.ScopeAdmin, Handle: s.rotateKey},
 		{Method: "GET", Pattern: "/v1/gateway/calls", Scope: approval.ScopeAdmin, Audit: true, Handle: s.gatewayCalls},
+		// GitHub authenticates its deliveries with X-Hub-Signature-256,
+		// which the handler checks.
+		{Method: "POST", Pattern: "/v1/github/webhook", Public: true, Handle: s.githubWebhook},
 		{Method: "GET", Pattern: "/metrics", Scope: approval.ScopeAdmin, Audit: true, Handle: s.metrics},
 		{Method: "GET", Pattern: "/healthz", Public: true, Handle: s.healthz},
 		{Method: "GET", Pattern: "/readyz", Public: true, Handle: s.readyz},
