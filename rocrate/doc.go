@@ -17,6 +17,14 @@
 // recommends for checksums, since schema.org has none for SHA-512) and
 // Profile (W3C Profiles Vocabulary, as RO-Crate 1.2 defines it).
 //
+// The files' @ids are their paths relative to the publication's root,
+// percent-encoded (a leading "/" and empty segments dropped, dot segments
+// encoded), so the record is a detached crate whose root is where the
+// Publish service put the files; a file whose path leaves no @id, or the
+// @id of another, is listed as "#published-file-N". The request, the
+// receipt and approvald are named under the public base URL when there is
+// one, by fragments of the record otherwise.
+//
 // The RO-Crate 1.1 context ships with the package, so Expand processes a
 // record as JSON-LD without the network.
 package rocrate

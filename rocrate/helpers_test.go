@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/piprate/json-gold/ld"
+
 	"approvald/approval"
 	"approvald/gateway"
 	"approvald/receipt"
@@ -129,6 +131,10 @@ func build(t *testing.T, in Input) record {
 		}
 		rec.nodes[id] = node
 	}
+	// RO-Crate 1.1 asks for JSON-LD 1.0: the record expands alike in that mode.
+	if exp10 := expandMode(t, doc, ld.JsonLd_1_0); len(exp10) != len(rec.expanded) {
+		t.Fatalf("JSON-LD 1.0 expansion has %d nodes, 1.1 has %d", len(exp10), len(rec.expanded))
+	}
 	if dropped := droppedTerms(rec.compact, rec.expanded); len(dropped) > 0 {
 		t.Fatalf("expansion dropped or did not resolve: %v", dropped)
 	}
@@ -136,6 +142,28 @@ func build(t *testing.T, in Input) record {
 }
 
 const schema = "http://schema.org/"
+
+// expandMode expands doc offline in JSON-LD processing mode mode, in safe mode.
+func expandMode(t *testing.T, doc []byte, mode string) []any {
+	t.Helper()
+	var input any
+	if err := json.Unmarshal(doc, &input); err != nil {
+		t.Fatal(err)
+	}
+	loader, err := newLoader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := ld.NewJsonLdOptions("")
+	opts.DocumentLoader = loader
+	opts.ProcessingMode = mode
+	opts.SafeMode = true
+	out, err := ld.NewJsonLdProcessor().Expand(input, opts)
+	if err != nil {
+		t.Fatalf("expanding in %s mode: %v", mode, err)
+	}
+	return out
+}
 
 // node returns the expanded node id, failing the test when it is absent.
 func (rec record) node(t *testing.T, id string) map[string]any {
