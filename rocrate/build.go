@@ -142,7 +142,7 @@ func Build(in Input) ([]byte, error) {
 	root := entity{"@id": rootID, "@type": "Dataset"}
 	b.g.add(root)
 
-	fileIDs, err := b.files()
+	fileIDs, err := b.files(covered(st))
 	if err != nil {
 		return nil, err
 	}
@@ -251,8 +251,20 @@ func approvedDecision(s approval.Status) bool {
 	return s == approval.StatusApproved || s == approval.StatusAcknowledgedApproved || s == approval.StatusRevoked
 }
 
-// files adds the published files and their checksums and returns their @ids.
-func (b *builder) files() ([]string, error) {
+// covered returns the SHA-512 digests (hex) the statement st has subjects of.
+func covered(st receipt.Statement) map[string]bool {
+	out := map[string]bool{}
+	for _, s := range st.Subject {
+		if d := s.Digest["sha512"]; d != "" {
+			out[d] = true
+		}
+	}
+	return out
+}
+
+// files adds the published files and their checksums and returns their
+// @ids; a file whose SHA-512 the receipt covers is its subjectOf.
+func (b *builder) files(inReceipt map[string]bool) ([]string, error) {
 	ids := make([]string, 0, len(b.in.Files))
 	for i, f := range b.in.Files {
 		sum, err := niURI("sha-512", 64, f.SHA512)
@@ -274,6 +286,9 @@ func (b *builder) files() ([]string, error) {
 		}
 		if mt := mediaType(f.Path); mt != "" {
 			e["encodingFormat"] = mt
+		}
+		if inReceipt[f.SHA512] {
+			e["subjectOf"] = ref(b.receiptID)
 		}
 		b.g.add(e)
 		b.checksum(sum, "sha512", f.SHA512)

@@ -243,6 +243,22 @@ func TestBuild_ReceiptIsCarried(t *testing.T) {
 	}
 }
 
+func TestBuild_FilesTheReceiptCoversAreItsSubjects(t *testing.T) {
+	t.Parallel()
+	r := approvedRequest()
+	files := publishedFiles()
+	// The receipt has a subject of the first file's digest only.
+	r.Items = []approval.Item{{ID: "concept", Name: files[0].Path, Size: 1234, Digest: "sha512:" + files[0].SHA512}}
+	in := input(t, r)
+	rec := build(t, in)
+	if got := values(rec.node(t, fileID(files[0].Path)), schema+"subjectOf"); len(got) != 1 || got[0] != "#receipt" {
+		t.Errorf("the covered file is the subject of %v", got)
+	}
+	if got := values(rec.node(t, fileID(files[1].Path)), schema+"subjectOf"); len(got) != 0 {
+		t.Errorf("a file the receipt does not cover is the subject of %v", got)
+	}
+}
+
 func TestBuild_WithoutReceipt(t *testing.T) {
 	t.Parallel()
 	r := approvedRequest()

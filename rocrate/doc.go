@@ -9,7 +9,8 @@
 // Five Safes sense) with its agent, time, outcome and the version of the
 // request it reviewed, the decision as an AssessAction whose instrument is
 // the policy, a revocation as an UpdateAction, and the signed DSSE receipt
-// of the decision as a CreativeWork that carries the envelope.
+// of the decision as a CreativeWork that carries the envelope (each file
+// whose SHA-512 the receipt has a subject of is that receipt's subjectOf).
 //
 // Terms the RO-Crate 1.1 context does not define are declared in the
 // document's own context: the SPDX checksum vocabulary (spdx:checksum,
