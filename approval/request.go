@@ -297,6 +297,10 @@ type Draft struct {
 	// Justification and Items as in Request.
 	Justification string
 	Items         []Item
+	// Origin is the part of approvald opening the request (OriginAPI for
+	// every API caller); set by the adapters in the process, never from a
+	// body. See Origin.
+	Origin Origin
 }
 
 // Field is one optional field of a Patch: Set says whether it was given.
@@ -456,6 +460,7 @@ func New(id string, d Draft, p Principal, m Mandate, now time.Time) (*Request, C
 	checkDeadline(&v, d.Deadline, now)
 	checkRemindAfter(&v, d.RemindAfter)
 	CheckLine(&v, "subject", d.Subject, MaxSubjectLen, false)
+	checkSubjectOrigin(&v, d.Origin, d.Subject)
 	checkDependencies(&v, d.DependsOn, d.Dependencies)
 	checkText(&v, "justification", d.Justification, MaxJustificationLen, pol.RequireJustification)
 	checkItems(&v, "items", d.Items)

@@ -107,6 +107,13 @@ func (e *Engine) Create(ctx context.Context, p approval.Principal, d approval.Dr
 	if err != nil {
 		return nil, err
 	}
+	if rule != nil {
+		var v approval.Validation
+		approval.CheckRuleOrigin(&v, "service_rule", d.Origin, rule.Format)
+		if err := v.Err(); err != nil {
+			return nil, err
+		}
+	}
 	if d.Policy != nil {
 		if err := checkExpressions("policy", *d.Policy); err != nil {
 			return nil, err
@@ -263,6 +270,15 @@ func (e *Engine) Edit(ctx context.Context, p approval.Principal, id string, patc
 		rule, err := e.checkRule(ctx, patch.ServiceRule.Value)
 		if err != nil {
 			return nil, err
+		}
+		if rule != nil {
+			// No edit moves a request to a rule an adapter owns: the
+			// adapter opens its requests itself, with its own payload.
+			var v approval.Validation
+			approval.CheckRuleOrigin(&v, "service_rule", approval.OriginAPI, rule.Format)
+			if err := v.Err(); err != nil {
+				return nil, err
+			}
 		}
 		if !ValidID(id) {
 			return nil, errNotFound

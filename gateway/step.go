@@ -109,7 +109,7 @@ func (s *Step) Packaged(ctx context.Context, caller approval.Principal, run Run,
 		Title:       title,
 		Description: desc,
 		Payload:     content, ServiceRule: s.ServiceRule, PolicyName: s.PolicyName, Subject: Subject(run),
-		Items: items,
+		Items: items, Origin: approval.OriginCR8TOR,
 	}, "", nil)
 	if err != nil {
 		return "", err
