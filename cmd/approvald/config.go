@@ -16,6 +16,7 @@ import (
 	"approvald/auth/oidc"
 	"approvald/delivery"
 	"approvald/gateway"
+	"approvald/ghapp"
 	"approvald/httpapi"
 	"approvald/signedlink"
 	"approvald/web"
@@ -549,6 +550,45 @@ func (c config) validate(label func(string) string) []error {
 	}
 	if c.OIDC.Enabled() && c.OIDC.Audience == "" {
 		bad("APPROVALD_OIDC_AUDIENCE", "is required with --oidc-issuer or a JWT key file")
+	}
+	errs = append(errs, c.GitHub.validate(label)...)
+	return errs
+}
+
+// validate checks the GitHub App's settings when it is on: the private key
+// is a PEM RSA key, the webhook secret is set, the API URL is an http(s)
+// URL and the service rule a rule's name. The errors name the variable and
+// never show a secret.
+func (g githubConfig) validate(label func(string) string) []error {
+	var errs []error
+	bad := func(env, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", label(env), fmt.Sprintf(format, args...)))
+	}
+	if g.AppID < 0 {
+		bad("APPROVALD_GITHUB_APP_ID", "%d is not an App id (0: off)", g.AppID)
+	}
+	if g.AppID <= 0 {
+		return errs
+	}
+	if g.PrivateKey == "" {
+		bad("APPROVALD_GITHUB_APP_PRIVATE_KEY", "is required with --github-app-id")
+	} else if _, err := ghapp.ParsePrivateKey([]byte(g.PrivateKey)); err != nil {
+		bad("APPROVALD_GITHUB_APP_PRIVATE_KEY", "is not a PEM RSA private key (the App's key from its settings page, BEGIN RSA PRIVATE KEY or BEGIN PRIVATE KEY)")
+	}
+	if g.WebhookSecret == "" {
+		bad("APPROVALD_GITHUB_WEBHOOK_SECRET", "is required with --github-app-id: deliveries are accepted only signed with it")
+	}
+	if _, err := ghapp.ParseAPIURL(g.APIURL); err != nil {
+		bad("APPROVALD_GITHUB_API_URL", "%q is not an absolute http or https URL without credentials, query or fragment", g.APIURL)
+	}
+	// The rule's own validation judges its name (the URL here is a stand-in).
+	rule := approval.ServiceRule{Name: g.ServiceRule, URL: "https://api.github.com", Format: approval.FormatGitHub}
+	if err := rule.Validate(true); err != nil {
+		for _, fe := range approval.AsError(err).Fields {
+			if fe.Field == "name" {
+				bad("APPROVALD_GITHUB_SERVICE_RULE", "%q %s", g.ServiceRule, fe.Message)
+			}
+		}
 	}
 	return errs
 }

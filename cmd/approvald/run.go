@@ -123,6 +123,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	apiMetrics := httpapi.NewMetrics(registry)
 
+	// The GitHub App (off without an App id) delivers the github format.
+	githubApp, err := newGitHubApp(ctx, cfg, eng, registry, tracing, log)
+	if err != nil {
+		return err
+	}
+
 	var wg sync.WaitGroup
 	waker := delivery.NewWaker()
 	hub := delivery.NewHub(store, waker.Listen(), 500*time.Millisecond, log)
@@ -132,6 +138,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		FreeRuleOnAnswer: !strings.HasPrefix(cfg.Database, "sqlite:"),
 		Client:           webhookClient(cfg.AllowPrivate, tracing),
 		Observe:          meters.DeliveryAttempt,
+		Senders:          senders(githubApp),
 	})
 	var publisher *delivery.Publisher
 	var eventsReady func() error // nil without NATS
