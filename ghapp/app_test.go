@@ -282,19 +282,19 @@ func itoa(n int64) string { return mustJSON(n) }
 func TestWebhook_IgnoresOtherEventsAndActions(t *testing.T) {
 	f := setup(t, nil)
 	code, m := f.post(githubfake.Ping(), f.fake.WebhookSecret)
-	if code != 200 || m["ok"] != true {
+	if code != 200 || m["status"] != "ping" {
 		t.Errorf("ping: %d %v", code, m)
 	}
 	push := githubfake.Delivery{Event: "push", ID: githubfake.NewDeliveryID(), Body: []byte(`{"ref":"refs/heads/main"}`)}
 	code, m = f.post(push, f.fake.WebhookSecret)
-	if code != 200 || !strings.Contains(m["ignored"].(string), "push") {
+	if code != 200 || m["status"] != "ignored" || !strings.Contains(m["reason"].(string), "push") {
 		t.Errorf("push: %d %v", code, m)
 	}
 	r := run(5)
 	other := githubfake.Delivery{Event: "deployment_protection_rule", ID: githubfake.NewDeliveryID(),
 		Body: githubfake.DeploymentProtectionRuleBody(f.fake.URL, r, "completed")}
 	code, m = f.post(other, f.fake.WebhookSecret)
-	if code != 200 || !strings.Contains(m["ignored"].(string), `"completed"`) {
+	if code != 200 || m["status"] != "ignored" || !strings.Contains(m["reason"].(string), `"completed"`) {
 		t.Errorf("another action: %d %v", code, m)
 	}
 	if got := f.webhooks(ghapp.ResultIgnored); got != 3 {
@@ -341,12 +341,12 @@ func TestWebhook_RefusesMalformedDeliveries(t *testing.T) {
 		{"not JSON", event([]byte("{not json")), nil, 400, approval.CodeMalformed},
 		{"a JSON array", event([]byte("[]")), nil, 400, approval.CodeMalformed},
 		{"no event header", event(githubfake.DeploymentProtectionRuleBody(f.fake.URL, r, "requested")), []string{"X-GitHub-Event", ""}, 400, approval.CodeMalformed},
-		{"no delivery header", event(githubfake.DeploymentProtectionRuleBody(f.fake.URL, r, "requested")), []string{"X-GitHub-Delivery", ""}, 400, approval.CodeMalformed},
 		{"no installation", event(withField(r, []string{"installation"}, nil)), nil, 422, approval.CodeValidation},
 		{"no environment", event(withField(r, []string{"environment"}, "")), nil, 422, approval.CodeValidation},
 		{"a repository name with a slash", event(withField(r, []string{"repository", "name"}, "a/b")), nil, 422, approval.CodeValidation},
 		{"too large", event(big), nil, 413, approval.CodeTooLarge},
-		{"text/plain", event(githubfake.DeploymentProtectionRuleBody(f.fake.URL, r, "requested")), []string{"Content-Type", "text/plain"}, 415, approval.CodeUnsupportedMedia},
+		{"text/plain", event(githubfake.DeploymentProtectionRuleBody(f.fake.URL, r, "requested")), []string{"Content-Type", "text/plain"}, 400, approval.CodeMalformed},
+		{"no content type", event(githubfake.DeploymentProtectionRuleBody(f.fake.URL, r, "requested")), []string{"Content-Type", ""}, 400, approval.CodeMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, m := f.post(tc.d, f.fake.WebhookSecret, tc.hdr...)
@@ -416,7 +416,12 @@ func TestWebhook_RedeliveryAndASecondEventOfTheRunGetTheOpenRequest(t *testing.T
 	if code != 202 || other["approval_id"] != first["approval_id"] || other["duplicate"] != true {
 		t.Fatalf("second event of the run: %d %v", code, other)
 	}
-	if got := f.webhooks(ghapp.ResultDuplicate); got != 2 {
+	// Without a delivery id (GitHub always sends one), the open request
+	// still answers.
+	if code, m := f.post(f.fake.DeploymentProtectionRule(r), f.fake.WebhookSecret, "X-GitHub-Delivery", ""); code != 202 || m["approval_id"] != first["approval_id"] {
+		t.Fatalf("without a delivery id: %d %v", code, m)
+	}
+	if got := f.webhooks(ghapp.ResultDuplicate); got != 3 {
 		t.Errorf("duplicate = %v", got)
 	}
 	// Decided but not yet delivered, it still stands for the run: GitHub

@@ -65,16 +65,16 @@ var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
 // ServeWebhook handles a delivery of the App's webhook (POST
 // /v1/github/webhook). It checks X-Hub-Signature-256 against the webhook
 // secret over the raw body (at most MaxWebhookBytes), then:
-//   - ping: 200 {"ok": true}
+//   - ping: 200 {"status": "ping"}
 //   - deployment_protection_rule, action requested: opens the request of
 //     the run, or finds the open one, and answers 202
 //     {"approval_id", "subject", "status", "duplicate"};
-//   - any other event or action: 200 {"ignored": "<why>"}.
+//   - any other event or action: 200 {"status": "ignored", "reason": "<why>"}.
 //
 // It returns, for the caller to render, an approval error:
 // KindUnauthenticated for a missing (sha1-only included) or wrong
-// signature, KindTooLarge, KindUnsupportedMedia, KindMalformed for missing
-// headers or a body that is not the event's JSON, KindInvalid for an event
+// signature, KindTooLarge, KindMalformed for a missing X-GitHub-Event, a
+// Content-Type other than JSON or form or a body that is not the event's JSON, KindInvalid for an event
 // missing what the request needs or whose callback URL is not the
 // configured API's, or the engine's error.
 func (a *App) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
@@ -112,12 +112,12 @@ func (a *App) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 	// Signed: what follows is GitHub's (or the secret's holder's) word.
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
-		return refuse(ResultMalformed, approval.Errorf(approval.KindUnsupportedMedia, approval.CodeUnsupportedMedia,
+		return refuse(ResultMalformed, approval.Errorf(approval.KindMalformed, approval.CodeMalformed,
 			"the delivery has no valid Content-Type (application/json or application/x-www-form-urlencoded)"))
 	}
 	payload, err := github.ValidatePayloadFromBody(ct, bytes.NewReader(body), sig, a.cfg.WebhookSecret)
 	if err != nil {
-		return refuse(ResultMalformed, approval.Errorf(approval.KindUnsupportedMedia, approval.CodeUnsupportedMedia,
+		return refuse(ResultMalformed, approval.Errorf(approval.KindMalformed, approval.CodeMalformed,
 			"the delivery's Content-Type %q is not application/json or application/x-www-form-urlencoded", ct))
 	}
 	switch {
@@ -126,7 +126,7 @@ func (a *App) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 	case event == EventPing:
 		a.webhooks.WithLabelValues(ResultIgnored).Inc()
 		log.Info("GitHub webhook ping")
-		return writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+		return writeJSON(w, http.StatusOK, map[string]string{"status": "ping"})
 	case event != EventDeploymentProtectionRule:
 		return a.ignore(w, fmt.Sprintf("approvald handles only %s events, not %s", EventDeploymentProtectionRule, event))
 	}
@@ -138,9 +138,6 @@ func (a *App) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 	ev := parsed.(*github.DeploymentProtectionRuleEvent)
 	if action := ev.GetAction(); action != ActionRequested {
 		return a.ignore(w, fmt.Sprintf("approvald handles only the %s action of %s events, not %q", ActionRequested, event, action))
-	}
-	if delivery == "" {
-		return refuse(ResultMalformed, approval.Errorf(approval.KindMalformed, approval.CodeMalformed, "the delivery has no X-GitHub-Delivery header"))
 	}
 	p, verr := a.payloadOf(ev)
 	if verr != nil {
@@ -164,11 +161,11 @@ func (a *App) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-// ignore answers 200 {"ignored": why} to a signed delivery approvald has
+// ignore answers 200 {"status": "ignored", "reason": why} to a signed delivery approvald has
 // nothing to do with.
 func (a *App) ignore(w http.ResponseWriter, why string) error {
 	a.webhooks.WithLabelValues(ResultIgnored).Inc()
-	return writeJSON(w, http.StatusOK, map[string]string{"ignored": why})
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ignored", "reason": why})
 }
 
 // payloadOf returns the payload of the request of ev, or a KindInvalid
@@ -248,7 +245,8 @@ var openStatuses = []approval.Status{
 // open returns the request of p's run: the open one of its subject when
 // there is one, else a new one, created idempotently under the delivery id
 // (a redelivery of the same delivery gets the same request, even after it
-// ended). duplicate says whether the request existed.
+// ended; without a delivery id only the open request is found).
+// duplicate says whether the request existed.
 func (a *App) open(r *http.Request, p Payload, delivery string, body []byte) (*approval.Request, bool, error) {
 	ctx := r.Context()
 	subject := p.Subject()
@@ -265,13 +263,17 @@ func (a *App) open(r *http.Request, p Payload, delivery string, body []byte) (*a
 	if err != nil {
 		return nil, false, approval.Internal(err)
 	}
+	idemKey := "" // GitHub always sends a delivery id; without one, only the open request dedupes
+	if delivery != "" {
+		idemKey = "github-delivery:" + delivery
+	}
 	c, err := a.eng.Create(ctx, a.requester, approval.Draft{
 		Title:       truncate(fmt.Sprintf("Deploy %s to %s", p.Repository, p.Environment), approval.MaxTitleLen),
 		Description: truncate(describe(p), approval.MaxDescriptionLen),
 		Payload:     data,
 		ServiceRule: a.cfg.ServiceRule,
 		Subject:     subject,
-	}, "github-delivery:"+delivery, body)
+	}, idemKey, body)
 	if err != nil {
 		return nil, false, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -42,6 +43,15 @@ func newGitHubApp(ctx context.Context, cfg config, eng *engine.Engine, reg prome
 	}
 	log.Info("acting as a GitHub App for deployment protection rules", "app_id", cfg.GitHub.AppID, "api", cfg.GitHub.APIURL, "rule", cfg.GitHub.ServiceRule)
 	return app, nil
+}
+
+// githubWebhook returns the handler of POST /v1/github/webhook: the
+// App's, or nil (404) when it is off.
+func githubWebhook(app *ghapp.App) func(http.ResponseWriter, *http.Request) error {
+	if app == nil {
+		return nil
+	}
+	return app.ServeWebhook
 }
 
 // senders returns the dispatcher's senders of the formats that are not

@@ -178,6 +178,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	handler.Handle("/", httpapi.New(httpapi.Deps{
 		Engine: eng, Keys: keys, Ready: store.Ping, GatewayLog: store, Logger: log, Hub: hub, Stopping: ctx.Done(), EventsReady: eventsReady,
 		Tokens: tokens, Limits: cfg.Limits, CORSOrigins: cfg.CORSOrigins, Metrics: apiMetrics, Gatherer: registry,
+		GitHubWebhook: githubWebhook(githubApp),
 	}))
 	legacy.Mount(handler, legacy.New(legacy.Deps{Engine: eng, Keys: keys, Logger: log}))
 	gw, err := newGateway(cfg, eng, keys, store, log, meters, tracing)
