@@ -74,9 +74,10 @@ var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
 // It returns, for the caller to render, an approval error:
 // KindUnauthenticated for a missing (sha1-only included) or wrong
 // signature, KindTooLarge, KindMalformed for a missing X-GitHub-Event, a
-// Content-Type other than JSON or form or a body that is not the event's JSON, KindInvalid for an event
-// missing what the request needs or whose callback URL is not the
-// configured API's, or the engine's error.
+// Content-Type other than JSON or form, or a body that is not the event's
+// JSON, KindInvalid for an event missing what the request needs or whose
+// callback URL is not the configured API's, or the engine's error. Every
+// delivery is counted in approvald_github_webhooks_total{result}.
 func (a *App) ServeWebhook(w http.ResponseWriter, r *http.Request) error {
 	delivery, event := github.DeliveryID(r), github.WebHookType(r)
 	log := a.log.With("delivery", delivery, "event", event)
