@@ -358,8 +358,14 @@ func TestSend_RefusesARuleThatIsNotTheConfiguredAPI(t *testing.T) {
 
 func TestSend_ARequestNotOfTheApp(t *testing.T) {
 	f := setup(t, nil)
+	// Nobody but the App opens requests for its rule (approval.Origin)…
 	requester := approval.Principal{ID: "svc:someone", Scopes: []approval.Scope{approval.ScopeCreate}}
-	c, err := f.eng.Create(f.ctx, requester, approval.Draft{Title: "t", ServiceRule: "github", Payload: []byte(`{"repository":"org/service"}`)}, "", nil)
+	_, err := f.eng.Create(f.ctx, requester, approval.Draft{Title: "t", ServiceRule: "github", Payload: []byte(`{"repository":"org/service"}`)}, "", nil)
+	if approval.KindOf(err) != approval.KindInvalid || !strings.Contains(err.Error(), "only the GitHub App") {
+		t.Fatalf("a request for the App's rule opened through the API: %v", err)
+	}
+	// …and a request of the App's origin that names no run is not sent.
+	c, err := f.eng.Create(f.ctx, requester, approval.Draft{Title: "t", ServiceRule: "github", Payload: []byte(`{"repository":"org/service"}`), Origin: approval.OriginGitHub}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +406,7 @@ func TestDispatcher_DeliversThroughTheApp(t *testing.T) {
 	r := run(900)
 	f.fake.AddRun(r)
 	p := ghapp.Payload{Repository: "org/service", Environment: "disclosure", RunID: 900, InstallationID: 77}
-	c, err := eng.Create(f.ctx, app.Requester(), approval.Draft{Title: "Deploy", ServiceRule: "github", Subject: p.Subject(), Payload: []byte(mustJSON(p))}, "", nil)
+	c, err := eng.Create(f.ctx, app.Requester(), approval.Draft{Title: "Deploy", ServiceRule: "github", Subject: p.Subject(), Payload: []byte(mustJSON(p)), Origin: approval.OriginGitHub}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

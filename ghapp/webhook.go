@@ -274,6 +274,7 @@ func (a *App) open(r *http.Request, p Payload, delivery string, body []byte) (*a
 		Payload:     data,
 		ServiceRule: a.cfg.ServiceRule,
 		Subject:     subject,
+		Origin:      approval.OriginGitHub,
 	}, idemKey, body)
 	if err != nil {
 		return nil, false, err
