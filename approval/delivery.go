@@ -98,10 +98,10 @@ func (r *Request) Redeliver(p Principal, expect *int64, now time.Time) (Change, 
 var webhookActions = []Action{ActionApprove, ActionReject, ActionCancel, ActionRedeliver}
 
 // deliversTo returns the service rule a change's event must be delivered
-// to: the request's rule when the change acknowledged a decision or
-// revoked an approval.
+// to: the request's rule when the change acknowledged a decision, revoked
+// an approval or expired the request.
 func deliversTo(r *Request, a Action) string {
-	if a == ActionRevoke || (r.Status.Acknowledged() && slices.Contains(webhookActions, a)) {
+	if a == ActionRevoke || a == ActionExpire || (r.Status.Acknowledged() && slices.Contains(webhookActions, a)) {
 		return r.ServiceRule
 	}
 	return ""

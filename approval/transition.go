@@ -138,7 +138,14 @@ var table = map[Status]state{
 	},
 	StatusRejected:  finalState,
 	StatusCancelled: finalState,
-	StatusExpired:   finalState,
+	// Expired is final. The expiry is delivered to the service rule as a
+	// revocation is (a receiver waiting for a decision, such as a GitHub
+	// deployment, learns that none will come): its outcome is recorded in
+	// delivery and the request stays expired.
+	StatusExpired: {
+		editable: []string{"comment"},
+		actions:  map[Action]Status{ActionComment: 0, ActionDelivered: 0, ActionDeliveryFailed: 0},
+	},
 }
 
 var finalState = state{

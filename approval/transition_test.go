@@ -61,7 +61,7 @@ func TestTransitionTable_EveryStatusAndAction(t *testing.T) {
 		StatusRevoked:   {ActionComment: same, ActionDelivered: same, ActionDeliveryFailed: same},
 		StatusRejected:  {ActionComment: same},
 		StatusCancelled: {ActionComment: same},
-		StatusExpired:   {ActionComment: same},
+		StatusExpired:   {ActionComment: same, ActionDelivered: same, ActionDeliveryFailed: same},
 		StatusUnknown:   {},
 	}
 	actions := []Action{ActionCreate, ActionEdit, ActionComment, ActionReview, ActionApprove, ActionReject,

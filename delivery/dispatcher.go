@@ -426,13 +426,14 @@ func retryAfter(h string, now time.Time) time.Duration {
 // shows a revoked request (legacy.WireStatus): a revoked approval must
 // never look approved, and rejected tells a receiver that acted on the
 // approval to undo it, where cancelled would say the requester withdrew
-// it. Any other status is 0 (unknown): no event delivered to a rule has
+// it. An expiry (expired, which the legacy callbacks never carried) is
+// rejected (4) too: no approval will come. Any other status is 0 (unknown): no event delivered to a rule has
 // one, and buildRequest refuses to send it.
 func legacyStatus(s approval.Status) approval.Status {
 	switch {
 	case s.Acknowledged():
 		return s.Settled()
-	case s == approval.StatusRevoked:
+	case s == approval.StatusRevoked, s == approval.StatusExpired:
 		return approval.StatusRejected
 	}
 	return approval.StatusUnknown

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -26,13 +27,16 @@ func TestLegacyStatus_EveryStatusWithoutPanicAndAsTheLegacyAPIShowsIt(t *testing
 		approval.StatusAcknowledgedRejected:  approval.StatusRejected,
 		approval.StatusAcknowledgedCancelled: approval.StatusCancelled,
 		approval.StatusRevoked:               approval.StatusRejected,
+		// The callbacks carry 3, 4 or 5 only (the stash contract): an
+		// expiry is reported as rejected, though GET /request shows 9.
+		approval.StatusExpired: approval.StatusRejected,
 	}
 	for _, s := range append(approval.Statuses(), approval.Status(-1), approval.Status(99)) {
 		got := legacyStatus(s)
 		if got != want[s] {
 			t.Errorf("legacyStatus(%s) = %s, want %s", s, got, want[s])
 		}
-		if got != approval.StatusUnknown && int(got) != legacy.WireStatus(s.Settled()) {
+		if got != approval.StatusUnknown && s != approval.StatusExpired && int(got) != legacy.WireStatus(s.Settled()) {
 			t.Errorf("the callback reports %s as %d, the legacy API shows it as %d", s, got, legacy.WireStatus(s.Settled()))
 		}
 	}
@@ -164,5 +168,55 @@ func TestDispatcher_LegacyFormatGetsTheRevocationAsRejected(t *testing.T) {
 	rc.mu.Unlock()
 	if want := `{"id":"` + r.ID + `","status":4}`; got != want {
 		t.Fatalf("legacy callback of the revocation %s, want %s", got, want)
+	}
+}
+
+// TestDispatcher_DeliversTheExpiry: a request whose deadline passes is
+// delivered to its rule as approval.expired (a receiver waiting for a
+// decision learns none will come); the request stays expired, its delivery
+// recorded; a legacy rule hears rejected (4).
+func TestDispatcher_DeliversTheExpiry(t *testing.T) {
+	f := setup(t, Config{})
+	rc := newReceiver(t, ok)
+	f.rule("billing", rc.URL, nil)
+	old := newReceiver(t, ok)
+	f.rule("old", old.URL, func(r *approval.ServiceRule) { r.Format = approval.FormatLegacy; r.APIKey = "s3cret-key" })
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	var ids []string
+	for _, rule := range []string{"billing", "old"} {
+		c, err := f.eng.Create(f.ctx, requester, approval.Draft{Title: "t", ServiceRule: rule, Deadline: &deadline}, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.Request.ID)
+	}
+	time.Sleep(time.Until(deadline) + 100*time.Millisecond)
+	if n, err := f.eng.ExpireDue(f.ctx); err != nil || n != 2 {
+		t.Fatalf("ExpireDue = %d, %v; want 2 expired", n, err)
+	}
+	testkit.Eventually(t, 10*time.Second, func() (bool, string) {
+		return rc.hits.Load() >= 1 && old.hits.Load() >= 1, "the expiry was not delivered"
+	})
+	rc.mu.Lock()
+	raw := rc.last
+	rc.mu.Unlock()
+	if ev, err := webhook.ParseEvent(raw); err != nil || ev.Type != approval.EventExpired {
+		t.Errorf("event %s (%v), want %s", raw, err, approval.EventExpired)
+	}
+	old.mu.Lock()
+	got := string(old.last)
+	old.mu.Unlock()
+	if want := `{"id":"` + ids[1] + `","status":4}`; got != want {
+		t.Errorf("legacy callback %s, want %s", got, want)
+	}
+	for _, id := range ids {
+		testkit.Eventually(t, 10*time.Second, func() (bool, string) {
+			r, err := f.eng.Get(f.ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r.Status == approval.StatusExpired && r.Delivery != nil && r.Delivery.DeliveredAt != nil,
+				fmt.Sprintf("status %s, delivery %+v", r.Status, r.Delivery)
+		})
 	}
 }
