@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -42,10 +43,23 @@ type Subject struct {
 
 // Decision is the predicate: what was decided about the request, under
 // which policy, by whom, and where its history chain stood.
+//
+// A receipt describes the request at one version. The decision is the
+// same in every receipt of a request once it is taken, whether its
+// delivery is in progress, done or failed; a later change (the delivery,
+// a revocation, a recorded outcome, a new decision after a failed
+// delivery) raises the version and makes a newer receipt, so a verifier
+// holding several receipts of one request should go by the one with the
+// highest Version.
 type Decision struct {
-	RequestID string     `json:"request_id"`
-	Version   int64      `json:"version"`
-	Status    string     `json:"status"`
+	RequestID string `json:"request_id"`
+	Version   int64  `json:"version"`
+	// Status is the request's status at Version, such as
+	// acknowledged_approved while the decision is being delivered.
+	Status string `json:"status"`
+	// Decision is the settled outcome: approved, rejected, cancelled,
+	// expired or revoked, whatever the state of its delivery.
+	Decision  string     `json:"decision"`
 	DecidedAt *time.Time `json:"decided_at"`
 	// Policy is the request's policy as RFC 8785 canonical JSON;
 	// PolicySHA256 is the hex SHA-256 of exactly those bytes.
@@ -74,18 +88,36 @@ type Review struct {
 	Void    bool  `json:"void"`
 }
 
-// decided reports whether a request in status s has a receipt: a final
-// status, or a decision whose delivery is in progress.
-func decided(s approval.Status) bool { return s.Final() || s.Acknowledged() }
+// DecisionOf returns the decision a request in r's status has taken and
+// true, or false when it has taken none yet. A final status is its own
+// decision; an acknowledged one (the decision being delivered) is the
+// status its delivery settles in (Status.Settled); error (the delivery
+// failed) keeps the decision it failed to deliver, in PreviousStatus,
+// until the request is decided again or redelivered. Pending and
+// changes_requested have none.
+func DecisionOf(r *approval.Request) (approval.Status, bool) {
+	switch {
+	case r.Status.Final():
+		return r.Status, true
+	case r.Status.Acknowledged():
+		return r.Status.Settled(), true
+	case r.Status == approval.StatusError && r.PreviousStatus != nil && r.PreviousStatus.Acknowledged():
+		return r.PreviousStatus.Settled(), true
+	}
+	return approval.StatusUnknown, false
+}
 
-// Build returns the statement of the decided request r. It returns a
-// KindConflict error when r is not decided, and a KindInternal error when
-// r's payload, policy or an item's digest cannot be represented (which
-// validation at create prevents).
-func Build(r *approval.Request) (Statement, error) {
-	if !decided(r.Status) {
+// Build returns the statement of the decided request r (see DecisionOf),
+// whose subjects are its payload, its items and then extra, such as the
+// files a publication produced. It returns a KindConflict error when r is
+// not decided, and a KindInternal error when r's payload, policy or an
+// item's digest cannot be represented (which validation at create
+// prevents) or an extra subject has no name or no digest.
+func Build(r *approval.Request, extra ...Subject) (Statement, error) {
+	decision, ok := DecisionOf(r)
+	if !ok {
 		return Statement{}, approval.Errorf(approval.KindConflict, approval.CodeConflict,
-			"request %s is %s: only a decided request has a receipt", r.ID, r.Status)
+			"request %s is %s: it has no receipt until it is decided", r.ID, r.Status)
 	}
 	payloadSum, err := canonicalSHA256(r.Payload)
 	if err != nil {
@@ -98,6 +130,12 @@ func Build(r *approval.Request) (Statement, error) {
 			return Statement{}, approval.Internal(fmt.Errorf("receipt of %s: item %q has digest %q", r.ID, it.ID, it.Digest))
 		}
 		subjects = append(subjects, Subject{Name: it.Name, Digest: map[string]string{alg: hexSum}})
+	}
+	for _, s := range extra {
+		if s.Name == "" || len(s.Digest) == 0 {
+			return Statement{}, approval.Internal(fmt.Errorf("receipt of %s: an extra subject %q has no name or no digest", r.ID, s.Name))
+		}
+		subjects = append(subjects, Subject{Name: s.Name, Digest: maps.Clone(s.Digest)})
 	}
 	policyJSON, err := json.Marshal(r.Policy)
 	if err != nil {
@@ -128,6 +166,7 @@ func Build(r *approval.Request) (Statement, error) {
 			RequestID:    r.ID,
 			Version:      r.Version,
 			Status:       r.Status.String(),
+			Decision:     decision.String(),
 			DecidedAt:    decidedAt,
 			Policy:       policy,
 			PolicySHA256: hex.EncodeToString(policySum[:]),
