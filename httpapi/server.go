@@ -17,6 +17,7 @@ import (
 	"approvald/engine"
 	"approvald/gateway/calllog"
 	"approvald/internal/httpkit"
+	"approvald/receipt"
 )
 
 // Deps is what the API needs.
@@ -55,6 +56,15 @@ type Deps struct {
 	// checks X-Hub-Signature-256 and writes its answer, or returns an error
 	// that the API renders as problem+json. nil: 404, no GitHub App.
 	GitHubWebhook func(http.ResponseWriter, *http.Request) error
+	// Receipts issues the signed receipts of decided requests (GET
+	// /v1/approvals/{id}/receipt) and publishes their keys (GET
+	// /.well-known/approvald/keys); nil: 503.
+	Receipts *receipt.Issuer
+	// ReleaseRecord makes the release record (RO-Crate JSON-LD) of a
+	// decided CR8TOR publication from the request and its receipt (GET
+	// /v1/approvals/{id}/release-record); nil: 404. Its error is rendered
+	// as any handler's.
+	ReleaseRecord func(r *approval.Request, receipt receipt.Envelope) ([]byte, error)
 }
 
 // server holds the dependencies of the handlers.
@@ -85,6 +95,8 @@ func (s *server) routes() []route {
 		{Method: "POST", Pattern: "/v1/approvals/{id}/resubmit", Scope: approval.ScopeCreate, Handle: s.resubmitApproval},
 		{Method: "POST", Pattern: "/v1/approvals/{id}/revoke", Scope: approval.ScopeReview, Handle: s.revokeApproval},
 		{Method: "POST", Pattern: "/v1/approvals:batch-review", Scope: approval.ScopeReview, Handle: s.batchReviewApprovals},
+		{Method: "GET", Pattern: "/v1/approvals/{id}/receipt", Scope: approval.ScopeRead, Audit: true, Handle: s.getReceipt},
+		{Method: "GET", Pattern: "/v1/approvals/{id}/release-record", Scope: approval.ScopeRead, Audit: true, Handle: s.getReleaseRecord},
 		{Method: "GET", Pattern: "/v1/approvals/{id}/history", Scope: approval.ScopeRead, Audit: true, Handle: s.history},
 		{Method: "GET", Pattern: "/v1/history", Scope: approval.ScopeAdmin, Audit: true, Handle: s.listHistory},
 		{Method: "GET", Pattern: "/v1/history/verify", Scope: approval.ScopeAdmin, Audit: true, Handle: s.verifyHistory},
@@ -131,6 +143,8 @@ func (s *server) routes() []route {
 		{Method: "GET", Pattern: "/metrics", Scope: approval.ScopeAdmin, Audit: true, Handle: s.metrics},
 		{Method: "GET", Pattern: "/healthz", Public: true, Handle: s.healthz},
 		{Method: "GET", Pattern: "/readyz", Public: true, Handle: s.readyz},
+		// Verifiers fetch the receipt keys without a credential.
+		{Method: "GET", Pattern: "/.well-known/approvald/keys", Public: true, Handle: s.receiptKeys},
 		{Method: "GET", Pattern: "/openapi.json", Public: true, Handle: s.openapi},
 		{Method: "GET", Pattern: "/docs", Public: true, Handle: s.docs},
 	}

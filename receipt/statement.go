@@ -116,7 +116,7 @@ func DecisionOf(r *approval.Request) (approval.Status, bool) {
 func Build(r *approval.Request, extra ...Subject) (Statement, error) {
 	decision, ok := DecisionOf(r)
 	if !ok {
-		return Statement{}, approval.Errorf(approval.KindConflict, approval.CodeConflict,
+		return Statement{}, approval.Errorf(approval.KindConflict, approval.CodeInvalidTransition,
 			"request %s is %s: it has no receipt until it is decided", r.ID, r.Status)
 	}
 	payloadSum, err := canonicalSHA256(r.Payload)
