@@ -18,6 +18,7 @@ import (
 	"approvald/gateway"
 	"approvald/ghapp"
 	"approvald/httpapi"
+	"approvald/receipt"
 	"approvald/signedlink"
 	"approvald/web"
 )
@@ -513,6 +514,12 @@ func (c config) validate(label func(string) string) []error {
 			bad("APPROVALD_LINK_KEYS", "%v", err)
 		} else if _, err := signedlink.New(keys...); err != nil {
 			bad("APPROVALD_LINK_KEYS", "%v", err)
+		}
+	}
+	if c.ReceiptKeys != "" {
+		// receipt's errors name the PEM block, never show key material.
+		if _, _, err := receipt.ParseKeys([]byte(c.ReceiptKeys)); err != nil {
+			bad("APPROVALD_RECEIPT_KEYS", "%v", err)
 		}
 	}
 	if c.Notify.LinkTTL < time.Minute || c.Notify.LinkTTL > 90*24*time.Hour {

@@ -122,6 +122,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	apiMetrics := httpapi.NewMetrics(registry)
+	receipts, err := newReceiptIssuer(cfg, log)
+	if err != nil {
+		return err
+	}
 
 	// The GitHub App (off without an App id) delivers the github format.
 	githubApp, err := newGitHubApp(ctx, cfg, eng, registry, tracing, log)
@@ -179,6 +183,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Engine: eng, Keys: keys, Ready: store.Ping, GatewayLog: store, Logger: log, Hub: hub, Stopping: ctx.Done(), EventsReady: eventsReady,
 		Tokens: tokens, Limits: cfg.Limits, CORSOrigins: cfg.CORSOrigins, Metrics: apiMetrics, Gatherer: registry,
 		GitHubWebhook: githubWebhook(githubApp),
+		Receipts:      receipts,
 	}))
 	legacy.Mount(handler, legacy.New(legacy.Deps{Engine: eng, Keys: keys, Logger: log}))
 	gw, err := newGateway(cfg, eng, keys, store, log, meters, tracing)
