@@ -148,18 +148,25 @@ func (ks KeySet) key(id string) (ed25519.PublicKey, bool) {
 // that does not decode (bad base64, no signature, a statement that is not
 // an in-toto v1 Statement with approvald's predicate and a payload digest).
 func (ks KeySet) Verify(env Envelope) (Statement, error) {
+	st, _, err := ks.VerifyKey(env)
+	return st, err
+}
+
+// VerifyKey is Verify that also returns the id of the key whose signature
+// verified, to tell a reader who signed. It returns Verify's errors.
+func (ks KeySet) VerifyKey(env Envelope) (Statement, string, error) {
 	if env.PayloadType != PayloadType {
-		return Statement{}, fmt.Errorf("%w: it is %q", ErrPayloadType, env.PayloadType)
+		return Statement{}, "", fmt.Errorf("%w: it is %q", ErrPayloadType, env.PayloadType)
 	}
 	payload, err := decodeBase64(env.Payload)
 	if err != nil {
-		return Statement{}, fmt.Errorf("%w: the payload is not base64", ErrMalformed)
+		return Statement{}, "", fmt.Errorf("%w: the payload is not base64", ErrMalformed)
 	}
 	switch n := len(env.Signatures); {
 	case n == 0:
-		return Statement{}, fmt.Errorf("%w: it has no signature", ErrMalformed)
+		return Statement{}, "", fmt.Errorf("%w: it has no signature", ErrMalformed)
 	case n > maxSignatures:
-		return Statement{}, fmt.Errorf("%w: it has %d signatures, at most %d are read", ErrMalformed, n, maxSignatures)
+		return Statement{}, "", fmt.Errorf("%w: it has %d signatures, at most %d are read", ErrMalformed, n, maxSignatures)
 	}
 	pae := PAE(env.PayloadType, payload)
 	var failed error
@@ -177,16 +184,20 @@ func (ks KeySet) Verify(env Envelope) (Statement, error) {
 			failed = fmt.Errorf("%w: the signature by key %q does not match the receipt's content", ErrSignature, s.KeyID)
 			continue
 		}
-		return parseStatement(payload)
+		st, err := parseStatement(payload)
+		if err != nil {
+			return Statement{}, "", err
+		}
+		return st, s.KeyID, nil
 	}
 	if failed != nil {
-		return Statement{}, failed
+		return Statement{}, "", failed
 	}
 	ids := make([]string, len(env.Signatures))
 	for i, s := range env.Signatures {
 		ids[i] = strconv.Quote(s.KeyID)
 	}
-	return Statement{}, fmt.Errorf("%w: it is signed by key %s, the known keys are %s", ErrUnknownKey, joinIDs(ids), joinIDs(ks.quotedIDs()))
+	return Statement{}, "", fmt.Errorf("%w: it is signed by key %s, the known keys are %s", ErrUnknownKey, joinIDs(ids), joinIDs(ks.quotedIDs()))
 }
 
 // parseStatement decodes a signed payload as approvald's statement.

@@ -21,6 +21,7 @@ func (a *app) approvalCmds() []*cobra.Command {
 		a.reviewCmd(client.Approve), a.reviewCmd(client.Reject),
 		a.cancelCmd(), a.editCmd(), a.commentCmd(), a.historyCmd(),
 		a.waitCmd(), a.redeliverCmd(), a.eventsCmd(),
+		a.receiptCmd(), a.releaseRecordCmd(),
 	}, a.lifecycleCmds()...)
 }
 
