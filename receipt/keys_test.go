@@ -216,3 +216,29 @@ func mustX25519(t testing.TB) crypto.PrivateKey {
 	}
 	return k
 }
+
+// FuzzParseKeys feeds arbitrary text to ParseKeys: it never panics, and
+// what it accepts signs receipts its own key set verifies.
+func FuzzParseKeys(f *testing.F) {
+	f.Add([]byte(pemPrivate(f, key(1))))
+	f.Add([]byte(pemPrivate(f, key(1)) + pemPublic(f, key(2).Public())))
+	f.Add([]byte(pemPublic(f, key(2).Public())))
+	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"))
+	f.Add([]byte("not pem"))
+	f.Fuzz(func(t *testing.T, text []byte) {
+		s, ks, err := ParseKeys(text)
+		if err != nil {
+			if s != nil || len(ks.Keys()) != 0 {
+				t.Fatal("an error with a signer or keys")
+			}
+			return
+		}
+		env, err := s.Sign(mustBuild(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ks.Verify(env); err != nil {
+			t.Fatalf("the parsed set does not verify its own signer: %v", err)
+		}
+	})
+}
