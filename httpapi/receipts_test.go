@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/base64"
@@ -266,8 +267,16 @@ func TestReleaseRecord_OnlyForDecidedPublications(t *testing.T) {
 		t.Errorf("a request that is not a publication: %d %s", r.status, r.body)
 	}
 
-	var pub request
-	creator.json(201, "POST", "/v1/approvals", map[string]any{"title": "publish run", "subject": "cr8tor:proj/20261201_093000"}, &pub)
+	// Only the CR8TOR gateway opens requests under a run's subject: through
+	// the API the subject is refused, so the publication is opened as the
+	// gateway does.
+	creator.json(422, "POST", "/v1/approvals", map[string]any{"title": "publish run", "subject": "cr8tor:proj/20261201_093000"}, nil)
+	gatewayPrincipal := approval.Principal{ID: "svc:cr8tor", Scopes: []approval.Scope{approval.ScopeCreate}}
+	c, err := f.eng.Create(context.Background(), gatewayPrincipal, approval.Draft{Title: "publish run", Subject: "cr8tor:proj/20261201_093000", Origin: approval.OriginCR8TOR}, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := request{ID: c.Request.ID}
 	if r := creator.raw("GET", "/v1/approvals/"+pub.ID+"/release-record", nil); r.status != 409 {
 		t.Errorf("an undecided publication: %d %s", r.status, r.body)
 	}
