@@ -14,6 +14,7 @@ import (
 
 	"approvald/approval"
 	"approvald/receipt"
+	"approvald/rocrate"
 )
 
 // receiptKeyPEM returns a PKCS#8 Ed25519 PRIVATE KEY block made from seed.
@@ -140,6 +141,8 @@ func TestRun_PublicationReceiptNamesThePublishedFiles(t *testing.T) {
 		return st
 	}
 	before := verify()
+	steward := client{t: t, base: base, key: key.Key}
+	steward.expect(409, "GET", "/v1/approvals/"+id+"/release-record", nil, nil) // nothing published yet
 	if status, out := cr8tor(t, base, "/project/publish", "cli-key-for-tests", pub); status != 200 {
 		t.Fatalf("publish: %d %v", status, out)
 	}
@@ -148,6 +151,19 @@ func TestRun_PublicationReceiptNamesThePublishedFiles(t *testing.T) {
 	last := after.Subject[len(after.Subject)-1]
 	if last.Name != path || last.Digest["sha512"] != sum {
 		t.Errorf("subjects after publishing: %+v, want the published file last", after.Subject)
+	}
+	// The release record: an RO-Crate that expands offline with the
+	// shipped context and names the published file and the review.
+	record := get(t, base, "/v1/approvals/"+id+"/release-record", key.Key)
+	expanded, err := rocrate.Expand(record)
+	if err != nil {
+		t.Fatalf("the release record does not expand: %v\n%s", err, record)
+	}
+	flat, _ := json.Marshal(expanded)
+	for _, want := range []string{path, sum, "AssessAction", id} {
+		if !strings.Contains(string(flat), want) {
+			t.Errorf("the expanded release record does not name %q:\n%s", want, record)
+		}
 	}
 	if len(after.Subject) != len(before.Subject)+1 || after.Predicate.Version <= before.Predicate.Version ||
 		before.Predicate.Decision != "approved" || after.Predicate.Decision != "approved" {
