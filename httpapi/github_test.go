@@ -43,7 +43,7 @@ func TestGitHubWebhook_HandlerReadsTheBodyAndItsErrorsAreProblems(t *testing.T) 
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusAccepted)
-		_, err = io.WriteString(w, `{"approval_id":"0190a5f0-0000-7000-8000-000000000001","subject":"github:octo/app/production/1"}`)
+		_, err = io.WriteString(w, `{"approval_id":"0190a5f0-0000-7000-8000-000000000001","subject":"github:octo/app/production/1","status":"pending","duplicate":false}`)
 		return err
 	}})
 
