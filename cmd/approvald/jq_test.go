@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -407,12 +408,16 @@ func (p *jqParser) primary() (jqFilter, error) {
 			return jqField(name), nil
 		}
 		return func(v any) ([]any, error) { return []any{v}, nil }, nil
+	case p.eat("@base64d"):
+		return jqBase64d, nil
 	}
 	switch name := p.name(); name {
 	case "keys":
 		return jqKeys, nil
 	case "length":
 		return jqLength, nil
+	case "fromjson":
+		return jqFromJSON, nil
 	case "":
 		return nil, p.errorf("expected a term")
 	default:
@@ -554,6 +559,35 @@ func jqKeys(v any) ([]any, error) {
 	return nil, fmt.Errorf("jq: %s has no keys", jqType(v))
 }
 
+// jqBase64d decodes a string of base64 (standard, padded or not) as jq's
+// @base64d does.
+func jqBase64d(v any) ([]any, error) {
+	str, ok := v.(string)
+	if !ok {
+		return nil, fmt.Errorf("jq: %s cannot be base64-decoded", jqType(v))
+	}
+	b, err := base64.StdEncoding.DecodeString(str)
+	if err != nil {
+		if b, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(str, "=")); err != nil {
+			return nil, fmt.Errorf("jq: %q is not valid base64 data", str)
+		}
+	}
+	return []any{string(b)}, nil
+}
+
+// jqFromJSON parses a string of JSON, as jq's fromjson does.
+func jqFromJSON(v any) ([]any, error) {
+	str, ok := v.(string)
+	if !ok {
+		return nil, fmt.Errorf("jq: %s cannot be parsed as JSON", jqType(v))
+	}
+	out, err := jqDecode([]byte(str))
+	if err != nil {
+		return nil, fmt.Errorf("jq: %v (while parsing %q)", err, str)
+	}
+	return []any{out}, nil
+}
+
 func jqLength(v any) ([]any, error) {
 	n := 0
 	switch v := v.(type) {
@@ -610,6 +644,14 @@ func TestJQ_SubsetPrintsWhatJqPrints(t *testing.T) {
 		if real, ok := realJq(t, tc.args, []byte(in)); ok && real != tc.want {
 			t.Errorf("jq %s: the installed jq prints %q; the test wants %q", tc.args, real, tc.want)
 		}
+	}
+	// A receipt's payload: base64 of JSON.
+	const enc = `{"e":"eyJ6IjpbMSwiw6kiXX0="}`
+	if got, err := jqRun("-c '.e | @base64d | fromjson | {z}'", []byte(enc)); err != nil || got != `{"z":[1,"é"]}`+"\n" {
+		t.Errorf("@base64d | fromjson: %q, %v", got, err)
+	}
+	if real, ok := realJq(t, "-c '.e | @base64d | fromjson | {z}'", []byte(enc)); ok && real != `{"z":[1,"é"]}`+"\n" {
+		t.Errorf("the installed jq prints %q", real)
 	}
 	for _, args := range []string{"'.a | select(.x)'", "'.a as $x | $x'", "'{(.s): 1}'", "'.items[] | .k' extra"} {
 		if _, err := jqRun(args, []byte(in)); err == nil {

@@ -116,6 +116,12 @@ var readmeTour = []readmeBlock{{name: "tour", steps: []readmeStep{
 		body: `{"payload":{"amount":"90.00","po":"7790"}}`},
 	{method: "POST", path: "/v1/approvals/$ID3/resubmit", key: "BILLING", jq: "-c '{status, cycle, reviews: [.reviews[] | {reviewer, decision, void}]}'"},
 	{path: "/v1/approvals/$ID3/reviews", key: "LEAD", json: true, body: `{"decision":"approve"}`, jq: "-c '{status, cycle}'"},
+
+	{note: "\n# 9. Every decision has a signed receipt: an in-toto statement in a DSSE envelope, signed with the\n" +
+		"#    server's Ed25519 key (published at /.well-known/approvald/keys), that anyone can check offline",
+		path: "/v1/approvals/$ID/receipt", key: "LEAD",
+		jq: "'.payload | @base64d | fromjson | {subject, predicate: .predicate | {request_id, version, decision, policy_sha256, reviews: [.reviews[] | {reviewer, decision, version}]}}'"},
+	{path: "/.well-known/approvald/keys", jq: "-c '[.keys[] | {kty, crv, alg}]'"},
 }}, {name: "policies", steps: []readmeStep{
 	{path: "/v1/policies", key: "ADMIN", json: true, jq: "-c '{name, version}'", body: `{
   "name": "data-release",
