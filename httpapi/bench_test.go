@@ -2,15 +2,21 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"approvald/approval"
+	"approvald/auth"
+	"approvald/engine"
+	"approvald/receipt"
+	"approvald/store/sqlite"
 
 	"approvald/internal/httpbench"
 	"approvald/internal/httpkit"
@@ -146,6 +152,59 @@ func BenchmarkSecurityHeaders(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			req := httptest.NewRequest("GET", "/healthz", nil)
 			httpbench.Serve(b, bc.h, req)
+		})
+	}
+}
+
+// BenchmarkGetDecided compares, on one decided request, GET
+// /v1/approvals/{id} ("approval") with GET /v1/approvals/{id}/receipt
+// ("receipt": the same read, then the statement built, canonicalised and
+// signed with Ed25519) through the handler on SQLite:
+//
+//	go test ./httpapi -run '^$' -bench GetDecided -benchmem -count 5
+func BenchmarkGetDecided(b *testing.B) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	keys := auth.NewKeys(st, time.Now)
+	_, requester, _ := keys.Create(ctx, auth.NewKey{Name: "requester", Scopes: []approval.Scope{approval.ScopeCreate, approval.ScopeRead}})
+	_, reviewer, _ := keys.Create(ctx, auth.NewKey{Name: "reviewer", Scopes: []approval.Scope{approval.ScopeReview, approval.ScopeRead}})
+	signer, err := receipt.GenerateSigner()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ks, err := receipt.NewKeySet(signer.PublicKey())
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := New(Deps{Engine: engine.New(st), Keys: keys, Limits: noLimits, Receipts: &receipt.Issuer{Signer: signer, Keys: ks}})
+	w := serve(h, "POST", "/v1/approvals", requester, []byte(`{"title":"Pay invoice 42","payload":{"invoice":42,"amount":"1200.00","currency":"EUR"}}`))
+	var r approval.Request
+	_ = json.Unmarshal(w.Body.Bytes(), &r)
+	if w = serve(h, "POST", "/v1/approvals/"+r.ID+"/reviews", reviewer, []byte(`{"decision":"approve","comment":"ok"}`)); w.Code != http.StatusOK {
+		b.Fatalf("approve: %d %s", w.Code, w.Body)
+	}
+	for _, path := range []string{"approval", "receipt"} {
+		url := "/v1/approvals/" + r.ID
+		if path == "receipt" {
+			url += "/receipt"
+		}
+		b.Run(path, func(b *testing.B) {
+			lat := make([]time.Duration, 0, b.N)
+			b.ReportAllocs()
+			start := time.Now()
+			for b.Loop() {
+				t := time.Now()
+				w := serve(h, "GET", url, reviewer, nil)
+				lat = append(lat, time.Since(t))
+				if w.Code != http.StatusOK {
+					b.Fatalf("GET %s: %d %s", url, w.Code, w.Body)
+				}
+			}
+			reportLatencies(b, lat, time.Since(start))
 		})
 	}
 }
