@@ -32,6 +32,11 @@ type Input struct {
 	// "" makes the @ids of the request, the receipt and approvald
 	// fragments of the record.
 	BaseURL string
+	// License is the URL of the licence the released data are under
+	// (https://creativecommons.org/licenses/by/4.0/, an SPDX URL…), which
+	// RO-Crate requires of the root; "" names the project's data access
+	// terms instead, which approvald cannot know.
+	License string
 }
 
 // Vocabulary the record uses beyond the RO-Crate 1.1 context.
@@ -59,6 +64,7 @@ const (
 	decisionID = "#decision"
 	policyID   = "#policy"
 	revokeID   = "#revocation"
+	licenseID  = "#license"
 )
 
 type entity = map[string]any
@@ -122,6 +128,9 @@ func Build(in Input) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := CheckLicense(in.License); err != nil {
+		return nil, err
+	}
 	st, hasReceipt, err := statementOf(in.Receipt, r.ID)
 	if err != nil {
 		return nil, err
@@ -178,6 +187,7 @@ func Build(in Input) ([]byte, error) {
 	root["sourceOrganization"] = ref(projectID)
 	root["mentions"] = refs(mentions)
 	root["creativeWorkStatus"] = publicationStatus(r.Status)
+	root["license"] = ref(b.license())
 
 	doc := map[string]any{
 		"@context": []any{ContextURL, localContext},
@@ -193,6 +203,19 @@ func Build(in Input) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
+// license adds the licence entity the root names and returns its @id: the
+// configured licence's URL, or the project's data access terms.
+func (b *builder) license() string {
+	if b.in.License != "" {
+		b.g.add(entity{"@id": b.in.License, "@type": "CreativeWork", "name": b.in.License})
+		return b.in.License
+	}
+	b.g.add(entity{"@id": licenseID, "@type": "CreativeWork", "name": "The project's data access terms",
+		"description": "approvald was not told the licence of the released data (APPROVALD_RELEASE_LICENSE): " +
+			"they are released under the terms of project " + b.in.Run.ProjectName + "'s data access agreement with the TRE."})
+	return licenseID
+}
+
 // checkBase returns base without a trailing "/", or an error when it is
 // set and is not an absolute http(s) URL without query or fragment.
 func checkBase(base string) (string, error) {
@@ -205,6 +228,19 @@ func checkBase(base string) (string, error) {
 		return "", fmt.Errorf("rocrate: base URL %q is not an absolute http(s) URL without query or fragment", base)
 	}
 	return strings.TrimRight(base, "/"), nil
+}
+
+// CheckLicense returns an error unless license is "" or an absolute
+// http(s) URL, as a licence's @id must be.
+func CheckLicense(license string) error {
+	if license == "" {
+		return nil
+	}
+	u, err := url.Parse(license)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return fmt.Errorf("rocrate: licence %q is not an absolute http(s) URL", license)
+	}
+	return nil
 }
 
 // statementOf decodes the statement env carries; ok is false when env is

@@ -19,6 +19,7 @@ import (
 	"approvald/ghapp"
 	"approvald/httpapi"
 	"approvald/receipt"
+	"approvald/rocrate"
 	"approvald/signedlink"
 	"approvald/web"
 )
@@ -85,6 +86,9 @@ type config struct {
 	// private key signs, every key (private or public) verifies; empty: a
 	// key made at start, which dies with the process.
 	ReceiptKeys string
+	// ReleaseLicense is the URL of the licence the CR8TOR release records
+	// name for the released data; empty: the project's data access terms.
+	ReleaseLicense string
 	// GitHub configures the GitHub App of deployment protection rules.
 	GitHub githubConfig
 }
@@ -249,6 +253,8 @@ func parseConfigArgs(args []string, getenv func(string) string, out io.Writer, r
 	s.text(&c.Notify.EmailChannel, "notify-email-channel", "APPROVALD_NOTIFY_EMAIL_CHANNEL", "", "the email `channel` that sends people their own mail; empty: the first email channel by name (APPROVALD_NOTIFY_EMAIL_CHANNEL)")
 	s.integer(&c.Notify.MaxAttempts, "notify-max-attempts", "APPROVALD_NOTIFY_MAX_ATTEMPTS", 10, "attempts to send one notification before giving up, 1..100 (APPROVALD_NOTIFY_MAX_ATTEMPTS)")
 	s.positiveDuration(&c.UI.LinkReauthAge, "ui-link-reauth-age", "APPROVALD_UI_LINK_REAUTH_AGE", 15*time.Minute, "deciding from a notification's link needs a sign-in younger than this `duration`, 1m to 24h, else signing in again (APPROVALD_UI_LINK_REAUTH_AGE)")
+
+	s.text(&c.ReleaseLicense, "release-license", "APPROVALD_RELEASE_LICENSE", "", "the `URL` of the licence CR8TOR release records name for the released data (https://creativecommons.org/licenses/by/4.0/); empty: the project's data access terms (APPROVALD_RELEASE_LICENSE)")
 
 	// The GitHub App (deployment protection rules).
 	s.integer64(&c.GitHub.AppID, "github-app-id", "APPROVALD_GITHUB_APP_ID", 0, "the `id` of the GitHub App behind a custom deployment protection rule; 0: off. Its secrets: APPROVALD_GITHUB_WEBHOOK_SECRET, APPROVALD_GITHUB_APP_PRIVATE_KEY (APPROVALD_GITHUB_APP_ID)")
@@ -521,6 +527,9 @@ func (c config) validate(label func(string) string) []error {
 		if _, _, err := receipt.ParseKeys([]byte(c.ReceiptKeys)); err != nil {
 			bad("APPROVALD_RECEIPT_KEYS", "%v", err)
 		}
+	}
+	if err := rocrate.CheckLicense(c.ReleaseLicense); err != nil {
+		bad("APPROVALD_RELEASE_LICENSE", "%q is not an absolute http(s) URL", c.ReleaseLicense)
 	}
 	if c.Notify.LinkTTL < time.Minute || c.Notify.LinkTTL > 90*24*time.Hour {
 		bad("APPROVALD_LINK_TTL", "%s is outside 1m..2160h", c.Notify.LinkTTL)

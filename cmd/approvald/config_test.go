@@ -196,6 +196,7 @@ func TestConfig_RefusesMalformedAndInvalidValues(t *testing.T) {
 		"rate range":           {[]string{"--rate-limit=0"}, nil, `--rate-limit (APPROVALD_RATE_LIMIT): 0 is not a positive number`},
 		"duration":             {nil, map[string]string{"APPROVALD_SHUTDOWN_TIMEOUT": "20"}, `--shutdown-timeout (APPROVALD_SHUTDOWN_TIMEOUT): "20" is not a duration`},
 		"duration range":       {nil, map[string]string{"APPROVALD_KEY_CACHE_TTL": "-1s"}, `--key-cache-ttl (APPROVALD_KEY_CACHE_TTL): -1s is outside 0..1m`},
+		"release licence":      {nil, map[string]string{"APPROVALD_RELEASE_LICENSE": "cc-by-4.0"}, `--release-license (APPROVALD_RELEASE_LICENSE): "cc-by-4.0" is not an absolute http(s) URL`},
 		"lease":                {[]string{"--delivery-lease", "soon"}, nil, `--delivery-lease (APPROVALD_DELIVERY_LEASE): "soon" is not a duration`},
 		"gateway timeout":      {nil, map[string]string{"APPROVALD_GATEWAY_TIMEOUT": "abc"}, `--gateway-timeout (APPROVALD_GATEWAY_TIMEOUT): "abc" is not a positive duration`},
 		"gateway zero":         {[]string{"--gateway-validate-timeout", "0s"}, nil, `--gateway-validate-timeout (APPROVALD_GATEWAY_VALIDATE_TIMEOUT): "0s" is not a positive duration`},

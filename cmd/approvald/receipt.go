@@ -59,11 +59,12 @@ func publishedSubjects(r *approval.Request) []receipt.Subject {
 // publication (GET /v1/approvals/{id}/release-record): an RO-Crate naming
 // the project, the run, the files published with their sizes and SHA-512,
 // every review and the decision, and carrying the receipt env; its @ids
-// under baseURL (approvald's public URL, "" for relative ones). A request
+// under baseURL (approvald's public URL, "" for relative ones), the data's
+// licence the one at the URL license ("" for the project's terms). A request
 // whose run approvald cannot name is no publication (404); one with
 // nothing published yet has no record (409): a release record is of what
 // was released.
-func releaseRecord(baseURL string) func(*approval.Request, receipt.Envelope) ([]byte, error) {
+func releaseRecord(baseURL, license string) func(*approval.Request, receipt.Envelope) ([]byte, error) {
 	return func(r *approval.Request, env receipt.Envelope) ([]byte, error) {
 		run, ok := gateway.RunOf(r)
 		if !ok {
@@ -75,6 +76,6 @@ func releaseRecord(baseURL string) func(*approval.Request, receipt.Envelope) ([]
 			return nil, approval.Errorf(approval.KindConflict, approval.CodeInvalidTransition,
 				"nothing has been published for request %s (%s) yet: a release record names the files published", r.ID, run)
 		}
-		return rocrate.Build(rocrate.Input{Request: r, Run: run, Files: files, Receipt: env, BaseURL: baseURL})
+		return rocrate.Build(rocrate.Input{Request: r, Run: run, Files: files, Receipt: env, BaseURL: baseURL, License: license})
 	}
 }

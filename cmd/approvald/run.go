@@ -184,7 +184,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Tokens: tokens, Limits: cfg.Limits, CORSOrigins: cfg.CORSOrigins, Metrics: apiMetrics, Gatherer: registry,
 		GitHubWebhook: githubWebhook(githubApp),
 		Receipts:      receipts,
-		ReleaseRecord: releaseRecord(cfg.Notify.PublicURL),
+		ReleaseRecord: releaseRecord(cfg.Notify.PublicURL, cfg.ReleaseLicense),
 	}))
 	legacy.Mount(handler, legacy.New(legacy.Deps{Engine: eng, Keys: keys, Logger: log}))
 	gw, err := newGateway(cfg, eng, keys, store, log, meters, tracing)
