@@ -245,6 +245,11 @@ func TestBrowser_EveryPageHasNoSeriousAccessibilityViolation(t *testing.T) {
 	req := func(id string) string { return "/ui/requests/" + id }
 	notes := s.seedNotifications(ro.reviewer)
 	lc := s.seedLifecycle(ro.requester, ro.reviewer)
+	// A CR8TOR publication with its files published: the receipt section
+	// offers its release record.
+	pub := s.publication("proj")
+	s.decide(ro.reviewer, pub.ID, approval.DecisionApprove)
+	s.published(pub.ID)
 	// bulkRefused selects a decided request in the inbox's multi-select and
 	// approves it: the summary page lists the refusal, and nothing changes
 	// for the other visits.
@@ -313,6 +318,7 @@ func TestBrowser_EveryPageHasNoSeriousAccessibilityViolation(t *testing.T) {
 		{ro.reader, req(lc.revoked), openAll},
 		{ro.reviewer, req(lc.auto), openAll},
 		{testAdminKey, req(st.approved), openAll},
+		{ro.reader, req(pub.ID), nil},
 		{ro.reviewer, "/ui/", bulkRefused},
 	}
 	found := map[string]int{}

@@ -396,6 +396,24 @@ func TestBrowser_AReviewerApprovesWithACommentAndAnotherSessionSeesItLive(t *tes
 	if got := s.get(req.ID); got.Status != approval.StatusApproved || got.Reviews[len(got.Reviews)-1].Comment != "Matches PO 7781; paid from the design budget." {
 		t.Fatalf("stored: %s, reviews %+v", got.Status, got.Reviews)
 	}
+
+	// Both pages offer the decision's signed receipt (the requester's
+	// gained it in place), and the download is what the API serves.
+	watcher.waitFor("the requester's page offers the receipt", `document.querySelector("#receipt #download-receipt") !== null`)
+	if got := reviewer.text("#receipt-decision"); got != "approved" {
+		t.Errorf("the receipt section says the decision is %q", got)
+	}
+	ctx, cancel := context.WithTimeout(reviewer.ctx, actionTimeout)
+	defer cancel()
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`fetch(document.querySelector("#download-receipt").href)`+
+		`.then(async r => [String(r.status), r.headers.get("Content-Type"), r.headers.get("Content-Disposition"), await r.text()])`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := s.apiGet(requesterKey, "/v1/approvals/"+req.ID+"/receipt")
+	if len(got) != 4 || got[0] != "200" || got[1] != "application/json" || got[2] != `attachment; filename="approval-`+req.ID+`-receipt.json"` || got[3] != api.body {
+		t.Errorf("the receipt the page downloads: %q; the API's: %q", got, api.body)
+	}
 }
 
 // TestBrowser_WithoutTheReviewScopeThereIsNoApproveButtonAndPostingAnywayIs403

@@ -1,6 +1,7 @@
 // Package web serves the reviewers' web pages under /ui/: the inbox, a
 // page per request with its payload, policy progress, dependencies,
-// delivery state and history, the forms that decide (approve, reject,
+// delivery state, history and, once decided, signed receipt (see
+// Receipts), the forms that decide (approve, reject,
 // request changes, item by item), cancel, comment, edit and resubmit a
 // request sent back, and revoke an approval,
 // the admin pages for service rules, API keys, failed deliveries,
@@ -27,6 +28,24 @@
 // expression and, folded, the inputs it saw. The inbox's multi-select
 // approves or rejects each selected request by itself (engine.Review, with
 // the version the list showed) and lists what became of each.
+//
+// # Receipts
+//
+// A decided request (receipt.DecisionOf: final, being delivered, or in
+// error after a failed delivery) shows a "Signed receipt" section when
+// Deps.Receipts is set: the decision the receipt attests, the version it
+// describes, the signing key's id, a link to download it
+// (/ui/requests/{id}/receipt, application/json, saved as
+// approval-<id>-receipt.json) and the approvalctl command that verifies it.
+// The receipt is issued by the issuer the API uses, so the download is byte
+// for byte what GET /v1/approvals/{id}/receipt answers for the same
+// version. A CR8TOR publication with files published also links its
+// release record (/ui/requests/{id}/release-record, application/ld+json,
+// saved as ro-crate-metadata.json), made by Deps.ReleaseRecord. Both
+// downloads need the session and scope of the request page (a signed link
+// never stands for one) and answer with the UI's error pages: 404 for no
+// such request, not a publication or nothing configured, 409 before the
+// decision or before anything is published.
 //
 // Pages are rendered on the server with html/template from embedded
 // templates; the little JavaScript there is (live updates over server-sent

@@ -20,7 +20,10 @@ import (
 	"approvald/auth"
 	"approvald/delivery"
 	"approvald/engine"
+	"approvald/gateway"
 	"approvald/httpapi"
+	"approvald/receipt"
+	"approvald/rocrate"
 	"approvald/store/sqlite"
 )
 
@@ -37,6 +40,8 @@ type stack struct {
 	eng   *engine.Engine
 	keys  *auth.Keys
 	clock *clock
+	// receipts is the issuer the API and the UI share (nil withoutReceipts).
+	receipts *receipt.Issuer
 	// stopUI cancels the context the UI was made with, as a shutdown does.
 	stopUI func()
 }
@@ -61,6 +66,50 @@ func (c *clock) Advance(d time.Duration) {
 
 // stackOption changes the UI's dependencies before the stack starts.
 type stackOption func(*Deps)
+
+// withoutReceipts serves no receipts and no release records, in the API
+// and the UI.
+func withoutReceipts() stackOption {
+	return func(d *Deps) { d.Receipts, d.ReleaseRecord = nil, nil }
+}
+
+// testReceipts returns a receipt issuer wired as approvald's run.go wires
+// it (cmd/approvald/receipt.go): a key made at start, and a CR8TOR
+// publication's files as extra subjects.
+func testReceipts(t *testing.T) *receipt.Issuer {
+	t.Helper()
+	signer, err := receipt.GenerateSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := receipt.NewKeySet(signer.PublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &receipt.Issuer{Signer: signer, Keys: keys, Extra: func(r *approval.Request) []receipt.Subject {
+		var out []receipt.Subject
+		for _, f := range gateway.PublishedFiles(r) {
+			out = append(out, receipt.Subject{Name: f.Path, Digest: map[string]string{"sha512": f.SHA512}})
+		}
+		return out
+	}}
+}
+
+// testReleaseRecord makes release records as approvald's run.go does
+// (cmd/approvald/receipt.go releaseRecord, with relative @ids): 404 for a
+// request whose run cannot be named, 409 until something is published.
+func testReleaseRecord(r *approval.Request, env receipt.Envelope) ([]byte, error) {
+	run, ok := gateway.RunOf(r)
+	if !ok {
+		return nil, approval.Errorf(approval.KindNotFound, approval.CodeNotFound, "request %s is not a CR8TOR publication whose run approvald can name", r.ID)
+	}
+	files := gateway.PublishedFiles(r)
+	if len(files) == 0 {
+		return nil, approval.Errorf(approval.KindConflict, approval.CodeInvalidTransition,
+			"nothing has been published for request %s (%s) yet: a release record names the files published", r.ID, run)
+	}
+	return rocrate.Build(rocrate.Input{Request: r, Run: run, Files: files, Receipt: env})
+}
 
 // withConfig changes the UI's configuration.
 func withConfig(f func(*Config)) stackOption { return func(d *Deps) { f(&d.Config) } }
@@ -93,7 +142,7 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 
 	c := &clock{}
 	d := Deps{
-		Engine: eng, Keys: keys, Hub: hub, Now: c.Now,
+		Engine: eng, Keys: keys, Hub: hub, Now: c.Now, Receipts: testReceipts(t), ReleaseRecord: testReleaseRecord,
 		Config: Config{Enabled: true, KeySignIn: true, SessionKey: []byte("web-test-session-key-0123456789abcdef"), SessionTTL: time.Hour},
 	}
 	for _, o := range opts {
@@ -106,7 +155,9 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", httpapi.New(httpapi.Deps{Engine: eng, Keys: keys, Ready: st.Ping, Hub: hub, Tokens: d.Tokens, Limits: httpapi.Limits{Rate: -1, Burst: 1, MaxStreams: 100}}))
+	mux.Handle("/", httpapi.New(httpapi.Deps{Engine: eng, Keys: keys, Ready: st.Ping, Hub: hub, Tokens: d.Tokens, Limits: httpapi.Limits{Rate: -1, Burst: 1, MaxStreams: 100},
+		Receipts: d.Receipts, ReleaseRecord: d.ReleaseRecord,
+	}))
 	Mount(mux, ui)
 	srv := httptest.NewServer(mux)
 	// Close the server first (ending event streams), then the background work.
@@ -117,7 +168,7 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the hub did not become ready")
 	}
-	return &stack{t: t, url: srv.URL, srv: srv, store: st, eng: eng, keys: keys, clock: c, stopUI: stopUI}
+	return &stack{t: t, url: srv.URL, srv: srv, store: st, eng: eng, keys: keys, clock: c, receipts: d.Receipts, stopUI: stopUI}
 }
 
 // key creates an API key and returns its secret.

@@ -265,6 +265,9 @@ type requestData struct {
 	Edit editValues
 	// RevokeReason is the reason of a refused revocation.
 	RevokeReason string
+	// Receipt is the signed receipt of a decided request; nil before the
+	// decision or when the server issues none.
+	Receipt *receiptView
 }
 
 // itemView is an item on the request page.
@@ -370,7 +373,7 @@ func (s *server) renderRequest(w http.ResponseWriter, r *http.Request, sess *ses
 	d := requestData{
 		R: req, Progress: req.Progress(), Can: s.abilitiesOf(sess.P, req), History: viewEntries(chain.Entries),
 		Verified: true, Done: doneMessages[r.URL.Query().Get("done")], Comment: comment, Live: s.Hub != nil,
-		Link: linkToken(r),
+		Link: linkToken(r), Receipt: s.receiptOf(r, req),
 	}
 	if d.Done != "" && r.URL.Query().Get("for") != "" && approval.ValidPrincipal(r.URL.Query().Get("for")) {
 		d.Done = strings.TrimSuffix(d.Done, ".") + " for " + r.URL.Query().Get("for") + "."

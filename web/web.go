@@ -18,6 +18,7 @@ import (
 	"approvald/engine"
 	"approvald/httpapi"
 	"approvald/internal/httpkit"
+	"approvald/receipt"
 )
 
 // Deps is what the UI needs.
@@ -35,6 +36,17 @@ type Deps struct {
 	HTTPClient *http.Client
 	// Now is the clock of session expiry (tests); nil is time.Now.
 	Now func() time.Time
+	// Receipts issues the signed receipts of decided requests: the request
+	// page offers them for download (/ui/requests/{id}/receipt). It must be
+	// the issuer the API serves receipts with, so that both answer the same
+	// bytes; nil: no receipt section, and the download is 404.
+	Receipts *receipt.Issuer
+	// ReleaseRecord makes the release record of a decided CR8TOR
+	// publication from the request and its receipt, as the API's
+	// Deps.ReleaseRecord (/ui/requests/{id}/release-record); its errors are
+	// shown as the API's are. Nil (or Receipts nil): no link, and the
+	// download is 404.
+	ReleaseRecord func(*approval.Request, receipt.Envelope) ([]byte, error)
 }
 
 // server holds the UI's dependencies and state.
@@ -70,6 +82,9 @@ func (s *server) routes() []route {
 	return []route{
 		{Method: "GET", Pattern: "/ui/{$}", Scope: approval.ScopeRead, Audit: true, Handle: s.inbox},
 		{Method: "GET", Pattern: "/ui/requests/{id}", Scope: approval.ScopeRead, Audit: true, Handle: s.request},
+		// The downloads of a decided request: read as the request page is.
+		{Method: "GET", Pattern: "/ui/requests/{id}/receipt", Scope: approval.ScopeRead, Audit: true, Handle: s.downloadReceipt},
+		{Method: "GET", Pattern: "/ui/requests/{id}/release-record", Scope: approval.ScopeRead, Audit: true, Handle: s.downloadReleaseRecord},
 		{Method: "POST", Pattern: "/ui/requests/{id}/review", Scope: approval.ScopeReview, Handle: s.review},
 		{Method: "POST", Pattern: "/ui/requests/{id}/cancel", Scope: approval.ScopeCreate, Handle: s.cancel},
 		{Method: "POST", Pattern: "/ui/requests/{id}/comment", Scope: approval.ScopeCreate, Handle: s.comment},
