@@ -194,7 +194,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	gateway.Mount(handler, gw)
 	// The reviewers' web UI (package web), under /ui/ on the same listener.
 	if cfg.UI.Enabled {
-		ui, err := web.New(ctx, web.Deps{Engine: eng, Keys: keys, Tokens: tokens, Hub: hub, Logger: log.With("component", "web"), Config: cfg.UI})
+		ui, err := web.New(ctx, web.Deps{Engine: eng, Keys: keys, Tokens: tokens, Hub: hub, Logger: log.With("component", "web"), Config: cfg.UI, Receipts: receipts, ReleaseRecord: releaseRecord(cfg.Notify.PublicURL)})
 		if err != nil {
 			return fmt.Errorf("web UI: %w", err)
 		}
