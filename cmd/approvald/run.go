@@ -126,6 +126,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	records := releaseRecord(cfg.Notify.PublicURL, cfg.ReleaseLicense) // the API's and the UI's
 
 	// The GitHub App (off without an App id) delivers the github format.
 	githubApp, err := newGitHubApp(ctx, cfg, eng, registry, tracing, log)
@@ -184,7 +185,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Tokens: tokens, Limits: cfg.Limits, CORSOrigins: cfg.CORSOrigins, Metrics: apiMetrics, Gatherer: registry,
 		GitHubWebhook: githubWebhook(githubApp),
 		Receipts:      receipts,
-		ReleaseRecord: releaseRecord(cfg.Notify.PublicURL, cfg.ReleaseLicense),
+		ReleaseRecord: records,
 	}))
 	legacy.Mount(handler, legacy.New(legacy.Deps{Engine: eng, Keys: keys, Logger: log}))
 	gw, err := newGateway(cfg, eng, keys, store, log, meters, tracing)
@@ -194,7 +195,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	gateway.Mount(handler, gw)
 	// The reviewers' web UI (package web), under /ui/ on the same listener.
 	if cfg.UI.Enabled {
-		ui, err := web.New(ctx, web.Deps{Engine: eng, Keys: keys, Tokens: tokens, Hub: hub, Logger: log.With("component", "web"), Config: cfg.UI, Receipts: receipts, ReleaseRecord: releaseRecord(cfg.Notify.PublicURL)})
+		ui, err := web.New(ctx, web.Deps{Engine: eng, Keys: keys, Tokens: tokens, Hub: hub, Logger: log.With("component", "web"), Config: cfg.UI, Receipts: receipts, ReleaseRecord: records})
 		if err != nil {
 			return fmt.Errorf("web UI: %w", err)
 		}
