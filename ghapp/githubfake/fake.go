@@ -5,8 +5,10 @@
 // rule (POST /repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule,
 // authenticated with an installation token), answering as GitHub's
 // documentation says. It records what it was sent, can be made to fail
-// (5xx, rate limits, down), and builds and signs the
-// deployment_protection_rule webhook deliveries GitHub would send.
+// (5xx, rate limits, down), and builds and signs the webhook deliveries
+// GitHub would send: deployment_protection_rule events and pings,
+// complete, which its tests check against GitHub's published webhook
+// schemas (@octokit/webhooks-schemas, pinned in .ci/tools).
 package githubfake
 
 import (
@@ -64,7 +66,11 @@ type Fake struct {
 
 // Run is a workflow run waiting on an environment's protection rule.
 type Run struct {
-	Owner, Repo  string
+	Owner, Repo string
+	// OwnerType is the type of the repository's owner: OwnerOrganization
+	// (the default; the event names the organization too) or OwnerUser (a
+	// personal repository; no organization in the event).
+	OwnerType    string
 	ID           int64
 	Environment  string
 	Installation int64
@@ -72,7 +78,7 @@ type Run struct {
 	Ref, SHA     string
 	Event        string // the event that triggered the run (default push)
 	Sender       string // the login of the user who triggered it (default octocat)
-	DeploymentID int64
+	DeploymentID int64  // GitHub's deployment of the job (when 0, one derived from the run)
 	PullRequests []int
 }
 

@@ -5,8 +5,9 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"fmt"
 	"net/http"
-	"strconv"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -135,31 +136,65 @@ func TestFake_ReviewFollowsGitHubsRules(t *testing.T) {
 }
 
 // TestFake_DeliveryParsesAsGitHubsEvent: go-github, which follows GitHub's
-// documented shapes, reads the fake's event and checks its signature.
+// documented shapes and which the App parses deliveries with, reads the
+// fake's complete events — everything the App takes from them — and
+// checks their signature.
 func TestFake_DeliveryParsesAsGitHubsEvent(t *testing.T) {
 	t.Parallel()
 	f := githubfake.New(t, 12)
-	run := githubfake.Run{Owner: "o", Repo: "r", ID: 42, Environment: "prod", Installation: 3, Ref: "main", SHA: "abc", PullRequests: []int{1, 2}}
-	d := f.DeploymentProtectionRule(run)
-	req, err := d.Request(context.Background(), "http://example.test/hook", f.WebhookSecret)
-	if err != nil {
-		t.Fatal(err)
+	runs := map[string]githubfake.Run{"minimal": {Owner: "o", Repo: "r", ID: 42, Environment: "prod", Installation: 3, Ref: "main", SHA: "abc", PullRequests: []int{1, 2}}}
+	for name, run := range schemaRuns {
+		runs[name] = run
 	}
-	payload, err := github.ValidatePayload(req, f.WebhookSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := github.ParseWebHook(github.WebHookType(req), payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := ev.(*github.DeploymentProtectionRuleEvent)
-	id, err := e.GetRunID()
-	if err != nil || id != 42 || e.GetEnvironment() != "prod" || e.GetInstallation().GetID() != 3 || e.GetRepo().GetFullName() != "o/r" ||
-		e.GetDeployment().GetSHA() != "abc" || len(e.PullRequests) != 2 || e.GetAction() != "requested" || github.DeliveryID(req) != d.ID {
-		t.Errorf("event %+v (run %d, %v)", e, id, err)
-	}
-	if e.GetDeploymentCallbackURL() != f.URL+"/repos/o/r/actions/runs/"+strconv.Itoa(42)+"/deployment_protection_rule" {
-		t.Errorf("callback %s", e.GetDeploymentCallbackURL())
+	for name, run := range runs {
+		d := f.DeploymentProtectionRule(run)
+		req, err := d.Request(context.Background(), "http://example.test/hook", f.WebhookSecret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, err := github.ValidatePayload(req, f.WebhookSecret)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		ev, err := github.ParseWebHook(github.WebHookType(req), payload)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		e := ev.(*github.DeploymentProtectionRuleEvent)
+		event, sender := run.Event, run.Sender
+		if event == "" {
+			event = "push"
+		}
+		if sender == "" {
+			sender = "octocat"
+		}
+		var prs []int
+		for _, pr := range e.PullRequests {
+			prs = append(prs, pr.GetNumber())
+			if pr.GetHead().GetRepo().GetFullName() != run.Owner+"/"+run.Repo || pr.GetUser().GetLogin() != sender {
+				t.Errorf("%s: pull request %+v", name, pr)
+			}
+		}
+		id, err := e.GetRunID()
+		if err != nil || id != run.ID || e.GetEnvironment() != run.Environment || e.GetInstallation().GetID() != run.Installation ||
+			e.GetRepo().GetFullName() != run.Owner+"/"+run.Repo || e.GetRepo().GetOwner().GetLogin() != run.Owner || e.GetRepo().GetName() != run.Repo ||
+			e.GetDeployment().GetSHA() != run.SHA || e.GetDeployment().GetRef() != run.Ref || (run.DeploymentID != 0 && e.GetDeployment().GetID() != run.DeploymentID || e.GetDeployment().GetID() <= 0) ||
+			e.GetSender().GetLogin() != sender || e.GetEvent() != event || fmt.Sprint(prs) != fmt.Sprint(run.PullRequests) ||
+			e.GetAction() != "requested" || github.DeliveryID(req) != d.ID {
+			t.Errorf("%s: event %+v (run %d, %v)", name, e, id, err)
+		}
+		org := e.GetOrganization()
+		if wantOrg := run.OwnerType != githubfake.OwnerUser; (org != nil) != wantOrg || wantOrg && org.GetLogin() != run.Owner {
+			t.Errorf("%s: organization %+v of an owner of type %q", name, org, e.GetRepo().GetOwner().GetType())
+		}
+		// Names GitHub allows go into the callback as they are; others
+		// (only tests make them) escaped.
+		cb := fmt.Sprintf("%s/repos/%s/%s/actions/runs/%d/deployment_protection_rule", f.URL, url.PathEscape(run.Owner), url.PathEscape(run.Repo), run.ID)
+		if name == "minimal" && cb != f.URL+"/repos/o/r/actions/runs/42/deployment_protection_rule" || e.GetDeploymentCallbackURL() != cb {
+			t.Errorf("%s: callback %s, want %s", name, e.GetDeploymentCallbackURL(), cb)
+		}
+		if html := e.GetRepo().GetHTMLURL(); !strings.HasPrefix(html, "https://github.com/") {
+			t.Errorf("%s: html_url %s", name, html)
+		}
 	}
 }
