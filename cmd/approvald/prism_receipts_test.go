@@ -55,7 +55,7 @@ func TestPrism_ReceiptsKeysAndGitHubWebhookMatchTheServedDocument(t *testing.T) 
 			t.Errorf("%s delivery: %d, want %d", d.Event, resp.StatusCode, want)
 		}
 	}
-	send(githubfake.Ping(), fake.WebhookSecret, 200)
+	send(fake.Ping(), fake.WebhookSecret, 200)
 	run := githubfake.Run{Owner: "octo-org", Repo: "dar-pr004", ID: 77, Environment: "signoff", Installation: 5, Ref: "refs/heads/main",
 		SHA: "0123456789abcdef0123456789abcdef01234567", Sender: "mona"}
 	d := fake.DeploymentProtectionRule(run)
