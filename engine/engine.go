@@ -242,8 +242,9 @@ func (e *Engine) List(ctx context.Context, f approval.Filter) ([]*approval.Reque
 		v.Add("cursor", "is not a cursor returned by this API")
 		return nil, "", v.Err()
 	}
-	slices.Sort(f.Statuses)
-	f.Statuses = slices.Compact(f.Statuses)
+	// Sorted in a copy: the caller's slice may be shared (a package's
+	// table of statuses, used by concurrent calls).
+	f.Statuses = slices.Compact(slices.Sorted(slices.Values(f.Statuses)))
 	limit := f.Limit
 	rs, err := e.listAsOf(ctx, f, limit+1)
 	if err != nil {

@@ -330,6 +330,29 @@ func TestCancel(t *testing.T) {
 	}
 }
 
+// TestList_LeavesTheCallersStatusesAsTheyAre: List sorts the statuses it
+// is given in a copy; sorting the caller's slice was a data race when
+// concurrent calls shared one (ghapp's table of open statuses).
+func TestList_LeavesTheCallersStatusesAsTheyAre(t *testing.T) {
+	b := setup(t)
+	r := b.create(approval.Draft{Title: "pending"})
+	statuses := []approval.Status{approval.StatusPending, approval.StatusChangesRequested, approval.StatusApproved, approval.StatusPending}
+	orig := slices.Clone(statuses)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			rs, _, err := b.eng.List(b.ctx, approval.Filter{Statuses: statuses, Limit: 10})
+			if err != nil || len(rs) != 1 || rs[0].ID != r.ID {
+				t.Errorf("list %v: %d requests, %v; want %s", statuses, len(rs), err, r.ID)
+			}
+		})
+	}
+	wg.Wait()
+	if !slices.Equal(statuses, orig) {
+		t.Errorf("List reordered the caller's statuses: %v, was %v", statuses, orig)
+	}
+}
+
 // TestExpiry_ListsShowItTheSweeperWritesIt: a request past its deadline
 // reads as expired in every list — by status, by deadline, the inbox —
 // while nothing is written; the sweeper writes the expiry. A read of the
