@@ -34,14 +34,32 @@
 //	          with a run of its own, with x-api-key, to <url>/project/package
 //	          (or to <url><-path>: point it at the fake upstream or a proxy
 //	          to compare); -upstream-addr runs the fake Publish service
+//	github    POST signed GitHub deployment_protection_rule deliveries
+//	          (action requested) to /v1/github/webhook, each for a new run
+//	          of a repository named per load, so that each opens a request:
+//	          only a 202 that opened one counts (a duplicate is an error);
+//	          -github-secret is the App's webhook secret and
+//	          -github-api-url the API URL the server is configured with
+//	          (the deployment_callback_url must lie under it)
+//	receipt   GET /v1/approvals/{id}/receipt of requests created and
+//	          approved beforehand (-count of them, each read once; 256
+//	          read in turn without -count); with -verify every distinct
+//	          envelope is checked after the timed run against the keys of
+//	          /.well-known/approvald/keys, and the run fails if one does
+//	          not verify
 //	startup   start the -exec binary with the arguments after --, time it
 //	          from exec to its /readyz answering 200, and read its memory
 //	          (VmRSS) after -idle
+//
+// With -server-pid, the report adds the CPU time that process (the server)
+// used during the timed run, in all and per call.
 //
 // Examples:
 //
 //	approvald-load -url http://127.0.0.1:8000 -key "$ADMIN" -clients 16 -duration 20s
 //	approvald-load -scenario gateway -gateway-key "$K" -upstream-addr 127.0.0.1:18003 -count 10000
+//	approvald-load -scenario github -github-secret "$SECRET" -github-api-url http://127.0.0.1:1 -count 3000 -server-pid "$PID"
+//	approvald-load -scenario receipt -key "$ADMIN" -count 3000 -verify
 //	approvald-load -scenario startup -exec ./approvald -url http://127.0.0.1:18200 -- --addr 127.0.0.1:18200
 package main
 
@@ -104,6 +122,13 @@ type options struct {
 	// notify
 	settle time.Duration
 	dump   string
+	// github
+	githubSecret string
+	githubAPIURL string
+	// receipt
+	verify bool
+	// serverPID is the server's process, whose CPU time is reported.
+	serverPID int
 }
 
 // target is the URL the scenario's requests go to, for the report.
@@ -115,23 +140,25 @@ func (o options) target() string {
 		return o.url + "/readyz"
 	case "status":
 		return o.url + "/status"
+	case "github":
+		return o.url + "/v1/github/webhook"
 	}
 	return o.url
 }
 
-var scenarios = []string{"create", "approve", "notify", "get", "list", "inbox", "legacy-create", "legacy-get", "status", "gateway", "startup"}
+var scenarios = []string{"create", "approve", "notify", "get", "list", "inbox", "legacy-create", "legacy-get", "status", "gateway", "github", "receipt", "startup"}
 
 func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
 	var o options
 	approve := true
 	fs := flag.NewFlagSet("approvald-load", flag.ContinueOnError)
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:8000", "base URL of the target")
-	fs.StringVar(&o.scenario, "scenario", "approve", "create, approve, notify, get, list, inbox, legacy-create, legacy-get, status, gateway or startup (see the command's doc)")
-	fs.StringVar(&o.adminKey, "key", getenv("APPROVALD_ADMIN_KEY"), "admin API key, used to create the load's own keys and service rule (default $APPROVALD_ADMIN_KEY); not needed by status, gateway and startup")
+	fs.StringVar(&o.scenario, "scenario", "approve", "create, approve, notify, get, list, inbox, legacy-create, legacy-get, status, gateway, github, receipt or startup (see the command's doc)")
+	fs.StringVar(&o.adminKey, "key", getenv("APPROVALD_ADMIN_KEY"), "admin API key, used to create the load's own keys and service rule (default $APPROVALD_ADMIN_KEY); not needed by status, gateway, github and startup")
 	fs.StringVar(&o.gatewayKey, "gateway-key", getenv("APPROVALSERVICEAPIKEY"), "gateway: the x-api-key to send (default $APPROVALSERVICEAPIKEY)")
 	fs.IntVar(&o.clients, "clients", 16, "concurrent clients")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long to run (at most 10m); with -count and no -duration, 10m bounds the count's run")
-	fs.Int64Var(&o.count, "count", 0, "stop after this many operations (create+approve cycles, reads, gateway calls); 0: run for -duration")
+	fs.Int64Var(&o.count, "count", 0, "stop after this many operations (create+approve cycles, reads, gateway calls, deliveries); with -scenario receipt also how many decided requests are made beforehand; 0: run for -duration")
 	fs.Float64Var(&o.rate, "rate", 0, "operations per second over all clients (0: as fast as they go); the k-th starts no earlier than k/rate after the start")
 	fs.StringVar(&o.watch, "watch", "none", "approve: none; longpoll: each client long-polls its request before approving it, as approvalctl wait does (decision → return latency, reported as op \"longpoll\"); sse: one subscriber of /v1/events (decision → event latency, op \"sse\")")
 	fs.StringVar(&o.receiver, "receiver", "none", "none: requests name no service rule; ok: a loopback receiver that answers at once (delivery latency is measured); stall: one that never answers")
@@ -147,6 +174,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	fs.DurationVar(&o.idle, "idle", 5*time.Second, "startup: how long the server idles after /readyz before its VmRSS is read (0: not read)")
 	fs.DurationVar(&o.settle, "settle", 3*time.Minute, "notify: the longest to wait, after the last create, for the notifications (keep it above the server's batch window)")
 	fs.StringVar(&o.dump, "dump", "", "notify: a folder to write every mail (.eml) and chat message (.json) received to")
+	fs.StringVar(&o.githubSecret, "github-secret", getenv("APPROVALD_GITHUB_WEBHOOK_SECRET"), "github: the App's webhook secret the deliveries are signed with (default $APPROVALD_GITHUB_WEBHOOK_SECRET)")
+	fs.StringVar(&o.githubAPIURL, "github-api-url", "https://api.github.com", "github: the GitHub API URL the server is configured with (its --github-api-url): the deliveries' deployment_callback_url lies under it")
+	fs.BoolVar(&o.verify, "verify", false, "receipt: after the timed run, verify every distinct envelope against /.well-known/approvald/keys; the run fails if one does not verify")
+	fs.IntVar(&o.serverPID, "server-pid", 0, "the server's process id (on this machine): report the CPU time it used during the timed run, in all and per call (from /proc/<pid>/stat)")
 	fs.StringVar(&o.remove, "remove", "", "startup: a database file removed (with its -wal and -shm) before each start, for a fresh database")
 	durationSet := false
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
@@ -156,6 +187,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	}
 	fs.Visit(func(f *flag.Flag) { durationSet = durationSet || f.Name == "duration" })
 	o.args = fs.Args()
+	o.githubAPIURL = strings.TrimRight(o.githubAPIURL, "/") // as the server trims its --github-api-url
 	if o.scenario == "approve" && !approve {
 		o.scenario = "create"
 	}
@@ -185,11 +217,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		newClient func(i int) step
 		recv      *receiver
 		sink      *sinks
+		rcpts     *receipts
 		bodyBytes int
 	)
 	switch o.scenario {
 	case "status":
 		newClient = func(int) step { return statusClient(hc, o.target()) }
+	case "github":
+		g := newGitHubLoad(o)
+		bodyBytes = g.bodySize()
+		newClient = func(int) step { return g.client(hc) }
 	case "gateway":
 		body, err := packageBody(o.bodyBytes)
 		if err != nil {
@@ -219,6 +256,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 			defer recv.Close()
 		}
 		newClient = s.client
+		rcpts = s.receipts
 		sink = s.sinks
 		if sink != nil {
 			defer sink.Close()
@@ -242,6 +280,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	}
 	res := make([]tallies, o.clients)
 	var wg sync.WaitGroup
+	cpu, err := serverCPU(o.serverPID)
+	if err != nil {
+		return err
+	}
 	g.start = time.Now()
 	for i := range res {
 		do := newClient(i)
@@ -253,9 +295,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	}
 	wg.Wait()
 	elapsed := time.Since(g.start)
+	cpuEnd, err := serverCPU(o.serverPID)
+	if err != nil {
+		return err
+	}
 
 	rep := summarize(o, res, elapsed)
 	rep.BodyBytes = bodyBytes
+	if o.serverPID != 0 {
+		rep.setServerCPU(cpuEnd - cpu)
+	}
+	var verr error
+	if rcpts != nil && o.verify {
+		rep.Verified, verr = rcpts.check(ctx, hc)
+	}
 	if recv != nil && o.receiver == "ok" {
 		recv.settle(2 * time.Second) // let deliveries of the last decisions land
 		rep.Ops = append(rep.Ops, recv.stat("delivery"))
@@ -272,6 +325,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	if err := o.output(out, rep); err != nil {
 		return err
 	}
+	if verr != nil {
+		return verr
+	}
 	if o.failOnError {
 		return rep.failure()
 	}
@@ -283,7 +339,7 @@ func (o options) validate() error {
 	for _, s := range scenarios {
 		valid = valid || s == o.scenario
 	}
-	needsKey := o.scenario != "status" && o.scenario != "gateway" && o.scenario != "startup"
+	needsKey := o.scenario != "status" && o.scenario != "gateway" && o.scenario != "github" && o.scenario != "startup"
 	switch {
 	case !valid:
 		return fmt.Errorf("-scenario %q is not one of %v", o.scenario, scenarios)
@@ -291,6 +347,14 @@ func (o options) validate() error {
 		return errors.New("-key (or APPROVALD_ADMIN_KEY) is required")
 	case o.scenario == "gateway" && o.gatewayKey == "":
 		return errors.New("-gateway-key (or APPROVALSERVICEAPIKEY) is required")
+	case o.scenario == "github" && o.githubSecret == "":
+		return errors.New("-github-secret (or APPROVALD_GITHUB_WEBHOOK_SECRET) is required with -scenario github")
+	case o.scenario == "receipt" && o.count > maxReceiptCount:
+		return fmt.Errorf("-count must be at most %d with -scenario receipt (its requests are made before the run)", maxReceiptCount)
+	case o.verify && o.scenario != "receipt":
+		return errors.New("-verify goes with -scenario receipt")
+	case o.serverPID < 0 || (o.serverPID > 0 && o.scenario == "startup"):
+		return errors.New("-server-pid must be a process id, and does not go with -scenario startup")
 	case o.scenario == "startup" && o.exec == "":
 		return errors.New("-exec is required with -scenario startup")
 	case o.scenario == "startup" && (o.runs < 1 || o.runs > 100):
@@ -315,6 +379,11 @@ func (o options) validate() error {
 		return errors.New("-body-bytes must be 0..64 MiB")
 	case o.upstreamAddr != "" && o.scenario != "gateway":
 		return errors.New("-upstream-addr goes with -scenario gateway")
+	}
+	if o.scenario == "github" {
+		if u, err := url.Parse(o.githubAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("-github-api-url %q is not an http(s) URL", o.githubAPIURL)
+		}
 	}
 	if o.upstreamAddr != "" {
 		host, _, err := net.SplitHostPort(o.upstreamAddr)

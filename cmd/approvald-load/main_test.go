@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,8 +25,10 @@ import (
 	"approvald/delivery"
 	"approvald/engine"
 	"approvald/gateway"
+	"approvald/ghapp"
 	"approvald/httpapi"
 	"approvald/legacy"
+	"approvald/receipt"
 	"approvald/store/sqlite"
 )
 
@@ -53,7 +60,22 @@ type server struct {
 	URL          string
 	UpstreamAddr string // where the gateway expects the Publish service
 	GatewayKey   string
+	// GitHubSecret is the webhook secret of the server's GitHub App, whose
+	// API URL is GitHubAPIURL (nothing answers there: its requests stay
+	// pending).
+	GitHubSecret, GitHubAPIURL string
+	// Engine is the server's, for tests to look at what a load made.
+	Engine *engine.Engine
 }
+
+// githubKey is the GitHub App's private key of the test servers, made once.
+var githubKey = sync.OnceValues(func() ([]byte, error) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}), nil
+})
 
 func startServer(t *testing.T) server {
 	t.Helper()
@@ -80,8 +102,29 @@ func startServer(t *testing.T) server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	signer, err := receipt.GenerateSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	receiptKeys, err := receipt.NewKeySet(signer.PublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghKey, err := githubKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh := ghapp.Config{AppID: 1, PrivateKey: ghKey, WebhookSecret: []byte("webhook-secret-" + t.Name()), APIURL: "http://127.0.0.1:1", ServiceRule: "github"}
+	app, err := ghapp.New(gh, eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.EnsureRule(ctx); err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/", httpapi.New(httpapi.Deps{Engine: eng, Keys: keys, Limits: httpapi.Limits{Rate: -1}}))
+	mux.Handle("/", httpapi.New(httpapi.Deps{Engine: eng, Keys: keys, Limits: httpapi.Limits{Rate: -1},
+		Receipts: &receipt.Issuer{Signer: signer, Keys: receiptKeys}, GitHubWebhook: app.ServeWebhook}))
 	gateway.Mount(mux, g)
 	legacy.Mount(mux, legacy.New(legacy.Deps{Engine: eng, Keys: keys}))
 	srv := httptest.NewServer(mux)
@@ -92,7 +135,8 @@ func startServer(t *testing.T) server {
 		<-done
 		st.Close()
 	})
-	return server{URL: srv.URL, UpstreamAddr: upstreamAddr, GatewayKey: string(gw.APIKey)}
+	return server{URL: srv.URL, UpstreamAddr: upstreamAddr, GatewayKey: string(gw.APIKey),
+		GitHubSecret: string(gh.WebhookSecret), GitHubAPIURL: gh.APIURL, Engine: eng}
 }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
@@ -163,6 +207,11 @@ func TestRun_RefusesUnboundedOrRemoteOptions(t *testing.T) {
 		{"-scenario", "gateway", "-gateway-key", "k", "-upstream-addr", "10.0.0.1:18003"},
 		{"-key", admin, "-scenario", "list", "-receiver", "ok"},
 		{"-key", admin, "-url", "http://10.0.0.1:8000"},
+		{"-scenario", "github"}, // no webhook secret
+		{"-scenario", "github", "-github-secret", "s", "-github-api-url", "api.github.com"},
+		{"-key", admin, "-scenario", "get", "-verify"},
+		{"-key", admin, "-scenario", "receipt", "-count", "100001"},
+		{"-key", admin, "-server-pid", "-1"},
 	} {
 		if err := run(context.Background(), args, func(string) string { return "" }, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)

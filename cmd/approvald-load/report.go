@@ -28,6 +28,15 @@ type Report struct {
 	IdleRSSMaxMiB float64 `json:"idle_rss_max_mib,omitempty"`
 	// Notify is what the notify scenario's sinks received.
 	Notify *NotifyStat `json:"notify,omitempty"`
+	// ServerCPUms is the CPU time (user and system) the process of
+	// -server-pid used during the timed run; ServerCPUPerCallUs is that
+	// time per call made (successful or not). Read from /proc/<pid>/stat,
+	// in clock ticks of 10 ms.
+	ServerCPUms        float64 `json:"server_cpu_ms,omitempty"`
+	ServerCPUPerCallUs float64 `json:"server_cpu_us_per_call,omitempty"`
+	// Verified is how many distinct receipts -verify checked (scenario
+	// receipt).
+	Verified int `json:"receipts_verified,omitempty"`
 }
 
 // OpStat is the throughput and latency of one operation. ErrorsByStatus
@@ -80,8 +89,12 @@ func (t *tallies) fail(op string, status int) {
 	if status != 0 {
 		key = strconv.Itoa(status)
 	}
-	t.op(op).errs[key]++
+	t.failAs(op, key)
 }
+
+// failAs records a failed call of op under why (a status, or what was
+// wrong with an answer whose status was right, such as "duplicate").
+func (t *tallies) failAs(op, why string) { t.op(op).errs[why]++ }
 
 // add merges u into t.
 func (t *tallies) add(u tallies) {
@@ -151,6 +164,12 @@ func (rep Report) print(w io.Writer) {
 	}
 	if rep.TotalPerSecond > 0 {
 		fmt.Fprintf(w, "requests/s (all ops): %.1f\n", rep.TotalPerSecond)
+	}
+	if rep.ServerCPUms > 0 {
+		fmt.Fprintf(w, "server CPU: %.0f ms, %.0f µs per call\n", rep.ServerCPUms, rep.ServerCPUPerCallUs)
+	}
+	if rep.Verified > 0 {
+		fmt.Fprintf(w, "receipts verified against the server's keys: %d distinct envelopes\n", rep.Verified)
 	}
 	if n := rep.Notify; n != nil {
 		fmt.Fprintf(w, "notifications for %d requests: %d mails to %d recipients naming %d requests (%d repeats), %d chat messages; the last %.2fs after the first create, %.2fs after the last (settled: %v)\n",

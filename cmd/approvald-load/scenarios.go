@@ -20,6 +20,8 @@ type setup struct {
 	client func(i int) step
 	recv   *receiver
 	sinks  *sinks
+	// receipts is the receipt scenario's, to verify after the run.
+	receipts *receipts
 }
 
 var payload = map[string]any{"title": "Pay invoice 42", "payload": map[string]any{"invoice": 42, "amount": "1200.00", "currency": "EUR", "lines": []int{1, 2, 3}}}
@@ -73,6 +75,13 @@ func setUp(ctx context.Context, hc *http.Client, o *options) (setup, error) {
 			ids = append(ids, id)
 		}
 		s.client = func(int) step { return getClient(hc, *o, reviewer, ids) }
+	case "receipt":
+		r, err := setUpReceipts(ctx, hc, *o, requester, reviewer, body)
+		if err != nil {
+			return s, err
+		}
+		s.receipts = r
+		s.client = func(i int) step { return r.client(hc, i) }
 	case "list", "inbox":
 		target := o.url + "/v1/approvals?awaiting=me&limit=50"
 		if o.scenario == "list" {
