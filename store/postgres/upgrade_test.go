@@ -108,7 +108,7 @@ func TestRollingUpgradeFromOldestSchema(t *testing.T) {
 
 	// Version 7: approvals subject and outcome; gateway_calls.
 	upTo(7)
-	r, ch = newReq(approval.Draft{Title: "v7 subject", Payload: json.RawMessage(`{}`), Subject: "cr8tor:proj/2025"}, one, "default", 9*time.Second)
+	r, ch = newReq(approval.Draft{Title: "v7 subject", Payload: json.RawMessage(`{}`), Subject: "cr8tor:proj/2025", Origin: approval.OriginCR8TOR}, one, "default", 9*time.Second)
 	ch2 := approve(r, 10*time.Second)
 	ch3, err := r.RecordOutcome(bob, json.RawMessage(`{"published":true}`), upgradeT0.Add(11*time.Second))
 	if err != nil {

@@ -16,7 +16,8 @@ import (
 // policy, applies fns to it, and returns the test's copy.
 func createSubject(t *testing.T, s Store, p approval.Principal, subject string, fns ...op) *approval.Request {
 	t.Helper()
-	r := create(t, s, p, approval.Draft{Subject: subject}, approval.DefaultPolicy())
+	o, _ := approval.SubjectOrigin(subject) // the gateway's subjects are its own
+	r := create(t, s, p, approval.Draft{Subject: subject, Origin: o}, approval.DefaultPolicy())
 	if r.Subject != subject {
 		t.Fatalf("approval.New made a request with subject %q from a draft with subject %q", r.Subject, subject)
 	}
