@@ -10,6 +10,7 @@ import (
 	"approvald/approval"
 	"approvald/gateway"
 	"approvald/receipt"
+	"approvald/rocrate"
 )
 
 // jwksMaxAge is how long clients may cache the receipt keys: short, so
@@ -97,7 +98,7 @@ func (s *server) getReleaseRecord(w http.ResponseWriter, r *http.Request, _ appr
 	if err != nil {
 		return err
 	}
-	return writeTagged(w, r, "application/ld+json", b)
+	return writeTagged(w, r, rocrate.ContentType, b)
 }
 
 // writeTagged answers 200 with body b of type contentType and a strong

@@ -14,6 +14,7 @@ import (
 
 	"approvald/approval"
 	"approvald/receipt"
+	"approvald/rocrate"
 )
 
 // receiptPEM returns the PEM of an Ed25519 key made from seed, as a
@@ -282,7 +283,7 @@ func TestReleaseRecord_OnlyForDecidedPublications(t *testing.T) {
 	}
 	reviewer.json(200, "POST", "/v1/approvals/"+pub.ID+"/reviews", map[string]any{"decision": "approve"}, nil)
 	r := creator.raw("GET", "/v1/approvals/"+pub.ID+"/release-record", nil)
-	if r.status != 200 || r.header.Get("Content-Type") != "application/ld+json" || !strings.Contains(string(r.body), pub.ID) || r.header.Get("ETag") == "" {
+	if r.status != 200 || r.header.Get("Content-Type") != rocrate.ContentType || !strings.Contains(string(r.body), pub.ID) || r.header.Get("ETag") == "" {
 		t.Fatalf("the release record: %d %v %s", r.status, r.header, r.body)
 	}
 	st, err := serverKeys(t, f.url).Verify(gotReceipt)

@@ -9,6 +9,7 @@ import (
 	"approvald/approval"
 	"approvald/gateway"
 	"approvald/receipt"
+	"approvald/rocrate"
 )
 
 // releaseRecordFile is the name a downloaded release record is saved
@@ -130,7 +131,7 @@ func (s *server) downloadReleaseRecord(w http.ResponseWriter, r *http.Request, _
 	if err != nil {
 		return err
 	}
-	download(w, "application/ld+json", releaseRecordFile, b)
+	download(w, rocrate.ContentType, releaseRecordFile, b)
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"approvald/approval"
 	"approvald/receipt"
+	"approvald/rocrate"
 )
 
 // apiGet answers GET path of the native API with key, its body read.
@@ -227,7 +228,7 @@ func TestReceipt_APublicationOffersItsReleaseRecordOnceSomethingIsPublished(t *t
 	mustContain(t, "the receipt section of a publication", sec,
 		`href="`+page+`/release-record" download="ro-crate-metadata.json"`, ">Download release record<")
 	r = c.get(page + "/release-record")
-	if r.StatusCode != http.StatusOK || r.Header.Get("Content-Type") != "application/ld+json" ||
+	if r.StatusCode != http.StatusOK || r.Header.Get("Content-Type") != rocrate.ContentType ||
 		r.Header.Get("Content-Disposition") != `attachment; filename="ro-crate-metadata.json"` {
 		t.Fatalf("the release record: %d %v\n%s", r.StatusCode, r.Header, r.body)
 	}
