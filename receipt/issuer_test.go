@@ -26,9 +26,10 @@ func TestBuild_DecisionIsTheSameBeforeAndAfterDelivery(t *testing.T) {
 		{approval.StatusCancelled, nil, "cancelled"},
 		{approval.StatusExpired, nil, "expired"},
 		{approval.StatusRevoked, nil, "revoked"},
-		// A failed delivery keeps the decision it failed to deliver.
-		{approval.StatusError, ack(approval.StatusAcknowledgedApproved), "approved"},
-		{approval.StatusError, ack(approval.StatusAcknowledgedRejected), "rejected"},
+		// A failed delivery leaves no decision that stands: the request
+		// may be edited (voiding the approval) and decided again in error.
+		{approval.StatusError, ack(approval.StatusAcknowledgedApproved), ""},
+		{approval.StatusError, ack(approval.StatusAcknowledgedRejected), ""},
 		{approval.StatusError, nil, ""},
 		{approval.StatusPending, nil, ""},
 		{approval.StatusChangesRequested, nil, ""},

@@ -89,11 +89,13 @@ type Review struct {
 }
 
 // DecisionOf returns the decision a request in r's status has taken and
-// true, or false when it has taken none yet. A final status is its own
-// decision; an acknowledged one (the decision being delivered) is the
-// status its delivery settles in (Status.Settled); error (the delivery
-// failed) keeps the decision it failed to deliver, in PreviousStatus,
-// until the request is decided again or redelivered. Pending and
+// true, or false when it has taken none that stands. A final status is its
+// own decision; an acknowledged one (the decision being delivered) is the
+// status its delivery settles in (Status.Settled). A request in error (its
+// delivery failed) has none: it may still be edited, reviewed and decided
+// again there, and an edit voids the approval it failed to deliver, so a
+// receipt of it could attest a decision of content nobody decided on; it
+// gets one again once redelivered or decided anew. Pending and
 // changes_requested have none.
 func DecisionOf(r *approval.Request) (approval.Status, bool) {
 	switch {
@@ -101,8 +103,6 @@ func DecisionOf(r *approval.Request) (approval.Status, bool) {
 		return r.Status, true
 	case r.Status.Acknowledged():
 		return r.Status.Settled(), true
-	case r.Status == approval.StatusError && r.PreviousStatus != nil && r.PreviousStatus.Acknowledged():
-		return r.PreviousStatus.Settled(), true
 	}
 	return approval.StatusUnknown, false
 }

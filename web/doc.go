@@ -31,8 +31,8 @@
 //
 // # Receipts
 //
-// A decided request (receipt.DecisionOf: final, being delivered, or in
-// error after a failed delivery) shows a "Signed receipt" section when
+// A decided request (receipt.DecisionOf: final or being delivered; not in
+// error, where it may still change) shows a "Signed receipt" section when
 // Deps.Receipts is set: the decision the receipt attests, the version it
 // describes, the signing key's id, a link to download it
 // (/ui/requests/{id}/receipt, application/json, saved as
