@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+
+	"approvald/jsonstrict"
 )
 
 // Errors of Verify and CheckPayload; the returned errors wrap one of them
@@ -202,6 +204,9 @@ func (ks KeySet) VerifyKey(env Envelope) (Statement, string, error) {
 
 // parseStatement decodes a signed payload as approvald's statement.
 func parseStatement(payload []byte) (Statement, error) {
+	if err := jsonstrict.Check(payload, jsonstrict.Options{MaxDepth: 96}); err != nil {
+		return Statement{}, fmt.Errorf("%w: the statement is not strict JSON: %v", ErrMalformed, err)
+	}
 	var st Statement
 	if err := json.Unmarshal(payload, &st); err != nil {
 		return Statement{}, fmt.Errorf("%w: the statement does not decode: %v", ErrMalformed, err)
@@ -222,13 +227,35 @@ func parseStatement(payload []byte) (Statement, error) {
 // URL-safe, padded or not.
 func decodeBase64(s string) ([]byte, error) {
 	var err error
+	// DSSE allows the standard and the URL-safe alphabets, padded or not;
+	// Strict refuses line breaks and non-zero padding bits, so that one
+	// signature or payload has one spelling per alphabet.
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		var b []byte
-		if b, err = enc.DecodeString(s); err == nil {
+		if b, err = enc.Strict().DecodeString(s); err == nil {
 			return b, nil
 		}
 	}
 	return nil, err
+}
+
+// ParseEnvelope decodes a DSSE envelope strictly: one JSON object with
+// payloadType, payload and signatures (keyid, sig) and nothing else, no
+// key given twice or in another letter case (encoding/json would take the
+// last of {"payload":…,"PAYLOAD":…} where jq takes the first, so a file
+// could verify with one reading and be read with another). It returns an
+// error wrapping ErrMalformed.
+func ParseEnvelope(b []byte) (Envelope, error) {
+	if err := jsonstrict.Check(b, jsonstrict.Options{MaxDepth: 4}); err != nil {
+		return Envelope{}, fmt.Errorf("%w: the envelope is not strict JSON: %v", ErrMalformed, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var env Envelope
+	if err := dec.Decode(&env); err != nil {
+		return Envelope{}, fmt.Errorf("%w: the envelope does not decode: %v", ErrMalformed, err)
+	}
+	return env, nil
 }
 
 func (ks KeySet) quotedIDs() []string {

@@ -110,6 +110,9 @@ func TestBuild_FilePathsAreValidRelativeIDs(t *testing.T) {
 		"/":                    "",
 		"data/outputs/x.CSV":   "data/outputs/x.CSV",
 		"semi;colon,plus+.tsv": "semi;colon,plus+.tsv",
+		"@foo":                 "%40foo", // not a keyword-form @id
+		"@type":                "%40type",
+		"out/@v2.csv":          "out/@v2.csv",
 	}
 	in.Files = nil
 	for p := range paths {
@@ -473,7 +476,7 @@ func TestContext_IsTheROCrate11Context(t *testing.T) {
 }
 
 func FuzzFileID(f *testing.F) {
-	for _, s := range []string{"a/b.csv", "../x", "/", "a b#c?d%e", "é/..", "c:/x", "\xff"} {
+	for _, s := range []string{"a/b.csv", "../x", "/", "a b#c?d%e", "é/..", "c:/x", "\xff", "@foo", "/@context"} {
 		f.Add(s)
 	}
 	root, _ := url.Parse("https://example.org/crate/")
@@ -485,6 +488,9 @@ func FuzzFileID(f *testing.F) {
 		u, err := url.Parse(id)
 		if err != nil {
 			t.Fatalf("%q → %q is not a URI reference: %v", p, id, err)
+		}
+		if strings.HasPrefix(id, "@") {
+			t.Fatalf("%q → %q looks like a JSON-LD keyword", p, id)
 		}
 		if u.Scheme != "" || u.Host != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasPrefix(id, "/") {
 			t.Fatalf("%q → %q is not a relative path", p, id)

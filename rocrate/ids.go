@@ -32,7 +32,13 @@ func fileID(p string) string {
 			segs = append(segs, escape(s, "!$&'()*+,;=@", true))
 		}
 	}
-	return strings.Join(segs, "/")
+	id := strings.Join(segs, "/")
+	if strings.HasPrefix(id, "@") {
+		// "@foo" would be a keyword-form @id to JSON-LD ("@type" a
+		// keyword itself), cutting the file off the root's hasPart.
+		id = "%40" + id[1:]
+	}
+	return id
 }
 
 // fragment returns "#" + prefix + s with s percent-encoded for a fragment:

@@ -96,7 +96,7 @@ gateway's approval step have one (404 for any other). Needs approvals:read.`,
 }
 
 func (a *app) receiptVerifyCmd() *cobra.Command {
-	var keyFile, payloadFile string
+	var keyFile, payloadFile, wantRequest, wantDecision string
 	cmd := &cobra.Command{
 		Use:   "verify FILE",
 		Short: "Verify a receipt's signature offline, or against the server's published keys",
@@ -113,11 +113,18 @@ With --payload FILE, also check that FILE's JSON is the request's payload: its
 RFC 8785 canonical form must have the SHA-256 the receipt records, so spacing
 and key order do not matter, but any value does.
 
+A valid signature says only that the server signed this statement. A gate
+should also say what it expects: --request ID (the receipt is of that request)
+and --decision approved (it attests that decision: not a rejection, and not a
+request that was since revoked — a revocation gives a newer receipt whose
+decision is revoked, so fetch the receipt when you gate, not earlier).
+
 Exit status 0 when everything verifies; 1 with the reason otherwise (a changed
 byte or removed review: the signature does not match; a key that is not in the
-set; another payload).`,
+set; another payload; another request or decision than expected).`,
 		Example: `  approvalctl receipt verify receipt.json --key keys.jwks
   approvalctl receipt verify receipt.json --server https://approvals.example.com --payload payload.json
+  approvalctl receipt verify receipt.json --key keys.jwks --request "$ID" --decision approved
   approvalctl receipt get $ID | approvalctl receipt verify - -o json`,
 		Args: argsExactly("FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -125,8 +132,8 @@ set; another payload).`,
 			if err != nil {
 				return err
 			}
-			var env receipt.Envelope
-			if err := json.Unmarshal(raw, &env); err != nil {
+			env, err := receipt.ParseEnvelope(raw)
+			if err != nil {
 				return fmt.Errorf("%s is not a receipt (a DSSE envelope, JSON): %w", args[0], err)
 			}
 			ks, from, err := a.receiptKeys(keyFile)
@@ -136,6 +143,13 @@ set; another payload).`,
 			st, keyID, err := ks.VerifyKey(env)
 			if err != nil {
 				return fmt.Errorf("the receipt does not verify against %s: %w", from, err)
+			}
+			if wantRequest != "" && st.Predicate.RequestID != wantRequest {
+				return fmt.Errorf("the receipt verifies, but it is the receipt of request %s, not of %s", st.Predicate.RequestID, wantRequest)
+			}
+			if wantDecision != "" && st.Predicate.Decision != wantDecision {
+				return fmt.Errorf("the receipt verifies, but it attests the decision %q (status %s, version %d), not %q",
+					st.Predicate.Decision, st.Predicate.Status, st.Predicate.Version, wantDecision)
 			}
 			payloadOK := ""
 			if payloadFile != "" {
@@ -153,6 +167,8 @@ set; another payload).`,
 	}
 	cmd.Flags().StringVar(&keyFile, "key", "", "verify offline with the keys of `FILE`: a JWKS, or PEM PUBLIC KEY / PRIVATE KEY blocks")
 	cmd.Flags().StringVar(&payloadFile, "payload", "", "check that the JSON of `FILE` is the request's payload (RFC 8785 SHA-256)")
+	cmd.Flags().StringVar(&wantRequest, "request", "", "check that the receipt is of the request `ID`")
+	cmd.Flags().StringVar(&wantDecision, "decision", "", "check that the receipt attests the `decision` (approved, rejected, cancelled, expired or revoked)")
 	return cmd
 }
 

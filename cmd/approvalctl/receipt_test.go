@@ -117,6 +117,20 @@ func TestCLI_ReceiptGetAndVerify(t *testing.T) {
 		t.Errorf("--payload of another JSON: %s", r)
 	}
 
+	// What a gate expects: this request, approved.
+	offline.ok("receipt", "verify", file, "--key", keys, "--request", id, "--decision", "approved")
+	if r := offline.run("receipt", "verify", file, "--key", keys, "--request", "0190a5f0-0000-7000-8000-000000000001"); r.code != 1 || !strings.Contains(r.stderr, "it is the receipt of request "+id) {
+		t.Errorf("--request of another request: %s", r)
+	}
+	if r := offline.run("receipt", "verify", file, "--key", keys, "--decision", "rejected"); r.code != 1 || !strings.Contains(r.stderr, `it attests the decision "approved"`) {
+		t.Errorf("--decision rejected of an approval: %s", r)
+	}
+	// One reading only: a second, case-variant payload member is refused.
+	twoReadings := strings.Replace(string(saved), `"payload":`, `"PAYLOAD":"eyJ4Ijp0cnVlfQ==","payload":`, 1)
+	if r := offline.run("receipt", "verify", writeFile(t, dir, "two.json", []byte(twoReadings)), "--key", keys); r.code != 1 || !strings.Contains(r.stderr, "not strict JSON") {
+		t.Errorf("an envelope with two payload members: %s", r)
+	}
+
 	// Tampering: a changed byte, a removed review, another key.
 	changed := writeFile(t, dir, "changed.json", tamper(t, saved, func(st map[string]any) {
 		st["predicate"].(map[string]any)["decision"] = "rejected"
