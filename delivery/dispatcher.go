@@ -65,8 +65,10 @@ type Config struct {
 	Observe func(result string, sinceDecision time.Duration)
 	// Senders deliver the rules of the formats they name (FormatGitHub:
 	// the GitHub App's deployment callback); a rule whose format has none
-	// here and is not a webhook format fails its attempts (retryably, so
-	// that configuring the sender and restarting delivers them).
+	// here and is not a webhook format fails its attempts retryably:
+	// configuring the sender and restarting delivers them while the rule's
+	// attempts last; after that a decision waits in error for a redelivery
+	// (an expiry or a revocation records the failure and stays as it is).
 	Senders map[approval.RuleFormat]Sender
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -621,6 +622,26 @@ func TestNew_RefusesBadSettingsWithoutShowingSecrets(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), "hook-secret") || strings.Contains(err.Error(), "MC4CAQAw") {
 			t.Errorf("%s: the error shows a secret: %v", name, err)
+		}
+	}
+}
+
+// TestWebhook_RepositoryNamesGitHubAllows: ".github" and "_private" are
+// repository names GitHub allows; "." and ".." are not names at all.
+func TestWebhook_RepositoryNamesGitHubAllows(t *testing.T) {
+	f := setup(t, nil)
+	for i, repo := range []string{".github", "_private", "a.b-c_d"} {
+		r := run(int64(700 + i))
+		r.Repo = repo
+		if req := f.open(r); req.Subject != "github:org/"+repo+"/disclosure/"+strconv.Itoa(700+i) {
+			t.Errorf("%s: subject %q", repo, req.Subject)
+		}
+	}
+	for i, repo := range []string{".", ".."} {
+		r := run(int64(800 + i))
+		r.Repo = repo
+		if code, m := f.post(f.fake.DeploymentProtectionRule(r), f.fake.WebhookSecret); code != http.StatusUnprocessableEntity {
+			t.Errorf("repository %q: %d %v, want 422", repo, code, m)
 		}
 	}
 }

@@ -61,8 +61,22 @@ func (a *App) Send(ctx context.Context, rule *approval.ServiceRule, c approval.C
 		return delivery.Outcome{Reason: "the request's payload is not a GitHub deployment's: " + err.Error()}
 	}
 	owner, repo, _ := strings.Cut(p.Repository, "/")
-	if !namePattern.MatchString(owner) || !namePattern.MatchString(repo) || p.Environment == "" || p.RunID <= 0 || p.InstallationID <= 0 {
+	if !validName(owner) || !validName(repo) || p.Environment == "" || p.RunID <= 0 || p.InstallationID <= 0 {
 		return delivery.Outcome{Reason: "the request's payload does not name a GitHub run (repository, environment, run_id, installation_id): was it opened by the GitHub App?"}
+	}
+	// Only what the App opened speaks for the App: a request whose
+	// requester or subject is not the App's for this run (a rule's format
+	// changed to github by an admin, a payload edited) is never sent.
+	if req.Requester != a.requester.ID || req.Subject != p.Subject() {
+		return delivery.Outcome{Reason: fmt.Sprintf("request %s was not opened by this GitHub App for run %d of %s (requester %s, subject %q): nothing was sent", req.ID, p.RunID, p.Repository, req.Requester, req.Subject)}
+	}
+	// GitHub's review is keyed by run and environment, not by attempt: a
+	// decision of an older request of the run (a retried expiry, a
+	// redelivery) must not land on a newer attempt, which has its own.
+	if newest, _, err := a.eng.List(ctx, approval.Filter{Subject: req.Subject, ServiceRule: rule.Name, Limit: 1}); err != nil {
+		return delivery.Outcome{Retryable: true, Reason: "reading the run's newest request failed"}
+	} else if len(newest) == 1 && newest[0].ID != req.ID {
+		return delivery.Outcome{Reason: fmt.Sprintf("superseded: request %s stands for a newer attempt of run %d of %s; nothing was sent for this one", newest[0].ID, p.RunID, p.Repository)}
 	}
 	status := req.Status
 	if status.Acknowledged() {

@@ -2,6 +2,7 @@ package ghapp_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -427,5 +428,59 @@ func TestDispatcher_DeliversThroughTheApp(t *testing.T) {
 	}
 	if cbs := f.fake.Callbacks(); len(cbs) != 1 || cbs[0].RunID != 900 || cbs[0].State != ghapp.StateApproved {
 		t.Errorf("callbacks %+v", cbs)
+	}
+}
+
+// TestSend_AnOlderRequestOfTheRunIsNeverSent: GitHub's review is keyed by
+// run and environment, not by attempt; once a newer request stands for
+// the run (a re-run), the older one's decision is not sent.
+func TestSend_AnOlderRequestOfTheRunIsNeverSent(t *testing.T) {
+	f := setup(t, nil)
+	r := run(850)
+	f.fake.AddRun(r)
+	old := f.decided(r, approval.DecisionReject)
+	c := f.claim(old.ID)
+	// A re-run of the run opened a newer request, as the App does.
+	var p ghapp.Payload
+	if err := json.Unmarshal(old.Payload, &p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Create(f.ctx, f.app.Requester(), approval.Draft{Title: "Deploy again", ServiceRule: "github",
+		Subject: p.Subject(), Payload: old.Payload, Origin: approval.OriginGitHub}, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	out := f.send(c)
+	if out.OK || out.Retryable || !strings.Contains(out.Reason, "superseded") {
+		t.Errorf("outcome %+v, want a permanent superseded", out)
+	}
+	if n := len(f.fake.Callbacks()); n != 0 {
+		t.Errorf("%d callbacks reached GitHub", n)
+	}
+}
+
+// TestSend_OnlyTheAppsOwnRequestsSpeakForIt: a request of the github
+// format that the App did not open — here opened with the App's origin by
+// another principal, as a rule changed to the github format would carry
+// requests of others — is not sent, whatever run its payload names.
+func TestSend_OnlyTheAppsOwnRequestsSpeakForIt(t *testing.T) {
+	f := setup(t, nil)
+	r := run(860)
+	f.fake.AddRun(r)
+	p := ghapp.Payload{Repository: "org/service", Environment: "disclosure", RunID: 860, InstallationID: 77}
+	someone := approval.Principal{ID: "svc:someone", Scopes: []approval.Scope{approval.ScopeCreate}}
+	c, err := f.eng.Create(f.ctx, someone, approval.Draft{Title: "t", ServiceRule: "github", Subject: p.Subject(),
+		Payload: []byte(mustJSON(p)), Origin: approval.OriginGitHub}, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Review(f.ctx, alice, c.Request.ID, approval.ReviewInput{Decision: approval.DecisionApprove}, nil); err != nil {
+		t.Fatal(err)
+	}
+	out := f.send(f.claim(c.Request.ID))
+	if out.OK || out.Retryable || !strings.Contains(out.Reason, "was not opened by this GitHub App") {
+		t.Errorf("outcome %+v", out)
+	}
+	if n := len(f.fake.Callbacks()); n != 0 {
+		t.Errorf("%d callbacks reached GitHub", n)
 	}
 }

@@ -60,7 +60,12 @@ func (p Payload) Subject() string {
 
 // namePattern is what a GitHub owner or repository name may hold (it is
 // put in URL paths and in the subject).
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+
+// validName reports whether s may be a GitHub owner or repository name:
+// namePattern, but never "." or ".." (a path segment of its own; ".github"
+// and "_private" are names GitHub allows).
+func validName(s string) bool { return namePattern.MatchString(s) && s != "." && s != ".." }
 
 // ServeWebhook handles a delivery of the App's webhook (POST
 // /v1/github/webhook). It checks X-Hub-Signature-256 against the webhook
@@ -177,7 +182,7 @@ func (a *App) payloadOf(ev *github.DeploymentProtectionRuleEvent) (Payload, *app
 	if full := ev.GetRepo().GetFullName(); (owner == "" || name == "") && full != "" {
 		owner, name, _ = strings.Cut(full, "/")
 	}
-	if !namePattern.MatchString(owner) || !namePattern.MatchString(name) {
+	if !validName(owner) || !validName(name) {
 		v.Add("repository", "must name the repository (owner.login and name, or full_name) with letters, digits, '.', '_' or '-'")
 	}
 	env := ev.GetEnvironment()
