@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"approvald/approval"
-	"approvald/gateway"
 	"approvald/receipt"
 	"approvald/rocrate"
 )
@@ -74,27 +73,16 @@ func (s *server) receiptKeys(w http.ResponseWriter, _ *http.Request, _ approval.
 }
 
 // getReleaseRecord answers the release record (RO-Crate JSON-LD) of a
-// decided CR8TOR publication, made by Deps.ReleaseRecord with its receipt.
+// decided CR8TOR publication, as Deps.ReleaseRecord makes it.
 func (s *server) getReleaseRecord(w http.ResponseWriter, r *http.Request, _ approval.Principal) error {
 	if s.ReleaseRecord == nil {
 		return approval.Errorf(approval.KindNotFound, approval.CodeNotFound, "release records are not configured on this server")
-	}
-	if s.Receipts == nil {
-		return receiptsUnavailable()
 	}
 	req, err := s.Engine.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	if !gateway.IsPublication(req) {
-		return approval.Errorf(approval.KindNotFound, approval.CodeNotFound,
-			"request %s is not a CR8TOR publication: only the requests of the CR8TOR gateway's approval step have a release record", req.ID)
-	}
-	env, err := s.Receipts.Issue(req)
-	if err != nil {
-		return err
-	}
-	b, err := s.ReleaseRecord(req, env)
+	b, err := s.ReleaseRecord(req)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -254,13 +256,7 @@ func TestReceipt_RotationKeepsOldReceiptsVerifiable(t *testing.T) {
 }
 
 func TestReleaseRecord_OnlyForDecidedPublications(t *testing.T) {
-	var gotReceipt receipt.Envelope
-	f, _ := receiptFixture(t, func(d *Deps) {
-		d.ReleaseRecord = func(r *approval.Request, env receipt.Envelope) ([]byte, error) {
-			gotReceipt = env
-			return json.Marshal(map[string]any{"@context": "https://w3id.org/ro/crate/1.1/context", "@graph": []any{map[string]any{"@id": "./", "identifier": r.ID}}})
-		}
-	})
+	f, _ := receiptFixture(t, func(d *Deps) { d.ReleaseRecord = rocrate.Maker{Receipts: d.Receipts}.Record })
 	creator, reviewer := f.roles()
 	plain := creator.create("not a publication")
 	reviewer.json(200, "POST", "/v1/approvals/"+plain.ID+"/reviews", map[string]any{"decision": "approve"}, nil)
@@ -270,24 +266,41 @@ func TestReleaseRecord_OnlyForDecidedPublications(t *testing.T) {
 
 	// Only the CR8TOR gateway opens requests under a run's subject: through
 	// the API the subject is refused, so the publication is opened as the
-	// gateway does.
-	creator.json(422, "POST", "/v1/approvals", map[string]any{"title": "publish run", "subject": "cr8tor:proj/20261201_093000"}, nil)
-	gatewayPrincipal := approval.Principal{ID: "svc:cr8tor", Scopes: []approval.Scope{approval.ScopeCreate}}
-	c, err := f.eng.Create(context.Background(), gatewayPrincipal, approval.Draft{Title: "publish run", Subject: "cr8tor:proj/20261201_093000", Origin: approval.OriginCR8TOR}, "", nil)
+	// gateway does, with the package request in its payload.
+	creator.json(422, "POST", "/v1/approvals", map[string]any{"title": "publish run", "subject": "cr8tor:Pr004/20250205_010101"}, nil)
+	pkg, err := os.ReadFile(filepath.Join("..", "gateway", "testdata", "cr8tor", "package.request.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := request{ID: c.Request.ID}
-	if r := creator.raw("GET", "/v1/approvals/"+pub.ID+"/release-record", nil); r.status != 409 {
+	gatewayPrincipal := approval.Principal{ID: "svc:cr8tor", Scopes: []approval.Scope{approval.ScopeCreate}}
+	c, err := f.eng.Create(context.Background(), gatewayPrincipal, approval.Draft{Title: "publish run", Subject: "cr8tor:Pr004/20250205_010101",
+		Payload: json.RawMessage(`{"request":` + string(pkg) + `}`), Origin: approval.OriginCR8TOR}, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := c.Request.ID
+	if r := creator.raw("GET", "/v1/approvals/"+id+"/release-record", nil); r.status != 409 {
 		t.Errorf("an undecided publication: %d %s", r.status, r.body)
 	}
-	reviewer.json(200, "POST", "/v1/approvals/"+pub.ID+"/reviews", map[string]any{"decision": "approve"}, nil)
-	r := creator.raw("GET", "/v1/approvals/"+pub.ID+"/release-record", nil)
-	if r.status != 200 || r.header.Get("Content-Type") != rocrate.ContentType || !strings.Contains(string(r.body), pub.ID) || r.header.Get("ETag") == "" {
+	reviewer.json(200, "POST", "/v1/approvals/"+id+"/reviews", map[string]any{"decision": "approve"}, nil)
+	if r := creator.raw("GET", "/v1/approvals/"+id+"/release-record", nil); r.status != 409 || !strings.Contains(r.problem(t).Detail, "nothing has been published") {
+		t.Errorf("an approved publication with nothing published: %d %s", r.status, r.body)
+	}
+	const sum = "6ed6e817fb78953648324b0b9e44711bb55aa790e22e2353e8af6eae1f182bfdf10f88fc0e1a33c389cc3b73346dc513fde3fda594e3725ad1a3b568a55ff41c"
+	if _, err := f.eng.RecordOutcome(context.Background(), gatewayPrincipal, id, json.RawMessage(`{"published":{"data_published":[{"file_path":"data/outputs/public/concept.csv","hash_value":"`+sum+`","total_bytes":1585152}]}}`)); err != nil {
+		t.Fatal(err)
+	}
+	r := creator.raw("GET", "/v1/approvals/"+id+"/release-record", nil)
+	if r.status != 200 || r.header.Get("Content-Type") != rocrate.ContentType || r.header.Get("ETag") == "" {
 		t.Fatalf("the release record: %d %v %s", r.status, r.header, r.body)
 	}
-	st, err := serverKeys(t, f.url).Verify(gotReceipt)
-	if err != nil || st.Predicate.RequestID != pub.ID {
-		t.Errorf("the record was made with a receipt that does not verify: %v", err)
+	if _, err := rocrate.Expand(r.body); err != nil {
+		t.Fatalf("the record does not expand: %v", err)
+	}
+	keys := serverKeys(t, f.url).Keys()
+	for _, want := range []string{id, sum, "data/outputs/public/concept.csv", keys[0].ID} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("the record does not name %q", want)
+		}
 	}
 }

@@ -61,10 +61,10 @@ type Deps struct {
 	// /.well-known/approvald/keys); nil: 503.
 	Receipts *receipt.Issuer
 	// ReleaseRecord makes the release record (RO-Crate JSON-LD) of a
-	// decided CR8TOR publication from the request and its receipt (GET
-	// /v1/approvals/{id}/release-record); nil: 404. Its error is rendered
-	// as any handler's.
-	ReleaseRecord func(r *approval.Request, receipt receipt.Envelope) ([]byte, error)
+	// decided CR8TOR publication (GET /v1/approvals/{id}/release-record;
+	// rocrate.Maker.Record); nil: 404. Its error is rendered as any
+	// handler's.
+	ReleaseRecord func(*approval.Request) ([]byte, error)
 }
 
 // server holds the dependencies of the handlers.

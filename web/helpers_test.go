@@ -95,22 +95,6 @@ func testReceipts(t *testing.T) *receipt.Issuer {
 	}}
 }
 
-// testReleaseRecord makes release records as approvald's run.go does
-// (cmd/approvald/receipt.go releaseRecord, with relative @ids): 404 for a
-// request whose run cannot be named, 409 until something is published.
-func testReleaseRecord(r *approval.Request, env receipt.Envelope) ([]byte, error) {
-	run, ok := gateway.RunOf(r)
-	if !ok {
-		return nil, approval.Errorf(approval.KindNotFound, approval.CodeNotFound, "request %s is not a CR8TOR publication whose run approvald can name", r.ID)
-	}
-	files := gateway.PublishedFiles(r)
-	if len(files) == 0 {
-		return nil, approval.Errorf(approval.KindConflict, approval.CodeInvalidTransition,
-			"nothing has been published for request %s (%s) yet: a release record names the files published", r.ID, run)
-	}
-	return rocrate.Build(rocrate.Input{Request: r, Run: run, Files: files, Receipt: env})
-}
-
 // withConfig changes the UI's configuration.
 func withConfig(f func(*Config)) stackOption { return func(d *Deps) { f(&d.Config) } }
 
@@ -141,8 +125,9 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 	wg.Go(func() { dispatcher.Run(bg) })
 
 	c := &clock{}
+	issuer := testReceipts(t)
 	d := Deps{
-		Engine: eng, Keys: keys, Hub: hub, Now: c.Now, Receipts: testReceipts(t), ReleaseRecord: testReleaseRecord,
+		Engine: eng, Keys: keys, Hub: hub, Now: c.Now, Receipts: issuer, ReleaseRecord: rocrate.Maker{Receipts: issuer}.Record,
 		Config: Config{Enabled: true, KeySignIn: true, SessionKey: []byte("web-test-session-key-0123456789abcdef"), SessionTTL: time.Hour},
 	}
 	for _, o := range opts {

@@ -119,15 +119,7 @@ func (s *server) downloadReleaseRecord(w http.ResponseWriter, r *http.Request, _
 	if err != nil {
 		return err
 	}
-	if !gateway.IsPublication(req) {
-		return approval.Errorf(approval.KindNotFound, approval.CodeNotFound,
-			"request %s is not a CR8TOR publication: only the requests of the CR8TOR gateway's approval step have a release record", req.ID)
-	}
-	env, err := s.Receipts.Issue(req)
-	if err != nil {
-		return err
-	}
-	b, err := s.ReleaseRecord(req, env)
+	b, err := s.ReleaseRecord(req)
 	if err != nil {
 		return err
 	}

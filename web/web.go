@@ -42,11 +42,10 @@ type Deps struct {
 	// bytes; nil: no receipt section, and the download is 404.
 	Receipts *receipt.Issuer
 	// ReleaseRecord makes the release record of a decided CR8TOR
-	// publication from the request and its receipt, as the API's
-	// Deps.ReleaseRecord (/ui/requests/{id}/release-record); its errors are
-	// shown as the API's are. Nil (or Receipts nil): no link, and the
-	// download is 404.
-	ReleaseRecord func(*approval.Request, receipt.Envelope) ([]byte, error)
+	// publication, as the API's Deps.ReleaseRecord (rocrate.Maker.Record;
+	// /ui/requests/{id}/release-record); its errors are shown as the API's
+	// are. Nil (or Receipts nil): no link, and the download is 404.
+	ReleaseRecord func(*approval.Request) ([]byte, error)
 }
 
 // server holds the UI's dependencies and state.

@@ -7,7 +7,6 @@ import (
 	"approvald/approval"
 	"approvald/gateway"
 	"approvald/receipt"
-	"approvald/rocrate"
 )
 
 // newReceiptIssuer returns the issuer of decision receipts: signed with
@@ -53,29 +52,4 @@ func publishedSubjects(r *approval.Request) []receipt.Subject {
 		out[i] = receipt.Subject{Name: f.Path, Digest: map[string]string{"sha512": f.SHA512}}
 	}
 	return out
-}
-
-// releaseRecord returns what makes the release record of a CR8TOR
-// publication (GET /v1/approvals/{id}/release-record): an RO-Crate naming
-// the project, the run, the files published with their sizes and SHA-512,
-// every review and the decision, and carrying the receipt env; its @ids
-// under baseURL (approvald's public URL, "" for relative ones), the data's
-// licence the one at the URL license ("" for the project's terms). A request
-// whose run approvald cannot name is no publication (404); one with
-// nothing published yet has no record (409): a release record is of what
-// was released.
-func releaseRecord(baseURL, license string) func(*approval.Request, receipt.Envelope) ([]byte, error) {
-	return func(r *approval.Request, env receipt.Envelope) ([]byte, error) {
-		run, ok := gateway.RunOf(r)
-		if !ok {
-			return nil, approval.Errorf(approval.KindNotFound, approval.CodeNotFound,
-				"request %s is not a CR8TOR publication whose run approvald can name", r.ID)
-		}
-		files := gateway.PublishedFiles(r)
-		if len(files) == 0 {
-			return nil, approval.Errorf(approval.KindConflict, approval.CodeInvalidTransition,
-				"nothing has been published for request %s (%s) yet: a release record names the files published", r.ID, run)
-		}
-		return rocrate.Build(rocrate.Input{Request: r, Run: run, Files: files, Receipt: env, BaseURL: baseURL, License: license})
-	}
 }

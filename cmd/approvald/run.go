@@ -28,6 +28,7 @@ import (
 	"approvald/httpapi"
 	"approvald/legacy"
 	"approvald/metrics"
+	"approvald/rocrate"
 	"approvald/store/postgres"
 	"approvald/store/sqlite"
 	"approvald/web"
@@ -126,7 +127,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	records := releaseRecord(cfg.Notify.PublicURL, cfg.ReleaseLicense) // the API's and the UI's
+	records := rocrate.Maker{Receipts: receipts, BaseURL: cfg.Notify.PublicURL, License: cfg.ReleaseLicense}.Record // the API's and the UI's
 
 	// The GitHub App (off without an App id) delivers the github format.
 	githubApp, err := newGitHubApp(ctx, cfg, eng, registry, tracing, log)
