@@ -16,17 +16,10 @@
 #   bash bench/github.sh ./approvald 3000
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=${1:-}
+source bench/lib.sh
 count=${2:-3000}
 clients=${3:-16}
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
-if [ -z "$bin" ]; then
-	go build -o "$tmp/approvald" ./cmd/approvald
-	bin=$tmp/approvald
-fi
-go build -o "$tmp/load" ./cmd/approvald-load
-export APPROVALD_ADMIN_KEY=bench-github-0123456789abcdef0123456789ab
+build_or_use "${1:-}"
 export APPROVALD_GITHUB_WEBHOOK_SECRET="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 APPROVALD_GITHUB_APP_PRIVATE_KEY=$(openssl genrsa 2048 2>/dev/null)
 export APPROVALD_GITHUB_APP_PRIVATE_KEY
@@ -34,23 +27,19 @@ APPROVALD_RECEIPT_KEYS=$(openssl genpkey -algorithm ed25519 2>/dev/null)
 export APPROVALD_RECEIPT_KEYS
 api=http://127.0.0.1:1
 port=18413
-echo "load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; $count operations, $clients clients"
+echo "$(machine); $count operations, $clients clients"
 for scenario in create github receipt; do
-	rm -f "$tmp"/g.db*
-	"$bin" --addr 127.0.0.1:$port --database "sqlite:$tmp/g.db" --rate-limit -1 --notify=false --log-level warn \
-		--github-app-id 1 --github-api-url "$api" 2>"$tmp/server.log" &
-	pid=$!
-	for _ in $(seq 50); do curl -fsS http://127.0.0.1:$port/readyz >/dev/null 2>&1 && break; sleep 0.1; done
+	rm -f "$bench_tmp"/g.db* "$bench_tmp/approvald.log"
+	start_approvald $port "sqlite:$bench_tmp/g.db" --notify=false --github-app-id 1 --github-api-url "$api"
 	echo "== $scenario"
-	args=(-url http://127.0.0.1:$port -scenario "$scenario" -count "$count" -clients "$clients" -server-pid "$pid" -fail-on-error)
+	args=(-url http://127.0.0.1:$port -scenario "$scenario" -count "$count" -clients "$clients" -server-pid "$approvald_pid" -fail-on-error)
 	case $scenario in
 	github) args+=(-github-api-url "$api") ;;
 	receipt) args+=(-verify) ;;
 	esac
-	"$tmp/load" "${args[@]}" | tee "$tmp/$scenario.txt"
-	grep -c '"level":"WARN"' "$tmp/server.log" | sed 's/^/server warnings: /' || true
-	kill $pid
-	wait $pid 2>/dev/null || true
+	"$load" "${args[@]}" | tee "$bench_tmp/$scenario.txt"
+	grep -c '"level":"WARN"' "$bench_tmp/approvald.log" | sed 's/^/server warnings: /' || true
+	stop_approvald
 done
 echo "== side by side (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 printf '%-8s %9s %9s %9s %14s\n' scenario ops/s "p50 ms" "p99 ms" "server µs/call"
@@ -59,5 +48,5 @@ for scenario in create github receipt; do
 	awk -v s="$scenario" '
 		$1 == "create" || $1 == "deliver" || $1 == "receipt" { rate = $3; p50 = $4; p99 = $6 }
 		/^server CPU:/ { cpu = $5 }
-		END { printf "%-8s %9s %9s %9s %14s\n", s, rate, p50, p99, cpu }' "$tmp/$scenario.txt"
+		END { printf "%-8s %9s %9s %9s %14s\n", s, rate, p50, p99, cpu }' "$bench_tmp/$scenario.txt"
 done

@@ -30,6 +30,17 @@ build() {
   load="$bench_tmp/approvald-load"
 }
 
+# build_or_use [BINARY]: approvald-load into $bench_tmp, and approvald
+# too unless BINARY names one to measure (which then is $approvald).
+build_or_use() {
+  if [ -n "${1:-}" ]; then
+    approvald=$1
+    build load
+  else
+    build
+  fi
+}
+
 # port_free PORT: fails when something listens on 127.0.0.1:PORT.
 port_free() {
   if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
