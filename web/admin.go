@@ -53,10 +53,7 @@ func (s *server) renderRules(w http.ResponseWriter, r *http.Request, sess *sessi
 // createRule creates a service rule and shows its signing secret once
 // (the answer is never cached).
 func (s *server) createRule(w http.ResponseWriter, r *http.Request, sess *session) error {
-	form := map[string]string{}
-	for _, f := range []string{"name", "url", "format", "timeout", "max_attempts", "policy"} {
-		form[f] = strings.TrimSpace(r.PostFormValue(f))
-	}
+	form := trimmedForm(r, "name", "url", "format", "timeout", "max_attempts", "policy")
 	var v approval.Validation
 	rule := approval.ServiceRule{
 		Name: form["name"], URL: form["url"], Format: approval.RuleFormat(form["format"]),

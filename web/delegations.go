@@ -74,10 +74,7 @@ func (s *server) renderDelegations(w http.ResponseWriter, r *http.Request, sess 
 // createDelegation lends the principal's review eligibility (an admin:
 // anyone's) to a delegate for a time window, in UTC.
 func (s *server) createDelegation(w http.ResponseWriter, r *http.Request, sess *session) error {
-	form := map[string]string{}
-	for _, f := range []string{"delegator", "delegate", "starts", "ends", "reason", "groups"} {
-		form[f] = strings.TrimSpace(r.PostFormValue(f))
-	}
+	form := trimmedForm(r, "delegator", "delegate", "starts", "ends", "reason", "groups")
 	dl := approval.Delegation{Delegate: form["delegate"], Reason: form["reason"]}
 	var v approval.Validation
 	for _, f := range []struct {

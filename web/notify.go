@@ -76,10 +76,7 @@ func formError(err error, rerender func(status int, msg string) error) error {
 // and the SMTP password are never shown again: the URL only redacted, the
 // password never (it is read from a file or a variable when sending).
 func (s *server) createChannel(w http.ResponseWriter, r *http.Request, sess *session) error {
-	form := map[string]string{}
-	for _, f := range []string{"name", "type", "host", "port", "tls", "from", "username", "password_file", "password_env"} {
-		form[f] = strings.TrimSpace(r.PostFormValue(f))
-	}
+	form := trimmedForm(r, "name", "type", "host", "port", "tls", "from", "username", "password_file", "password_env")
 	c := approval.NotificationChannel{Name: form["name"], Type: approval.ChannelType(form["type"])}
 	var v approval.Validation
 	if c.Type == approval.ChannelEmail {
@@ -198,10 +195,7 @@ func (s *server) renderContacts(w http.ResponseWriter, r *http.Request, sess *se
 // setContact stores an admin's directory entry for a principal (an email
 // address) or a group (a channel and/or member addresses).
 func (s *server) setContact(w http.ResponseWriter, r *http.Request, sess *session) error {
-	form := map[string]string{}
-	for _, f := range []string{"kind", "name", "email", "emails", "channel", "admin"} {
-		form[f] = strings.TrimSpace(r.PostFormValue(f))
-	}
+	form := trimmedForm(r, "kind", "name", "email", "emails", "channel", "admin")
 	c := approval.Contact{Admin: form["admin"] != ""}
 	if form["kind"] == "group" {
 		c.Group, c.Channel = form["name"], form["channel"]
