@@ -383,24 +383,7 @@ func TestExpand_NeverLoadsAnotherContext(t *testing.T) {
 
 // expandUnsafe expands doc with the offline loader but without safe mode,
 // as a lenient processor would, to show what droppedTerms catches.
-func expandUnsafe(t *testing.T, doc []byte) []any {
-	t.Helper()
-	var input any
-	if err := json.Unmarshal(doc, &input); err != nil {
-		t.Fatal(err)
-	}
-	loader, err := newLoader()
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := ld.NewJsonLdOptions("")
-	opts.DocumentLoader = loader
-	out, err := ld.NewJsonLdProcessor().Expand(input, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
+func expandUnsafe(t *testing.T, doc []byte) []any { return expandWith(t, doc, ld.JsonLd_1_1, false) }
 
 func TestExpand_AnUndefinedTermIsCaught(t *testing.T) {
 	t.Parallel()

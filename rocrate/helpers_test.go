@@ -144,7 +144,11 @@ func build(t *testing.T, in Input) record {
 const schema = "http://schema.org/"
 
 // expandMode expands doc offline in JSON-LD processing mode mode, in safe mode.
-func expandMode(t *testing.T, doc []byte, mode string) []any {
+func expandMode(t *testing.T, doc []byte, mode string) []any { return expandWith(t, doc, mode, true) }
+
+// expandWith expands doc offline in JSON-LD processing mode mode, in safe
+// mode when safe is set.
+func expandWith(t *testing.T, doc []byte, mode string, safe bool) []any {
 	t.Helper()
 	var input any
 	if err := json.Unmarshal(doc, &input); err != nil {
@@ -157,7 +161,7 @@ func expandMode(t *testing.T, doc []byte, mode string) []any {
 	opts := ld.NewJsonLdOptions("")
 	opts.DocumentLoader = loader
 	opts.ProcessingMode = mode
-	opts.SafeMode = true
+	opts.SafeMode = safe
 	out, err := ld.NewJsonLdProcessor().Expand(input, opts)
 	if err != nil {
 		t.Fatalf("expanding in %s mode: %v", mode, err)
